@@ -1,0 +1,229 @@
+//! The streaming validator: SIMD for the bulk of each chunk, a hand-kept carry
+//! of at most three bytes for a code point cut by a chunk boundary.
+
+use crate::{is_valid_bulk, locate_error, Utf8Error};
+
+/// Validates a byte stream chunk by chunk, failing on the first chunk after
+/// which the stream can no longer be valid UTF-8.
+///
+/// It holds at most three bytes (an unfinished code point) and the stream
+/// position; it never copies a chunk. After an error every call returns that
+/// error again until [`reset`](Self::reset).
+///
+/// ```
+/// use utf8stream::Utf8Validator;
+///
+/// let text = "κόσμε — 😀".as_bytes();
+/// let mut v = Utf8Validator::new();
+/// for chunk in text.chunks(3) {
+///     v.feed(chunk).unwrap();
+/// }
+/// v.finish().unwrap();
+///
+/// // A stream that ends inside a code point fails at `finish`.
+/// let mut v = Utf8Validator::new();
+/// v.feed(&text[..text.len() - 1]).unwrap();
+/// let err = v.finish().unwrap_err();
+/// assert_eq!(err.error_len(), None);
+/// ```
+#[derive(Clone, Debug, Default)]
+pub struct Utf8Validator {
+    /// Bytes of an unfinished code point, `carry[..carry_len]`.
+    carry: [u8; 4],
+    carry_len: u8,
+    /// Stream offset of the first byte not yet known to be complete UTF-8:
+    /// the start of the carried code point, if any.
+    offset: u64,
+    /// Set by the first error; returned by every call until `reset`.
+    failed: Option<Utf8Error>,
+}
+
+impl Utf8Validator {
+    /// A validator at the start of a stream.
+    pub const fn new() -> Self {
+        Self {
+            carry: [0; 4],
+            carry_len: 0,
+            offset: 0,
+            failed: None,
+        }
+    }
+
+    /// Validates the next chunk of the stream.
+    ///
+    /// A chunk may end inside a code point; its first bytes are kept until the
+    /// next call completes it.
+    ///
+    /// # Errors
+    ///
+    /// Returns the stream's first error as soon as the bytes seen so far can no
+    /// longer begin valid UTF-8 (a chunk ending in `ED A0` or `F4 90` fails at
+    /// once; one ending in `F4` or `F0 9D` does not), and the same error on
+    /// every later call until [`reset`](Self::reset).
+    pub fn feed(&mut self, chunk: &[u8]) -> Result<(), Utf8Error> {
+        if let Some(err) = self.failed {
+            return Err(err);
+        }
+        self.feed_inner(chunk).inspect_err(|&err| self.failed = Some(err))
+    }
+
+    /// Declares the end of the stream (for WebSocket, of the text message).
+    ///
+    /// It does not reset the validator: call [`reset`](Self::reset) before
+    /// the next stream.
+    ///
+    /// # Errors
+    ///
+    /// Returns the stream's earlier error, if any, or an error with
+    /// [`error_len`](Utf8Error::error_len) `None` if the stream ended inside
+    /// a code point.
+    pub fn finish(&mut self) -> Result<(), Utf8Error> {
+        if let Some(err) = self.failed {
+            return Err(err);
+        }
+        if self.carry_len > 0 {
+            let err = Utf8Error::new(self.offset, None);
+            self.failed = Some(err);
+            return Err(err);
+        }
+        Ok(())
+    }
+
+    /// Forgets everything: the carried bytes, the position and any error.
+    pub fn reset(&mut self) {
+        *self = Self::new();
+    }
+
+    /// The number of bytes of an unfinished code point carried from the
+    /// previous chunks (0 to 3).
+    ///
+    /// The last `pending()` bytes fed are valid so far but not yet a whole
+    /// code point, so a caller that hands text out piece by piece can cut its
+    /// pieces at code-point boundaries.
+    pub const fn pending(&self) -> usize {
+        self.carry_len as usize
+    }
+
+    /// The number of bytes fed so far, carried bytes included.
+    pub const fn position(&self) -> u64 {
+        self.offset + self.carry_len as u64
+    }
+
+    fn feed_inner(&mut self, mut chunk: &[u8]) -> Result<(), Utf8Error> {
+        if self.carry_len > 0 {
+            let used = self.complete_carry(chunk)?;
+            chunk = &chunk[used..];
+            if self.carry_len > 0 {
+                // The chunk ended before the code point did.
+                return Ok(());
+            }
+        }
+        let split = chunk.len() - unfinished_tail_len(chunk);
+        let (bulk, tail) = chunk.split_at(split);
+        if !is_valid_bulk(bulk) {
+            // Locate the error in the whole chunk: a code point cut short at
+            // the end of `bulk` is only known to be invalid (not incomplete)
+            // once the lead byte of `tail` is seen after it.
+            return Err(locate_error(self.offset, chunk));
+        }
+        self.offset += bulk.len() as u64;
+        if !tail.is_empty() {
+            check_prefix(self.offset, tail)?;
+            self.carry[..tail.len()].copy_from_slice(tail);
+            self.carry_len = tail.len() as u8;
+        }
+        Ok(())
+    }
+
+    /// Moves bytes from the front of `chunk` into the carried code point until
+    /// it is whole or the chunk runs out; returns how many bytes it took.
+    fn complete_carry(&mut self, chunk: &[u8]) -> Result<usize, Utf8Error> {
+        let have = self.carry_len as usize;
+        let width = sequence_width(self.carry[0]);
+        let used = (width - have).min(chunk.len());
+        self.carry[have..have + used].copy_from_slice(&chunk[..used]);
+        let candidate = &self.carry[..have + used];
+        if have + used == width {
+            core::str::from_utf8(candidate).map_err(|e| Utf8Error::from_core(self.offset, e))?;
+            self.offset += width as u64;
+            self.carry_len = 0;
+        } else {
+            check_prefix(self.offset, candidate)?;
+            self.carry_len = candidate.len() as u8;
+        }
+        Ok(used)
+    }
+}
+
+/// The length a code point starting with `lead` claims (1 for ASCII and for
+/// bytes that cannot start one; those are judged by the bulk validator).
+const fn sequence_width(lead: u8) -> usize {
+    match lead {
+        0xC0..=0xDF => 2,
+        0xE0..=0xEF => 3,
+        0xF0..=0xFF => 4,
+        _ => 1,
+    }
+}
+
+/// How many bytes at the end of `chunk` are the start of a code point that the
+/// chunk cuts off (0 to 3).
+fn unfinished_tail_len(chunk: &[u8]) -> usize {
+    for back in 1..=chunk.len().min(3) {
+        let byte = chunk[chunk.len() - back];
+        if byte & 0xC0 != 0x80 {
+            // The last lead byte: is its code point cut?
+            return if sequence_width(byte) > back { back } else { 0 };
+        }
+    }
+    0
+}
+
+/// Checks that `prefix`, an incomplete code point at stream offset `offset`,
+/// can still be completed into valid UTF-8.
+///
+/// core's decoder checks each byte against the ranges of RFC 3629 as it reads
+/// it, so "incomplete" (`error_len() == None`) means every byte so far is
+/// allowed; `ED A0` (a surrogate) or `F4 90` (beyond U+10FFFF) fail here.
+fn check_prefix(offset: u64, prefix: &[u8]) -> Result<(), Utf8Error> {
+    match core::str::from_utf8(prefix) {
+        Err(e) if e.error_len().is_none() => Ok(()),
+        Err(e) => Err(Utf8Error::from_core(offset, e)),
+        // Callers only pass a lead byte with fewer bytes than it announces.
+        Ok(_) => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tail_length_counts_only_cut_code_points() {
+        assert_eq!(unfinished_tail_len(b""), 0);
+        assert_eq!(unfinished_tail_len(b"abc"), 0);
+        assert_eq!(unfinished_tail_len(b"a\xE2\x82"), 2);
+        assert_eq!(unfinished_tail_len(b"a\xE2\x82\xAC"), 0);
+        assert_eq!(unfinished_tail_len(b"\xF0\x9F\x98"), 3);
+        assert_eq!(unfinished_tail_len(b"\x80\x80\x80"), 0);
+        assert_eq!(unfinished_tail_len(b"\xC3"), 1);
+    }
+
+    #[test]
+    fn carry_survives_one_byte_chunks_and_reports_absolute_offsets() {
+        let mut v = Utf8Validator::new();
+        for b in b"ab\xF0\x9F\x98" {
+            v.feed(&[*b]).unwrap();
+        }
+        assert_eq!(v.pending(), 3);
+        assert_eq!(v.position(), 5);
+        let err = v.feed(b"A").unwrap_err();
+        assert_eq!((err.valid_up_to(), err.error_len()), (2, Some(3)));
+        // Sticky until reset.
+        assert_eq!(v.feed(b"ok"), Err(err));
+        assert_eq!(v.finish(), Err(err));
+        v.reset();
+        v.feed(b"ok").unwrap();
+        v.finish().unwrap();
+    }
+}
