@@ -1,5 +1,6 @@
 //! Group `utf8`: the streaming validator against std one-shot, a std-based
 //! streaming validator and one-shot simdutf8, by input kind and chunk size.
+#![allow(missing_docs)] // criterion_group! generates undocumented public items
 
 use criterion::{black_box, criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use std::time::Duration;

@@ -59,7 +59,7 @@ pub use validator::Utf8Validator;
 
 /// Inputs shorter than this go to `core::str::from_utf8`: below it the SIMD
 /// set-up costs more than it saves (see the `utf8` benchmark group).
-const SIMD_THRESHOLD: usize = 64;
+pub(crate) const SIMD_THRESHOLD: usize = 64;
 
 /// Validates a whole byte string at once.
 ///

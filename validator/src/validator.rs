@@ -1,7 +1,7 @@
 //! The streaming validator: SIMD for the bulk of each chunk, a hand-kept carry
 //! of at most three bytes for a code point cut by a chunk boundary.
 
-use crate::{is_valid_bulk, locate_error, Utf8Error};
+use crate::{is_valid_bulk, locate_error, Utf8Error, SIMD_THRESHOLD};
 
 /// Validates a byte stream chunk by chunk, failing on the first chunk after
 /// which the stream can no longer be valid UTF-8.
@@ -64,7 +64,8 @@ impl Utf8Validator {
         if let Some(err) = self.failed {
             return Err(err);
         }
-        self.feed_inner(chunk).inspect_err(|&err| self.failed = Some(err))
+        self.feed_inner(chunk)
+            .inspect_err(|&err| self.failed = Some(err))
     }
 
     /// Declares the end of the stream (for WebSocket, of the text message).
@@ -118,6 +119,9 @@ impl Utf8Validator {
                 return Ok(());
             }
         }
+        if chunk.len() < SIMD_THRESHOLD {
+            return self.feed_short(chunk);
+        }
         let split = chunk.len() - unfinished_tail_len(chunk);
         let (bulk, tail) = chunk.split_at(split);
         if !is_valid_bulk(bulk) {
@@ -131,6 +135,23 @@ impl Utf8Validator {
             check_prefix(self.offset, tail)?;
             self.carry[..tail.len()].copy_from_slice(tail);
             self.carry_len = tail.len() as u8;
+        }
+        Ok(())
+    }
+
+    /// A short chunk in one pass of core's validator: it finds the error, or
+    /// the cut code point (`error_len() == None`) whose bytes it has already
+    /// checked to be a valid prefix.
+    fn feed_short(&mut self, chunk: &[u8]) -> Result<(), Utf8Error> {
+        match core::str::from_utf8(chunk) {
+            Ok(_) => self.offset += chunk.len() as u64,
+            Err(e) if e.error_len().is_none() => {
+                let tail = &chunk[e.valid_up_to()..];
+                self.offset += e.valid_up_to() as u64;
+                self.carry[..tail.len()].copy_from_slice(tail);
+                self.carry_len = tail.len() as u8;
+            }
+            Err(e) => return Err(Utf8Error::from_core(self.offset, e)),
         }
         Ok(())
     }

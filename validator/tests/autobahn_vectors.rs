@@ -15,7 +15,10 @@ struct Vector {
 
 fn field<'a>(line: &'a str, name: &str) -> &'a str {
     let key = format!("\"{name}\": ");
-    let start = line.find(&key).unwrap_or_else(|| panic!("no {name} in {line}")) + key.len();
+    let start = line
+        .find(&key)
+        .unwrap_or_else(|| panic!("no {name} in {line}"))
+        + key.len();
     let rest = &line[start..];
     let end = rest.find([',', '}']).unwrap();
     rest[..end].trim().trim_matches('"')

@@ -78,7 +78,9 @@ pub fn check_chunked(bytes: &[u8], cuts: &[usize]) {
                 "failed on the wrong chunk for {bytes:02x?} cut at {cuts:?}"
             );
         }
-        (want, got) => panic!("std says {want:?}, validator says {got:?} for {bytes:02x?} cut at {cuts:?}"),
+        (want, got) => {
+            panic!("std says {want:?}, validator says {got:?} for {bytes:02x?} cut at {cuts:?}")
+        }
     }
 }
 

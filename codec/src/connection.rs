@@ -1,0 +1,505 @@
+//! The RFC 6455 state machine, sans-IO: bytes in, events and bytes out.
+
+use bytes::{Bytes, BytesMut};
+use utf8stream::Utf8Validator;
+
+use crate::{
+    close::CloseCode,
+    config::{Config, Role},
+    decoder::{Decoded, FrameDecoder},
+    encoder::{FrameEncoder, MaskSource, OsRandomMask},
+    error::{ProtocolError, SendError},
+    frame::{FrameHeader, OpCode, MAX_CONTROL_PAYLOAD},
+    message::{Closed, Event, Initiator, Message, Text},
+};
+
+/// Where a connection is in its life (RFC 6455 §7).
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
+pub enum State {
+    /// Messages flow both ways.
+    Open,
+    /// We sent a close frame and wait for the peer's; incoming data is
+    /// discarded, control frames are still read.
+    CloseSent,
+    /// The close handshake finished, or the connection failed. Nothing more is
+    /// read or sent; write out [`Connection::take_output`] and close the socket.
+    Closed,
+}
+
+/// The kind of the fragmented message being received.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+enum Kind {
+    Text,
+    Binary,
+}
+
+/// A WebSocket connection without the socket.
+///
+/// Feed it the bytes you read ([`receive`](Self::receive) or
+/// [`read_buf`](Self::read_buf)), pull [`next_event`](Self::next_event) until
+/// it returns `None`, and write out [`take_output`](Self::take_output). Pongs
+/// and close replies are queued in the output automatically.
+///
+/// ```
+/// use wsframe::{Config, Connection, Event, Message, Role};
+///
+/// let mut server = Connection::new(Role::Server, Config::default());
+/// let mut client = Connection::with_mask_source(Role::Client, Config::default(), Box::new(|| [1, 2, 3, 4]));
+///
+/// client.send(Message::from("hello")).unwrap();
+/// server.receive(&client.take_output());
+/// match server.next_event() {
+///     Some(Event::Message(Message::Text(text))) => assert_eq!(text.as_str(), "hello"),
+///     other => panic!("{other:?}"),
+/// }
+/// ```
+#[derive(Debug)]
+pub struct Connection {
+    role: Role,
+    config: Config,
+    state: State,
+    read_buf: BytesMut,
+    output: BytesMut,
+    decoder: FrameDecoder,
+    encoder: FrameEncoder,
+    /// The data message being received, if its first frame has arrived.
+    receiving: Option<Kind>,
+    /// Its declared length so far, for the message size limit.
+    received_len: u64,
+    /// Its fragments so far (not used in streaming mode).
+    assembled: BytesMut,
+    /// Streaming mode: bytes of a code point cut at a frame boundary.
+    text_carry: BytesMut,
+    utf8: Utf8Validator,
+    /// The kind of the fragmented message we are sending, if any.
+    sending: Option<Kind>,
+}
+
+impl Connection {
+    /// A connection for `role`; a client masks with keys from the OS.
+    pub fn new(role: Role, config: Config) -> Self {
+        Self::with_mask_source(role, config, Box::new(OsRandomMask))
+    }
+
+    /// A connection whose masking keys (client role) come from `masks`: a
+    /// deterministic source makes tests and fuzzing reproducible.
+    pub fn with_mask_source(role: Role, config: Config, masks: Box<dyn MaskSource>) -> Self {
+        Self {
+            role,
+            config,
+            state: State::Open,
+            read_buf: BytesMut::new(),
+            output: BytesMut::new(),
+            decoder: FrameDecoder::new(role, config.frame_limit()),
+            encoder: FrameEncoder::new(role, masks),
+            receiving: None,
+            received_len: 0,
+            assembled: BytesMut::new(),
+            text_carry: BytesMut::new(),
+            utf8: Utf8Validator::new(),
+            sending: None,
+        }
+    }
+
+    /// Our role.
+    pub const fn role(&self) -> Role {
+        self.role
+    }
+
+    /// Where the connection is in its life.
+    pub const fn state(&self) -> State {
+        self.state
+    }
+
+    /// Appends bytes read from the peer. Ignored once the connection is closed.
+    pub fn receive(&mut self, bytes: &[u8]) {
+        if self.state != State::Closed {
+            self.read_buf.extend_from_slice(bytes);
+        }
+    }
+
+    /// The buffer incoming bytes go into, for reading into it directly
+    /// (for example with `bytes::BufMut` and a socket). Bytes appended after
+    /// the connection closed are ignored.
+    pub fn read_buf(&mut self) -> &mut BytesMut {
+        &mut self.read_buf
+    }
+
+    /// Whether bytes are waiting to be written to the peer.
+    pub fn has_output(&self) -> bool {
+        !self.output.is_empty()
+    }
+
+    /// Takes the bytes to write to the peer.
+    pub fn take_output(&mut self) -> BytesMut {
+        self.output.split()
+    }
+
+    /// The next event from the bytes received so far, or `None` when more
+    /// bytes are needed (or the connection is closed).
+    ///
+    /// Call it until it returns `None` after every [`receive`](Self::receive):
+    /// a text message's bytes are validated as they arrive, so invalid UTF-8
+    /// is reported (and the 1007 close queued) by the call that sees it.
+    pub fn next_event(&mut self) -> Option<Event> {
+        while self.state != State::Closed {
+            let step = match self.decoder.decode(&mut self.read_buf) {
+                Ok(None) => return None,
+                Ok(Some(Decoded::Header(header))) => self.on_header(&header).map(|()| None),
+                Ok(Some(Decoded::Payload { new, complete })) => self.on_payload(new, complete),
+                Err(err) => Err(err),
+            };
+            match step {
+                Ok(None) => {}
+                Ok(Some(event)) => return Some(event),
+                Err(err) => return Some(self.fail(err)),
+            }
+        }
+        None
+    }
+
+    /// Checks a new frame against the message state (§5.4) and the message
+    /// size limit, before its payload is read.
+    fn on_header(&mut self, header: &FrameHeader) -> Result<(), ProtocolError> {
+        let kind = match header.opcode {
+            OpCode::Text => Kind::Text,
+            OpCode::Binary => Kind::Binary,
+            OpCode::Continuation => {
+                // §5.4: a continuation belongs to an open fragmented message.
+                self.receiving
+                    .ok_or(ProtocolError::UnexpectedContinuation)?
+            }
+            _ => return Ok(()),
+        };
+        if header.opcode != OpCode::Continuation {
+            // §5.4: "fragments of one message MUST NOT be interleaved".
+            if self.receiving.is_some() {
+                return Err(ProtocolError::ExpectedContinuation);
+            }
+            self.receiving = Some(kind);
+            self.received_len = 0;
+            self.utf8.reset();
+        }
+        // §10.4: the message limit, against the running total plus this frame.
+        let declared = self.received_len.saturating_add(header.payload_len);
+        if declared > self.config.message_limit() {
+            return Err(ProtocolError::MessageTooBig {
+                declared,
+                limit: self.config.message_limit(),
+            });
+        }
+        self.received_len = declared;
+        Ok(())
+    }
+
+    fn on_payload(
+        &mut self,
+        new: std::ops::Range<usize>,
+        complete: bool,
+    ) -> Result<Option<Event>, ProtocolError> {
+        let header = *self.decoder.current().expect("payload without a frame");
+        if header.opcode.is_control() {
+            if !complete {
+                return Ok(None);
+            }
+            let len = self.decoder.unmasked();
+            let payload = self.decoder.take(&mut self.read_buf, len).freeze();
+            return self.on_control(header.opcode, payload);
+        }
+        let discard = self.state == State::CloseSent;
+        if self.receiving == Some(Kind::Text) && !discard {
+            // §8.1 and §5.6: fail as soon as the text stops being UTF-8, even
+            // in the middle of a frame.
+            if let Err(err) = self.utf8.feed(&self.read_buf[new]) {
+                return Err(ProtocolError::InvalidUtf8 {
+                    valid_up_to: err.valid_up_to(),
+                });
+            }
+        }
+        let last = complete && header.fin;
+        if discard {
+            let len = self.decoder.unmasked();
+            self.decoder.take(&mut self.read_buf, len);
+            if last {
+                self.end_message();
+            }
+            return Ok(None);
+        }
+        if self.config.is_streaming() {
+            return self.stream_piece(last);
+        }
+        if !complete {
+            return Ok(None);
+        }
+        let len = self.decoder.unmasked();
+        let payload = self.decoder.take(&mut self.read_buf, len);
+        if self.assembled.is_empty() {
+            self.assembled = payload;
+        } else {
+            self.assembled.extend_from_slice(&payload);
+        }
+        if !last {
+            return Ok(None);
+        }
+        let kind = self.end_message_checked()?;
+        let bytes = std::mem::take(&mut self.assembled).freeze();
+        Ok(Some(Event::Message(self.message(kind, bytes))))
+    }
+
+    /// Streaming mode: hands out every payload byte that has arrived, keeping
+    /// back only the bytes of a code point that is not complete yet.
+    fn stream_piece(&mut self, last: bool) -> Result<Option<Event>, ProtocolError> {
+        let len = self.decoder.unmasked();
+        let mut piece = self.decoder.take(&mut self.read_buf, len);
+        let kind = self.receiving.expect("data frame without a message");
+        if kind == Kind::Text {
+            if !self.text_carry.is_empty() {
+                let mut joined = std::mem::take(&mut self.text_carry);
+                joined.extend_from_slice(&piece);
+                piece = joined;
+            }
+            // The validator's pending bytes are the last bytes fed: keep them
+            // until the code point is whole.
+            let keep = self.utf8.pending().min(piece.len());
+            self.text_carry = piece.split_off(piece.len() - keep);
+        }
+        if last {
+            self.end_message_checked()?;
+        } else if piece.is_empty() {
+            return Ok(None);
+        }
+        let data = self.message(kind, piece.freeze());
+        Ok(Some(Event::Chunk { data, last }))
+    }
+
+    /// Ends the message being received, checking that its text did not stop
+    /// in the middle of a code point.
+    fn end_message_checked(&mut self) -> Result<Kind, ProtocolError> {
+        let kind = self.receiving.expect("data frame without a message");
+        if kind == Kind::Text {
+            self.utf8
+                .finish()
+                .map_err(|err| ProtocolError::InvalidUtf8 {
+                    valid_up_to: err.valid_up_to(),
+                })?;
+        }
+        self.end_message();
+        Ok(kind)
+    }
+
+    fn end_message(&mut self) {
+        self.receiving = None;
+        self.received_len = 0;
+        self.utf8.reset();
+    }
+
+    fn message(&self, kind: Kind, bytes: Bytes) -> Message {
+        match kind {
+            Kind::Text => Message::Text(Text::from_validated(bytes)),
+            Kind::Binary => Message::Binary(bytes),
+        }
+    }
+
+    fn on_control(
+        &mut self,
+        opcode: OpCode,
+        payload: Bytes,
+    ) -> Result<Option<Event>, ProtocolError> {
+        match opcode {
+            OpCode::Ping => {
+                // §5.5.2: answer with a pong carrying the same payload; none
+                // after our close frame (§5.5.1: we are done sending).
+                if self.config.answers_pings() && self.state == State::Open {
+                    self.encoder
+                        .encode(OpCode::Pong, true, &payload, &mut self.output);
+                }
+                Ok(Some(Event::Ping(payload)))
+            }
+            OpCode::Pong => Ok(Some(Event::Pong(payload))),
+            OpCode::Close => self.on_close(&payload).map(Some),
+            _ => unreachable!("data opcodes are not control frames"),
+        }
+    }
+
+    /// §5.5.1 and §7.1.5: a close frame's payload is empty or a sendable code
+    /// followed by a UTF-8 reason.
+    fn on_close(&mut self, payload: &[u8]) -> Result<Event, ProtocolError> {
+        let (code, reason) = match payload {
+            [] => (CloseCode::NO_STATUS_RECEIVED, ""),
+            [_] => return Err(ProtocolError::CloseFrameTooShort),
+            [hi, lo, reason @ ..] => {
+                let code = CloseCode(u16::from_be_bytes([*hi, *lo]));
+                if !code.is_sendable() {
+                    return Err(ProtocolError::InvalidCloseCode(code.0));
+                }
+                let reason =
+                    utf8stream::validate(reason).map_err(|_| ProtocolError::InvalidCloseReason)?;
+                (code, reason)
+            }
+        };
+        let initiator = match self.state {
+            State::Open => {
+                // §5.5.1: answer with a close frame, echoing the status code.
+                let echo = if payload.is_empty() {
+                    CloseCode::NORMAL
+                } else {
+                    code
+                };
+                self.write_close(echo, "");
+                Initiator::Peer
+            }
+            _ => Initiator::Local,
+        };
+        self.shut();
+        Ok(Event::Closed(Closed {
+            code,
+            reason: reason.to_owned(),
+            initiator,
+            error: None,
+        }))
+    }
+
+    /// _Fail the WebSocket Connection_ (§7.1.7): queue a close frame with the
+    /// error's code, stop reading, and report why.
+    fn fail(&mut self, err: ProtocolError) -> Event {
+        let reason = err.to_string();
+        if self.state == State::Open {
+            self.write_close(err.close_code(), truncate_reason(&reason));
+        }
+        self.shut();
+        Event::Closed(Closed {
+            code: err.close_code(),
+            reason,
+            initiator: Initiator::Local,
+            error: Some(err),
+        })
+    }
+
+    fn shut(&mut self) {
+        self.state = State::Closed;
+        self.read_buf = BytesMut::new();
+        self.assembled = BytesMut::new();
+        self.text_carry = BytesMut::new();
+    }
+
+    fn write_close(&mut self, code: CloseCode, reason: &str) {
+        let mut payload = [0u8; MAX_CONTROL_PAYLOAD];
+        payload[..2].copy_from_slice(&code.0.to_be_bytes());
+        payload[2..2 + reason.len()].copy_from_slice(reason.as_bytes());
+        self.encoder.encode(
+            OpCode::Close,
+            true,
+            &payload[..2 + reason.len()],
+            &mut self.output,
+        );
+    }
+
+    /// Queues a whole message as one frame.
+    ///
+    /// # Errors
+    ///
+    /// [`SendError::Closed`] after our close frame, and
+    /// [`SendError::FragmentOutOfOrder`] while a fragmented message is being
+    /// sent with [`send_fragment`](Self::send_fragment).
+    pub fn send(&mut self, message: Message) -> Result<(), SendError> {
+        if self.sending.is_some() {
+            return Err(SendError::FragmentOutOfOrder);
+        }
+        self.send_fragment(message, true)
+    }
+
+    /// Queues one fragment of a message (§5.4): the first call opens the
+    /// message with the fragment's kind, later calls must be of the same kind,
+    /// and `fin` ends it. Control frames may be sent in between.
+    ///
+    /// # Errors
+    ///
+    /// [`SendError::Closed`] after our close frame, and
+    /// [`SendError::FragmentOutOfOrder`] if the kind differs from the open
+    /// message's.
+    pub fn send_fragment(&mut self, fragment: Message, fin: bool) -> Result<(), SendError> {
+        if self.state != State::Open {
+            return Err(SendError::Closed);
+        }
+        let kind = if fragment.is_text() {
+            Kind::Text
+        } else {
+            Kind::Binary
+        };
+        let opcode = match self.sending {
+            None if kind == Kind::Text => OpCode::Text,
+            None => OpCode::Binary,
+            Some(open) if open == kind => OpCode::Continuation,
+            Some(_) => return Err(SendError::FragmentOutOfOrder),
+        };
+        self.encoder
+            .encode(opcode, fin, fragment.as_bytes(), &mut self.output);
+        self.sending = if fin { None } else { Some(kind) };
+        Ok(())
+    }
+
+    /// Queues a ping.
+    ///
+    /// # Errors
+    ///
+    /// [`SendError::ControlPayloadTooLong`] over 125 bytes, and
+    /// [`SendError::Closed`] after our close frame.
+    pub fn ping(&mut self, payload: &[u8]) -> Result<(), SendError> {
+        self.send_control(OpCode::Ping, payload)
+    }
+
+    /// Queues an unsolicited pong (a unidirectional heartbeat, §5.5.3).
+    ///
+    /// # Errors
+    ///
+    /// As for [`ping`](Self::ping).
+    pub fn pong(&mut self, payload: &[u8]) -> Result<(), SendError> {
+        self.send_control(OpCode::Pong, payload)
+    }
+
+    fn send_control(&mut self, opcode: OpCode, payload: &[u8]) -> Result<(), SendError> {
+        if self.state != State::Open {
+            return Err(SendError::Closed);
+        }
+        if payload.len() > MAX_CONTROL_PAYLOAD {
+            return Err(SendError::ControlPayloadTooLong(payload.len()));
+        }
+        self.encoder.encode(opcode, true, payload, &mut self.output);
+        Ok(())
+    }
+
+    /// Starts the close handshake (§7.1.2): queues a close frame; then only
+    /// control frames and the peer's close are read, and the
+    /// [`Event::Closed`] comes when the peer answers.
+    ///
+    /// # Errors
+    ///
+    /// [`SendError::UnsendableCloseCode`] for a code that may not go on the
+    /// wire (1005, 1006, 1015, ...), [`SendError::ControlPayloadTooLong`] for a
+    /// reason over 123 bytes, [`SendError::Closed`] if a close was already
+    /// sent.
+    pub fn close(&mut self, code: CloseCode, reason: &str) -> Result<(), SendError> {
+        if self.state != State::Open {
+            return Err(SendError::Closed);
+        }
+        if !code.is_sendable() {
+            return Err(SendError::UnsendableCloseCode(code.0));
+        }
+        if reason.len() > MAX_CONTROL_PAYLOAD - 2 {
+            return Err(SendError::ControlPayloadTooLong(reason.len() + 2));
+        }
+        self.write_close(code, reason);
+        self.state = State::CloseSent;
+        Ok(())
+    }
+}
+
+/// A failure's reason cut to what fits in a close frame (123 bytes), on a
+/// character boundary.
+fn truncate_reason(reason: &str) -> &str {
+    let mut end = reason.len().min(MAX_CONTROL_PAYLOAD - 2);
+    while !reason.is_char_boundary(end) {
+        end -= 1;
+    }
+    &reason[..end]
+}

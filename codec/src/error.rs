@@ -1,0 +1,151 @@
+//! Errors: what the peer did wrong ([`ProtocolError`], each with the close
+//! code that goes on the wire), and what the local caller did wrong
+//! ([`SendError`]).
+
+use std::fmt;
+
+use crate::close::CloseCode;
+
+/// A violation of RFC 6455 by the peer. The connection answers it with a close
+/// frame carrying [`close_code`](Self::close_code) and stops reading.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ProtocolError {
+    /// RSV1–3 set (the value given, RSV1 = 4) with no extension negotiated (§5.2).
+    ReservedBits(u8),
+    /// An opcode reserved for future use: 3–7 or 0xB–0xF (§5.2).
+    ReservedOpcode(u8),
+    /// A close, ping or pong frame without FIN (§5.5).
+    FragmentedControlFrame,
+    /// A control frame declaring more than 125 bytes of payload (§5.5).
+    ControlFrameTooLong,
+    /// A length encoded in more bytes than needed (§5.2).
+    NonMinimalLength,
+    /// A 64-bit length with its most significant bit set (§5.2).
+    LengthTopBitSet,
+    /// A server received a frame without a mask (§5.1).
+    UnmaskedFrame,
+    /// A client received a masked frame (§5.1).
+    MaskedFrame,
+    /// A continuation frame with no fragmented message open (§5.4).
+    UnexpectedContinuation,
+    /// A new text or binary frame while a fragmented message is open (§5.4).
+    ExpectedContinuation,
+    /// A text message stopped being valid UTF-8 at this offset in the message (§8.1).
+    InvalidUtf8 {
+        /// Bytes of the message that were valid before the error.
+        valid_up_to: u64,
+    },
+    /// A close frame with a 1-byte payload (§5.5.1).
+    CloseFrameTooShort,
+    /// A close frame with a code that may not be sent (§7.4).
+    InvalidCloseCode(u16),
+    /// A close frame whose reason is not valid UTF-8 (§5.5.1).
+    InvalidCloseReason,
+    /// A frame declaring more payload than [`Config::max_frame_size`](crate::Config::max_frame_size).
+    FrameTooBig {
+        /// The declared payload length.
+        declared: u64,
+        /// The configured limit.
+        limit: u64,
+    },
+    /// A message growing past [`Config::max_message_size`](crate::Config::max_message_size).
+    MessageTooBig {
+        /// The message's length with the frame just announced.
+        declared: u64,
+        /// The configured limit.
+        limit: u64,
+    },
+}
+
+impl ProtocolError {
+    /// The close code RFC 6455 asks for: 1007 for bad UTF-8, 1009 for a
+    /// limit, 1002 for everything else.
+    pub const fn close_code(&self) -> CloseCode {
+        match self {
+            Self::InvalidUtf8 { .. } | Self::InvalidCloseReason => CloseCode::INVALID_PAYLOAD,
+            Self::FrameTooBig { .. } | Self::MessageTooBig { .. } => CloseCode::MESSAGE_TOO_BIG,
+            _ => CloseCode::PROTOCOL_ERROR,
+        }
+    }
+}
+
+impl fmt::Display for ProtocolError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match *self {
+            Self::ReservedBits(bits) => {
+                write!(
+                    f,
+                    "reserved bits {bits:#05b} set without a negotiated extension"
+                )
+            }
+            Self::ReservedOpcode(op) => write!(f, "reserved opcode {op:#x}"),
+            Self::FragmentedControlFrame => f.write_str("control frame without FIN"),
+            Self::ControlFrameTooLong => f.write_str("control frame payload over 125 bytes"),
+            Self::NonMinimalLength => f.write_str("payload length not minimally encoded"),
+            Self::LengthTopBitSet => f.write_str("64-bit payload length has its top bit set"),
+            Self::UnmaskedFrame => f.write_str("client frame is not masked"),
+            Self::MaskedFrame => f.write_str("server frame is masked"),
+            Self::UnexpectedContinuation => {
+                f.write_str("continuation frame with no fragmented message open")
+            }
+            Self::ExpectedContinuation => {
+                f.write_str("new data frame while a fragmented message is open")
+            }
+            Self::InvalidUtf8 { valid_up_to } => {
+                write!(
+                    f,
+                    "text message is not valid UTF-8 after byte {valid_up_to}"
+                )
+            }
+            Self::CloseFrameTooShort => f.write_str("close frame payload of 1 byte"),
+            Self::InvalidCloseCode(code) => write!(f, "close code {code} may not be sent"),
+            Self::InvalidCloseReason => f.write_str("close reason is not valid UTF-8"),
+            Self::FrameTooBig { declared, limit } => {
+                write!(f, "frame of {declared} bytes exceeds the limit of {limit}")
+            }
+            Self::MessageTooBig { declared, limit } => {
+                write!(
+                    f,
+                    "message of {declared} bytes exceeds the limit of {limit}"
+                )
+            }
+        }
+    }
+}
+
+impl std::error::Error for ProtocolError {}
+
+/// A local caller's misuse of a [`Connection`](crate::Connection): nothing was
+/// sent, and the connection is unchanged.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum SendError {
+    /// A data message after our close frame was sent, or anything after the
+    /// connection closed (§5.5.1: no data after a close).
+    Closed,
+    /// A close code that may not be sent on the wire (§7.4.1), such as 1005.
+    UnsendableCloseCode(u16),
+    /// A control frame payload (or close reason plus code) over 125 bytes (§5.5).
+    ControlPayloadTooLong(usize),
+    /// A continuation with no fragmented message open, or a new message while
+    /// one is open (§5.4).
+    FragmentOutOfOrder,
+}
+
+impl fmt::Display for SendError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match *self {
+            Self::Closed => f.write_str("the connection is closing or closed"),
+            Self::UnsendableCloseCode(code) => write!(f, "close code {code} may not be sent"),
+            Self::ControlPayloadTooLong(len) => {
+                write!(f, "control frame payload of {len} bytes exceeds 125")
+            }
+            Self::FragmentOutOfOrder => {
+                f.write_str("fragment does not continue or start a message as required")
+            }
+        }
+    }
+}
+
+impl std::error::Error for SendError {}

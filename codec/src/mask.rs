@@ -1,0 +1,199 @@
+//! Payload masking (RFC 6455 §5.3): `byte[i] ^= key[i % 4]`, resumable at any
+//! offset so a payload can be unmasked piece by piece as it arrives.
+//!
+//! Three paths: AVX2 (32 bytes a step, chosen at run time), SSE2 (16 bytes, the
+//! x86-64 baseline) or NEON (16 bytes, the aarch64 baseline), and a 64-bit
+//! word loop for everything else, for short buffers and under Miri.
+
+/// Buffers shorter than this skip the SIMD set-up.
+const SIMD_MIN_LEN: usize = 64;
+
+/// XORs `buf` with the masking `key`, as if `buf` started at byte `offset` of
+/// the payload.
+///
+/// Unmasking a payload in pieces gives the same bytes as unmasking it whole:
+///
+/// ```
+/// use wsframe::apply_mask;
+///
+/// let key = [0x37, 0xfa, 0x21, 0x3d];
+/// let mut whole = *b"Hello, WebSocket";
+/// apply_mask(&mut whole, key, 0);
+///
+/// let mut pieces = *b"Hello, WebSocket";
+/// let (a, b) = pieces.split_at_mut(5);
+/// apply_mask(a, key, 0);
+/// apply_mask(b, key, 5);
+/// assert_eq!(whole, pieces);
+/// ```
+pub fn apply_mask(buf: &mut [u8], key: [u8; 4], offset: usize) {
+    // Rotate the key so that `buf[0]` pairs with `key[0]`.
+    let key = rotated(key, offset);
+    #[cfg(all(target_arch = "x86_64", not(miri)))]
+    if buf.len() >= SIMD_MIN_LEN {
+        if std::arch::is_x86_feature_detected!("avx2") {
+            // SAFETY: the AVX2 feature was detected at run time just above.
+            unsafe { x86::mask_avx2(buf, key) };
+        } else {
+            x86::mask_sse2(buf, key);
+        }
+        return;
+    }
+    #[cfg(all(target_arch = "aarch64", not(miri)))]
+    if buf.len() >= SIMD_MIN_LEN {
+        neon::mask_neon(buf, key);
+        return;
+    }
+    mask_words(buf, key);
+}
+
+/// The key as seen from payload byte `offset`.
+const fn rotated(key: [u8; 4], offset: usize) -> [u8; 4] {
+    let r = offset % 4;
+    [key[r], key[(r + 1) % 4], key[(r + 2) % 4], key[(r + 3) % 4]]
+}
+
+/// Eight bytes a step with a 64-bit key, then byte by byte; `key` already
+/// rotated to `buf[0]`.
+fn mask_words(buf: &mut [u8], key: [u8; 4]) {
+    let wide = u64::from_ne_bytes([
+        key[0], key[1], key[2], key[3], key[0], key[1], key[2], key[3],
+    ]);
+    let mut words = buf.chunks_exact_mut(8);
+    for word in &mut words {
+        let value = u64::from_ne_bytes((&*word).try_into().expect("8 bytes")) ^ wide;
+        word.copy_from_slice(&value.to_ne_bytes());
+    }
+    // Whole words keep the key's phase, so the tail starts at key[0].
+    for (byte, k) in words.into_remainder().iter_mut().zip(key.iter().cycle()) {
+        *byte ^= k;
+    }
+}
+
+/// The obvious byte loop: the reference the fast paths are tested against.
+#[doc(hidden)]
+pub fn apply_mask_bytewise(buf: &mut [u8], key: [u8; 4], offset: usize) {
+    for (i, byte) in buf.iter_mut().enumerate() {
+        *byte ^= key[(offset + i) % 4];
+    }
+}
+
+#[cfg(all(target_arch = "x86_64", not(miri)))]
+mod x86 {
+    use std::arch::x86_64::{
+        __m128i, __m256i, _mm256_loadu_si256, _mm256_set1_epi32, _mm256_storeu_si256,
+        _mm256_xor_si256, _mm_loadu_si128, _mm_set1_epi32, _mm_storeu_si128, _mm_xor_si128,
+    };
+
+    /// # Safety
+    ///
+    /// The CPU must support AVX2.
+    #[target_feature(enable = "avx2")]
+    pub(super) unsafe fn mask_avx2(buf: &mut [u8], key: [u8; 4]) {
+        let wide = _mm256_set1_epi32(i32::from_ne_bytes(key));
+        let mut blocks = buf.chunks_exact_mut(32);
+        for block in &mut blocks {
+            let ptr = block.as_mut_ptr().cast::<__m256i>();
+            // SAFETY: `block` is exactly 32 bytes, valid for reads and writes;
+            // loadu/storeu accept any alignment.
+            unsafe {
+                let masked = _mm256_xor_si256(_mm256_loadu_si256(ptr), wide);
+                _mm256_storeu_si256(ptr, masked);
+            }
+        }
+        // 32 is a multiple of 4: the remainder starts at key phase 0.
+        super::mask_words(blocks.into_remainder(), key);
+    }
+
+    /// SSE2 is part of the x86-64 baseline, so this needs no run-time check.
+    pub(super) fn mask_sse2(buf: &mut [u8], key: [u8; 4]) {
+        // SAFETY: SSE2 is always available on x86-64.
+        let wide = unsafe { _mm_set1_epi32(i32::from_ne_bytes(key)) };
+        let mut blocks = buf.chunks_exact_mut(16);
+        for block in &mut blocks {
+            let ptr = block.as_mut_ptr().cast::<__m128i>();
+            // SAFETY: `block` is exactly 16 bytes, valid for reads and writes;
+            // loadu/storeu accept any alignment; SSE2 is baseline on x86-64.
+            unsafe {
+                let masked = _mm_xor_si128(_mm_loadu_si128(ptr), wide);
+                _mm_storeu_si128(ptr, masked);
+            }
+        }
+        super::mask_words(blocks.into_remainder(), key);
+    }
+
+    #[cfg(test)]
+    #[test]
+    fn sse2_path_equals_the_byte_loop() {
+        for len in 0..200 {
+            for offset in 0..4 {
+                let mut fast: Vec<u8> = (0..len as u8).collect();
+                let mut slow = fast.clone();
+                mask_sse2(&mut fast, super::rotated([9, 8, 7, 6], offset));
+                super::apply_mask_bytewise(&mut slow, [9, 8, 7, 6], offset);
+                assert_eq!(fast, slow, "len {len} offset {offset}");
+            }
+        }
+    }
+}
+
+#[cfg(all(target_arch = "aarch64", not(miri)))]
+mod neon {
+    use std::arch::aarch64::{vdupq_n_u32, veorq_u8, vld1q_u8, vreinterpretq_u8_u32, vst1q_u8};
+
+    /// NEON is part of the aarch64 baseline, so this needs no run-time check.
+    pub(super) fn mask_neon(buf: &mut [u8], key: [u8; 4]) {
+        // SAFETY: NEON is always available on aarch64.
+        let wide = unsafe { vreinterpretq_u8_u32(vdupq_n_u32(u32::from_ne_bytes(key))) };
+        let mut blocks = buf.chunks_exact_mut(16);
+        for block in &mut blocks {
+            let ptr = block.as_mut_ptr();
+            // SAFETY: `block` is exactly 16 bytes, valid for reads and writes;
+            // vld1q/vst1q accept any alignment; NEON is baseline on aarch64.
+            unsafe { vst1q_u8(ptr, veorq_u8(vld1q_u8(ptr), wide)) };
+        }
+        super::mask_words(blocks.into_remainder(), key);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn equals_the_byte_loop_for_every_length_offset_and_alignment() {
+        let key = [0xA5, 0x3C, 0x0F, 0xF0];
+        let backing: Vec<u8> = (0..400u32).map(|i| (i * 31 + 7) as u8).collect();
+        for len in 0..300 {
+            for offset in 0..4 {
+                for align in 0..8 {
+                    let mut fast = backing.clone();
+                    let mut slow = backing.clone();
+                    apply_mask(&mut fast[align..align + len], key, offset);
+                    apply_mask_bytewise(&mut slow[align..align + len], key, offset);
+                    assert_eq!(fast, slow, "len {len} offset {offset} align {align}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn masking_twice_restores_the_payload_and_pieces_equal_whole() {
+        let key = [1, 2, 3, 250];
+        let original: Vec<u8> = (0..1000u32).map(|i| i as u8).collect();
+        let mut whole = original.clone();
+        apply_mask(&mut whole, key, 0);
+        assert_ne!(whole, original);
+        let mut pieces = original.clone();
+        let mut start = 0;
+        for size in [1, 3, 64, 65, 7, 200, 31, 33] {
+            let end = (start + size).min(pieces.len());
+            apply_mask(&mut pieces[start..end], key, start);
+            start = end;
+        }
+        apply_mask(&mut pieces[start..], key, start);
+        assert_eq!(pieces, whole);
+        apply_mask(&mut whole, key, 0);
+        assert_eq!(whole, original);
+    }
+}

@@ -1,0 +1,178 @@
+//! What the application sends and receives: messages, validated text, events.
+
+use std::{fmt, ops::Deref};
+
+use bytes::Bytes;
+
+use crate::{close::CloseCode, error::ProtocolError};
+
+/// A complete data message (or, in streaming mode, a piece of one).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Message {
+    /// UTF-8 text.
+    Text(Text),
+    /// Arbitrary bytes.
+    Binary(Bytes),
+}
+
+impl Message {
+    /// The payload bytes.
+    pub fn as_bytes(&self) -> &[u8] {
+        match self {
+            Self::Text(text) => text.as_bytes(),
+            Self::Binary(bytes) => bytes,
+        }
+    }
+
+    /// Whether this is a text message.
+    pub const fn is_text(&self) -> bool {
+        matches!(self, Self::Text(_))
+    }
+}
+
+impl From<&str> for Message {
+    fn from(text: &str) -> Self {
+        Self::Text(text.into())
+    }
+}
+
+impl From<String> for Message {
+    fn from(text: String) -> Self {
+        Self::Text(text.into())
+    }
+}
+
+impl From<Vec<u8>> for Message {
+    fn from(bytes: Vec<u8>) -> Self {
+        Self::Binary(bytes.into())
+    }
+}
+
+impl From<&[u8]> for Message {
+    fn from(bytes: &[u8]) -> Self {
+        Self::Binary(Bytes::copy_from_slice(bytes))
+    }
+}
+
+/// Text known to be valid UTF-8, sharing its buffer (a [`Bytes`]) with the
+/// bytes it was received in: no copy and no second validation.
+#[derive(Clone, PartialEq, Eq, Hash, Default)]
+pub struct Text(Bytes);
+
+impl Text {
+    /// Wraps bytes after validating them.
+    ///
+    /// # Errors
+    ///
+    /// If `bytes` is not valid UTF-8.
+    pub fn try_from_bytes(bytes: Bytes) -> Result<Self, utf8stream::Utf8Error> {
+        utf8stream::validate(&bytes)?;
+        Ok(Self(bytes))
+    }
+
+    /// Wraps bytes that the caller has validated completely.
+    pub(crate) fn from_validated(bytes: Bytes) -> Self {
+        debug_assert!(std::str::from_utf8(&bytes).is_ok());
+        Self(bytes)
+    }
+
+    /// The text.
+    pub fn as_str(&self) -> &str {
+        // SAFETY: every constructor guarantees valid UTF-8: `try_from_bytes`
+        // validates, `From<String>`/`From<&str>` start from a `str`, and
+        // `from_validated` is only called by the connection after its
+        // `Utf8Validator` accepted every byte and `finish` (or a code-point
+        // boundary from `pending`) confirmed nothing is cut. The debug
+        // assertion there and the tests check it again.
+        unsafe { std::str::from_utf8_unchecked(&self.0) }
+    }
+
+    /// The UTF-8 bytes.
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.0
+    }
+
+    /// The underlying buffer.
+    pub fn into_bytes(self) -> Bytes {
+        self.0
+    }
+}
+
+impl Deref for Text {
+    type Target = str;
+    fn deref(&self) -> &str {
+        self.as_str()
+    }
+}
+
+impl From<&str> for Text {
+    fn from(text: &str) -> Self {
+        Self(Bytes::copy_from_slice(text.as_bytes()))
+    }
+}
+
+impl From<String> for Text {
+    fn from(text: String) -> Self {
+        Self(Bytes::from(text.into_bytes()))
+    }
+}
+
+impl fmt::Debug for Text {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(self.as_str(), f)
+    }
+}
+
+impl fmt::Display for Text {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// What happened on a connection; pulled with
+/// [`Connection::next_event`](crate::Connection::next_event).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Event {
+    /// A complete message (all fragments joined; text already validated).
+    Message(Message),
+    /// Streaming mode only: the next piece of the current message. Text pieces
+    /// are validated and end on code-point boundaries.
+    Chunk {
+        /// The piece.
+        data: Message,
+        /// Whether it ends the message.
+        last: bool,
+    },
+    /// A ping; with [`Config::auto_pong`](crate::Config::auto_pong) on, its pong is already queued.
+    Ping(Bytes),
+    /// A pong.
+    Pong(Bytes),
+    /// The connection closed: by a close handshake, or because the peer broke
+    /// the protocol. Nothing more will be read; send the remaining output,
+    /// then close the socket.
+    Closed(Closed),
+}
+
+/// Which end started the close.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
+pub enum Initiator {
+    /// The peer sent the first close frame.
+    Peer,
+    /// We did: by [`Connection::close`](crate::Connection::close), or by
+    /// failing the connection on a protocol error.
+    Local,
+}
+
+/// How a connection ended.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Closed {
+    /// The code: the peer's (1005 if its close frame had none), or ours when
+    /// we failed the connection.
+    pub code: CloseCode,
+    /// The reason text from the close frame, or the cause of the failure.
+    pub reason: String,
+    /// Who started the close.
+    pub initiator: Initiator,
+    /// The peer's protocol violation, if that is why the connection closed.
+    pub error: Option<ProtocolError>,
+}

@@ -1,0 +1,105 @@
+//! Wire-level helpers: raw frames as a peer would send them, and a driver that
+//! runs a connection over a byte stream cut any way.
+#![allow(dead_code)] // each test file uses a different subset
+
+use wsframe::{apply_mask_bytewise, Config, Connection, Event, FrameHeader, Role, Status};
+
+pub const KEY: [u8; 4] = [0x37, 0xFA, 0x21, 0x3D];
+
+/// Opcodes and flags by name, for readable tables.
+pub const FIN: u8 = 0x80;
+pub const CONT: u8 = 0x0;
+pub const TEXT: u8 = 0x1;
+pub const BINARY: u8 = 0x2;
+pub const CLOSE: u8 = 0x8;
+pub const PING: u8 = 0x9;
+pub const PONG: u8 = 0xA;
+
+/// A frame with any first byte (FIN, RSV, opcode, reserved or not), the
+/// minimal length encoding, and an optional mask (the bytewise reference
+/// masking, not the code under test).
+pub fn raw_frame(first: u8, payload: &[u8], mask: Option<[u8; 4]>) -> Vec<u8> {
+    let mut out = vec![first];
+    let mask_bit = if mask.is_some() { 0x80 } else { 0 };
+    match payload.len() {
+        n @ 0..=125 => out.push(mask_bit | n as u8),
+        n @ 126..=0xFFFF => {
+            out.push(mask_bit | 126);
+            out.extend_from_slice(&(n as u16).to_be_bytes());
+        }
+        n => {
+            out.push(mask_bit | 127);
+            out.extend_from_slice(&(n as u64).to_be_bytes());
+        }
+    }
+    if let Some(key) = mask {
+        out.extend_from_slice(&key);
+    }
+    let body = out.len();
+    out.extend_from_slice(payload);
+    if let Some(key) = mask {
+        apply_mask_bytewise(&mut out[body..], key, 0);
+    }
+    out
+}
+
+/// A frame as a client sends it (masked).
+pub fn client(first: u8, payload: &[u8]) -> Vec<u8> {
+    raw_frame(first, payload, Some(KEY))
+}
+
+/// A close frame payload.
+pub fn close_payload(code: u16, reason: &[u8]) -> Vec<u8> {
+    let mut p = code.to_be_bytes().to_vec();
+    p.extend_from_slice(reason);
+    p
+}
+
+/// The frames a server wrote: (first byte, payload).
+pub fn server_frames(mut out: &[u8]) -> Vec<(u8, Vec<u8>)> {
+    let mut frames = Vec::new();
+    while !out.is_empty() {
+        let Ok(Status::Complete((header, len))) = FrameHeader::parse(out) else {
+            panic!("server wrote an invalid frame: {out:02x?}");
+        };
+        assert!(header.mask.is_none(), "server frames are never masked");
+        let end = len + header.payload_len as usize;
+        frames.push((out[0], out[len..end].to_vec()));
+        out = &out[end..];
+    }
+    frames
+}
+
+/// The close code of the last frame written, if it is a close frame.
+pub fn close_code_on_wire(out: &[u8]) -> Option<u16> {
+    let (first, payload) = server_frames(out).pop()?;
+    (first & 0x0F == CLOSE).then(|| u16::from_be_bytes([payload[0], payload[1]]))
+}
+
+/// Runs a connection over `input` cut at `cuts`, pulling events after every
+/// piece; returns the events and everything written.
+pub fn drive(role: Role, config: Config, input: &[u8], cuts: &[usize]) -> (Vec<Event>, Vec<u8>) {
+    let mut conn = Connection::with_mask_source(role, config, Box::new(|| [1, 2, 3, 4]));
+    let mut events = Vec::new();
+    let mut out = Vec::new();
+    let mut start = 0;
+    for &end in cuts.iter().chain(std::iter::once(&input.len())) {
+        conn.receive(&input[start..end]);
+        start = end;
+        while let Some(event) = conn.next_event() {
+            events.push(event);
+        }
+        out.extend_from_slice(&conn.take_output());
+    }
+    (events, out)
+}
+
+/// A server fed `input` in one piece.
+pub fn server(input: &[u8]) -> (Vec<Event>, Vec<u8>) {
+    drive(Role::Server, Config::default(), input, &[])
+}
+
+/// Joins frames into one stream.
+pub fn stream(frames: &[Vec<u8>]) -> Vec<u8> {
+    frames.concat()
+}
