@@ -227,9 +227,9 @@ impl ClientHandshake {
     /// # Errors
     ///
     /// If the operating system's random generator fails.
-    pub fn random() -> Result<Self, getrandom::Error> {
+    pub fn random() -> std::io::Result<Self> {
         let mut nonce = [0; 16];
-        getrandom::getrandom(&mut nonce)?;
+        getrandom::getrandom(&mut nonce).map_err(|e| std::io::Error::other(e.to_string()))?;
         Ok(Self::new(nonce))
     }
 

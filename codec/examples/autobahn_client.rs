@@ -1,0 +1,104 @@
+//! A client for the Autobahn fuzzing server (`wstest -m fuzzingserver` or
+//! `kosoku -m fuzzingserver`): asks for the number of cases, runs each one by
+//! echoing every message back, then asks the server to write its reports.
+//!
+//! ```text
+//! cargo run --release -p wsframe --example autobahn_client [-- ADDR [AGENT]]   # default 127.0.0.1:9001 wsframe
+//! ```
+
+use std::{
+    io::{self, Read, Write},
+    net::TcpStream,
+};
+
+use wsframe::{
+    handshake::{ClientHandshake, Status},
+    Config, Connection, Event, Message, Role, State,
+};
+
+fn main() -> io::Result<()> {
+    let mut args = std::env::args().skip(1);
+    let addr = args.next().unwrap_or_else(|| "127.0.0.1:9001".to_owned());
+    let agent = args.next().unwrap_or_else(|| "wsframe".to_owned());
+
+    let count = case_count(&addr)?;
+    println!("running {count} cases as agent {agent:?}");
+    for case in 1..=count {
+        run(
+            &addr,
+            &format!("/runCase?case={case}&agent={agent}"),
+            |_| {},
+        )?;
+    }
+    run(&addr, &format!("/updateReports?agent={agent}"), |_| {})?;
+    println!("done; reports updated");
+    Ok(())
+}
+
+/// `/getCaseCount` answers with one text message holding the number.
+fn case_count(addr: &str) -> io::Result<u32> {
+    let mut count = None;
+    run(addr, "/getCaseCount", |message| {
+        if let Message::Text(text) = message {
+            count = text.trim().parse().ok();
+        }
+    })?;
+    count.ok_or_else(|| io::Error::other("no case count from the fuzzing server"))
+}
+
+/// Connects to `path`, echoes every message (after showing it to `seen`)
+/// until the connection closes.
+fn run(addr: &str, path: &str, mut seen: impl FnMut(&Message)) -> io::Result<()> {
+    let mut stream = TcpStream::connect(addr)?;
+    stream.set_nodelay(true)?;
+    let handshake = ClientHandshake::random()?;
+    stream.write_all(&handshake.request(addr, path))?;
+
+    let mut buf = vec![0u8; 64 * 1024];
+    let mut response = Vec::new();
+    let early = loop {
+        let n = stream.read(&mut buf)?;
+        if n == 0 {
+            return Err(io::Error::other("server closed during the handshake"));
+        }
+        response.extend_from_slice(&buf[..n]);
+        match handshake.parse_response(&response) {
+            Ok(Status::Complete(used)) => break response.split_off(used),
+            Ok(Status::Partial) => {}
+            Err(err) => return Err(io::Error::other(err)),
+        }
+    };
+
+    let mut conn = Connection::new(Role::Client, Config::default());
+    conn.receive(&early);
+    loop {
+        while let Some(event) = conn.next_event() {
+            match event {
+                Event::Message(message) => {
+                    seen(&message);
+                    // Fails only after our close, when nothing more is echoed.
+                    let _ = conn.send(message);
+                }
+                Event::Closed(closed) if closed.error.is_some() => {
+                    eprintln!("{path}: failed with {}: {}", closed.code, closed.reason);
+                }
+                _ => {}
+            }
+        }
+        if conn.has_output() {
+            stream.write_all(&conn.take_output())?;
+        }
+        if conn.state() == State::Closed {
+            // §7.1.1: the client waits (a while) for the server to close TCP.
+            stream.set_read_timeout(Some(std::time::Duration::from_secs(5)))?;
+            while matches!(stream.read(&mut buf), Ok(n) if n > 0) {}
+            return Ok(());
+        }
+        let n = stream.read(&mut buf)?;
+        if n == 0 {
+            // The server dropped TCP without a close handshake (1006).
+            return Ok(());
+        }
+        conn.receive(&buf[..n]);
+    }
+}
