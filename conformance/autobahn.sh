@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Autobahn Testsuite case groups 1-10, run by `kosoku` (PyPI), against the
+# echo server (server role) and the autobahn_client example (client role).
+# Grading is strict: every case OK or INFORMATIONAL, and every case that sends
+# invalid UTF-8 answered with a 1007 close frame on the wire.
+# Usage: conformance/autobahn.sh [--update-readme]
+set -euo pipefail
+source "$(dirname "$0")/lib.sh"
+
+ensure_python -r "$root/conformance/requirements.txt"
+build_examples
+reports="$root/conformance/reports"
+rm -rf "$reports"
+mkdir -p "$reports"
+
+echo "== Autobahn groups 1-10, server role (echo_server)"
+start_echo_server "$reports/echo_server.log"
+"$venv/bin/kosoku" "127.0.0.1:$ECHO_PORT" -x '12.*' -x '13.*' -p 4 -o "$reports/server" >"$reports/kosoku-client.log" 2>&1 \
+  || { tail -20 "$reports/kosoku-client.log"; stop "$ECHO_PID"; exit 1; }
+stop "$ECHO_PID"
+
+echo "== Autobahn groups 1-10, client role (autobahn_client)"
+port=$(free_port)
+"$venv/bin/kosoku" -m fuzzingserver "127.0.0.1:$port" -x '12.*' -x '13.*' -o "$reports/client" >"$reports/kosoku-server.log" 2>&1 &
+fuzz_pid=$!
+wait_port "$port"
+"$examples/autobahn_client" "127.0.0.1:$port" wsframe >"$reports/autobahn_client.log" 2>&1 \
+  || { tail -20 "$reports/autobahn_client.log"; stop "$fuzz_pid"; exit 1; }
+# The fuzzing server writes its reports on /updateReports; give it a moment.
+for _ in $(seq 1 100); do [ -f "$reports/client/index.json" ] && break; sleep 0.1; done
+stop "$fuzz_pid"
+
+"$venv/bin/python" "$root/conformance/grade_autobahn.py" "$reports/server" "$reports/client" "$@"

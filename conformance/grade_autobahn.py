@@ -1,0 +1,82 @@
+#!/usr/bin/env python3
+"""Grades kosoku's Autobahn reports strictly and prints a table per case group.
+
+A case passes only if its behavior and behaviorClose are OK or INFORMATIONAL
+(NON-STRICT, UNIMPLEMENTED and FAILED fail), and a case that sends invalid
+UTF-8 (those whose expected close code is 1007: group 6 and 7.5.1) passes only
+if the close frame on the wire carried 1007 (Autobahn tolerates a bare TCP
+drop there; we do not).
+
+usage: grade_autobahn.py SERVER_REPORTS CLIENT_REPORTS [--update-readme]
+"""
+import collections
+import json
+import pathlib
+import re
+import sys
+
+GROUPS = range(1, 11)
+PASSING = {"OK", "INFORMATIONAL"}
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+
+
+def grade(report_dir: pathlib.Path, role: str):
+    index = json.loads((report_dir / "index.json").read_text())
+    if len(index) != 1:
+        sys.exit(f"FAIL: {role}: expected one agent in {report_dir}/index.json, got {list(index)}")
+    (cases,) = index.values()
+    failures, per_group = [], collections.defaultdict(lambda: [0, 0])
+    for case_id, result in cases.items():
+        group = int(case_id.split(".")[0])
+        if group not in GROUPS:
+            continue
+        detail = json.loads((report_dir / result["reportfile"]).read_text())
+        ok = result["behavior"] in PASSING and result["behaviorClose"] in PASSING
+        why = f"behavior={result['behavior']} behaviorClose={result['behaviorClose']}"
+        expected_codes = detail.get("expectedClose", {}).get("closeCode", [])
+        utf8_case = group == 6 or case_id == "7.5.1"
+        if ok and utf8_case and expected_codes == [1007] and result["remoteCloseCode"] != 1007:
+            ok, why = False, f"invalid UTF-8 answered with {result['remoteCloseCode']}, not a 1007 close frame"
+        per_group[group][1] += 1
+        if ok:
+            per_group[group][0] += 1
+        else:
+            failures.append(f"{role} {case_id}: {why}")
+    total = sum(n for _, n in per_group.values())
+    if total < 300:
+        failures.append(f"{role}: only {total} cases of groups 1-10 ran")
+    return per_group, failures
+
+
+def table(server, client):
+    lines = ["| case group | server (echo_server) | client (autobahn_client) |", "|---|---|---|"]
+    for g in GROUPS:
+        if g not in server and g not in client:
+            continue  # Autobahn has no group 8
+        s, c = server.get(g, [0, 0]), client.get(g, [0, 0])
+        lines.append(f"| {g} | {s[0]}/{s[1]} OK | {c[0]}/{c[1]} OK |")
+    s_ok = sum(v[0] for v in server.values()); s_n = sum(v[1] for v in server.values())
+    c_ok = sum(v[0] for v in client.values()); c_n = sum(v[1] for v in client.values())
+    lines.append(f"| **all** | **{s_ok}/{s_n}** | **{c_ok}/{c_n}** |")
+    return "\n".join(lines)
+
+
+def main():
+    server, server_failures = grade(pathlib.Path(sys.argv[1]), "server")
+    client, client_failures = grade(pathlib.Path(sys.argv[2]), "client")
+    text = table(server, client)
+    print(text)
+    failures = server_failures + client_failures
+    if "--update-readme" in sys.argv[3:]:
+        readme = ROOT / "README.md"
+        body = readme.read_text()
+        new = re.sub(r"(<!-- autobahn:begin -->\n).*?(<!-- autobahn:end -->)",
+                     lambda m: m.group(1) + text + "\n" + m.group(2), body, flags=re.S)
+        readme.write_text(new)
+    if failures:
+        print("\n".join(["FAIL:"] + failures), file=sys.stderr)
+        sys.exit(1)
+    print("Autobahn groups 1-10: every case OK or INFORMATIONAL, every invalid-UTF-8 case closed with 1007.")
+
+
+main()

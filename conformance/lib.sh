@@ -1,0 +1,51 @@
+# Shared helpers for the conformance scripts; sourced, not run.
+# Everything talks over 127.0.0.1 only.
+
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+venv="$root/.venv"
+examples="$root/target/release/examples"
+
+# Creates the project's venv (once) and installs the given PyPI packages into it.
+ensure_python() {
+  if [ ! -x "$venv/bin/python" ]; then
+    python3 -m venv "$venv" || { echo "FAIL: could not create a Python venv at $venv" >&2; return 1; }
+  fi
+  "$venv/bin/python" -m pip install --quiet --disable-pip-version-check "$@" \
+    || { echo "FAIL: pip could not install: $*" >&2; return 1; }
+}
+
+# Builds the examples the scripts run.
+build_examples() {
+  (cd "$root" && cargo build --quiet --release -p wsframe --examples)
+}
+
+# Prints a TCP port that is free on 127.0.0.1 right now.
+free_port() {
+  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+# Waits until something listens on 127.0.0.1:$1 (up to 20 s).
+wait_port() {
+  for _ in $(seq 1 200); do
+    if python3 -c "import socket,sys; socket.create_connection(('127.0.0.1', $1), 0.2)" 2>/dev/null; then
+      return 0
+    fi
+    sleep 0.1
+  done
+  echo "FAIL: nothing listens on 127.0.0.1:$1" >&2
+  return 1
+}
+
+# Starts the echo server on a free port; sets ECHO_PORT and ECHO_PID.
+start_echo_server() {
+  local log=$1
+  ECHO_PORT=$(free_port)
+  "$examples/echo_server" "127.0.0.1:$ECHO_PORT" >"$log" 2>&1 &
+  ECHO_PID=$!
+  wait_port "$ECHO_PORT"
+}
+
+stop() {
+  kill "$@" 2>/dev/null || true
+  wait "$@" 2>/dev/null || true
+}

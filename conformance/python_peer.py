@@ -1,0 +1,52 @@
+#!/usr/bin/env python3
+"""Interop with the Python `websockets` client against our echo server.
+
+usage: python_peer.py PORT
+"""
+import asyncio
+import sys
+
+import websockets
+from websockets.exceptions import ConnectionClosed
+
+URL = f"ws://127.0.0.1:{sys.argv[1]}"
+failures = []
+
+
+def check(name, ok, detail=""):
+    print(f"  {'ok  ' if ok else 'FAIL'} {name}{': ' + detail if detail else ''}")
+    if not ok:
+        failures.append(name)
+
+
+async def main():
+    async with websockets.connect(URL, max_size=None) as ws:
+        await ws.send("héllo, wörld 😀")
+        check("text echo", await ws.recv() == "héllo, wörld 😀")
+        payload = bytes(range(256)) * 300
+        await ws.send(payload)
+        check("binary echo (76800 B)", await ws.recv() == payload)
+        emoji = "😀".encode()
+        await ws.send([b"split ", emoji[:2], emoji[2:], b" done"], text=True)
+        check("fragmented text, 4-byte code point split across fragments", await ws.recv() == "split 😀 done")
+        await ws.close(1000)
+        check("close 1000 both ways", ws.protocol.close_rcvd is not None and ws.protocol.close_rcvd.code == 1000,
+              f"received {ws.protocol.close_rcvd}")
+
+    async with websockets.connect(URL) as ws:
+        await ws.close(3000, "application reason")
+        check("close 3000 with a reason echoed", ws.protocol.close_rcvd is not None and ws.protocol.close_rcvd.code == 3000,
+              f"received {ws.protocol.close_rcvd}")
+
+    async with websockets.connect(URL) as ws:
+        await ws.send(b"valid \xff\xfe invalid", text=True)
+        try:
+            await ws.recv()
+            check("invalid UTF-8 closes with 1007", False, "got a message back")
+        except ConnectionClosed as closed:
+            rcvd = closed.rcvd
+            check("invalid UTF-8 closes with 1007", rcvd is not None and rcvd.code == 1007, f"reported: {closed!r}")
+
+
+asyncio.run(main())
+sys.exit(1 if failures else 0)
