@@ -9,6 +9,8 @@ cd "$(dirname "$0")/.."
 log=$(mktemp)
 echo "== cargo test --workspace"
 cargo test --workspace 2>&1 | tee "$log"
+echo "== Examples"
+bash scripts/examples.sh
 echo "== Autobahn (kosoku)"
 bash conformance/autobahn.sh "$@"
 echo "== Real peers"

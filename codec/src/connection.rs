@@ -125,6 +125,14 @@ impl Connection {
         &mut self.read_buf
     }
 
+    /// Bytes of received data held in memory: unparsed input plus the parts
+    /// of a fragmented message received so far. After [`next_event`](Self::next_event)
+    /// returns `None` it is at most the frame size limit plus a header, plus
+    /// the message size limit (nothing of the message in streaming mode).
+    pub fn buffered_len(&self) -> usize {
+        self.read_buf.len() + self.assembled.len() + self.text_carry.len()
+    }
+
     /// Whether bytes are waiting to be written to the peer.
     pub fn has_output(&self) -> bool {
         !self.output.is_empty()

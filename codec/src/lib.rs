@@ -108,3 +108,6 @@ pub use mask::apply_mask;
 #[doc(hidden)]
 pub use mask::apply_mask_bytewise;
 pub use message::{Closed, Event, Initiator, Message, Text};
+
+#[doc(hidden)]
+pub mod fuzzing;

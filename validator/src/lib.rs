@@ -123,3 +123,6 @@ fn is_valid_bulk(bytes: &[u8]) -> bool {
         simdutf8::basic::from_utf8(bytes).is_ok()
     }
 }
+
+#[doc(hidden)]
+pub mod fuzzing;

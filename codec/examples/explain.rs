@@ -1,0 +1,108 @@
+//! Explains WebSocket close codes: what each means, when you see it, and how
+//! to fix its cause; with two codes, their differences side by side.
+//!
+//! ```text
+//! cargo run -p wsframe --example explain -- 1000 1007
+//! ```
+//!
+//! Exits with 2 on a value that is not a close code (1000-4999).
+
+use std::process::ExitCode;
+
+use wsframe::{CloseCode, Explanation};
+
+/// Close codes with a meaning: RFC 6455's (1000-2999) and the application ranges.
+const RANGE: std::ops::RangeInclusive<u16> = 1000..=4999;
+const COLUMN: usize = 44;
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.is_empty() {
+        eprintln!(
+            "usage: explain CODE [CODE ...]   (close codes 1000-4999, e.g. `explain 1000 1007`)"
+        );
+        return ExitCode::from(2);
+    }
+    let mut codes = Vec::new();
+    for arg in &args {
+        let digits = arg.strip_prefix('-').unwrap_or(arg);
+        let is_integer = !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit());
+        match arg.parse::<u16>() {
+            Ok(code) if RANGE.contains(&code) => codes.push(CloseCode(code)),
+            _ if is_integer => {
+                eprintln!("error: {arg} is out of range: WebSocket close codes are 1000-4999");
+                return ExitCode::from(2);
+            }
+            _ => {
+                eprintln!("error: {arg:?} is not a number: give close codes such as 1000 or 1007");
+                return ExitCode::from(2);
+            }
+        }
+    }
+    let explanations: Vec<Explanation> = codes.iter().map(|c| c.explain()).collect();
+    for (i, e) in explanations.iter().enumerate() {
+        if i > 0 {
+            println!();
+        }
+        println!("{e}");
+        println!("  on the wire: {}", sendable(e.code));
+    }
+    if let [a, b] = explanations[..] {
+        println!("\nKey differences");
+        side_by_side(&a, &b);
+    }
+    ExitCode::SUCCESS
+}
+
+fn sendable(code: CloseCode) -> &'static str {
+    if code.is_sendable() {
+        "may be sent in a close frame"
+    } else {
+        "never sent; receiving it is a protocol error (1002)"
+    }
+}
+
+fn side_by_side(a: &Explanation, b: &Explanation) {
+    let rows = [
+        (
+            "",
+            format!("{} {}", a.code.0, a.name),
+            format!("{} {}", b.code.0, b.name),
+        ),
+        ("meaning", a.meaning.to_owned(), b.meaning.to_owned()),
+        ("when", a.when.to_owned(), b.when.to_owned()),
+        ("fix", a.fix.to_owned(), b.fix.to_owned()),
+        (
+            "on wire",
+            sendable(a.code).to_owned(),
+            sendable(b.code).to_owned(),
+        ),
+    ];
+    for (label, left, right) in rows {
+        let (left, right) = (wrap(&left), wrap(&right));
+        for line in 0..left.len().max(right.len()) {
+            let tag = if line == 0 { label } else { "" };
+            let l = left.get(line).map_or("", String::as_str);
+            let r = right.get(line).map_or("", String::as_str);
+            let row = format!("  {tag:<8} | {l:<COLUMN$} | {r}");
+            println!("{}", row.trim_end());
+        }
+    }
+}
+
+/// Splits `text` into lines of at most `COLUMN` characters, at spaces.
+fn wrap(text: &str) -> Vec<String> {
+    let mut lines = vec![String::new()];
+    for word in text.split_whitespace() {
+        let line = lines.last_mut().expect("never empty");
+        if !line.is_empty() && line.chars().count() + 1 + word.chars().count() > COLUMN {
+            lines.push(word.to_owned());
+        } else {
+            if !line.is_empty() {
+                line.push(' ');
+            }
+            line.push_str(word);
+        }
+    }
+    lines
+}

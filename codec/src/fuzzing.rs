@@ -1,0 +1,223 @@
+//! Fuzz harnesses, in the library so that they are compiled, linted and
+//! replayed by stable `cargo test` (`tests/fuzz_regressions.rs`); each
+//! `fuzz/fuzz_targets/*.rs` is a one-line call. Not part of the public API.
+
+use bytes::BytesMut;
+
+use crate::{
+    apply_mask, apply_mask_bytewise, frame::MAX_HEADER_LEN, CloseCode, Config, Connection, Event,
+    FrameHeader, Initiator, Message, Role, State, Status,
+};
+
+/// `frame_header`: parsing never panics; every strict prefix of a valid
+/// header is `Partial`; encoding a parsed header reproduces its bytes.
+pub fn frame_header(data: &[u8]) {
+    let Ok(Status::Complete((header, len))) = FrameHeader::parse(data) else {
+        return;
+    };
+    assert!((2..=MAX_HEADER_LEN).contains(&len));
+    for end in 0..len {
+        assert_eq!(
+            FrameHeader::parse(&data[..end]),
+            Ok(Status::Partial),
+            "prefix {end}"
+        );
+    }
+    let mut out = BytesMut::new();
+    header.encode(&mut out);
+    assert_eq!(&out[..], &data[..len]);
+}
+
+/// `mask`: the SIMD unmasking equals the byte loop for any key, offset,
+/// length and alignment. Layout: key (4 bytes), offset, alignment, payload.
+pub fn mask(data: &[u8]) {
+    let [k0, k1, k2, k3, offset, align, payload @ ..] = data else {
+        return;
+    };
+    let key = [*k0, *k1, *k2, *k3];
+    let align = (*align % 32) as usize;
+    let mut fast = vec![0u8; align];
+    fast.extend_from_slice(payload);
+    let mut slow = fast.clone();
+    apply_mask(&mut fast[align..], key, *offset as usize);
+    apply_mask_bytewise(&mut slow[align..], key, *offset as usize);
+    assert_eq!(fast, slow);
+}
+
+/// Limits small enough that the fuzzer reaches them.
+const FUZZ_FRAME_LIMIT: u64 = 4096;
+const FUZZ_MESSAGE_LIMIT: u64 = 16384;
+
+/// `connection`: arbitrary bytes into a server and a client, fed whole and in
+/// chunks chosen by the input. Never panics; memory stays within the limits;
+/// both feedings give the same events and the same output bytes.
+///
+/// Layout: `data[0]` picks the role (bit 0) and streaming mode (bit 1);
+/// `data[1]` is the chunk size (0 = one byte); the rest is the stream.
+pub fn connection(data: &[u8]) {
+    let [flags, chunk, stream @ ..] = data else {
+        return;
+    };
+    let role = if flags & 1 == 0 {
+        Role::Server
+    } else {
+        Role::Client
+    };
+    let config = Config::default()
+        .max_frame_size(FUZZ_FRAME_LIMIT)
+        .max_message_size(FUZZ_MESSAGE_LIMIT)
+        .streaming(flags & 2 != 0);
+    let chunk = (*chunk as usize).max(1);
+    let whole = run_connection(role, config, stream, stream.len().max(1));
+    let chunked = run_connection(role, config, stream, chunk);
+    if config.is_streaming() {
+        // Streaming pieces follow the reads; what they add up to must not.
+        assert_eq!(whole.1, chunked.1, "output bytes differ");
+        assert_eq!(
+            joined(&whole.0),
+            joined(&chunked.0),
+            "streamed data differs"
+        );
+    } else {
+        assert_eq!(whole, chunked, "whole and chunked feeding differ");
+    }
+}
+
+type Run = (Vec<Event>, Vec<u8>);
+
+fn run_connection(role: Role, config: Config, stream: &[u8], chunk: usize) -> Run {
+    let mut conn =
+        Connection::with_mask_source(role, config, Box::new(|| [0xA1, 0xB2, 0xC3, 0xD4]));
+    let (mut events, mut out) = (Vec::new(), Vec::new());
+    let bound = (FUZZ_FRAME_LIMIT + FUZZ_MESSAGE_LIMIT) as usize + MAX_HEADER_LEN;
+    for piece in stream.chunks(chunk) {
+        conn.receive(piece);
+        while let Some(event) = conn.next_event() {
+            events.push(event);
+        }
+        assert!(
+            conn.buffered_len() <= bound,
+            "{} bytes buffered",
+            conn.buffered_len()
+        );
+        out.extend_from_slice(&conn.take_output());
+    }
+    (events, out)
+}
+
+/// Everything the events carry, with streaming pieces joined, for comparing
+/// runs whose pieces were cut differently.
+fn joined(events: &[Event]) -> Vec<Event> {
+    let mut result = Vec::new();
+    let mut pending: Option<(bool, Vec<u8>)> = None;
+    for event in events {
+        match event {
+            Event::Chunk { data, last } => {
+                let entry = pending.get_or_insert_with(|| (data.is_text(), Vec::new()));
+                entry.1.extend_from_slice(data.as_bytes());
+                if *last {
+                    let (text, bytes) = pending.take().expect("just inserted");
+                    result.push(Event::Message(if text {
+                        Message::from(String::from_utf8(bytes).expect("validated text"))
+                    } else {
+                        Message::from(bytes)
+                    }));
+                }
+            }
+            other => result.push(other.clone()),
+        }
+    }
+    result
+}
+
+/// `roundtrip`: messages built from the input, sent by a client as fragments
+/// of sizes chosen by the input with pings between them, come out of a server
+/// identical; then the close handshake completes with 1000 on both sides.
+///
+/// Layout: a sequence of records `[kind, fragment size, length, bytes...]`.
+pub fn roundtrip(data: &[u8]) {
+    let mut client =
+        Connection::with_mask_source(Role::Client, Config::default(), Box::new(|| [7, 7, 7, 7]));
+    let mut server = Connection::new(Role::Server, Config::default());
+    let mut sent = Vec::new();
+    let mut rest = data;
+    while let [kind, fragment, len, tail @ ..] = rest {
+        let len = (*len as usize).min(tail.len());
+        let (body, tail) = tail.split_at(len);
+        rest = tail;
+        let message = if kind & 1 == 0 {
+            Message::from(body)
+        } else {
+            Message::from(String::from_utf8_lossy(body).into_owned())
+        };
+        send_fragmented(
+            &mut client,
+            &message,
+            (*fragment as usize).max(1),
+            kind & 2 != 0,
+        );
+        sent.push(message);
+    }
+    client.close(CloseCode::NORMAL, "done").expect("open");
+    server.receive(&client.take_output());
+    let mut received = Vec::new();
+    let closed = loop {
+        match server.next_event() {
+            Some(Event::Message(m)) => received.push(m),
+            Some(Event::Ping(_)) => {}
+            Some(Event::Closed(c)) => break c,
+            other => panic!("unexpected {other:?}"),
+        }
+    };
+    assert_eq!(received, sent);
+    assert_eq!(
+        (closed.code, closed.initiator, closed.error),
+        (CloseCode::NORMAL, Initiator::Peer, None)
+    );
+    client.receive(&server.take_output());
+    loop {
+        match client.next_event() {
+            Some(Event::Pong(_)) => {}
+            Some(Event::Closed(c)) => {
+                assert_eq!((c.code, c.initiator), (CloseCode::NORMAL, Initiator::Local));
+                break;
+            }
+            other => panic!("no close reply: {other:?}"),
+        }
+    }
+    assert_eq!(
+        (client.state(), server.state()),
+        (State::Closed, State::Closed)
+    );
+}
+
+/// Sends `message` in fragments of `size` bytes (cut on code points for
+/// text), with a ping after each fragment if `pings`.
+fn send_fragmented(conn: &mut Connection, message: &Message, size: usize, pings: bool) {
+    let bytes = message.as_bytes();
+    let mut start = 0;
+    loop {
+        let mut end = (start + size).min(bytes.len());
+        if let Message::Text(text) = message {
+            while !text.is_char_boundary(end) {
+                end += 1;
+            }
+        }
+        let piece = &bytes[start..end];
+        let fragment = match message {
+            Message::Text(_) => {
+                Message::from(std::str::from_utf8(piece).expect("cut on a boundary"))
+            }
+            Message::Binary(_) => Message::from(piece),
+        };
+        conn.send_fragment(fragment, end == bytes.len())
+            .expect("open");
+        if pings {
+            conn.ping(b"p").expect("open");
+        }
+        if end == bytes.len() {
+            return;
+        }
+        start = end;
+    }
+}

@@ -1,0 +1,123 @@
+//! The fuzz targets' seed corpora, generated from real streams (this crate's
+//! test vectors), and the replay of every crash ever found: each file under
+//! `fuzz/regressions/<target>/` and `fuzz/corpus/<target>/` goes through the
+//! same harness the fuzzer runs, on stable, in every `cargo test`.
+
+mod common;
+
+use common::*;
+use std::{fs, path::PathBuf};
+
+fn fuzz_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../fuzz")
+}
+
+type Harness = fn(&[u8]);
+
+const TARGETS: [(&str, Harness); 5] = [
+    ("utf8_stream", utf8stream::fuzzing::utf8_stream),
+    ("frame_header", wsframe::fuzzing::frame_header),
+    ("connection", wsframe::fuzzing::connection),
+    ("roundtrip", wsframe::fuzzing::roundtrip),
+    ("mask", wsframe::fuzzing::mask),
+];
+
+/// Small, meaningful inputs for each target.
+fn seeds(target: &str) -> Vec<(&'static str, Vec<u8>)> {
+    let text = client(FIN | TEXT, "héllo 😀".as_bytes());
+    let fragmented = stream(&[
+        client(TEXT, b"frag"),
+        client(FIN | PING, b"hb"),
+        client(FIN | CONT, b"ment"),
+    ]);
+    let bad_utf8 = stream(&[client(TEXT, b"ok\xF0\x9F"), client(FIN | CONT, b"\x98\xC0")]);
+    let close = client(FIN | CLOSE, &close_payload(1000, b"bye"));
+    let long = client(FIN | BINARY, &[0xAB; 300]);
+    match target {
+        "utf8_stream" => vec![
+            ("ascii", [&[2, 3, 5][..], b"hello world"].concat()),
+            ("emoji_cut", [&[1, 1][..], "a😀b€".as_bytes()].concat()),
+            ("surrogate", [&[1, 2][..], b"ab\xED\xA0\x80"].concat()),
+            ("too_big", [&[1, 1][..], b"\xF4\x90\x80\x80"].concat()),
+            ("truncated", [&[0][..], b"ok\xE2\x82"].concat()),
+        ],
+        "frame_header" => vec![
+            ("text", text[..6].to_vec()),
+            (
+                "len16",
+                raw_frame(FIN | BINARY, &[0; 200], Some(KEY))[..8].to_vec(),
+            ),
+            (
+                "len64",
+                raw_frame(FIN | BINARY, &[0; 70_000], None)[..10].to_vec(),
+            ),
+        ],
+        "connection" => vec![
+            ("server_text", [&[0, 3][..], &text].concat()),
+            ("server_fragmented", [&[0, 5][..], &fragmented].concat()),
+            ("server_bad_utf8", [&[0, 1][..], &bad_utf8].concat()),
+            (
+                "server_streaming",
+                [&[2, 7][..], &fragmented, &long].concat(),
+            ),
+            ("server_close", [&[0, 2][..], &text, &close].concat()),
+            (
+                "client_unmasked",
+                [&[1, 4][..], &raw_frame(FIN | TEXT, b"hi", None)].concat(),
+            ),
+        ],
+        "roundtrip" => vec![
+            (
+                "text_and_binary",
+                [&[1, 3, 5][..], b"hello", &[2, 2, 3], &[0, 1, 2]].concat(),
+            ),
+            ("pings", [&[3, 1, 4][..], "😀".as_bytes()].concat()),
+        ],
+        "mask" => vec![
+            ("short", [&[1, 2, 3, 4, 1, 0][..], b"abc"].concat()),
+            ("simd", [&[9, 8, 7, 6, 3, 5][..], &[0x55; 200]].concat()),
+        ],
+        _ => unreachable!(),
+    }
+}
+
+#[test]
+fn seed_corpora_pass_their_harness_and_are_committed() {
+    for (target, harness) in TARGETS {
+        let dir = fuzz_dir().join("corpus").join(target);
+        fs::create_dir_all(&dir).unwrap();
+        for (name, seed) in seeds(target) {
+            harness(&seed);
+            let path = dir.join(format!("seed-{name}"));
+            // Written when missing or stale, so a change to the vectors shows
+            // up in `git status`.
+            if fs::read(&path).ok().as_deref() != Some(&seed[..]) {
+                fs::write(&path, &seed).unwrap();
+            }
+        }
+    }
+}
+
+#[test]
+fn every_regression_and_corpus_input_replays_without_failure() {
+    let mut replayed = 0;
+    for (target, harness) in TARGETS {
+        for kind in ["regressions", "corpus"] {
+            let Ok(entries) = fs::read_dir(fuzz_dir().join(kind).join(target)) else {
+                continue;
+            };
+            for entry in entries {
+                let path = entry.unwrap().path();
+                if path.is_file() {
+                    harness(&fs::read(&path).unwrap());
+                    replayed += 1;
+                }
+            }
+        }
+    }
+    assert!(
+        replayed > 0,
+        "no fuzz inputs found under {}",
+        fuzz_dir().display()
+    );
+}

@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Runs every fuzz target for SECONDS (default 30) each; a crash fails.
+# Installs cargo-fuzz if missing. Needs the nightly toolchain.
+# Usage: fuzz/run.sh [SECONDS] [TARGET ...]
+set -euo pipefail
+cd "$(dirname "$0")"
+seconds=${1:-30}
+shift || true
+targets=("$@")
+[ ${#targets[@]} -gt 0 ] || targets=(utf8_stream frame_header connection roundtrip mask)
+
+if ! cargo +nightly fuzz --version >/dev/null 2>&1; then
+  echo "installing cargo-fuzz ..."
+  cargo install --locked cargo-fuzz
+fi
+cargo +nightly fuzz build
+for target in "${targets[@]}"; do
+  mkdir -p "corpus/$target"
+  echo "== fuzz $target for ${seconds}s"
+  # A scratch corpus, seeded from the committed one, so runs add no files to git.
+  scratch=$(mktemp -d)
+  cp -r "corpus/$target/." "$scratch/" 2>/dev/null || true
+  log=$(mktemp)
+  status=0
+  cargo +nightly fuzz run "$target" "$scratch" -- -max_total_time="$seconds" -print_final_stats=1 \
+    >"$log" 2>&1 || status=$?
+  grep -E '^(#[0-9]+ +DONE|stat::number_of_executed_units|stat::average_exec_per_sec|stat::peak_rss_mb|==[0-9]+==ERROR|SUMMARY|Test unit written|Done )' "$log" || true
+  rm -rf "$scratch"
+  if [ "$status" -ne 0 ]; then
+    tail -40 "$log" >&2
+    echo "FAIL: fuzz target $target crashed; the input is under fuzz/artifacts/$target/." \
+         "Copy it to fuzz/regressions/$target/ so that cargo test replays it." >&2
+    exit 1
+  fi
+done
+echo "fuzz: ${targets[*]}: no crash in ${seconds}s each"
