@@ -24,7 +24,7 @@ for target in "${targets[@]}"; do
   status=0
   cargo +nightly fuzz run "$target" "$scratch" -- -max_total_time="$seconds" -print_final_stats=1 \
     >"$log" 2>&1 || status=$?
-  grep -E '^(#[0-9]+ +DONE|stat::number_of_executed_units|stat::average_exec_per_sec|stat::peak_rss_mb|==[0-9]+==ERROR|SUMMARY|Test unit written|Done )' "$log" || true
+  grep -E '^(#[0-9]+[[:space:]]+DONE|stat::number_of_executed_units|stat::average_exec_per_sec|stat::peak_rss_mb|==[0-9]+==ERROR|SUMMARY|Test unit written|Done )' "$log" || true
   rm -rf "$scratch"
   if [ "$status" -ne 0 ]; then
     tail -40 "$log" >&2

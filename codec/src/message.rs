@@ -176,3 +176,26 @@ pub struct Closed {
     /// The peer's protocol violation, if that is why the connection closed.
     pub error: Option<ProtocolError>,
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn text_built_every_way_reads_back_as_the_same_str() {
+        let original = "héllo 😀";
+        let from_bytes = Text::try_from_bytes(Bytes::from_static(original.as_bytes())).unwrap();
+        let validated = Text::from_validated(Bytes::copy_from_slice(original.as_bytes()));
+        for text in [
+            Text::from(original),
+            Text::from(original.to_owned()),
+            from_bytes,
+            validated,
+        ] {
+            assert_eq!(text.as_str(), original);
+            assert_eq!(&*text, original);
+            assert_eq!(text.to_string(), original);
+        }
+        assert!(Text::try_from_bytes(Bytes::from_static(b"\xC0")).is_err());
+    }
+}
