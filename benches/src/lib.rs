@@ -1,6 +1,9 @@
-//! Shared inputs for the wsframe benchmarks: text corpora of every UTF-8 width
-//! and the naive streaming validator the `utf8` group compares against.
+//! Shared inputs for the wsframe benchmarks: text corpora of every UTF-8 width,
+//! the naive streaming validator the `utf8` group compares against, and the
+//! client streams of the `codec` group.
 #![forbid(unsafe_code)]
+
+pub mod workloads;
 
 /// Input kinds for the UTF-8 benches: name and a seed text repeated to size.
 pub const CORPORA: [(&str, &str); 6] = [

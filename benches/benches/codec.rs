@@ -1,0 +1,269 @@
+//! Group `codec`: decoding the same masked client streams (server role, UTF-8
+//! validation on) with wsframe, tungstenite, tokio-websockets and
+//! fastwebsockets; and encoding server messages. Every iteration consumes
+//! every message and checks the count and total length.
+#![allow(missing_docs)] // criterion_group! generates undocumented public items
+
+use std::{
+    io::{self, Read, Write},
+    pin::Pin,
+    task::{Context, Poll},
+    time::Duration,
+};
+
+use criterion::{black_box, criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+use futures_util::{SinkExt, StreamExt};
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use wsframe::{Config, Connection, Event, Role};
+use wsframe_benches::workloads::{self, Workload};
+
+/// Every implementation reads at most this much per read call, as from a socket.
+const READ_SIZE: usize = 64 << 10;
+
+/// An in-memory socket: reads come from `input` (at most `READ_SIZE` at a
+/// time), writes are counted and dropped.
+struct MemSocket<'a> {
+    input: &'a [u8],
+    written: usize,
+}
+
+impl<'a> MemSocket<'a> {
+    fn new(input: &'a [u8]) -> Self {
+        Self { input, written: 0 }
+    }
+
+    fn read_into(&mut self, buf: &mut [u8]) -> usize {
+        let n = buf.len().min(self.input.len()).min(READ_SIZE);
+        buf[..n].copy_from_slice(&self.input[..n]);
+        self.input = &self.input[n..];
+        n
+    }
+}
+
+impl Read for MemSocket<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        Ok(self.read_into(buf))
+    }
+}
+
+impl Write for MemSocket<'_> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.written += buf.len();
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+impl AsyncRead for MemSocket<'_> {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        _: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let this = self.get_mut();
+        let n = this.read_into(buf.initialize_unfilled());
+        buf.advance(n);
+        Poll::Ready(Ok(()))
+    }
+}
+
+impl AsyncWrite for MemSocket<'_> {
+    fn poll_write(self: Pin<&mut Self>, _: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+        self.get_mut().written += buf.len();
+        Poll::Ready(Ok(buf.len()))
+    }
+    fn poll_flush(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+    fn poll_shutdown(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .build()
+        .expect("runtime")
+}
+
+/// (messages, payload bytes) decoded by each implementation.
+fn decode_wsframe(stream: &[u8]) -> (usize, usize) {
+    let mut socket = MemSocket::new(stream);
+    let mut conn = Connection::new(Role::Server, Config::default());
+    let mut buf = vec![0u8; READ_SIZE];
+    let (mut count, mut bytes) = (0, 0);
+    loop {
+        let n = socket.read_into(&mut buf);
+        if n == 0 {
+            return (count, bytes);
+        }
+        conn.receive(&buf[..n]);
+        while let Some(event) = conn.next_event() {
+            match event {
+                Event::Message(m) => {
+                    count += 1;
+                    bytes += m.as_bytes().len();
+                }
+                other => panic!("unexpected {other:?}"),
+            }
+        }
+    }
+}
+
+fn decode_tungstenite(stream: &[u8], messages: usize) -> (usize, usize) {
+    use tungstenite::protocol::{Role, WebSocket};
+    let mut ws = WebSocket::from_raw_socket(MemSocket::new(stream), Role::Server, None);
+    let (mut count, mut bytes) = (0, 0);
+    while count < messages {
+        match ws.read().expect("valid stream") {
+            tungstenite::Message::Text(t) => bytes += t.len(),
+            tungstenite::Message::Binary(b) => bytes += b.len(),
+            other => panic!("unexpected {other:?}"),
+        }
+        count += 1;
+    }
+    (count, bytes)
+}
+
+fn decode_tokio_websockets(rt: &tokio::runtime::Runtime, stream: &[u8], messages: usize) -> (usize, usize) {
+    rt.block_on(async {
+        let mut ws = tokio_websockets::ServerBuilder::new().serve(MemSocket::new(stream));
+        let (mut count, mut bytes) = (0, 0);
+        while count < messages {
+            let m = ws.next().await.expect("a message").expect("valid stream");
+            assert!(m.is_text() || m.is_binary());
+            bytes += m.as_payload().len();
+            count += 1;
+        }
+        (count, bytes)
+    })
+}
+
+fn decode_fastwebsockets(rt: &tokio::runtime::Runtime, stream: &[u8], messages: usize) -> (usize, usize) {
+    use fastwebsockets::{FragmentCollector, OpCode, Role, WebSocket};
+    rt.block_on(async {
+        let mut ws = FragmentCollector::new(WebSocket::after_handshake(MemSocket::new(stream), Role::Server));
+        let (mut count, mut bytes) = (0, 0);
+        while count < messages {
+            let frame = ws.read_frame().await.expect("valid stream");
+            assert!(matches!(frame.opcode, OpCode::Text | OpCode::Binary));
+            bytes += frame.payload.len();
+            count += 1;
+        }
+        (count, bytes)
+    })
+}
+
+fn decode(c: &mut Criterion) {
+    let rt = runtime();
+    for w in workloads::all() {
+        let mut group = c.benchmark_group(format!("codec_decode/{}", w.name));
+        group.throughput(Throughput::Bytes(w.stream.len() as u64));
+        group.sample_size(10);
+        group.warm_up_time(Duration::from_millis(500));
+        group.measurement_time(Duration::from_secs(3));
+        let want = (w.messages, w.payload_bytes);
+        let Workload { stream, messages, .. } = &w;
+        group.bench_function("wsframe", |b| {
+            b.iter(|| assert_eq!(decode_wsframe(black_box(stream)), want))
+        });
+        group.bench_function("tungstenite", |b| {
+            b.iter(|| assert_eq!(decode_tungstenite(black_box(stream), *messages), want))
+        });
+        group.bench_function("tokio-websockets", |b| {
+            b.iter(|| assert_eq!(decode_tokio_websockets(&rt, black_box(stream), *messages), want))
+        });
+        group.bench_function("fastwebsockets", |b| {
+            b.iter(|| assert_eq!(decode_fastwebsockets(&rt, black_box(stream), *messages), want))
+        });
+        group.finish();
+    }
+}
+
+/// Encoding: the server sends `count` copies of the workload's message; each
+/// implementation writes every frame to the in-memory socket.
+fn encode(c: &mut Criterion) {
+    let rt = runtime();
+    for w in workloads::all() {
+        if !["100k_x_20B_text", "1k_x_16KiB_text", "1k_x_64KiB_binary"].contains(&w.name) {
+            continue;
+        }
+        let mut group = c.benchmark_group(format!("codec_encode/{}", w.name));
+        group.throughput(Throughput::Bytes(w.payload_bytes as u64));
+        group.sample_size(10);
+        group.warm_up_time(Duration::from_millis(500));
+        group.measurement_time(Duration::from_secs(3));
+        let count = w.messages;
+        let payload = w.sample.as_bytes().to_vec();
+        let is_text = w.sample.is_text();
+        let min_written = w.payload_bytes + 2 * count;
+
+        let ours = w.sample.clone();
+        group.bench_with_input(BenchmarkId::new("wsframe", count), &ours, |b, message| {
+            b.iter(|| {
+                let mut socket = MemSocket::new(&[]);
+                let mut conn = Connection::new(Role::Server, Config::default());
+                for _ in 0..count {
+                    conn.send(message.clone()).expect("open");
+                    socket.write_all(&conn.take_output()).expect("sink");
+                }
+                assert!(socket.written >= min_written);
+            })
+        });
+
+        let theirs = if is_text {
+            tungstenite::Message::text(String::from_utf8(payload.clone()).expect("utf8"))
+        } else {
+            tungstenite::Message::binary(payload.clone())
+        };
+        group.bench_with_input(BenchmarkId::new("tungstenite", count), &theirs, |b, message| {
+            b.iter(|| {
+                use tungstenite::protocol::{Role, WebSocket};
+                let mut ws = WebSocket::from_raw_socket(MemSocket::new(&[]), Role::Server, None);
+                for _ in 0..count {
+                    ws.send(message.clone()).expect("sink");
+                }
+                assert!(ws.get_ref().written >= min_written);
+            })
+        });
+
+        let tws = if is_text {
+            tokio_websockets::Message::text(String::from_utf8(payload.clone()).expect("utf8"))
+        } else {
+            tokio_websockets::Message::binary(payload.clone())
+        };
+        group.bench_with_input(BenchmarkId::new("tokio-websockets", count), &tws, |b, message| {
+            b.iter(|| {
+                rt.block_on(async {
+                    let mut ws = tokio_websockets::ServerBuilder::new().serve(MemSocket::new(&[]));
+                    for _ in 0..count {
+                        ws.send(message.clone()).await.expect("sink");
+                    }
+                    assert!(ws.get_ref().written >= min_written);
+                })
+            })
+        });
+
+        group.bench_with_input(BenchmarkId::new("fastwebsockets", count), &payload, |b, payload| {
+            use fastwebsockets::{Frame, Payload, Role, WebSocket};
+            b.iter(|| {
+                rt.block_on(async {
+                    let mut ws = WebSocket::after_handshake(MemSocket::new(&[]), Role::Server);
+                    for _ in 0..count {
+                        let body = Payload::Borrowed(payload);
+                        let frame = if is_text { Frame::text(body) } else { Frame::binary(body) };
+                        ws.write_frame(frame).await.expect("sink");
+                    }
+                    let socket = ws.into_inner();
+                    assert!(socket.written >= min_written);
+                })
+            })
+        });
+        group.finish();
+    }
+}
+
+criterion_group!(benches, decode, encode);
+criterion_main!(benches);
