@@ -70,7 +70,11 @@ impl AsyncRead for MemSocket<'_> {
 }
 
 impl AsyncWrite for MemSocket<'_> {
-    fn poll_write(self: Pin<&mut Self>, _: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        _: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
         self.get_mut().written += buf.len();
         Poll::Ready(Ok(buf.len()))
     }
@@ -90,16 +94,12 @@ fn runtime() -> tokio::runtime::Runtime {
 
 /// (messages, payload bytes) decoded by each implementation.
 fn decode_wsframe(stream: &[u8]) -> (usize, usize) {
-    let mut socket = MemSocket::new(stream);
     let mut conn = Connection::new(Role::Server, Config::default());
-    let mut buf = vec![0u8; READ_SIZE];
     let (mut count, mut bytes) = (0, 0);
-    loop {
-        let n = socket.read_into(&mut buf);
-        if n == 0 {
-            return (count, bytes);
-        }
-        conn.receive(&buf[..n]);
+    // Each read lands in the connection's buffer with one copy, as a socket
+    // read into `conn.read_buf()` would (and as the peers' reads do).
+    for read in stream.chunks(READ_SIZE) {
+        conn.receive(read);
         while let Some(event) = conn.next_event() {
             match event {
                 Event::Message(m) => {
@@ -110,6 +110,7 @@ fn decode_wsframe(stream: &[u8]) -> (usize, usize) {
             }
         }
     }
+    (count, bytes)
 }
 
 fn decode_tungstenite(stream: &[u8], messages: usize) -> (usize, usize) {
@@ -127,7 +128,11 @@ fn decode_tungstenite(stream: &[u8], messages: usize) -> (usize, usize) {
     (count, bytes)
 }
 
-fn decode_tokio_websockets(rt: &tokio::runtime::Runtime, stream: &[u8], messages: usize) -> (usize, usize) {
+fn decode_tokio_websockets(
+    rt: &tokio::runtime::Runtime,
+    stream: &[u8],
+    messages: usize,
+) -> (usize, usize) {
     rt.block_on(async {
         let mut ws = tokio_websockets::ServerBuilder::new().serve(MemSocket::new(stream));
         let (mut count, mut bytes) = (0, 0);
@@ -141,10 +146,17 @@ fn decode_tokio_websockets(rt: &tokio::runtime::Runtime, stream: &[u8], messages
     })
 }
 
-fn decode_fastwebsockets(rt: &tokio::runtime::Runtime, stream: &[u8], messages: usize) -> (usize, usize) {
+fn decode_fastwebsockets(
+    rt: &tokio::runtime::Runtime,
+    stream: &[u8],
+    messages: usize,
+) -> (usize, usize) {
     use fastwebsockets::{FragmentCollector, OpCode, Role, WebSocket};
     rt.block_on(async {
-        let mut ws = FragmentCollector::new(WebSocket::after_handshake(MemSocket::new(stream), Role::Server));
+        let mut ws = FragmentCollector::new(WebSocket::after_handshake(
+            MemSocket::new(stream),
+            Role::Server,
+        ));
         let (mut count, mut bytes) = (0, 0);
         while count < messages {
             let frame = ws.read_frame().await.expect("valid stream");
@@ -165,7 +177,9 @@ fn decode(c: &mut Criterion) {
         group.warm_up_time(Duration::from_millis(500));
         group.measurement_time(Duration::from_secs(3));
         let want = (w.messages, w.payload_bytes);
-        let Workload { stream, messages, .. } = &w;
+        let Workload {
+            stream, messages, ..
+        } = &w;
         group.bench_function("wsframe", |b| {
             b.iter(|| assert_eq!(decode_wsframe(black_box(stream)), want))
         });
@@ -173,10 +187,20 @@ fn decode(c: &mut Criterion) {
             b.iter(|| assert_eq!(decode_tungstenite(black_box(stream), *messages), want))
         });
         group.bench_function("tokio-websockets", |b| {
-            b.iter(|| assert_eq!(decode_tokio_websockets(&rt, black_box(stream), *messages), want))
+            b.iter(|| {
+                assert_eq!(
+                    decode_tokio_websockets(&rt, black_box(stream), *messages),
+                    want
+                )
+            })
         });
         group.bench_function("fastwebsockets", |b| {
-            b.iter(|| assert_eq!(decode_fastwebsockets(&rt, black_box(stream), *messages), want))
+            b.iter(|| {
+                assert_eq!(
+                    decode_fastwebsockets(&rt, black_box(stream), *messages),
+                    want
+                )
+            })
         });
         group.finish();
     }
@@ -218,49 +242,67 @@ fn encode(c: &mut Criterion) {
         } else {
             tungstenite::Message::binary(payload.clone())
         };
-        group.bench_with_input(BenchmarkId::new("tungstenite", count), &theirs, |b, message| {
-            b.iter(|| {
-                use tungstenite::protocol::{Role, WebSocket};
-                let mut ws = WebSocket::from_raw_socket(MemSocket::new(&[]), Role::Server, None);
-                for _ in 0..count {
-                    ws.send(message.clone()).expect("sink");
-                }
-                assert!(ws.get_ref().written >= min_written);
-            })
-        });
+        group.bench_with_input(
+            BenchmarkId::new("tungstenite", count),
+            &theirs,
+            |b, message| {
+                b.iter(|| {
+                    use tungstenite::protocol::{Role, WebSocket};
+                    let mut ws =
+                        WebSocket::from_raw_socket(MemSocket::new(&[]), Role::Server, None);
+                    for _ in 0..count {
+                        ws.send(message.clone()).expect("sink");
+                    }
+                    assert!(ws.get_ref().written >= min_written);
+                })
+            },
+        );
 
         let tws = if is_text {
             tokio_websockets::Message::text(String::from_utf8(payload.clone()).expect("utf8"))
         } else {
             tokio_websockets::Message::binary(payload.clone())
         };
-        group.bench_with_input(BenchmarkId::new("tokio-websockets", count), &tws, |b, message| {
-            b.iter(|| {
-                rt.block_on(async {
-                    let mut ws = tokio_websockets::ServerBuilder::new().serve(MemSocket::new(&[]));
-                    for _ in 0..count {
-                        ws.send(message.clone()).await.expect("sink");
-                    }
-                    assert!(ws.get_ref().written >= min_written);
+        group.bench_with_input(
+            BenchmarkId::new("tokio-websockets", count),
+            &tws,
+            |b, message| {
+                b.iter(|| {
+                    rt.block_on(async {
+                        let mut ws =
+                            tokio_websockets::ServerBuilder::new().serve(MemSocket::new(&[]));
+                        for _ in 0..count {
+                            ws.send(message.clone()).await.expect("sink");
+                        }
+                        assert!(ws.get_ref().written >= min_written);
+                    })
                 })
-            })
-        });
+            },
+        );
 
-        group.bench_with_input(BenchmarkId::new("fastwebsockets", count), &payload, |b, payload| {
-            use fastwebsockets::{Frame, Payload, Role, WebSocket};
-            b.iter(|| {
-                rt.block_on(async {
-                    let mut ws = WebSocket::after_handshake(MemSocket::new(&[]), Role::Server);
-                    for _ in 0..count {
-                        let body = Payload::Borrowed(payload);
-                        let frame = if is_text { Frame::text(body) } else { Frame::binary(body) };
-                        ws.write_frame(frame).await.expect("sink");
-                    }
-                    let socket = ws.into_inner();
-                    assert!(socket.written >= min_written);
+        group.bench_with_input(
+            BenchmarkId::new("fastwebsockets", count),
+            &payload,
+            |b, payload| {
+                use fastwebsockets::{Frame, Payload, Role, WebSocket};
+                b.iter(|| {
+                    rt.block_on(async {
+                        let mut ws = WebSocket::after_handshake(MemSocket::new(&[]), Role::Server);
+                        for _ in 0..count {
+                            let body = Payload::Borrowed(payload);
+                            let frame = if is_text {
+                                Frame::text(body)
+                            } else {
+                                Frame::binary(body)
+                            };
+                            ws.write_frame(frame).await.expect("sink");
+                        }
+                        let socket = ws.into_inner();
+                        assert!(socket.written >= min_written);
+                    })
                 })
-            })
-        });
+            },
+        );
         group.finish();
     }
 }

@@ -8,7 +8,12 @@ use criterion::{black_box, criterion_group, criterion_main, Criterion, Throughpu
 use wsframe::{apply_mask, apply_mask_bytewise};
 
 const KEY: [u8; 4] = [0x12, 0x34, 0x56, 0x78];
-const SIZES: [(usize, &str); 4] = [(64, "64B"), (4 << 10, "4KiB"), (64 << 10, "64KiB"), (1 << 20, "1MiB")];
+const SIZES: [(usize, &str); 4] = [
+    (64, "64B"),
+    (4 << 10, "4KiB"),
+    (64 << 10, "64KiB"),
+    (1 << 20, "1MiB"),
+];
 
 fn mask_u32_words(buf: &mut [u8], key: [u8; 4]) {
     let word = u32::from_ne_bytes(key);

@@ -42,10 +42,14 @@ fn build(name: &'static str, message: Message, count: usize, fragment: Option<us
                     let part = match &message {
                         // Fragment boundaries of the benchmark text fall on
                         // code points: the corpus is cut to fit.
-                        Message::Text(_) => Message::from(std::str::from_utf8(piece).expect("boundary")),
+                        Message::Text(_) => {
+                            Message::from(std::str::from_utf8(piece).expect("boundary"))
+                        }
                         Message::Binary(_) => Message::from(*piece),
                     };
-                    client.send_fragment(part, i + 1 == pieces.len()).expect("open");
+                    client
+                        .send_fragment(part, i + 1 == pieces.len())
+                        .expect("open");
                 }
             }
         }
@@ -62,7 +66,11 @@ fn build(name: &'static str, message: Message, count: usize, fragment: Option<us
 
 /// The five decode workloads.
 pub fn all() -> Vec<Workload> {
-    let mixed = CORPORA.iter().find(|(k, _)| *k == "mixed").expect("mixed").1;
+    let mixed = CORPORA
+        .iter()
+        .find(|(k, _)| *k == "mixed")
+        .expect("mixed")
+        .1;
     // 1 MiB of mixed text whose 64 KiB cuts land on code points: sixteen
     // segments of exactly 64 KiB each.
     let mut segment = text_message(mixed, 64 << 10);
@@ -71,10 +79,35 @@ pub fn all() -> Vec<Workload> {
     }
     let mib = segment.repeat(16);
     vec![
-        build("100k_x_20B_text", Message::from("twenty bytes, ascii!"), 100_000, None),
-        build("10k_x_1KiB_text", Message::from(text_message(mixed, 1024)), 10_000, None),
-        build("1k_x_16KiB_text", Message::from(text_message(mixed, 16 << 10)), 1_000, None),
-        build("16_x_1MiB_text_64KiB_frags", Message::from(mib), 16, Some(64 << 10)),
-        build("1k_x_64KiB_binary", Message::from(vec![0xA7u8; 64 << 10]), 1_000, None),
+        build(
+            "100k_x_20B_text",
+            Message::from("twenty bytes, ascii!"),
+            100_000,
+            None,
+        ),
+        build(
+            "10k_x_1KiB_text",
+            Message::from(text_message(mixed, 1024)),
+            10_000,
+            None,
+        ),
+        build(
+            "1k_x_16KiB_text",
+            Message::from(text_message(mixed, 16 << 10)),
+            1_000,
+            None,
+        ),
+        build(
+            "16_x_1MiB_text_64KiB_frags",
+            Message::from(mib),
+            16,
+            Some(64 << 10),
+        ),
+        build(
+            "1k_x_64KiB_binary",
+            Message::from(vec![0xA7u8; 64 << 10]),
+            1_000,
+            None,
+        ),
     ]
 }

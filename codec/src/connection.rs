@@ -153,6 +153,7 @@ impl Connection {
         while self.state != State::Closed {
             let step = match self.decoder.decode(&mut self.read_buf) {
                 Ok(None) => return None,
+                Ok(Some(Decoded::Frame(header, payload))) => self.on_frame(&header, payload),
                 Ok(Some(Decoded::Header(header))) => self.on_header(&header).map(|()| None),
                 Ok(Some(Decoded::Payload { new, complete })) => self.on_payload(new, complete),
                 Err(err) => Err(err),
@@ -200,6 +201,39 @@ impl Connection {
         Ok(())
     }
 
+    /// A whole frame at once: the fast path for every frame that arrived
+    /// with its payload.
+    fn on_frame(
+        &mut self,
+        header: &FrameHeader,
+        payload: BytesMut,
+    ) -> Result<Option<Event>, ProtocolError> {
+        self.on_header(header)?;
+        if header.opcode.is_control() {
+            return self.on_control(header.opcode, payload.freeze());
+        }
+        if self.state == State::CloseSent {
+            if header.fin {
+                self.end_message();
+            }
+            return Ok(None);
+        }
+        if self.receiving == Some(Kind::Text) {
+            let whole_message = header.fin && header.opcode != OpCode::Continuation;
+            let checked = if whole_message {
+                // The message is all here: one pass of the one-shot validator.
+                utf8stream::check(&payload)
+            } else {
+                self.utf8.feed(&payload)
+            };
+            checked.map_err(|err| ProtocolError::InvalidUtf8 {
+                valid_up_to: err.valid_up_to(),
+            })?;
+        }
+        self.deliver(payload, header.fin)
+    }
+
+    /// More payload of a frame that is arriving in pieces.
     fn on_payload(
         &mut self,
         new: std::ops::Range<usize>,
@@ -214,8 +248,16 @@ impl Connection {
             let payload = self.decoder.take(&mut self.read_buf, len).freeze();
             return self.on_control(header.opcode, payload);
         }
-        let discard = self.state == State::CloseSent;
-        if self.receiving == Some(Kind::Text) && !discard {
+        let last = complete && header.fin;
+        if self.state == State::CloseSent {
+            let len = self.decoder.unmasked();
+            self.decoder.take(&mut self.read_buf, len);
+            if last {
+                self.end_message();
+            }
+            return Ok(None);
+        }
+        if self.receiving == Some(Kind::Text) {
             // §8.1 and §5.6: fail as soon as the text stops being UTF-8, even
             // in the middle of a frame.
             if let Err(err) = self.utf8.feed(&self.read_buf[new]) {
@@ -224,26 +266,34 @@ impl Connection {
                 });
             }
         }
-        let last = complete && header.fin;
-        if discard {
-            let len = self.decoder.unmasked();
-            self.decoder.take(&mut self.read_buf, len);
-            if last {
-                self.end_message();
-            }
-            return Ok(None);
-        }
-        if self.config.is_streaming() {
-            return self.stream_piece(last);
-        }
-        if !complete {
+        if !complete && !self.config.is_streaming() {
             return Ok(None);
         }
         let len = self.decoder.unmasked();
         let payload = self.decoder.take(&mut self.read_buf, len);
+        self.deliver(payload, last)
+    }
+
+    /// Hands validated payload on: as a piece in streaming mode, else into
+    /// the message, which is emitted when `last`.
+    fn deliver(&mut self, payload: BytesMut, last: bool) -> Result<Option<Event>, ProtocolError> {
+        if self.config.is_streaming() {
+            return self.stream_piece(payload, last);
+        }
+        if last && self.assembled.is_empty() {
+            // A message in one frame: hand its buffer out as it is.
+            let kind = self.end_message_checked()?;
+            return Ok(Some(Event::Message(self.message(kind, payload.freeze()))));
+        }
         if self.assembled.is_empty() {
             self.assembled = payload;
         } else {
+            if self.assembled.capacity() - self.assembled.len() < payload.len() {
+                // Grow geometrically with the bytes that arrived, so that a
+                // message of many fragments is copied O(1) times per byte.
+                let grow = payload.len().max(self.assembled.len());
+                self.assembled.reserve(grow);
+            }
             self.assembled.extend_from_slice(&payload);
         }
         if !last {
@@ -256,9 +306,11 @@ impl Connection {
 
     /// Streaming mode: hands out every payload byte that has arrived, keeping
     /// back only the bytes of a code point that is not complete yet.
-    fn stream_piece(&mut self, last: bool) -> Result<Option<Event>, ProtocolError> {
-        let len = self.decoder.unmasked();
-        let mut piece = self.decoder.take(&mut self.read_buf, len);
+    fn stream_piece(
+        &mut self,
+        mut piece: BytesMut,
+        last: bool,
+    ) -> Result<Option<Event>, ProtocolError> {
         let kind = self.receiving.expect("data frame without a message");
         if kind == Kind::Text {
             if !self.text_carry.is_empty() {
@@ -359,12 +411,12 @@ impl Connection {
             _ => Initiator::Local,
         };
         self.shut();
-        Ok(Event::Closed(Closed {
+        Ok(Event::Closed(Box::new(Closed {
             code,
             reason: reason.to_owned(),
             initiator,
             error: None,
-        }))
+        })))
     }
 
     /// _Fail the WebSocket Connection_ (§7.1.7): queue a close frame with the
@@ -375,12 +427,12 @@ impl Connection {
             self.write_close(err.close_code(), truncate_reason(&reason));
         }
         self.shut();
-        Event::Closed(Closed {
+        Event::Closed(Box::new(Closed {
             code: err.close_code(),
             reason,
             initiator: Initiator::Local,
             error: Some(err),
-        })
+        }))
     }
 
     fn shut(&mut self) {

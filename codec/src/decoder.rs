@@ -15,7 +15,12 @@ use crate::{
 /// What [`FrameDecoder::decode`] found in the buffer.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Decoded {
-    /// A new frame began; its header has been consumed from the buffer.
+    /// A whole frame whose payload had already arrived: the header and the
+    /// payload (unmasked) are both taken off the buffer. The common case, in
+    /// one step.
+    Frame(FrameHeader, BytesMut),
+    /// A new frame began whose payload has not all arrived; its header has
+    /// been consumed from the buffer.
     Header(FrameHeader),
     /// More of the current frame's payload has arrived and is unmasked in
     /// place. The front of the buffer holds the frame's untaken payload;
@@ -100,6 +105,13 @@ impl FrameDecoder {
                 });
             }
             buf.advance(len);
+            if header.payload_len <= buf.len() as u64 {
+                let mut payload = buf.split_to(header.payload_len as usize);
+                if let Some(key) = header.mask {
+                    apply_mask(&mut payload, key, 0);
+                }
+                return Ok(Some(Decoded::Frame(header, payload)));
+            }
             self.frame = Some(FrameProgress {
                 header,
                 taken: 0,

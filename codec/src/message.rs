@@ -149,8 +149,9 @@ pub enum Event {
     Pong(Bytes),
     /// The connection closed: by a close handshake, or because the peer broke
     /// the protocol. Nothing more will be read; send the remaining output,
-    /// then close the socket.
-    Closed(Closed),
+    /// then close the socket. (Boxed: it comes once, and keeps every other
+    /// event small.)
+    Closed(Box<Closed>),
 }
 
 /// Which end started the close.

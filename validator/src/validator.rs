@@ -143,6 +143,10 @@ impl Utf8Validator {
     /// the cut code point (`error_len() == None`) whose bytes it has already
     /// checked to be a valid prefix.
     fn feed_short(&mut self, chunk: &[u8]) -> Result<(), Utf8Error> {
+        if chunk.is_ascii() {
+            self.offset += chunk.len() as u64;
+            return Ok(());
+        }
         match core::str::from_utf8(chunk) {
             Ok(_) => self.offset += chunk.len() as u64,
             Err(e) if e.error_len().is_none() => {

@@ -57,3 +57,12 @@ proptest! {
         check_chunked(&bytes, &cuts);
     }
 }
+
+proptest! {
+    #[test]
+    fn check_equals_std(bytes in near_utf8()) {
+        let ours = utf8stream::check(&bytes).map_err(|e| (e.valid_up_to(), e.error_len()));
+        let std = std::str::from_utf8(&bytes).map(drop).map_err(|e| (e.valid_up_to() as u64, e.error_len()));
+        prop_assert_eq!(ours, std);
+    }
+}
