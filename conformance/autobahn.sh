@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Autobahn Testsuite case groups 1-10, run by `kosoku` (PyPI), against the
-# echo server (server role) and the autobahn_client example (client role).
+# echo servers, blocking and tokio (server role), and the autobahn_client
+# example (client role).
 # Grading is strict: every case OK or INFORMATIONAL, and every case that sends
 # invalid UTF-8 answered with a 1007 close frame on the wire.
 # Usage: conformance/autobahn.sh [--update-readme]
@@ -13,11 +14,13 @@ reports="$root/conformance/reports"
 rm -rf "$reports"
 mkdir -p "$reports"
 
-echo "== Autobahn groups 1-10, server role (echo_server)"
-start_echo_server "$reports/echo_server.log"
-"$venv/bin/kosoku" "127.0.0.1:$ECHO_PORT" -x '12.*' -x '13.*' -p 4 -o "$reports/server" >"$reports/kosoku-client.log" 2>&1 \
-  || { tail -20 "$reports/kosoku-client.log"; stop "$ECHO_PID"; exit 1; }
-stop "$ECHO_PID"
+for server in echo_server tokio_echo_server; do
+  echo "== Autobahn groups 1-10, server role ($server)"
+  start_echo_server "$reports/$server.log" "$server"
+  "$venv/bin/kosoku" "127.0.0.1:$ECHO_PORT" -x '12.*' -x '13.*' -p 4 -o "$reports/$server" >"$reports/kosoku-vs-$server.log" 2>&1 \
+    || { tail -20 "$reports/kosoku-vs-$server.log"; stop "$ECHO_PID"; exit 1; }
+  stop "$ECHO_PID"
+done
 
 echo "== Autobahn groups 1-10, client role (autobahn_client)"
 port=$(free_port)
@@ -30,4 +33,7 @@ wait_port "$port"
 for _ in $(seq 1 100); do [ -f "$reports/client/index.json" ] && break; sleep 0.1; done
 stop "$fuzz_pid"
 
-"$venv/bin/python" "$root/conformance/grade_autobahn.py" "$reports/server" "$reports/client" "$@"
+"$venv/bin/python" "$root/conformance/grade_autobahn.py" \
+  "server (echo_server)=$reports/echo_server" \
+  "server (tokio_echo_server)=$reports/tokio_echo_server" \
+  "client (autobahn_client)=$reports/client" "$@"

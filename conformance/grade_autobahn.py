@@ -7,7 +7,7 @@ UTF-8 (those whose expected close code is 1007: group 6 and 7.5.1) passes only
 if the close frame on the wire carried 1007 (Autobahn tolerates a bare TCP
 drop there; we do not).
 
-usage: grade_autobahn.py SERVER_REPORTS CLIENT_REPORTS [--update-readme]
+usage: grade_autobahn.py LABEL=REPORT_DIR [LABEL=REPORT_DIR ...] [--update-readme]
 """
 import collections
 import json
@@ -48,26 +48,30 @@ def grade(report_dir: pathlib.Path, role: str):
     return per_group, failures
 
 
-def table(server, client):
-    lines = ["| case group | server (echo_server) | client (autobahn_client) |", "|---|---|---|"]
-    for g in GROUPS:
-        if g not in server and g not in client:
-            continue  # Autobahn has no group 8
-        s, c = server.get(g, [0, 0]), client.get(g, [0, 0])
-        lines.append(f"| {g} | {s[0]}/{s[1]} OK | {c[0]}/{c[1]} OK |")
-    s_ok = sum(v[0] for v in server.values()); s_n = sum(v[1] for v in server.values())
-    c_ok = sum(v[0] for v in client.values()); c_n = sum(v[1] for v in client.values())
-    lines.append(f"| **all** | **{s_ok}/{s_n}** | **{c_ok}/{c_n}** |")
+def table(graded):
+    labels = [label for label, _ in graded]
+    lines = ["| case group | " + " | ".join(labels) + " |", "|---|" + "---|" * len(labels)]
+    all_groups = sorted({g for _, per_group in graded for g in per_group})
+    for g in all_groups:  # Autobahn has no group 8
+        cells = [f"{pg.get(g, [0, 0])[0]}/{pg.get(g, [0, 0])[1]} OK" for _, pg in graded]
+        lines.append(f"| {g} | " + " | ".join(cells) + " |")
+    totals = [f"**{sum(v[0] for v in pg.values())}/{sum(v[1] for v in pg.values())}**" for _, pg in graded]
+    lines.append("| **all** | " + " | ".join(totals) + " |")
     return "\n".join(lines)
 
 
 def main():
-    server, server_failures = grade(pathlib.Path(sys.argv[1]), "server")
-    client, client_failures = grade(pathlib.Path(sys.argv[2]), "client")
-    text = table(server, client)
+    graded, failures = [], []
+    for arg in sys.argv[1:]:
+        if arg.startswith("--"):
+            continue
+        label, directory = arg.split("=", 1)
+        per_group, failed = grade(pathlib.Path(directory), label)
+        graded.append((label, per_group))
+        failures += failed
+    text = table(graded)
     print(text)
-    failures = server_failures + client_failures
-    if "--update-readme" in sys.argv[3:]:
+    if "--update-readme" in sys.argv:
         readme = ROOT / "README.md"
         body = readme.read_text()
         new = re.sub(r"(<!-- autobahn:begin -->\n).*?(<!-- autobahn:end -->)",

@@ -16,7 +16,7 @@ ensure_python() {
 
 # Builds the examples the scripts run.
 build_examples() {
-  (cd "$root" && cargo build --quiet --release -p wsframe --examples)
+  (cd "$root" && cargo build --quiet --release -p wsframe --features tokio --examples)
 }
 
 # Prints a TCP port that is free on 127.0.0.1 right now.
@@ -36,11 +36,12 @@ wait_port() {
   return 1
 }
 
-# Starts the echo server on a free port; sets ECHO_PORT and ECHO_PID.
+# Starts an echo server example (default echo_server) on a free port; sets
+# ECHO_PORT and ECHO_PID.
 start_echo_server() {
-  local log=$1
+  local log=$1 example=${2:-echo_server}
   ECHO_PORT=$(free_port)
-  "$examples/echo_server" "127.0.0.1:$ECHO_PORT" >"$log" 2>&1 &
+  "$examples/$example" "127.0.0.1:$ECHO_PORT" >"$log" 2>&1 &
   ECHO_PID=$!
   wait_port "$ECHO_PORT"
 }

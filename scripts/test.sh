@@ -7,8 +7,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 log=$(mktemp)
-echo "== cargo test --workspace"
-cargo test --workspace 2>&1 | tee "$log"
+echo "== cargo test --workspace --all-features"
+cargo test --workspace --all-features 2>&1 | tee "$log"
 echo "== Examples"
 bash scripts/examples.sh
 echo "== Autobahn (kosoku)"

@@ -91,18 +91,7 @@ fn serve(mut stream: TcpStream, peer: &str) -> io::Result<()> {
                     // connection emits no more messages.
                     let _ = conn.send(message);
                 }
-                Event::Closed(closed) => {
-                    let explanation = closed.code.explain();
-                    println!(
-                        "[{peer}] closed by {:?}: {} {} (reason: {:?})\n  meaning: {}\n  fix: {}",
-                        closed.initiator,
-                        closed.code.0,
-                        explanation.name,
-                        closed.reason,
-                        explanation.meaning,
-                        explanation.fix
-                    );
-                }
+                Event::Closed(closed) => println!("[{peer}] {closed}"),
                 Event::Ping(_) | Event::Pong(_) | Event::Chunk { .. } => {}
             }
         }

@@ -468,6 +468,31 @@ impl Connection {
         self.send_fragment(message, true)
     }
 
+    /// Queues the header of `message` as one frame and returns its payload,
+    /// to be written right after [`take_output`](Self::take_output): the
+    /// same shared bytes for a server, a masked copy for a client. Writing
+    /// the two with a vectored write sends a large message without copying
+    /// it into the output buffer.
+    ///
+    /// # Errors
+    ///
+    /// As [`send`](Self::send).
+    pub fn send_split(&mut self, message: Message) -> Result<Bytes, SendError> {
+        if self.sending.is_some() {
+            return Err(SendError::FragmentOutOfOrder);
+        }
+        if self.state != State::Open {
+            return Err(SendError::Closed);
+        }
+        let (opcode, payload) = match message {
+            Message::Text(text) => (OpCode::Text, text.into_bytes()),
+            Message::Binary(bytes) => (OpCode::Binary, bytes),
+        };
+        Ok(self
+            .encoder
+            .encode_split(opcode, true, payload, &mut self.output))
+    }
+
     /// Queues one fragment of a message (§5.4): the first call opens the
     /// message with the fragment's kind, later calls must be of the same kind,
     /// and `fin` ends it. Control frames may be sent in between.

@@ -1,7 +1,7 @@
 //! The frame encoder: header plus payload into an output buffer, masked with
 //! a fresh key when we are the client.
 
-use bytes::BytesMut;
+use bytes::{Bytes, BytesMut};
 
 use crate::{
     config::Role,
@@ -67,20 +67,54 @@ impl FrameEncoder {
     /// Appends one frame to `out`. The caller keeps to the frame rules
     /// (control frames are final and at most 125 bytes).
     pub fn encode(&mut self, opcode: OpCode, fin: bool, payload: &[u8], out: &mut BytesMut) {
+        let mask = self.encode_header(opcode, fin, payload.len(), out);
+        out.reserve(payload.len());
+        let start = out.len();
+        out.extend_from_slice(payload);
+        if let Some(key) = mask {
+            apply_mask(&mut out[start..], key, 0);
+        }
+    }
+
+    /// Appends only the header of a frame carrying `payload`, and returns the
+    /// payload as it must follow on the wire: the same bytes, shared, for a
+    /// server; a masked copy for a client. Lets a large payload be written
+    /// (vectored) after the header instead of copied into `out`.
+    pub fn encode_split(
+        &mut self,
+        opcode: OpCode,
+        fin: bool,
+        payload: Bytes,
+        out: &mut BytesMut,
+    ) -> Bytes {
+        match self.encode_header(opcode, fin, payload.len(), out) {
+            None => payload,
+            Some(key) => {
+                let mut masked = BytesMut::from(&payload[..]);
+                apply_mask(&mut masked, key, 0);
+                masked.freeze()
+            }
+        }
+    }
+
+    /// Appends the header for a payload of `len` bytes; returns the mask key
+    /// the payload must be masked with, if any.
+    fn encode_header(
+        &mut self,
+        opcode: OpCode,
+        fin: bool,
+        len: usize,
+        out: &mut BytesMut,
+    ) -> Option<[u8; 4]> {
         let mask = match self.role {
             Role::Client => Some(self.masks.next_key()),
             Role::Server => None,
         };
         let header = FrameHeader {
             mask,
-            ..FrameHeader::new(fin, opcode, payload.len() as u64)
+            ..FrameHeader::new(fin, opcode, len as u64)
         };
-        out.reserve(header.encoded_len() + payload.len());
         header.encode(out);
-        let start = out.len();
-        out.extend_from_slice(payload);
-        if let Some(key) = mask {
-            apply_mask(&mut out[start..], key, 0);
-        }
+        mask
     }
 }

@@ -56,7 +56,10 @@
 //! ```
 //!
 //! The full server is `examples/echo_server.rs`:
-//! `cargo run --release -p wsframe --example echo_server`.
+//! `cargo run --release -p wsframe --example echo_server`. Every close is
+//! logged with [`Closed`]'s `Display`, which carries [`CloseCode::explain`];
+//! `cargo run -p wsframe --example explain -- 1000 1007` prints the
+//! explanations, side by side for two codes.
 //!
 //! # Layers
 //!
@@ -67,6 +70,15 @@
 //! 3. [`Connection`]: the RFC 6455 state machine.
 //!
 //! [`handshake`] validates the HTTP upgrade and computes the accept key.
+//!
+//! # Features
+//!
+//! - `tokio` (off by default): [`tokio::WsCodec`], a `tokio_util::codec`
+//!   Decoder/Encoder, and [`tokio::WebSocket`], an async wrapper over any
+//!   `AsyncRead + AsyncWrite` stream that does the handshake and the I/O
+//!   (large payloads are written after their header with vectored writes, not
+//!   copied). A tokio quick start is in the [`tokio`] module; the full server
+//!   is `examples/tokio_echo_server.rs`.
 //!
 //! # Limits (denial of service)
 //!
@@ -84,6 +96,7 @@
 //! | 1002 | any framing or handshake-state violation ([`ProtocolError`]) |
 //! | 1007 | a text message or close reason that is not UTF-8 |
 //! | 1009 | a frame or message over the configured limits |
+#![deny(missing_docs)]
 #![forbid(unsafe_op_in_unsafe_fn)]
 
 mod close;
@@ -96,6 +109,8 @@ pub mod frame;
 pub mod handshake;
 mod mask;
 mod message;
+#[cfg(feature = "tokio")]
+pub mod tokio;
 
 pub use close::{CloseCode, Explanation};
 pub use config::{Config, Role};

@@ -178,6 +178,23 @@ pub struct Closed {
     pub error: Option<ProtocolError>,
 }
 
+impl fmt::Display for Closed {
+    /// The line a server logs: who closed, the code and its name, the
+    /// reason, and what the code means and how to fix its cause.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let explanation = self.code.explain();
+        let by = match self.initiator {
+            Initiator::Peer => "the peer",
+            Initiator::Local => "us",
+        };
+        write!(
+            f,
+            "closed by {by}: {} {} (reason: {:?})\n  meaning: {}\n  fix: {}",
+            self.code.0, explanation.name, self.reason, explanation.meaning, explanation.fix
+        )
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -46,6 +46,7 @@
 //!   feature detection in `simdutf8`. Without it the crate is `#![no_std]` and
 //!   `simdutf8` uses only the SIMD features enabled at compile time.
 #![no_std]
+#![deny(missing_docs)]
 #![forbid(unsafe_code)]
 
 #[cfg(feature = "std")]
