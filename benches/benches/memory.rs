@@ -1,0 +1,342 @@
+//! Memory figures, counted by a global allocator (reported, not timed):
+//!
+//! 1. heap held by one idle server connection, wsframe vs tungstenite;
+//! 2. bytes and allocations per 20 B message in steady state, every implementation;
+//! 3. heap reserved after a 14-byte header declaring 2^40 bytes (and one
+//!    declaring just under 16 MiB, inside everyone's limits), every implementation;
+//! 4. peak heap while streaming one 1 GiB binary message in streaming mode.
+//!
+//! `cargo bench -p wsframe-benches --bench memory` (with `--test`, the 1 GiB
+//! message shrinks to 64 MiB so that CI stays quick).
+#![allow(missing_docs)]
+
+use std::{
+    alloc::{GlobalAlloc, Layout, System},
+    io::{self, Read, Write},
+    pin::Pin,
+    sync::atomic::{AtomicUsize, Ordering::Relaxed},
+    task::{Context, Poll},
+};
+
+use futures_util::StreamExt;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use wsframe::{apply_mask_bytewise, Config, Connection, Event, Message, Role};
+
+/// Counts live bytes, their peak, and every allocation.
+struct Counting;
+
+static LIVE: AtomicUsize = AtomicUsize::new(0);
+static PEAK: AtomicUsize = AtomicUsize::new(0);
+static ALLOCATED: AtomicUsize = AtomicUsize::new(0);
+static ALLOCATIONS: AtomicUsize = AtomicUsize::new(0);
+
+fn grew(size: usize) {
+    let live = LIVE.fetch_add(size, Relaxed) + size;
+    PEAK.fetch_max(live, Relaxed);
+    ALLOCATED.fetch_add(size, Relaxed);
+    ALLOCATIONS.fetch_add(1, Relaxed);
+}
+
+// SAFETY: every method forwards to `System` with the caller's arguments
+// unchanged, so `System`'s guarantees hold; the counters only observe.
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        grew(layout.size());
+        // SAFETY: forwarded unchanged; the caller upholds `alloc`'s contract.
+        unsafe { System.alloc(layout) }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        LIVE.fetch_sub(layout.size(), Relaxed);
+        // SAFETY: `ptr` came from `System.alloc` with this layout.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        LIVE.fetch_sub(layout.size(), Relaxed);
+        grew(new_size);
+        // SAFETY: forwarded unchanged; the caller upholds `realloc`'s contract.
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+}
+
+#[global_allocator]
+static ALLOCATOR: Counting = Counting;
+
+/// A snapshot of the counters.
+#[derive(Clone, Copy)]
+struct Mark {
+    live: usize,
+    allocated: usize,
+    allocations: usize,
+}
+
+fn mark() -> Mark {
+    PEAK.store(LIVE.load(Relaxed), Relaxed);
+    Mark {
+        live: LIVE.load(Relaxed),
+        allocated: ALLOCATED.load(Relaxed),
+        allocations: ALLOCATIONS.load(Relaxed),
+    }
+}
+
+/// An in-memory socket: reads from `input` (64 KiB at most), writes dropped.
+struct MemSocket {
+    input: Vec<u8>,
+    at: usize,
+}
+
+impl MemSocket {
+    fn new(input: Vec<u8>) -> Self {
+        Self { input, at: 0 }
+    }
+    fn read_into(&mut self, buf: &mut [u8]) -> usize {
+        let n = buf.len().min(self.input.len() - self.at).min(64 << 10);
+        buf[..n].copy_from_slice(&self.input[self.at..self.at + n]);
+        self.at += n;
+        n
+    }
+}
+
+impl Read for MemSocket {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        match self.read_into(buf) {
+            0 => Err(io::ErrorKind::WouldBlock.into()),
+            n => Ok(n),
+        }
+    }
+}
+
+impl Write for MemSocket {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+impl AsyncRead for MemSocket {
+    fn poll_read(self: Pin<&mut Self>, _: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
+        let this = self.get_mut();
+        if this.at == this.input.len() {
+            return Poll::Pending; // an idle socket, not an EOF
+        }
+        let n = this.read_into(buf.initialize_unfilled());
+        buf.advance(n);
+        Poll::Ready(Ok(()))
+    }
+}
+
+impl AsyncWrite for MemSocket {
+    fn poll_write(self: Pin<&mut Self>, _: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+        Poll::Ready(Ok(buf.len()))
+    }
+    fn poll_flush(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+    fn poll_shutdown(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+}
+
+fn masked_frame(first: u8, payload_len: u64, payload: &[u8]) -> Vec<u8> {
+    let key = [1, 2, 3, 4];
+    let mut out = vec![first];
+    match payload_len {
+        0..=125 => out.push(0x80 | payload_len as u8),
+        126..=0xFFFF => {
+            out.push(0x80 | 126);
+            out.extend_from_slice(&(payload_len as u16).to_be_bytes());
+        }
+        _ => {
+            out.push(0x80 | 127);
+            out.extend_from_slice(&payload_len.to_be_bytes());
+        }
+    }
+    out.extend_from_slice(&key);
+    let start = out.len();
+    out.extend_from_slice(payload);
+    apply_mask_bytewise(&mut out[start..], key, 0);
+    out
+}
+
+/// Polls a future once on a runtime that never blocks: an idle socket is
+/// `Pending`, and that is when the heap is measured.
+fn poll_once<F: std::future::Future>(rt: &tokio::runtime::Runtime, future: F) {
+    rt.block_on(async {
+        let _ = tokio::time::timeout(std::time::Duration::from_millis(20), future).await;
+    });
+}
+
+fn idle_connection() {
+    println!("## 1. Heap held by one idle server connection (after the handshake)\n");
+    let before = mark();
+    let conn = Connection::new(Role::Server, Config::default());
+    let ours = LIVE.load(Relaxed) - before.live;
+    drop(conn);
+    let before = mark();
+    let ws = tungstenite::WebSocket::from_raw_socket(MemSocket::new(Vec::new()), tungstenite::protocol::Role::Server, None);
+    let theirs = LIVE.load(Relaxed) - before.live;
+    drop(ws);
+    println!("| implementation | live heap bytes |\n|---|---|");
+    println!("| wsframe `Connection` | {ours} |\n| tungstenite `WebSocket` | {theirs} |\n");
+}
+
+fn per_message(rt: &tokio::runtime::Runtime) {
+    println!("## 2. Allocation per 20 B text message, steady state (10,000 messages after 1,000 warm-up)\n");
+    let frame = masked_frame(0x81, 20, b"twenty bytes, ascii!");
+    let stream = |n: usize| frame.repeat(n);
+    let messages = 10_000;
+    println!("| implementation | bytes allocated / message | allocations / message |\n|---|---|---|");
+
+    let mut conn = Connection::new(Role::Server, Config::default());
+    let feed = |conn: &mut Connection, bytes: &[u8]| {
+        let mut n = 0;
+        for read in bytes.chunks(64 << 10) {
+            conn.receive(read);
+            while let Some(Event::Message(_)) = conn.next_event() {
+                n += 1;
+            }
+        }
+        n
+    };
+    feed(&mut conn, &stream(1000));
+    let input = stream(messages);
+    let before = mark();
+    assert_eq!(feed(&mut conn, &input), messages);
+    report("wsframe", before, messages);
+
+    let mut ws = tungstenite::WebSocket::from_raw_socket(MemSocket::new(stream(1000 + messages)), tungstenite::protocol::Role::Server, None);
+    for _ in 0..1000 {
+        ws.read().unwrap();
+    }
+    let before = mark();
+    for _ in 0..messages {
+        ws.read().unwrap();
+    }
+    report("tungstenite", before, messages);
+
+    rt.block_on(async {
+        let mut ws = tokio_websockets::ServerBuilder::new().serve(MemSocket::new(stream(1000 + messages)));
+        for _ in 0..1000 {
+            ws.next().await.unwrap().unwrap();
+        }
+        let before = mark();
+        for _ in 0..messages {
+            ws.next().await.unwrap().unwrap();
+        }
+        report("tokio-websockets", before, messages);
+    });
+
+    rt.block_on(async {
+        use fastwebsockets::{FragmentCollector, Role, WebSocket};
+        let mut ws = FragmentCollector::new(WebSocket::after_handshake(MemSocket::new(stream(1000 + messages)), Role::Server));
+        for _ in 0..1000 {
+            ws.read_frame().await.unwrap();
+        }
+        let before = mark();
+        for _ in 0..messages {
+            ws.read_frame().await.unwrap();
+        }
+        report("fastwebsockets", before, messages);
+    });
+    println!();
+}
+
+fn report(name: &str, before: Mark, messages: usize) {
+    let bytes = ALLOCATED.load(Relaxed) - before.allocated;
+    let count = ALLOCATIONS.load(Relaxed) - before.allocations;
+    println!("| {name} | {:.1} | {:.4} |", bytes as f64 / messages as f64, count as f64 / messages as f64);
+}
+
+fn huge_header(rt: &tokio::runtime::Runtime) {
+    println!("## 3. Heap reserved after receiving only a header (and what each answers)\n");
+    println!("| declared length | implementation | heap reserved (peak, bytes) | outcome |\n|---|---|---|---|");
+    for declared in [1u64 << 40, (16 << 20) - 1] {
+        let header = masked_frame(0x82, declared, &[]);
+        let label = if declared == 1 << 40 { "2^40" } else { "16 MiB - 1" };
+
+        let before = mark();
+        let mut conn = Connection::new(Role::Server, Config::default());
+        conn.receive(&header);
+        let event = conn.next_event();
+        let peak = PEAK.load(Relaxed) - before.live;
+        let outcome = match event {
+            Some(Event::Closed(c)) => format!("close {}", c.code.0),
+            None => "waits for the payload".to_owned(),
+            Some(other) => format!("{other:?}"),
+        };
+        println!("| {label} | wsframe | {peak} | {outcome} |");
+        drop(conn);
+
+        let before = mark();
+        let mut ws = tungstenite::WebSocket::from_raw_socket(MemSocket::new(header.clone()), tungstenite::protocol::Role::Server, None);
+        let result = ws.read();
+        let peak = PEAK.load(Relaxed) - before.live;
+        let outcome = match result {
+            Err(tungstenite::Error::Io(e)) if e.kind() == io::ErrorKind::WouldBlock => "waits for the payload".to_owned(),
+            Err(e) => format!("error: {e}"),
+            Ok(m) => format!("{m:?}"),
+        };
+        println!("| {label} | tungstenite | {peak} | {outcome} |");
+        drop(ws);
+
+        let before = mark();
+        let outcome = std::cell::RefCell::new(String::from("waits for the payload"));
+        poll_once(rt, async {
+            let mut ws = tokio_websockets::ServerBuilder::new().serve(MemSocket::new(header.clone()));
+            if let Some(Err(e)) = ws.next().await {
+                *outcome.borrow_mut() = format!("error: {e}");
+            }
+        });
+        println!("| {label} | tokio-websockets | {} | {} |", PEAK.load(Relaxed) - before.live, outcome.borrow());
+
+        let before = mark();
+        let outcome = std::cell::RefCell::new(String::from("waits for the payload"));
+        poll_once(rt, async {
+            use fastwebsockets::{FragmentCollector, Role, WebSocket};
+            let mut ws = FragmentCollector::new(WebSocket::after_handshake(MemSocket::new(header.clone()), Role::Server));
+            if let Err(e) = ws.read_frame().await {
+                *outcome.borrow_mut() = format!("error: {e}");
+            }
+        });
+        println!("| {label} | fastwebsockets | {} | {} |", PEAK.load(Relaxed) - before.live, outcome.borrow());
+    }
+    println!();
+}
+
+fn streaming(total: u64) {
+    println!("## 4. Peak heap while streaming one {} MiB binary message (streaming mode, 64 KiB fragments, 64 KiB reads)\n", total >> 20);
+    let config = Config::default().streaming(true).max_message_size(u64::MAX);
+    let mut conn = Connection::new(Role::Server, config);
+    let fragment = 64u64 << 10;
+    let payload = vec![0x5Au8; fragment as usize];
+    let count = total / fragment;
+    let before = mark();
+    let mut received = 0u64;
+    for i in 0..count {
+        let first = if i == 0 { 0x02 } else { 0x00 } | if i + 1 == count { 0x80 } else { 0 };
+        let frame = masked_frame(first, fragment, &payload);
+        for read in frame.chunks(64 << 10) {
+            conn.receive(read);
+            while let Some(event) = conn.next_event() {
+                match event {
+                    Event::Chunk { data: Message::Binary(b), .. } => received += b.len() as u64,
+                    other => panic!("unexpected {other:?}"),
+                }
+            }
+        }
+    }
+    assert_eq!(received, total);
+    // The frames themselves (built per fragment, 64 KiB each) are counted too.
+    println!("| message | peak heap over the run | of which one 64 KiB input frame |\n|---|---|---|");
+    println!("| {} MiB | {} bytes | {} bytes |\n", total >> 20, PEAK.load(Relaxed) - before.live, fragment + 14);
+}
+
+fn main() {
+    let quick = std::env::args().any(|a| a == "--test");
+    let rt = tokio::runtime::Builder::new_current_thread().enable_time().build().unwrap();
+    idle_connection();
+    per_message(&rt);
+    huge_header(&rt);
+    streaming(if quick { 64 << 20 } else { 1 << 30 });
+}
