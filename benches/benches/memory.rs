@@ -115,7 +115,11 @@ impl Write for MemSocket {
 }
 
 impl AsyncRead for MemSocket {
-    fn poll_read(self: Pin<&mut Self>, _: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        _: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
         let this = self.get_mut();
         if this.at == this.input.len() {
             return Poll::Pending; // an idle socket, not an EOF
@@ -127,7 +131,11 @@ impl AsyncRead for MemSocket {
 }
 
 impl AsyncWrite for MemSocket {
-    fn poll_write(self: Pin<&mut Self>, _: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        _: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
         Poll::Ready(Ok(buf.len()))
     }
     fn poll_flush(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
@@ -174,7 +182,11 @@ fn idle_connection() {
     let ours = LIVE.load(Relaxed) - before.live;
     drop(conn);
     let before = mark();
-    let ws = tungstenite::WebSocket::from_raw_socket(MemSocket::new(Vec::new()), tungstenite::protocol::Role::Server, None);
+    let ws = tungstenite::WebSocket::from_raw_socket(
+        MemSocket::new(Vec::new()),
+        tungstenite::protocol::Role::Server,
+        None,
+    );
     let theirs = LIVE.load(Relaxed) - before.live;
     drop(ws);
     println!("| implementation | live heap bytes |\n|---|---|");
@@ -186,7 +198,9 @@ fn per_message(rt: &tokio::runtime::Runtime) {
     let frame = masked_frame(0x81, 20, b"twenty bytes, ascii!");
     let stream = |n: usize| frame.repeat(n);
     let messages = 10_000;
-    println!("| implementation | bytes allocated / message | allocations / message |\n|---|---|---|");
+    println!(
+        "| implementation | bytes allocated / message | allocations / message |\n|---|---|---|"
+    );
 
     let mut conn = Connection::new(Role::Server, Config::default());
     let feed = |conn: &mut Connection, bytes: &[u8]| {
@@ -205,7 +219,11 @@ fn per_message(rt: &tokio::runtime::Runtime) {
     assert_eq!(feed(&mut conn, &input), messages);
     report("wsframe", before, messages);
 
-    let mut ws = tungstenite::WebSocket::from_raw_socket(MemSocket::new(stream(1000 + messages)), tungstenite::protocol::Role::Server, None);
+    let mut ws = tungstenite::WebSocket::from_raw_socket(
+        MemSocket::new(stream(1000 + messages)),
+        tungstenite::protocol::Role::Server,
+        None,
+    );
     for _ in 0..1000 {
         ws.read().unwrap();
     }
@@ -216,7 +234,8 @@ fn per_message(rt: &tokio::runtime::Runtime) {
     report("tungstenite", before, messages);
 
     rt.block_on(async {
-        let mut ws = tokio_websockets::ServerBuilder::new().serve(MemSocket::new(stream(1000 + messages)));
+        let mut ws =
+            tokio_websockets::ServerBuilder::new().serve(MemSocket::new(stream(1000 + messages)));
         for _ in 0..1000 {
             ws.next().await.unwrap().unwrap();
         }
@@ -229,7 +248,10 @@ fn per_message(rt: &tokio::runtime::Runtime) {
 
     rt.block_on(async {
         use fastwebsockets::{FragmentCollector, Role, WebSocket};
-        let mut ws = FragmentCollector::new(WebSocket::after_handshake(MemSocket::new(stream(1000 + messages)), Role::Server));
+        let mut ws = FragmentCollector::new(WebSocket::after_handshake(
+            MemSocket::new(stream(1000 + messages)),
+            Role::Server,
+        ));
         for _ in 0..1000 {
             ws.read_frame().await.unwrap();
         }
@@ -245,7 +267,11 @@ fn per_message(rt: &tokio::runtime::Runtime) {
 fn report(name: &str, before: Mark, messages: usize) {
     let bytes = ALLOCATED.load(Relaxed) - before.allocated;
     let count = ALLOCATIONS.load(Relaxed) - before.allocations;
-    println!("| {name} | {:.1} | {:.4} |", bytes as f64 / messages as f64, count as f64 / messages as f64);
+    println!(
+        "| {name} | {:.1} | {:.4} |",
+        bytes as f64 / messages as f64,
+        count as f64 / messages as f64
+    );
 }
 
 fn huge_header(rt: &tokio::runtime::Runtime) {
@@ -253,7 +279,11 @@ fn huge_header(rt: &tokio::runtime::Runtime) {
     println!("| declared length | implementation | heap reserved (peak, bytes) | outcome |\n|---|---|---|---|");
     for declared in [1u64 << 40, (16 << 20) - 1] {
         let header = masked_frame(0x82, declared, &[]);
-        let label = if declared == 1 << 40 { "2^40" } else { "16 MiB - 1" };
+        let label = if declared == 1 << 40 {
+            "2^40"
+        } else {
+            "16 MiB - 1"
+        };
 
         let before = mark();
         let mut conn = Connection::new(Role::Server, Config::default());
@@ -269,11 +299,17 @@ fn huge_header(rt: &tokio::runtime::Runtime) {
         drop(conn);
 
         let before = mark();
-        let mut ws = tungstenite::WebSocket::from_raw_socket(MemSocket::new(header.clone()), tungstenite::protocol::Role::Server, None);
+        let mut ws = tungstenite::WebSocket::from_raw_socket(
+            MemSocket::new(header.clone()),
+            tungstenite::protocol::Role::Server,
+            None,
+        );
         let result = ws.read();
         let peak = PEAK.load(Relaxed) - before.live;
         let outcome = match result {
-            Err(tungstenite::Error::Io(e)) if e.kind() == io::ErrorKind::WouldBlock => "waits for the payload".to_owned(),
+            Err(tungstenite::Error::Io(e)) if e.kind() == io::ErrorKind::WouldBlock => {
+                "waits for the payload".to_owned()
+            }
             Err(e) => format!("error: {e}"),
             Ok(m) => format!("{m:?}"),
         };
@@ -283,23 +319,35 @@ fn huge_header(rt: &tokio::runtime::Runtime) {
         let before = mark();
         let outcome = std::cell::RefCell::new(String::from("waits for the payload"));
         poll_once(rt, async {
-            let mut ws = tokio_websockets::ServerBuilder::new().serve(MemSocket::new(header.clone()));
+            let mut ws =
+                tokio_websockets::ServerBuilder::new().serve(MemSocket::new(header.clone()));
             if let Some(Err(e)) = ws.next().await {
                 *outcome.borrow_mut() = format!("error: {e}");
             }
         });
-        println!("| {label} | tokio-websockets | {} | {} |", PEAK.load(Relaxed) - before.live, outcome.borrow());
+        println!(
+            "| {label} | tokio-websockets | {} | {} |",
+            PEAK.load(Relaxed) - before.live,
+            outcome.borrow()
+        );
 
         let before = mark();
         let outcome = std::cell::RefCell::new(String::from("waits for the payload"));
         poll_once(rt, async {
             use fastwebsockets::{FragmentCollector, Role, WebSocket};
-            let mut ws = FragmentCollector::new(WebSocket::after_handshake(MemSocket::new(header.clone()), Role::Server));
+            let mut ws = FragmentCollector::new(WebSocket::after_handshake(
+                MemSocket::new(header.clone()),
+                Role::Server,
+            ));
             if let Err(e) = ws.read_frame().await {
                 *outcome.borrow_mut() = format!("error: {e}");
             }
         });
-        println!("| {label} | fastwebsockets | {} | {} |", PEAK.load(Relaxed) - before.live, outcome.borrow());
+        println!(
+            "| {label} | fastwebsockets | {} | {} |",
+            PEAK.load(Relaxed) - before.live,
+            outcome.borrow()
+        );
     }
     println!();
 }
@@ -320,7 +368,10 @@ fn streaming(total: u64) {
             conn.receive(read);
             while let Some(event) = conn.next_event() {
                 match event {
-                    Event::Chunk { data: Message::Binary(b), .. } => received += b.len() as u64,
+                    Event::Chunk {
+                        data: Message::Binary(b),
+                        ..
+                    } => received += b.len() as u64,
                     other => panic!("unexpected {other:?}"),
                 }
             }
@@ -328,13 +379,23 @@ fn streaming(total: u64) {
     }
     assert_eq!(received, total);
     // The frames themselves (built per fragment, 64 KiB each) are counted too.
-    println!("| message | peak heap over the run | of which one 64 KiB input frame |\n|---|---|---|");
-    println!("| {} MiB | {} bytes | {} bytes |\n", total >> 20, PEAK.load(Relaxed) - before.live, fragment + 14);
+    println!(
+        "| message | peak heap over the run | of which one 64 KiB input frame |\n|---|---|---|"
+    );
+    println!(
+        "| {} MiB | {} bytes | {} bytes |\n",
+        total >> 20,
+        PEAK.load(Relaxed) - before.live,
+        fragment + 14
+    );
 }
 
 fn main() {
     let quick = std::env::args().any(|a| a == "--test");
-    let rt = tokio::runtime::Builder::new_current_thread().enable_time().build().unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .build()
+        .unwrap();
     idle_connection();
     per_message(&rt);
     huge_header(&rt);

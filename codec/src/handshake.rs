@@ -115,26 +115,17 @@ impl UpgradeRequest {
     pub fn parse(buf: &[u8]) -> Result<Status<(Self, usize)>, HandshakeError> {
         let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
         let mut req = httparse::Request::new(&mut headers);
-        let used = match req.parse(buf) {
-            Ok(httparse::Status::Complete(used)) => used,
-            Ok(httparse::Status::Partial) if buf.len() <= MAX_HANDSHAKE_LEN => {
-                return Ok(Status::Partial)
-            }
-            _ => return Err(HandshakeError::Malformed),
+        let Status::Complete(used) = http_status(buf, req.parse(buf))? else {
+            return Ok(Status::Partial);
         };
-        if used > MAX_HANDSHAKE_LEN || req.version != Some(1) {
+        if req.version != Some(1) {
             return Err(HandshakeError::Malformed);
         }
         if req.method != Some("GET") {
             return Err(HandshakeError::NotGet);
         }
         let header = |name| header_values(req.headers, name);
-        if !header("Upgrade").any(|v| has_token(v, "websocket")) {
-            return Err(HandshakeError::MissingUpgrade);
-        }
-        if !header("Connection").any(|v| has_token(v, "upgrade")) {
-            return Err(HandshakeError::MissingConnectionUpgrade);
-        }
+        check_upgrade_headers(req.headers)?;
         match header("Sec-WebSocket-Version").next().map(str::trim) {
             None => return Err(HandshakeError::MissingVersion),
             Some("13") => {}
@@ -186,6 +177,33 @@ pub fn accept_key(key: &[u8]) -> String {
     sha.update(key);
     sha.update(ACCEPT_GUID);
     STANDARD.encode(sha.finalize())
+}
+
+/// httparse's answer as ours: "partial" while the handshake may still fit in
+/// [`MAX_HANDSHAKE_LEN`], "malformed" for a parse error or an oversized one.
+fn http_status(
+    buf: &[u8],
+    parsed: httparse::Result<usize>,
+) -> Result<Status<usize>, HandshakeError> {
+    match parsed {
+        Ok(httparse::Status::Complete(used)) if used <= MAX_HANDSHAKE_LEN => {
+            Ok(Status::Complete(used))
+        }
+        Ok(httparse::Status::Partial) if buf.len() <= MAX_HANDSHAKE_LEN => Ok(Status::Partial),
+        _ => Err(HandshakeError::Malformed),
+    }
+}
+
+/// §4.1 and §4.2.1: both sides of the handshake carry `Upgrade: websocket`
+/// and a `Connection` header with the `upgrade` token.
+fn check_upgrade_headers(headers: &[httparse::Header<'_>]) -> Result<(), HandshakeError> {
+    if !header_values(headers, "Upgrade").any(|v| has_token(v, "websocket")) {
+        return Err(HandshakeError::MissingUpgrade);
+    }
+    if !header_values(headers, "Connection").any(|v| has_token(v, "upgrade")) {
+        return Err(HandshakeError::MissingConnectionUpgrade);
+    }
+    Ok(())
 }
 
 /// The values of every header called `name`, that are valid UTF-8.
@@ -257,23 +275,14 @@ impl ClientHandshake {
     pub fn parse_response(&self, buf: &[u8]) -> Result<Status<usize>, HandshakeError> {
         let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
         let mut res = httparse::Response::new(&mut headers);
-        let used = match res.parse(buf) {
-            Ok(httparse::Status::Complete(used)) => used,
-            Ok(httparse::Status::Partial) if buf.len() <= MAX_HANDSHAKE_LEN => {
-                return Ok(Status::Partial)
-            }
-            _ => return Err(HandshakeError::Malformed),
+        let Status::Complete(used) = http_status(buf, res.parse(buf))? else {
+            return Ok(Status::Partial);
         };
         if res.code != Some(101) {
             return Err(HandshakeError::NotSwitching(res.code.unwrap_or(0)));
         }
         let header = |name| header_values(res.headers, name);
-        if !header("Upgrade").any(|v| has_token(v, "websocket")) {
-            return Err(HandshakeError::MissingUpgrade);
-        }
-        if !header("Connection").any(|v| has_token(v, "upgrade")) {
-            return Err(HandshakeError::MissingConnectionUpgrade);
-        }
+        check_upgrade_headers(res.headers)?;
         let expected = accept_key(self.key.as_bytes());
         if header("Sec-WebSocket-Accept").next().map(str::trim) != Some(expected.as_str()) {
             return Err(HandshakeError::BadAccept);
