@@ -83,6 +83,7 @@ impl FrameDecoder {
     ///
     /// Header rules ([`FrameHeader::parse`]), the role's masking rule (§5.1)
     /// and the frame size limit (1009), all before any payload is read.
+    #[inline]
     pub fn decode(&mut self, buf: &mut BytesMut) -> Result<Option<Decoded>, ProtocolError> {
         let Some(frame) = &mut self.frame else {
             let (header, len) = match FrameHeader::parse(buf)? {

@@ -112,6 +112,7 @@ impl FrameHeader {
     /// connection: RSV bits without an extension, reserved opcodes,
     /// fragmented or oversized control frames, non-minimal length encodings
     /// and 64-bit lengths with the top bit set. All are close code 1002.
+    #[inline]
     pub fn parse(buf: &[u8]) -> Result<Status<(Self, usize)>, ProtocolError> {
         let Some(&first) = buf.first() else {
             return Ok(Status::Partial);

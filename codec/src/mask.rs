@@ -28,24 +28,33 @@ const SIMD_MIN_LEN: usize = 64;
 /// apply_mask(b, key, 5);
 /// assert_eq!(whole, pieces);
 /// ```
+#[inline]
 pub fn apply_mask(buf: &mut [u8], key: [u8; 4], offset: usize) {
     // Rotate the key so that `buf[0]` pairs with `key[0]`.
     let key = rotated(key, offset);
+    if buf.len() < SIMD_MIN_LEN {
+        // Short payloads (most messages) stay inline in the caller.
+        mask_words(buf, key);
+    } else {
+        mask_simd(buf, key);
+    }
+}
+
+/// The SIMD paths, out of line; `key` already rotated to `buf[0]`.
+#[inline(never)]
+fn mask_simd(buf: &mut [u8], key: [u8; 4]) {
     #[cfg(target_arch = "x86_64")]
-    if buf.len() >= SIMD_MIN_LEN {
+    {
         if std::arch::is_x86_feature_detected!("avx2") {
             // SAFETY: the AVX2 feature was detected at run time just above.
             unsafe { x86::mask_avx2(buf, key) };
         } else {
             x86::mask_sse2(buf, key);
         }
-        return;
     }
     #[cfg(all(target_arch = "aarch64", not(miri)))]
-    if buf.len() >= SIMD_MIN_LEN {
-        neon::mask_neon(buf, key);
-        return;
-    }
+    neon::mask_neon(buf, key);
+    #[cfg(not(any(target_arch = "x86_64", all(target_arch = "aarch64", not(miri)))))]
     mask_words(buf, key);
 }
 
@@ -57,6 +66,7 @@ const fn rotated(key: [u8; 4], offset: usize) -> [u8; 4] {
 
 /// Eight bytes a step with a 64-bit key, then byte by byte; `key` already
 /// rotated to `buf[0]`.
+#[inline]
 fn mask_words(buf: &mut [u8], key: [u8; 4]) {
     let wide = u64::from_ne_bytes([
         key[0], key[1], key[2], key[3], key[0], key[1], key[2], key[3],
@@ -67,8 +77,8 @@ fn mask_words(buf: &mut [u8], key: [u8; 4]) {
         word.copy_from_slice(&value.to_ne_bytes());
     }
     // Whole words keep the key's phase, so the tail starts at key[0].
-    for (byte, k) in words.into_remainder().iter_mut().zip(key.iter().cycle()) {
-        *byte ^= k;
+    for (i, byte) in words.into_remainder().iter_mut().enumerate() {
+        *byte ^= key[i & 3];
     }
 }
 
