@@ -23,7 +23,7 @@ fn utf8(c: &mut Criterion) {
         let mut group = c.benchmark_group(format!("utf8/{kind}"));
         group.throughput(Throughput::Bytes(input.len() as u64));
         group.warm_up_time(Duration::from_millis(500));
-        group.measurement_time(Duration::from_secs(2));
+        group.measurement_time(Duration::from_secs(3));
         group.sample_size(20);
 
         group.bench_function("std_oneshot", |b| {

@@ -12,9 +12,13 @@ import pathlib
 import sys
 
 GIB = 1 << 30
-args = [a for a in sys.argv[1:] if not a.startswith("--")]
-root = pathlib.Path(args[0] if args else "target/criterion")
-svg_out = sys.argv[sys.argv.index("--svg") + 1] if "--svg" in sys.argv else None
+argv = sys.argv[1:]
+svg_out = None
+if "--svg" in argv:
+    at = argv.index("--svg")
+    svg_out = argv[at + 1]
+    del argv[at:at + 2]
+root = pathlib.Path(argv[0] if argv else "target/criterion")
 
 # (group, function, value) -> (median ns, bytes per iteration)
 results = {}

@@ -8,7 +8,7 @@
 //! NEON is routed to the word loop under Miri.
 
 /// Buffers shorter than this skip the SIMD set-up.
-const SIMD_MIN_LEN: usize = 64;
+const SIMD_MIN_LEN: usize = 128;
 
 /// XORs `buf` with the masking `key`, as if `buf` started at byte `offset` of
 /// the payload.

@@ -168,16 +168,48 @@ impl Utf8Validator {
         let used = (width - have).min(chunk.len());
         self.carry[have..have + used].copy_from_slice(&chunk[..used]);
         let candidate = &self.carry[..have + used];
-        if have + used == width {
-            core::str::from_utf8(candidate).map_err(|e| Utf8Error::from_core(self.offset, e))?;
+        if let Some(valid) = invalid_at(candidate) {
+            return Err(Utf8Error::new(self.offset, Some(valid as u8)));
+        }
+        if candidate.len() == width {
             self.offset += width as u64;
             self.carry_len = 0;
         } else {
-            check_prefix(self.offset, candidate)?;
             self.carry_len = candidate.len() as u8;
         }
         Ok(used)
     }
+}
+
+/// Checks the bytes of one code point, whole or cut short, by the table of
+/// RFC 3629 §4 (which std's decoder also follows): returns `Some(n)` if byte
+/// `n` can never continue the `n` bytes before it, `None` if every byte so
+/// far is allowed. `n` is std's `error_len`: the length of the valid prefix.
+///
+/// The carry is at most four bytes, so this is cheaper than a call into core.
+fn invalid_at(code_point: &[u8]) -> Option<usize> {
+    let lead = code_point[0];
+    // The second byte's range depends on the lead: it excludes overlong
+    // forms (E0, F0), surrogates (ED) and code points past U+10FFFF (F4).
+    let second = match lead {
+        0xC2..=0xDF | 0xE1..=0xEC | 0xEE..=0xEF | 0xF1..=0xF3 => 0x80..=0xBF,
+        0xE0 => 0xA0..=0xBF,
+        0xED => 0x80..=0x9F,
+        0xF0 => 0x90..=0xBF,
+        0xF4 => 0x80..=0x8F,
+        _ => return Some(1),
+    };
+    for (i, &byte) in code_point.iter().enumerate().skip(1) {
+        let allowed = if i == 1 {
+            second.contains(&byte)
+        } else {
+            byte & 0xC0 == 0x80
+        };
+        if !allowed {
+            return Some(i);
+        }
+    }
+    None
 }
 
 /// The length a code point starting with `lead` claims (1 for ASCII and for
@@ -205,17 +237,12 @@ fn unfinished_tail_len(chunk: &[u8]) -> usize {
 }
 
 /// Checks that `prefix`, an incomplete code point at stream offset `offset`,
-/// can still be completed into valid UTF-8.
-///
-/// core's decoder checks each byte against the ranges of RFC 3629 as it reads
-/// it, so "incomplete" (`error_len() == None`) means every byte so far is
-/// allowed; `ED A0` (a surrogate) or `F4 90` (beyond U+10FFFF) fail here.
+/// can still be completed into valid UTF-8: `ED A0` (a surrogate) or `F4 90`
+/// (beyond U+10FFFF) fail here, at once.
 fn check_prefix(offset: u64, prefix: &[u8]) -> Result<(), Utf8Error> {
-    match core::str::from_utf8(prefix) {
-        Err(e) if e.error_len().is_none() => Ok(()),
-        Err(e) => Err(Utf8Error::from_core(offset, e)),
-        // Callers only pass a lead byte with fewer bytes than it announces.
-        Ok(_) => Ok(()),
+    match invalid_at(prefix) {
+        Some(valid) => Err(Utf8Error::new(offset, Some(valid as u8))),
+        None => Ok(()),
     }
 }
 
