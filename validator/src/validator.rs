@@ -133,8 +133,7 @@ impl Utf8Validator {
         self.offset += bulk.len() as u64;
         if !tail.is_empty() {
             check_prefix(self.offset, tail)?;
-            self.carry[..tail.len()].copy_from_slice(tail);
-            self.carry_len = tail.len() as u8;
+            self.keep(tail);
         }
         Ok(())
     }
@@ -152,12 +151,19 @@ impl Utf8Validator {
             Err(e) if e.error_len().is_none() => {
                 let tail = &chunk[e.valid_up_to()..];
                 self.offset += e.valid_up_to() as u64;
-                self.carry[..tail.len()].copy_from_slice(tail);
-                self.carry_len = tail.len() as u8;
+                self.keep(tail);
             }
             Err(e) => return Err(Utf8Error::from_core(self.offset, e)),
         }
         Ok(())
+    }
+
+    /// Carries `tail` (1 to 3 bytes, the start of a cut code point).
+    fn keep(&mut self, tail: &[u8]) {
+        for (slot, &byte) in self.carry.iter_mut().zip(tail.iter().take(3)) {
+            *slot = byte;
+        }
+        self.carry_len = tail.len() as u8;
     }
 
     /// Moves bytes from the front of `chunk` into the carried code point until
@@ -166,7 +172,10 @@ impl Utf8Validator {
         let have = self.carry_len as usize;
         let width = sequence_width(self.carry[0]);
         let used = (width - have).min(chunk.len());
-        self.carry[have..have + used].copy_from_slice(&chunk[..used]);
+        // At most 3 bytes: a bounded loop, not a call to memcpy.
+        for (slot, &byte) in self.carry[have..].iter_mut().zip(&chunk[..used]) {
+            *slot = byte;
+        }
         let candidate = &self.carry[..have + used];
         if let Some(valid) = invalid_at(candidate) {
             return Err(Utf8Error::new(self.offset, Some(valid as u8)));
