@@ -113,7 +113,7 @@ def svg(path):
     height = 60 + rows_total * (len(IMPLS) * bar + gap) + len(panels) * 40
     out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{label_w + plot_w + 120}" height="{height}" font-family="sans-serif" font-size="11">',
            '<rect width="100%" height="100%" fill="white"/>',
-           '<text x="10" y="20" font-size="14" font-weight="bold">wsframe vs peers: throughput (GiB/s, criterion medians, higher is better)</text>']
+           '<text x="10" y="20" font-size="14" font-weight="bold">wsframe vs peers: throughput in GiB/s (criterion medians; bars scaled per workload; longer is faster)</text>']
     x0 = label_w
     for i, name in enumerate(IMPLS):
         out.append(f'<rect x="{x0 + i * 120}" y="30" width="10" height="10" fill="{colors[name]}"/><text x="{x0 + i * 120 + 14}" y="39">{name}</text>')
@@ -121,10 +121,12 @@ def svg(path):
     for direction, rows in panels:
         if not rows:
             continue
-        top = max(v[0] for impls in rows.values() for v in impls.values())
         out.append(f'<text x="10" y="{y + 12}" font-weight="bold">{direction}</text>')
         y += 20
         for workload, impls in rows.items():
+            # Bars are scaled per workload (the fastest is full length): the
+            # workloads differ by orders of magnitude.
+            top = max(v[0] for v in impls.values())
             out.append(f'<text x="10" y="{y + len(IMPLS) * bar / 2 + 4}">{workload}</text>')
             for name in IMPLS:
                 if name in impls:
