@@ -73,12 +73,12 @@
 //!
 //! # Features
 //!
-//! - `tokio` (off by default): [`tokio::WsCodec`], a `tokio_util::codec`
-//!   Decoder/Encoder, and [`tokio::WebSocket`], an async wrapper over any
+//! - `tokio` (off by default): `tokio::WsCodec`, a `tokio_util::codec`
+//!   Decoder/Encoder, and `tokio::WebSocket`, an async wrapper over any
 //!   `AsyncRead + AsyncWrite` stream that does the handshake and the I/O
 //!   (large payloads are written after their header with vectored writes, not
-//!   copied). A tokio quick start is in the [`tokio`] module; the full server
-//!   is `examples/tokio_echo_server.rs`.
+//!   copied). A tokio quick start is in the `tokio` module's docs; the full
+//!   server is `examples/tokio_echo_server.rs`.
 //!
 //! # Limits (denial of service)
 //!
