@@ -33,13 +33,24 @@ fn measure_simdutf8(input: &[u8]) {
 }
 
 fn main() {
-    let args: Vec<String> = std::env::args().skip(1).filter(|a| !a.starts_with("--")).collect();
+    let args: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| !a.starts_with("--"))
+        .collect();
     // `cargo bench -- --test` runs this with no arguments: do one quick pass.
     let (kind, which, chunk) = match &args[..] {
-        [k, w, c] => (k.as_str(), w.as_str(), c.parse::<usize>().expect("chunk size")),
+        [k, w, c] => (
+            k.as_str(),
+            w.as_str(),
+            c.parse::<usize>().expect("chunk size"),
+        ),
         _ => ("mixed", "utf8stream", 4096),
     };
-    let seed = CORPORA.iter().find(|(k, _)| *k == kind).expect("input kind").1;
+    let seed = CORPORA
+        .iter()
+        .find(|(k, _)| *k == kind)
+        .expect("input kind")
+        .1;
     let input = text_of_len(seed, 1 << 20);
     match which {
         "utf8stream" => measure_utf8stream(&input, chunk),
