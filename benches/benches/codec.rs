@@ -4,87 +4,15 @@
 //! every message and checks the count and total length.
 #![allow(missing_docs)] // criterion_group! generates undocumented public items
 
-use std::{
-    io::{self, Read, Write},
-    pin::Pin,
-    task::{Context, Poll},
-    time::Duration,
-};
+use std::{io::Write, time::Duration};
 
 use criterion::{black_box, criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use futures_util::{SinkExt, StreamExt};
-use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use wsframe::{Config, Connection, Event, Role};
-use wsframe_benches::workloads::{self, Workload};
-
-/// Every implementation reads at most this much per read call, as from a socket.
-const READ_SIZE: usize = 64 << 10;
-
-/// An in-memory socket: reads come from `input` (at most `READ_SIZE` at a
-/// time), writes are counted and dropped.
-struct MemSocket<'a> {
-    input: &'a [u8],
-    written: usize,
-}
-
-impl<'a> MemSocket<'a> {
-    fn new(input: &'a [u8]) -> Self {
-        Self { input, written: 0 }
-    }
-
-    fn read_into(&mut self, buf: &mut [u8]) -> usize {
-        let n = buf.len().min(self.input.len()).min(READ_SIZE);
-        buf[..n].copy_from_slice(&self.input[..n]);
-        self.input = &self.input[n..];
-        n
-    }
-}
-
-impl Read for MemSocket<'_> {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        Ok(self.read_into(buf))
-    }
-}
-
-impl Write for MemSocket<'_> {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.written += buf.len();
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
-    }
-}
-
-impl AsyncRead for MemSocket<'_> {
-    fn poll_read(
-        self: Pin<&mut Self>,
-        _: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<io::Result<()>> {
-        let this = self.get_mut();
-        let n = this.read_into(buf.initialize_unfilled());
-        buf.advance(n);
-        Poll::Ready(Ok(()))
-    }
-}
-
-impl AsyncWrite for MemSocket<'_> {
-    fn poll_write(
-        self: Pin<&mut Self>,
-        _: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        self.get_mut().written += buf.len();
-        Poll::Ready(Ok(buf.len()))
-    }
-    fn poll_flush(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Poll::Ready(Ok(()))
-    }
-    fn poll_shutdown(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Poll::Ready(Ok(()))
-    }
-}
+use wsframe_benches::{
+    mem_socket::{MemSocket, READ_SIZE},
+    workloads::{self, Workload},
+};
 
 fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_current_thread()

@@ -12,15 +12,13 @@
 
 use std::{
     alloc::{GlobalAlloc, Layout, System},
-    io::{self, Read, Write},
-    pin::Pin,
+    io,
     sync::atomic::{AtomicUsize, Ordering::Relaxed},
-    task::{Context, Poll},
 };
 
 use futures_util::StreamExt;
-use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use wsframe::{apply_mask_bytewise, Config, Connection, Event, Message, Role};
+use wsframe_benches::mem_socket::MemSocket;
 
 /// Counts live bytes, their peak, and every allocation.
 struct Counting;
@@ -78,74 +76,6 @@ fn mark() -> Mark {
     }
 }
 
-/// An in-memory socket: reads from `input` (64 KiB at most), writes dropped.
-struct MemSocket {
-    input: Vec<u8>,
-    at: usize,
-}
-
-impl MemSocket {
-    fn new(input: Vec<u8>) -> Self {
-        Self { input, at: 0 }
-    }
-    fn read_into(&mut self, buf: &mut [u8]) -> usize {
-        let n = buf.len().min(self.input.len() - self.at).min(64 << 10);
-        buf[..n].copy_from_slice(&self.input[self.at..self.at + n]);
-        self.at += n;
-        n
-    }
-}
-
-impl Read for MemSocket {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        match self.read_into(buf) {
-            0 => Err(io::ErrorKind::WouldBlock.into()),
-            n => Ok(n),
-        }
-    }
-}
-
-impl Write for MemSocket {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
-    }
-}
-
-impl AsyncRead for MemSocket {
-    fn poll_read(
-        self: Pin<&mut Self>,
-        _: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<io::Result<()>> {
-        let this = self.get_mut();
-        if this.at == this.input.len() {
-            return Poll::Pending; // an idle socket, not an EOF
-        }
-        let n = this.read_into(buf.initialize_unfilled());
-        buf.advance(n);
-        Poll::Ready(Ok(()))
-    }
-}
-
-impl AsyncWrite for MemSocket {
-    fn poll_write(
-        self: Pin<&mut Self>,
-        _: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        Poll::Ready(Ok(buf.len()))
-    }
-    fn poll_flush(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Poll::Ready(Ok(()))
-    }
-    fn poll_shutdown(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Poll::Ready(Ok(()))
-    }
-}
-
 fn masked_frame(first: u8, payload_len: u64, payload: &[u8]) -> Vec<u8> {
     let key = [1, 2, 3, 4];
     let mut out = vec![first];
@@ -183,7 +113,7 @@ fn idle_connection() {
     drop(conn);
     let before = mark();
     let ws = tungstenite::WebSocket::from_raw_socket(
-        MemSocket::new(Vec::new()),
+        MemSocket::idle(&[]),
         tungstenite::protocol::Role::Server,
         None,
     );
@@ -215,12 +145,13 @@ fn per_message(rt: &tokio::runtime::Runtime) {
     };
     feed(&mut conn, &stream(1000));
     let input = stream(messages);
+    let warm_and_measured = stream(1000 + messages);
     let before = mark();
     assert_eq!(feed(&mut conn, &input), messages);
     report("wsframe", before, messages);
 
     let mut ws = tungstenite::WebSocket::from_raw_socket(
-        MemSocket::new(stream(1000 + messages)),
+        MemSocket::idle(&warm_and_measured),
         tungstenite::protocol::Role::Server,
         None,
     );
@@ -235,7 +166,7 @@ fn per_message(rt: &tokio::runtime::Runtime) {
 
     rt.block_on(async {
         let mut ws =
-            tokio_websockets::ServerBuilder::new().serve(MemSocket::new(stream(1000 + messages)));
+            tokio_websockets::ServerBuilder::new().serve(MemSocket::idle(&warm_and_measured));
         for _ in 0..1000 {
             ws.next().await.unwrap().unwrap();
         }
@@ -249,7 +180,7 @@ fn per_message(rt: &tokio::runtime::Runtime) {
     rt.block_on(async {
         use fastwebsockets::{FragmentCollector, Role, WebSocket};
         let mut ws = FragmentCollector::new(WebSocket::after_handshake(
-            MemSocket::new(stream(1000 + messages)),
+            MemSocket::idle(&warm_and_measured),
             Role::Server,
         ));
         for _ in 0..1000 {
@@ -300,7 +231,7 @@ fn huge_header(rt: &tokio::runtime::Runtime) {
 
         let before = mark();
         let mut ws = tungstenite::WebSocket::from_raw_socket(
-            MemSocket::new(header.clone()),
+            MemSocket::idle(&header),
             tungstenite::protocol::Role::Server,
             None,
         );
@@ -319,8 +250,7 @@ fn huge_header(rt: &tokio::runtime::Runtime) {
         let before = mark();
         let outcome = std::cell::RefCell::new(String::from("waits for the payload"));
         poll_once(rt, async {
-            let mut ws =
-                tokio_websockets::ServerBuilder::new().serve(MemSocket::new(header.clone()));
+            let mut ws = tokio_websockets::ServerBuilder::new().serve(MemSocket::idle(&header));
             if let Some(Err(e)) = ws.next().await {
                 *outcome.borrow_mut() = format!("error: {e}");
             }
@@ -336,7 +266,7 @@ fn huge_header(rt: &tokio::runtime::Runtime) {
         poll_once(rt, async {
             use fastwebsockets::{FragmentCollector, Role, WebSocket};
             let mut ws = FragmentCollector::new(WebSocket::after_handshake(
-                MemSocket::new(header.clone()),
+                MemSocket::idle(&header),
                 Role::Server,
             ));
             if let Err(e) = ws.read_frame().await {

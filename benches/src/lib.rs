@@ -3,6 +3,7 @@
 //! client streams of the `codec` group.
 #![forbid(unsafe_code)]
 
+pub mod mem_socket;
 pub mod workloads;
 
 /// Input kinds for the UTF-8 benches: name and a seed text repeated to size.
