@@ -47,12 +47,14 @@
 //!   `simdutf8` uses only the SIMD features enabled at compile time.
 #![no_std]
 #![deny(missing_docs)]
-#![forbid(unsafe_code)]
+// unsafe only in `masked`, for the fused unmask-and-validate SIMD loop.
+#![deny(unsafe_code)]
 
 #[cfg(feature = "std")]
 extern crate std;
 
 mod error;
+mod masked;
 mod validator;
 
 pub use error::Utf8Error;

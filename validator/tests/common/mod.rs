@@ -33,8 +33,45 @@ pub fn expected(bytes: &[u8]) -> Expected {
 }
 
 /// Where a streaming run stopped: the index of the chunk whose `feed` failed
-/// (`chunks.len()` for `finish`), and the error.
+/// (`chunks.len()` for `finish`), and the error. The same chunks, masked, go
+/// through `feed_unmasking` too, which must unmask them exactly and stop at
+/// the same chunk with the same error.
 pub fn run(chunks: &[&[u8]]) -> Option<(usize, Utf8Error)> {
+    let plain = run_plain(chunks);
+    assert_eq!(
+        run_unmasking(chunks),
+        plain,
+        "feed_unmasking differs from feed"
+    );
+    plain
+}
+
+const KEY: [u8; 4] = [0xA5, 0x0F, 0x3C, 0x81];
+
+fn run_unmasking(chunks: &[&[u8]]) -> Option<(usize, Utf8Error)> {
+    let mut v = Utf8Validator::new();
+    let mut at = 0;
+    for (i, chunk) in chunks.iter().enumerate() {
+        let masked: Vec<u8> = chunk
+            .iter()
+            .enumerate()
+            .map(|(j, b)| b ^ KEY[(at + j) % 4])
+            .collect();
+        let r = at % 4;
+        let key = [KEY[r], KEY[(r + 1) % 4], KEY[(r + 2) % 4], KEY[(r + 3) % 4]];
+        at += chunk.len();
+        let mut out = vec![0x55; chunk.len()];
+        let result = v.feed_unmasking(&mut out, &masked, key);
+        assert_eq!(&out, chunk, "unmasked bytes differ");
+        if let Err(e) = result {
+            assert_eq!(v.finish(), Err(e));
+            return Some((i, e));
+        }
+    }
+    v.finish().err().map(|e| (chunks.len(), e))
+}
+
+fn run_plain(chunks: &[&[u8]]) -> Option<(usize, Utf8Error)> {
     let mut v = Utf8Validator::new();
     for (i, chunk) in chunks.iter().enumerate() {
         if let Err(e) = v.feed(chunk) {

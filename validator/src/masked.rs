@@ -1,0 +1,376 @@
+//! Unmasking and validating in one pass, for WebSocket payloads.
+//!
+//! A client's payload arrives XORed with a repeating 4-byte key (RFC 6455
+//! §5.3). A server must copy it out of its read buffer, unmask it and, for
+//! text, validate it: three passes over every byte if each is done on its
+//! own. Here each 64-byte block is loaded once, unmasked in registers, stored
+//! to its destination and checked there and then.
+//!
+//! The check is the lookup-table method of Keiser and Lemire ("Validating
+//! UTF-8 in less than one instruction per byte", 2021): three 16-entry tables,
+//! indexed by the nibbles of each byte and of the byte before it, flag every
+//! invalid pair; a saturating compare flags a missing or extra third and
+//! fourth byte. Everything but a code point cut at the very end of the input
+//! is judged; the caller completes that one with the next chunk.
+
+/// Writes `src` XOR the repeating `key` (as seen from `src[0]`) into `dst`
+/// and says whether `dst` is valid UTF-8 apart from a code point that the end
+/// of `dst` may cut short. `dst` starts on a code-point boundary.
+///
+/// `dst.len() == src.len()`, a multiple of [`BLOCK`].
+#[allow(unsafe_code)] // the SIMD dispatch; the kernel is in `x86`
+pub(crate) fn unmask_and_check(dst: &mut [u8], src: &[u8], key: [u8; 4]) -> bool {
+    debug_assert_eq!(dst.len(), src.len());
+    debug_assert_eq!(dst.len() % BLOCK, 0);
+    #[cfg(all(target_arch = "x86_64", not(miri)))]
+    {
+        if x86::has_avx2() {
+            // SAFETY: AVX2 is available (checked just above); `dst` and `src`
+            // are valid for `src.len()` bytes (a `&mut` and a `&` cannot
+            // overlap), and that length is a whole number of blocks.
+            return unsafe {
+                x86::unmask_and_check_avx2(dst.as_mut_ptr(), src.as_ptr(), src.len() / BLOCK, key)
+            };
+        }
+    }
+    unmask_and_check_portable(dst, src, key)
+}
+
+/// The bytes each step of the SIMD loop handles.
+pub(crate) const BLOCK: usize = 64;
+
+/// Without SIMD: unmask, then let the regular validator judge the bytes up to
+/// the last code-point boundary, and the cut code point by its prefix.
+fn unmask_and_check_portable(dst: &mut [u8], src: &[u8], key: [u8; 4]) -> bool {
+    unmask_copy(dst, src, key);
+    let tail = crate::validator::unfinished_tail_len(dst);
+    let (whole, cut) = dst.split_at(dst.len() - tail);
+    crate::is_valid_bulk(whole) && (cut.is_empty() || crate::validator::invalid_at(cut).is_none())
+}
+
+/// `dst = src ^ key`, eight bytes a step; `key` as seen from `src[0]`.
+pub(crate) fn unmask_copy(dst: &mut [u8], src: &[u8], key: [u8; 4]) {
+    debug_assert_eq!(dst.len(), src.len());
+    let wide = u64::from_ne_bytes([
+        key[0], key[1], key[2], key[3], key[0], key[1], key[2], key[3],
+    ]);
+    let mut out = dst.chunks_exact_mut(8);
+    let mut input = src.chunks_exact(8);
+    for (o, i) in (&mut out).zip(&mut input) {
+        let word = u64::from_ne_bytes(i.try_into().expect("8 bytes")) ^ wide;
+        o.copy_from_slice(&word.to_ne_bytes());
+    }
+    // Whole words keep the key's phase: the tail starts at key[0].
+    for (n, (o, i)) in out
+        .into_remainder()
+        .iter_mut()
+        .zip(input.remainder())
+        .enumerate()
+    {
+        *o = i ^ key[n % 4];
+    }
+}
+
+/// The key as seen from byte `offset` of a payload whose byte 0 sees `key`.
+pub(crate) const fn rotate_key(key: [u8; 4], offset: usize) -> [u8; 4] {
+    let r = offset % 4;
+    [key[r], key[(r + 1) % 4], key[(r + 2) % 4], key[(r + 3) % 4]]
+}
+
+#[cfg(all(target_arch = "x86_64", not(miri)))]
+#[allow(unsafe_code)]
+mod x86 {
+    use core::arch::x86_64::*;
+
+    /// Whether the AVX2 path may run.
+    #[inline]
+    pub(super) fn has_avx2() -> bool {
+        #[cfg(feature = "std")]
+        {
+            std::arch::is_x86_feature_detected!("avx2")
+        }
+        #[cfg(not(feature = "std"))]
+        {
+            cfg!(target_feature = "avx2")
+        }
+    }
+
+    // The error classes of the method, one bit each; a pair of bytes is
+    // invalid when the three lookups share a bit.
+    const TOO_SHORT: u8 = 1 << 0; // a lead not followed by a continuation
+    const TOO_LONG: u8 = 1 << 1; // a continuation after ASCII
+    const OVERLONG_3: u8 = 1 << 2; // E0 80..9F
+    const TOO_LARGE: u8 = 1 << 3; // F4 90.., F5..FF
+    const SURROGATE: u8 = 1 << 4; // ED A0..BF
+    const OVERLONG_2: u8 = 1 << 5; // C0, C1
+    const TOO_LARGE_1000: u8 = 1 << 6; // F5.. followed by 80..8F
+    const OVERLONG_4: u8 = 1 << 6; // F0 80..8F
+    const TWO_CONTS: u8 = 1 << 7; // two continuations in a row
+    const CARRY: u8 = TOO_SHORT | TOO_LONG | TWO_CONTS;
+
+    /// By the high nibble of the previous byte.
+    const PREV_HIGH: [u8; 16] = [
+        TOO_LONG,
+        TOO_LONG,
+        TOO_LONG,
+        TOO_LONG,
+        TOO_LONG,
+        TOO_LONG,
+        TOO_LONG,
+        TOO_LONG,
+        TWO_CONTS,
+        TWO_CONTS,
+        TWO_CONTS,
+        TWO_CONTS,
+        TOO_SHORT | OVERLONG_2,
+        TOO_SHORT,
+        TOO_SHORT | OVERLONG_3 | SURROGATE,
+        TOO_SHORT | TOO_LARGE | TOO_LARGE_1000 | OVERLONG_4,
+    ];
+
+    /// By the low nibble of the previous byte.
+    const PREV_LOW: [u8; 16] = [
+        CARRY | OVERLONG_3 | OVERLONG_2 | OVERLONG_4,
+        CARRY | OVERLONG_2,
+        CARRY,
+        CARRY,
+        CARRY | TOO_LARGE,
+        CARRY | TOO_LARGE | TOO_LARGE_1000,
+        CARRY | TOO_LARGE | TOO_LARGE_1000,
+        CARRY | TOO_LARGE | TOO_LARGE_1000,
+        CARRY | TOO_LARGE | TOO_LARGE_1000,
+        CARRY | TOO_LARGE | TOO_LARGE_1000,
+        CARRY | TOO_LARGE | TOO_LARGE_1000,
+        CARRY | TOO_LARGE | TOO_LARGE_1000,
+        CARRY | TOO_LARGE | TOO_LARGE_1000,
+        CARRY | TOO_LARGE | TOO_LARGE_1000 | SURROGATE,
+        CARRY | TOO_LARGE | TOO_LARGE_1000,
+        CARRY | TOO_LARGE | TOO_LARGE_1000,
+    ];
+
+    /// By the high nibble of the byte itself.
+    const THIS_HIGH: [u8; 16] = [
+        TOO_SHORT,
+        TOO_SHORT,
+        TOO_SHORT,
+        TOO_SHORT,
+        TOO_SHORT,
+        TOO_SHORT,
+        TOO_SHORT,
+        TOO_SHORT,
+        TOO_LONG | OVERLONG_2 | TWO_CONTS | OVERLONG_3 | TOO_LARGE_1000 | OVERLONG_4,
+        TOO_LONG | OVERLONG_2 | TWO_CONTS | OVERLONG_3 | TOO_LARGE,
+        TOO_LONG | OVERLONG_2 | TWO_CONTS | SURROGATE | TOO_LARGE,
+        TOO_LONG | OVERLONG_2 | TWO_CONTS | SURROGATE | TOO_LARGE,
+        TOO_SHORT,
+        TOO_SHORT,
+        TOO_SHORT,
+        TOO_SHORT,
+    ];
+
+    /// A 16-entry table in both 128-bit lanes, for `vpshufb`.
+    #[target_feature(enable = "avx2")]
+    fn table(t: [u8; 16]) -> __m256i {
+        let mut both = [0u8; 32];
+        both[..16].copy_from_slice(&t);
+        both[16..].copy_from_slice(&t);
+        // SAFETY: `both` is 32 readable bytes; the load is unaligned.
+        unsafe { _mm256_loadu_si256(both.as_ptr().cast()) }
+    }
+
+    /// The bytes `N` places before each byte of `input`, the first ones taken
+    /// from the end of `prev` (`vpalignr` works per 128-bit lane, so the
+    /// lane-crossing half comes from `vperm2i128` first).
+    #[target_feature(enable = "avx2")]
+    fn before<const SHIFT: i32>(input: __m256i, prev: __m256i) -> __m256i {
+        let straddle = _mm256_permute2x128_si256::<0x21>(prev, input);
+        _mm256_alignr_epi8::<SHIFT>(input, straddle)
+    }
+
+    struct Tables {
+        prev_high: __m256i,
+        prev_low: __m256i,
+        this_high: __m256i,
+        nibble: __m256i,
+    }
+
+    /// The error bits of the 32 bytes of `input`, given the 32 before them.
+    #[target_feature(enable = "avx2")]
+    fn check(t: &Tables, input: __m256i, prev: __m256i) -> __m256i {
+        let prev1 = before::<15>(input, prev);
+        let high = |v: __m256i| _mm256_and_si256(_mm256_srli_epi16::<4>(v), t.nibble);
+        let special = _mm256_and_si256(
+            _mm256_and_si256(
+                _mm256_shuffle_epi8(t.prev_high, high(prev1)),
+                _mm256_shuffle_epi8(t.prev_low, _mm256_and_si256(prev1, t.nibble)),
+            ),
+            _mm256_shuffle_epi8(t.this_high, high(input)),
+        );
+        // A byte two after an E0..FF lead, or three after an F0..FF lead,
+        // must be a continuation: exactly where TWO_CONTS is expected.
+        let third = _mm256_subs_epu8(
+            before::<14>(input, prev),
+            _mm256_set1_epi8((0xE0u8 - 0x80) as i8),
+        );
+        let fourth = _mm256_subs_epu8(
+            before::<13>(input, prev),
+            _mm256_set1_epi8((0xF0u8 - 0x80) as i8),
+        );
+        let must_continue = _mm256_and_si256(
+            _mm256_or_si256(third, fourth),
+            _mm256_set1_epi8(0x80u8 as i8),
+        );
+        _mm256_xor_si256(must_continue, special)
+    }
+
+    /// Non-zero where one of the last three bytes of `input` starts a code
+    /// point that needs more bytes than are left.
+    #[target_feature(enable = "avx2")]
+    fn incomplete_at_end(input: __m256i) -> __m256i {
+        let mut max = [0xFFu8; 32];
+        max[29] = 0xF0 - 1;
+        max[30] = 0xE0 - 1;
+        max[31] = 0xC0 - 1;
+        // SAFETY: `max` is 32 readable bytes; the load is unaligned.
+        let max = unsafe { _mm256_loadu_si256(max.as_ptr().cast()) };
+        _mm256_subs_epu8(input, max)
+    }
+
+    /// The AVX2 body of [`super::unmask_and_check`]: `blocks` blocks of 64
+    /// bytes.
+    ///
+    /// # Safety
+    ///
+    /// AVX2 must be available; `src` must be readable and `dst` writable for
+    /// `blocks * 64` bytes (they may be the same buffer).
+    #[target_feature(enable = "avx2")]
+    pub(super) unsafe fn unmask_and_check_avx2(
+        dst: *mut u8,
+        src: *const u8,
+        blocks: usize,
+        key: [u8; 4],
+    ) -> bool {
+        let key = _mm256_set1_epi32(i32::from_ne_bytes(key));
+        let t = Tables {
+            prev_high: table(PREV_HIGH),
+            prev_low: table(PREV_LOW),
+            this_high: table(THIS_HIGH),
+            nibble: _mm256_set1_epi8(0x0F),
+        };
+        let mut error = _mm256_setzero_si256();
+        let mut prev = _mm256_setzero_si256();
+        let mut prev_incomplete = _mm256_setzero_si256();
+        for block in 0..blocks {
+            let at = block * super::BLOCK;
+            // SAFETY: `at + 64 <= blocks * 64`, which the caller guarantees
+            // readable from `src` and writable at `dst`; loads and stores
+            // are unaligned.
+            let (low, high) = unsafe {
+                let low = _mm256_xor_si256(_mm256_loadu_si256(src.add(at).cast()), key);
+                let high = _mm256_xor_si256(_mm256_loadu_si256(src.add(at + 32).cast()), key);
+                _mm256_storeu_si256(dst.add(at).cast(), low);
+                _mm256_storeu_si256(dst.add(at + 32).cast(), high);
+                (low, high)
+            };
+            if _mm256_movemask_epi8(_mm256_or_si256(low, high)) == 0 {
+                // All ASCII: only a code point cut by the previous block can
+                // be wrong.
+                error = _mm256_or_si256(error, prev_incomplete);
+                prev_incomplete = _mm256_setzero_si256();
+            } else {
+                error = _mm256_or_si256(error, check(&t, low, prev));
+                error = _mm256_or_si256(error, check(&t, high, low));
+                prev_incomplete = incomplete_at_end(high);
+            }
+            prev = high;
+        }
+        // A code point cut at the very end is the caller's to complete.
+        _mm256_testz_si256(error, error) == 1
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    extern crate std;
+    use std::vec;
+
+    use super::*;
+
+    /// Checks one answer of `unmask_and_check` against std. `true` must mean
+    /// that the bytes before a cut code point at the end are valid; `false`
+    /// that the bytes are neither valid nor a valid prefix. A cut code point
+    /// that is already wrong (`C0` at the end) may get either answer: the
+    /// caller judges it with the next chunk.
+    fn assert_agrees(answer: bool, plain: &[u8], what: &str) {
+        let cut = crate::validator::unfinished_tail_len(plain);
+        if answer {
+            let whole = &plain[..plain.len() - cut];
+            assert!(std::str::from_utf8(whole).is_ok(), "accepted {what}");
+        } else {
+            let prefix_ok = match std::str::from_utf8(plain) {
+                Ok(_) => true,
+                Err(e) => e.error_len().is_none(),
+            };
+            assert!(!prefix_ok, "rejected {what}");
+        }
+    }
+
+    /// Places `seq` at `at` in ASCII filler of `len` bytes, masks it, and
+    /// checks the SIMD and portable answers (and the unmasked bytes) against
+    /// std.
+    fn check_at(seq: &[u8], at: usize, len: usize) {
+        let key = [0x9C, 0x01, 0xF7, 0x42];
+        let mut plain = vec![b'a'; len];
+        plain[at..at + seq.len()].copy_from_slice(seq);
+        let masked: std::vec::Vec<u8> = plain
+            .iter()
+            .enumerate()
+            .map(|(i, b)| b ^ key[i % 4])
+            .collect();
+        let what = std::format!("{seq:02x?} at {at} of {len}");
+        let mut out = vec![0; len];
+        assert_agrees(unmask_and_check(&mut out, &masked, key), &plain, &what);
+        assert_eq!(out, plain);
+        let mut out = vec![0; len];
+        assert_agrees(
+            unmask_and_check_portable(&mut out, &masked, key),
+            &plain,
+            &what,
+        );
+        assert_eq!(out, plain);
+    }
+
+    /// Every pair of bytes, across both 32-byte halves and the 64-byte
+    /// block boundary, followed by ASCII (which takes the ASCII shortcut) or
+    /// by nothing (a cut code point at the end is allowed).
+    #[test]
+    fn every_byte_pair_at_every_boundary() {
+        for at in [0, 30, 31, 32, 62, 63, 64, 126] {
+            for a in 0..=255u8 {
+                for b in 0..=255u8 {
+                    check_at(&[a, b], at, 192);
+                    if at == 126 {
+                        check_at(&[a, b], at, 128);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Leads with a second byte from each class and any third byte, so that
+    /// missing and extra third and fourth bytes are seen at the boundaries.
+    #[test]
+    fn three_byte_prefixes_at_the_boundaries() {
+        let seconds = [0x41, 0x80, 0x8F, 0x90, 0x9F, 0xA0, 0xBF, 0xC2];
+        for at in [29, 30, 31, 61, 62, 63, 125] {
+            for a in 0xC0..=0xFFu8 {
+                for b in seconds {
+                    for c in 0..=255u8 {
+                        check_at(&[a, b, c], at, 128);
+                        check_at(&[a, b, c, 0x80], at, 192);
+                    }
+                }
+            }
+        }
+    }
+}
