@@ -102,6 +102,19 @@ fn unmask_utf8(c: &mut Criterion) {
                 assert_eq!(out.last(), plain.last());
             })
         });
+        let mut staging = vec![0u8; READ];
+        group.bench_function("copy_then_fused", |b| {
+            b.iter(|| {
+                let mut v = Utf8Validator::new();
+                for (dst, src) in out.chunks_mut(READ).zip(black_box(&masked).chunks(READ)) {
+                    staging[..src.len()].copy_from_slice(src);
+                    v.feed_unmasking(dst, &staging[..src.len()], KEY)
+                        .expect("valid");
+                }
+                v.finish().expect("valid");
+                assert_eq!(out.last(), plain.last());
+            })
+        });
         group.bench_function("three_passes", |b| {
             b.iter(|| {
                 let mut v = Utf8Validator::new();

@@ -47,7 +47,8 @@
 //!   `simdutf8` uses only the SIMD features enabled at compile time.
 #![no_std]
 #![deny(missing_docs)]
-// unsafe only in `masked`, for the fused unmask-and-validate SIMD loop.
+// unsafe only for the fused unmask-and-validate loop (`masked`) and the
+// calls into it, each allowed where it is.
 #![deny(unsafe_code)]
 
 #[cfg(feature = "std")]

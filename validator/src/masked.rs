@@ -13,27 +13,31 @@
 //! fourth byte. Everything but a code point cut at the very end of the input
 //! is judged; the caller completes that one with the next chunk.
 
-/// Writes `src` XOR the repeating `key` (as seen from `src[0]`) into `dst`
-/// and says whether `dst` is valid UTF-8 apart from a code point that the end
-/// of `dst` may cut short. `dst` starts on a code-point boundary.
+/// Writes `src` XOR the repeating `key` (as seen from `src[0]`) to `dst`
+/// and says whether those bytes are valid UTF-8 apart from a code point that
+/// their end may cut short. They start on a code-point boundary.
 ///
-/// `dst.len() == src.len()`, a multiple of [`BLOCK`].
-#[allow(unsafe_code)] // the SIMD dispatch; the kernel is in `x86`
-pub(crate) fn unmask_and_check(dst: &mut [u8], src: &[u8], key: [u8; 4]) -> bool {
-    debug_assert_eq!(dst.len(), src.len());
-    debug_assert_eq!(dst.len() % BLOCK, 0);
+/// `src.len()` is a multiple of [`BLOCK`].
+///
+/// # Safety
+///
+/// `dst` is valid for writes of `src.len()` bytes (initialized or not) and
+/// does not overlap `src`. On return all of them are initialized.
+#[allow(unsafe_code)]
+pub(crate) unsafe fn unmask_and_check(dst: *mut u8, src: &[u8], key: [u8; 4]) -> bool {
+    debug_assert_eq!(src.len() % BLOCK, 0);
     #[cfg(all(target_arch = "x86_64", not(miri)))]
     {
         if x86::has_avx2() {
-            // SAFETY: AVX2 is available (checked just above); `dst` and `src`
-            // are valid for `src.len()` bytes (a `&mut` and a `&` cannot
-            // overlap), and that length is a whole number of blocks.
+            // SAFETY: AVX2 is available (checked just above); the caller
+            // gives `dst` for `src.len()` bytes, a whole number of blocks.
             return unsafe {
-                x86::unmask_and_check_avx2(dst.as_mut_ptr(), src.as_ptr(), src.len() / BLOCK, key)
+                x86::unmask_and_check_avx2(dst, src.as_ptr(), src.len() / BLOCK, key)
             };
         }
     }
-    unmask_and_check_portable(dst, src, key)
+    // SAFETY: as this function's own contract.
+    unsafe { unmask_and_check_portable(dst, src, key) }
 }
 
 /// The bytes each step of the SIMD loop handles.
@@ -41,33 +45,45 @@ pub(crate) const BLOCK: usize = 64;
 
 /// Without SIMD: unmask, then let the regular validator judge the bytes up to
 /// the last code-point boundary, and the cut code point by its prefix.
-fn unmask_and_check_portable(dst: &mut [u8], src: &[u8], key: [u8; 4]) -> bool {
-    unmask_copy(dst, src, key);
+///
+/// # Safety
+///
+/// As [`unmask_and_check`].
+#[allow(unsafe_code)]
+unsafe fn unmask_and_check_portable(dst: *mut u8, src: &[u8], key: [u8; 4]) -> bool {
+    // SAFETY: the caller gives `dst` for `src.len()` writes; once written
+    // they are initialized and only read through the new slice.
+    let dst = unsafe {
+        unmask_copy(dst, src, key);
+        core::slice::from_raw_parts(dst, src.len())
+    };
     let tail = crate::validator::unfinished_tail_len(dst);
     let (whole, cut) = dst.split_at(dst.len() - tail);
     crate::is_valid_bulk(whole) && (cut.is_empty() || crate::validator::invalid_at(cut).is_none())
 }
 
 /// `dst = src ^ key`, eight bytes a step; `key` as seen from `src[0]`.
-pub(crate) fn unmask_copy(dst: &mut [u8], src: &[u8], key: [u8; 4]) {
-    debug_assert_eq!(dst.len(), src.len());
+///
+/// # Safety
+///
+/// `dst` is valid for writes of `src.len()` bytes (initialized or not) and
+/// does not overlap `src`.
+#[allow(unsafe_code)]
+pub(crate) unsafe fn unmask_copy(dst: *mut u8, src: &[u8], key: [u8; 4]) {
     let wide = u64::from_ne_bytes([
         key[0], key[1], key[2], key[3], key[0], key[1], key[2], key[3],
     ]);
-    let mut out = dst.chunks_exact_mut(8);
-    let mut input = src.chunks_exact(8);
-    for (o, i) in (&mut out).zip(&mut input) {
-        let word = u64::from_ne_bytes(i.try_into().expect("8 bytes")) ^ wide;
-        o.copy_from_slice(&word.to_ne_bytes());
+    let mut words = src.chunks_exact(8);
+    for (i, word) in (&mut words).enumerate() {
+        let value = u64::from_ne_bytes(word.try_into().expect("8 bytes")) ^ wide;
+        // SAFETY: `8 * i + 8 <= src.len()`, all writable at `dst`.
+        unsafe { dst.add(8 * i).cast::<u64>().write_unaligned(value) };
     }
     // Whole words keep the key's phase: the tail starts at key[0].
-    for (n, (o, i)) in out
-        .into_remainder()
-        .iter_mut()
-        .zip(input.remainder())
-        .enumerate()
-    {
-        *o = i ^ key[n % 4];
+    let done = src.len() - words.remainder().len();
+    for (n, byte) in words.remainder().iter().enumerate() {
+        // SAFETY: `done + n < src.len()`, writable at `dst`.
+        unsafe { dst.add(done + n).write(byte ^ key[n % 4]) };
     }
 }
 
@@ -318,6 +334,7 @@ mod tests {
     /// Places `seq` at `at` in ASCII filler of `len` bytes, masks it, and
     /// checks the SIMD and portable answers (and the unmasked bytes) against
     /// std.
+    #[allow(unsafe_code)]
     fn check_at(seq: &[u8], at: usize, len: usize) {
         let key = [0x9C, 0x01, 0xF7, 0x42];
         let mut plain = vec![b'a'; len];
@@ -329,14 +346,14 @@ mod tests {
             .collect();
         let what = std::format!("{seq:02x?} at {at} of {len}");
         let mut out = vec![0; len];
-        assert_agrees(unmask_and_check(&mut out, &masked, key), &plain, &what);
+        // SAFETY: `out` has room for `masked.len()` bytes and is its own buffer.
+        let answer = unsafe { unmask_and_check(out.as_mut_ptr(), &masked, key) };
+        assert_agrees(answer, &plain, &what);
         assert_eq!(out, plain);
         let mut out = vec![0; len];
-        assert_agrees(
-            unmask_and_check_portable(&mut out, &masked, key),
-            &plain,
-            &what,
-        );
+        // SAFETY: as above.
+        let answer = unsafe { unmask_and_check_portable(out.as_mut_ptr(), &masked, key) };
+        assert_agrees(answer, &plain, &what);
         assert_eq!(out, plain);
     }
 

@@ -1,6 +1,8 @@
 //! The streaming validator: SIMD for the bulk of each chunk, a hand-kept carry
 //! of at most three bytes for a code point cut by a chunk boundary.
 
+use core::{mem::MaybeUninit, slice};
+
 use crate::{
     is_valid_bulk, locate_error,
     masked::{rotate_key, unmask_and_check, unmask_copy, BLOCK},
@@ -103,6 +105,7 @@ impl Utf8Validator {
     /// # Panics
     ///
     /// If `dst` and `src` differ in length.
+    #[allow(unsafe_code)]
     pub fn feed_unmasking(
         &mut self,
         dst: &mut [u8],
@@ -114,32 +117,97 @@ impl Utf8Validator {
             src.len(),
             "dst and src must have the same length"
         );
+        // SAFETY: `dst` is writable for `src.len()` bytes, and a `&mut` and a
+        // `&` cannot overlap.
+        unsafe { self.feed_unmasking_raw(dst.as_mut_ptr(), src, key) }
+    }
+
+    /// [`feed_unmasking`](Self::feed_unmasking) into memory that is not
+    /// initialized yet, such as the spare capacity of a read buffer: the
+    /// copy out of the caller's bytes is the unmasking pass itself.
+    ///
+    /// When it returns, `Ok` or `Err`, every byte of `dst` is initialized to
+    /// `src[i] ^ key[i % 4]`.
+    ///
+    /// # Errors
+    ///
+    /// As [`feed`](Self::feed).
+    ///
+    /// # Panics
+    ///
+    /// If `dst` and `src` differ in length.
+    #[allow(unsafe_code)]
+    pub fn feed_unmasking_uninit(
+        &mut self,
+        dst: &mut [MaybeUninit<u8>],
+        src: &[u8],
+        key: [u8; 4],
+    ) -> Result<(), Utf8Error> {
+        assert_eq!(
+            dst.len(),
+            src.len(),
+            "dst and src must have the same length"
+        );
+        // SAFETY: `MaybeUninit<u8>` has the layout of `u8`; `dst` is writable
+        // for `src.len()` bytes and, being a `&mut`, does not overlap `src`.
+        unsafe { self.feed_unmasking_raw(dst.as_mut_ptr().cast(), src, key) }
+    }
+
+    /// # Safety
+    ///
+    /// `dst` is valid for writes of `src.len()` bytes (initialized or not)
+    /// and does not overlap `src`. Every byte is written before any is read.
+    #[allow(unsafe_code)]
+    unsafe fn feed_unmasking_raw(
+        &mut self,
+        dst: *mut u8,
+        src: &[u8],
+        key: [u8; 4],
+    ) -> Result<(), Utf8Error> {
+        let len = src.len();
         // Below a block plus a carried code point the fused loop has nothing
         // to do: unmask, then take the regular path.
-        if self.failed.is_some() || src.len() < BLOCK + 3 {
-            unmask_copy(dst, src, key);
+        if self.failed.is_some() || len < BLOCK + 3 {
+            // SAFETY: the caller's contract; the slice is made after the
+            // bytes are written.
+            let dst = unsafe {
+                unmask_copy(dst, src, key);
+                slice::from_raw_parts(dst, len)
+            };
             return self.feed(dst);
         }
         let mut start = 0;
         if self.carry_len > 0 {
             // At most three bytes finish the carried code point, and the
             // chunk has them: afterwards the rest starts on a boundary.
-            unmask_copy(&mut dst[..3], &src[..3], key);
-            match self.complete_carry(&dst[..3]) {
+            // SAFETY: `3 <= len`; the slice is made after the bytes are
+            // written and is not used after the next write.
+            let head = unsafe {
+                unmask_copy(dst, &src[..3], key);
+                slice::from_raw_parts(dst, 3)
+            };
+            match self.complete_carry(head) {
                 Ok(used) => start = used,
                 Err(err) => {
-                    unmask_copy(&mut dst[3..], &src[3..], rotate_key(key, 3));
+                    // SAFETY: the remaining `len - 3` bytes of `dst`.
+                    unsafe { unmask_copy(dst.add(3), &src[3..], rotate_key(key, 3)) };
                     self.failed = Some(err);
                     return Err(err);
                 }
             }
         }
         let key = rotate_key(key, start);
-        let (dst, src) = (&mut dst[start..], &src[start..]);
+        let src = &src[start..];
         let blocks = src.len() / BLOCK * BLOCK;
-        let valid = unmask_and_check(&mut dst[..blocks], &src[..blocks], key);
-        // `blocks` is a multiple of 4: the key keeps its phase.
-        unmask_copy(&mut dst[blocks..], &src[blocks..], key);
+        // SAFETY: `dst + start` is writable for `src.len()` more bytes: the
+        // blocks, then the rest (`blocks` is a multiple of 4, so the key keeps
+        // its phase). The slice is made once all of them are written.
+        let (valid, dst) = unsafe {
+            let out = dst.add(start);
+            let valid = unmask_and_check(out, &src[..blocks], key);
+            unmask_copy(out.add(blocks), &src[blocks..], key);
+            (valid, slice::from_raw_parts(out, src.len()))
+        };
         if !valid {
             let err = locate_error(self.offset, dst);
             self.failed = Some(err);

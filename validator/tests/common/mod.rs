@@ -60,8 +60,20 @@ fn run_unmasking(chunks: &[&[u8]]) -> Option<(usize, Utf8Error)> {
         let r = at % 4;
         let key = [KEY[r], KEY[(r + 1) % 4], KEY[(r + 2) % 4], KEY[(r + 3) % 4]];
         at += chunk.len();
-        let mut out = vec![0x55; chunk.len()];
-        let result = v.feed_unmasking(&mut out, &masked, key);
+        // Even chunks go into initialized memory, odd ones into spare
+        // capacity.
+        let mut out = Vec::with_capacity(chunk.len());
+        let result = if i % 2 == 0 {
+            out.resize(chunk.len(), 0x55);
+            v.feed_unmasking(&mut out, &masked, key)
+        } else {
+            let result =
+                v.feed_unmasking_uninit(&mut out.spare_capacity_mut()[..chunk.len()], &masked, key);
+            // SAFETY: `feed_unmasking_uninit` initializes all of `dst`,
+            // whatever it returns.
+            unsafe { out.set_len(chunk.len()) };
+            result
+        };
         assert_eq!(&out, chunk, "unmasked bytes differ");
         if let Err(e) = result {
             assert_eq!(v.finish(), Err(e));
