@@ -1,7 +1,6 @@
 //! The RFC 6455 state machine, sans-IO: bytes in, events and bytes out.
 
 use bytes::{Bytes, BytesMut};
-use utf8stream::Utf8Validator;
 
 use crate::{
     close::CloseCode,
@@ -10,6 +9,7 @@ use crate::{
     encoder::{FrameEncoder, MaskSource, OsRandomMask},
     error::{ProtocolError, SendError},
     frame::{FrameHeader, OpCode, MAX_CONTROL_PAYLOAD},
+    ingest::Ingest,
     message::{Closed, Event, Initiator, Message, Text},
 };
 
@@ -59,6 +59,14 @@ pub struct Connection {
     config: Config,
     state: State,
     read_buf: BytesMut,
+    /// The first pass over incoming bytes: payloads unmasked and text
+    /// validated as they are copied in.
+    ingest: Ingest,
+    /// How much of `read_buf` the first pass has seen; bytes past it were
+    /// put there through [`read_buf`](Self::read_buf).
+    ingested_len: usize,
+    /// Stream position of the header of the frame whose payload is arriving.
+    frame_start: u64,
     output: BytesMut,
     decoder: FrameDecoder,
     encoder: FrameEncoder,
@@ -70,7 +78,6 @@ pub struct Connection {
     assembled: BytesMut,
     /// Streaming mode: bytes of a code point cut at a frame boundary.
     text_carry: BytesMut,
-    utf8: Utf8Validator,
     /// The kind of the fragmented message we are sending, if any.
     sending: Option<Kind>,
 }
@@ -89,14 +96,16 @@ impl Connection {
             config,
             state: State::Open,
             read_buf: BytesMut::new(),
+            ingest: Ingest::new(role, config.frame_limit()),
+            ingested_len: 0,
+            frame_start: 0,
             output: BytesMut::new(),
-            decoder: FrameDecoder::new(role, config.frame_limit()),
+            decoder: FrameDecoder::for_unmasked_payloads(role, config.frame_limit()),
             encoder: FrameEncoder::new(role, masks),
             receiving: None,
             received_len: 0,
             assembled: BytesMut::new(),
             text_carry: BytesMut::new(),
-            utf8: Utf8Validator::new(),
             sending: None,
         }
     }
@@ -112,17 +121,38 @@ impl Connection {
     }
 
     /// Appends bytes read from the peer. Ignored once the connection is closed.
+    ///
+    /// The copy is also the unmasking pass, and text is validated in it:
+    /// each payload byte is touched once on its way in.
     pub fn receive(&mut self, bytes: &[u8]) {
         if self.state != State::Closed {
-            self.read_buf.extend_from_slice(bytes);
+            self.catch_up();
+            self.ingest.append(&mut self.read_buf, bytes);
+            self.ingested_len = self.read_buf.len();
         }
     }
 
     /// The buffer incoming bytes go into, for reading into it directly
-    /// (for example with `bytes::BufMut` and a socket). Bytes appended after
+    /// (for example with `bytes::BufMut` and a socket). Only append to it:
+    /// the bytes already there are the connection's. Bytes appended after
     /// the connection closed are ignored.
+    ///
+    /// Appended bytes are unmasked and validated in place by the next call
+    /// to [`next_event`](Self::next_event); [`receive`](Self::receive) does
+    /// the same work in the copy it makes anyway.
     pub fn read_buf(&mut self) -> &mut BytesMut {
         &mut self.read_buf
+    }
+
+    /// Runs the first pass over bytes appended through `read_buf`.
+    fn catch_up(&mut self) {
+        self.ingest.catch_up(&mut self.read_buf, self.ingested_len);
+        self.ingested_len = self.read_buf.len();
+    }
+
+    /// Stream position of the first byte in `read_buf` (all of it ingested).
+    fn front(&self) -> u64 {
+        self.ingest.end() - self.read_buf.len() as u64
     }
 
     /// Bytes of received data held in memory: unparsed input plus the parts
@@ -150,11 +180,25 @@ impl Connection {
     /// a text message's bytes are validated as they arrive, so invalid UTF-8
     /// is reported (and the 1007 close queued) by the call that sees it.
     pub fn next_event(&mut self) -> Option<Event> {
+        if self.state == State::Closed {
+            return None;
+        }
+        self.catch_up();
+        let event = self.decode_event();
+        self.ingested_len = self.read_buf.len();
+        event
+    }
+
+    fn decode_event(&mut self) -> Option<Event> {
         while self.state != State::Closed {
+            let at = self.front();
             let step = match self.decoder.decode(&mut self.read_buf) {
                 Ok(None) => return None,
-                Ok(Some(Decoded::Frame(header, payload))) => self.on_frame(&header, payload),
-                Ok(Some(Decoded::Header(header))) => self.on_header(&header).map(|()| None),
+                Ok(Some(Decoded::Frame(header, payload))) => self.on_frame(&header, payload, at),
+                Ok(Some(Decoded::Header(header))) => {
+                    self.frame_start = at;
+                    self.on_header(&header).map(|()| None)
+                }
                 Ok(Some(Decoded::Payload { new, complete })) => self.on_payload(new, complete),
                 Err(err) => Err(err),
             };
@@ -187,7 +231,6 @@ impl Connection {
             }
             self.receiving = Some(kind);
             self.received_len = 0;
-            self.utf8.reset();
         }
         // §10.4: the message limit, against the running total plus this frame.
         let declared = self.received_len.saturating_add(header.payload_len);
@@ -207,6 +250,7 @@ impl Connection {
         &mut self,
         header: &FrameHeader,
         payload: BytesMut,
+        frame_start: u64,
     ) -> Result<Option<Event>, ProtocolError> {
         self.on_header(header)?;
         if header.opcode.is_control() {
@@ -219,16 +263,8 @@ impl Connection {
             return Ok(None);
         }
         if self.receiving == Some(Kind::Text) {
-            let whole_message = header.fin && header.opcode != OpCode::Continuation;
-            let checked = if whole_message {
-                // The message is all here: one pass of the one-shot validator.
-                utf8stream::check(&payload)
-            } else {
-                self.utf8.feed(&payload)
-            };
-            checked.map_err(|err| ProtocolError::InvalidUtf8 {
-                valid_up_to: err.valid_up_to(),
-            })?;
+            // The whole frame is here: whatever the first pass found in it.
+            self.text_verdict(frame_start, u64::MAX)?;
         }
         self.deliver(payload, header.fin)
     }
@@ -260,11 +296,7 @@ impl Connection {
         if self.receiving == Some(Kind::Text) {
             // §8.1 and §5.6: fail as soon as the text stops being UTF-8, even
             // in the middle of a frame.
-            if let Err(err) = self.utf8.feed(&self.read_buf[new]) {
-                return Err(ProtocolError::InvalidUtf8 {
-                    valid_up_to: err.valid_up_to(),
-                });
-            }
+            self.text_verdict(self.frame_start, self.front() + new.end as u64)?;
         }
         if !complete && !self.config.is_streaming() {
             return Ok(None);
@@ -272,6 +304,19 @@ impl Connection {
         let len = self.decoder.unmasked();
         let payload = self.decoder.take(&mut self.read_buf, len);
         self.deliver(payload, last)
+    }
+
+    /// The first pass's verdict on the text of the frame whose header is at
+    /// stream position `frame`, once its bytes up to `read_to` are read.
+    fn text_verdict(&self, frame: u64, read_to: u64) -> Result<(), ProtocolError> {
+        match self.ingest.invalid() {
+            Some(invalid) if invalid.frame == frame && invalid.seen_by <= read_to => {
+                Err(ProtocolError::InvalidUtf8 {
+                    valid_up_to: invalid.valid_up_to,
+                })
+            }
+            _ => Ok(()),
+        }
     }
 
     /// Hands validated payload on: as a piece in streaming mode, else into
@@ -282,7 +327,7 @@ impl Connection {
         }
         if last && self.assembled.is_empty() {
             // A message in one frame: hand its buffer out as it is.
-            let kind = self.end_message_checked()?;
+            let kind = self.end_message_kind();
             return Ok(Some(Event::Message(self.message(kind, payload.freeze()))));
         }
         if self.assembled.is_empty() {
@@ -299,7 +344,7 @@ impl Connection {
         if !last {
             return Ok(None);
         }
-        let kind = self.end_message_checked()?;
+        let kind = self.end_message_kind();
         let bytes = std::mem::take(&mut self.assembled).freeze();
         Ok(Some(Event::Message(self.message(kind, bytes))))
     }
@@ -318,13 +363,13 @@ impl Connection {
                 joined.extend_from_slice(&piece);
                 piece = joined;
             }
-            // The validator's pending bytes are the last bytes fed: keep them
-            // until the code point is whole.
-            let keep = self.utf8.pending().min(piece.len());
+            // The piece starts on a code point and is valid so far: keep
+            // back a code point its end cuts until it is whole.
+            let keep = utf8stream::unfinished_tail_len(&piece);
             self.text_carry = piece.split_off(piece.len() - keep);
         }
         if last {
-            self.end_message_checked()?;
+            self.end_message_kind();
         } else if piece.is_empty() {
             return Ok(None);
         }
@@ -332,25 +377,17 @@ impl Connection {
         Ok(Some(Event::Chunk { data, last }))
     }
 
-    /// Ends the message being received, checking that its text did not stop
-    /// in the middle of a code point.
-    fn end_message_checked(&mut self) -> Result<Kind, ProtocolError> {
+    /// Ends the message being received. (A text message that ends inside a
+    /// code point was reported by the first pass against its last frame.)
+    fn end_message_kind(&mut self) -> Kind {
         let kind = self.receiving.expect("data frame without a message");
-        if kind == Kind::Text {
-            self.utf8
-                .finish()
-                .map_err(|err| ProtocolError::InvalidUtf8 {
-                    valid_up_to: err.valid_up_to(),
-                })?;
-        }
         self.end_message();
-        Ok(kind)
+        kind
     }
 
     fn end_message(&mut self) {
         self.receiving = None;
         self.received_len = 0;
-        self.utf8.reset();
     }
 
     fn message(&self, kind: Kind, bytes: Bytes) -> Message {
@@ -438,6 +475,7 @@ impl Connection {
     fn shut(&mut self) {
         self.state = State::Closed;
         self.read_buf = BytesMut::new();
+        self.ingested_len = 0;
         self.assembled = BytesMut::new();
         self.text_carry = BytesMut::new();
     }

@@ -44,6 +44,9 @@ pub enum Decoded {
 pub struct FrameDecoder {
     role: Role,
     max_frame_size: u64,
+    /// Whether payloads still need unmasking (not when the connection's
+    /// first pass has done it on the way in).
+    unmask: bool,
     frame: Option<FrameProgress>,
 }
 
@@ -62,6 +65,18 @@ impl FrameDecoder {
         Self {
             role,
             max_frame_size,
+            unmask: true,
+            frame: None,
+        }
+    }
+
+    /// A decoder for bytes whose payloads were unmasked already: it checks
+    /// that frames are masked as the role requires, and leaves the bytes be.
+    pub(crate) const fn for_unmasked_payloads(role: Role, max_frame_size: u64) -> Self {
+        Self {
+            role,
+            max_frame_size,
+            unmask: false,
             frame: None,
         }
     }
@@ -108,7 +123,7 @@ impl FrameDecoder {
             buf.advance(len);
             if header.payload_len <= buf.len() as u64 {
                 let mut payload = buf.split_to(header.payload_len as usize);
-                if let Some(key) = header.mask {
+                if let (Some(key), true) = (header.mask, self.unmask) {
                     apply_mask(&mut payload, key, 0);
                 }
                 return Ok(Some(Decoded::Frame(header, payload)));
@@ -127,7 +142,7 @@ impl FrameDecoder {
             return Ok(None);
         }
         let new = frame.unmasked..arrived;
-        if let Some(key) = frame.header.mask {
+        if let (Some(key), true) = (frame.header.mask, self.unmask) {
             let offset = frame.taken as usize + frame.unmasked;
             apply_mask(&mut buf[new.clone()], key, offset);
         }

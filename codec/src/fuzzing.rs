@@ -68,8 +68,9 @@ pub fn connection(data: &[u8]) {
         .max_message_size(FUZZ_MESSAGE_LIMIT)
         .streaming(flags & 2 != 0);
     let chunk = (*chunk as usize).max(1);
-    let whole = run_connection(role, config, stream, stream.len().max(1));
-    let chunked = run_connection(role, config, stream, chunk);
+    let whole = run_connection(role, config, stream, stream.len().max(1), false);
+    // Every other piece goes straight into `read_buf`, if the flags say so.
+    let chunked = run_connection(role, config, stream, chunk, flags & 4 != 0);
     if config.is_streaming() {
         // Streaming pieces follow the reads; what they add up to must not.
         assert_eq!(whole.1, chunked.1, "output bytes differ");
@@ -85,13 +86,17 @@ pub fn connection(data: &[u8]) {
 
 type Run = (Vec<Event>, Vec<u8>);
 
-fn run_connection(role: Role, config: Config, stream: &[u8], chunk: usize) -> Run {
+fn run_connection(role: Role, config: Config, stream: &[u8], chunk: usize, direct: bool) -> Run {
     let mut conn =
         Connection::with_mask_source(role, config, Box::new(|| [0xA1, 0xB2, 0xC3, 0xD4]));
     let (mut events, mut out) = (Vec::new(), Vec::new());
     let bound = (FUZZ_FRAME_LIMIT + FUZZ_MESSAGE_LIMIT) as usize + MAX_HEADER_LEN;
-    for piece in stream.chunks(chunk) {
-        conn.receive(piece);
+    for (i, piece) in stream.chunks(chunk).enumerate() {
+        if direct && i % 2 == 1 {
+            conn.read_buf().extend_from_slice(piece);
+        } else {
+            conn.receive(piece);
+        }
         while let Some(event) = conn.next_event() {
             events.push(event);
         }

@@ -107,6 +107,7 @@ mod encoder;
 mod error;
 pub mod frame;
 pub mod handshake;
+mod ingest;
 mod mask;
 mod message;
 #[cfg(feature = "tokio")]

@@ -7,6 +7,8 @@
 //! paths it can interpret (SSE2, and AVX2 where the target enables it);
 //! NEON is routed to the word loop under Miri.
 
+use std::mem::MaybeUninit;
+
 /// Buffers shorter than this skip the SIMD set-up.
 const SIMD_MIN_LEN: usize = 128;
 
@@ -59,7 +61,7 @@ fn mask_simd(buf: &mut [u8], key: [u8; 4]) {
 }
 
 /// The key as seen from payload byte `offset`.
-const fn rotated(key: [u8; 4], offset: usize) -> [u8; 4] {
+pub(crate) const fn rotated(key: [u8; 4], offset: usize) -> [u8; 4] {
     let r = offset % 4;
     [key[r], key[(r + 1) % 4], key[(r + 2) % 4], key[(r + 3) % 4]]
 }
@@ -79,6 +81,50 @@ fn mask_words(buf: &mut [u8], key: [u8; 4]) {
     // Whole words keep the key's phase, so the tail starts at key[0].
     for (i, byte) in words.into_remainder().iter_mut().enumerate() {
         *byte ^= key[i & 3];
+    }
+}
+
+/// Writes `src` unmasked with `key` (as seen from `src[0]`) into `dst`, which
+/// need not be initialized: a copy out of a read that is also the unmasking
+/// pass. Afterwards every byte of `dst` is initialized.
+///
+/// # Panics
+///
+/// If `dst` and `src` differ in length.
+pub(crate) fn unmask_into(dst: &mut [MaybeUninit<u8>], src: &[u8], key: [u8; 4]) {
+    assert_eq!(
+        dst.len(),
+        src.len(),
+        "dst and src must have the same length"
+    );
+    #[allow(unused_mut)] // only x86-64 has a SIMD copy
+    let mut done = 0;
+    #[cfg(target_arch = "x86_64")]
+    if src.len() >= SIMD_MIN_LEN && std::arch::is_x86_feature_detected!("avx2") {
+        // SAFETY: AVX2 was detected just above; `dst` is writable for
+        // `src.len()` bytes (`MaybeUninit<u8>` has `u8`'s layout) and, being a
+        // `&mut`, does not overlap `src`.
+        done = unsafe { x86::unmask_into_avx2(dst.as_mut_ptr().cast(), src, key) };
+    }
+    // `done` is a multiple of 32: the key keeps its phase.
+    let wide = u64::from_ne_bytes([
+        key[0], key[1], key[2], key[3], key[0], key[1], key[2], key[3],
+    ]);
+    let mut out = dst[done..].chunks_exact_mut(8);
+    let mut input = src[done..].chunks_exact(8);
+    for (o, i) in (&mut out).zip(&mut input) {
+        let word = u64::from_ne_bytes(i.try_into().expect("8 bytes")) ^ wide;
+        for (slot, byte) in o.iter_mut().zip(word.to_ne_bytes()) {
+            slot.write(byte);
+        }
+    }
+    for (n, (slot, byte)) in out
+        .into_remainder()
+        .iter_mut()
+        .zip(input.remainder())
+        .enumerate()
+    {
+        slot.write(byte ^ key[n % 4]);
     }
 }
 
@@ -115,6 +161,30 @@ mod x86 {
         }
         // 32 is a multiple of 4: the remainder starts at key phase 0.
         super::mask_words(blocks.into_remainder(), key);
+    }
+
+    /// Unmasks whole 32-byte blocks of `src` into `dst`; returns how many
+    /// bytes it wrote (a multiple of 32).
+    ///
+    /// # Safety
+    ///
+    /// The CPU must support AVX2; `dst` must be writable for `src.len()`
+    /// bytes (initialized or not) and not overlap `src`.
+    #[target_feature(enable = "avx2")]
+    pub(super) unsafe fn unmask_into_avx2(dst: *mut u8, src: &[u8], key: [u8; 4]) -> usize {
+        let wide = _mm256_set1_epi32(i32::from_ne_bytes(key));
+        let blocks = src.chunks_exact(32);
+        let done = src.len() - blocks.remainder().len();
+        for (i, block) in blocks.enumerate() {
+            // SAFETY: `block` is 32 readable bytes; `dst + 32 * i` has 32
+            // writable ones (`32 * i + 32 <= src.len()`); loadu/storeu accept
+            // any alignment.
+            unsafe {
+                let masked = _mm256_xor_si256(_mm256_loadu_si256(block.as_ptr().cast()), wide);
+                _mm256_storeu_si256(dst.add(32 * i).cast(), masked);
+            }
+        }
+        done
     }
 
     /// SSE2 is part of the x86-64 baseline, so this needs no run-time check.
@@ -193,6 +263,32 @@ mod tests {
                     apply_mask_bytewise(&mut slow[align..align + len], key, offset);
                     assert_eq!(fast, slow, "len {len} offset {offset} align {align}");
                 }
+            }
+        }
+    }
+
+    #[test]
+    fn unmask_into_equals_the_byte_loop_for_every_length_and_offset() {
+        let key = [0x5A, 0xC3, 0x17, 0x8E];
+        let lengths: Vec<usize> = if cfg!(miri) {
+            vec![0, 1, 7, 8, 9, 31, 32, 33, 127, 128, 129, 160, 200]
+        } else {
+            (0..300).collect()
+        };
+        for len in lengths {
+            for offset in 0..4 {
+                let src: Vec<u8> = (0..len as u32).map(|i| (i * 13 + 5) as u8).collect();
+                let mut want = src.clone();
+                apply_mask_bytewise(&mut want, key, offset);
+                let mut dst: Vec<u8> = Vec::with_capacity(len);
+                unmask_into(
+                    &mut dst.spare_capacity_mut()[..len],
+                    &src,
+                    rotated(key, offset),
+                );
+                // SAFETY: `unmask_into` initializes all `len` bytes.
+                unsafe { dst.set_len(len) };
+                assert_eq!(dst, want, "len {len} offset {offset}");
             }
         }
     }

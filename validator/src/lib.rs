@@ -149,5 +149,20 @@ fn is_valid_bulk(bytes: &[u8]) -> bool {
     }
 }
 
+/// How many bytes at the end of `bytes` begin a code point that `bytes`
+/// cuts off (0 to 3): what a caller handing out validated text piece by
+/// piece keeps back until the next piece completes it.
+///
+/// It looks only at the last three bytes and assumes what comes before is
+/// valid; for bytes whose validity is unknown, use [`Utf8Validator::pending`].
+///
+/// ```
+/// assert_eq!(utf8stream::unfinished_tail_len("a€".as_bytes()), 0);
+/// assert_eq!(utf8stream::unfinished_tail_len(b"a\xE2\x82"), 2);
+/// ```
+pub fn unfinished_tail_len(bytes: &[u8]) -> usize {
+    validator::unfinished_tail_len(bytes)
+}
+
 #[doc(hidden)]
 pub mod fuzzing;

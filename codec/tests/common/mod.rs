@@ -77,14 +77,33 @@ pub fn close_code_on_wire(out: &[u8]) -> Option<u16> {
 }
 
 /// Runs a connection over `input` cut at `cuts`, pulling events after every
-/// piece; returns the events and everything written.
+/// piece; returns the events and everything written. It runs twice: once
+/// with `receive`, once putting every other piece straight into `read_buf`;
+/// both must give the same.
 pub fn drive(role: Role, config: Config, input: &[u8], cuts: &[usize]) -> (Vec<Event>, Vec<u8>) {
+    let received = drive_with(role, config, input, cuts, false);
+    let mixed = drive_with(role, config, input, cuts, true);
+    assert_eq!(received, mixed, "receive and read_buf differ");
+    received
+}
+
+fn drive_with(
+    role: Role,
+    config: Config,
+    input: &[u8],
+    cuts: &[usize],
+    use_read_buf: bool,
+) -> (Vec<Event>, Vec<u8>) {
     let mut conn = Connection::with_mask_source(role, config, Box::new(|| [1, 2, 3, 4]));
     let mut events = Vec::new();
     let mut out = Vec::new();
     let mut start = 0;
-    for &end in cuts.iter().chain(std::iter::once(&input.len())) {
-        conn.receive(&input[start..end]);
+    for (i, &end) in cuts.iter().chain(std::iter::once(&input.len())).enumerate() {
+        if use_read_buf && i % 2 == 1 {
+            conn.read_buf().extend_from_slice(&input[start..end]);
+        } else {
+            conn.receive(&input[start..end]);
+        }
         start = end;
         while let Some(event) = conn.next_event() {
             events.push(event);

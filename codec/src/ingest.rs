@@ -1,0 +1,323 @@
+//! The receive side's first pass: as bytes enter the read buffer, frame
+//! headers are followed, payloads are unmasked and text is validated, in the
+//! copy itself.
+//!
+//! A server's payloads arrive masked. Copying them out of the caller's read,
+//! unmasking them and validating text are three passes over every byte when
+//! done one after the other; [`Ingest::append`] does all three in one (with
+//! `utf8stream`'s fused loop), and the decoder later finds the payloads
+//! already unmasked and the UTF-8 verdict waiting. Bytes put into the buffer
+//! by the caller ([`Connection::read_buf`](crate::Connection::read_buf)) are
+//! taken in place by [`Ingest::catch_up`] instead.
+//!
+//! It judges nothing but UTF-8: at a header that breaks a rule it stops and
+//! leaves the rest as it came, and the decoder reports that header's error
+//! when it gets there. It does not know the connection's state either: a
+//! verdict on a message that the connection discards (after our close) is
+//! never asked for.
+
+use bytes::BytesMut;
+use utf8stream::Utf8Validator;
+
+use crate::{
+    config::Role,
+    frame::{FrameHeader, OpCode, Status, MAX_HEADER_LEN},
+    mask::{apply_mask, rotated, unmask_into},
+};
+
+/// The first text in the stream that stopped being UTF-8.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Invalid {
+    /// Stream position of the header of the frame that showed it.
+    pub frame: u64,
+    /// The stream position from which it shows: once the frame's bytes up to
+    /// here have been read, the message is known to be invalid.
+    pub seen_by: u64,
+    /// As `Utf8Error::valid_up_to`: the offset in the message.
+    pub valid_up_to: u64,
+}
+
+#[derive(Copy, Clone, Debug)]
+enum Place {
+    /// Between frames; `have` bytes of the next header are at the end of
+    /// what was taken.
+    Header { have: usize },
+    /// In a frame's payload.
+    Payload {
+        frame: u64,
+        remaining: u64,
+        /// The key as seen from the next payload byte, if masked.
+        key: Option<[u8; 4]>,
+        text: bool,
+        /// The frame ends a data message.
+        ends_message: bool,
+    },
+    /// At a header that breaks a rule: everything from here stays as it came.
+    Stopped,
+}
+
+/// Where the bytes to take in are.
+enum Input<'a> {
+    /// In the caller's slice: append them.
+    Copy(&'a [u8]),
+    /// Already at the end of the buffer, from this index on.
+    InPlace(usize),
+}
+
+/// Follows the frames of one direction of a stream as its bytes arrive.
+#[derive(Debug)]
+pub(crate) struct Ingest {
+    role: Role,
+    max_frame_size: u64,
+    place: Place,
+    /// Stream position of the end of what was taken.
+    end: u64,
+    /// Whether a data message is open, and whether it is text.
+    message: Option<bool>,
+    utf8: Utf8Validator,
+    invalid: Option<Invalid>,
+}
+
+impl Ingest {
+    pub(crate) const fn new(role: Role, max_frame_size: u64) -> Self {
+        Self {
+            role,
+            max_frame_size,
+            place: Place::Header { have: 0 },
+            end: 0,
+            message: None,
+            utf8: Utf8Validator::new(),
+            invalid: None,
+        }
+    }
+
+    /// Stream position of the end of what was taken in.
+    pub(crate) const fn end(&self) -> u64 {
+        self.end
+    }
+
+    /// The first invalid text seen, if any.
+    pub(crate) const fn invalid(&self) -> Option<Invalid> {
+        self.invalid
+    }
+
+    /// Appends `input` to `buf`: header bytes as they are, payload bytes
+    /// unmasked (and text validated) on the way.
+    pub(crate) fn append(&mut self, buf: &mut BytesMut, input: &[u8]) {
+        buf.reserve(input.len());
+        self.take(buf, Input::Copy(input));
+    }
+
+    /// Takes in bytes the caller appended to `buf` directly: those from
+    /// index `from` on.
+    pub(crate) fn catch_up(&mut self, buf: &mut BytesMut, from: usize) {
+        if from < buf.len() {
+            self.take(buf, Input::InPlace(from));
+        }
+    }
+
+    fn take(&mut self, buf: &mut BytesMut, mut input: Input<'_>) {
+        loop {
+            let available = match input {
+                Input::Copy(bytes) => bytes.len(),
+                Input::InPlace(at) => buf.len() - at,
+            };
+            if available == 0 {
+                return;
+            }
+            match self.place {
+                Place::Stopped => {
+                    if let Input::Copy(bytes) = input {
+                        buf.extend_from_slice(bytes);
+                    }
+                    self.end += available as u64;
+                    return;
+                }
+                Place::Header { have } => {
+                    let taken = self.take_header(buf, &input, have);
+                    self.end += taken as u64;
+                    input = match input {
+                        Input::Copy(bytes) => {
+                            buf.extend_from_slice(&bytes[..taken]);
+                            Input::Copy(&bytes[taken..])
+                        }
+                        Input::InPlace(at) => Input::InPlace(at + taken),
+                    };
+                    if let Place::Payload { remaining: 0, .. } = self.place {
+                        self.end_frame();
+                    }
+                }
+                Place::Payload {
+                    frame,
+                    remaining,
+                    key,
+                    text,
+                    ends_message,
+                } => {
+                    let n = remaining.min(available as u64) as usize;
+                    let result = match input {
+                        Input::Copy(bytes) => {
+                            let result = self.copy_payload(buf, &bytes[..n], key, text);
+                            input = Input::Copy(&bytes[n..]);
+                            result
+                        }
+                        Input::InPlace(at) => {
+                            let payload = &mut buf[at..at + n];
+                            if let Some(key) = key {
+                                apply_mask(payload, key, 0);
+                            }
+                            input = Input::InPlace(at + n);
+                            if text {
+                                self.utf8.feed(payload)
+                            } else {
+                                Ok(())
+                            }
+                        }
+                    };
+                    self.end += n as u64;
+                    if let Err(err) = result {
+                        self.note_invalid(frame, err.valid_up_to());
+                    }
+                    self.place = Place::Payload {
+                        frame,
+                        remaining: remaining - n as u64,
+                        key: key.map(|k| rotated(k, n)),
+                        text,
+                        ends_message,
+                    };
+                    if remaining == n as u64 {
+                        self.end_frame();
+                    }
+                }
+            }
+        }
+    }
+
+    /// Parses as much of the next header as there is; returns how many of
+    /// the available bytes belong to it (all of them if it is not whole).
+    fn take_header(&mut self, buf: &BytesMut, input: &Input<'_>, have: usize) -> usize {
+        let parsed = match *input {
+            Input::InPlace(at) => FrameHeader::parse(&buf[at - have..]),
+            Input::Copy(bytes) if have == 0 => FrameHeader::parse(bytes),
+            Input::Copy(bytes) => {
+                // The header is cut by the end of a read: join its two parts.
+                let mut joined = [0u8; MAX_HEADER_LEN];
+                joined[..have].copy_from_slice(&buf[buf.len() - have..]);
+                let more = bytes.len().min(MAX_HEADER_LEN - have);
+                joined[have..have + more].copy_from_slice(&bytes[..more]);
+                FrameHeader::parse(&joined[..have + more])
+            }
+        };
+        let available = match *input {
+            Input::Copy(bytes) => bytes.len(),
+            Input::InPlace(at) => buf.len() - at,
+        };
+        match parsed {
+            Ok(Status::Partial) => {
+                self.place = Place::Header {
+                    have: have + available,
+                };
+                available
+            }
+            Ok(Status::Complete((header, len))) => {
+                let frame = self.end - have as u64;
+                self.place = self.enter(&header, frame);
+                len - have
+            }
+            Err(_) => {
+                self.place = Place::Stopped;
+                0
+            }
+        }
+    }
+
+    /// Where a new frame leads: its payload, or a stop if the decoder or the
+    /// connection will refuse the frame (the same rules, in the same order,
+    /// as theirs).
+    fn enter(&mut self, header: &FrameHeader, frame: u64) -> Place {
+        let masked_ok = match self.role {
+            Role::Server => header.mask.is_some(),
+            Role::Client => header.mask.is_none(),
+        };
+        if !masked_ok || header.payload_len > self.max_frame_size {
+            return Place::Stopped;
+        }
+        let text = match (header.opcode, self.message) {
+            (OpCode::Text | OpCode::Binary, Some(_)) | (OpCode::Continuation, None) => {
+                return Place::Stopped;
+            }
+            (OpCode::Text | OpCode::Binary, None) => {
+                let text = header.opcode == OpCode::Text;
+                self.message = Some(text);
+                self.utf8.reset();
+                text
+            }
+            (OpCode::Continuation, Some(text)) => text,
+            // Control frames: the connection checks a close reason itself.
+            _ => false,
+        };
+        Place::Payload {
+            frame,
+            remaining: header.payload_len,
+            key: header.mask,
+            text,
+            ends_message: header.fin && !header.opcode.is_control(),
+        }
+    }
+
+    /// Unmasks (and validates) `src` into the spare capacity of `buf`.
+    fn copy_payload(
+        &mut self,
+        buf: &mut BytesMut,
+        src: &[u8],
+        key: Option<[u8; 4]>,
+        text: bool,
+    ) -> Result<(), utf8stream::Utf8Error> {
+        let Some(key) = key else {
+            buf.extend_from_slice(src);
+            return if text { self.utf8.feed(src) } else { Ok(()) };
+        };
+        buf.reserve(src.len());
+        let spare = &mut buf.spare_capacity_mut()[..src.len()];
+        let result = if text {
+            self.utf8.feed_unmasking_uninit(spare, src, key)
+        } else {
+            unmask_into(spare, src, key);
+            Ok(())
+        };
+        // SAFETY: both calls above initialize all of `spare`, the first
+        // `src.len()` bytes past the buffer's length, whatever they return.
+        unsafe { buf.set_len(buf.len() + src.len()) };
+        result
+    }
+
+    fn end_frame(&mut self) {
+        if let Place::Payload {
+            frame,
+            ends_message: true,
+            text,
+            ..
+        } = self.place
+        {
+            if text {
+                if let Err(err) = self.utf8.finish() {
+                    self.note_invalid(frame, err.valid_up_to());
+                }
+            }
+            self.message = None;
+        }
+        self.place = Place::Header { have: 0 };
+    }
+
+    fn note_invalid(&mut self, frame: u64, valid_up_to: u64) {
+        // Only the first matters: the connection fails there, or it is
+        // discarding data since its close and will discard the rest too.
+        if self.invalid.is_none() {
+            self.invalid = Some(Invalid {
+                frame,
+                seen_by: self.end,
+                valid_up_to,
+            });
+        }
+    }
+}
