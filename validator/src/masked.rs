@@ -252,6 +252,12 @@ mod x86 {
         _mm256_subs_epu8(input, max)
     }
 
+    /// How far ahead of the loads to prefetch. Without it the loop runs at
+    /// about half speed on a source that is not in cache (the `unmask_utf8`
+    /// bench on 16 MiB: 7.5 GiB/s without, 13.4-14.4 at 4 KiB ahead, less at 2
+    /// or 8 KiB).
+    const PREFETCH: usize = 4096;
+
     /// The AVX2 body of [`super::unmask_and_check`]: `blocks` blocks of 64
     /// bytes.
     ///
@@ -276,18 +282,35 @@ mod x86 {
         let mut error = _mm256_setzero_si256();
         let mut prev = _mm256_setzero_si256();
         let mut prev_incomplete = _mm256_setzero_si256();
+        // SAFETY (for `load`): only called with `at + 64 <= blocks * 64`,
+        // which the caller guarantees readable from `src`; unaligned loads.
+        let load = |at: usize| unsafe {
+            (
+                _mm256_xor_si256(_mm256_loadu_si256(src.add(at).cast()), key),
+                _mm256_xor_si256(_mm256_loadu_si256(src.add(at + 32).cast()), key),
+            )
+        };
+        if blocks == 0 {
+            return true;
+        }
+        let (mut low, mut high) = load(0);
         for block in 0..blocks {
             let at = block * super::BLOCK;
-            // SAFETY: `at + 64 <= blocks * 64`, which the caller guarantees
-            // readable from `src` and writable at `dst`; loads and stores
-            // are unaligned.
-            let (low, high) = unsafe {
-                let low = _mm256_xor_si256(_mm256_loadu_si256(src.add(at).cast()), key);
-                let high = _mm256_xor_si256(_mm256_loadu_si256(src.add(at + 32).cast()), key);
-                _mm256_storeu_si256(dst.add(at).cast(), low);
-                _mm256_storeu_si256(dst.add(at + 32).cast(), high);
+            // The next block is loaded before this one is stored, so that no
+            // load waits behind a store that might be to the same address.
+            let next = if block + 1 < blocks {
+                load(at + super::BLOCK)
+            } else {
                 (low, high)
             };
+            // Prefetching is a hint: any address is allowed.
+            _mm_prefetch::<_MM_HINT_T0>(src.wrapping_add(at + PREFETCH).cast());
+            // SAFETY: `at + 64 <= blocks * 64`, which the caller guarantees
+            // writable at `dst`; unaligned stores.
+            unsafe {
+                _mm256_storeu_si256(dst.add(at).cast(), low);
+                _mm256_storeu_si256(dst.add(at + 32).cast(), high);
+            }
             if _mm256_movemask_epi8(_mm256_or_si256(low, high)) == 0 {
                 // All ASCII: only a code point cut by the previous block can
                 // be wrong.
@@ -299,6 +322,7 @@ mod x86 {
                 prev_incomplete = incomplete_at_end(high);
             }
             prev = high;
+            (low, high) = next;
         }
         // A code point cut at the very end is the caller's to complete.
         _mm256_testz_si256(error, error) == 1
