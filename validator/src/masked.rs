@@ -282,13 +282,15 @@ mod x86 {
         let mut error = _mm256_setzero_si256();
         let mut prev = _mm256_setzero_si256();
         let mut prev_incomplete = _mm256_setzero_si256();
-        // SAFETY (for `load`): only called with `at + 64 <= blocks * 64`,
-        // which the caller guarantees readable from `src`; unaligned loads.
-        let load = |at: usize| unsafe {
-            (
-                _mm256_xor_si256(_mm256_loadu_si256(src.add(at).cast()), key),
-                _mm256_xor_si256(_mm256_loadu_si256(src.add(at + 32).cast()), key),
-            )
+        let load = |at: usize| {
+            // SAFETY: only called with `at + 64 <= blocks * 64`, which the
+            // caller guarantees readable from `src`; unaligned loads.
+            unsafe {
+                (
+                    _mm256_xor_si256(_mm256_loadu_si256(src.add(at).cast()), key),
+                    _mm256_xor_si256(_mm256_loadu_si256(src.add(at + 32).cast()), key),
+                )
+            }
         };
         if blocks == 0 {
             return true;
