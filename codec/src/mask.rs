@@ -140,7 +140,8 @@ pub fn apply_mask_bytewise(buf: &mut [u8], key: [u8; 4], offset: usize) {
 mod x86 {
     use std::arch::x86_64::{
         __m128i, __m256i, _mm256_loadu_si256, _mm256_set1_epi32, _mm256_storeu_si256,
-        _mm256_xor_si256, _mm_loadu_si128, _mm_set1_epi32, _mm_storeu_si128, _mm_xor_si128,
+        _mm256_xor_si256, _mm_loadu_si128, _mm_prefetch, _mm_set1_epi32, _mm_storeu_si128,
+        _mm_xor_si128, _MM_HINT_T0,
     };
 
     /// # Safety
@@ -176,6 +177,10 @@ mod x86 {
         let blocks = src.chunks_exact(32);
         let done = src.len() - blocks.remainder().len();
         for (i, block) in blocks.enumerate() {
+            // A source not in cache is read at about half speed without this
+            // hint (the same 4 KiB as `utf8stream`'s fused loop); it is only
+            // a hint, so any address will do.
+            _mm_prefetch::<_MM_HINT_T0>(block.as_ptr().wrapping_add(4096).cast());
             // SAFETY: `block` is 32 readable bytes; `dst + 32 * i` has 32
             // writable ones (`32 * i + 32 <= src.len()`); loadu/storeu accept
             // any alignment.
