@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Miri over the code with unsafe in it or under it: the masking paths (SSE2,
-# and AVX2 with the feature enabled at compile time), frames, `Text`, and the
-# validator over simdutf8. Installs Miri on the nightly toolchain if missing.
+# and AVX2 with the feature enabled at compile time), the first pass that
+# unmasks into spare capacity (`ingest`), frames, `Text`, the validator over
+# simdutf8, and its fused AVX2 unmask-and-validate loop. Installs Miri on the
+# nightly toolchain if missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if ! cargo +nightly miri --version >/dev/null 2>&1; then
@@ -15,5 +17,10 @@ fi
 cargo +nightly miri test -p utf8stream --lib --test display
 cargo +nightly miri test -p wsframe --lib
 RUSTFLAGS="-C target-feature=+avx2" CARGO_TARGET_DIR=target/miri-avx2 \
-  cargo +nightly miri test -p wsframe --lib mask
+  cargo +nightly miri test -p wsframe --lib mask::
+# The fused unmask-and-validate loop of utf8stream, AVX2 path. (Only there:
+# simdutf8 0.1.5's own AVX2 loop offsets a prefetch pointer out of bounds,
+# which Miri reports; fixed upstream in rusticstuff/simdutf8#120, unreleased.)
+RUSTFLAGS="-C target-feature=+avx2" CARGO_TARGET_DIR=target/miri-avx2 \
+  cargo +nightly miri test -p utf8stream --lib masked
 echo "miri: no undefined behaviour found"

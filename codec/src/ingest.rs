@@ -66,6 +66,10 @@ const FUSE_MIN: u64 = 256;
 /// `memcpy`, and no more than L1 holds of a large frame that follows them.
 const WINDOW: usize = 4096;
 
+/// How many reads of the current size the read buffer makes room for when
+/// it must make room.
+const ROOM_FOR_READS: usize = 4;
+
 /// Where the bytes to take in are.
 enum Input<'a> {
     /// In the caller's slice: append them.
@@ -114,7 +118,12 @@ impl Ingest {
     /// Appends `input` to `buf`: header bytes as they are, payload bytes
     /// unmasked (and text validated) on the way.
     pub(crate) fn append(&mut self, buf: &mut BytesMut, input: &[u8]) {
-        buf.reserve(input.len());
+        if buf.capacity() - buf.len() < input.len() {
+            // Making room moves what is buffered (a frame still arriving) to
+            // the front of the allocation, or to a new one: room for several
+            // reads at once makes that rare.
+            buf.reserve(input.len() * ROOM_FOR_READS);
+        }
         self.take(buf, Input::Copy(input));
     }
 
@@ -401,5 +410,114 @@ impl Ingest {
                 valid_up_to,
             });
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use bytes::BytesMut;
+
+    use super::*;
+    use crate::mask::apply_mask_bytewise;
+
+    const KEY: [u8; 4] = [0x37, 0xFA, 0x21, 0x3D];
+
+    /// A masked client frame, and the same frame with its payload unmasked:
+    /// what the buffer must hold after the first pass.
+    fn frame(first: u8, payload: &[u8]) -> (Vec<u8>, Vec<u8>) {
+        let header = FrameHeader {
+            fin: first & 0x80 != 0,
+            rsv: 0,
+            opcode: OpCode::from_u8(first & 0x0F).expect("opcode"),
+            mask: Some(KEY),
+            payload_len: payload.len() as u64,
+        };
+        let mut head = BytesMut::new();
+        header.encode(&mut head);
+        let mut wire = head.to_vec();
+        let mut plain = head.to_vec();
+        plain.extend_from_slice(payload);
+        let mut masked = payload.to_vec();
+        apply_mask_bytewise(&mut masked, KEY, 0);
+        wire.extend_from_slice(&masked);
+        (wire, plain)
+    }
+
+    /// Frames of every path: small and large, text and binary, a control
+    /// frame between fragments, and a code point cut by a fragment boundary.
+    fn stream() -> (Vec<u8>, Vec<u8>) {
+        let text: String = "κόσμε 😀 a".repeat(40);
+        let bytes = text.as_bytes();
+        let frames = [
+            frame(0x81, b"hello"),
+            frame(0x82, &[0xA7; 300]),
+            frame(0x81, bytes),
+            // "😀" cut after its second byte by the fragment boundary.
+            frame(0x01, &bytes[..13]),
+            frame(0x89, b"ping"),
+            frame(0x80, &bytes[13..]),
+            frame(0x82, &(0..=255).collect::<Vec<u8>>()),
+        ];
+        let wire = frames.iter().flat_map(|f| f.0.clone()).collect();
+        let plain = frames.iter().flat_map(|f| f.1.clone()).collect();
+        (wire, plain)
+    }
+
+    #[test]
+    fn every_cut_gives_the_unmasked_stream_and_no_verdict() {
+        let (wire, plain) = stream();
+        let sizes: &[usize] = if cfg!(miri) {
+            &[1000, 97]
+        } else {
+            &[1, 2, 3, 7, 64, 97, 4096]
+        };
+        for &size in sizes {
+            for in_place in [false, true] {
+                let mut ingest = Ingest::new(Role::Server, 1 << 20);
+                let mut buf = BytesMut::new();
+                for piece in wire.chunks(size) {
+                    if in_place {
+                        let from = buf.len();
+                        buf.extend_from_slice(piece);
+                        ingest.catch_up(&mut buf, from);
+                    } else {
+                        ingest.append(&mut buf, piece);
+                    }
+                }
+                assert_eq!(&buf[..], &plain[..], "size {size}, in place {in_place}");
+                assert_eq!(ingest.invalid(), None);
+                assert_eq!(ingest.end(), wire.len() as u64);
+            }
+        }
+    }
+
+    #[test]
+    fn invalid_text_is_pinned_to_its_frame_and_the_first_place_it_shows() {
+        let mut text = "ok ".repeat(100).into_bytes();
+        text[150] = 0xFF;
+        let (first, _) = frame(0x82, b"binary first");
+        let (bad, _) = frame(0x81, &text);
+        let wire = [first.clone(), bad.clone()].concat();
+        let mut ingest = Ingest::new(Role::Server, 1 << 20);
+        let mut buf = BytesMut::new();
+        ingest.append(&mut buf, &wire);
+        let invalid = ingest.invalid().expect("found");
+        assert_eq!(invalid.frame, first.len() as u64);
+        assert_eq!(invalid.valid_up_to, 150);
+        assert_eq!(invalid.seen_by, wire.len() as u64);
+    }
+
+    #[test]
+    fn a_header_against_the_rules_stops_the_pass_and_keeps_the_bytes() {
+        // Unmasked client frame: the decoder will refuse it; the first pass
+        // leaves it and everything after it as it came.
+        let (good, plain) = frame(0x81, b"fine");
+        let unmasked = [0x81, 0x02, b'h', b'i'];
+        let wire = [&good[..], &unmasked[..], &good[..]].concat();
+        let mut ingest = Ingest::new(Role::Server, 1 << 20);
+        let mut buf = BytesMut::new();
+        ingest.append(&mut buf, &wire);
+        let want = [&plain[..], &unmasked[..], &good[..]].concat();
+        assert_eq!(&buf[..], &want[..]);
     }
 }

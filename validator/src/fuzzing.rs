@@ -50,6 +50,12 @@ pub fn utf8_stream(data: &[u8]) {
             outcome = Some((None, err));
         }
     }
+    // The fused path over the same chunks, masked: the same bytes back, the
+    // same outcome at the same chunk.
+    if let Some(fused) = unmasking_outcome(alloc_free_chunks(text, sizes)) {
+        let plain = outcome.map(|(fed, err)| (fed, err.valid_up_to(), err.error_len()));
+        assert_eq!(fused, plain, "feed_unmasking differs from feed");
+    }
     match (expected, outcome) {
         (Ok(_), None) => {}
         (Err(want), Some((fed_at_error, got))) => {
@@ -69,6 +75,45 @@ pub fn utf8_stream(data: &[u8]) {
         }
         (want, got) => panic!("core says {want:?}, the validator says {got:?}"),
     }
+}
+
+type Outcome = Option<(Option<usize>, u64, Option<usize>)>;
+
+/// Feeds the chunks masked with a fixed key through `feed_unmasking`,
+/// checking that each comes back unmasked; the chunk where it failed, as
+/// bytes fed (`None` for `finish`), and the error. `None` if a chunk is
+/// longer than the harness's fixed buffers.
+fn unmasking_outcome<'a>(chunks: impl Iterator<Item = &'a [u8]>) -> Option<Outcome> {
+    const KEY: [u8; 4] = [0x3C, 0xA5, 0x0F, 0x96];
+    let mut validator = Utf8Validator::new();
+    let mut fed = 0usize;
+    // Chunks come from fuzz inputs, which libFuzzer keeps short by default;
+    // a fixed buffer keeps the harness allocation-free.
+    let mut masked = [0u8; 4096];
+    let mut out = [0u8; 4096];
+    for chunk in chunks {
+        let n = chunk.len();
+        if n > masked.len() {
+            return None;
+        }
+        for (i, (m, b)) in masked.iter_mut().zip(chunk).enumerate() {
+            *m = b ^ KEY[(fed + i) % 4];
+        }
+        let r = fed % 4;
+        let key = [KEY[r], KEY[(r + 1) % 4], KEY[(r + 2) % 4], KEY[(r + 3) % 4]];
+        fed += n;
+        let result = validator.feed_unmasking(&mut out[..n], &masked[..n], key);
+        assert_eq!(&out[..n], chunk, "unmasked bytes differ");
+        if let Err(err) = result {
+            return Some(Some((Some(fed), err.valid_up_to(), err.error_len())));
+        }
+    }
+    Some(
+        validator
+            .finish()
+            .err()
+            .map(|err| (None, err.valid_up_to(), err.error_len())),
+    )
 }
 
 /// An iterator over `text` in chunks whose sizes cycle through `sizes`.

@@ -26,7 +26,7 @@
 #[allow(unsafe_code)]
 pub(crate) unsafe fn unmask_and_check(dst: *mut u8, src: &[u8], key: [u8; 4]) -> bool {
     debug_assert_eq!(src.len() % BLOCK, 0);
-    #[cfg(all(target_arch = "x86_64", not(miri)))]
+    #[cfg(target_arch = "x86_64")]
     {
         if x86::has_avx2() {
             // SAFETY: AVX2 is available (checked just above); the caller
@@ -93,7 +93,7 @@ pub(crate) const fn rotate_key(key: [u8; 4], offset: usize) -> [u8; 4] {
     [key[r], key[(r + 1) % 4], key[(r + 2) % 4], key[(r + 3) % 4]]
 }
 
-#[cfg(all(target_arch = "x86_64", not(miri)))]
+#[cfg(target_arch = "x86_64")]
 #[allow(unsafe_code)]
 mod x86 {
     use core::arch::x86_64::*;
@@ -376,6 +376,13 @@ mod tests {
         let answer = unsafe { unmask_and_check(out.as_mut_ptr(), &masked, key) };
         assert_agrees(answer, &plain, &what);
         assert_eq!(out, plain);
+        if cfg!(all(miri, target_feature = "avx2")) {
+            // simdutf8 0.1.5's AVX2 loop offsets its prefetch pointer past the
+            // end of short inputs with `add`, which Miri reports (fixed
+            // upstream in rusticstuff/simdutf8#120, not yet released); the
+            // portable path calls it, so Miri checks the SIMD path only.
+            return;
+        }
         let mut out = vec![0; len];
         // SAFETY: as above.
         let answer = unsafe { unmask_and_check_portable(out.as_mut_ptr(), &masked, key) };
@@ -388,9 +395,20 @@ mod tests {
     /// by nothing (a cut code point at the end is allowed).
     #[test]
     fn every_byte_pair_at_every_boundary() {
-        for at in [0, 30, 31, 32, 62, 63, 64, 126] {
-            for a in 0..=255u8 {
-                for b in 0..=255u8 {
+        // Miri interprets slowly: there, one byte of each class.
+        let all: std::vec::Vec<u8> = if cfg!(miri) {
+            std::vec![0x41, 0x80, 0xA0, 0xC3, 0xE0, 0xED, 0xF0, 0xF4, 0xFF]
+        } else {
+            (0..=255).collect()
+        };
+        let places: &[usize] = if cfg!(miri) {
+            &[31, 63, 126]
+        } else {
+            &[0, 30, 31, 32, 62, 63, 64, 126]
+        };
+        for &at in places {
+            for &a in &all {
+                for &b in &all {
                     check_at(&[a, b], at, 192);
                     if at == 126 {
                         check_at(&[a, b], at, 128);
@@ -405,6 +423,10 @@ mod tests {
     #[test]
     fn three_byte_prefixes_at_the_boundaries() {
         let seconds = [0x41, 0x80, 0x8F, 0x90, 0x9F, 0xA0, 0xBF, 0xC2];
+        if cfg!(miri) {
+            // The pairs above reach every line of the unsafe code already.
+            return;
+        }
         for at in [29, 30, 31, 61, 62, 63, 125] {
             for a in 0xC0..=0xFFu8 {
                 for b in seconds {
