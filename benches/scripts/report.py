@@ -3,7 +3,7 @@
 
 usage: benches/scripts/report.py [CRITERION_DIR] [--svg OUT.svg]
   CRITERION_DIR defaults to target/criterion. Prints the tables of whatever
-  groups were run (utf8, mask, codec_decode, codec_encode); with --svg, also
+  groups were run (utf8, mask, unmask_utf8, codec_decode, codec_encode); with --svg, also
   draws the codec throughput chart.
 """
 import collections
@@ -84,7 +84,7 @@ def codec_rows(direction):
         workload = g.split("/", 1)[1]
         rows[workload] = {}
         for (group, function, value), _ in results.items():
-            if group == g and function in IMPLS:
+            if group == g and (function in IMPLS or function == "memcpy"):
                 rows[workload][function] = (gibps((group, function, value)), results[(group, function, value)][0])
     return rows
 
@@ -94,29 +94,52 @@ def codec_table(direction):
     if not rows:
         return
     unit = "client stream bytes" if direction == "decode" else "payload bytes"
+    roofline = direction == "decode" and any("memcpy" in r for r in rows.values())
     print(f"### codec {direction} (median time per run; GiB/s of {unit})\n")
-    print("| workload | " + " | ".join(IMPLS) + " | vs tungstenite | vs best of tokio-websockets / fastwebsockets |")
-    print("|---|" + "---|" * (len(IMPLS) + 2))
+    extra = " | memcpy, same reads | wsframe / memcpy" if roofline else ""
+    print("| workload | " + " | ".join(IMPLS) + " | vs tungstenite | vs best of tokio-websockets / fastwebsockets" + extra + " |")
+    print("|---|" + "---|" * (len(IMPLS) + 2 + (2 if roofline else 0)))
     for workload, impls in rows.items():
         cells = [f"{impls[i][1] / 1e6:.2f} ms ({impls[i][0]:.2f})" if i in impls else "-" for i in IMPLS]
         ours = impls["wsframe"][1]
         best = min(impls[i][1] for i in ("tokio-websockets", "fastwebsockets"))
-        print(f"| {workload} | " + " | ".join(cells) + f" | {impls['tungstenite'][1] / ours:.2f}x | {best / ours:.2f}x |")
+        tail = ""
+        if roofline and "memcpy" in impls:
+            copy = impls["memcpy"]
+            tail = f" | {copy[1] / 1e6:.2f} ms ({copy[0]:.2f}) | {copy[1] / ours:.2f}x"
+        print(f"| {workload} | " + " | ".join(cells) + f" | {impls['tungstenite'][1] / ours:.2f}x | {best / ours:.2f}x{tail} |")
+    print()
+
+
+def unmask_utf8_table():
+    inputs = [g.split("/")[1] for g in groups("unmask_utf8/")]
+    if not inputs:
+        return
+    names = ["fused", "copy_then_fused", "three_passes", "memcpy"]
+    print("### unmask_utf8 (1 MiB masked text in 64 KiB reads: copy out, unmask, validate; GiB/s, medians)\n")
+    print("| input | " + " | ".join(names) + " | fused / three passes | fused / memcpy |")
+    print("|---|" + "---|" * (len(names) + 2))
+    for kind in inputs:
+        g = f"unmask_utf8/{kind}"
+        row = [gibps((g, n, None)) for n in names]
+        print(f"| {kind} | " + " | ".join(f"{v:.2f}" for v in row) + f" | {row[0] / row[2]:.2f}x | {row[0] / row[3]:.2f}x |")
     print()
 
 
 def svg(path):
     panels = [(d, codec_rows(d)) for d in ("decode", "encode")]
-    colors = {"wsframe": "#d95f02", "tungstenite": "#7570b3", "tokio-websockets": "#1b9e77", "fastwebsockets": "#e7298a"}
+    colors = {"wsframe": "#d95f02", "tungstenite": "#7570b3", "tokio-websockets": "#1b9e77", "fastwebsockets": "#e7298a", "memcpy": "#999999"}
+    drawn = IMPLS + ["memcpy"]
     bar, gap, label_w, plot_w = 12, 10, 230, 460
     rows_total = sum(len(r) for _, r in panels)
-    height = 60 + rows_total * (len(IMPLS) * bar + gap) + len(panels) * 40
-    out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{label_w + plot_w + 120}" height="{height}" font-family="sans-serif" font-size="11">',
+    height = 60 + rows_total * (len(drawn) * bar + gap) + len(panels) * 40
+    out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{label_w + plot_w + 200}" height="{height}" font-family="sans-serif" font-size="11">',
            '<rect width="100%" height="100%" fill="white"/>',
            '<text x="10" y="20" font-size="14" font-weight="bold">wsframe vs peers: throughput in GiB/s (criterion medians; bars scaled per workload; longer is faster)</text>']
     x0 = label_w
-    for i, name in enumerate(IMPLS):
-        out.append(f'<rect x="{x0 + i * 120}" y="30" width="10" height="10" fill="{colors[name]}"/><text x="{x0 + i * 120 + 14}" y="39">{name}</text>')
+    for i, name in enumerate(drawn):
+        label = "memcpy of the same reads" if name == "memcpy" else name
+        out.append(f'<rect x="{x0 - 200 + i * 130}" y="30" width="10" height="10" fill="{colors[name]}"/><text x="{x0 - 200 + i * 130 + 14}" y="39">{label}</text>')
     y = 60
     for direction, rows in panels:
         if not rows:
@@ -127,8 +150,8 @@ def svg(path):
             # Bars are scaled per workload (the fastest is full length): the
             # workloads differ by orders of magnitude.
             top = max(v[0] for v in impls.values())
-            out.append(f'<text x="10" y="{y + len(IMPLS) * bar / 2 + 4}">{workload}</text>')
-            for name in IMPLS:
+            out.append(f'<text x="10" y="{y + len(drawn) * bar / 2 + 4}">{workload}</text>')
+            for name in drawn:
                 if name in impls:
                     w = impls[name][0] / top * plot_w
                     out.append(f'<rect x="{x0}" y="{y}" width="{w:.1f}" height="{bar - 2}" fill="{colors[name]}"/>')
@@ -142,6 +165,7 @@ def svg(path):
 
 utf8_table()
 mask_table()
+unmask_utf8_table()
 codec_table("decode")
 codec_table("encode")
 if svg_out:

@@ -67,7 +67,11 @@
 //!    error) and encoding, and [`apply_mask`] (AVX2/SSE2/NEON, resumable).
 //! 2. [`FrameDecoder`] / [`FrameEncoder`]: frames out of a caller's buffer,
 //!    payload unmasked in place as it arrives, limits before allocation.
-//! 3. [`Connection`]: the RFC 6455 state machine.
+//! 3. [`Connection`]: the RFC 6455 state machine. Its first pass follows
+//!    the frame headers as bytes come in and unmasks payloads and validates
+//!    text in the copy that [`Connection::receive`] makes anyway, so each
+//!    payload byte is touched once (`utf8stream`'s fused AVX2 loop); bytes
+//!    read straight into [`Connection::read_buf`] get the same pass in place.
 //!
 //! [`handshake`] validates the HTTP upgrade and computes the accept key.
 //!
