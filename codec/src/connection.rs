@@ -1,6 +1,6 @@
 //! The RFC 6455 state machine, sans-IO: bytes in, events and bytes out.
 
-use bytes::{Bytes, BytesMut};
+use bytes::{Buf, Bytes, BytesMut};
 
 use crate::{
     close::CloseCode,
@@ -192,6 +192,9 @@ impl Connection {
     fn decode_event(&mut self) -> Option<Event> {
         while self.state != State::Closed {
             let at = self.front();
+            if let Some(event) = self.small_message(at) {
+                return Some(event);
+            }
             let step = match self.decoder.decode(&mut self.read_buf) {
                 Ok(None) => return None,
                 Ok(Some(Decoded::Frame(header, payload))) => self.on_frame(&header, payload, at),
@@ -209,6 +212,44 @@ impl Connection {
             }
         }
         None
+    }
+
+    /// The fast path for the commonest frame: a whole, small, unfragmented
+    /// data message at `at` that the first pass has already checked (header
+    /// rules, masking, UTF-8), arriving while no other message is open. Any
+    /// other case, including one that must fail, takes the general path.
+    fn small_message(&mut self, at: u64) -> Option<Event> {
+        if !self.ingest.is_small_frame_at(at)
+            || self.state != State::Open
+            || self.receiving.is_some()
+            || self.config.is_streaming()
+            || self.decoder.current().is_some()
+        {
+            return None;
+        }
+        let [first, second, ..] = self.read_buf[..] else {
+            return None;
+        };
+        let kind = match first & 0x0F {
+            0x1 => Kind::Text,
+            0x2 => Kind::Binary,
+            _ => return None,
+        };
+        // Small frames have 7- or 16-bit lengths; the first pass checked them.
+        let (payload_len, mut header_len) = match second & 0x7F {
+            126 => (u16::from_be_bytes([self.read_buf[2], self.read_buf[3]]) as usize, 4),
+            short => (short as usize, 2),
+        };
+        if second & 0x80 != 0 {
+            header_len += 4;
+        }
+        let invalid_here = kind == Kind::Text && self.ingest.invalid().is_some_and(|i| i.frame == at);
+        if invalid_here || payload_len as u64 > self.config.message_limit() {
+            return None;
+        }
+        let mut frame = self.read_buf.split_to(header_len + payload_len);
+        frame.advance(header_len);
+        Some(Event::Message(self.message(kind, frame.freeze())))
     }
 
     /// Checks a new frame against the message state (§5.4) and the message

@@ -51,6 +51,9 @@ enum Place {
         text: bool,
         /// The frame ends a data message.
         ends_message: bool,
+        /// Whole-message or control frame under [`FUSE_MIN`]: one the
+        /// connection's fast path may take.
+        small: bool,
     },
     /// At a header that breaks a rule: everything from here stays as it came.
     Stopped,
@@ -90,6 +93,9 @@ pub(crate) struct Ingest {
     message: Option<bool>,
     utf8: Utf8Validator,
     invalid: Option<Invalid>,
+    /// The latest run of frames taken by `take_small_frames`, as stream
+    /// positions: whole, small, unfragmented frames, all checked.
+    small_run: (u64, u64),
 }
 
 impl Ingest {
@@ -102,6 +108,7 @@ impl Ingest {
             message: None,
             utf8: Utf8Validator::new(),
             invalid: None,
+            small_run: (0, 0),
         }
     }
 
@@ -113,6 +120,13 @@ impl Ingest {
     /// The first invalid text seen, if any.
     pub(crate) const fn invalid(&self) -> Option<Invalid> {
         self.invalid
+    }
+
+    /// Whether the frame that starts at stream position `at` is one the
+    /// small-frame loop took: whole, under 256 bytes, FIN set, not a
+    /// continuation, masked as the role requires, its text checked.
+    pub(crate) const fn is_small_frame_at(&self, at: u64) -> bool {
+        self.small_run.0 <= at && at < self.small_run.1
     }
 
     /// Appends `input` to `buf`: header bytes as they are, payload bytes
@@ -203,6 +217,7 @@ impl Ingest {
                     key,
                     text,
                     ends_message,
+                    small,
                 } => {
                     let n = remaining.min(available as u64) as usize;
                     let result = match input {
@@ -234,6 +249,7 @@ impl Ingest {
                         key: key.map(|k| rotated(k, n)),
                         text,
                         ends_message,
+                        small,
                     };
                     if remaining == n as u64 {
                         self.end_frame();
@@ -248,6 +264,7 @@ impl Ingest {
     /// frame that needs the general path (cut, large, fragmented, or against
     /// a rule), which then takes it.
     fn take_small_frames(&mut self, bytes: &mut [u8]) -> usize {
+        let start = self.end;
         let mut at = 0;
         while self.message.is_none() {
             let Ok(Status::Complete((header, len))) = FrameHeader::parse(&bytes[at..]) else {
@@ -280,6 +297,9 @@ impl Ingest {
                     self.note_invalid(frame, err.valid_up_to());
                 }
             }
+        }
+        if at > 0 {
+            self.extend_small_run(start);
         }
         at
     }
@@ -353,6 +373,9 @@ impl Ingest {
             key: header.mask,
             text,
             ends_message: header.fin && !header.opcode.is_control(),
+            small: header.fin
+                && header.opcode != OpCode::Continuation
+                && header.payload_len < FUSE_MIN,
         }
     }
 
@@ -385,19 +408,34 @@ impl Ingest {
     fn end_frame(&mut self) {
         if let Place::Payload {
             frame,
-            ends_message: true,
+            ends_message,
             text,
+            small,
             ..
         } = self.place
         {
-            if text {
-                if let Err(err) = self.utf8.finish() {
-                    self.note_invalid(frame, err.valid_up_to());
+            if ends_message {
+                if text {
+                    if let Err(err) = self.utf8.finish() {
+                        self.note_invalid(frame, err.valid_up_to());
+                    }
                 }
+                self.message = None;
             }
-            self.message = None;
+            if small {
+                self.extend_small_run(frame);
+            }
         }
         self.place = Place::Header { have: 0 };
+    }
+
+    /// Adds the frames from stream position `from` to `end` to the run of
+    /// small frames, or starts a new run with them.
+    fn extend_small_run(&mut self, from: u64) {
+        if self.small_run.1 != from {
+            self.small_run.0 = from;
+        }
+        self.small_run.1 = self.end;
     }
 
     fn note_invalid(&mut self, frame: u64, valid_up_to: u64) {
