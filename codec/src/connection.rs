@@ -192,7 +192,7 @@ impl Connection {
     fn decode_event(&mut self) -> Option<Event> {
         while self.state != State::Closed {
             let at = self.front();
-            if let Some(event) = self.small_message(at) {
+            if let Some(event) = self.single_frame_message(at) {
                 return Some(event);
             }
             let step = match self.decoder.decode(&mut self.read_buf) {
@@ -214,12 +214,13 @@ impl Connection {
         None
     }
 
-    /// The fast path for the commonest frame: a whole, small, unfragmented
-    /// data message at `at` that the first pass has already checked (header
-    /// rules, masking, UTF-8), arriving while no other message is open. Any
-    /// other case, including one that must fail, takes the general path.
-    fn small_message(&mut self, at: u64) -> Option<Event> {
-        if !self.ingest.is_small_frame_at(at)
+    /// The fast path for the commonest frame: a whole message in one frame
+    /// at `at`, all of it here, that the first pass has already checked
+    /// (header rules, masking, frame limit, UTF-8), arriving while no other
+    /// message is open. Any other case, including one that must fail, takes
+    /// the general path.
+    fn single_frame_message(&mut self, at: u64) -> Option<Event> {
+        if !self.ingest.is_checked_frame_at(at)
             || self.state != State::Open
             || self.receiving.is_some()
             || self.config.is_streaming()
@@ -235,19 +236,26 @@ impl Connection {
             0x2 => Kind::Binary,
             _ => return None,
         };
-        // Small frames have 7- or 16-bit lengths; the first pass checked them.
+        // The first pass checked the header (minimal length encoding, the
+        // frame limit) and took the whole frame in: it is all in the buffer.
         let (payload_len, mut header_len) = match second & 0x7F {
-            126 => (u16::from_be_bytes([self.read_buf[2], self.read_buf[3]]) as usize, 4),
-            short => (short as usize, 2),
+            126 => (u16::from_be_bytes([self.read_buf[2], self.read_buf[3]]) as u64, 4),
+            127 => {
+                let mut len = [0u8; 8];
+                len.copy_from_slice(&self.read_buf[2..10]);
+                (u64::from_be_bytes(len), 10)
+            }
+            short => (u64::from(short), 2),
         };
         if second & 0x80 != 0 {
             header_len += 4;
         }
         let invalid_here = kind == Kind::Text && self.ingest.invalid().is_some_and(|i| i.frame == at);
-        if invalid_here || payload_len as u64 > self.config.message_limit() {
+        if invalid_here || payload_len > self.config.message_limit() {
             return None;
         }
-        let mut frame = self.read_buf.split_to(header_len + payload_len);
+        // A frame taken in whole is in memory, so its length fits a usize.
+        let mut frame = self.read_buf.split_to(header_len + payload_len as usize);
         frame.advance(header_len);
         Some(Event::Message(self.message(kind, frame.freeze())))
     }

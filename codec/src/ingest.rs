@@ -51,9 +51,9 @@ enum Place {
         text: bool,
         /// The frame ends a data message.
         ends_message: bool,
-        /// Whole-message or control frame under [`FUSE_MIN`]: one the
-        /// connection's fast path may take.
-        small: bool,
+        /// A whole message in one frame, or a control frame: once taken in,
+        /// one the connection's fast path may take.
+        single: bool,
     },
     /// At a header that breaks a rule: everything from here stays as it came.
     Stopped,
@@ -93,9 +93,9 @@ pub(crate) struct Ingest {
     message: Option<bool>,
     utf8: Utf8Validator,
     invalid: Option<Invalid>,
-    /// The latest run of frames taken by `take_small_frames`, as stream
-    /// positions: whole, small, unfragmented frames, all checked.
-    small_run: (u64, u64),
+    /// The latest run of whole frames taken in, as stream positions: each a
+    /// message in one frame (its text checked) or a control frame.
+    checked_run: (u64, u64),
 }
 
 impl Ingest {
@@ -108,7 +108,7 @@ impl Ingest {
             message: None,
             utf8: Utf8Validator::new(),
             invalid: None,
-            small_run: (0, 0),
+            checked_run: (0, 0),
         }
     }
 
@@ -122,11 +122,12 @@ impl Ingest {
         self.invalid
     }
 
-    /// Whether the frame that starts at stream position `at` is one the
-    /// small-frame loop took: whole, under 256 bytes, FIN set, not a
-    /// continuation, masked as the role requires, its text checked.
-    pub(crate) const fn is_small_frame_at(&self, at: u64) -> bool {
-        self.small_run.0 <= at && at < self.small_run.1
+    /// Whether the frame that starts at stream position `at` was taken in
+    /// whole and is a message in one frame (FIN set, not a continuation;
+    /// masked as the role requires, within the frame limit, its text checked)
+    /// or a control frame.
+    pub(crate) const fn is_checked_frame_at(&self, at: u64) -> bool {
+        self.checked_run.0 <= at && at < self.checked_run.1
     }
 
     /// Appends `input` to `buf`: header bytes as they are, payload bytes
@@ -217,7 +218,7 @@ impl Ingest {
                     key,
                     text,
                     ends_message,
-                    small,
+                    single,
                 } => {
                     let n = remaining.min(available as u64) as usize;
                     let result = match input {
@@ -249,7 +250,7 @@ impl Ingest {
                         key: key.map(|k| rotated(k, n)),
                         text,
                         ends_message,
-                        small,
+                        single,
                     };
                     if remaining == n as u64 {
                         self.end_frame();
@@ -299,7 +300,7 @@ impl Ingest {
             }
         }
         if at > 0 {
-            self.extend_small_run(start);
+            self.extend_checked_run(start);
         }
         at
     }
@@ -373,9 +374,7 @@ impl Ingest {
             key: header.mask,
             text,
             ends_message: header.fin && !header.opcode.is_control(),
-            small: header.fin
-                && header.opcode != OpCode::Continuation
-                && header.payload_len < FUSE_MIN,
+            single: header.fin && header.opcode != OpCode::Continuation,
         }
     }
 
@@ -410,7 +409,7 @@ impl Ingest {
             frame,
             ends_message,
             text,
-            small,
+            single,
             ..
         } = self.place
         {
@@ -422,20 +421,20 @@ impl Ingest {
                 }
                 self.message = None;
             }
-            if small {
-                self.extend_small_run(frame);
+            if single {
+                self.extend_checked_run(frame);
             }
         }
         self.place = Place::Header { have: 0 };
     }
 
     /// Adds the frames from stream position `from` to `end` to the run of
-    /// small frames, or starts a new run with them.
-    fn extend_small_run(&mut self, from: u64) {
-        if self.small_run.1 != from {
-            self.small_run.0 = from;
+    /// checked frames, or starts a new run with them.
+    fn extend_checked_run(&mut self, from: u64) {
+        if self.checked_run.1 != from {
+            self.checked_run.0 = from;
         }
-        self.small_run.1 = self.end;
+        self.checked_run.1 = self.end;
     }
 
     fn note_invalid(&mut self, frame: u64, valid_up_to: u64) {
