@@ -239,7 +239,10 @@ impl Connection {
         // The first pass checked the header (minimal length encoding, the
         // frame limit) and took the whole frame in: it is all in the buffer.
         let (payload_len, mut header_len) = match second & 0x7F {
-            126 => (u16::from_be_bytes([self.read_buf[2], self.read_buf[3]]) as u64, 4),
+            126 => (
+                u16::from_be_bytes([self.read_buf[2], self.read_buf[3]]) as u64,
+                4,
+            ),
             127 => {
                 let mut len = [0u8; 8];
                 len.copy_from_slice(&self.read_buf[2..10]);
@@ -250,7 +253,8 @@ impl Connection {
         if second & 0x80 != 0 {
             header_len += 4;
         }
-        let invalid_here = kind == Kind::Text && self.ingest.invalid().is_some_and(|i| i.frame == at);
+        let invalid_here =
+            kind == Kind::Text && self.ingest.invalid().is_some_and(|i| i.frame == at);
         if invalid_here || payload_len > self.config.message_limit() {
             return None;
         }
