@@ -73,6 +73,18 @@ const WINDOW: usize = 4096;
 /// it must make room.
 const ROOM_FOR_READS: usize = 4;
 
+/// Whether `input` is to be copied and starts with a whole header of a frame
+/// under [`FUSE_MIN`].
+fn starts_with_small_frame(input: &Input<'_>) -> bool {
+    matches!(
+        input,
+        Input::Copy(bytes) if matches!(
+            FrameHeader::parse(bytes),
+            Ok(Status::Complete((header, _))) if header.payload_len < FUSE_MIN
+        )
+    )
+}
+
 /// Where the bytes to take in are.
 enum Input<'a> {
     /// In the caller's slice: append them.
@@ -174,29 +186,17 @@ impl Ingest {
                     self.end += available as u64;
                     return;
                 }
-                Place::Header { have: 0 } if matches!(input, Input::Copy(_)) => {
+                Place::Header { have: 0 } if starts_with_small_frame(&input) => {
+                    // A run of small frames: one copy of a window, then
+                    // taken in place while it is in L1.
                     let Input::Copy(bytes) = input else {
-                        unreachable!("matched above")
+                        unreachable!("only copied input starts a window")
                     };
-                    let small = matches!(
-                        FrameHeader::parse(bytes),
-                        Ok(Status::Complete((header, _))) if header.payload_len < FUSE_MIN
-                    );
-                    if small {
-                        let at = buf.len();
-                        let span = bytes.len().min(WINDOW);
-                        buf.extend_from_slice(&bytes[..span]);
-                        self.take(buf, Input::InPlace(at));
-                        input = Input::Copy(&bytes[span..]);
-                    } else {
-                        let taken = self.take_header(buf, &input, 0);
-                        self.end += taken as u64;
-                        buf.extend_from_slice(&bytes[..taken]);
-                        input = Input::Copy(&bytes[taken..]);
-                        if let Place::Payload { remaining: 0, .. } = self.place {
-                            self.end_frame();
-                        }
-                    }
+                    let at = buf.len();
+                    let span = bytes.len().min(WINDOW);
+                    buf.extend_from_slice(&bytes[..span]);
+                    self.take(buf, Input::InPlace(at));
+                    input = Input::Copy(&bytes[span..]);
                 }
                 Place::Header { have } => {
                     let taken = self.take_header(buf, &input, have);
