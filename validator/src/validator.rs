@@ -112,14 +112,10 @@ impl Utf8Validator {
         src: &[u8],
         key: [u8; 4],
     ) -> Result<(), Utf8Error> {
-        assert_eq!(
-            dst.len(),
-            src.len(),
-            "dst and src must have the same length"
-        );
-        // SAFETY: `dst` is writable for `src.len()` bytes, and a `&mut` and a
-        // `&` cannot overlap.
-        unsafe { self.feed_unmasking_raw(dst.as_mut_ptr(), src, key) }
+        // SAFETY: `MaybeUninit<u8>` has the layout of `u8`, and the callee
+        // writes only initialized bytes into it, so `dst` stays initialized.
+        let dst = unsafe { &mut *(dst as *mut [u8] as *mut [MaybeUninit<u8>]) };
+        self.feed_unmasking_uninit(dst, src, key)
     }
 
     /// [`feed_unmasking`](Self::feed_unmasking) into memory that is not
