@@ -7,8 +7,10 @@ usage: browser_peer.py WS_PORT
 """
 import http.server
 import json
+import os
 import pathlib
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -46,16 +48,23 @@ def main():
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     url = f"http://127.0.0.1:{server.server_address[1]}/page.html?ws={WS_PORT}"
-    with tempfile.TemporaryDirectory() as profile:
+    # Chromium's helper processes outlive a kill of the main one and may
+    # still write to the profile while it is removed: run the browser in its
+    # own process group, kill the group, and let a leftover file not fail
+    # the cleanup.
+    with tempfile.TemporaryDirectory(ignore_cleanup_errors=True) as profile:
         browser = subprocess.Popen(
             [chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
              "--disable-background-networking", "--disable-component-update", "--disable-sync",
              f"--user-data-dir={profile}", url],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
         try:
             finished = done.wait(45)
         finally:
-            browser.kill()
+            try:
+                os.killpg(browser.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
             browser.wait()
     server.shutdown()
     if not finished:
