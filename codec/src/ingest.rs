@@ -10,17 +10,26 @@
 //! by the caller ([`Connection::read_buf`](crate::Connection::read_buf)) are
 //! taken in place by [`Ingest::catch_up`] instead.
 //!
+//! Without streaming, the payloads of a fragmented message do not go into
+//! the read buffer at all: they are unmasked (and validated) straight into
+//! the message being assembled, and only their headers stay in the buffer
+//! for the connection to account for (`Connection::assembled_fragment`).
+//! Positions ([`Ingest::end`], [`Invalid::frame`], ...) therefore count the
+//! bytes that went into the read buffer, not those of the stream.
+//!
 //! It judges nothing but UTF-8: at a header that breaks a rule it stops and
 //! leaves the rest as it came, and the decoder reports that header's error
 //! when it gets there. It does not know the connection's state either: a
 //! verdict on a message that the connection discards (after our close) is
 //! never asked for.
 
+use std::collections::VecDeque;
+
 use bytes::BytesMut;
 use utf8stream::Utf8Validator;
 
 use crate::{
-    config::Role,
+    config::{Config, Role},
     frame::{FrameHeader, OpCode, Status, MAX_HEADER_LEN},
     mask::{apply_mask, rotated, unmask_into},
 };
@@ -28,10 +37,11 @@ use crate::{
 /// The first text in the stream that stopped being UTF-8.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
 pub(crate) struct Invalid {
-    /// Stream position of the header of the frame that showed it.
+    /// Position of the header of the frame that showed it.
     pub frame: u64,
-    /// The stream position from which it shows: once the frame's bytes up to
-    /// here have been read, the message is known to be invalid.
+    /// The position from which it shows: once the frame's bytes up to here
+    /// have been read, the message is known to be invalid. (The payload of
+    /// an assembled fragment has no position: all of it counts as read.)
     pub seen_by: u64,
     /// As `Utf8Error::valid_up_to`: the offset in the message.
     pub valid_up_to: u64,
@@ -54,6 +64,8 @@ enum Place {
         /// A whole message in one frame, or a control frame: once taken in,
         /// one the connection's fast path may take.
         single: bool,
+        /// A fragment whose payload goes into the message being assembled.
+        assembled: bool,
     },
     /// At a header that breaks a rule: everything from here stays as it came.
     Stopped,
@@ -98,35 +110,96 @@ enum Input<'a> {
 pub(crate) struct Ingest {
     role: Role,
     max_frame_size: u64,
+    max_message_size: u64,
+    /// Whether fragments are assembled here (not in streaming mode).
+    assembles: bool,
     place: Place,
-    /// Stream position of the end of what was taken.
+    /// Position of the end of what was put into the read buffer.
     end: u64,
+    /// Position of the header at which the pass stopped, if it did.
+    stopped_at: u64,
     /// Whether a data message is open, and whether it is text.
     message: Option<bool>,
+    /// The open message's length so far, as its headers declare it.
+    message_len: u64,
+    /// The payloads of the open fragmented message so far.
+    assembled: BytesMut,
+    /// Fragmented messages whose last fragment was taken in, oldest first:
+    /// the pass runs ahead of the connection by up to a read.
+    finished: VecDeque<BytesMut>,
     utf8: Utf8Validator,
     invalid: Option<Invalid>,
-    /// The latest run of whole frames taken in, as stream positions: each a
+    /// The latest run of whole frames taken in, as positions: each a
     /// message in one frame (its text checked) or a control frame.
     checked_run: (u64, u64),
 }
 
 impl Ingest {
-    pub(crate) const fn new(role: Role, max_frame_size: u64) -> Self {
+    pub(crate) fn new(role: Role, config: &Config) -> Self {
         Self {
             role,
-            max_frame_size,
+            max_frame_size: config.frame_limit(),
+            max_message_size: config.message_limit(),
+            assembles: !config.is_streaming(),
             place: Place::Header { have: 0 },
             end: 0,
+            stopped_at: u64::MAX,
             message: None,
+            message_len: 0,
+            assembled: BytesMut::new(),
+            finished: VecDeque::new(),
             utf8: Utf8Validator::new(),
             invalid: None,
             checked_run: (0, 0),
         }
     }
 
-    /// Stream position of the end of what was taken in.
+    /// Position of the end of what was put into the read buffer.
     pub(crate) const fn end(&self) -> u64 {
         self.end
+    }
+
+    /// Whether the frame with `header`, whose header is at position `at` of
+    /// the read buffer, had its payload put into the message being
+    /// assembled (rather than after its header).
+    pub(crate) fn assembled_here(&self, header: &FrameHeader, at: u64) -> bool {
+        at < self.stopped_at && self.assembles(header)
+    }
+
+    /// Whether frames with `header` are assembled here: fragments of data
+    /// messages, when not streaming.
+    fn assembles(&self, header: &FrameHeader) -> bool {
+        self.assembles
+            && match header.opcode {
+                OpCode::Continuation => true,
+                OpCode::Text | OpCode::Binary => !header.fin,
+                _ => false,
+            }
+    }
+
+    /// Whether the payload of the frame whose header is at `at` is still
+    /// arriving.
+    pub(crate) fn is_arriving(&self, at: u64) -> bool {
+        matches!(self.place, Place::Payload { frame, .. } if frame == at)
+    }
+
+    /// Takes the oldest fragmented message whose last fragment was taken
+    /// in, or else what there is of the open one.
+    pub(crate) fn take_message(&mut self) -> BytesMut {
+        self.finished
+            .pop_front()
+            .unwrap_or_else(|| std::mem::take(&mut self.assembled))
+    }
+
+    /// Drops every message assembled.
+    pub(crate) fn discard_messages(&mut self) {
+        self.assembled = BytesMut::new();
+        self.finished = VecDeque::new();
+    }
+
+    /// Bytes of the messages assembled.
+    pub(crate) fn assembled_len(&self) -> usize {
+        self.assembled.len() + self.finished.iter().map(BytesMut::len).sum::<usize>()
     }
 
     /// The first invalid text seen, if any.
@@ -219,28 +292,46 @@ impl Ingest {
                     text,
                     ends_message,
                     single,
+                    assembled,
                 } => {
                     let n = remaining.min(available as u64) as usize;
+                    let utf8 = if text { Some(&mut self.utf8) } else { None };
                     let result = match input {
                         Input::Copy(bytes) => {
-                            let result = self.copy_payload(buf, &bytes[..n], key, text);
+                            let dst = if assembled {
+                                // Room for what arrived, growing with the
+                                // message: each byte is moved O(1) times.
+                                let room = n.max(self.assembled.len());
+                                if self.assembled.capacity() - self.assembled.len() < n {
+                                    self.assembled.reserve(room);
+                                }
+                                &mut self.assembled
+                            } else {
+                                &mut *buf
+                            };
                             input = Input::Copy(&bytes[n..]);
-                            result
+                            copy_payload(dst, &bytes[..n], key, utf8)
                         }
                         Input::InPlace(at) => {
                             let payload = &mut buf[at..at + n];
                             if let Some(key) = key {
                                 apply_mask(payload, key, 0);
                             }
-                            input = Input::InPlace(at + n);
-                            if text {
-                                self.utf8.feed(payload)
+                            let result = utf8.map_or(Ok(()), |utf8| utf8.feed(payload));
+                            if assembled {
+                                // Out of the read buffer, into the message.
+                                self.assembled.extend_from_slice(payload);
+                                buf.copy_within(at + n.., at);
+                                buf.truncate(buf.len() - n);
                             } else {
-                                Ok(())
+                                input = Input::InPlace(at + n);
                             }
+                            result
                         }
                     };
-                    self.end += n as u64;
+                    if !assembled {
+                        self.end += n as u64;
+                    }
                     if let Err(err) = result {
                         self.note_invalid(frame, err.valid_up_to());
                     }
@@ -251,6 +342,7 @@ impl Ingest {
                         text,
                         ends_message,
                         single,
+                        assembled,
                     };
                     if remaining == n as u64 {
                         self.end_frame();
@@ -279,7 +371,8 @@ impl Ingest {
                 && header.fin
                 && header.opcode != OpCode::Continuation
                 && header.payload_len < FUSE_MIN
-                && header.payload_len <= self.max_frame_size;
+                && header.payload_len <= self.max_frame_size
+                && header.payload_len <= self.max_message_size;
             // Below FUSE_MIN the length fits a usize.
             let end = at + len + header.payload_len as usize;
             if !simple || end > bytes.len() {
@@ -333,34 +426,34 @@ impl Ingest {
             }
             Ok(Status::Complete((header, len))) => {
                 let frame = self.end - have as u64;
-                self.place = self.enter(&header, frame);
+                self.enter(&header, frame);
                 len - have
             }
             Err(_) => {
-                self.place = Place::Stopped;
+                self.stop(self.end - have as u64);
                 0
             }
         }
     }
 
-    /// Where a new frame leads: its payload, or a stop if the decoder or the
-    /// connection will refuse the frame (the same rules, in the same order,
-    /// as theirs).
-    fn enter(&mut self, header: &FrameHeader, frame: u64) -> Place {
+    /// Goes into a new frame's payload, or stops if the decoder or the
+    /// connection will refuse the frame (the same rules as theirs).
+    fn enter(&mut self, header: &FrameHeader, frame: u64) {
         let masked_ok = match self.role {
             Role::Server => header.mask.is_some(),
             Role::Client => header.mask.is_none(),
         };
         if !masked_ok || header.payload_len > self.max_frame_size {
-            return Place::Stopped;
+            return self.stop(frame);
         }
         let text = match (header.opcode, self.message) {
             (OpCode::Text | OpCode::Binary, Some(_)) | (OpCode::Continuation, None) => {
-                return Place::Stopped;
+                return self.stop(frame);
             }
             (OpCode::Text | OpCode::Binary, None) => {
                 let text = header.opcode == OpCode::Text;
                 self.message = Some(text);
+                self.message_len = 0;
                 self.utf8.reset();
                 text
             }
@@ -368,40 +461,28 @@ impl Ingest {
             // Control frames: the connection checks a close reason itself.
             _ => false,
         };
-        Place::Payload {
+        if !header.opcode.is_control() {
+            self.message_len = self.message_len.saturating_add(header.payload_len);
+            if self.message_len > self.max_message_size {
+                return self.stop(frame);
+            }
+        }
+        self.place = Place::Payload {
             frame,
             remaining: header.payload_len,
             key: header.mask,
             text,
             ends_message: header.fin && !header.opcode.is_control(),
             single: header.fin && header.opcode != OpCode::Continuation,
-        }
+            assembled: self.assembles(header),
+        };
     }
 
-    /// Unmasks (and validates) `src` into the spare capacity of `buf`.
-    fn copy_payload(
-        &mut self,
-        buf: &mut BytesMut,
-        src: &[u8],
-        key: Option<[u8; 4]>,
-        text: bool,
-    ) -> Result<(), utf8stream::Utf8Error> {
-        let Some(key) = key else {
-            buf.extend_from_slice(src);
-            return if text { self.utf8.feed(src) } else { Ok(()) };
-        };
-        buf.reserve(src.len());
-        let spare = &mut buf.spare_capacity_mut()[..src.len()];
-        let result = if text {
-            self.utf8.feed_unmasking_uninit(spare, src, key)
-        } else {
-            unmask_into(spare, src, key);
-            Ok(())
-        };
-        // SAFETY: both calls above initialize all of `spare`, the first
-        // `src.len()` bytes past the buffer's length, whatever they return.
-        unsafe { buf.set_len(buf.len() + src.len()) };
-        result
+    /// Stops at the header at position `at`: it and what follows stay as
+    /// they came.
+    fn stop(&mut self, at: u64) {
+        self.place = Place::Stopped;
+        self.stopped_at = at;
     }
 
     fn end_frame(&mut self) {
@@ -410,6 +491,7 @@ impl Ingest {
             ends_message,
             text,
             single,
+            assembled,
             ..
         } = self.place
         {
@@ -418,6 +500,10 @@ impl Ingest {
                     if let Err(err) = self.utf8.finish() {
                         self.note_invalid(frame, err.valid_up_to());
                     }
+                }
+                if assembled {
+                    let message = std::mem::take(&mut self.assembled);
+                    self.finished.push_back(message);
                 }
                 self.message = None;
             }
@@ -428,7 +514,7 @@ impl Ingest {
         self.place = Place::Header { have: 0 };
     }
 
-    /// Adds the frames from stream position `from` to `end` to the run of
+    /// Adds the frames from position `from` to `end` to the run of
     /// checked frames, or starts a new run with them.
     fn extend_checked_run(&mut self, from: u64) {
         if self.checked_run.1 != from {
@@ -450,6 +536,33 @@ impl Ingest {
     }
 }
 
+/// Unmasks `src` into the spare capacity of `buf`, validating it with
+/// `utf8` if it is text.
+fn copy_payload(
+    buf: &mut BytesMut,
+    src: &[u8],
+    key: Option<[u8; 4]>,
+    utf8: Option<&mut Utf8Validator>,
+) -> Result<(), utf8stream::Utf8Error> {
+    let Some(key) = key else {
+        buf.extend_from_slice(src);
+        return utf8.map_or(Ok(()), |utf8| utf8.feed(src));
+    };
+    buf.reserve(src.len());
+    let spare = &mut buf.spare_capacity_mut()[..src.len()];
+    let result = match utf8 {
+        Some(utf8) => utf8.feed_unmasking_uninit(spare, src, key),
+        None => {
+            unmask_into(spare, src, key);
+            Ok(())
+        }
+    };
+    // SAFETY: both calls above initialize all of `spare`, the first
+    // `src.len()` bytes past the buffer's length, whatever they return.
+    unsafe { buf.set_len(buf.len() + src.len()) };
+    result
+}
+
 #[cfg(test)]
 mod tests {
     use bytes::BytesMut;
@@ -459,9 +572,9 @@ mod tests {
 
     const KEY: [u8; 4] = [0x37, 0xFA, 0x21, 0x3D];
 
-    /// A masked client frame, and the same frame with its payload unmasked:
-    /// what the buffer must hold after the first pass.
-    fn frame(first: u8, payload: &[u8]) -> (Vec<u8>, Vec<u8>) {
+    /// A masked client frame: its bytes on the wire, its header, and its
+    /// payload unmasked.
+    fn frame(first: u8, payload: &[u8]) -> (Vec<u8>, Vec<u8>, Vec<u8>) {
         let header = FrameHeader {
             fin: first & 0x80 != 0,
             rsv: 0,
@@ -472,17 +585,24 @@ mod tests {
         let mut head = BytesMut::new();
         header.encode(&mut head);
         let mut wire = head.to_vec();
-        let mut plain = head.to_vec();
-        plain.extend_from_slice(payload);
         let mut masked = payload.to_vec();
         apply_mask_bytewise(&mut masked, KEY, 0);
         wire.extend_from_slice(&masked);
-        (wire, plain)
+        (wire, head.to_vec(), payload.to_vec())
+    }
+
+    /// What the first pass must leave: the read buffer, and the message it
+    /// assembles.
+    struct Expected {
+        buffer: Vec<u8>,
+        message: Vec<u8>,
     }
 
     /// Frames of every path: small and large, text and binary, a control
     /// frame between fragments, and a code point cut by a fragment boundary.
-    fn stream() -> (Vec<u8>, Vec<u8>) {
+    /// Returns the wire bytes and what the pass leaves when streaming and
+    /// when assembling fragments.
+    fn stream() -> (Vec<u8>, Expected, Expected) {
         let text: String = "κόσμε 😀 a".repeat(40);
         let bytes = text.as_bytes();
         let frames = [
@@ -496,21 +616,45 @@ mod tests {
             frame(0x82, &(0..=255).collect::<Vec<u8>>()),
         ];
         let wire = frames.iter().flat_map(|f| f.0.clone()).collect();
-        let plain = frames.iter().flat_map(|f| f.1.clone()).collect();
-        (wire, plain)
+        let streaming = Expected {
+            buffer: frames
+                .iter()
+                .flat_map(|f| [&f.1[..], &f.2[..]].concat())
+                .collect(),
+            message: Vec::new(),
+        };
+        let is_fragment = |f: &(Vec<u8>, Vec<u8>, Vec<u8>)| f.0[0] & 0x80 == 0 || f.0[0] == 0x80;
+        let assembling = Expected {
+            buffer: frames
+                .iter()
+                .flat_map(|f| {
+                    let payload: &[u8] = if is_fragment(f) { &[] } else { &f.2 };
+                    [&f.1[..], payload].concat()
+                })
+                .collect(),
+            message: bytes.to_vec(),
+        };
+        (wire, streaming, assembling)
+    }
+
+    fn config(streaming: bool) -> Config {
+        Config::default()
+            .max_frame_size(1 << 20)
+            .streaming(streaming)
     }
 
     #[test]
     fn every_cut_gives_the_unmasked_stream_and_no_verdict() {
-        let (wire, plain) = stream();
+        let (wire, streaming, assembling) = stream();
         let sizes: &[usize] = if cfg!(miri) {
             &[1000, 97]
         } else {
             &[1, 2, 3, 7, 64, 97, 4096]
         };
-        for &size in sizes {
+        let cases = [(true, &streaming), (false, &assembling)];
+        for (&size, (streams, expected)) in sizes.iter().flat_map(|s| cases.map(|c| (s, c))) {
             for in_place in [false, true] {
-                let mut ingest = Ingest::new(Role::Server, 1 << 20);
+                let mut ingest = Ingest::new(Role::Server, &config(streams));
                 let mut buf = BytesMut::new();
                 for piece in wire.chunks(size) {
                     if in_place {
@@ -521,9 +665,11 @@ mod tests {
                         ingest.append(&mut buf, piece);
                     }
                 }
-                assert_eq!(&buf[..], &plain[..], "size {size}, in place {in_place}");
+                let case = format!("size {size}, in place {in_place}, streaming {streams}");
+                assert_eq!(&buf[..], &expected.buffer[..], "{case}");
+                assert_eq!(&ingest.take_message()[..], &expected.message[..], "{case}");
                 assert_eq!(ingest.invalid(), None);
-                assert_eq!(ingest.end(), wire.len() as u64);
+                assert_eq!(ingest.end(), expected.buffer.len() as u64);
             }
         }
     }
@@ -532,10 +678,10 @@ mod tests {
     fn invalid_text_is_pinned_to_its_frame_and_the_first_place_it_shows() {
         let mut text = "ok ".repeat(100).into_bytes();
         text[150] = 0xFF;
-        let (first, _) = frame(0x82, b"binary first");
-        let (bad, _) = frame(0x81, &text);
+        let (first, ..) = frame(0x82, b"binary first");
+        let (bad, ..) = frame(0x81, &text);
         let wire = [first.clone(), bad.clone()].concat();
-        let mut ingest = Ingest::new(Role::Server, 1 << 20);
+        let mut ingest = Ingest::new(Role::Server, &config(false));
         let mut buf = BytesMut::new();
         ingest.append(&mut buf, &wire);
         let invalid = ingest.invalid().expect("found");
@@ -548,13 +694,47 @@ mod tests {
     fn a_header_against_the_rules_stops_the_pass_and_keeps_the_bytes() {
         // Unmasked client frame: the decoder will refuse it; the first pass
         // leaves it and everything after it as it came.
-        let (good, plain) = frame(0x81, b"fine");
+        let (good, head, payload) = frame(0x81, b"fine");
         let unmasked = [0x81, 0x02, b'h', b'i'];
         let wire = [&good[..], &unmasked[..], &good[..]].concat();
-        let mut ingest = Ingest::new(Role::Server, 1 << 20);
+        let mut ingest = Ingest::new(Role::Server, &config(false));
         let mut buf = BytesMut::new();
         ingest.append(&mut buf, &wire);
-        let want = [&plain[..], &unmasked[..], &good[..]].concat();
+        let want = [&head[..], &payload[..], &unmasked[..], &good[..]].concat();
         assert_eq!(&buf[..], &want[..]);
+    }
+
+    #[test]
+    fn invalid_text_in_an_assembled_fragment_is_pinned_to_its_header() {
+        let (first, first_head, _) = frame(0x01, "é".repeat(200).as_bytes());
+        let mut text = "ok ".repeat(100).into_bytes();
+        text[290] = 0xC0;
+        let (bad, ..) = frame(0x80, &text);
+        let mut ingest = Ingest::new(Role::Server, &config(false));
+        let mut buf = BytesMut::new();
+        ingest.append(&mut buf, &[first, bad].concat());
+        let invalid = ingest.invalid().expect("found");
+        assert_eq!(invalid.frame, first_head.len() as u64);
+        assert_eq!(invalid.valid_up_to, 400 + 290);
+    }
+
+    #[test]
+    fn a_message_over_the_limit_stops_the_pass_before_its_payload_is_kept() {
+        // Two fragments of 3 KiB against a 4 KiB message limit: the second
+        // header stops the pass, and its payload stays where it came.
+        let config = config(false).max_message_size(4096);
+        let (first, head, payload) = frame(0x02, &[7; 3072]);
+        let (second, ..) = frame(0x80, &[9; 3072]);
+        let mut ingest = Ingest::new(Role::Server, &config);
+        let mut buf = BytesMut::new();
+        ingest.append(&mut buf, &[&first[..], &second[..]].concat());
+        assert_eq!(&buf[..], &[&head[..], &second[..]].concat()[..]);
+        assert_eq!(&ingest.take_message()[..], &payload[..]);
+        let at = head.len() as u64;
+        let second_header = FrameHeader::parse(&second).expect("parses");
+        let Status::Complete((second_header, _)) = second_header else {
+            panic!("whole header")
+        };
+        assert!(!ingest.assembled_here(&second_header, at));
     }
 }

@@ -111,6 +111,55 @@ fn fragments_join_and_control_frames_may_come_between_them() {
 }
 
 #[test]
+fn fragmented_messages_in_one_read_stay_apart_and_in_order() {
+    // Each fragmented message is assembled as its bytes arrive; several may
+    // arrive before the first is delivered, and none may bleed into another.
+    let big = "é".repeat(300);
+    let (events, _) = server_everywhere(&stream(&[
+        client(TEXT, b"hel"),
+        client(FIN | CONT, b"lo"),
+        client(BINARY, &[0, 1]),
+        client(FIN | PING, b"hb"),
+        client(FIN | CONT, &[2]),
+        client(FIN | TEXT, b"whole"),
+        client(TEXT, &big.as_bytes()[..301]),
+        client(CONT, b""),
+        client(FIN | CONT, &big.as_bytes()[301..]),
+    ]));
+    assert_eq!(
+        events,
+        vec![
+            text("hello"),
+            Event::Ping("hb".into()),
+            Event::Message(Message::from(vec![0u8, 1, 2])),
+            text("whole"),
+            text(&big),
+        ]
+    );
+}
+
+#[test]
+fn bad_utf8_in_a_later_fragment_comes_after_the_events_before_it() {
+    let (events, _) = server_everywhere(&stream(&[
+        client(TEXT, b"ok "),
+        client(FIN | PING, b"first"),
+        client(CONT, b"still ok "),
+        client(CONT, &[b'x', 0xF5]),
+        client(FIN | PING, b"never"),
+        client(FIN | CONT, b"."),
+    ]));
+    assert_eq!(events[0], Event::Ping("first".into()));
+    let Event::Closed(closed) = &events[1] else {
+        panic!("{events:?}")
+    };
+    assert_eq!(
+        closed.error,
+        Some(ProtocolError::InvalidUtf8 { valid_up_to: 13 })
+    );
+    assert_eq!(events.len(), 2);
+}
+
+#[test]
 fn a_four_byte_code_point_split_across_fragments_is_valid() {
     let emoji = "😀".as_bytes();
     let (events, _) = server_everywhere(&stream(&[
