@@ -154,7 +154,7 @@ impl Connection {
     }
 
     /// Bytes of received data held in memory: unparsed input plus the parts
-    /// of a fragmented message received so far. After [`next_event`](Self::next_event)
+    /// of messages received so far. After [`next_event`](Self::next_event)
     /// returns `None` it is at most the frame size limit plus a header, plus
     /// the message size limit (nothing of the message in streaming mode).
     pub fn buffered_len(&self) -> usize {
@@ -193,10 +193,10 @@ impl Connection {
             if let Some(event) = self.single_frame_message(at) {
                 return Some(event);
             }
-            let step = match self.assembled_fragment(at) {
-                Fragment::Done(step) => step,
-                Fragment::Arriving => return None,
-                Fragment::NotOne => match self.decoder.decode(&mut self.read_buf) {
+            let step = match self.assembled_frame(at) {
+                Assembled::Done(step) => step,
+                Assembled::Arriving => return None,
+                Assembled::NotOne => match self.decoder.decode(&mut self.read_buf) {
                     Ok(None) => return None,
                     Ok(Some(Decoded::Frame(header, payload))) => {
                         self.on_frame(&header, payload, at)
@@ -268,29 +268,29 @@ impl Connection {
         Some(Event::Message(self.message(kind, frame.freeze())))
     }
 
-    /// A fragment of a message whose payload the first pass put straight into
-    /// the message being assembled, so that only its header, at `at`, is in
-    /// the buffer. Taken once its payload is all in, or at once if the
-    /// payload showed invalid text.
-    fn assembled_fragment(&mut self, at: u64) -> Fragment {
+    /// A frame whose payload the first pass put straight into its message's
+    /// own buffer (a fragment, or a large whole message), so that only its
+    /// header, at `at`, is in the read buffer. Taken once its payload is all
+    /// in, or at once if the payload showed invalid text.
+    fn assembled_frame(&mut self, at: u64) -> Assembled {
         if self.decoder.current().is_some() {
-            return Fragment::NotOne;
+            return Assembled::NotOne;
         }
         let Ok(Status::Complete((header, header_len))) = FrameHeader::parse(&self.read_buf) else {
-            return Fragment::NotOne;
+            return Assembled::NotOne;
         };
         if !self.ingest.assembled_here(&header, at) {
-            return Fragment::NotOne;
+            return Assembled::NotOne;
         }
         let invalid_here = self.ingest.invalid().is_some_and(|i| i.frame == at);
         if self.ingest.is_arriving(at) && !invalid_here {
-            return Fragment::Arriving;
+            return Assembled::Arriving;
         }
         self.read_buf.advance(header_len);
-        Fragment::Done(self.on_assembled_fragment(&header, at))
+        Assembled::Done(self.on_assembled_frame(&header, at))
     }
 
-    fn on_assembled_fragment(
+    fn on_assembled_frame(
         &mut self,
         header: &FrameHeader,
         at: u64,
@@ -431,8 +431,8 @@ impl Connection {
             return self.stream_piece(payload, last);
         }
         // Without streaming, the first pass assembles fragments and
-        // `assembled_fragment` takes them: a data frame that comes this way
-        // is a whole message. (A fragment would come only if that pass
+        // `assembled_frame` takes them: a data frame that comes this way is
+        // a whole message. (A fragment would come only if that pass
         // stopped at it, and it stops only where the decoder or `on_header`
         // fails the connection first; the fuzz targets check this.)
         debug_assert!(last, "a fragment the first pass did not assemble");
@@ -708,9 +708,9 @@ impl Connection {
     }
 }
 
-/// What [`Connection::assembled_fragment`] found at the front of the buffer.
-enum Fragment {
-    /// Not an assembled fragment: the decoder's turn.
+/// What [`Connection::assembled_frame`] found at the front of the buffer.
+enum Assembled {
+    /// Not an assembled frame: the decoder's turn.
     NotOne,
     /// One whose payload is still arriving.
     Arriving,

@@ -88,6 +88,63 @@ fn payload_lengths_at_encoding_boundaries_arrive_intact() {
     }
 }
 
+/// Cuts every `step` bytes, shifted by `shift`.
+fn cuts_every(step: usize, shift: usize, len: usize) -> Vec<usize> {
+    (1..len).filter(|at| at % step == shift % step).collect()
+}
+
+#[test]
+fn large_whole_messages_arrive_intact_in_reads_of_any_size() {
+    // Frames from 32 KiB up get a buffer of their own while they arrive;
+    // around that size, with a ping between, in reads that cut them anywhere.
+    let words = "κόσμε 😀 ".repeat(4000);
+    let mut frames = Vec::new();
+    let mut want = Vec::new();
+    for len in [32767, 32768, 40000] {
+        let binary: Vec<u8> = (0..len).map(|i| (i % 253) as u8).collect();
+        let mut end = len;
+        while !words.is_char_boundary(end) {
+            end += 1;
+        }
+        frames.push(client(FIN | BINARY, &binary));
+        frames.push(client(FIN | PING, b"hb"));
+        frames.push(client(FIN | TEXT, words[..end].as_bytes()));
+        want.push(Event::Message(Message::from(binary)));
+        want.push(Event::Ping("hb".into()));
+        want.push(text(&words[..end]));
+    }
+    let input = stream(&frames);
+    for (step, shift) in [(1000, 0), (4096, 7), (65536, 13), (70001, 3)] {
+        let cuts = cuts_every(step, shift, input.len());
+        let (events, _) = drive(Role::Server, Config::default(), &input, &cuts);
+        assert_eq!(events, want, "reads of {step}");
+    }
+}
+
+#[test]
+fn bad_utf8_deep_in_a_large_frame_is_1007_in_the_read_that_brings_it() {
+    let mut payload = "é".repeat(30000).into_bytes();
+    payload[50001] = b'x'; // the second byte of a code point
+    let input = client(FIN | TEXT, &payload);
+    // Header and 40,002 payload bytes, then to past the bad byte, then the rest.
+    let (events, out) = drive(Role::Server, Config::default(), &input, &[40010, 50020]);
+    let Some(Event::Closed(closed)) = events.last() else {
+        panic!("{events:?}")
+    };
+    assert_eq!(
+        closed.error,
+        Some(ProtocolError::InvalidUtf8 { valid_up_to: 50000 })
+    );
+    assert_eq!(close_code_on_wire(&out), Some(1007));
+    // Cut just before the bad byte (after the 8-byte header): nothing is
+    // reported until it arrives.
+    let mut conn = Connection::new(Role::Server, Config::default());
+    conn.receive(&input[..8 + 50001]);
+    assert_eq!(conn.next_event(), None);
+    conn.receive(&input[8 + 50001..8 + 50002]);
+    assert!(matches!(conn.next_event(), Some(Event::Closed(_))));
+}
+
 #[test]
 fn fragments_join_and_control_frames_may_come_between_them() {
     // §5.4: control frames MAY be injected in the middle of a fragmented message.
