@@ -108,7 +108,7 @@ fn large_whole_messages_arrive_intact_in_reads_of_any_size() {
         }
         frames.push(client(FIN | BINARY, &binary));
         frames.push(client(FIN | PING, b"hb"));
-        frames.push(client(FIN | TEXT, words[..end].as_bytes()));
+        frames.push(client(FIN | TEXT, &words.as_bytes()[..end]));
         want.push(Event::Message(Message::from(binary)));
         want.push(Event::Ping("hb".into()));
         want.push(text(&words[..end]));
