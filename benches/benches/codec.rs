@@ -21,13 +21,19 @@ fn runtime() -> tokio::runtime::Runtime {
 }
 
 /// (messages, payload bytes) decoded by each implementation.
-fn decode_wsframe(stream: &[u8]) -> (usize, usize) {
+fn decode_wsframe(stream: &[u8], into_read_buf: bool) -> (usize, usize) {
     let mut conn = Connection::new(Role::Server, Config::default());
     let (mut count, mut bytes) = (0, 0);
-    // Each read lands in the connection's buffer with one copy, as a socket
-    // read into `conn.read_buf()` would (and as the peers' reads do).
+    // Each read lands in the connection's buffer with one copy, as the
+    // peers' reads do: through `receive`, which unmasks and validates in
+    // that copy, or appended to `read_buf()` as a socket read into it would
+    // be (the tokio wrapper's way), then unmasked and validated in place.
     for read in stream.chunks(READ_SIZE) {
-        conn.receive(read);
+        if into_read_buf {
+            conn.read_buf().extend_from_slice(read);
+        } else {
+            conn.receive(read);
+        }
         while let Some(event) = conn.next_event() {
             match event {
                 Event::Message(m) => {
@@ -109,7 +115,10 @@ fn decode(c: &mut Criterion) {
             stream, messages, ..
         } = &w;
         group.bench_function("wsframe", |b| {
-            b.iter(|| assert_eq!(decode_wsframe(black_box(stream)), want))
+            b.iter(|| assert_eq!(decode_wsframe(black_box(stream), false), want))
+        });
+        group.bench_function("wsframe_read_buf", |b| {
+            b.iter(|| assert_eq!(decode_wsframe(black_box(stream), true), want))
         });
         group.bench_function("tungstenite", |b| {
             b.iter(|| assert_eq!(decode_tungstenite(black_box(stream), *messages), want))

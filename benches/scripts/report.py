@@ -76,6 +76,8 @@ def mask_table():
 
 
 IMPLS = ["wsframe", "tungstenite", "tokio-websockets", "fastwebsockets"]
+# wsframe fed through `Connection::read_buf` (in place) instead of `receive`.
+READ_BUF = "wsframe_read_buf"
 
 
 def codec_rows(direction):
@@ -84,7 +86,7 @@ def codec_rows(direction):
         workload = g.split("/", 1)[1]
         rows[workload] = {}
         for (group, function, value), _ in results.items():
-            if group == g and (function in IMPLS or function == "memcpy"):
+            if group == g and (function in IMPLS or function in ("memcpy", READ_BUF)):
                 rows[workload][function] = (gibps((group, function, value)), results[(group, function, value)][0])
     return rows
 
@@ -96,9 +98,11 @@ def codec_table(direction):
     unit = "client stream bytes" if direction == "decode" else "payload bytes"
     roofline = direction == "decode" and any("memcpy" in r for r in rows.values())
     print(f"### codec {direction} (median time per run; GiB/s of {unit})\n")
+    in_place = any(READ_BUF in r for r in rows.values())
     extra = " | memcpy, same reads | wsframe / memcpy" if roofline else ""
+    extra += " | wsframe via read_buf | read_buf vs tungstenite / best peer" if in_place else ""
     print("| workload | " + " | ".join(IMPLS) + " | vs tungstenite | vs best of tokio-websockets / fastwebsockets" + extra + " |")
-    print("|---|" + "---|" * (len(IMPLS) + 2 + (2 if roofline else 0)))
+    print("|---|" + "---|" * (len(IMPLS) + 2 + (2 if roofline else 0) + (2 if in_place else 0)))
     for workload, impls in rows.items():
         cells = [f"{impls[i][1] / 1e6:.2f} ms ({impls[i][0]:.2f})" if i in impls else "-" for i in IMPLS]
         ours = impls["wsframe"][1]
@@ -107,6 +111,9 @@ def codec_table(direction):
         if roofline and "memcpy" in impls:
             copy = impls["memcpy"]
             tail = f" | {copy[1] / 1e6:.2f} ms ({copy[0]:.2f}) | {copy[1] / ours:.2f}x"
+        if in_place and READ_BUF in impls:
+            via = impls[READ_BUF]
+            tail += f" | {via[1] / 1e6:.2f} ms ({via[0]:.2f}) | {impls['tungstenite'][1] / via[1]:.2f}x / {best / via[1]:.2f}x"
         print(f"| {workload} | " + " | ".join(cells) + f" | {impls['tungstenite'][1] / ours:.2f}x | {best / ours:.2f}x{tail} |")
     print()
 

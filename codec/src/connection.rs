@@ -135,8 +135,10 @@ impl Connection {
     /// the connection closed are ignored.
     ///
     /// Appended bytes are unmasked and validated in place by the next call
-    /// to [`next_event`](Self::next_event); [`receive`](Self::receive) does
-    /// the same work in the copy it makes anyway.
+    /// to [`next_event`](Self::next_event) (payloads of fragments and of
+    /// large messages are then moved into their message's own buffer);
+    /// [`receive`](Self::receive) does the same work in the copy it makes
+    /// anyway.
     pub fn read_buf(&mut self) -> &mut BytesMut {
         &mut self.read_buf
     }

@@ -72,6 +72,10 @@
 //!    text in the copy that [`Connection::receive`] makes anyway, so each
 //!    payload byte is touched once (`utf8stream`'s fused AVX2 loop); bytes
 //!    read straight into [`Connection::read_buf`] get the same pass in place.
+//!    Small whole messages are then handed out as slices of the read buffer;
+//!    fragments, and whole messages of 32 KiB or more, are written in that
+//!    same pass into a buffer of their message's own, so a fragmented
+//!    message is never copied again to be joined.
 //!
 //! [`handshake`] validates the HTTP upgrade and computes the accept key.
 //!
