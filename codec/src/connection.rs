@@ -300,7 +300,7 @@ impl Connection {
         self.on_header(header)?;
         if self.state == State::CloseSent {
             if header.fin {
-                self.ingest.take_message();
+                self.ingest.take_message(at);
                 self.end_message();
             }
             return Ok(None);
@@ -314,7 +314,7 @@ impl Connection {
             return Ok(None);
         }
         let kind = self.end_message_kind();
-        let bytes = self.ingest.take_message().freeze();
+        let bytes = self.ingest.take_message(at).freeze();
         Ok(Some(Event::Message(self.message(kind, bytes))))
     }
 

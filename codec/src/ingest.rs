@@ -135,6 +135,9 @@ pub(crate) struct Ingest {
     max_message_size: u64,
     /// Whether messages are assembled here (not in streaming mode).
     assembles: bool,
+    /// Whether the bytes being taken in came to [`append`](Self::append)
+    /// (rather than being put in the buffer by the caller).
+    appending: bool,
     place: Place,
     /// Position of the end of what was put into the read buffer.
     end: u64,
@@ -149,6 +152,9 @@ pub(crate) struct Ingest {
     /// Assembled messages whose last frame was taken in, oldest first: the
     /// pass runs ahead of the connection by up to a read.
     finished: VecDeque<BytesMut>,
+    /// Positions of the headers of whole messages in one frame assembled
+    /// here and not yet taken (at most a read's worth, each 32 KiB or more).
+    whole_frames: VecDeque<u64>,
     utf8: Utf8Validator,
     invalid: Option<Invalid>,
     /// The latest run of whole frames taken in, as positions: each a
@@ -163,6 +169,7 @@ impl Ingest {
             max_frame_size: config.frame_limit(),
             max_message_size: config.message_limit(),
             assembles: !config.is_streaming(),
+            appending: false,
             place: Place::Header { have: 0 },
             end: 0,
             stopped_at: u64::MAX,
@@ -170,6 +177,7 @@ impl Ingest {
             message_len: 0,
             assembled: BytesMut::new(),
             finished: VecDeque::new(),
+            whole_frames: VecDeque::new(),
             utf8: Utf8Validator::new(),
             invalid: None,
             checked_run: (0, 0),
@@ -182,23 +190,27 @@ impl Ingest {
     }
 
     /// Whether the frame with `header`, whose header is at position `at` of
-    /// the read buffer, had its payload put into the message being
-    /// assembled (rather than after its header).
+    /// the read buffer, had its payload put into its message's own buffer
+    /// (rather than after its header).
     pub(crate) fn assembled_here(&self, header: &FrameHeader, at: u64) -> bool {
-        at < self.stopped_at && self.assembles(header)
+        if is_fragment(header) {
+            self.assembles && at < self.stopped_at
+        } else {
+            self.whole_frames.front() == Some(&at)
+        }
     }
 
-    /// Whether frames with `header` are assembled here when not streaming:
-    /// fragments of data messages, and large whole ones.
+    /// Whether the payload of a frame with `header` goes into its message's
+    /// own buffer: a fragment's, when not streaming (joining it to its
+    /// message would copy it anyway), and a large whole message's if the
+    /// caller's bytes are being copied in (bytes the caller put in the
+    /// buffer are handed out where they are).
     fn assembles(&self, header: &FrameHeader) -> bool {
         self.assembles
-            && match header.opcode {
-                OpCode::Continuation => true,
-                OpCode::Text | OpCode::Binary => {
-                    !header.fin || header.payload_len >= OWN_BUFFER_MIN
-                }
-                _ => false,
-            }
+            && (is_fragment(header)
+                || (matches!(header.opcode, OpCode::Text | OpCode::Binary)
+                    && header.payload_len >= OWN_BUFFER_MIN
+                    && self.appending))
     }
 
     /// Whether the payload of the frame whose header is at `at` is still
@@ -208,8 +220,12 @@ impl Ingest {
     }
 
     /// Takes the oldest assembled message whose last frame was taken in,
-    /// or else what there is of the open one.
-    pub(crate) fn take_message(&mut self) -> BytesMut {
+    /// or else what there is of the open one; `at` is the position of the
+    /// header of the frame that ends it.
+    pub(crate) fn take_message(&mut self, at: u64) -> BytesMut {
+        if self.whole_frames.front() == Some(&at) {
+            self.whole_frames.pop_front();
+        }
         self.finished
             .pop_front()
             .unwrap_or_else(|| std::mem::take(&mut self.assembled))
@@ -219,6 +235,7 @@ impl Ingest {
     pub(crate) fn discard_messages(&mut self) {
         self.assembled = BytesMut::new();
         self.finished = VecDeque::new();
+        self.whole_frames = VecDeque::new();
     }
 
     /// Bytes of the messages assembled.
@@ -248,6 +265,7 @@ impl Ingest {
             // reads at once makes that rare.
             buf.reserve(input.len() * ROOM_FOR_READS);
         }
+        self.appending = true;
         self.take(buf, Input::Copy(input));
     }
 
@@ -255,6 +273,7 @@ impl Ingest {
     /// index `from` on.
     pub(crate) fn catch_up(&mut self, buf: &mut BytesMut, from: usize) {
         if from < buf.len() {
+            self.appending = false;
             self.take(buf, Input::InPlace(from));
         }
     }
@@ -323,14 +342,7 @@ impl Ingest {
                     let result = match input {
                         Input::Copy(bytes) => {
                             let dst = if assembled {
-                                // Room for what arrived and some of what the
-                                // frame declares, growing with the message:
-                                // each byte is moved O(1) times.
-                                let ahead = remaining.min(n as u64 + ROOM_AHEAD) as usize;
-                                let room = n.max(self.assembled.len()).max(ahead);
-                                if self.assembled.capacity() - self.assembled.len() < n {
-                                    self.assembled.reserve(room);
-                                }
+                                make_room(&mut self.assembled, n, remaining);
                                 &mut self.assembled
                             } else {
                                 &mut *buf
@@ -338,21 +350,23 @@ impl Ingest {
                             input = Input::Copy(&bytes[n..]);
                             copy_payload(dst, &bytes[..n], key, utf8)
                         }
+                        Input::InPlace(at) if assembled => {
+                            // Out of the read buffer into the message,
+                            // unmasked on the way; the rest moves up.
+                            make_room(&mut self.assembled, n, remaining);
+                            let result =
+                                copy_payload(&mut self.assembled, &buf[at..at + n], key, utf8);
+                            buf.copy_within(at + n.., at);
+                            buf.truncate(buf.len() - n);
+                            result
+                        }
                         Input::InPlace(at) => {
                             let payload = &mut buf[at..at + n];
                             if let Some(key) = key {
                                 apply_mask(payload, key, 0);
                             }
-                            let result = utf8.map_or(Ok(()), |utf8| utf8.feed(payload));
-                            if assembled {
-                                // Out of the read buffer, into the message.
-                                self.assembled.extend_from_slice(payload);
-                                buf.copy_within(at + n.., at);
-                                buf.truncate(buf.len() - n);
-                            } else {
-                                input = Input::InPlace(at + n);
-                            }
-                            result
+                            input = Input::InPlace(at + n);
+                            utf8.map_or(Ok(()), |utf8| utf8.feed(payload))
                         }
                     };
                     if !assembled {
@@ -494,6 +508,9 @@ impl Ingest {
             }
         }
         let assembled = self.assembles(header);
+        if assembled && !is_fragment(header) {
+            self.whole_frames.push_back(frame);
+        }
         self.place = Place::Payload {
             frame,
             remaining: header.payload_len,
@@ -563,6 +580,26 @@ impl Ingest {
     }
 }
 
+/// Whether a frame is part of a fragmented data message.
+fn is_fragment(header: &FrameHeader) -> bool {
+    match header.opcode {
+        OpCode::Continuation => true,
+        OpCode::Text | OpCode::Binary => !header.fin,
+        _ => false,
+    }
+}
+
+/// Makes room in a message's own buffer for `n` more bytes of a frame that
+/// has `remaining` bytes to come: for what arrived and some of what the
+/// frame declares, growing with the message, so that each byte is moved
+/// O(1) times.
+fn make_room(message: &mut BytesMut, n: usize, remaining: u64) {
+    if message.capacity() - message.len() < n {
+        let ahead = remaining.min(n as u64 + ROOM_AHEAD) as usize;
+        message.reserve(n.max(message.len()).max(ahead));
+    }
+}
+
 /// Unmasks `src` into the spare capacity of `buf`, validating it with
 /// `utf8` if it is text.
 fn copy_payload(
@@ -618,21 +655,19 @@ mod tests {
         (wire, head.to_vec(), payload.to_vec())
     }
 
-    /// What the first pass must leave: the read buffer, and the message it
-    /// assembles.
-    struct Expected {
-        buffer: Vec<u8>,
-        message: Vec<u8>,
-    }
+    /// A frame as [`frame`] gives it.
+    type Frame = (Vec<u8>, Vec<u8>, Vec<u8>);
 
     /// Frames of every path: small and large, text and binary, a control
-    /// frame between fragments, and a code point cut by a fragment boundary.
-    /// Returns the wire bytes and what the pass leaves when streaming and
-    /// when assembling fragments.
-    fn stream() -> (Vec<u8>, Expected, Expected) {
+    /// frame between fragments, a code point cut by a fragment boundary, and
+    /// last a whole message large enough for a buffer of its own.
+    fn frames() -> Vec<Frame> {
         let text: String = "κόσμε 😀 a".repeat(40);
         let bytes = text.as_bytes();
-        let frames = [
+        let large: Vec<u8> = (0..OWN_BUFFER_MIN + 1000)
+            .map(|i| (i % 251) as u8)
+            .collect();
+        vec![
             frame(0x81, b"hello"),
             frame(0x82, &[0xA7; 300]),
             frame(0x81, bytes),
@@ -641,27 +676,36 @@ mod tests {
             frame(0x89, b"ping"),
             frame(0x80, &bytes[13..]),
             frame(0x82, &(0..=255).collect::<Vec<u8>>()),
-        ];
-        let wire = frames.iter().flat_map(|f| f.0.clone()).collect();
-        let streaming = Expected {
-            buffer: frames
-                .iter()
-                .flat_map(|f| [&f.1[..], &f.2[..]].concat())
-                .collect(),
-            message: Vec::new(),
-        };
-        let is_fragment = |f: &(Vec<u8>, Vec<u8>, Vec<u8>)| f.0[0] & 0x80 == 0 || f.0[0] == 0x80;
-        let assembling = Expected {
-            buffer: frames
-                .iter()
-                .flat_map(|f| {
-                    let payload: &[u8] = if is_fragment(f) { &[] } else { &f.2 };
-                    [&f.1[..], payload].concat()
-                })
-                .collect(),
-            message: bytes.to_vec(),
-        };
-        (wire, streaming, assembling)
+            frame(0x82, &large),
+        ]
+    }
+
+    /// What the first pass must leave in the read buffer, and the messages
+    /// it must assemble (with the position of the header of each one's last
+    /// frame).
+    fn expected(
+        frames: &[Frame],
+        streaming: bool,
+        in_place: bool,
+    ) -> (Vec<u8>, Vec<(u64, Vec<u8>)>) {
+        let mut buffer = Vec::new();
+        let mut messages = Vec::new();
+        let mut open = Vec::new();
+        for (wire, head, payload) in frames {
+            let fragment = wire[0] & 0x80 == 0 || wire[0] == 0x80;
+            let large = payload.len() as u64 >= OWN_BUFFER_MIN;
+            buffer.extend_from_slice(head);
+            if streaming || !(fragment || (large && !in_place)) {
+                buffer.extend_from_slice(payload);
+                continue;
+            }
+            open.extend_from_slice(payload);
+            if wire[0] & 0x80 != 0 {
+                let at = (buffer.len() - head.len()) as u64;
+                messages.push((at, std::mem::take(&mut open)));
+            }
+        }
+        (buffer, messages)
     }
 
     fn config(streaming: bool) -> Config {
@@ -672,16 +716,18 @@ mod tests {
 
     #[test]
     fn every_cut_gives_the_unmasked_stream_and_no_verdict() {
-        let (wire, streaming, assembling) = stream();
+        let frames = frames();
+        let wire: Vec<u8> = frames.iter().flat_map(|f| f.0.clone()).collect();
         let sizes: &[usize] = if cfg!(miri) {
-            &[1000, 97]
+            &[5000, 997]
         } else {
-            &[1, 2, 3, 7, 64, 97, 4096]
+            &[1, 2, 3, 7, 64, 97, 4096, 70000]
         };
-        let cases = [(true, &streaming), (false, &assembling)];
-        for (&size, (streams, expected)) in sizes.iter().flat_map(|s| cases.map(|c| (s, c))) {
-            for in_place in [false, true] {
-                let mut ingest = Ingest::new(Role::Server, &config(streams));
+        for &size in sizes {
+            for (streaming, in_place) in
+                [(true, false), (true, true), (false, false), (false, true)]
+            {
+                let mut ingest = Ingest::new(Role::Server, &config(streaming));
                 let mut buf = BytesMut::new();
                 for piece in wire.chunks(size) {
                     if in_place {
@@ -692,11 +738,19 @@ mod tests {
                         ingest.append(&mut buf, piece);
                     }
                 }
-                let case = format!("size {size}, in place {in_place}, streaming {streams}");
-                assert_eq!(&buf[..], &expected.buffer[..], "{case}");
-                assert_eq!(&ingest.take_message()[..], &expected.message[..], "{case}");
+                let case = format!("size {size}, in place {in_place}, streaming {streaming}");
+                let (buffer, messages) = expected(&frames, streaming, in_place);
+                assert_eq!(&buf[..], &buffer[..], "{case}");
+                assert_eq!(
+                    ingest.assembled_len(),
+                    messages.iter().map(|m| m.1.len()).sum()
+                );
+                for (at, message) in messages {
+                    assert_eq!(&ingest.take_message(at)[..], &message[..], "{case}");
+                }
+                assert!(ingest.whole_frames.is_empty(), "{case}");
                 assert_eq!(ingest.invalid(), None);
-                assert_eq!(ingest.end(), expected.buffer.len() as u64);
+                assert_eq!(ingest.end(), buffer.len() as u64);
             }
         }
     }
@@ -756,7 +810,7 @@ mod tests {
         let mut buf = BytesMut::new();
         ingest.append(&mut buf, &[&first[..], &second[..]].concat());
         assert_eq!(&buf[..], &[&head[..], &second[..]].concat()[..]);
-        assert_eq!(&ingest.take_message()[..], &payload[..]);
+        assert_eq!(&ingest.take_message(0)[..], &payload[..]);
         let at = head.len() as u64;
         let second_header = FrameHeader::parse(&second).expect("parses");
         let Status::Complete((second_header, _)) = second_header else {
