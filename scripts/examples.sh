@@ -11,8 +11,12 @@ for expected in "1000 Normal Closure" "1007 Invalid frame payload data" "Key dif
                 "premature close()" "binary frames"; do
   grep -qF "$expected" <<<"$out" || { echo "FAIL: explain 1000 1007 lacks: $expected"; exit 1; }
 done
-"$explain" 3001 | grep -qF "Registered application code" || { echo "FAIL: explain 3001"; exit 1; }
-"$explain" 4999 | grep -qF "Private application code" || { echo "FAIL: explain 4999"; exit 1; }
+# Whole output first: `grep -q` stops reading at its match, and the example
+# writing on into the closed pipe would fail the pipeline (pipefail).
+out=$("$explain" 3001)
+grep -qF "Registered application code" <<<"$out" || { echo "FAIL: explain 3001"; exit 1; }
+out=$("$explain" 4999)
+grep -qF "Private application code" <<<"$out" || { echo "FAIL: explain 4999"; exit 1; }
 for bad in abc 999 5000 70000 -1; do
   set +e
   "$explain" "$bad" >/dev/null 2>&1
