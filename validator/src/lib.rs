@@ -16,9 +16,10 @@
 //! For WebSocket servers, [`Utf8Validator::feed_unmasking`] and
 //! [`Utf8Validator::feed_unmasking_uninit`] take a masked payload chunk
 //! (RFC 6455 §5.3), write it unmasked to a destination and validate it in
-//! the same pass: on x86-64 with AVX2 each 64-byte block is loaded once,
-//! unmasked, stored and checked in registers (the lookup-table method of
-//! Keiser and Lemire); elsewhere they unmask, then validate as above.
+//! the same pass: on x86-64 with AVX-512 (F, BW, VBMI) or AVX2 each 64-byte
+//! block is loaded once, unmasked, stored and checked in registers (the
+//! lookup-table method of Keiser and Lemire); elsewhere they unmask, then
+//! validate as above.
 //!
 //! # Quick start
 //!
