@@ -277,12 +277,15 @@ mod x86 {
     /// point that needs more bytes than are left.
     #[target_feature(enable = "avx2")]
     fn incomplete_at_end(input: __m256i) -> __m256i {
-        let mut max = [0xFFu8; 32];
-        max[29] = 0xF0 - 1;
-        max[30] = 0xE0 - 1;
-        max[31] = 0xC0 - 1;
-        // SAFETY: `max` is 32 readable bytes; the load is unaligned.
-        let max = unsafe { _mm256_loadu_si256(max.as_ptr().cast()) };
+        const MAX: [u8; 32] = {
+            let mut max = [0xFFu8; 32];
+            max[29] = 0xF0 - 1;
+            max[30] = 0xE0 - 1;
+            max[31] = 0xC0 - 1;
+            max
+        };
+        // SAFETY: `MAX` is 32 readable bytes; the load is unaligned.
+        let max = unsafe { _mm256_loadu_si256(MAX.as_ptr().cast()) };
         _mm256_subs_epu8(input, max)
     }
 
@@ -367,15 +370,27 @@ mod x86 {
     /// A 16-entry table spread over the 64 entries of `vpermb`, which looks
     /// up by the low six bits of each index byte: by the low nibble
     /// (`by_high == false`), or by the high nibble of a byte shifted right by
-    /// two (`by_high`).
-    #[target_feature(enable = "avx512f,avx512bw,avx512vbmi")]
-    fn table512(t: [u8; 16], by_high: bool) -> __m512i {
+    /// two (`by_high`). Built at compile time: the loop runs per call on
+    /// short payloads.
+    const fn spread(t: [u8; 16], by_high: bool) -> [u8; 64] {
         let mut wide = [0u8; 64];
-        for (i, entry) in wide.iter_mut().enumerate() {
-            *entry = if by_high { t[i >> 2] } else { t[i & 15] };
+        let mut i = 0;
+        while i < 64 {
+            wide[i] = if by_high { t[i >> 2] } else { t[i & 15] };
+            i += 1;
         }
-        // SAFETY: `wide` is 64 readable bytes; the load is unaligned.
-        unsafe { _mm512_loadu_si512(wide.as_ptr().cast()) }
+        wide
+    }
+
+    const PREV_HIGH_64: [u8; 64] = spread(PREV_HIGH, true);
+    const PREV_LOW_64: [u8; 64] = spread(PREV_LOW, false);
+    const THIS_HIGH_64: [u8; 64] = spread(THIS_HIGH, true);
+
+    /// The 64 bytes of `table` in a register.
+    #[target_feature(enable = "avx512f,avx512bw,avx512vbmi")]
+    fn table512(table: &[u8; 64]) -> __m512i {
+        // SAFETY: `table` is 64 readable bytes; the load is unaligned.
+        unsafe { _mm512_loadu_si512(table.as_ptr().cast()) }
     }
 
     /// [`before`] on 64 bytes: `valignd` brings the last 16 bytes of `prev`
@@ -435,12 +450,15 @@ mod x86 {
     /// [`incomplete_at_end`] on 64 bytes.
     #[target_feature(enable = "avx512f,avx512bw,avx512vbmi")]
     fn incomplete_at_end512(input: __m512i) -> __m512i {
-        let mut max = [0xFFu8; 64];
-        max[61] = 0xF0 - 1;
-        max[62] = 0xE0 - 1;
-        max[63] = 0xC0 - 1;
-        // SAFETY: `max` is 64 readable bytes; the load is unaligned.
-        let max = unsafe { _mm512_loadu_si512(max.as_ptr().cast()) };
+        const MAX: [u8; 64] = {
+            let mut max = [0xFFu8; 64];
+            max[61] = 0xF0 - 1;
+            max[62] = 0xE0 - 1;
+            max[63] = 0xC0 - 1;
+            max
+        };
+        // SAFETY: `MAX` is 64 readable bytes; the load is unaligned.
+        let max = unsafe { _mm512_loadu_si512(MAX.as_ptr().cast()) };
         _mm512_subs_epu8(input, max)
     }
 
@@ -462,9 +480,9 @@ mod x86 {
         let key_bytes = key;
         let key = _mm512_set1_epi32(i32::from_ne_bytes(key));
         let t = Tables512 {
-            prev_high: table512(PREV_HIGH, true),
-            prev_low: table512(PREV_LOW, false),
-            this_high: table512(THIS_HIGH, true),
+            prev_high: table512(&PREV_HIGH_64),
+            prev_low: table512(&PREV_LOW_64),
+            this_high: table512(&THIS_HIGH_64),
         };
         let mut error = _mm512_setzero_si512();
         let mut prev_incomplete = _mm512_setzero_si512();
