@@ -9,14 +9,19 @@ use crate::{
     Utf8Error, SIMD_THRESHOLD,
 };
 
-/// Whether `bytes`, at most two blocks that start and end on code-point
+/// Whether `bytes`, under two blocks that start and end on code-point
 /// boundaries, are valid UTF-8: checked as whole blocks padded with ASCII
 /// zeros, so that a short piece costs one or two steps of the block loop.
+///
+/// At least one zero always follows the bytes: the block check leaves a lead
+/// byte at the very end unjudged (a code point the next chunk may finish),
+/// so without it a stray lead ending the bytes would pass.
 #[allow(unsafe_code)]
 fn is_valid_short(bytes: &[u8]) -> bool {
+    debug_assert!(bytes.len() < 2 * BLOCK);
     let mut padded = [0u8; 2 * BLOCK];
     padded[..bytes.len()].copy_from_slice(bytes);
-    let end = bytes.len().div_ceil(BLOCK) * BLOCK;
+    let end = (bytes.len() + 1).div_ceil(BLOCK) * BLOCK;
     let mut out = [0u8; 2 * BLOCK];
     // SAFETY: `out` is writable for `end <= 2 * BLOCK` bytes and does not
     // overlap `padded`; a zero key leaves the bytes as they are.
@@ -429,6 +434,9 @@ fn check_prefix(offset: u64, prefix: &[u8]) -> Result<(), Utf8Error> {
 
 #[cfg(test)]
 mod tests {
+    extern crate std;
+    use std::{vec, vec::Vec};
+
     use super::*;
 
     #[test]
@@ -451,6 +459,67 @@ mod tests {
                         let whole = broken.len() - unfinished_tail_len(&broken);
                         if whole == broken.len() {
                             assert_eq!(is_valid_short(&broken), std_says, "{start}..{end} {at}");
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// A chunk's short rest (after its blocks) can end in a lead byte that
+    /// the next chunk seems to need even when the byte before it is a lead
+    /// too (`.. C3 | C3` then `A9`): the first lead must still be judged.
+    /// Every length near two and three blocks, a code point cut by the
+    /// blocks' end or not, and pairs of byte classes at the chunk's end,
+    /// then a chunk that finishes the last lead or not, masked through the
+    /// fused path against std.
+    #[test]
+    fn fused_chunks_judge_a_lead_that_ends_the_short_rest() {
+        let key = [0x5A, 0xC3, 0x01, 0xFE];
+        let classes = [0x41, 0x80, 0xC3, 0xE2, 0xF0, 0xFE];
+        let lengths = if cfg!(miri) { 190..=194 } else { 128..=260 };
+        for len in lengths {
+            for cut_at in [0, 1, 2, 3] {
+                for a in classes {
+                    for b in classes {
+                        let mut first = vec![b'x'; len];
+                        // A three-byte code point ending `cut_at` bytes
+                        // after the blocks' end (where it fits).
+                        let blocks = len / BLOCK * BLOCK;
+                        if blocks >= 3 && blocks + cut_at < len - 2 && cut_at > 0 {
+                            let at = blocks + cut_at - 3;
+                            first[at..at + 3].copy_from_slice("€".as_bytes());
+                        }
+                        first[len - 2] = a;
+                        first[len - 1] = b;
+                        for second in [&b"\xA9abc"[..], b"\xA9\xA9\xA9abc"] {
+                            let stream = [&first[..], second].concat();
+                            let want = core::str::from_utf8(&stream)
+                                .map(|_| ())
+                                .map_err(|e| e.valid_up_to());
+
+                            let mut v = Utf8Validator::new();
+                            let mut got = Ok(());
+                            let mut out = vec![0u8; len];
+                            for (chunk, at) in [(&first[..], 0), (second, len)] {
+                                let masked: Vec<u8> = chunk
+                                    .iter()
+                                    .enumerate()
+                                    .map(|(i, x)| x ^ key[(at + i) % 4])
+                                    .collect();
+                                let key = rotate_key(key, at);
+                                got = v.feed_unmasking(&mut out[..chunk.len()], &masked, key);
+                                assert_eq!(&out[..chunk.len()], chunk);
+                                if got.is_err() {
+                                    break;
+                                }
+                            }
+                            let got = got.and_then(|()| v.finish());
+                            let got = got.map_err(|e| e.valid_up_to() as usize);
+                            assert_eq!(
+                                got, want,
+                                "len {len}, cut {cut_at}, {a:02x} {b:02x} {second:02x?}"
+                            );
                         }
                     }
                 }
