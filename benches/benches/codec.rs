@@ -179,14 +179,18 @@ fn encode(c: &mut Criterion) {
                 let mut socket = MemSocket::new(&[]);
                 let mut conn = Connection::new(Role::Server, Config::default());
                 for _ in 0..count {
+                    // The output is written from where it is and consumed,
+                    // as from a socket that takes it all.
                     if message.as_bytes().len() < 4096 {
                         conn.send(message.clone()).expect("open");
-                        socket.write_all(&conn.take_output()).expect("sink");
+                        socket.write_all(conn.pending_output()).expect("sink");
+                        conn.consume_output(conn.pending_output().len());
                     } else {
                         // Header, then the payload itself (a vectored write
                         // on a real socket), as the peers do: no copy.
                         let payload = conn.send_split(message.clone()).expect("open");
-                        socket.write_all(&conn.take_output()).expect("sink");
+                        socket.write_all(conn.pending_output()).expect("sink");
+                        conn.consume_output(conn.pending_output().len());
                         socket.write_all(&payload).expect("sink");
                     }
                 }

@@ -173,6 +173,52 @@ impl Connection {
         self.output.split()
     }
 
+    /// The bytes waiting to be written to the peer, left in place: write
+    /// what the socket takes, then [`consume_output`](Self::consume_output)
+    /// that many. Unlike [`take_output`](Self::take_output) this keeps one
+    /// output buffer for the life of the connection (no buffer changes hands
+    /// per write), and a partial write of a non-blocking socket needs no
+    /// buffer of the caller's own.
+    ///
+    /// ```
+    /// use wsframe::{Config, Connection, Message, Role};
+    ///
+    /// let mut conn = Connection::new(Role::Server, Config::default());
+    /// conn.send(Message::from("hi")).unwrap();
+    /// let mut socket = Vec::new();
+    /// while conn.has_output() {
+    ///     // A socket that takes one byte a call, as a full one may.
+    ///     let written = conn.pending_output()[..1].len();
+    ///     socket.extend_from_slice(&conn.pending_output()[..written]);
+    ///     conn.consume_output(written);
+    /// }
+    /// assert_eq!(socket, [0x81, 2, b'h', b'i']);
+    /// ```
+    pub fn pending_output(&self) -> &[u8] {
+        &self.output
+    }
+
+    /// Drops the first `written` bytes of
+    /// [`pending_output`](Self::pending_output), the ones the socket took.
+    ///
+    /// # Panics
+    ///
+    /// If `written` is more than `pending_output().len()`: that would drop
+    /// bytes that were never written, a bug in the caller's loop.
+    pub fn consume_output(&mut self, written: usize) {
+        assert!(
+            written <= self.output.len(),
+            "consume_output({written}) with only {} bytes pending",
+            self.output.len()
+        );
+        if written == self.output.len() {
+            // All written: start over at the front of the same allocation.
+            self.output.clear();
+        } else {
+            self.output.advance(written);
+        }
+    }
+
     /// The next event from the bytes received so far, or `None` when more
     /// bytes are needed (or the connection is closed).
     ///

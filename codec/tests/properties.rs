@@ -114,6 +114,45 @@ proptest! {
     }
 
     #[test]
+    fn partial_writes_through_pending_output_send_what_take_output_sends(
+        messages in prop::collection::vec(message(), 1..6),
+        write_sizes in prop::collection::vec(1usize..300, 1..8),
+    ) {
+        // The same sends (and a ping and a close between them) on two
+        // servers: one drained by take_output, one by a socket that takes a
+        // few bytes a call, interleaved with more sends.
+        let mut taken = Connection::new(Role::Server, Config::default());
+        let mut written = Connection::new(Role::Server, Config::default());
+        let mut want = Vec::new();
+        let mut wire = Vec::new();
+        let mut sizes = write_sizes.iter().cycle();
+        for (i, m) in messages.iter().enumerate() {
+            for conn in [&mut taken, &mut written] {
+                conn.send(m.clone()).unwrap();
+                if i == 0 {
+                    conn.ping(b"p").unwrap();
+                }
+            }
+            want.extend_from_slice(&taken.take_output());
+            // Write some of it now, leaving the rest pending under the next send.
+            let n = (*sizes.next().unwrap()).min(written.pending_output().len());
+            wire.extend_from_slice(&written.pending_output()[..n]);
+            written.consume_output(n);
+        }
+        for conn in [&mut taken, &mut written] {
+            conn.close(CloseCode::NORMAL, "done").unwrap();
+        }
+        want.extend_from_slice(&taken.take_output());
+        while written.has_output() {
+            let n = (*sizes.next().unwrap()).min(written.pending_output().len());
+            wire.extend_from_slice(&written.pending_output()[..n]);
+            written.consume_output(n);
+        }
+        prop_assert_eq!(written.pending_output().len(), 0);
+        prop_assert_eq!(wire, want);
+    }
+
+    #[test]
     fn client_and_server_exchange_messages_and_close_with_1000(
         messages in prop::collection::vec(message(), 0..8),
     ) {
@@ -145,4 +184,12 @@ proptest! {
         prop_assert_eq!((at_client.code, at_client.initiator), (CloseCode::NORMAL, Initiator::Local));
         prop_assert_eq!((client.state(), server.state()), (State::Closed, State::Closed));
     }
+}
+
+#[test]
+#[should_panic(expected = "consume_output(5) with only 4 bytes pending")]
+fn consuming_more_output_than_is_pending_panics() {
+    let mut conn = Connection::new(Role::Server, Config::default());
+    conn.send(Message::from("hi")).unwrap();
+    conn.consume_output(5);
 }
