@@ -115,6 +115,19 @@ fn unmask_utf8(c: &mut Criterion) {
                 assert_eq!(out.last(), plain.last());
             })
         });
+        group.bench_function("copy_then_in_place", |b| {
+            b.iter(|| {
+                let mut v = Utf8Validator::new();
+                for (dst, src) in out.chunks_mut(READ).zip(black_box(&masked).chunks(READ)) {
+                    // As a socket read into a connection's buffer, then one
+                    // pass over it there.
+                    dst.copy_from_slice(src);
+                    v.feed_unmasking_in_place(dst, KEY).expect("valid");
+                }
+                v.finish().expect("valid");
+                assert_eq!(out.last(), plain.last());
+            })
+        });
         group.bench_function("three_passes", |b| {
             b.iter(|| {
                 let mut v = Utf8Validator::new();

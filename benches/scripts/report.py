@@ -122,14 +122,15 @@ def unmask_utf8_table():
     inputs = [g.split("/")[1] for g in groups("unmask_utf8/")]
     if not inputs:
         return
-    names = ["fused", "copy_then_fused", "three_passes", "memcpy"]
+    names = ["fused", "copy_then_fused", "copy_then_in_place", "three_passes", "memcpy"]
     print("### unmask_utf8 (1 MiB masked text in 64 KiB reads: copy out, unmask, validate; GiB/s, medians)\n")
-    print("| input | " + " | ".join(names) + " | fused / three passes | fused / memcpy |")
-    print("|---|" + "---|" * (len(names) + 2))
+    print("| input | " + " | ".join(names) + " | fused / three passes | in place / three passes | fused / memcpy |")
+    print("|---|" + "---|" * (len(names) + 3))
     for kind in inputs:
         g = f"unmask_utf8/{kind}"
         row = [gibps((g, n, None)) for n in names]
-        print(f"| {kind} | " + " | ".join(f"{v:.2f}" for v in row) + f" | {row[0] / row[2]:.2f}x | {row[0] / row[3]:.2f}x |")
+        print(f"| {kind} | " + " | ".join(f"{v:.2f}" for v in row)
+              + f" | {row[0] / row[3]:.2f}x | {row[2] / row[3]:.2f}x | {row[0] / row[4]:.2f}x |")
     print()
 
 

@@ -364,11 +364,19 @@ impl Ingest {
                         }
                         Input::InPlace(at) => {
                             let payload = &mut buf[at..at + n];
-                            if let Some(key) = key {
-                                apply_mask(payload, key, 0);
-                            }
                             input = Input::InPlace(at + n);
-                            utf8.map_or(Ok(()), |utf8| utf8.feed(payload))
+                            match (key, utf8) {
+                                // Text: unmasked and validated in one pass.
+                                (Some(key), Some(utf8)) => {
+                                    utf8.feed_unmasking_in_place(payload, key)
+                                }
+                                (key, utf8) => {
+                                    if let Some(key) = key {
+                                        apply_mask(payload, key, 0);
+                                    }
+                                    utf8.map_or(Ok(()), |utf8| utf8.feed(payload))
+                                }
+                            }
                         }
                     };
                     if !assembled {

@@ -52,9 +52,12 @@ pub fn utf8_stream(data: &[u8]) {
     }
     // The fused path over the same chunks, masked: the same bytes back, the
     // same outcome at the same chunk.
-    if let Some(fused) = unmasking_outcome(alloc_free_chunks(text, sizes)) {
-        let plain = outcome.map(|(fed, err)| (fed, err.valid_up_to(), err.error_len()));
+    let plain = outcome.map(|(fed, err)| (fed, err.valid_up_to(), err.error_len()));
+    if let Some(fused) = unmasking_outcome(alloc_free_chunks(text, sizes), false) {
         assert_eq!(fused, plain, "feed_unmasking differs from feed");
+    }
+    if let Some(fused) = unmasking_outcome(alloc_free_chunks(text, sizes), true) {
+        assert_eq!(fused, plain, "feed_unmasking_in_place differs from feed");
     }
     match (expected, outcome) {
         (Ok(_), None) => {}
@@ -79,11 +82,15 @@ pub fn utf8_stream(data: &[u8]) {
 
 type Outcome = Option<(Option<usize>, u64, Option<usize>)>;
 
-/// Feeds the chunks masked with a fixed key through `feed_unmasking`,
-/// checking that each comes back unmasked; the chunk where it failed, as
+/// Feeds the chunks masked with a fixed key through `feed_unmasking` (or,
+/// `in_place`, `feed_unmasking_in_place`), checking that each comes back
+/// unmasked; the chunk where it failed, as
 /// bytes fed (`None` for `finish`), and the error. `None` if a chunk is
 /// longer than the harness's fixed buffers.
-fn unmasking_outcome<'a>(chunks: impl Iterator<Item = &'a [u8]>) -> Option<Outcome> {
+fn unmasking_outcome<'a>(
+    chunks: impl Iterator<Item = &'a [u8]>,
+    in_place: bool,
+) -> Option<Outcome> {
     const KEY: [u8; 4] = [0x3C, 0xA5, 0x0F, 0x96];
     let mut validator = Utf8Validator::new();
     let mut fed = 0usize;
@@ -102,7 +109,12 @@ fn unmasking_outcome<'a>(chunks: impl Iterator<Item = &'a [u8]>) -> Option<Outco
         let r = fed % 4;
         let key = [KEY[r], KEY[(r + 1) % 4], KEY[(r + 2) % 4], KEY[(r + 3) % 4]];
         fed += n;
-        let result = validator.feed_unmasking(&mut out[..n], &masked[..n], key);
+        let result = if in_place {
+            out[..n].copy_from_slice(&masked[..n]);
+            validator.feed_unmasking_in_place(&mut out[..n], key)
+        } else {
+            validator.feed_unmasking(&mut out[..n], &masked[..n], key)
+        };
         assert_eq!(&out[..n], chunk, "unmasked bytes differ");
         if let Err(err) = result {
             return Some(Some((Some(fed), err.valid_up_to(), err.error_len())));

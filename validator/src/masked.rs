@@ -39,7 +39,7 @@ pub(crate) unsafe fn unmask_and_check(dst: *mut u8, src: &[u8], key: [u8; 4]) ->
             // SAFETY: AVX-512 F and BW are available (checked just above);
             // the caller gives `dst` for `src.len()` bytes, whole blocks.
             return unsafe {
-                x86::unmask_and_check_avx512(dst, src.as_ptr(), src.len() / BLOCK, key)
+                x86::unmask_and_check_avx512::<false>(dst, src.as_ptr(), src.len() / BLOCK, key)
             };
         }
         if x86::has_avx2() {
@@ -52,6 +52,60 @@ pub(crate) unsafe fn unmask_and_check(dst: *mut u8, src: &[u8], key: [u8; 4]) ->
     }
     // SAFETY: as this function's own contract.
     unsafe { unmask_and_check_portable(dst, src, key) }
+}
+
+/// [`unmask_and_check`] in place: unmasks the `len` bytes at `buf` where
+/// they are and says whether they are valid UTF-8 apart from a code point
+/// that their end may cut short.
+///
+/// `len` is a multiple of [`BLOCK`].
+///
+/// # Safety
+///
+/// `buf` is valid for reads and writes of `len` bytes, and nothing else
+/// refers to them during the call.
+#[allow(unsafe_code)]
+pub(crate) unsafe fn unmask_and_check_in_place(buf: *mut u8, len: usize, key: [u8; 4]) -> bool {
+    debug_assert_eq!(len % BLOCK, 0);
+    #[cfg(target_arch = "x86_64")]
+    {
+        if x86::has_avx512() {
+            // SAFETY: AVX-512 F, BW and VBMI are available; the in-place
+            // flavour takes the bytes before a block from registers, never
+            // from `buf` after it was written.
+            return unsafe { x86::unmask_and_check_avx512::<true>(buf, buf, len / BLOCK, key) };
+        }
+        if x86::has_avx2() {
+            // SAFETY: AVX2 is available; the AVX2 loop allows `dst == src`.
+            return unsafe { x86::unmask_and_check_avx2(buf, buf, len / BLOCK, key) };
+        }
+    }
+    // SAFETY: the caller gives `buf` for `len` bytes, to this call alone.
+    unmask_and_check_in_place_portable(unsafe { core::slice::from_raw_parts_mut(buf, len) }, key)
+}
+
+/// Without SIMD, in place: unmask, then judge as the portable copying path.
+fn unmask_and_check_in_place_portable(buf: &mut [u8], key: [u8; 4]) -> bool {
+    unmask_in_place(buf, key);
+    let tail = crate::validator::unfinished_tail_len(buf);
+    let (whole, cut) = buf.split_at(buf.len() - tail);
+    crate::is_valid_bulk(whole) && (cut.is_empty() || crate::validator::invalid_at(cut).is_none())
+}
+
+/// `buf ^= key`, repeating, eight bytes a step; `key` as seen from `buf[0]`.
+pub(crate) fn unmask_in_place(buf: &mut [u8], key: [u8; 4]) {
+    let wide = u64::from_ne_bytes([
+        key[0], key[1], key[2], key[3], key[0], key[1], key[2], key[3],
+    ]);
+    let mut words = buf.chunks_exact_mut(8);
+    for word in &mut words {
+        let value = u64::from_ne_bytes((&*word).try_into().expect("8 bytes")) ^ wide;
+        word.copy_from_slice(&value.to_ne_bytes());
+    }
+    // Whole words keep the key's phase: the tail starts at key[0].
+    for (n, byte) in words.into_remainder().iter_mut().enumerate() {
+        *byte ^= key[n % 4];
+    }
 }
 
 /// The bytes each step of the SIMD loop handles.
@@ -463,15 +517,17 @@ mod x86 {
     }
 
     /// The AVX-512 body of [`super::unmask_and_check`]: the AVX2 loop with a
-    /// block in one register.
+    /// block in one register. `IN_PLACE` takes the bytes before each block
+    /// from the previous block's register (`dst == src` allowed) instead of
+    /// loading them again from `src` (faster, but `src` must stay as it was).
     ///
     /// # Safety
     ///
     /// AVX-512 F, BW and VBMI must be available; `src` must be readable and
-    /// `dst` writable for `blocks * 64` bytes, and they must not overlap
-    /// (the bytes before a block are read again from `src`).
+    /// `dst` writable for `blocks * 64` bytes; unless `IN_PLACE`, they must
+    /// not overlap.
     #[target_feature(enable = "avx512f,avx512bw,avx512vbmi")]
-    pub(super) unsafe fn unmask_and_check_avx512(
+    pub(super) unsafe fn unmask_and_check_avx512<const IN_PLACE: bool>(
         dst: *mut u8,
         src: *const u8,
         blocks: usize,
@@ -502,8 +558,12 @@ mod x86 {
         let key2 = _mm512_set1_epi32(i32::from_ne_bytes(super::rotate_key(key_bytes, 2)));
         let key3 = _mm512_set1_epi32(i32::from_ne_bytes(super::rotate_key(key_bytes, 1)));
         // SAFETY: only called with `64 <= at` and `at + 64 <= len`: the
-        // bytes from `at - 3` are readable from `src`.
-        let check_at = |v: __m512i, at: usize| unsafe {
+        // bytes from `at - 3` are readable from `src` (and, not `IN_PLACE`,
+        // not yet written over).
+        let check_at = |v: __m512i, at: usize, prev: __m512i| unsafe {
+            if IN_PLACE {
+                return check512(&t, v, prev);
+            }
             check512_with(
                 &t,
                 v,
@@ -519,6 +579,7 @@ mod x86 {
             error = check512(&t, first, _mm512_setzero_si512());
             prev_incomplete = incomplete_at_end512(first);
         }
+        let mut prev = first;
         let mut at = super::BLOCK;
         // Two blocks a step, tested for ASCII as one: text that is not all
         // ASCII rarely has 128 bytes of it, so the branch stays predictable.
@@ -531,8 +592,8 @@ mod x86 {
                 error = _mm512_or_si512(error, prev_incomplete);
                 prev_incomplete = _mm512_setzero_si512();
             } else {
-                error = _mm512_or_si512(error, check_at(a, at));
-                error = _mm512_or_si512(error, check_at(b, at + super::BLOCK));
+                error = _mm512_or_si512(error, check_at(a, at, prev));
+                error = _mm512_or_si512(error, check_at(b, at + super::BLOCK, a));
                 prev_incomplete = incomplete_at_end512(b);
             }
             // SAFETY: `at + 128 <= len`, which the caller guarantees writable
@@ -541,13 +602,14 @@ mod x86 {
                 _mm512_storeu_si512(dst.add(at).cast(), a);
                 _mm512_storeu_si512(dst.add(at + super::BLOCK).cast(), b);
             }
+            prev = b;
             at += 2 * super::BLOCK;
         }
         if at < len {
             // One block left: the full check also judges a code point that
             // the block before cut.
             let a = load(at);
-            error = _mm512_or_si512(error, check_at(a, at));
+            error = _mm512_or_si512(error, check_at(a, at, prev));
             // SAFETY: `at + 64 == len`, writable at `dst`.
             unsafe { _mm512_storeu_si512(dst.add(at).cast(), a) };
         }
@@ -619,6 +681,14 @@ mod tests {
             // upstream in rusticstuff/simdutf8#120, not yet released); the
             // portable path calls it, so there Miri checks the SIMD paths.
             all.push(("portable", unmask_and_check_portable));
+            all.push(("portable in place", |dst, src, key| {
+                // SAFETY: the caller gives `dst` for `src.len()` bytes.
+                let buf = unsafe {
+                    dst.copy_from_nonoverlapping(src.as_ptr(), src.len());
+                    core::slice::from_raw_parts_mut(dst, src.len())
+                };
+                unmask_and_check_in_place_portable(buf, key)
+            }));
         }
         #[cfg(target_arch = "x86_64")]
         {
@@ -628,12 +698,24 @@ mod tests {
                 all.push(("avx2", |dst, src, key| unsafe {
                     x86::unmask_and_check_avx2(dst, src.as_ptr(), src.len() / BLOCK, key)
                 }));
+                // SAFETY: as above; `dst` is written with the masked bytes
+                // first, then unmasked where they are.
+                all.push(("avx2 in place", |dst, src, key| unsafe {
+                    dst.copy_from_nonoverlapping(src.as_ptr(), src.len());
+                    x86::unmask_and_check_avx2(dst, dst, src.len() / BLOCK, key)
+                }));
             }
             if x86::has_avx512() {
                 // SAFETY: AVX-512 was detected; the caller's contract is the
                 // kernel's.
                 all.push(("avx512", |dst, src, key| unsafe {
-                    x86::unmask_and_check_avx512(dst, src.as_ptr(), src.len() / BLOCK, key)
+                    x86::unmask_and_check_avx512::<false>(dst, src.as_ptr(), src.len() / BLOCK, key)
+                }));
+                // SAFETY: as above; `dst` is written with the masked bytes
+                // first, then unmasked where they are.
+                all.push(("avx512 in place", |dst, src, key| unsafe {
+                    dst.copy_from_nonoverlapping(src.as_ptr(), src.len());
+                    x86::unmask_and_check_avx512::<true>(dst, dst, src.len() / BLOCK, key)
                 }));
             }
         }
