@@ -36,8 +36,9 @@ pub(crate) unsafe fn unmask_and_check(dst: *mut u8, src: &[u8], key: [u8; 4]) ->
     #[cfg(target_arch = "x86_64")]
     {
         if x86::has_avx512() {
-            // SAFETY: AVX-512 F and BW are available (checked just above);
-            // the caller gives `dst` for `src.len()` bytes, whole blocks.
+            // SAFETY: AVX-512 F, BW and VBMI are available (checked just
+            // above); the caller gives `dst` for `src.len()` bytes, whole
+            // blocks, not overlapping `src`.
             return unsafe {
                 x86::unmask_and_check_avx512::<false>(dst, src.as_ptr(), src.len() / BLOCK, key)
             };
@@ -87,9 +88,7 @@ pub(crate) unsafe fn unmask_and_check_in_place(buf: *mut u8, len: usize, key: [u
 /// Without SIMD, in place: unmask, then judge as the portable copying path.
 fn unmask_and_check_in_place_portable(buf: &mut [u8], key: [u8; 4]) -> bool {
     unmask_in_place(buf, key);
-    let tail = crate::validator::unfinished_tail_len(buf);
-    let (whole, cut) = buf.split_at(buf.len() - tail);
-    crate::is_valid_bulk(whole) && (cut.is_empty() || crate::validator::invalid_at(cut).is_none())
+    is_valid_but_a_cut_end(buf)
 }
 
 /// `buf ^= key`, repeating, eight bytes a step; `key` as seen from `buf[0]`.
@@ -125,8 +124,15 @@ unsafe fn unmask_and_check_portable(dst: *mut u8, src: &[u8], key: [u8; 4]) -> b
         unmask_copy(dst, src, key);
         core::slice::from_raw_parts(dst, src.len())
     };
-    let tail = crate::validator::unfinished_tail_len(dst);
-    let (whole, cut) = dst.split_at(dst.len() - tail);
+    is_valid_but_a_cut_end(dst)
+}
+
+/// The portable kernels' verdict on unmasked bytes: the regular validator
+/// judges them up to the last code-point boundary, and the cut code point
+/// by its prefix.
+fn is_valid_but_a_cut_end(bytes: &[u8]) -> bool {
+    let tail = crate::validator::unfinished_tail_len(bytes);
+    let (whole, cut) = bytes.split_at(bytes.len() - tail);
     crate::is_valid_bulk(whole) && (cut.is_empty() || crate::validator::invalid_at(cut).is_none())
 }
 
