@@ -70,7 +70,7 @@
 //! 3. [`Connection`]: the RFC 6455 state machine. Its first pass follows
 //!    the frame headers as bytes come in and unmasks payloads and validates
 //!    text in the copy that [`Connection::receive`] makes anyway, so each
-//!    payload byte is touched once (`utf8stream`'s fused AVX2 loop); bytes
+//!    payload byte is touched once (`utf8stream`'s fused AVX-512 or AVX2 loop); bytes
 //!    read straight into [`Connection::read_buf`] get the same pass in place.
 //!    Small whole messages are then handed out as slices of the read buffer;
 //!    fragments, and whole messages of 32 KiB or more, are written in that

@@ -102,8 +102,8 @@ impl Utf8Validator {
     ///
     /// `key` is the masking key as seen from `src[0]` (RFC 6455 §5.3): for a
     /// chunk that starts at payload offset `n`, the frame's key rotated left
-    /// by `n % 4`. `dst` is written in full whatever the result. With AVX2
-    /// (x86-64) each 64-byte block is loaded once, unmasked, stored and
+    /// by `n % 4`. `dst` is written in full whatever the result. With AVX-512
+    /// or AVX2 (x86-64) each 64-byte block is loaded once, unmasked, stored and
     /// validated while it is in registers; elsewhere it unmasks, then feeds.
     ///
     /// ```
