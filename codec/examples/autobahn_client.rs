@@ -66,8 +66,8 @@ fn case_count(addr: &str) -> io::Result<u32> {
 fn run(addr: &str, path: &str, echo: bool, mut seen: impl FnMut(&Message)) -> io::Result<()> {
     let mut stream = TcpStream::connect(addr)?;
     stream.set_nodelay(true)?;
-    let handshake = ClientHandshake::random()?;
-    stream.write_all(&handshake.request(addr, path))?;
+    let handshake = ClientHandshake::random()?.target(addr, path)?;
+    stream.write_all(&handshake.to_bytes())?;
 
     let mut buf = vec![0u8; 64 * 1024];
     let mut response = Vec::new();
@@ -78,7 +78,8 @@ fn run(addr: &str, path: &str, echo: bool, mut seen: impl FnMut(&Message)) -> io
         }
         response.extend_from_slice(&buf[..n]);
         match handshake.parse_response(&response) {
-            Ok(Status::Complete(used)) => break response.split_off(used),
+            // The bytes after the head are frames: the Connection gets them.
+            Ok(Status::Complete(accepted)) => break response.split_off(accepted.head_len),
             Ok(Status::Partial) => {}
             Err(err) => return Err(io::Error::other(err)),
         }
