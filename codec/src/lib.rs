@@ -55,10 +55,10 @@
 //! # }
 //! ```
 //!
-//! The full server is `examples/echo_server.rs`:
-//! `cargo run --release -p wsframe --example echo_server`. Every close is
+//! The full server is `examples/src/bin/echo_server.rs` in the repository:
+//! `cargo run --release -p wsframe-examples --bin echo_server`. Every close is
 //! logged with [`Closed`]'s `Display`, which carries [`CloseCode::explain`];
-//! `cargo run -p wsframe --example explain -- 1000 1007` prints the
+//! `cargo run -p wsframe-examples --bin explain -- 1000 1007` prints the
 //! explanations, side by side for two codes.
 //!
 //! # Layers
@@ -86,7 +86,7 @@
 //!   `AsyncRead + AsyncWrite` stream that does the handshake and the I/O
 //!   (large payloads are written after their header with vectored writes, not
 //!   copied). A tokio quick start is in the `tokio` module's docs; the full
-//!   server is `examples/tokio_echo_server.rs`.
+//!   server is `examples/src/bin/tokio_echo_server.rs`.
 //!
 //! # Limits (denial of service)
 //!

@@ -3,7 +3,7 @@
 //! echoing every message back, then asks the server to write its reports.
 //!
 //! ```text
-//! cargo run --release -p wsframe --example autobahn_client [-- ADDR [AGENT]]   # default 127.0.0.1:9001 wsframe
+//! cargo run --release -p wsframe-examples --bin autobahn_client [-- ADDR [AGENT]]   # default 127.0.0.1:9001 wsframe
 //! ```
 
 use std::{

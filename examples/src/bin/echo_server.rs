@@ -3,7 +3,7 @@
 //! with what its code means.
 //!
 //! ```text
-//! cargo run --release -p wsframe --example echo_server [-- ADDR]   # default 127.0.0.1:9001
+//! cargo run --release -p wsframe-examples --bin echo_server [-- ADDR]   # default 127.0.0.1:9001
 //! ```
 //!
 //! Browsers, any WebSocket client and the Autobahn fuzzing client can talk to it.

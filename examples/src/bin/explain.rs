@@ -2,7 +2,7 @@
 //! to fix its cause; with two codes, their differences side by side.
 //!
 //! ```text
-//! cargo run -p wsframe --example explain -- 1000 1007
+//! cargo run -p wsframe-examples --bin explain -- 1000 1007
 //! ```
 //!
 //! Exits with 2 on a value that is not a close code (1000-4999).

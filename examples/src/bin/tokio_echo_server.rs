@@ -2,7 +2,7 @@
 //! line as `echo_server`, a task per connection instead of a thread.
 //!
 //! ```text
-//! cargo run --release -p wsframe --features tokio --example tokio_echo_server [-- ADDR]
+//! cargo run --release -p wsframe-examples --features tokio --bin tokio_echo_server [-- ADDR]
 //! ```
 
 use std::{io, time::Duration};
