@@ -1,48 +1,147 @@
-//! The echo server on tokio (feature `tokio`): the same behaviour and command
-//! line as `echo_server`, a task per connection instead of a thread.
+//! The echo server on tokio (feature `tokio` of this crate): the same
+//! behaviour, limits and command line as `echo_server`, a task per
+//! connection instead of a thread.
 //!
 //! ```text
-//! cargo run --release -p wsframe-examples --features tokio --bin tokio_echo_server [-- ADDR]
+//! cargo run --release -p wsframe-examples --features tokio --bin tokio_echo_server [-- ADDR] [OPTIONS]
+//! cargo run --release -p wsframe-examples --features tokio --bin tokio_echo_server -- --help
 //! ```
+//!
+//! The handshake runs under `--handshake-timeout` (10 s), every read and
+//! write under `--idle-timeout` (60 s), and at most `--max-connections` (256)
+//! are open at once. Exit codes: 0 after `--help`, 1 when it cannot listen, 2
+//! for a command line it does not understand.
 
-use std::{io, time::Duration};
+use std::{io, process::ExitCode, time::Duration};
 
 use tokio::{
     io::AsyncReadExt,
     net::{TcpListener, TcpStream},
+    time::timeout,
 };
-use wsframe::{tokio::WebSocket, Config, Event};
+use wsframe::{tokio::WebSocket, CloseCode, Config, Event, State};
+use wsframe_examples::{
+    refuse, ConnectionLimit, Parsed, ServerOptions, EXIT_FAILURE, EXIT_USAGE, SERVER_OPTIONS_HELP,
+};
+
+/// How long, after our close frame, we read what the client still sends.
+const CLOSE_DRAIN: Duration = Duration::from_secs(1);
+/// How long an idle client has to answer the close frame we send it.
+const CLOSE_REPLY_WAIT: Duration = Duration::from_secs(5);
 
 #[tokio::main]
-async fn main() -> io::Result<()> {
-    let addr = std::env::args()
-        .nth(1)
-        .unwrap_or_else(|| "127.0.0.1:9001".to_owned());
-    let listener = TcpListener::bind(&addr).await?;
+async fn main() -> ExitCode {
+    let options = match ServerOptions::parse(std::env::args().skip(1)) {
+        Ok(Parsed::Run(options)) => options,
+        Ok(Parsed::Help) => {
+            println!("An echo server on tokio, a task per connection.\n\nUsage: tokio_echo_server [ADDR] [OPTIONS]\n\n{SERVER_OPTIONS_HELP}");
+            return ExitCode::SUCCESS;
+        }
+        Err(err) => {
+            eprintln!("tokio_echo_server: {err}\n(see tokio_echo_server --help)");
+            return ExitCode::from(EXIT_USAGE);
+        }
+    };
+    let listener = match TcpListener::bind(&options.addr).await {
+        Ok(listener) => listener,
+        Err(err) => {
+            eprintln!(
+                "tokio_echo_server: cannot listen on {}: {err}",
+                options.addr
+            );
+            return ExitCode::from(EXIT_FAILURE);
+        }
+    };
     // The first line is what scripts wait for; keep its shape.
-    println!("echo server listening on ws://{}", listener.local_addr()?);
+    match listener.local_addr() {
+        Ok(addr) => println!("echo server listening on ws://{addr}"),
+        Err(err) => {
+            eprintln!(
+                "tokio_echo_server: cannot listen on {}: {err}",
+                options.addr
+            );
+            return ExitCode::from(EXIT_FAILURE);
+        }
+    }
+    let limit = ConnectionLimit::new(options.max_connections);
     loop {
-        let (stream, peer) = listener.accept().await?;
+        let (stream, peer) = match listener.accept().await {
+            Ok(accepted) => accepted,
+            Err(err) => {
+                // Out of file descriptors, say; the connections open still
+                // close and free theirs, so keep accepting.
+                eprintln!("accept failed: {err}");
+                tokio::time::sleep(Duration::from_millis(10)).await;
+                continue;
+            }
+        };
+        let Some(permit) = limit.try_acquire() else {
+            println!(
+                "[{peer}] refused: {} connections open (--max-connections); answered 503",
+                limit.max()
+            );
+            // Without waiting, so std's blocking calls do as well; if the
+            // socket cannot be handed over, dropping it closes it.
+            if let Ok(stream) = stream.into_std() {
+                refuse(stream);
+            }
+            continue;
+        };
+        let options = options.clone();
         tokio::spawn(async move {
-            if let Err(err) = serve(stream, &peer.to_string()).await {
-                eprintln!("[{peer}] connection error: {err}");
+            let _permit = permit;
+            let peer = peer.to_string();
+            if let Err(err) = serve(stream, &peer, &options).await {
+                println!("[{peer}] connection ended: {err}");
             }
         });
     }
 }
 
-async fn serve(stream: TcpStream, peer: &str) -> io::Result<()> {
+async fn serve(stream: TcpStream, peer: &str, options: &ServerOptions) -> io::Result<()> {
     stream.set_nodelay(true)?;
-    let mut ws = WebSocket::accept(stream, Config::default()).await?;
-    while let Some(event) = ws.next().await {
-        match event? {
+    let accept = WebSocket::accept(stream, Config::default());
+    let mut ws = match timeout(options.handshake_timeout, accept).await {
+        Ok(Ok(ws)) => ws,
+        // The client left before its request was whole.
+        Ok(Err(err)) if err.kind() == io::ErrorKind::UnexpectedEof => return Ok(()),
+        Ok(Err(err)) => return Err(err),
+        Err(_elapsed) => {
+            println!(
+                "[{peer}] no whole upgrade request within {:?} (--handshake-timeout): closed",
+                options.handshake_timeout
+            );
+            return Ok(());
+        }
+    };
+    let mut wait = options.idle_timeout;
+    loop {
+        let event = match timeout(wait, ws.next()).await {
+            Ok(Some(event)) => event?,
+            Ok(None) => break,
+            Err(_elapsed) if ws.connection().state() == State::Open => {
+                println!("[{peer}] silent for {wait:?} (--idle-timeout): closing with 1001");
+                timeout(wait, ws.close(CloseCode::GOING_AWAY, "idle timeout"))
+                    .await
+                    .map_err(|_| stuck_write())??;
+                wait = CLOSE_REPLY_WAIT;
+                continue;
+            }
+            Err(_elapsed) => {
+                println!("[{peer}] no answer to our close frame: closed");
+                return Ok(());
+            }
+        };
+        match event {
             // Sending only fails after our close, when no messages come.
-            Event::Message(message) => ws.send(message).await?,
+            Event::Message(message) => timeout(wait, ws.send(message))
+                .await
+                .map_err(|_| stuck_write())??,
             Event::Closed(closed) => println!("[{peer}] {closed}"),
             Event::Ping(_) | Event::Pong(_) | Event::Chunk { .. } => {}
         }
     }
-    if !matches!(ws.connection().state(), wsframe::State::Closed) {
+    if ws.connection().state() != State::Closed {
         println!("[{peer}] TCP closed without a close frame (1006 Abnormal Closure)");
         return Ok(());
     }
@@ -52,6 +151,16 @@ async fn serve(stream: TcpStream, peer: &str) -> io::Result<()> {
     let mut stream = ws.into_inner();
     let mut sink = [0u8; 4096];
     let drain = async { while matches!(stream.read(&mut sink).await, Ok(n) if n > 0) {} };
-    let _ = tokio::time::timeout(Duration::from_secs(1), drain).await;
+    // Running out of time is how a drain ends.
+    let _ = timeout(CLOSE_DRAIN, drain).await;
     Ok(())
+}
+
+/// A write that did not finish within the idle timeout: the client does not
+/// read what we send.
+fn stuck_write() -> io::Error {
+    io::Error::new(
+        io::ErrorKind::TimedOut,
+        "the client reads nothing we write (--idle-timeout)",
+    )
 }
