@@ -111,3 +111,80 @@ proptest! {
         prop_assert!(stranger.parse_response(&response).is_err());
     }
 }
+
+/// A valid request and a valid 101 for `ClientHandshake::new([0; 16])`.
+fn seeds() -> [Vec<u8>; 2] {
+    let client = ClientHandshake::new([0; 16])
+        .target("h:1", "/p?q")
+        .unwrap()
+        .subprotocol("a")
+        .unwrap()
+        .extension(
+            ExtensionOffer::new("x")
+                .unwrap()
+                .with_param("p", Some("1"))
+                .unwrap(),
+        );
+    let request = client.to_bytes();
+    let Ok(Status::Complete((upgrade, _))) = UpgradeRequest::parse(&request) else {
+        unreachable!()
+    };
+    let response = upgrade
+        .accept()
+        .subprotocol("a")
+        .unwrap()
+        .extension(ExtensionOffer::new("x").unwrap())
+        .unwrap()
+        .to_bytes();
+    [request, response]
+}
+
+/// Edits of a seed: (position, byte, whether to insert or overwrite).
+fn edits() -> impl Strategy<Value = Vec<(prop::sample::Index, u8, bool)>> {
+    prop::collection::vec(
+        (
+            any::<prop::sample::Index>(),
+            prop::sample::select(b"\r\n:;,=\" \t\\\0a1-\x80".to_vec()),
+            any::<bool>(),
+        ),
+        0..6,
+    )
+}
+
+proptest! {
+    /// Arbitrary and mutated heads never panic; a head accepted once is
+    /// accepted again alone, and every strict prefix of it is partial (the
+    /// answer does not depend on how the bytes were cut).
+    #[test]
+    fn any_bytes_are_refused_or_accepted_without_panic_and_cut_anywhere_alike(
+        seed in 0..2usize,
+        edits in edits(),
+        noise in prop::collection::vec(any::<u8>(), 0..64),
+        use_noise in any::<bool>(),
+    ) {
+        let mut data = if use_noise { noise } else { seeds()[seed].clone() };
+        for (at, byte, insert) in edits {
+            if data.is_empty() {
+                break;
+            }
+            let at = at.index(data.len());
+            if insert { data.insert(at, byte) } else { data[at] = byte }
+        }
+        let client = ClientHandshake::new([0; 16]).subprotocol("a").unwrap().extension(ExtensionOffer::new("x").unwrap());
+        let request = UpgradeRequest::parse(&data);
+        let response = client.parse_response(&data);
+        if let Ok(Status::Complete((upgrade, used))) = &request {
+            prop_assert_eq!(UpgradeRequest::parse(&data[..*used]), Ok(Status::Complete((upgrade.clone(), *used))));
+            for end in 0..*used {
+                prop_assert_eq!(UpgradeRequest::parse(&data[..end]), Ok(Status::Partial));
+            }
+        }
+        if let Ok(Status::Complete(accepted)) = &response {
+            let used = accepted.head_len;
+            prop_assert_eq!(client.parse_response(&data[..used]), Ok(Status::Complete(accepted.clone())));
+            for end in 0..used {
+                prop_assert_eq!(client.parse_response(&data[..end]), Ok(Status::Partial));
+            }
+        }
+    }
+}
