@@ -27,7 +27,7 @@ const HANDSHAKE_HEADERS: &[&str] = &[
 ///
 /// Build it from a key ([`new`](Self::new) with 16 bytes you chose, or
 /// [`random`](Self::random)), then a destination ([`target`](Self::target),
-/// or with the `http` feature [`uri`](Self::uri)), the subprotocols and
+/// or with the `http` feature `uri`), the subprotocols and
 /// extensions you offer, and extra headers. Write [`to_bytes`](Self::to_bytes),
 /// then read until [`parse_response`](Self::parse_response) is complete.
 ///

@@ -10,7 +10,7 @@ use super::response::write_plain_response;
 /// (and of HTTP) that it broke.
 ///
 /// On the server, answer with [`response`](Self::response) (or
-/// [`to_http`](Self::to_http)) and close; [`status`](Self::status) is the
+/// `to_http` (feature `http`)) and close; [`status`](Self::status) is the
 /// HTTP status that answer carries. On the client (the variants from
 /// [`NotSwitching`](Self::NotSwitching) on), §4.1 says to fail the
 /// WebSocket connection: close the TCP connection, answer nothing.

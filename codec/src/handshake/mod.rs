@@ -16,9 +16,9 @@
 //! [`Connection`](crate::Connection).
 //!
 //! With the `http` feature, every step also takes or gives the `http` crate's
-//! types (those of hyper and axum): see [`UpgradeRequest::from_http`],
-//! [`Accept::to_http`], [`HandshakeError::to_http`],
-//! [`ClientHandshake::to_http`] and [`ClientHandshake::check_http`].
+//! types (those of hyper and axum): `UpgradeRequest::from_http`,
+//! `Accept::to_http`, `HandshakeError::to_http`, `ClientHandshake::to_http`
+//! and `ClientHandshake::check_http`.
 //!
 //! ```
 //! use wsframe::handshake::{ClientHandshake, Status, UpgradeRequest};
