@@ -7,11 +7,13 @@ set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 
 ensure_python -r "$root/conformance/requirements.txt"
-(cd "$root" && cargo build --quiet --release -p wsframe-examples --features axum --bin axum_server)
+# A debug build with every feature: the one `cargo test --workspace
+# --all-features` (scripts/test.sh) has already made, so nothing is rebuilt.
+(cd "$root" && cargo build --quiet -p wsframe-examples --all-features --bin axum_server)
 
 log=$(mktemp)
 port=$(free_port)
-"$examples/axum_server" "127.0.0.1:$port" >"$log" 2>&1 &
+"$root/target/debug/axum_server" "127.0.0.1:$port" >"$log" 2>&1 &
 pid=$!
 trap 'stop "$pid"' EXIT
 wait_port "$port"

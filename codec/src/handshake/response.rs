@@ -163,9 +163,11 @@ impl<'r> Accept<'r> {
     }
 }
 
-/// A plain HTTP/1.1 response that refuses an upgrade: `status`, `headers`,
-/// then `Content-Length`, `Connection: close` and `body` (403 with a short
-/// text for an `Origin` the server does not serve, for instance).
+/// A plain HTTP/1.1 response that refuses an upgrade: `status`,
+/// `Content-Type: text/plain; charset=utf-8` if `body` is not empty and
+/// `headers` name no `Content-Type`, `headers`, then `Content-Length`,
+/// `Connection: close` and `body` (403 with a short text for an `Origin` the
+/// server does not serve, for instance).
 ///
 /// ```
 /// let response = wsframe::handshake::reject(403, &[("Content-Type", "text/plain")], b"origin refused")?;
