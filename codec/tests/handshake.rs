@@ -117,6 +117,25 @@ fn rfc6455_4_2_1_a_valid_request_is_exposed_and_frames_after_it_are_left_alone()
 }
 
 #[test]
+fn rfc9112_3_2_2_an_absolute_form_target_gives_the_same_path_and_query() {
+    for (target, path, query) in [
+        (
+            "ws://server.example.com/chat?room=1",
+            "/chat",
+            Some("room=1"),
+        ),
+        ("http://server.example.com/chat", "/chat", None),
+        ("ws://server.example.com", "/", None),
+        ("ws://server.example.com?x", "/", Some("x")),
+        ("/a?b?c", "/a", Some("b?c")),
+    ] {
+        let upgrade = upgrade(&GOOD.replace("/chat?room=1", target));
+        assert_eq!(upgrade.target(), target);
+        assert_eq!((upgrade.path(), upgrade.query()), (path, query), "{target}");
+    }
+}
+
+#[test]
 fn header_values_are_bytes_and_repeated_headers_are_all_visible() {
     let request = with_line("Cookie: a=1\r\nX-Bytes: caf\u{e9}\r\ncookie: b=2");
     let upgrade = upgrade(&request);

@@ -315,3 +315,41 @@ fn rfc6455_4_1_an_http_101_is_checked_like_bytes() {
     );
     assert_eq!(client().check_http(&wrong).err(), Some(BadAccept));
 }
+
+mod as_bytes_and_as_http_alike {
+    use proptest::prelude::*;
+    use wsframe::handshake::{ClientHandshake, Status, UpgradeRequest};
+
+    proptest! {
+        /// The same client request, as bytes and as an `http::Request`, is
+        /// accepted with the same path, host, key, subprotocols and headers.
+        #[test]
+        fn a_built_request_reads_the_same_from_bytes_and_from_http(
+            nonce in any::<[u8; 16]>(),
+            path in "/[a-z0-9/]{0,12}(\\?[a-z0-9=&]{0,12})?",
+            subprotocols in prop::collection::vec("[a-z0-9.]{1,8}", 0..3),
+            cookie in "[!-~]{1,20}",
+        ) {
+            let mut client = ClientHandshake::new(nonce)
+                .uri(&format!("ws://example.com:8080{path}").parse().unwrap())
+                .unwrap()
+                .header("Cookie", &cookie)
+                .unwrap();
+            for p in &subprotocols {
+                client = client.subprotocol(p).unwrap();
+            }
+            let Ok(Status::Complete((from_bytes, _))) = UpgradeRequest::parse(&client.to_bytes()) else {
+                panic!("refused as bytes");
+            };
+            let from_http = UpgradeRequest::from_http_request(&client.to_http()).unwrap();
+            prop_assert_eq!(from_http.target(), from_bytes.target());
+            prop_assert_eq!(from_http.host(), "example.com:8080");
+            prop_assert_eq!(from_http.key(), from_bytes.key());
+            prop_assert_eq!(from_http.subprotocols().collect::<Vec<_>>(), from_bytes.subprotocols().collect::<Vec<_>>());
+            prop_assert_eq!(from_http.header("cookie"), Some(cookie.as_bytes()));
+            // The server's 101 as http passes the client's check as http.
+            let response = from_http.accept().to_http();
+            prop_assert!(client.check_http(&response).is_ok());
+        }
+    }
+}

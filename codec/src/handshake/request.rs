@@ -146,15 +146,32 @@ impl UpgradeRequest {
         self.str_at(&self.target)
     }
 
-    /// The target's path, before any `?`.
+    /// The target's path, before any `?` (of an absolute-form target such
+    /// as `ws://host/chat`, RFC 9112 §3.2.2, the path after the authority).
     pub fn path(&self) -> &str {
-        let target = self.target();
-        target.split_once('?').map_or(target, |(path, _)| path)
+        let resource = self.resource();
+        match resource.split_once('?').map_or(resource, |(path, _)| path) {
+            // RFC 3986 §6.2.3: an empty path is `/`.
+            "" => "/",
+            path => path,
+        }
     }
 
     /// The target's query, after the first `?`.
     pub fn query(&self) -> Option<&str> {
-        self.target().split_once('?').map(|(_, query)| query)
+        self.resource().split_once('?').map(|(_, query)| query)
+    }
+
+    /// The target in origin form (`/path?query`): as sent, or without the
+    /// scheme and authority of an absolute-form target.
+    fn resource(&self) -> &str {
+        let target = self.target();
+        match target.split_once("://") {
+            Some((_, rest)) if !target.starts_with('/') => {
+                rest.find(['/', '?']).map_or("/", |i| &rest[i..])
+            }
+            _ => target,
+        }
     }
 
     /// The `Host` header, such as `server.example.com:8080`.
