@@ -110,28 +110,27 @@
 mod close;
 mod config;
 mod connection;
-mod decoder;
-mod encoder;
 mod error;
+mod ext;
 pub mod frame;
 pub mod handshake;
-mod ingest;
 mod mask;
 mod message;
+mod recv;
+mod send;
 #[cfg(feature = "tokio")]
 pub mod tokio;
 
 pub use close::{CloseCode, Explanation};
 pub use config::{Config, Role};
 pub use connection::{Connection, State};
-pub use decoder::{Decoded, FrameDecoder};
-pub use encoder::{FrameEncoder, MaskSource, OsRandomMask};
 pub use error::{ProtocolError, SendError};
 pub use frame::{FrameHeader, OpCode, Status};
 pub use mask::apply_mask;
 #[doc(hidden)]
 pub use mask::apply_mask_bytewise;
 pub use message::{Closed, Event, Initiator, Message, Text};
+pub use send::{FrameEncoder, MaskSource, OsRandomMask};
 
 #[doc(hidden)]
 pub mod fuzzing;
