@@ -335,7 +335,12 @@ impl MessageAssembler {
             Route::Kept { .. } => ready.push_back(Inbound::Message(message(open.text, kept))),
             _ => {
                 let bytes = std::mem::take(&mut self.buffer);
-                ready.push_back(Inbound::Message(message(open.text, bytes)));
+                if self.streaming {
+                    // A transformed message, whole (it is not streamed yet).
+                    self.hand_out_piece(bytes, open.text, true, ready);
+                } else {
+                    ready.push_back(Inbound::Message(message(open.text, bytes)));
+                }
             }
         }
         true
