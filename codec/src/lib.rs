@@ -120,19 +120,32 @@
 //!
 //! # Layers
 //!
-//! 1. [`frame`]: [`FrameHeader`] parsing ("need more" is a [`Status`], not an
-//!    error) and encoding, and [`apply_mask`] (AVX2/SSE2/NEON, resumable).
-//! 2. [`FrameDecoder`] / [`FrameEncoder`]: frames out of a caller's buffer,
-//!    payload unmasked in place as it arrives, limits before allocation.
-//! 3. [`Connection`]: the RFC 6455 state machine. Its first pass follows
-//!    the frame headers as bytes come in and unmasks payloads and validates
-//!    text in the copy that [`Connection::receive`] makes anyway, so each
-//!    payload byte is touched once (`utf8stream`'s fused AVX-512 or AVX2 loop); bytes
-//!    read straight into [`Connection::read_buf`] get the same pass in place.
-//!    Small whole messages are then handed out as slices of the read buffer;
-//!    fragments, and whole messages of 32 KiB or more, are written in that
-//!    same pass into a buffer of their message's own, so a fragmented
-//!    message is never copied again to be joined.
+//! Data flows one way: bytes → frames → messages → events.
+//!
+//! 1. [`frame`]: the header grammar. [`FrameHeader::parse`] says what a
+//!    header's bytes say ("need more" is a [`Status`], not an error) and
+//!    [`FrameHeader::encode`] writes one; [`apply_mask`] unmasks
+//!    (resumable at any offset).
+//! 2. The receive pipeline (private, `recv/`). Its frame reader is the one
+//!    place where received headers are parsed and judged: reserved bits as
+//!    the negotiated extensions allow, opcodes, control frames, masking by
+//!    role, minimal lengths, the frame limit. It unmasks each payload as it
+//!    lands, validating text in the same pass (`utf8stream`'s fused AVX-512
+//!    or AVX2 loop): in the copy that [`Connection::receive`] makes anyway,
+//!    or in place for bytes read straight into [`Connection::read_buf`]. Its
+//!    message assembler applies the message rules (fragment order, the
+//!    message limit, the UTF-8 verdict) and decides where each payload goes:
+//!    small whole messages stay in the read buffer and are handed out as
+//!    slices of it; fragments, and whole messages of 32 KiB or more being
+//!    copied in, are written in that same pass into a buffer of their
+//!    message's own, so a fragmented message is never copied again to be
+//!    joined. Extensions plug in between: the reader asks them which RSV
+//!    bits are allowed, the assembler hands their messages' payloads through
+//!    them.
+//! 3. [`Connection`]: the RFC 6455 state machine (open, close sent, closed;
+//!    the close handshake; failing with the right code; answering pings)
+//!    over what the pipeline hands it, and the send side, whose
+//!    [`FrameEncoder`] writes frames (masked with a fresh key for a client).
 //!
 //! [`handshake`] validates the HTTP upgrade and computes the accept key.
 //!
@@ -168,14 +181,14 @@
 mod close;
 mod config;
 mod connection;
-mod decoder;
-mod encoder;
 mod error;
+mod ext;
 pub mod frame;
 pub mod handshake;
-mod ingest;
 mod mask;
 mod message;
+mod recv;
+mod send;
 #[cfg(feature = "tokio")]
 pub mod tokio;
 
@@ -186,14 +199,13 @@ pub use bytes;
 pub use close::{CloseCode, Explanation};
 pub use config::{Config, Role};
 pub use connection::{Connection, State};
-pub use decoder::{Decoded, FrameDecoder};
-pub use encoder::{FrameEncoder, MaskSource, OsRandomMask};
 pub use error::{ProtocolError, SendError};
 pub use frame::{FrameHeader, OpCode, Status};
 pub use mask::apply_mask;
 #[doc(hidden)]
 pub use mask::apply_mask_bytewise;
 pub use message::{Closed, Event, Initiator, Message, Text};
+pub use send::{FrameEncoder, MaskSource, OsRandomMask};
 
 #[doc(hidden)]
 pub mod fuzzing;
