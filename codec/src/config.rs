@@ -1,5 +1,7 @@
 //! Which end of the connection we are, and the limits we enforce.
 
+use std::time::Duration;
+
 /// Which end of the connection this is; it decides the masking rules (RFC 6455 §5.1).
 #[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
 pub enum Role {
@@ -29,6 +31,10 @@ pub struct Config {
     max_message_size: u64,
     auto_pong: bool,
     streaming: bool,
+    max_output_buffer: usize,
+    ping_interval: Option<Duration>,
+    idle_timeout: Option<Duration>,
+    close_timeout: Option<Duration>,
 }
 
 impl Config {
@@ -39,6 +45,12 @@ impl Config {
     /// 64 MiB: four maximal frames; a message larger than that should be
     /// received in streaming mode, which never buffers a whole message.
     pub const DEFAULT_MAX_MESSAGE_SIZE: u64 = 64 << 20;
+    /// 4 MiB: a few round trips of a fast link's worth of unsent bytes; past
+    /// it the peer is not reading, and queueing more only grows memory.
+    pub const DEFAULT_MAX_OUTPUT_BUFFER: usize = 4 << 20;
+    /// 10 s: a peer that answers at all answers a close within a round trip;
+    /// ten seconds covers slow mobile links and a busy peer.
+    pub const DEFAULT_CLOSE_TIMEOUT: Duration = Duration::from_secs(10);
 
     /// The largest frame payload accepted (default 16 MiB); more is 1009.
     #[must_use]
@@ -72,6 +84,76 @@ impl Config {
         self
     }
 
+    /// Bounds the bytes waiting to be written (default 4 MiB): while
+    /// [`pending_output`](crate::Connection::pending_output) holds this many
+    /// or more, sending a message, fragment, ping or pong is refused with
+    /// [`SendError::OutputFull`](crate::SendError::OutputFull) and nothing is
+    /// queued. A message is accepted whenever the output is under the limit,
+    /// so the output never exceeds it by more than one frame, plus the one
+    /// coalesced automatic pong and one close frame the connection may add.
+    #[must_use]
+    pub const fn max_output_buffer(mut self, bytes: usize) -> Self {
+        self.max_output_buffer = bytes;
+        self
+    }
+
+    /// Keepalive (default `None`, off): when nothing has been received from
+    /// the peer for `interval`, a ping with an empty payload is queued, and again
+    /// every `interval` while the silence lasts (RFC 6455 §5.5.2). The
+    /// peer's pong restarts the [`idle_timeout`](Self::idle_timeout) clock.
+    /// No ping is queued while the output is full.
+    #[must_use]
+    pub const fn ping_interval(mut self, interval: Option<Duration>) -> Self {
+        self.ping_interval = interval;
+        self
+    }
+
+    /// Closes a connection on which nothing has been received for
+    /// `timeout` (default `None`, off). A close frame with code 1001 (Going Away,
+    /// RFC 6455 §7.4.1: we are leaving; 1011 would claim an error of our
+    /// own) is queued, the connection is closed at once without waiting for
+    /// the peer's answer (a silent peer would not send one), and
+    /// [`Event::Closed`](crate::Event::Closed) reports code 1001 with the
+    /// reason `"idle timeout"`. Pair it with a shorter
+    /// [`ping_interval`](Self::ping_interval) so a live but quiet peer is
+    /// asked to answer.
+    #[must_use]
+    pub const fn idle_timeout(mut self, timeout: Option<Duration>) -> Self {
+        self.idle_timeout = timeout;
+        self
+    }
+
+    /// How long our close frame waits for the peer's (default 10 s,
+    /// RFC 6455 §7.1.2). When it runs out the connection is closed and
+    /// [`Event::Closed`](crate::Event::Closed) reports code 1006 (Abnormal
+    /// Closure: no close frame came back; it is never sent on the wire)
+    /// with the reason `"close timeout"`. `None` waits forever.
+    #[must_use]
+    pub const fn close_timeout(mut self, timeout: Option<Duration>) -> Self {
+        self.close_timeout = timeout;
+        self
+    }
+
+    /// The configured output bound, in bytes.
+    pub const fn output_limit(&self) -> usize {
+        self.max_output_buffer
+    }
+
+    /// The configured keepalive interval, if on.
+    pub const fn ping_period(&self) -> Option<Duration> {
+        self.ping_interval
+    }
+
+    /// The configured idle timeout, if on.
+    pub const fn idle_limit(&self) -> Option<Duration> {
+        self.idle_timeout
+    }
+
+    /// The configured close timeout, if any.
+    pub const fn close_limit(&self) -> Option<Duration> {
+        self.close_timeout
+    }
+
     /// The configured frame payload limit.
     pub const fn frame_limit(&self) -> u64 {
         self.max_frame_size
@@ -100,6 +182,10 @@ impl Default for Config {
             max_message_size: Self::DEFAULT_MAX_MESSAGE_SIZE,
             auto_pong: true,
             streaming: false,
+            max_output_buffer: Self::DEFAULT_MAX_OUTPUT_BUFFER,
+            ping_interval: None,
+            idle_timeout: None,
+            close_timeout: Some(Self::DEFAULT_CLOSE_TIMEOUT),
         }
     }
 }

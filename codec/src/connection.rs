@@ -5,6 +5,8 @@
 //! messages come from the receive pipeline ([`crate::recv`]) as
 //! [`Inbound`] items, and go out through the [`Sender`].
 
+use std::time::Instant;
+
 use bytes::{Bytes, BytesMut};
 
 use crate::{
@@ -16,6 +18,7 @@ use crate::{
     message::{Closed, Event, Initiator, Message},
     recv::{Inbound, Receiver},
     send::{FrameEncoder, MaskSource, OsRandomMask, Sender},
+    timers::{Expired, Timers},
 };
 
 /// Where a connection is in its life (RFC 6455 §7).
@@ -58,6 +61,12 @@ pub struct Connection {
     state: State,
     receiver: Receiver,
     sender: Sender,
+    timers: Timers,
+    /// The length of the input buffer when [`read_buf`](Self::read_buf)
+    /// handed it out: a longer one means bytes arrived.
+    read_mark: Option<usize>,
+    /// The close a timer caused, for the next [`next_event`](Self::next_event).
+    timed_out: Option<Event>,
 }
 
 impl Connection {
@@ -85,7 +94,14 @@ impl Connection {
             config,
             state: State::Open,
             receiver: Receiver::new(role, &config, rsv, inbound),
-            sender: Sender::new(FrameEncoder::new(role, masks), outbound),
+            sender: Sender::new(
+                FrameEncoder::new(role, masks),
+                outbound,
+                config.output_limit(),
+            ),
+            timers: Timers::default(),
+            read_mark: None,
+            timed_out: None,
         }
     }
 
@@ -104,8 +120,9 @@ impl Connection {
     /// The copy is also the unmasking pass, and text is validated in it:
     /// each payload byte is touched once on its way in.
     pub fn receive(&mut self, bytes: &[u8]) {
-        if self.state != State::Closed {
+        if self.state != State::Closed && !bytes.is_empty() {
             self.receiver.receive(bytes);
+            self.timers.on_received();
         }
     }
 
@@ -119,7 +136,94 @@ impl Connection {
     /// moved into their message's own buffer); [`receive`](Self::receive)
     /// does the same work in the copy it makes anyway.
     pub fn read_buf(&mut self) -> &mut BytesMut {
-        self.receiver.read_buf()
+        self.note_appended();
+        let buf = self.receiver.read_buf();
+        self.read_mark = Some(buf.len());
+        buf
+    }
+
+    /// Bytes appended to [`read_buf`](Self::read_buf) since it was handed
+    /// out restart the idle clock.
+    fn note_appended(&mut self) {
+        if let Some(mark) = self.read_mark {
+            if self.receiver.read_buf().len() != mark {
+                self.read_mark = None;
+                self.timers.on_received();
+            }
+        }
+    }
+
+    /// Tells the connection the time is `now`, and acts on what ran out
+    /// (quinn-proto's convention: time is an input, the core reads no clock).
+    ///
+    /// Call it once when the connection opens (it starts the clocks), when
+    /// [`poll_timeout`](Self::poll_timeout)'s instant is reached, and after
+    /// receiving bytes or closing (an event that restarts a clock takes the
+    /// next `now` as its start; `poll_timeout` returns the last `now` until
+    /// then). An earlier `now` than one already given is taken as that one.
+    ///
+    /// What can run out (each configured in [`Config`]):
+    /// - the ping interval: an empty ping is queued (RFC 6455 §5.5.2), unless
+    ///   the output is full;
+    /// - the idle timeout: a close frame with 1001 (Going Away) is queued, the
+    ///   connection is [`State::Closed`], and the next
+    ///   [`next_event`](Self::next_event) is [`Event::Closed`] with code 1001
+    ///   and reason `"idle timeout"`;
+    /// - the close timeout, while our close frame waits for the peer's: the
+    ///   connection is closed, and the next event is [`Event::Closed`] with
+    ///   code 1006 (Abnormal Closure, never sent) and reason `"close timeout"`.
+    ///
+    /// ```
+    /// use std::time::{Duration, Instant};
+    /// use wsframe::{CloseCode, Config, Connection, Event, Role, State};
+    ///
+    /// let config = Config::default().close_timeout(Some(Duration::from_secs(5)));
+    /// let mut conn = Connection::new(Role::Server, config);
+    /// let start = Instant::now();
+    /// conn.handle_timeout(start);
+    /// conn.close(CloseCode::NORMAL, "bye").unwrap();
+    /// conn.handle_timeout(start);
+    /// assert_eq!(conn.poll_timeout(), Some(start + Duration::from_secs(5)));
+    /// conn.handle_timeout(start + Duration::from_secs(5));
+    /// assert_eq!(conn.state(), State::Closed);
+    /// match conn.next_event() {
+    ///     Some(Event::Closed(closed)) => assert_eq!(closed.code, CloseCode::ABNORMAL),
+    ///     other => panic!("{other:?}"),
+    /// }
+    /// ```
+    pub fn handle_timeout(&mut self, now: Instant) {
+        self.note_appended();
+        match self.timers.expire(now, &self.config, self.state) {
+            Expired::Nothing => {}
+            // A full output means the peer is not reading: a ping would
+            // only add to it, and the idle timeout is the cure.
+            Expired::Ping => drop(self.sender.control(OpCode::Ping, &[])),
+            Expired::Idle => {
+                self.sender.close(CloseCode::GOING_AWAY, IDLE_TIMEOUT);
+                self.close_for_timeout(CloseCode::GOING_AWAY, IDLE_TIMEOUT);
+            }
+            Expired::Close => self.close_for_timeout(CloseCode::ABNORMAL, CLOSE_TIMEOUT),
+        }
+    }
+
+    fn close_for_timeout(&mut self, code: CloseCode, reason: &str) {
+        self.shut();
+        self.timed_out = Some(Event::Closed(Box::new(Closed {
+            code,
+            reason: reason.to_owned(),
+            initiator: Initiator::Local,
+            error: None,
+        })));
+    }
+
+    /// The instant at which [`handle_timeout`](Self::handle_timeout) has
+    /// work next, or `None` when no timer runs (none configured, the
+    /// connection closed, or `handle_timeout` never called).
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        if self.state == State::Closed {
+            return None;
+        }
+        self.timers.deadline(&self.config, self.state)
     }
 
     /// Bytes of received data held in memory: input not read yet, the
@@ -184,6 +288,10 @@ impl Connection {
     /// a text message's bytes are validated as they arrive, so invalid UTF-8
     /// is reported (and the 1007 close queued) by the call that sees it.
     pub fn next_event(&mut self) -> Option<Event> {
+        if let Some(closed) = self.timed_out.take() {
+            return Some(closed);
+        }
+        self.note_appended();
         while self.state != State::Closed {
             let event = match self.receiver.poll()? {
                 // §5.5.1: after our close frame, data is not processed.
@@ -208,10 +316,12 @@ impl Connection {
     }
 
     /// §5.5.2: a ping is answered with a pong carrying the same payload;
-    /// none after our close frame (§5.5.1: we are done sending).
+    /// none after our close frame (§5.5.1: we are done sending). An unsent
+    /// earlier answer is replaced (§5.5.3: the latest ping may be the only
+    /// one answered), so unread pongs never pile up.
     fn on_ping(&mut self, payload: Bytes) -> Event {
         if self.config.answers_pings() && self.state == State::Open {
-            let _ = self.sender.control(OpCode::Pong, &payload);
+            self.sender.auto_pong(&payload);
         }
         Event::Ping(payload)
     }
@@ -282,7 +392,11 @@ impl Connection {
     ///
     /// [`SendError::Closed`] after our close frame, and
     /// [`SendError::FragmentOutOfOrder`] while a fragmented message is being
-    /// sent with [`send_fragment`](Self::send_fragment).
+    /// sent with [`send_fragment`](Self::send_fragment);
+    /// [`SendError::OutputFull`] while
+    /// [`pending_output`](Self::pending_output) holds
+    /// [`Config::max_output_buffer`] bytes or more (nothing is queued: write
+    /// some out and retry).
     pub fn send(&mut self, message: Message) -> Result<(), SendError> {
         self.check_open()?;
         self.sender.message(&message)
@@ -310,7 +424,7 @@ impl Connection {
     ///
     /// [`SendError::Closed`] after our close frame, and
     /// [`SendError::FragmentOutOfOrder`] if the kind differs from the open
-    /// message's.
+    /// message's; [`SendError::OutputFull`] as for [`send`](Self::send).
     pub fn send_fragment(&mut self, fragment: Message, fin: bool) -> Result<(), SendError> {
         self.check_open()?;
         self.sender.fragment(&fragment, fin)
@@ -321,7 +435,8 @@ impl Connection {
     /// # Errors
     ///
     /// [`SendError::ControlPayloadTooLong`] over 125 bytes, and
-    /// [`SendError::Closed`] after our close frame.
+    /// [`SendError::Closed`] after our close frame, and
+    /// [`SendError::OutputFull`] as for [`send`](Self::send).
     pub fn ping(&mut self, payload: &[u8]) -> Result<(), SendError> {
         self.send_control(OpCode::Ping, payload)
     }
@@ -370,9 +485,15 @@ impl Connection {
         }
         self.sender.close(code, reason);
         self.state = State::CloseSent;
+        self.timers.on_close_sent();
         Ok(())
     }
 }
+
+/// The reason of the close an idle timeout sends and reports.
+const IDLE_TIMEOUT: &str = "idle timeout";
+/// The reason reported when the peer did not answer our close in time.
+const CLOSE_TIMEOUT: &str = "close timeout";
 
 /// A failure's reason cut to what fits in a close frame (123 bytes), on a
 /// character boundary.

@@ -131,6 +131,15 @@ pub enum SendError {
     /// A continuation with no fragmented message open, or a new message while
     /// one is open (§5.4).
     FragmentOutOfOrder,
+    /// The output already holds `pending` unsent bytes, at or over
+    /// [`Config::max_output_buffer`](crate::Config::max_output_buffer)'s
+    /// `limit`: write some out (the peer must read) and try again.
+    OutputFull {
+        /// Bytes waiting to be written.
+        pending: usize,
+        /// The configured bound.
+        limit: usize,
+    },
 }
 
 impl fmt::Display for SendError {
@@ -144,6 +153,11 @@ impl fmt::Display for SendError {
             Self::FragmentOutOfOrder => {
                 f.write_str("fragment does not continue or start a message as required")
             }
+            Self::OutputFull { pending, limit } => write!(
+                f,
+                "{pending} bytes wait to be written, at or over the output limit of {limit}: \
+                 the peer is not reading; write out pending output first"
+            ),
         }
     }
 }

@@ -189,6 +189,7 @@ mod mask;
 mod message;
 mod recv;
 mod send;
+mod timers;
 #[cfg(feature = "tokio")]
 pub mod tokio;
 

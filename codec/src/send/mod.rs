@@ -8,6 +8,8 @@
 
 mod encoder;
 
+use std::ops::Range;
+
 use bytes::{Buf, Bytes, BytesMut};
 
 pub use self::encoder::{FrameEncoder, MaskSource, OsRandomMask};
@@ -27,16 +29,37 @@ pub(crate) struct Sender {
     output: BytesMut,
     /// The opcode of the fragmented message being sent (text or binary).
     sending: Option<OpCode>,
+    /// While `output` holds at least this many bytes, new frames are refused.
+    limit: usize,
+    /// Where in `output` the automatic pong lies while none of it is written
+    /// yet: the next automatic pong replaces it.
+    auto_pong: Option<Range<usize>>,
 }
 
 impl Sender {
-    pub(crate) fn new(encoder: FrameEncoder, extensions: OutboundSet) -> Self {
+    /// A sender that refuses new frames while `limit` bytes or more wait.
+    pub(crate) fn new(encoder: FrameEncoder, extensions: OutboundSet, limit: usize) -> Self {
         Self {
             encoder,
             extensions,
             output: BytesMut::new(),
             sending: None,
+            limit,
+            auto_pong: None,
         }
+    }
+
+    /// # Errors
+    ///
+    /// [`SendError::OutputFull`] while the output is at or over the limit.
+    fn check_room(&self) -> Result<(), SendError> {
+        if self.output.len() >= self.limit {
+            return Err(SendError::OutputFull {
+                pending: self.output.len(),
+                limit: self.limit,
+            });
+        }
+        Ok(())
     }
 
     /// Queues a whole message as one frame, through the extension's
@@ -46,6 +69,7 @@ impl Sender {
     ///
     /// [`SendError::FragmentOutOfOrder`] while a fragmented message is open.
     pub(crate) fn message(&mut self, message: &Message) -> Result<(), SendError> {
+        self.check_room()?;
         if self.sending.is_some() {
             return Err(SendError::FragmentOutOfOrder);
         }
@@ -72,6 +96,7 @@ impl Sender {
     ///
     /// As [`message`](Self::message).
     pub(crate) fn message_split(&mut self, message: Message) -> Result<Bytes, SendError> {
+        self.check_room()?;
         if self.sending.is_some() {
             return Err(SendError::FragmentOutOfOrder);
         }
@@ -99,6 +124,7 @@ impl Sender {
     /// [`SendError::FragmentOutOfOrder`] if the kind differs from the open
     /// message's.
     pub(crate) fn fragment(&mut self, fragment: &Message, fin: bool) -> Result<(), SendError> {
+        self.check_room()?;
         let kind = data_opcode(fragment);
         let opcode = match self.sending {
             None => kind,
@@ -115,13 +141,37 @@ impl Sender {
     ///
     /// # Errors
     ///
-    /// [`SendError::ControlPayloadTooLong`] over 125 bytes (§5.5).
+    /// [`SendError::ControlPayloadTooLong`] over 125 bytes (§5.5), and
+    /// [`SendError::OutputFull`].
     pub(crate) fn control(&mut self, opcode: OpCode, payload: &[u8]) -> Result<(), SendError> {
         if payload.len() > MAX_CONTROL_PAYLOAD {
             return Err(SendError::ControlPayloadTooLong(payload.len()));
         }
+        self.check_room()?;
         self.encoder.encode(opcode, true, payload, &mut self.output);
         Ok(())
+    }
+
+    /// Queues the automatic answer to a ping (§5.5.2), which the caller
+    /// checked is at most 125 bytes. An earlier automatic pong of which no
+    /// byte is written yet is dropped first: §5.5.3 allows answering only
+    /// the latest ping, and so pings that are never read cannot grow the
+    /// output by more than one pong. Never refused for a full output.
+    pub(crate) fn auto_pong(&mut self, payload: &[u8]) {
+        if let Some(unsent) = self.auto_pong.take() {
+            if unsent.end == self.output.len() {
+                self.output.truncate(unsent.start);
+            } else {
+                // Frames were queued after it: move them down over it.
+                let after = self.output.split_off(unsent.end);
+                self.output.truncate(unsent.start);
+                self.output.extend_from_slice(&after);
+            }
+        }
+        let start = self.output.len();
+        self.encoder
+            .encode(OpCode::Pong, true, payload, &mut self.output);
+        self.auto_pong = Some(start..self.output.len());
     }
 
     /// Queues a close frame with `code` and `reason`, which the caller
@@ -145,6 +195,7 @@ impl Sender {
 
     /// Takes the bytes waiting to be written.
     pub(crate) fn take(&mut self) -> BytesMut {
+        self.auto_pong = None;
         self.output.split()
     }
 
@@ -159,6 +210,12 @@ impl Sender {
             "consume_output({written}) with only {} bytes pending",
             self.output.len()
         );
+        // Once any byte of the automatic pong is written, it must go out whole.
+        self.auto_pong = self
+            .auto_pong
+            .take()
+            .filter(|unsent| unsent.start >= written)
+            .map(|unsent| unsent.start - written..unsent.end - written);
         if written == self.output.len() {
             // All written: start over at the front of the same allocation.
             self.output.clear();

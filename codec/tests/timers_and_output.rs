@@ -1,0 +1,256 @@
+//! The sans-IO clocks (keepalive, idle and close timeouts) driven with
+//! explicit instants, and the bounded output: `OutputFull` queues nothing,
+//! automatic pongs are coalesced while unsent (RFC 6455 §5.5.3).
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::*;
+use wsframe::{CloseCode, Config, Connection, Event, Initiator, Message, Role, SendError, State};
+
+const SECOND: Duration = Duration::from_secs(1);
+
+fn server(config: Config) -> (Connection, Instant) {
+    let mut conn = Connection::new(Role::Server, config);
+    let start = Instant::now();
+    conn.handle_timeout(start);
+    (conn, start)
+}
+
+fn drain(conn: &mut Connection) -> Vec<Event> {
+    std::iter::from_fn(|| conn.next_event()).collect()
+}
+
+fn wire(conn: &mut Connection) -> Vec<(u8, Vec<u8>)> {
+    server_frames(&conn.take_output())
+}
+
+#[test]
+fn no_timer_runs_unless_configured_or_before_the_first_now() {
+    let config = Config::default().ping_interval(Some(SECOND));
+    assert_eq!(Connection::new(Role::Server, config).poll_timeout(), None);
+    let (conn, _) = server(Config::default().close_timeout(None));
+    assert_eq!(conn.poll_timeout(), None);
+    // The default close timeout runs only once our close is sent.
+    let (conn, _) = server(Config::default());
+    assert_eq!(conn.poll_timeout(), None);
+}
+
+#[test]
+fn keepalive_pings_once_per_interval_of_silence() {
+    let (mut conn, start) = server(Config::default().ping_interval(Some(10 * SECOND)));
+    assert_eq!(conn.poll_timeout(), Some(start + 10 * SECOND));
+    conn.handle_timeout(start + 9 * SECOND);
+    assert!(!conn.has_output(), "no ping before the interval");
+    conn.handle_timeout(start + 10 * SECOND);
+    assert_eq!(wire(&mut conn), [(0x80 | PING, vec![])]);
+    assert_eq!(conn.poll_timeout(), Some(start + 20 * SECOND));
+    conn.handle_timeout(start + 20 * SECOND);
+    assert_eq!(wire(&mut conn), [(0x80 | PING, vec![])]);
+}
+
+#[test]
+fn bytes_from_the_peer_restart_the_keepalive_clock() {
+    let (mut conn, start) = server(Config::default().ping_interval(Some(10 * SECOND)));
+    conn.receive(&client(0x80 | PONG, b""));
+    // The clock restarts at the next `now`, which is asked for at once.
+    assert_eq!(conn.poll_timeout(), Some(start));
+    conn.handle_timeout(start + 8 * SECOND);
+    assert_eq!(conn.poll_timeout(), Some(start + 18 * SECOND));
+    conn.handle_timeout(start + 10 * SECOND);
+    assert!(!conn.has_output(), "the peer spoke 2 s ago");
+    conn.handle_timeout(start + 18 * SECOND);
+    assert_eq!(wire(&mut conn), [(0x80 | PING, vec![])]);
+}
+
+#[test]
+fn bytes_appended_to_read_buf_count_as_received() {
+    let (mut conn, start) = server(Config::default().idle_timeout(Some(10 * SECOND)));
+    conn.read_buf().extend_from_slice(&client(0x80 | PONG, b""));
+    conn.handle_timeout(start + 9 * SECOND);
+    conn.handle_timeout(start + 18 * SECOND);
+    assert_eq!(conn.state(), State::Open);
+    // Handed out but nothing appended: no activity.
+    let _ = conn.read_buf();
+    conn.handle_timeout(start + 19 * SECOND);
+    assert_eq!(conn.state(), State::Closed);
+}
+
+#[test]
+fn idle_timeout_closes_with_1001_and_reports_it() {
+    let (mut conn, start) = server(
+        Config::default()
+            .ping_interval(Some(5 * SECOND))
+            .idle_timeout(Some(12 * SECOND)),
+    );
+    conn.handle_timeout(start + 5 * SECOND);
+    conn.handle_timeout(start + 10 * SECOND);
+    assert_eq!(wire(&mut conn).len(), 2, "two keepalive pings");
+    assert_eq!(conn.poll_timeout(), Some(start + 12 * SECOND));
+    conn.handle_timeout(start + 12 * SECOND);
+    assert_eq!(conn.state(), State::Closed);
+    assert_eq!(close_code_on_wire(&conn.take_output()), Some(1001));
+    assert_eq!(conn.poll_timeout(), None);
+    let events = drain(&mut conn);
+    let [Event::Closed(closed)] = &events[..] else {
+        panic!("{events:?}")
+    };
+    assert_eq!(closed.code, CloseCode::GOING_AWAY);
+    assert_eq!(closed.reason, "idle timeout");
+    assert_eq!(closed.initiator, Initiator::Local);
+    assert_eq!(conn.send(Message::from("late")), Err(SendError::Closed));
+}
+
+#[test]
+fn unanswered_close_times_out_with_1006() {
+    let (mut conn, start) = server(Config::default());
+    conn.handle_timeout(start + 3 * SECOND);
+    conn.close(CloseCode::NORMAL, "bye").unwrap();
+    conn.handle_timeout(start + 4 * SECOND);
+    let deadline = start + 4 * SECOND + Config::DEFAULT_CLOSE_TIMEOUT;
+    assert_eq!(conn.poll_timeout(), Some(deadline));
+    conn.handle_timeout(deadline - Duration::from_millis(1));
+    assert_eq!(conn.state(), State::CloseSent);
+    conn.handle_timeout(deadline);
+    assert_eq!(conn.state(), State::Closed);
+    let events = drain(&mut conn);
+    let [Event::Closed(closed)] = &events[..] else {
+        panic!("{events:?}")
+    };
+    assert_eq!(closed.code, CloseCode::ABNORMAL);
+    assert_eq!(closed.reason, "close timeout");
+    // Only our own close frame went out: 1006 is never sent.
+    assert_eq!(close_code_on_wire(&conn.take_output()), Some(1000));
+}
+
+#[test]
+fn answered_close_stops_the_close_clock() {
+    let (mut conn, start) = server(Config::default());
+    conn.close(CloseCode::NORMAL, "").unwrap();
+    conn.handle_timeout(start);
+    conn.receive(&client(0x80 | CLOSE, &close_payload(1000, b"")));
+    let events = drain(&mut conn);
+    assert!(matches!(&events[..], [Event::Closed(c)] if c.code == CloseCode::NORMAL));
+    assert_eq!(conn.poll_timeout(), None);
+    conn.handle_timeout(start + Config::DEFAULT_CLOSE_TIMEOUT);
+    assert_eq!(drain(&mut conn), []);
+}
+
+#[test]
+fn a_clock_going_backwards_changes_nothing() {
+    let (mut conn, start) = server(Config::default().ping_interval(Some(SECOND)));
+    conn.handle_timeout(start + 5 * SECOND);
+    assert_eq!(wire(&mut conn).len(), 1);
+    conn.handle_timeout(start);
+    assert_eq!(conn.poll_timeout(), Some(start + 6 * SECOND));
+    assert!(!conn.has_output());
+}
+
+#[test]
+fn a_hundred_thousand_unread_pings_leave_one_pong() {
+    let (mut conn, _) = server(Config::default());
+    let mut pings = Vec::new();
+    for n in 0..100_000u32 {
+        pings.extend_from_slice(&client(0x80 | PING, &n.to_be_bytes()));
+        if pings.len() > 64 * 1024 || n == 99_999 {
+            conn.receive(&pings);
+            pings.clear();
+            while conn.next_event().is_some() {}
+            assert!(
+                conn.pending_output().len() <= 2 + 4,
+                "only the latest pong waits"
+            );
+        }
+    }
+    // The one left answers the latest ping (§5.5.3).
+    assert_eq!(
+        wire(&mut conn),
+        [(0x80 | PONG, 99_999u32.to_be_bytes().to_vec())]
+    );
+}
+
+#[test]
+fn a_pong_partly_written_goes_out_whole_and_the_next_follows_it() {
+    let (mut conn, _) = server(Config::default());
+    conn.receive(&client(0x80 | PING, b"first"));
+    drain(&mut conn);
+    let written = conn.pending_output()[..1].to_vec();
+    conn.consume_output(1);
+    conn.receive(&client(0x80 | PING, b"second"));
+    conn.receive(&client(0x80 | PING, b"third"));
+    drain(&mut conn);
+    let mut sent = written;
+    sent.extend_from_slice(&conn.take_output());
+    assert_eq!(
+        server_frames(&sent),
+        [
+            (0x80 | PONG, b"first".to_vec()),
+            (0x80 | PONG, b"third".to_vec())
+        ]
+    );
+}
+
+#[test]
+fn a_replaced_pong_leaves_frames_queued_after_it_intact() {
+    let (mut conn, _) = server(Config::default());
+    conn.receive(&client(0x80 | PING, b"old"));
+    drain(&mut conn);
+    conn.send(Message::from("between")).unwrap();
+    conn.receive(&client(0x80 | PING, b"new"));
+    drain(&mut conn);
+    assert_eq!(
+        wire(&mut conn),
+        [
+            (0x80 | TEXT, b"between".to_vec()),
+            (0x80 | PONG, b"new".to_vec())
+        ]
+    );
+}
+
+#[test]
+fn a_full_output_refuses_sends_and_queues_nothing() {
+    let limit = 1000;
+    let (mut conn, _) = server(Config::default().max_output_buffer(limit));
+    let message = Message::Binary(vec![7; 300].into());
+    let mut accepted = 0;
+    loop {
+        let before = conn.pending_output().to_vec();
+        match conn.send(message.clone()) {
+            Ok(()) => accepted += 1,
+            Err(err) => {
+                assert_eq!(
+                    err,
+                    SendError::OutputFull {
+                        pending: before.len(),
+                        limit
+                    }
+                );
+                assert_eq!(conn.pending_output(), &before[..], "nothing queued");
+                break;
+            }
+        }
+    }
+    assert_eq!(
+        accepted, 4,
+        "accepted while under the limit: 0, 304, 608, 912"
+    );
+    assert!(conn.pending_output().len() <= limit + 304);
+    assert!(matches!(conn.ping(b""), Err(SendError::OutputFull { .. })));
+    assert!(matches!(
+        conn.send_fragment(Message::from("x"), true),
+        Err(SendError::OutputFull { .. })
+    ));
+    // Automatic pongs and the close still go out.
+    conn.receive(&client(0x80 | PING, b"p"));
+    drain(&mut conn);
+    conn.close(CloseCode::NORMAL, "").unwrap();
+    let frames = wire(&mut conn);
+    assert_eq!(frames.len(), 6);
+    // Written out, there is room again.
+    let (mut conn, _) = server(Config::default().max_output_buffer(limit));
+    while conn.send(message.clone()).is_ok() {}
+    let pending = conn.pending_output().len();
+    conn.consume_output(pending);
+    assert_eq!(conn.send(message), Ok(()));
+}
