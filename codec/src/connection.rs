@@ -110,6 +110,11 @@ impl Connection {
         self.role
     }
 
+    /// The limits and switches it was made with.
+    pub const fn config(&self) -> &Config {
+        &self.config
+    }
+
     /// Where the connection is in its life.
     pub const fn state(&self) -> State {
         self.state

@@ -23,27 +23,26 @@
 //! # }
 //! ```
 
-use std::io;
+mod core;
+mod error;
+mod split;
 
-use ::tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use std::future::poll_fn;
+
+use ::tokio::{
+    io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt},
+    net::TcpStream,
+};
 use ::tokio_util::codec::{Decoder, Encoder};
 use bytes::{Buf, Bytes, BytesMut};
 
+use self::core::{Core, Side};
+pub use self::error::Error;
+pub use self::split::{WebSocketReader, WebSocketWriter};
 use crate::{
-    handshake::{Status, UpgradeRequest, MAX_HANDSHAKE_LEN},
-    CloseCode, Config, Connection, Event, Message, Role, SendError, State,
+    handshake::{Accept, Accepted, ClientHandshake, Status, UpgradeRequest, MAX_HANDSHAKE_LEN},
+    CloseCode, Closed, Config, Connection, Event, Message, Role,
 };
-
-/// Messages at least this long are written header-then-payload with a
-/// vectored write instead of being copied into the output buffer.
-const VECTORED_MIN_LEN: usize = 4096;
-
-/// How much room a read asks for.
-const READ_CHUNK: usize = 64 * 1024;
-
-fn invalid_input(err: SendError) -> io::Error {
-    io::Error::new(io::ErrorKind::InvalidInput, err)
-}
 
 /// What a [`WsCodec`] can be asked to write.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -95,9 +94,9 @@ impl WsCodec {
 
 impl Decoder for WsCodec {
     type Item = Event;
-    type Error = io::Error;
+    type Error = Error;
 
-    fn decode(&mut self, src: &mut BytesMut) -> io::Result<Option<Event>> {
+    fn decode(&mut self, src: &mut BytesMut) -> Result<Option<Event>, Error> {
         if !src.is_empty() {
             // O(1) when the connection's buffer is empty, a copy otherwise.
             self.conn.read_buf().unsplit(src.split());
@@ -107,36 +106,44 @@ impl Decoder for WsCodec {
 }
 
 impl Encoder<Outgoing> for WsCodec {
-    type Error = io::Error;
+    type Error = Error;
 
-    fn encode(&mut self, item: Outgoing, dst: &mut BytesMut) -> io::Result<()> {
+    fn encode(&mut self, item: Outgoing, dst: &mut BytesMut) -> Result<(), Error> {
         match item {
             Outgoing::Message(message) => self.conn.send(message),
             Outgoing::Ping(payload) => self.conn.ping(&payload),
             Outgoing::Pong(payload) => self.conn.pong(&payload),
             Outgoing::Close(code, reason) => self.conn.close(code, &reason),
             Outgoing::Flush => Ok(()),
-        }
-        .map_err(invalid_input)?;
+        }?;
         dst.unsplit(self.conn.take_output());
         Ok(())
     }
 }
 
 impl Encoder<Message> for WsCodec {
-    type Error = io::Error;
+    type Error = Error;
 
-    fn encode(&mut self, message: Message, dst: &mut BytesMut) -> io::Result<()> {
+    fn encode(&mut self, message: Message, dst: &mut BytesMut) -> Result<(), Error> {
         Encoder::<Outgoing>::encode(self, Outgoing::Message(message), dst)
     }
 }
 
 /// A WebSocket over an async stream: [`next`](Self::next) for events,
-/// [`send`](Self::send) and [`close`](Self::close) to talk.
+/// [`send`](Self::send) and [`close`](Self::close) to talk,
+/// [`split`](Self::split) to do both from two tasks.
+///
+/// Every unsent byte and every event not yet returned stays in the
+/// [`Connection`] underneath, so every async method is cancel-safe (each
+/// says how): a `tokio::select!` may drop any of them and the stream stays
+/// whole. Pongs and close replies are written by [`next`](Self::next);
+/// keepalive pings and the idle and close timeouts
+/// ([`Config::ping_interval`], [`Config::idle_timeout`],
+/// [`Config::close_timeout`]) run while `next` is awaited, on tokio's
+/// clock (the runtime needs its time driver: `enable_time`).
 #[derive(Debug)]
 pub struct WebSocket<S> {
-    io: S,
-    conn: Connection,
+    core: Core<S>,
 }
 
 impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
@@ -145,136 +152,311 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
     ///
     /// # Errors
     ///
-    /// I/O errors, and `InvalidData` (wrapping the
-    /// [`HandshakeError`](crate::handshake::HandshakeError)) for a request
-    /// that was refused; the refusal has been written to `io`.
-    pub async fn accept(mut io: S, config: Config) -> io::Result<Self> {
+    /// [`Error::Handshake`] for a request that was refused (the refusal has
+    /// been written to `io`), [`Error::Io`].
+    ///
+    /// # Cancel safety
+    ///
+    /// Not cancel-safe: dropped midway, the request read so far is lost;
+    /// put a timeout on the whole handshake, not on parts of it.
+    pub async fn accept(io: S, config: Config) -> Result<Self, Error> {
+        Self::accept_with(io, config, |request| Ok(request.accept())).await
+    }
+
+    /// As [`accept`](Self::accept), but `decide` sees the request (path,
+    /// `Origin`, offered subprotocols and extensions, every header) and
+    /// either accepts it, choosing a subprotocol or extensions with the
+    /// [`Accept`] builder, or refuses it with the bytes of a response (such
+    /// as [`reject`](crate::handshake::reject)'s 403).
+    ///
+    /// ```no_run
+    /// use wsframe::{handshake::reject, tokio::WebSocket, Config};
+    ///
+    /// # async fn serve(stream: tokio::net::TcpStream) -> Result<(), wsframe::tokio::Error> {
+    /// let ws = WebSocket::accept_with(stream, Config::default(), |request| {
+    ///     if request.origin() != Some("https://example.com") {
+    ///         return Err(reject(403, &[], b"unknown origin").expect("a valid response"));
+    ///     }
+    ///     Ok(request.accept().subprotocol("chat").unwrap_or_else(|_| request.accept()))
+    /// })
+    /// .await?;
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// As [`accept`](Self::accept), and [`Error::Rejected`] when `decide`
+    /// refused.
+    ///
+    /// # Cancel safety
+    ///
+    /// As [`accept`](Self::accept).
+    pub async fn accept_with<F>(mut io: S, config: Config, decide: F) -> Result<Self, Error>
+    where
+        F: FnOnce(&UpgradeRequest) -> Result<Accept<'_>, Vec<u8>>,
+    {
         let mut request = BytesMut::with_capacity(1024);
-        loop {
+        let (upgrade, used) = loop {
             if io.read_buf(&mut request).await? == 0 {
-                return Err(io::ErrorKind::UnexpectedEof.into());
+                return Err(Error::Io(std::io::ErrorKind::UnexpectedEof.into()));
             }
             match UpgradeRequest::parse(&request) {
-                Ok(Status::Complete((upgrade, used))) => {
-                    io.write_all(&upgrade.response(None)).await?;
-                    request.advance(used);
-                    let mut ws = Self::from_upgraded(io, Role::Server, config);
-                    ws.conn.receive(&request);
-                    return Ok(ws);
-                }
+                Ok(Status::Complete(parsed)) => break parsed,
                 Ok(Status::Partial) if request.len() <= MAX_HANDSHAKE_LEN => {}
                 Ok(Status::Partial) => unreachable!("parse refuses oversized requests"),
                 Err(err) => {
                     io.write_all(&err.response()).await?;
                     io.shutdown().await?;
-                    return Err(io::Error::new(io::ErrorKind::InvalidData, err));
+                    return Err(Error::Handshake(err));
                 }
             }
+        };
+        // The negotiated extensions would be handed to the connection here.
+        let response = match decide(&upgrade) {
+            Ok(accept) => accept.to_bytes(),
+            Err(refusal) => {
+                io.write_all(&refusal).await?;
+                io.shutdown().await?;
+                return Err(Error::Rejected);
+            }
+        };
+        io.write_all(&response).await?;
+        request.advance(used);
+        Ok(Self::from_upgraded(
+            io,
+            Role::Server,
+            config,
+            request.freeze(),
+        ))
+    }
+
+    /// Wraps a stream whose handshake is already done (by hyper, say).
+    /// `leftover` holds the bytes read after the handshake's head, already
+    /// WebSocket frames: they are read first.
+    pub fn from_upgraded(io: S, role: Role, config: Config, leftover: Bytes) -> Self {
+        let mut conn = Connection::new(role, config);
+        conn.receive(&leftover);
+        Self {
+            core: Core::new(io, conn),
         }
     }
 
-    /// Wraps a stream whose handshake is already done.
-    pub fn from_upgraded(io: S, role: Role, config: Config) -> Self {
-        Self {
-            io,
-            conn: Connection::new(role, config),
+    /// Performs the client side of the opening handshake over `io` (TCP,
+    /// or TLS set up by the caller): writes `request`, checks the 101.
+    /// Returns the socket and what the server chose (subprotocol,
+    /// extensions, its headers).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Handshake`] for a response that is not a valid 101 for
+    /// this request, [`Error::Io`].
+    ///
+    /// # Cancel safety
+    ///
+    /// Not cancel-safe; put a timeout on the whole call.
+    pub async fn client(
+        mut io: S,
+        request: &ClientHandshake,
+        config: Config,
+    ) -> Result<(Self, Accepted), Error> {
+        io.write_all(&request.to_bytes()).await?;
+        io.flush().await?;
+        let mut response = BytesMut::with_capacity(1024);
+        loop {
+            if io.read_buf(&mut response).await? == 0 {
+                return Err(Error::Io(std::io::ErrorKind::UnexpectedEof.into()));
+            }
+            if let Status::Complete(accepted) = request.parse_response(&response)? {
+                response.advance(accepted.head_len);
+                let ws = Self::from_upgraded(io, Role::Client, config, response.freeze());
+                return Ok((ws, accepted));
+            }
         }
     }
 
     /// The next event, reading as needed; `None` once the connection is
     /// closed (after its [`Event::Closed`]) or the peer hung up.
     ///
-    /// Automatic replies (pongs, the close reply) are written before the
-    /// event is returned; after the close, a server shuts its write side
+    /// Pongs are written as pings arrive (what the stream does not take at
+    /// once goes out on the next call); a close frame is written before
+    /// [`Event::Closed`] is returned, and then a server shuts its write side
     /// (RFC 6455 §7.1.1: the server closes TCP first).
     ///
     /// # Errors
     ///
-    /// I/O errors of the stream.
-    pub async fn next(&mut self) -> Option<io::Result<Event>> {
-        loop {
-            let event = self.conn.next_event();
-            if let Err(err) = self.write_output().await {
-                return Some(Err(err));
-            }
-            if let Some(event) = event {
-                if matches!(event, Event::Closed(_)) && self.conn.role() == Role::Server {
-                    // Best effort: the peer may already be gone.
-                    let _ = self.io.shutdown().await;
-                }
-                return Some(Ok(event));
-            }
-            if self.conn.state() == State::Closed {
-                return None;
-            }
-            let buf = self.conn.read_buf();
-            if buf.capacity() - buf.len() < READ_CHUNK / 4 {
-                buf.reserve(READ_CHUNK);
-            }
-            match self.io.read_buf(buf).await {
-                Ok(0) => return None,
-                Ok(_) => {}
-                Err(err) => return Some(Err(err)),
-            }
-        }
+    /// [`Error::Io`]. A peer's protocol violation is an
+    /// [`Event::Closed`] carrying it, not an error.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel-safe: dropped before it returns, no event is lost and no
+    /// byte of a pong or close frame half written; the next call goes on.
+    pub async fn next(&mut self) -> Option<Result<Event, Error>> {
+        poll_fn(|cx| self.core.poll_next(cx)).await
     }
 
-    /// Sends a whole message. Large payloads are written after their header
-    /// with a vectored write, never copied into an output buffer (a client
-    /// still masks into a copy, as it must).
+    /// Sends a whole message, after waiting for room while
+    /// [`Config::max_output_buffer`] bytes are unsent (backpressure).
     ///
     /// # Errors
     ///
-    /// `InvalidInput` (wrapping a [`SendError`]) after our close, and I/O
-    /// errors.
-    pub async fn send(&mut self, message: Message) -> io::Result<()> {
-        if message.as_bytes().len() < VECTORED_MIN_LEN {
-            self.conn.send(message).map_err(invalid_input)?;
-            return self.write_output().await;
-        }
-        let payload = self.conn.send_split(message).map_err(invalid_input)?;
-        let mut frame = self.conn.take_output().freeze().chain(payload);
-        self.io.write_all_buf(&mut frame).await?;
-        self.io.flush().await
+    /// [`Error::Closed`] after our close, [`Error::Io`].
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel-safe in that nothing is ever cut: dropped while waiting for
+    /// room, the message was not queued; dropped while it is written, it is
+    /// queued whole and goes out, whole, with the next call that writes
+    /// ([`next`](Self::next), [`flush`](Self::flush), any send). To know
+    /// which, use [`feed`](Self::feed) (then [`flush`](Self::flush)).
+    pub async fn send(&mut self, message: Message) -> Result<(), Error> {
+        core::send(&mut self.core, Side::Writer, message).await
     }
 
-    /// Sends a ping.
+    /// Queues a whole message once there is room (below
+    /// [`Config::max_output_buffer`]), without waiting for it to be written:
+    /// [`next`](Self::next), [`flush`](Self::flush) or the next send write
+    /// it. The send to use in a `tokio::select!` loop.
     ///
     /// # Errors
     ///
-    /// As [`send`](Self::send), and for a payload over 125 bytes.
-    pub async fn ping(&mut self, payload: &[u8]) -> io::Result<()> {
-        self.conn.ping(payload).map_err(invalid_input)?;
-        self.write_output().await
+    /// As [`send`](Self::send).
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel-safe, strictly: dropped before it completes, the message was
+    /// not queued.
+    pub async fn feed(&mut self, message: Message) -> Result<(), Error> {
+        core::feed(&mut self.core, Side::Writer, message).await
     }
 
-    /// Starts the close handshake; keep calling [`next`](Self::next) to
-    /// receive the peer's answer as [`Event::Closed`].
+    /// Sends one fragment of a message (RFC 6455 §5.4); see
+    /// [`Connection::send_fragment`].
     ///
     /// # Errors
     ///
-    /// As [`Connection::close`], and I/O errors.
-    pub async fn close(&mut self, code: CloseCode, reason: &str) -> io::Result<()> {
-        self.conn.close(code, reason).map_err(invalid_input)?;
-        self.write_output().await
+    /// As [`send`](Self::send), and [`Error::Send`] for a fragment out of
+    /// order.
+    ///
+    /// # Cancel safety
+    ///
+    /// As [`send`](Self::send).
+    pub async fn send_fragment(&mut self, fragment: Message, fin: bool) -> Result<(), Error> {
+        core::queue_and_flush(&mut self.core, Side::Writer, |conn| {
+            conn.send_fragment(fragment, fin)
+        })
+        .await
+    }
+
+    /// Sends a ping (at most 125 bytes).
+    ///
+    /// # Errors
+    ///
+    /// As [`send`](Self::send), and [`Error::Send`] for a payload over 125
+    /// bytes.
+    ///
+    /// # Cancel safety
+    ///
+    /// As [`send`](Self::send).
+    pub async fn ping(&mut self, payload: &[u8]) -> Result<(), Error> {
+        core::queue_and_flush(&mut self.core, Side::Writer, |conn| conn.ping(payload)).await
+    }
+
+    /// Sends an unsolicited pong (a heartbeat, RFC 6455 §5.5.3).
+    ///
+    /// # Errors
+    ///
+    /// As [`ping`](Self::ping).
+    ///
+    /// # Cancel safety
+    ///
+    /// As [`send`](Self::send).
+    pub async fn pong(&mut self, payload: &[u8]) -> Result<(), Error> {
+        core::queue_and_flush(&mut self.core, Side::Writer, |conn| conn.pong(payload)).await
+    }
+
+    /// Writes everything queued and flushes the stream.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Io`].
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel-safe: what was not written stays queued.
+    pub async fn flush(&mut self) -> Result<(), Error> {
+        core::flush(&mut self.core, Side::Writer).await
+    }
+
+    /// Closes the connection (RFC 6455 §7.1.2): sends our close frame, then
+    /// reads until the peer's answer, for at most
+    /// [`Config::close_timeout`]. Events that arrive meanwhile are
+    /// dropped (data after our close is not processed, §5.5.1).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Send`] for an unsendable code or a reason over 123 bytes,
+    /// [`Error::Closed`] if the connection was already closed,
+    /// [`Error::Timeout`] when the peer did not answer in time,
+    /// [`Error::Io`] (`UnexpectedEof` if it hung up without answering).
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel-safe: called again after being dropped, it does not send a
+    /// second close frame but goes on waiting for the answer.
+    pub async fn close(&mut self, code: CloseCode, reason: &str) -> Result<Closed, Error> {
+        core::start_close(&mut self.core, Side::Writer, code, reason).await?;
+        core::await_close(&mut self.core).await
+    }
+
+    /// Splits into a reader and a writer for two tasks. The reader drives
+    /// the connection (pongs, close replies, keepalive and timeouts): keep
+    /// it polled.
+    pub fn split(self) -> (WebSocketReader<S>, WebSocketWriter<S>) {
+        split::split(self.core)
     }
 
     /// The connection underneath, for its state.
     pub fn connection(&self) -> &Connection {
-        &self.conn
+        &self.core.conn
     }
 
-    /// The stream.
+    /// The stream. Unsent output still in the connection is dropped with it.
     pub fn into_inner(self) -> S {
-        self.io
+        self.core.io
     }
+}
 
-    async fn write_output(&mut self) -> io::Result<()> {
-        if self.conn.has_output() {
-            let mut output = self.conn.take_output();
-            self.io.write_all_buf(&mut output).await?;
-            self.io.flush().await?;
+impl WebSocket<TcpStream> {
+    /// Connects to `uri` (`ws://host[:port]/path`, port 80 by default) over
+    /// TCP and performs the client handshake; for `wss://`, set up TLS
+    /// yourself and use [`client`](Self::client).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Handshake`] with `Malformed` for a URI that is not
+    /// `ws://`, as for [`client`](Self::client) otherwise.
+    ///
+    /// # Cancel safety
+    ///
+    /// Not cancel-safe; put a timeout on the whole call.
+    #[cfg(feature = "http")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "http")))]
+    pub async fn connect(uri: &http::Uri, config: Config) -> Result<(Self, Accepted), Error> {
+        if uri.scheme_str() != Some("ws") {
+            return Err(Error::Handshake(
+                crate::handshake::HandshakeError::Malformed,
+            ));
         }
-        Ok(())
+        let host = uri.host().ok_or(Error::Handshake(
+            crate::handshake::HandshakeError::Malformed,
+        ))?;
+        let port = uri.port_u16().unwrap_or(80);
+        let stream = TcpStream::connect((host, port)).await?;
+        stream.set_nodelay(true)?;
+        let request = ClientHandshake::random()?
+            .uri(uri)
+            .map_err(|_| Error::Handshake(crate::handshake::HandshakeError::Malformed))?;
+        Self::client(stream, &request, config).await
     }
 }

@@ -1,0 +1,342 @@
+//! The state both [`WebSocket`](super::WebSocket) and its split halves
+//! drive: the stream, the sans-IO connection and the timer, advanced by
+//! `poll_*` functions that keep every byte not yet written, and every event
+//! not yet returned, inside the connection. That is what makes each async
+//! method cancel-safe: a future dropped between two polls leaves nothing
+//! half done outside the core.
+
+use std::{
+    future::{poll_fn, Future},
+    io,
+    pin::Pin,
+    sync::{Arc, Mutex, PoisonError},
+    task::{ready, Context, Poll, Wake, Waker},
+};
+
+use ::tokio::{
+    io::{AsyncRead, AsyncWrite},
+    time::{sleep_until, Instant, Sleep},
+};
+use tokio_util::io::poll_read_buf;
+
+use super::Error;
+use crate::{CloseCode, Closed, Connection, Event, Initiator, Message, Role, State};
+
+/// How much room a read asks for.
+const READ_CHUNK: usize = 64 * 1024;
+
+/// Which half polls: each has its own slot for the waker of a blocked write.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub(crate) enum Side {
+    Reader,
+    Writer,
+}
+
+/// Wakes both halves when the stream can be written again: either may have
+/// been the one to find it full, and a stream keeps only the last waker.
+#[derive(Debug, Default)]
+struct WriteWakers {
+    reader: Mutex<Option<Waker>>,
+    writer: Mutex<Option<Waker>>,
+}
+
+impl WriteWakers {
+    fn register(&self, side: Side, waker: &Waker) {
+        let slot = match side {
+            Side::Reader => &self.reader,
+            Side::Writer => &self.writer,
+        };
+        let mut slot = slot.lock().unwrap_or_else(PoisonError::into_inner);
+        if !slot.as_ref().is_some_and(|old| old.will_wake(waker)) {
+            *slot = Some(waker.clone());
+        }
+    }
+}
+
+impl Wake for WriteWakers {
+    fn wake(self: Arc<Self>) {
+        self.wake_by_ref();
+    }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        for slot in [&self.reader, &self.writer] {
+            if let Some(waker) = slot.lock().unwrap_or_else(PoisonError::into_inner).take() {
+                waker.wake();
+            }
+        }
+    }
+}
+
+/// The stream, the connection, the timer.
+#[derive(Debug)]
+pub(crate) struct Core<S> {
+    pub(crate) io: S,
+    pub(crate) conn: Connection,
+    timer: Option<Pin<Box<Sleep>>>,
+    write_wakers: Arc<WriteWakers>,
+    /// Bytes were written since the last flush.
+    unflushed: bool,
+    /// The peer hung up (read returned 0).
+    eof: bool,
+    /// The write side was shut down after the close (server, §7.1.1).
+    shut_down: bool,
+    /// A close event held until the close frame is written.
+    closing: Option<Event>,
+    /// The task last polling for events: it writes output the writer left.
+    reader: Option<Waker>,
+}
+
+impl<S: AsyncRead + AsyncWrite + Unpin> Core<S> {
+    /// Wraps `conn` and starts its clocks.
+    pub(crate) fn new(io: S, mut conn: Connection) -> Self {
+        conn.handle_timeout(Instant::now().into_std());
+        Self {
+            io,
+            conn,
+            timer: None,
+            write_wakers: Arc::default(),
+            unflushed: false,
+            eof: false,
+            shut_down: false,
+            closing: None,
+            reader: None,
+        }
+    }
+
+    /// Writes pending output until at most `keep` bytes are left, then
+    /// (when all is written) flushes. Partial writes are consumed as they
+    /// happen, so a dropped caller loses nothing.
+    pub(crate) fn poll_write_output(
+        &mut self,
+        cx: &mut Context<'_>,
+        side: Side,
+        keep: usize,
+    ) -> Poll<io::Result<()>> {
+        self.write_wakers.register(side, cx.waker());
+        let waker = Waker::from(Arc::clone(&self.write_wakers));
+        let mut cx = Context::from_waker(&waker);
+        while self.conn.pending_output().len() > keep {
+            let written =
+                ready!(Pin::new(&mut self.io).poll_write(&mut cx, self.conn.pending_output()))?;
+            if written == 0 {
+                return Poll::Ready(Err(io::ErrorKind::WriteZero.into()));
+            }
+            self.conn.consume_output(written);
+            self.unflushed = true;
+        }
+        if self.unflushed && !self.conn.has_output() {
+            ready!(Pin::new(&mut self.io).poll_flush(&mut cx))?;
+            self.unflushed = false;
+        }
+        Poll::Ready(Ok(()))
+    }
+
+    /// Ready once the output is under
+    /// [`Config::max_output_buffer`](crate::Config::max_output_buffer),
+    /// writing to get there.
+    pub(crate) fn poll_room(&mut self, cx: &mut Context<'_>, side: Side) -> Poll<io::Result<()>> {
+        let limit = self.conn.config().output_limit();
+        self.poll_write_output(cx, side, limit.saturating_sub(1))
+    }
+
+    /// Asks the task polling for events to write what is queued.
+    pub(crate) fn wake_reader(&self) {
+        if let Some(reader) = &self.reader {
+            reader.wake_by_ref();
+        }
+    }
+
+    /// Sleeps until the connection's next deadline, and handles what ran
+    /// out (keepalive ping, idle or close timeout).
+    fn poll_timer(&mut self, cx: &mut Context<'_>) {
+        // Each round either arms the sleep or moves a deadline forward; a
+        // few rounds cover a ping and a timeout due at once.
+        for _ in 0..4 {
+            let Some(deadline) = self.conn.poll_timeout() else {
+                self.timer = None;
+                return;
+            };
+            let deadline = Instant::from_std(deadline);
+            match &mut self.timer {
+                Some(timer) if timer.deadline() == deadline => {}
+                Some(timer) => timer.as_mut().reset(deadline),
+                None => self.timer = Some(Box::pin(sleep_until(deadline))),
+            }
+            let Some(timer) = &mut self.timer else { return };
+            if timer.as_mut().poll(cx).is_pending() {
+                return;
+            }
+            self.conn.handle_timeout(Instant::now().into_std());
+        }
+    }
+
+    /// The next event, reading as needed; `None` once the connection is
+    /// closed (after its [`Event::Closed`]) or the peer hung up.
+    pub(crate) fn poll_next(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<Event, Error>>> {
+        if !self
+            .reader
+            .as_ref()
+            .is_some_and(|w| w.will_wake(cx.waker()))
+        {
+            self.reader = Some(cx.waker().clone());
+        }
+        loop {
+            if self.closing.is_some() {
+                // The close frame (ours, or the reply) goes out before the
+                // close is reported; a server then shuts its write side
+                // (§7.1.1: the server closes TCP first).
+                ready!(self.poll_write_output(cx, Side::Reader, 0))?;
+                if self.conn.role() == Role::Server && !self.shut_down {
+                    // Best effort: the peer may already be gone.
+                    let _ = ready!(Pin::new(&mut self.io).poll_shutdown(cx));
+                    self.shut_down = true;
+                }
+                return Poll::Ready(self.closing.take().map(Ok));
+            }
+            self.poll_timer(cx);
+            if let Some(event) = self.conn.next_event() {
+                if matches!(event, Event::Closed(_)) {
+                    self.closing = Some(event);
+                    continue;
+                }
+                // Pongs start on their way now; what the stream does not
+                // take stays queued for the next poll. A write error shows
+                // again there.
+                let _ = self.poll_write_output(cx, Side::Reader, 0);
+                return Poll::Ready(Some(Ok(event)));
+            }
+            if self.conn.state() == State::Closed || self.eof {
+                return Poll::Ready(None);
+            }
+            if let Poll::Ready(Err(err)) = self.poll_write_output(cx, Side::Reader, 0) {
+                return Poll::Ready(Some(Err(err.into())));
+            }
+            let buf = self.conn.read_buf();
+            if buf.capacity() - buf.len() < READ_CHUNK / 4 {
+                buf.reserve(READ_CHUNK);
+            }
+            match ready!(poll_read_buf(Pin::new(&mut self.io), cx, buf)) {
+                Ok(0) => self.eof = true,
+                // Restarts the idle clock at this read.
+                Ok(_) => self.conn.handle_timeout(Instant::now().into_std()),
+                Err(err) => return Poll::Ready(Some(Err(err.into()))),
+            }
+        }
+    }
+}
+
+/// Access to a [`Core`], owned or shared by the halves; the async methods
+/// are written once over it, and a shared core is locked only inside a
+/// poll, never across an `.await`.
+pub(crate) trait WithCore<S> {
+    fn with<R>(&mut self, f: impl FnOnce(&mut Core<S>) -> R) -> R;
+}
+
+impl<S> WithCore<S> for Core<S> {
+    fn with<R>(&mut self, f: impl FnOnce(&mut Core<S>) -> R) -> R {
+        f(self)
+    }
+}
+
+impl<S> WithCore<S> for Arc<Mutex<Core<S>>> {
+    fn with<R>(&mut self, f: impl FnOnce(&mut Core<S>) -> R) -> R {
+        f(&mut self.lock().unwrap_or_else(PoisonError::into_inner))
+    }
+}
+
+/// Awaits room, queues with `queue`, and writes the output out.
+pub(crate) async fn queue_and_flush<S, C>(
+    core: &mut C,
+    side: Side,
+    queue: impl FnOnce(&mut Connection) -> Result<(), crate::SendError>,
+) -> Result<(), Error>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+    C: WithCore<S>,
+{
+    poll_fn(|cx| core.with(|core| core.poll_room(cx, side))).await?;
+    core.with(|core| queue(&mut core.conn))?;
+    flush(core, side).await
+}
+
+/// Writes all queued output and flushes the stream.
+pub(crate) async fn flush<S, C>(core: &mut C, side: Side) -> Result<(), Error>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+    C: WithCore<S>,
+{
+    poll_fn(|cx| core.with(|core| core.poll_write_output(cx, side, 0))).await?;
+    Ok(())
+}
+
+/// Queues a whole message once there is room.
+pub(crate) async fn feed<S, C>(core: &mut C, side: Side, message: Message) -> Result<(), Error>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+    C: WithCore<S>,
+{
+    poll_fn(|cx| core.with(|core| core.poll_room(cx, side))).await?;
+    core.with(|core| core.conn.send(message))?;
+    Ok(())
+}
+
+/// Sends a whole message.
+pub(crate) async fn send<S, C>(core: &mut C, side: Side, message: Message) -> Result<(), Error>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+    C: WithCore<S>,
+{
+    let mut message = Some(message);
+    queue_and_flush(core, side, |conn| {
+        conn.send(message.take().expect("queued once"))
+    })
+    .await
+}
+
+/// Queues our close frame (unless one was sent: a cancelled close resumes)
+/// and writes it out.
+pub(crate) async fn start_close<S, C>(
+    core: &mut C,
+    side: Side,
+    code: CloseCode,
+    reason: &str,
+) -> Result<(), Error>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+    C: WithCore<S>,
+{
+    core.with(|core| match core.conn.state() {
+        State::Open => core.conn.close(code, reason),
+        State::CloseSent => Ok(()),
+        State::Closed => Err(crate::SendError::Closed),
+    })?;
+    flush(core, side).await
+}
+
+/// Reads until the close handshake ends; the events in between (the
+/// peer's pings, pongs; data is discarded after our close, §5.5.1) are
+/// dropped.
+pub(crate) async fn await_close<S, C>(core: &mut C) -> Result<Closed, Error>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+    C: WithCore<S>,
+{
+    loop {
+        match poll_fn(|cx| core.with(|core| core.poll_next(cx))).await {
+            Some(Ok(Event::Closed(closed))) => {
+                return match *closed {
+                    // Only the close timeout closes with 1006 on our side.
+                    Closed {
+                        code: CloseCode::ABNORMAL,
+                        initiator: Initiator::Local,
+                        ..
+                    } => Err(Error::Timeout),
+                    closed => Ok(closed),
+                };
+            }
+            Some(Ok(_)) => {}
+            Some(Err(err)) => return Err(err),
+            None => return Err(Error::Io(io::ErrorKind::UnexpectedEof.into())),
+        }
+    }
+}

@@ -1,0 +1,112 @@
+//! The one error type of the async layer.
+
+use std::{error::Error as StdError, fmt, io};
+
+use crate::{handshake::HandshakeError, ProtocolError, SendError};
+
+/// What went wrong in [`WebSocket`](super::WebSocket) or its halves; match on
+/// it, or turn it into an [`io::Error`] with `?` in a function returning
+/// `io::Result`.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum Error {
+    /// The stream failed (reset, broken pipe, the peer hung up mid-frame).
+    Io(io::Error),
+    /// The peer broke RFC 6455; the close frame with the code it deserves
+    /// was sent.
+    Protocol(ProtocolError),
+    /// The connection is closing or closed: nothing more can be sent
+    /// (RFC 6455 §5.5.1).
+    Closed,
+    /// The opening handshake failed: the peer's request or response was
+    /// refused (a server has written the refusal).
+    Handshake(HandshakeError),
+    /// The accept callback of
+    /// [`WebSocket::accept_with`](super::WebSocket::accept_with) refused the
+    /// request; its response was written and the stream shut down.
+    Rejected,
+    /// A message, fragment or control frame we asked to send was refused
+    /// before anything was queued (too long, out of order, ...).
+    Send(SendError),
+    /// Our close frame was not answered within
+    /// [`Config::close_timeout`](crate::Config::close_timeout); the
+    /// connection is closed.
+    Timeout,
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Io(err) => write!(f, "WebSocket stream failed: {err}"),
+            Self::Protocol(err) => write!(
+                f,
+                "the peer broke the WebSocket protocol and was closed with {}: {err}",
+                err.close_code().0
+            ),
+            Self::Closed => f.write_str(
+                "the WebSocket connection is closing or closed: nothing more can be sent",
+            ),
+            Self::Handshake(err) => write!(f, "WebSocket handshake refused: {err}"),
+            Self::Rejected => f.write_str("the upgrade request was refused by the accept callback"),
+            Self::Send(err) => write!(f, "not sent: {err}"),
+            Self::Timeout => f.write_str(
+                "the peer did not answer our close frame within the close timeout \
+                 (Config::close_timeout); the connection is dropped",
+            ),
+        }
+    }
+}
+
+impl StdError for Error {
+    fn source(&self) -> Option<&(dyn StdError + 'static)> {
+        match self {
+            Self::Io(err) => Some(err),
+            Self::Protocol(err) => Some(err),
+            Self::Handshake(err) => Some(err),
+            Self::Send(err) => Some(err),
+            Self::Closed | Self::Rejected | Self::Timeout => None,
+        }
+    }
+}
+
+impl From<io::Error> for Error {
+    fn from(err: io::Error) -> Self {
+        Self::Io(err)
+    }
+}
+
+impl From<HandshakeError> for Error {
+    fn from(err: HandshakeError) -> Self {
+        Self::Handshake(err)
+    }
+}
+
+impl From<SendError> for Error {
+    /// [`SendError::Closed`] is [`Error::Closed`]; the rest are [`Error::Send`].
+    fn from(err: SendError) -> Self {
+        match err {
+            SendError::Closed => Self::Closed,
+            err => Self::Send(err),
+        }
+    }
+}
+
+impl From<Error> for io::Error {
+    /// `Io` as it was; the others with the kind closest to them
+    /// (`InvalidData`, `ConnectionRefused`, `NotConnected`,
+    /// `InvalidInput`, `TimedOut`).
+    fn from(err: Error) -> Self {
+        let kind = match &err {
+            Error::Io(_) => match err {
+                Error::Io(err) => return err,
+                _ => unreachable!("matched as Io"),
+            },
+            Error::Protocol(_) | Error::Handshake(_) => io::ErrorKind::InvalidData,
+            Error::Rejected => io::ErrorKind::ConnectionRefused,
+            Error::Closed => io::ErrorKind::NotConnected,
+            Error::Send(_) => io::ErrorKind::InvalidInput,
+            Error::Timeout => io::ErrorKind::TimedOut,
+        };
+        io::Error::new(kind, err)
+    }
+}

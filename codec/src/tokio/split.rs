@@ -1,0 +1,164 @@
+//! [`WebSocket::split`](super::WebSocket::split): a reader and a writer
+//! over one shared core, locked only inside a poll (never across an
+//! `.await`), so the two run in two tasks at once.
+
+use std::{
+    future::poll_fn,
+    sync::{Arc, Mutex},
+};
+
+use ::tokio::io::{AsyncRead, AsyncWrite};
+
+use super::{
+    core::{self, Core, Side, WithCore},
+    Error,
+};
+use crate::{CloseCode, Event, Message, State};
+
+pub(crate) fn split<S>(core: Core<S>) -> (WebSocketReader<S>, WebSocketWriter<S>) {
+    let shared = Arc::new(Mutex::new(core));
+    (
+        WebSocketReader {
+            core: Arc::clone(&shared),
+        },
+        WebSocketWriter { core: shared },
+    )
+}
+
+/// The receiving half of a split [`WebSocket`](super::WebSocket). It also
+/// writes what the connection answers by itself (pongs, the close reply)
+/// and runs the keepalive and timeouts, even while the writer is idle.
+#[derive(Debug)]
+pub struct WebSocketReader<S> {
+    core: Arc<Mutex<Core<S>>>,
+}
+
+/// The sending half of a split [`WebSocket`](super::WebSocket).
+#[derive(Debug)]
+pub struct WebSocketWriter<S> {
+    core: Arc<Mutex<Core<S>>>,
+}
+
+impl<S: AsyncRead + AsyncWrite + Unpin> WebSocketReader<S> {
+    /// As [`WebSocket::next`](super::WebSocket::next).
+    ///
+    /// # Errors
+    ///
+    /// As [`WebSocket::next`](super::WebSocket::next).
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel-safe, as [`WebSocket::next`](super::WebSocket::next).
+    pub async fn next(&mut self) -> Option<Result<Event, Error>> {
+        poll_fn(|cx| self.core.with(|core| core.poll_next(cx))).await
+    }
+
+    /// Where the connection is in its life.
+    pub fn state(&self) -> State {
+        self.core.clone().with(|core| core.conn.state())
+    }
+}
+
+impl<S: AsyncRead + AsyncWrite + Unpin> WebSocketWriter<S> {
+    /// As [`WebSocket::send`](super::WebSocket::send).
+    ///
+    /// # Errors
+    ///
+    /// As [`WebSocket::send`](super::WebSocket::send).
+    ///
+    /// # Cancel safety
+    ///
+    /// As [`WebSocket::send`](super::WebSocket::send): never cut; queued
+    /// or not.
+    pub async fn send(&mut self, message: Message) -> Result<(), Error> {
+        core::send(&mut self.core, Side::Writer, message).await
+    }
+
+    /// As [`WebSocket::feed`](super::WebSocket::feed): the reader writes
+    /// the message out if this half does not flush it.
+    ///
+    /// # Errors
+    ///
+    /// As [`WebSocket::send`](super::WebSocket::send).
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel-safe, strictly: dropped before it completes, the message was
+    /// not queued.
+    pub async fn feed(&mut self, message: Message) -> Result<(), Error> {
+        core::feed(&mut self.core, Side::Writer, message).await?;
+        self.core.with(|core| core.wake_reader());
+        Ok(())
+    }
+
+    /// As [`WebSocket::send_fragment`](super::WebSocket::send_fragment).
+    ///
+    /// # Errors
+    ///
+    /// As [`WebSocket::send_fragment`](super::WebSocket::send_fragment).
+    ///
+    /// # Cancel safety
+    ///
+    /// As [`WebSocket::send`](super::WebSocket::send).
+    pub async fn send_fragment(&mut self, fragment: Message, fin: bool) -> Result<(), Error> {
+        core::queue_and_flush(&mut self.core, Side::Writer, |conn| {
+            conn.send_fragment(fragment, fin)
+        })
+        .await
+    }
+
+    /// As [`WebSocket::ping`](super::WebSocket::ping).
+    ///
+    /// # Errors
+    ///
+    /// As [`WebSocket::ping`](super::WebSocket::ping).
+    ///
+    /// # Cancel safety
+    ///
+    /// As [`WebSocket::send`](super::WebSocket::send).
+    pub async fn ping(&mut self, payload: &[u8]) -> Result<(), Error> {
+        core::queue_and_flush(&mut self.core, Side::Writer, |conn| conn.ping(payload)).await
+    }
+
+    /// As [`WebSocket::pong`](super::WebSocket::pong).
+    ///
+    /// # Errors
+    ///
+    /// As [`WebSocket::pong`](super::WebSocket::pong).
+    ///
+    /// # Cancel safety
+    ///
+    /// As [`WebSocket::send`](super::WebSocket::send).
+    pub async fn pong(&mut self, payload: &[u8]) -> Result<(), Error> {
+        core::queue_and_flush(&mut self.core, Side::Writer, |conn| conn.pong(payload)).await
+    }
+
+    /// As [`WebSocket::flush`](super::WebSocket::flush).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Io`].
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel-safe: what was not written stays queued.
+    pub async fn flush(&mut self) -> Result<(), Error> {
+        core::flush(&mut self.core, Side::Writer).await
+    }
+
+    /// Sends our close frame (RFC 6455 §7.1.2). The reader receives the
+    /// peer's answer as [`Event::Closed`], or, after
+    /// [`Config::close_timeout`](crate::Config::close_timeout), an
+    /// `Event::Closed` with code 1006 and reason `"close timeout"`.
+    ///
+    /// # Errors
+    ///
+    /// As [`WebSocket::close`](super::WebSocket::close), but for the wait.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel-safe: called again, it sends no second close frame.
+    pub async fn close(&mut self, code: CloseCode, reason: &str) -> Result<(), Error> {
+        core::start_close(&mut self.core, Side::Writer, code, reason).await
+    }
+}
