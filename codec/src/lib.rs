@@ -151,12 +151,20 @@
 //!
 //! # Features
 //!
-//! - `tokio` (off by default): `tokio::WsCodec`, a `tokio_util::codec`
-//!   Decoder/Encoder, and `tokio::WebSocket`, an async wrapper over any
-//!   `AsyncRead + AsyncWrite` stream that does the handshake and the I/O
-//!   (large payloads are written after their header with vectored writes, not
-//!   copied). A tokio quick start is in the `tokio` module's docs; the full
-//!   server is `examples/src/bin/tokio_echo_server.rs`.
+//! - `tokio` (off by default): the [`tokio`](crate::tokio) module.
+//!   `tokio::WebSocket` over any `AsyncRead + AsyncWrite` stream: server
+//!   (`accept`, `accept_with` seeing the request), client (`client` over a
+//!   stream of yours, TLS included), cancel-safe `next`/`send`/`feed`/
+//!   `close`, `split` into a reader and a writer for two tasks, keepalive
+//!   and timeouts from [`Config`], backpressure at
+//!   [`Config::max_output_buffer`]; one error type, `tokio::Error`. Also
+//!   `tokio::WsCodec`, a `tokio_util::codec` Decoder/Encoder. The runtime
+//!   needs its time driver. Servers: `examples/src/bin/tokio_echo_server.rs`,
+//!   `tokio_chat_server.rs`.
+//! - `http` (off by default): conversions between the handshake and the
+//!   `http` crate's types (hyper, axum), the client handshake built from an
+//!   `http::Uri`, and with `tokio`, `tokio::WebSocket::connect(uri, config)`
+//!   over TCP.
 //!
 //! # Limits (denial of service)
 //!
@@ -166,6 +174,9 @@
 //! | [`Config::max_message_size`] | 64 MiB | 1009, before the frame's payload is read |
 //! | [`handshake::MAX_HANDSHAKE_LEN`] | 16 KiB of request head | 431 |
 //! | [`handshake::MAX_HEADERS`] | 64 header lines | 431 |
+//! | [`Config::max_output_buffer`] | 4 MiB unsent | sends refused ([`SendError::OutputFull`]) or awaited (tokio); automatic pongs coalesced |
+//! | [`Config::idle_timeout`] | off | 1001, see [`Connection::handle_timeout`] |
+//! | [`Config::close_timeout`] | 10 s | closed, reported as 1006 |
 //!
 //! # Close codes
 //!
@@ -176,6 +187,7 @@
 //! | 1007 | a text message or close reason that is not UTF-8 |
 //! | 1009 | a frame or message over the configured limits |
 #![deny(missing_docs)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 #![forbid(unsafe_op_in_unsafe_fn)]
 
 mod close;
@@ -191,6 +203,7 @@ mod recv;
 mod send;
 mod timers;
 #[cfg(feature = "tokio")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tokio")))]
 pub mod tokio;
 
 /// The `bytes` crate, whose [`Bytes`](bytes::Bytes) and

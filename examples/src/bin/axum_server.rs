@@ -141,11 +141,13 @@ async fn upgrade(State(policy): State<Arc<OriginPolicy>>, mut request: Request) 
     tokio::spawn(async move {
         match on_upgrade.await {
             Ok(upgraded) => {
-                // Bytes the client sent after its request stay in `upgraded`.
+                // Bytes the client sent after its request stay in
+                // `upgraded`, so no leftover bytes are passed here.
                 let ws = WebSocket::from_upgraded(
                     TokioIo::new(upgraded),
                     Role::Server,
                     Config::default(),
+                    wsframe::bytes::Bytes::new(),
                 );
                 if let Err(err) = echo(ws).await {
                     println!("connection ended: {err}");

@@ -104,8 +104,10 @@ async fn serve(stream: TcpStream, peer: &str, options: &ServerOptions) -> io::Re
     let mut ws = match timeout(options.handshake_timeout, accept).await {
         Ok(Ok(ws)) => ws,
         // The client left before its request was whole.
-        Ok(Err(err)) if err.kind() == io::ErrorKind::UnexpectedEof => return Ok(()),
-        Ok(Err(err)) => return Err(err),
+        Ok(Err(wsframe::tokio::Error::Io(err))) if err.kind() == io::ErrorKind::UnexpectedEof => {
+            return Ok(())
+        }
+        Ok(Err(err)) => return Err(err.into()),
         Err(_elapsed) => {
             println!(
                 "[{peer}] no whole upgrade request within {:?} (--handshake-timeout): closed",
@@ -121,9 +123,17 @@ async fn serve(stream: TcpStream, peer: &str, options: &ServerOptions) -> io::Re
             Ok(None) => break,
             Err(_elapsed) if ws.connection().state() == State::Open => {
                 println!("[{peer}] silent for {wait:?} (--idle-timeout): closing with 1001");
-                timeout(wait, ws.close(CloseCode::GOING_AWAY, "idle timeout"))
-                    .await
-                    .map_err(|_| stuck_write())??;
+                // `close` sends our close frame and waits for the answer.
+                match timeout(
+                    CLOSE_REPLY_WAIT,
+                    ws.close(CloseCode::GOING_AWAY, "idle timeout"),
+                )
+                .await
+                {
+                    Ok(Ok(closed)) => println!("[{peer}] {closed}"),
+                    Ok(Err(err)) => println!("[{peer}] closing: {err}"),
+                    Err(_elapsed) => println!("[{peer}] no answer to our close frame: closed"),
+                }
                 wait = CLOSE_REPLY_WAIT;
                 continue;
             }

@@ -1,0 +1,54 @@
+//! A chat server on tokio (feature `tokio`): every message a client sends
+//! goes to every client. Each connection is split: its reader publishes to a
+//! broadcast channel, its writer forwards the channel to the client.
+//! Keepalive pings every 20 s; a client silent for 60 s is closed (1001).
+//!
+//! ```text
+//! cargo run -p wsframe-examples --features tokio --bin tokio_chat_server [-- ADDR]
+//! ```
+
+use std::time::Duration;
+
+use tokio::{net::TcpListener, sync::broadcast};
+use wsframe::{tokio::WebSocket, Config, Event, Message};
+
+#[tokio::main]
+async fn main() -> std::io::Result<()> {
+    let addr = std::env::args().nth(1).unwrap_or("127.0.0.1:9002".into());
+    let listener = TcpListener::bind(&addr).await?;
+    println!("chat server listening on ws://{}", listener.local_addr()?);
+    let config = Config::default()
+        .ping_interval(Some(Duration::from_secs(20)))
+        .idle_timeout(Some(Duration::from_secs(60)));
+    let (hub, _) = broadcast::channel::<Message>(1024);
+    loop {
+        let (stream, peer) = listener.accept().await?;
+        let (hub, mut inbox) = (hub.clone(), hub.subscribe());
+        tokio::spawn(async move {
+            let (mut reader, mut writer) = match WebSocket::accept(stream, config).await {
+                Ok(ws) => ws.split(),
+                Err(err) => return println!("[{peer}] {err}"),
+            };
+            let forward = tokio::spawn(async move {
+                loop {
+                    let sent = match inbox.recv().await {
+                        Ok(message) => writer.send(message).await.is_ok(),
+                        // Too slow a reader misses what the channel dropped.
+                        Err(err) => matches!(err, broadcast::error::RecvError::Lagged(_)),
+                    };
+                    if !sent {
+                        break;
+                    }
+                }
+            });
+            while let Some(Ok(event)) = reader.next().await {
+                match event {
+                    Event::Message(message) => drop(hub.send(message)),
+                    Event::Closed(closed) => println!("[{peer}] {closed}"),
+                    _ => {}
+                }
+            }
+            forward.abort();
+        });
+    }
+}
