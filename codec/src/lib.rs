@@ -151,7 +151,7 @@
 //!
 //! # Features
 //!
-//! - `tokio` (off by default): the [`tokio`](crate::tokio) module.
+//! - `tokio` (off by default): the `tokio` module.
 //!   `tokio::WebSocket` over any `AsyncRead + AsyncWrite` stream: server
 //!   (`accept`, `accept_with` seeing the request), client (`client` over a
 //!   stream of yours, TLS included), cancel-safe `next`/`send`/`feed`/
