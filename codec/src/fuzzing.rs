@@ -1,6 +1,14 @@
 //! Fuzz harnesses, in the library so that they are compiled, linted and
-//! replayed by stable `cargo test` (`tests/fuzz_regressions.rs`); each
-//! `fuzz/fuzz_targets/*.rs` is a one-line call. Not part of the public API.
+//! replayed by stable `cargo test` (`tests/fuzz_corpus.rs` runs every seed
+//! and regression input through them); each `fuzz/fuzz_targets/*.rs` is a
+//! one-line call. Not part of the public API.
+//!
+//! `frame_header` exercises the header grammar (`frame.rs`) and the receive
+//! pipeline's frame reader, the one place the header rules live;
+//! `connection` and `roundtrip` drive whole connections, so every path of
+//! the pipeline (small frames in place, zero-copy messages, own buffers,
+//! streaming, copied or read in place) and the state machine above it;
+//! `mask` compares the unmasking kernels with the byte loop.
 
 use bytes::BytesMut;
 
