@@ -135,7 +135,7 @@ mod send;
 pub mod tokio;
 
 pub use close::{CloseCode, Explanation};
-pub use config::{Config, Role};
+pub use config::{Config, ConfigBuilder, Role};
 pub use connection::{Connection, State};
 pub use error::{ProtocolError, SendError};
 pub use frame::{FrameHeader, OpCode, Status};

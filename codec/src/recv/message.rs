@@ -104,8 +104,8 @@ pub(crate) struct MessageAssembler {
 impl MessageAssembler {
     pub(super) fn new(config: &Config, extensions: InboundSet) -> Self {
         Self {
-            max_message_size: config.message_limit(),
-            streaming: config.is_streaming(),
+            max_message_size: config.max_message_size(),
+            streaming: config.streaming(),
             extensions,
             frame: Frame::Control(OpCode::Ping),
             open: None,

@@ -111,7 +111,7 @@ impl Receiver {
     ) -> Self {
         Self {
             buf: BytesMut::new(),
-            reader: FrameReader::new(role, config.frame_limit(), rsv),
+            reader: FrameReader::new(role, config.max_frame_size(), rsv),
             assembler: MessageAssembler::new(config, extensions),
             ready: VecDeque::new(),
         }
@@ -218,9 +218,10 @@ mod tests {
     }
 
     fn config(streaming: bool) -> Config {
-        Config::default()
+        Config::builder()
             .max_frame_size(1 << 20)
             .streaming(streaming)
+            .build()
     }
 
     /// Feeds `wire` in pieces of `size`, every other one in place if
@@ -490,9 +491,10 @@ mod tests {
 
     #[test]
     fn a_message_over_the_limit_is_refused_before_its_payload_is_kept() {
-        let config = Config::default()
+        let config = Config::builder()
             .max_frame_size(1 << 20)
-            .max_message_size(4096);
+            .max_message_size(4096)
+            .build();
         let wire = [frame(0x02, &[7; 3072]), frame(0x80, &[9; 3072])].concat();
         let mut receiver = Receiver::new(
             Role::Server,
