@@ -17,13 +17,19 @@ pub enum Role {
 /// before a byte of its payload is buffered, so a 14-byte header that declares
 /// 2^40 bytes costs nothing and is answered with 1009.
 ///
+/// Built with [`Config::builder`] (or [`Config::default`]); each setting is
+/// read back with the getter of the same name, as `tokio_util`'s
+/// `LengthDelimitedCodec` does.
+///
 /// ```
 /// use wsframe::Config;
-/// let config = Config::default()
+/// let config = Config::builder()
 ///     .max_frame_size(1 << 20)
 ///     .max_message_size(4 << 20)
-///     .auto_pong(false);
-/// assert_eq!(config.frame_limit(), 1 << 20);
+///     .auto_pong(false)
+///     .build();
+/// assert_eq!(config.max_frame_size(), 1 << 20);
+/// assert!(!config.auto_pong());
 /// ```
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
 pub struct Config {
@@ -52,35 +58,105 @@ impl Config {
     /// ten seconds covers slow mobile links and a busy peer.
     pub const DEFAULT_CLOSE_TIMEOUT: Duration = Duration::from_secs(10);
 
-    /// The largest frame payload accepted (default 16 MiB); more is 1009.
-    #[must_use]
+    /// A builder starting from the defaults.
+    pub const fn builder() -> ConfigBuilder {
+        ConfigBuilder {
+            config: Self::DEFAULT,
+        }
+    }
+
+    const DEFAULT: Self = Self {
+        max_frame_size: Self::DEFAULT_MAX_FRAME_SIZE,
+        max_message_size: Self::DEFAULT_MAX_MESSAGE_SIZE,
+        auto_pong: true,
+        streaming: false,
+        max_output_buffer: Self::DEFAULT_MAX_OUTPUT_BUFFER,
+        ping_interval: None,
+        idle_timeout: None,
+        close_timeout: Some(Self::DEFAULT_CLOSE_TIMEOUT),
+    };
+
+    /// The largest frame payload accepted, in bytes.
+    pub const fn max_frame_size(&self) -> u64 {
+        self.max_frame_size
+    }
+
+    /// The largest message accepted, all fragments together, in bytes.
+    pub const fn max_message_size(&self) -> u64 {
+        self.max_message_size
+    }
+
+    /// Whether pings are answered with a pong automatically.
+    pub const fn auto_pong(&self) -> bool {
+        self.auto_pong
+    }
+
+    /// Whether streaming mode is on.
+    pub const fn streaming(&self) -> bool {
+        self.streaming
+    }
+
+    /// The bound on unsent output, in bytes.
+    pub const fn max_output_buffer(&self) -> usize {
+        self.max_output_buffer
+    }
+
+    /// The keepalive interval, if on.
+    pub const fn ping_interval(&self) -> Option<Duration> {
+        self.ping_interval
+    }
+
+    /// The idle timeout, if on.
+    pub const fn idle_timeout(&self) -> Option<Duration> {
+        self.idle_timeout
+    }
+
+    /// How long our close frame waits for the peer's, if bounded.
+    pub const fn close_timeout(&self) -> Option<Duration> {
+        self.close_timeout
+    }
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self::DEFAULT
+    }
+}
+
+/// Builds a [`Config`]; from [`Config::builder`].
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+#[must_use]
+pub struct ConfigBuilder {
+    config: Config,
+}
+
+impl ConfigBuilder {
+    /// The largest frame payload accepted, in bytes (default 16 MiB); more
+    /// is 1009.
     pub const fn max_frame_size(mut self, bytes: u64) -> Self {
-        self.max_frame_size = bytes;
+        self.config.max_frame_size = bytes;
         self
     }
 
-    /// The largest message accepted, all fragments together (default 64 MiB);
-    /// more is 1009. In streaming mode nothing is buffered, so it can be lifted
-    /// with `u64::MAX`.
-    #[must_use]
+    /// The largest message accepted, all fragments together, in bytes
+    /// (default 64 MiB); more is 1009. In streaming mode nothing is
+    /// buffered, so it can be lifted with `u64::MAX`.
     pub const fn max_message_size(mut self, bytes: u64) -> Self {
-        self.max_message_size = bytes;
+        self.config.max_message_size = bytes;
         self
     }
 
     /// Whether a ping is answered with a pong automatically (default: yes).
-    #[must_use]
     pub const fn auto_pong(mut self, on: bool) -> Self {
-        self.auto_pong = on;
+        self.config.auto_pong = on;
         self
     }
 
     /// Streaming mode (default: off): data arrives as
     /// [`Event::Chunk`](crate::Event::Chunk) pieces as soon as their bytes do,
     /// instead of whole [`Event::Message`](crate::Event::Message)s.
-    #[must_use]
     pub const fn streaming(mut self, on: bool) -> Self {
-        self.streaming = on;
+        self.config.streaming = on;
         self
     }
 
@@ -91,35 +167,32 @@ impl Config {
     /// queued. A message is accepted whenever the output is under the limit,
     /// so the output never exceeds it by more than one frame, plus the one
     /// coalesced automatic pong and one close frame the connection may add.
-    #[must_use]
     pub const fn max_output_buffer(mut self, bytes: usize) -> Self {
-        self.max_output_buffer = bytes;
+        self.config.max_output_buffer = bytes;
         self
     }
 
     /// Keepalive (default `None`, off): when nothing has been received from
-    /// the peer for `interval`, a ping with an empty payload is queued, and again
-    /// every `interval` while the silence lasts (RFC 6455 §5.5.2). The
+    /// the peer for `interval`, a ping with an empty payload is queued, and
+    /// again every `interval` while the silence lasts (RFC 6455 §5.5.2). The
     /// peer's pong restarts the [`idle_timeout`](Self::idle_timeout) clock.
     /// No ping is queued while the output is full.
-    #[must_use]
     pub const fn ping_interval(mut self, interval: Option<Duration>) -> Self {
-        self.ping_interval = interval;
+        self.config.ping_interval = interval;
         self
     }
 
     /// Closes a connection on which nothing has been received for
-    /// `timeout` (default `None`, off). A close frame with code 1001 (Going Away,
-    /// RFC 6455 §7.4.1: we are leaving; 1011 would claim an error of our
-    /// own) is queued, the connection is closed at once without waiting for
-    /// the peer's answer (a silent peer would not send one), and
+    /// `timeout` (default `None`, off). A close frame with code 1001 (Going
+    /// Away, RFC 6455 §7.4.1: we are leaving; 1011 would claim an error of
+    /// our own) is queued, the connection is closed at once without waiting
+    /// for the peer's answer (a silent peer would not send one), and
     /// [`Event::Closed`](crate::Event::Closed) reports code 1001 with the
     /// reason `"idle timeout"`. Pair it with a shorter
     /// [`ping_interval`](Self::ping_interval) so a live but quiet peer is
     /// asked to answer.
-    #[must_use]
     pub const fn idle_timeout(mut self, timeout: Option<Duration>) -> Self {
-        self.idle_timeout = timeout;
+        self.config.idle_timeout = timeout;
         self
     }
 
@@ -128,64 +201,13 @@ impl Config {
     /// [`Event::Closed`](crate::Event::Closed) reports code 1006 (Abnormal
     /// Closure: no close frame came back; it is never sent on the wire)
     /// with the reason `"close timeout"`. `None` waits forever.
-    #[must_use]
     pub const fn close_timeout(mut self, timeout: Option<Duration>) -> Self {
-        self.close_timeout = timeout;
+        self.config.close_timeout = timeout;
         self
     }
 
-    /// The configured output bound, in bytes.
-    pub const fn output_limit(&self) -> usize {
-        self.max_output_buffer
-    }
-
-    /// The configured keepalive interval, if on.
-    pub const fn ping_period(&self) -> Option<Duration> {
-        self.ping_interval
-    }
-
-    /// The configured idle timeout, if on.
-    pub const fn idle_limit(&self) -> Option<Duration> {
-        self.idle_timeout
-    }
-
-    /// The configured close timeout, if any.
-    pub const fn close_limit(&self) -> Option<Duration> {
-        self.close_timeout
-    }
-
-    /// The configured frame payload limit.
-    pub const fn frame_limit(&self) -> u64 {
-        self.max_frame_size
-    }
-
-    /// The configured message size limit.
-    pub const fn message_limit(&self) -> u64 {
-        self.max_message_size
-    }
-
-    /// Whether pings are answered automatically.
-    pub const fn answers_pings(&self) -> bool {
-        self.auto_pong
-    }
-
-    /// Whether streaming mode is on.
-    pub const fn is_streaming(&self) -> bool {
-        self.streaming
-    }
-}
-
-impl Default for Config {
-    fn default() -> Self {
-        Self {
-            max_frame_size: Self::DEFAULT_MAX_FRAME_SIZE,
-            max_message_size: Self::DEFAULT_MAX_MESSAGE_SIZE,
-            auto_pong: true,
-            streaming: false,
-            max_output_buffer: Self::DEFAULT_MAX_OUTPUT_BUFFER,
-            ping_interval: None,
-            idle_timeout: None,
-            close_timeout: Some(Self::DEFAULT_CLOSE_TIMEOUT),
-        }
+    /// The configuration.
+    pub const fn build(self) -> Config {
+        self.config
     }
 }

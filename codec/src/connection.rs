@@ -97,7 +97,7 @@ impl Connection {
             sender: Sender::new(
                 FrameEncoder::new(role, masks),
                 outbound,
-                config.output_limit(),
+                config.max_output_buffer(),
             ),
             timers: Timers::default(),
             read_mark: None,
@@ -182,7 +182,7 @@ impl Connection {
     /// use std::time::{Duration, Instant};
     /// use wsframe::{CloseCode, Config, Connection, Event, Role, State};
     ///
-    /// let config = Config::default().close_timeout(Some(Duration::from_secs(5)));
+    /// let config = Config::builder().close_timeout(Some(Duration::from_secs(5))).build();
     /// let mut conn = Connection::new(Role::Server, config);
     /// let start = Instant::now();
     /// conn.handle_timeout(start);
@@ -325,7 +325,7 @@ impl Connection {
     /// earlier answer is replaced (§5.5.3: the latest ping may be the only
     /// one answered), so unread pongs never pile up.
     fn on_ping(&mut self, payload: Bytes) -> Event {
-        if self.config.answers_pings() && self.state == State::Open {
+        if self.config.auto_pong() && self.state == State::Open {
             self.sender.auto_pong(&payload);
         }
         Event::Ping(payload)

@@ -100,7 +100,7 @@ impl Timers {
     }
 
     fn idle_deadline(&self, config: &Config) -> Option<Instant> {
-        self.last_received?.checked_add(config.idle_limit()?)
+        self.last_received?.checked_add(config.idle_timeout()?)
     }
 
     /// The interval counts from the later of the last bytes received and
@@ -109,10 +109,10 @@ impl Timers {
         let since = self
             .last_received?
             .max(self.last_ping.unwrap_or(self.last_received?));
-        since.checked_add(config.ping_period()?)
+        since.checked_add(config.ping_interval()?)
     }
 
     fn close_deadline(&self, config: &Config) -> Option<Instant> {
-        self.close_sent?.checked_add(config.close_limit()?)
+        self.close_sent?.checked_add(config.close_timeout()?)
     }
 }

@@ -28,9 +28,9 @@ fn wire(conn: &mut Connection) -> Vec<(u8, Vec<u8>)> {
 
 #[test]
 fn no_timer_runs_unless_configured_or_before_the_first_now() {
-    let config = Config::default().ping_interval(Some(SECOND));
+    let config = Config::builder().ping_interval(Some(SECOND)).build();
     assert_eq!(Connection::new(Role::Server, config).poll_timeout(), None);
-    let (conn, _) = server(Config::default().close_timeout(None));
+    let (conn, _) = server(Config::builder().close_timeout(None).build());
     assert_eq!(conn.poll_timeout(), None);
     // The default close timeout runs only once our close is sent.
     let (conn, _) = server(Config::default());
@@ -39,7 +39,7 @@ fn no_timer_runs_unless_configured_or_before_the_first_now() {
 
 #[test]
 fn keepalive_pings_once_per_interval_of_silence() {
-    let (mut conn, start) = server(Config::default().ping_interval(Some(10 * SECOND)));
+    let (mut conn, start) = server(Config::builder().ping_interval(Some(10 * SECOND)).build());
     assert_eq!(conn.poll_timeout(), Some(start + 10 * SECOND));
     conn.handle_timeout(start + 9 * SECOND);
     assert!(!conn.has_output(), "no ping before the interval");
@@ -52,7 +52,7 @@ fn keepalive_pings_once_per_interval_of_silence() {
 
 #[test]
 fn bytes_from_the_peer_restart_the_keepalive_clock() {
-    let (mut conn, start) = server(Config::default().ping_interval(Some(10 * SECOND)));
+    let (mut conn, start) = server(Config::builder().ping_interval(Some(10 * SECOND)).build());
     conn.receive(&client(0x80 | PONG, b""));
     // The clock restarts at the next `now`, which is asked for at once.
     assert_eq!(conn.poll_timeout(), Some(start));
@@ -66,7 +66,7 @@ fn bytes_from_the_peer_restart_the_keepalive_clock() {
 
 #[test]
 fn bytes_appended_to_read_buf_count_as_received() {
-    let (mut conn, start) = server(Config::default().idle_timeout(Some(10 * SECOND)));
+    let (mut conn, start) = server(Config::builder().idle_timeout(Some(10 * SECOND)).build());
     conn.read_buf().extend_from_slice(&client(0x80 | PONG, b""));
     conn.handle_timeout(start + 9 * SECOND);
     conn.handle_timeout(start + 18 * SECOND);
@@ -80,9 +80,10 @@ fn bytes_appended_to_read_buf_count_as_received() {
 #[test]
 fn idle_timeout_closes_with_1001_and_reports_it() {
     let (mut conn, start) = server(
-        Config::default()
+        Config::builder()
             .ping_interval(Some(5 * SECOND))
-            .idle_timeout(Some(12 * SECOND)),
+            .idle_timeout(Some(12 * SECOND))
+            .build(),
     );
     conn.handle_timeout(start + 5 * SECOND);
     conn.handle_timeout(start + 10 * SECOND);
@@ -139,7 +140,7 @@ fn answered_close_stops_the_close_clock() {
 
 #[test]
 fn a_clock_going_backwards_changes_nothing() {
-    let (mut conn, start) = server(Config::default().ping_interval(Some(SECOND)));
+    let (mut conn, start) = server(Config::builder().ping_interval(Some(SECOND)).build());
     conn.handle_timeout(start + 5 * SECOND);
     assert_eq!(wire(&mut conn).len(), 1);
     conn.handle_timeout(start);
@@ -211,7 +212,7 @@ fn a_replaced_pong_leaves_frames_queued_after_it_intact() {
 #[test]
 fn a_full_output_refuses_sends_and_queues_nothing() {
     let limit = 1000;
-    let (mut conn, _) = server(Config::default().max_output_buffer(limit));
+    let (mut conn, _) = server(Config::builder().max_output_buffer(limit).build());
     let message = Message::Binary(vec![7; 300].into());
     let mut accepted = 0;
     loop {
@@ -248,7 +249,7 @@ fn a_full_output_refuses_sends_and_queues_nothing() {
     let frames = wire(&mut conn);
     assert_eq!(frames.len(), 6);
     // Written out, there is room again.
-    let (mut conn, _) = server(Config::default().max_output_buffer(limit));
+    let (mut conn, _) = server(Config::builder().max_output_buffer(limit).build());
     while conn.send(message.clone()).is_ok() {}
     let pending = conn.pending_output().len();
     conn.consume_output(pending);

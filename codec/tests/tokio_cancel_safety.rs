@@ -92,7 +92,7 @@ async fn send_dropped_mid_write_goes_out_whole() {
 
 #[tokio::test(start_paused = true)]
 async fn feed_dropped_while_waiting_for_room_queues_nothing() {
-    let (mut ws, mut io) = server(64, Config::default().max_output_buffer(100));
+    let (mut ws, mut io) = server(64, Config::builder().max_output_buffer(100).build());
     let first = Message::Binary(vec![1; 200].into());
     ws.feed(first.clone()).await.unwrap();
     select! {
@@ -137,9 +137,10 @@ async fn close_dropped_mid_write_sends_one_whole_close_and_resumes() {
 
 #[tokio::test(start_paused = true)]
 async fn keepalive_pings_then_idle_timeout_closes_with_1001() {
-    let config = Config::default()
+    let config = Config::builder()
         .ping_interval(Some(Duration::from_secs(10)))
-        .idle_timeout(Some(Duration::from_secs(25)));
+        .idle_timeout(Some(Duration::from_secs(25)))
+        .build();
     let (mut ws, mut io) = server(4096, config);
     let start = Instant::now();
     let event = ws.next().await.unwrap().unwrap();
@@ -160,7 +161,9 @@ async fn keepalive_pings_then_idle_timeout_closes_with_1001() {
 
 #[tokio::test(start_paused = true)]
 async fn a_live_peer_is_not_idle() {
-    let config = Config::default().idle_timeout(Some(Duration::from_secs(5)));
+    let config = Config::builder()
+        .idle_timeout(Some(Duration::from_secs(5)))
+        .build();
     let (mut ws, mut io) = server(4096, config);
     let mut peer = peer();
     for n in 0..10u8 {
@@ -174,7 +177,9 @@ async fn a_live_peer_is_not_idle() {
 
 #[tokio::test(start_paused = true)]
 async fn an_unanswered_close_times_out() {
-    let config = Config::default().close_timeout(Some(Duration::from_secs(3)));
+    let config = Config::builder()
+        .close_timeout(Some(Duration::from_secs(3)))
+        .build();
     let (mut ws, _io) = server(4096, config);
     let start = Instant::now();
     let err = ws.close(CloseCode::NORMAL, "").await.unwrap_err();
@@ -186,7 +191,7 @@ async fn an_unanswered_close_times_out() {
 #[tokio::test(start_paused = true)]
 async fn a_peer_that_never_reads_bounds_the_output_and_send_waits() {
     let limit = 4096;
-    let (mut ws, _io) = server(1024, Config::default().max_output_buffer(limit));
+    let (mut ws, _io) = server(1024, Config::builder().max_output_buffer(limit).build());
     let message = Message::Binary(vec![5; 1000].into());
     let mut sent = 0;
     loop {

@@ -17,9 +17,10 @@ async fn main() -> std::io::Result<()> {
     let addr = std::env::args().nth(1).unwrap_or("127.0.0.1:9002".into());
     let listener = TcpListener::bind(&addr).await?;
     println!("chat server listening on ws://{}", listener.local_addr()?);
-    let config = Config::default()
+    let config = Config::builder()
         .ping_interval(Some(Duration::from_secs(20)))
-        .idle_timeout(Some(Duration::from_secs(60)));
+        .idle_timeout(Some(Duration::from_secs(60)))
+        .build();
     let (hub, _) = broadcast::channel::<Message>(1024);
     loop {
         let (stream, peer) = listener.accept().await?;
