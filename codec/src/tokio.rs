@@ -25,6 +25,9 @@
 
 mod core;
 mod error;
+#[cfg(feature = "futures")]
+#[cfg_attr(docsrs, doc(cfg(feature = "futures")))]
+mod futures;
 mod split;
 
 use std::future::poll_fn;

@@ -175,3 +175,74 @@ fn the_codec_decodes_events_and_encodes_messages_and_replies() {
     let err = Encoder::<Message>::encode(&mut codec, Message::from("late"), &mut dst).unwrap_err();
     assert!(matches!(err, wsframe::tokio::Error::Closed), "{err}");
 }
+
+#[tokio::test]
+async fn accept_with_sees_the_request_and_can_refuse_it() {
+    use wsframe::handshake::reject;
+    let (server_io, mut client_io) = duplex(4096);
+    let handshake = ClientHandshake::new([3; 16])
+        .target("h", "/private")
+        .unwrap();
+    client_io.write_all(&handshake.to_bytes()).await.unwrap();
+    let err = WebSocket::accept_with(server_io, Config::default(), |request| {
+        assert_eq!(request.path(), "/private");
+        Err(reject(403, &[], b"no").unwrap())
+    })
+    .await
+    .unwrap_err();
+    assert!(matches!(err, wsframe::tokio::Error::Rejected), "{err}");
+    let mut response = String::new();
+    client_io.read_to_string(&mut response).await.unwrap();
+    assert!(response.starts_with("HTTP/1.1 403 "), "{response}");
+}
+
+/// `client` against `accept_with` choosing a subprotocol; the frame the
+/// server sends right behind its 101 (read with it when both are in the
+/// pipe) is not lost.
+#[tokio::test]
+async fn client_and_server_handshake_and_keep_the_bytes_behind_it() {
+    let (server_io, client_io) = duplex(4096);
+    let handshake = ClientHandshake::new([5; 16])
+        .target("h", "/")
+        .unwrap()
+        .subprotocol("chat")
+        .unwrap();
+    let server = tokio::spawn(async move {
+        let mut ws = WebSocket::accept_with(server_io, Config::default(), |request| {
+            Ok(request.accept().subprotocol("chat").unwrap())
+        })
+        .await
+        .unwrap();
+        ws.send(Message::from("welcome")).await.unwrap();
+        ws.next().await.unwrap().unwrap()
+    });
+    let (mut ws, accepted) = WebSocket::client(client_io, &handshake, Config::default())
+        .await
+        .unwrap();
+    assert_eq!(accepted.subprotocol.as_deref(), Some("chat"));
+    ws.send(Message::from("hello")).await.unwrap();
+    assert_eq!(
+        ws.next().await.unwrap().unwrap(),
+        Event::Message(Message::from("welcome"))
+    );
+    assert_eq!(
+        server.await.unwrap(),
+        Event::Message(Message::from("hello"))
+    );
+}
+
+#[tokio::test]
+async fn from_upgraded_reads_the_leftover_bytes_first() {
+    let (server_io, _client_io) = duplex(64);
+    let mut client =
+        Connection::with_mask_source(Role::Client, Config::default(), Box::new(|| [1, 2, 3, 4]));
+    client
+        .send(Message::from("came with the handshake"))
+        .unwrap();
+    let leftover = client.take_output().freeze();
+    let mut ws = WebSocket::from_upgraded(server_io, Role::Server, Config::default(), leftover);
+    assert_eq!(
+        ws.next().await.unwrap().unwrap(),
+        Event::Message(Message::from("came with the handshake"))
+    );
+}

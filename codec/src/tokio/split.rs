@@ -30,13 +30,13 @@ pub(crate) fn split<S>(core: Core<S>) -> (WebSocketReader<S>, WebSocketWriter<S>
 /// and runs the keepalive and timeouts, even while the writer is idle.
 #[derive(Debug)]
 pub struct WebSocketReader<S> {
-    core: Arc<Mutex<Core<S>>>,
+    pub(super) core: Arc<Mutex<Core<S>>>,
 }
 
 /// The sending half of a split [`WebSocket`](super::WebSocket).
 #[derive(Debug)]
 pub struct WebSocketWriter<S> {
-    core: Arc<Mutex<Core<S>>>,
+    pub(super) core: Arc<Mutex<Core<S>>>,
 }
 
 impl<S: AsyncRead + AsyncWrite + Unpin> WebSocketReader<S> {

@@ -1,0 +1,92 @@
+//! `futures::Stream` and `Sink` (feature `futures`), over the same polls as
+//! the async methods: a `Stream` of [`Event`]s, a `Sink` of [`Message`]s
+//! (`poll_ready` waits for room under
+//! [`Config::max_output_buffer`](crate::Config::max_output_buffer),
+//! `poll_close` sends a 1000 close frame and writes it out; the peer's
+//! answer arrives on the stream).
+
+use std::{
+    pin::Pin,
+    task::{ready, Context, Poll},
+};
+
+use ::tokio::io::{AsyncRead, AsyncWrite};
+use futures_core::Stream;
+use futures_sink::Sink;
+
+use super::{
+    core::{Core, Side, WithCore},
+    Error, WebSocket, WebSocketReader, WebSocketWriter,
+};
+use crate::{CloseCode, Event, Message, State};
+
+fn poll_close<S: AsyncRead + AsyncWrite + Unpin>(
+    core: &mut Core<S>,
+    cx: &mut Context<'_>,
+) -> Poll<Result<(), Error>> {
+    if core.conn.state() == State::Open {
+        core.conn.close(CloseCode::NORMAL, "")?;
+    }
+    ready!(core.poll_write_output(cx, Side::Writer, 0))?;
+    Poll::Ready(Ok(()))
+}
+
+fn start_send<S: AsyncRead + AsyncWrite + Unpin>(
+    core: &mut Core<S>,
+    message: Message,
+) -> Result<(), Error> {
+    core.conn.send(message)?;
+    core.wake_reader();
+    Ok(())
+}
+
+macro_rules! stream_and_sink {
+    ($stream:ident, $sink:ident, $field:ident) => {
+        impl<S: AsyncRead + AsyncWrite + Unpin> Stream for $stream<S> {
+            type Item = Result<Event, Error>;
+
+            fn poll_next(
+                mut self: Pin<&mut Self>,
+                cx: &mut Context<'_>,
+            ) -> Poll<Option<Self::Item>> {
+                self.$field.with(|core| core.poll_next(cx))
+            }
+        }
+
+        impl<S: AsyncRead + AsyncWrite + Unpin> Sink<Message> for $sink<S> {
+            type Error = Error;
+
+            fn poll_ready(
+                mut self: Pin<&mut Self>,
+                cx: &mut Context<'_>,
+            ) -> Poll<Result<(), Error>> {
+                self.$field
+                    .with(|core| core.poll_room(cx, Side::Writer))
+                    .map_err(Error::from)
+            }
+
+            fn start_send(mut self: Pin<&mut Self>, message: Message) -> Result<(), Error> {
+                self.$field.with(|core| start_send(core, message))
+            }
+
+            fn poll_flush(
+                mut self: Pin<&mut Self>,
+                cx: &mut Context<'_>,
+            ) -> Poll<Result<(), Error>> {
+                self.$field
+                    .with(|core| core.poll_write_output(cx, Side::Writer, 0))
+                    .map_err(Error::from)
+            }
+
+            fn poll_close(
+                mut self: Pin<&mut Self>,
+                cx: &mut Context<'_>,
+            ) -> Poll<Result<(), Error>> {
+                self.$field.with(|core| poll_close(core, cx))
+            }
+        }
+    };
+}
+
+stream_and_sink!(WebSocket, WebSocket, core);
+stream_and_sink!(WebSocketReader, WebSocketWriter, core);
