@@ -1,17 +1,20 @@
 #!/usr/bin/env python3
 """The tokio examples against Python `websockets`: the chat server's
-broadcast between two clients, and `tokio_client` against a websockets echo
-server.
+broadcast between two clients, `tokio_client` against a websockets echo
+server, and the keepalive server's graceful shutdown on SIGINT.
 
-usage: tokio_examples.py CHAT_PORT TOKIO_CLIENT_BINARY
+usage: tokio_examples.py CHAT_PORT TOKIO_CLIENT_BINARY KEEPALIVE_SERVER_BINARY
 """
 import asyncio
+import signal
+import socket
 import sys
 
 import websockets
 
 CHAT = f"ws://127.0.0.1:{sys.argv[1]}"
 CLIENT = sys.argv[2]
+KEEPALIVE = sys.argv[3]
 failures = []
 
 
@@ -57,8 +60,32 @@ async def client():
         check("tokio_client: closed with 1000", any("1000" in line for line in lines[3:]), repr(lines))
 
 
+async def graceful_shutdown():
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    proc = await asyncio.create_subprocess_exec(
+        KEEPALIVE, f"127.0.0.1:{port}", stdout=asyncio.subprocess.PIPE)
+    await proc.stdout.readline()  # "... listening on ..."
+    async with websockets.connect(f"ws://127.0.0.1:{port}") as ws:
+        await ws.send("still here?")
+        check("keepalive server: echoes", await asyncio.wait_for(ws.recv(), 5) == "still here?")
+        proc.send_signal(signal.SIGINT)
+        try:
+            await asyncio.wait_for(ws.recv(), 10)
+            check("keepalive server: closes on SIGINT", False, "a message came instead")
+        except websockets.exceptions.ConnectionClosed as closed:
+            code, reason = closed.rcvd.code, closed.rcvd.reason
+            check("keepalive server: closes with 1001 on SIGINT",
+                  (code, reason) == (1001, "server shutting down"), f"{code} {reason!r}")
+    out, _ = await asyncio.wait_for(proc.communicate(), 10)
+    check("keepalive server: exits 0 after closing all", proc.returncode == 0
+          and "all connections closed" in out.decode(), out.decode())
+
+
 asyncio.run(chat())
 asyncio.run(client())
+asyncio.run(graceful_shutdown())
 if failures:
     print(f"FAIL: {len(failures)} check(s): {', '.join(failures)}")
     sys.exit(1)
