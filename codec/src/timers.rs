@@ -57,7 +57,10 @@ impl Timers {
     /// The next instant at which [`expire`](Self::expire) has work, if any.
     pub(crate) fn deadline(&self, config: &Config, state: State) -> Option<Instant> {
         let now = self.now?;
-        if self.received || self.close_queued {
+        let silence_timed = config.idle_timeout().is_some() || config.ping_interval().is_some();
+        if (self.received && silence_timed)
+            || (self.close_queued && config.close_timeout().is_some())
+        {
             return Some(now);
         }
         match state {

@@ -5,6 +5,16 @@
 //! Both are thin layers on the sans-IO core: the same rules, the same close
 //! codes, the same events.
 //!
+//! Every async method of [`WebSocket`] and its halves is cancel-safe, and
+//! its docs say how ("Cancel safety"): the bytes not yet written and the
+//! events not yet returned stay in the [`Connection`], written with
+//! `pending_output`/`consume_output`, so a `tokio::select!` that drops a
+//! call leaves the stream whole. [`WebSocket::split`] gives a reader and a
+//! writer for two tasks; with the `futures` feature both halves (and
+//! `WebSocket`) are a `Stream` of events and a `Sink` of messages. Keepalive
+//! pings and the idle and close timeouts of [`Config`] run on tokio's clock
+//! while events are awaited.
+//!
 //! ```no_run
 //! use wsframe::{tokio::WebSocket, Config, Event};
 //!

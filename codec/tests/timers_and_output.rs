@@ -32,8 +32,10 @@ fn no_timer_runs_unless_configured_or_before_the_first_now() {
     assert_eq!(Connection::new(Role::Server, config).poll_timeout(), None);
     let (conn, _) = server(Config::builder().close_timeout(None).build());
     assert_eq!(conn.poll_timeout(), None);
-    // The default close timeout runs only once our close is sent.
-    let (conn, _) = server(Config::default());
+    // The default close timeout runs only once our close is sent; bytes
+    // received start no clock when no silence is timed.
+    let (mut conn, _) = server(Config::default());
+    conn.receive(&client(0x80 | PING, b""));
     assert_eq!(conn.poll_timeout(), None);
 }
 

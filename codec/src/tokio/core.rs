@@ -185,7 +185,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Core<S> {
                 // The close frame (ours, or the reply) goes out before the
                 // close is reported; a server then shuts its write side
                 // (§7.1.1: the server closes TCP first).
-                ready!(self.poll_write_output(cx, Side::Reader, 0))?;
+                // A write error (the peer gone) is no reason to withhold
+                // the close: it is reported all the same.
+                ready!(self.poll_write_output(cx, Side::Reader, 0)).ok();
                 if self.conn.role() == Role::Server && !self.shut_down {
                     // Best effort: the peer may already be gone.
                     let _ = ready!(Pin::new(&mut self.io).poll_shutdown(cx));
