@@ -284,7 +284,10 @@ fn huge_header(rt: &tokio::runtime::Runtime) {
 
 fn streaming(total: u64) {
     println!("## 4. Peak heap while streaming one {} MiB binary message (streaming mode, 64 KiB fragments, 64 KiB reads)\n", total >> 20);
-    let config = Config::default().streaming(true).max_message_size(u64::MAX);
+    let config = Config::builder()
+        .streaming(true)
+        .max_message_size(u64::MAX)
+        .build();
     let mut conn = Connection::new(Role::Server, config);
     let fragment = 64u64 << 10;
     let payload = vec![0x5Au8; fragment as usize];

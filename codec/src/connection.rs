@@ -210,7 +210,7 @@ impl Connection {
     /// §5.5.2: a ping is answered with a pong carrying the same payload;
     /// none after our close frame (§5.5.1: we are done sending).
     fn on_ping(&mut self, payload: Bytes) -> Event {
-        if self.config.answers_pings() && self.state == State::Open {
+        if self.config.auto_pong() && self.state == State::Open {
             let _ = self.sender.control(OpCode::Pong, &payload);
         }
         Event::Ping(payload)

@@ -1,6 +1,14 @@
 //! Fuzz harnesses, in the library so that they are compiled, linted and
-//! replayed by stable `cargo test` (`tests/fuzz_regressions.rs`); each
-//! `fuzz/fuzz_targets/*.rs` is a one-line call. Not part of the public API.
+//! replayed by stable `cargo test` (`tests/fuzz_corpus.rs` runs every seed
+//! and regression input through them); each `fuzz/fuzz_targets/*.rs` is a
+//! one-line call. Not part of the public API.
+//!
+//! `frame_header` exercises the header grammar (`frame.rs`) and the receive
+//! pipeline's frame reader, the one place the header rules live;
+//! `connection` and `roundtrip` drive whole connections, so every path of
+//! the pipeline (small frames in place, zero-copy messages, own buffers,
+//! streaming, copied or read in place) and the state machine above it;
+//! `mask` compares the unmasking kernels with the byte loop.
 
 use bytes::BytesMut;
 
@@ -43,7 +51,7 @@ pub fn frame_header(data: &[u8]) {
             assert_eq!(len, header.encoded_len());
         }
         let first = |cut: usize, in_place: bool| {
-            let config = Config::default().max_frame_size(FUZZ_FRAME_LIMIT);
+            let config = Config::builder().max_frame_size(FUZZ_FRAME_LIMIT).build();
             let mut conn = Connection::with_mask_source(role, config, Box::new(|| [1, 2, 3, 4]));
             for piece in data.chunks(cut) {
                 if in_place {
@@ -111,15 +119,16 @@ pub fn connection(data: &[u8]) {
     } else {
         Role::Client
     };
-    let config = Config::default()
+    let config = Config::builder()
         .max_frame_size(FUZZ_FRAME_LIMIT)
         .max_message_size(FUZZ_MESSAGE_LIMIT)
-        .streaming(flags & 2 != 0);
+        .streaming(flags & 2 != 0)
+        .build();
     let chunk = (*chunk as usize).max(1);
     let whole = run_connection(role, config, stream, stream.len().max(1), false);
     // Every other piece goes straight into `read_buf`, if the flags say so.
     let chunked = run_connection(role, config, stream, chunk, flags & 4 != 0);
-    if config.is_streaming() {
+    if config.streaming() {
         // Streaming pieces follow the reads; what they add up to must not.
         assert_eq!(whole.1, chunked.1, "output bytes differ");
         assert_eq!(

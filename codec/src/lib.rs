@@ -197,7 +197,7 @@ pub mod tokio;
 /// `wsframe::bytes::Bytes` and you always have the version it was built with.
 pub use bytes;
 pub use close::{CloseCode, Explanation};
-pub use config::{Config, Role};
+pub use config::{Config, ConfigBuilder, Role};
 pub use connection::{Connection, State};
 pub use error::{ProtocolError, SendError};
 pub use frame::{FrameHeader, OpCode, Status};

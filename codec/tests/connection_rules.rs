@@ -22,7 +22,7 @@ fn server_everywhere_with(config: Config, input: &[u8]) -> (Vec<Event>, Vec<u8>)
         whole.1,
         "bytes, byte by byte"
     );
-    if !config.is_streaming() {
+    if !config.streaming() {
         assert_eq!(
             drive(Role::Server, config, input, &bytewise).0,
             whole.0,
@@ -487,7 +487,10 @@ fn a_frame_over_the_limit_is_1009_from_its_header_alone() {
 
 #[test]
 fn a_message_over_the_limit_is_1009_when_the_fragment_that_crosses_it_is_announced() {
-    let config = Config::default().max_frame_size(100).max_message_size(150);
+    let config = Config::builder()
+        .max_frame_size(100)
+        .max_message_size(150)
+        .build();
     let input = stream(&[client(BINARY, &[1; 100]), client(FIN | CONT, &[2; 60])]);
     let (events, out) = server_everywhere_with(config, &input);
     let error = ProtocolError::MessageTooBig {
@@ -518,7 +521,7 @@ fn what_was_delivered_stays_delivered_when_an_error_follows() {
 
 #[test]
 fn streaming_mode_hands_out_text_on_code_point_boundaries() {
-    let config = Config::default().streaming(true);
+    let config = Config::builder().streaming(true).build();
     let message = "a😀bc€d".repeat(50);
     let bytes = message.as_bytes();
     // Fragments that cut code points, fed byte by byte and in odd reads.
@@ -548,7 +551,7 @@ fn streaming_mode_hands_out_text_on_code_point_boundaries() {
 
 #[test]
 fn streaming_mode_still_fails_fast_and_at_a_cut_code_point() {
-    let config = Config::default().streaming(true);
+    let config = Config::builder().streaming(true).build();
     let (events, out) = drive(
         Role::Server,
         config,
@@ -569,7 +572,7 @@ fn streaming_mode_still_fails_fast_and_at_a_cut_code_point() {
 fn auto_pong_can_be_turned_off() {
     let (events, out) = drive(
         Role::Server,
-        Config::default().auto_pong(false),
+        Config::builder().auto_pong(false).build(),
         &client(FIN | PING, b"x"),
         &[],
     );

@@ -276,7 +276,7 @@ mod tests {
             Some(InvalidUtf8 { valid_up_to: 2 })
         );
         // The message limit applies to what comes out.
-        let small = Config::default().max_message_size(4);
+        let small = Config::builder().max_message_size(4).build();
         assert_eq!(
             error_of(first_event(small, &[(0xC2, b"12345")])),
             Some(MessageTooBig {

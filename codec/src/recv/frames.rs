@@ -18,7 +18,10 @@
 //!
 //! The read buffer holds, at its front, only the frame being read: the
 //! first bytes of a header cut by the end of a read, or the payload kept so
-//! far. Everything before it has been handed on.
+//! far; everything before it has been handed on. After it come the bytes
+//! not read yet: put there by the caller, or left by a read that stopped
+//! because [`READY_MAX`] items were waiting (they are read in place when the
+//! items are taken).
 
 use std::collections::VecDeque;
 
@@ -38,15 +41,22 @@ use crate::{
 };
 
 /// A frame whose payload is shorter than this starts a window of
-/// [`WINDOW`] bytes that is copied with one `memcpy` and unmasked in place;
-/// a whole text message this short is checked with one-shot validation:
-/// for small frames the fused copy's set-up costs more than the pass it
-/// saves (`codec_decode/100k_x_20B_text`).
+/// [`WINDOW`] bytes that is copied with one `memcpy` and read in place, a
+/// whole message this short with one-shot validation: for small frames the
+/// fused copy's set-up costs more than the pass it saves
+/// (`codec_decode/100k_x_20B_text`).
 const FUSE_MIN: u64 = 256;
 
 /// How much a small frame's window copies at once: many small frames per
 /// `memcpy`, and no more than L1 holds of a large frame that follows them.
 const WINDOW: usize = 4096;
+
+/// How many items the reader lets wait before it stops: the rest of the
+/// input is read when they are taken. Many small messages in one read then
+/// go through the queue a few at a time, while it is in L1, instead of
+/// growing it to thousands (`codec_decode/100k_x_20B_text`); a read of
+/// larger messages never holds this many.
+pub(super) const READY_MAX: usize = 64;
 
 /// How many reads of the current size the read buffer makes room for when
 /// it must make room.
@@ -162,6 +172,13 @@ impl FrameReader {
             if available == 0 {
                 return;
             }
+            if ready.len() >= READY_MAX {
+                // Enough waits: the rest is read in place when it is taken.
+                if let Input::Copy(bytes) = input {
+                    buf.extend_from_slice(bytes);
+                }
+                return;
+            }
             input = match self.place {
                 Place::Stopped => {
                     buf.truncate(self.kept);
@@ -175,6 +192,11 @@ impl FrameReader {
                         buf.extend_from_slice(&bytes[..span]);
                         self.run(buf, Input::InPlace, assembler, ready);
                         Input::Copy(&bytes[span..])
+                    }
+                    Input::InPlace
+                        if self.kept == 0 && self.small_frames(buf, assembler, ready) =>
+                    {
+                        input
                     }
                     _ => self.header(buf, input, assembler, ready),
                 },
@@ -192,6 +214,81 @@ impl FrameReader {
                 ),
             };
         }
+    }
+
+    /// The common case in a tight loop: small frames lying whole in the
+    /// buffer, each a message or a control frame. Every one goes through the
+    /// same header rules, the same assembler calls and the same payload pass
+    /// as any frame; only the state kept for a frame that arrives in pieces
+    /// is skipped. Stops before the first frame that is not small and whole
+    /// (the general path reads it) and after one the assembler routes
+    /// elsewhere (left with its payload to read). Returns whether it read a
+    /// header.
+    #[inline]
+    fn small_frames(
+        &mut self,
+        buf: &mut BytesMut,
+        assembler: &mut MessageAssembler,
+        ready: &mut VecDeque<Inbound>,
+    ) -> bool {
+        let mut progress = false;
+        while ready.len() < READY_MAX {
+            let header = match self.read_header(buf) {
+                // Under FUSE_MIN, so the length fits a usize.
+                Ok(Status::Complete((header, len)))
+                    if header.payload_len < FUSE_MIN
+                        && len + header.payload_len as usize <= buf.len() =>
+                {
+                    buf.advance(len);
+                    header
+                }
+                _ => break,
+            };
+            progress = true;
+            let n = header.payload_len as usize;
+            if let Some(text) = assembler.plain_whole_message(&header) {
+                // A message in one frame, all here: unmasked where it lies,
+                // text checked in one shot, handed out as a slice.
+                let mut payload = buf.split_to(n);
+                if let Some(key) = header.mask {
+                    apply_mask(&mut payload, key, 0);
+                }
+                let verdict = if text {
+                    utf8stream::check(&payload)
+                } else {
+                    Ok(())
+                };
+                assembler.whole_message(text, payload, verdict, ready);
+                continue;
+            }
+            let route = match assembler.begin(&header, true) {
+                Ok(route) => route,
+                Err(err) => {
+                    self.fail(buf, err, ready);
+                    break;
+                }
+            };
+            let Route::Kept { text } = route else {
+                self.place = Place::Payload {
+                    remaining: header.payload_len,
+                    key: header.mask,
+                    route,
+                };
+                if header.payload_len == 0 {
+                    self.end_frame(buf, assembler, ready);
+                }
+                break;
+            };
+            if let Err(err) = self.keep(buf, None, n, header.mask, text, assembler) {
+                assembler.invalid_text(err, ready);
+                buf.advance(std::mem::take(&mut self.kept));
+            }
+            self.end_frame(buf, assembler, ready);
+            if !matches!(self.place, Place::Header) {
+                break;
+            }
+        }
+        progress
     }
 
     /// Reads (the rest of) a header and starts its frame.
@@ -372,11 +469,8 @@ impl FrameReader {
             Input::InPlace => (None, input),
         };
         let result = match route {
-            Route::Kept { text, whole } => {
-                self.keep(buf, src, n, remaining, key, (text, whole), assembler)
-            }
-            Route::Streamed { text } => {
-                self.keep(buf, src, n, remaining, key, (text, false), assembler)
+            Route::Kept { text } | Route::Streamed { text } => {
+                self.keep(buf, src, n, key, text, assembler)
             }
             Route::Own { text } => {
                 let (message, utf8) = assembler.own_buffer(text);
@@ -435,40 +529,27 @@ impl FrameReader {
 
     /// Keeps `n` more payload bytes in the read buffer, unmasked (and
     /// validated if `text`): copied from `src`, or where they lie.
-    #[allow(clippy::too_many_arguments)]
-    #[inline]
+    #[inline(always)]
     fn keep(
         &mut self,
         buf: &mut BytesMut,
         src: Option<&[u8]>,
         n: usize,
-        remaining: u64,
         key: Option<[u8; 4]>,
-        (text, whole): (bool, bool),
+        text: bool,
         assembler: &mut MessageAssembler,
     ) -> Result<(), Utf8Error> {
         let start = self.kept;
         self.kept += n;
+        let utf8 = assembler.validator(text);
         match src {
-            Some(src) => copy_payload(buf, src, key, assembler.validator(text)),
-            // A small whole message in one piece: for text the one-shot
-            // check is cheaper than the stream's set-up.
-            None if whole && start == 0 && n as u64 == remaining && remaining < FUSE_MIN => {
-                let payload = &mut buf[..n];
-                if let Some(key) = key {
-                    apply_mask(payload, key, 0);
-                }
-                if text {
-                    utf8stream::check(payload)
-                } else {
-                    Ok(())
-                }
-            }
-            None => unmask_in_place(&mut buf[start..start + n], key, assembler.validator(text)),
+            Some(src) => copy_payload(buf, src, key, utf8),
+            None => unmask_in_place(&mut buf[start..start + n], key, utf8),
         }
     }
 
     /// Ends the frame being read: its kept payload goes to the assembler.
+    #[inline(always)]
     fn end_frame(
         &mut self,
         buf: &mut BytesMut,

@@ -33,7 +33,7 @@ use crate::{
 /// than an allocation per message (`codec_decode/1k_x_16KiB_text` is 10 %
 /// slower with 4 KiB here, `1k_x_64KiB_binary` 5-10 % faster with 32 KiB
 /// than without).
-const OWN_BUFFER_MIN: u64 = if cfg!(any(fuzzing, miri)) {
+pub(super) const OWN_BUFFER_MIN: u64 = if cfg!(any(fuzzing, miri)) {
     // Under the fuzz targets' 4 KiB frame limit, so that they reach it, and
     // small enough for Miri to run the tests that cross it.
     1024
@@ -45,12 +45,10 @@ const OWN_BUFFER_MIN: u64 = if cfg!(any(fuzzing, miri)) {
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
 pub(crate) enum Route {
     /// In the read buffer, handed over whole at the frame's end: a control
-    /// frame's payload, or a whole message (`whole`) as a zero-copy slice.
+    /// frame's payload, or a whole message as a zero-copy slice.
     Kept {
         /// Validate it as UTF-8 as it lands.
         text: bool,
-        /// The frame is a whole message.
-        whole: bool,
     },
     /// In the read buffer, handed over as it arrives (streaming mode).
     Streamed {
@@ -106,8 +104,8 @@ pub(crate) struct MessageAssembler {
 impl MessageAssembler {
     pub(super) fn new(config: &Config, extensions: InboundSet) -> Self {
         Self {
-            max_message_size: config.message_limit(),
-            streaming: config.is_streaming(),
+            max_message_size: config.max_message_size(),
+            streaming: config.streaming(),
             extensions,
             frame: Frame::Control(OpCode::Ping),
             open: None,
@@ -129,58 +127,101 @@ impl MessageAssembler {
         self.held = BytesMut::new();
     }
 
+    /// The message rules for a data frame with `header`, against the open
+    /// message: the one place they are checked. Returns the message's
+    /// declared length with this frame.
+    ///
+    /// # Errors
+    ///
+    /// A continuation with no message open, a new message while one is open
+    /// (§5.4, 1002), and the message limit (§10.4, 1009), checked against the
+    /// declared length before any payload is kept (for a transformed
+    /// message, against what the transform puts out instead).
+    #[inline(always)]
+    fn message_rules(&self, header: &FrameHeader) -> Result<u64, ProtocolError> {
+        let (so_far, transformed) = match (header.opcode, &self.open) {
+            (OpCode::Continuation, Some(open)) => (open.declared, open.transformed),
+            // §5.4: a continuation belongs to an open fragmented message.
+            (OpCode::Continuation, None) => return Err(ProtocolError::UnexpectedContinuation),
+            // §5.4: "fragments of one message MUST NOT be interleaved".
+            (_, Some(_)) => return Err(ProtocolError::ExpectedContinuation),
+            // Only bits an extension defines get past the reader.
+            (_, None) => (0, header.rsv != 0),
+        };
+        // §10.4: the running total plus this frame.
+        let declared = so_far.saturating_add(header.payload_len);
+        if declared > self.max_message_size && !transformed {
+            return Err(ProtocolError::MessageTooBig {
+                declared,
+                limit: self.max_message_size,
+            });
+        }
+        Ok(declared)
+    }
+
+    /// A small frame lying whole in the read buffer: if it is a message on
+    /// its own, plain (not streamed, not transformed), and keeps the message
+    /// rules, `Some(text)`: the reader hands it to
+    /// [`whole_message`](Self::whole_message) without opening a message.
+    /// `None` for any other frame, which goes through [`begin`](Self::begin).
+    #[inline(always)]
+    pub(super) fn plain_whole_message(&self, header: &FrameHeader) -> Option<bool> {
+        let plain = header.fin
+            && matches!(header.opcode, OpCode::Text | OpCode::Binary)
+            && header.rsv == 0
+            && !self.streaming;
+        (plain && self.message_rules(header).is_ok()).then_some(header.opcode == OpCode::Text)
+    }
+
+    /// A message whose frame [`plain_whole_message`](Self::plain_whole_message)
+    /// accepted: `payload` unmasked, and for text the verdict of the
+    /// one-shot check over all of it.
+    #[inline(always)]
+    pub(super) fn whole_message(
+        &mut self,
+        text: bool,
+        payload: BytesMut,
+        verdict: Result<(), Utf8Error>,
+        ready: &mut VecDeque<Inbound>,
+    ) {
+        ready.push_back(match verdict {
+            Ok(()) => Inbound::Message(message(text, payload)),
+            Err(err) => Inbound::Violation(ProtocolError::InvalidUtf8 {
+                valid_up_to: err.valid_up_to(),
+            }),
+        });
+    }
+
     /// A frame with `header` starts (its header rules already checked):
     /// applies the message rules and routes its payload. `in_place`: its
     /// bytes are being read where they lie in the read buffer.
     ///
     /// # Errors
     ///
-    /// A continuation with no message open, a new message while one is open
-    /// (§5.4, 1002), and the message limit (§10.4, 1009), checked against the
-    /// declared length before any payload is kept.
-    #[inline]
+    /// As [`message_rules`](Self::message_rules).
+    #[inline(always)]
     pub(super) fn begin(
         &mut self,
         header: &FrameHeader,
         in_place: bool,
     ) -> Result<Route, ProtocolError> {
+        if header.opcode.is_control() {
+            self.frame = Frame::Control(header.opcode);
+            return Ok(Route::Kept { text: false });
+        }
+        let declared = self.message_rules(header)?;
         let open = match header.opcode {
-            OpCode::Text | OpCode::Binary => {
-                // §5.4: "fragments of one message MUST NOT be interleaved".
-                if self.open.is_some() {
-                    return Err(ProtocolError::ExpectedContinuation);
-                }
+            OpCode::Continuation => self.open.as_mut().expect("checked by the rules"),
+            _ => {
                 self.utf8.reset();
                 self.open.insert(Open {
                     text: header.opcode == OpCode::Text,
                     declared: 0,
-                    // Only bits an extension defines get past the reader.
                     transformed: header.rsv != 0,
                     invalid: false,
                 })
             }
-            // §5.4: a continuation belongs to an open fragmented message.
-            OpCode::Continuation => self
-                .open
-                .as_mut()
-                .ok_or(ProtocolError::UnexpectedContinuation)?,
-            control => {
-                self.frame = Frame::Control(control);
-                return Ok(Route::Kept {
-                    text: false,
-                    whole: false,
-                });
-            }
         };
-        // §10.4: the message limit, against the running total plus this
-        // frame (for a transformed message, its output is what counts).
-        let declared = open.declared.saturating_add(header.payload_len);
-        if declared > self.max_message_size && !open.transformed {
-            return Err(ProtocolError::MessageTooBig {
-                declared,
-                limit: self.max_message_size,
-            });
-        }
         open.declared = declared;
         let text = open.text;
         let whole = header.fin && header.opcode != OpCode::Continuation;
@@ -191,7 +232,7 @@ impl MessageAssembler {
         } else if self.streaming {
             Route::Streamed { text }
         } else if whole && (in_place || header.payload_len < OWN_BUFFER_MIN) {
-            Route::Kept { text, whole }
+            Route::Kept { text }
         } else {
             Route::Own { text }
         };
@@ -287,7 +328,7 @@ impl MessageAssembler {
     /// The frame being read ended; `kept` is its payload if its route kept
     /// it in the read buffer. Returns whether reading goes on (not after a
     /// close frame).
-    #[inline]
+    #[inline(always)]
     pub(super) fn end_frame(&mut self, kept: BytesMut, ready: &mut VecDeque<Inbound>) -> bool {
         let (fin, route) = match self.frame {
             Frame::Control(opcode) => {
@@ -380,13 +421,15 @@ impl MessageAssembler {
 }
 
 /// A message of validated bytes.
+#[inline(always)]
 fn message(text: bool, bytes: BytesMut) -> Message {
     let bytes = bytes.freeze();
     if text {
         // SAFETY: `from_validated` requires `bytes` to be valid UTF-8.
         // Every byte of a text message went, in order, through the
-        // message's `Utf8Validator` (or, for a small whole message, the
-        // one-shot `utf8stream::check`), which accepted all of them: a
+        // message's `Utf8Validator` (or, for a small whole message read in
+        // place, the one-shot `utf8stream::check` over all of it, whose
+        // `Ok` verdict `whole_message` requires), which accepted all of them: a
         // message or piece with a rejected byte is dropped before it gets
         // here. A message is complete only after `finish` confirmed it does
         // not end inside a code point; a streamed piece starts with the

@@ -111,7 +111,7 @@ impl Receiver {
     ) -> Self {
         Self {
             buf: BytesMut::new(),
-            reader: FrameReader::new(role, config.frame_limit(), rsv),
+            reader: FrameReader::new(role, config.max_frame_size(), rsv),
             assembler: MessageAssembler::new(config, extensions),
             ready: VecDeque::new(),
         }
@@ -120,7 +120,12 @@ impl Receiver {
     /// Reads `bytes`, copying what must be kept into the read buffer (the
     /// copy unmasks, and validates text, on the way).
     pub(crate) fn receive(&mut self, bytes: &[u8]) {
-        self.catch_up();
+        if self.buf.len() > self.reader.kept() {
+            // Bytes not read yet come first: these are read after them, in
+            // place.
+            self.buf.extend_from_slice(bytes);
+            return;
+        }
         self.reader.read(
             &mut self.buf,
             Input::Copy(bytes),
@@ -187,7 +192,7 @@ pub(crate) fn judge_header(
 mod tests {
     use bytes::BytesMut;
 
-    use super::*;
+    use super::{message::OWN_BUFFER_MIN, *};
     use crate::{
         frame::{FrameHeader, OpCode, Status},
         mask::apply_mask_bytewise,
@@ -213,9 +218,10 @@ mod tests {
     }
 
     fn config(streaming: bool) -> Config {
-        Config::default()
+        Config::builder()
             .max_frame_size(1 << 20)
             .streaming(streaming)
+            .build()
     }
 
     /// Feeds `wire` in pieces of `size`, every other one in place if
@@ -301,8 +307,6 @@ mod tests {
         ];
         (wire, items)
     }
-
-    const OWN_BUFFER_MIN: u64 = if cfg!(miri) { 1024 } else { 32 * 1024 };
 
     #[test]
     fn every_route_gives_the_same_items_for_reads_of_any_size_copied_or_in_place() {
@@ -487,7 +491,10 @@ mod tests {
 
     #[test]
     fn a_message_over_the_limit_is_refused_before_its_payload_is_kept() {
-        let config = config(false).max_message_size(4096);
+        let config = Config::builder()
+            .max_frame_size(1 << 20)
+            .max_message_size(4096)
+            .build();
         let wire = [frame(0x02, &[7; 3072]), frame(0x80, &[9; 3072])].concat();
         let mut receiver = Receiver::new(
             Role::Server,
