@@ -3,7 +3,7 @@
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 venv="$root/.venv"
-examples="$root/target/release/examples"
+examples="$root/target/release"
 
 # Creates the project's venv (once) and installs the given PyPI packages into it.
 ensure_python() {
@@ -16,7 +16,7 @@ ensure_python() {
 
 # Builds the examples the scripts run.
 build_examples() {
-  (cd "$root" && cargo build --quiet --release -p wsframe --features tokio --examples)
+  (cd "$root" && cargo build --quiet --release -p wsframe-examples --features tokio --bins)
 }
 
 # Prints a TCP port that is free on 127.0.0.1 right now.

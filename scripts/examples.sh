@@ -3,8 +3,8 @@
 # its output and exit codes checked.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-cargo build --quiet --release -p wsframe --examples
-explain=target/release/examples/explain
+cargo build --quiet --release -p wsframe-examples --bin explain
+explain=target/release/explain
 
 out=$("$explain" 1000 1007)
 for expected in "1000 Normal Closure" "1007 Invalid frame payload data" "Key differences" \

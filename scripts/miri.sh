@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Miri over the code with unsafe in it or under it: the masking paths (SSE2,
-# and AVX2 with the feature enabled at compile time), the first pass that
-# unmasks into spare capacity (`ingest`), frames, `Text`, the validator over
+# and AVX2 with the feature enabled at compile time), the frame reader that
+# unmasks into spare capacity (`recv`), frames, `Text`, the validator over
 # simdutf8, and its fused AVX2 unmask-and-validate loop; AddressSanitizer
 # over the AVX-512 one. Installs Miri on the nightly toolchain if missing.
 set -euo pipefail

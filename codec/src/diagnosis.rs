@@ -16,10 +16,11 @@ pub const CONTEXT_LEN: usize = 12;
 /// Where a text stopped being valid UTF-8 and the bytes around that point.
 ///
 /// A small fixed-size value (so [`ProtocolError`](crate::ProtocolError)
-/// stays `Copy`): up to 4 bytes starting at the first offending byte, and up
-/// to [`CONTEXT_LEN`] bytes of the same text before them, as far as the
-/// receiver still held them (in streaming mode, bytes already handed out are
-/// gone).
+/// stays `Copy`): the offending bytes (and the byte that broke their
+/// sequence), and up to [`CONTEXT_LEN`] bytes of the same text before them.
+/// It is the same however the text was cut into frames and reads: the
+/// validator fails in the read that brings the deciding byte, and nothing
+/// after that byte is recorded.
 #[derive(Copy, Clone, PartialEq, Eq, Hash)]
 pub struct InvalidUtf8 {
     offset: u64,
@@ -33,36 +34,58 @@ pub struct InvalidUtf8 {
 }
 
 impl InvalidUtf8 {
-    /// Captures the evidence of `error` from `window`, the bytes of the text
-    /// that start at offset `window_start` of the text. `frame` is the index
-    /// (from 0) of the frame of the message that held the first offending
-    /// byte. Bytes outside `window` are simply not recorded.
+    /// Captures the evidence of `error` from `window`: bytes of the text in
+    /// parts read one after the other, the first of which starts at offset
+    /// `window_start` of the text. `frame` is the number (from 1) of the
+    /// frame of the message that held the first offending byte. Bytes outside
+    /// the window are simply not recorded.
+    ///
+    /// What is kept does not depend on how the text arrived: the offending
+    /// bytes and the one byte after them that broke their sequence (the
+    /// validator fails in the read that brings that byte, so it is always
+    /// there), never bytes that merely happened to arrive in the same read.
     pub(crate) fn capture(
-        window: &[u8],
+        window: &[&[u8]],
         window_start: u64,
         error: &utf8stream::Utf8Error,
         frame: u32,
     ) -> Self {
         let offset = error.valid_up_to();
+        let error_len = error.error_len().map_or(0, |len| len as u8);
         let mut evidence = Self {
             offset,
             frame,
-            error_len: error.error_len().map_or(0, |len| len as u8),
+            error_len,
             at: [0; 4],
             at_len: 0,
             before: [0; CONTEXT_LEN],
             before_len: 0,
         };
-        // The error's position inside the window, clamped to it.
-        let split = offset.saturating_sub(window_start).min(window.len() as u64) as usize;
+        let len: usize = window.iter().map(|part| part.len()).sum();
+        let bytes = || window.iter().flat_map(|part| part.iter().copied());
+        // The error's position in the window, clamped to it.
+        let split = offset.saturating_sub(window_start).min(len as u64) as usize;
         if offset >= window_start {
-            let at = &window[split..window.len().min(split + 4)];
-            evidence.at[..at.len()].copy_from_slice(at);
-            evidence.at_len = at.len() as u8;
+            for (slot, byte) in evidence.at.iter_mut().zip(bytes().skip(split)) {
+                *slot = byte;
+                evidence.at_len += 1;
+            }
         }
-        let before = &window[split.saturating_sub(CONTEXT_LEN)..split];
-        evidence.before[..before.len()].copy_from_slice(before);
-        evidence.before_len = before.len() as u8;
+        // A lead byte's sequence was cut short by the byte after it: keep
+        // that byte too. A byte invalid by itself needs nothing after it.
+        let decisive = match evidence.at[0] {
+            _ if error_len == 0 => evidence.at_len,
+            0xC2..=0xF4 => error_len + 1,
+            _ => error_len,
+        };
+        evidence.at_len = evidence.at_len.min(decisive);
+        evidence.at[evidence.at_len as usize..].fill(0);
+        let first = split.saturating_sub(CONTEXT_LEN);
+        let before = bytes().skip(first).take(split - first);
+        for (slot, byte) in evidence.before.iter_mut().zip(before) {
+            *slot = byte;
+            evidence.before_len += 1;
+        }
         evidence
     }
 
@@ -77,7 +100,7 @@ impl InvalidUtf8 {
     /// ```
     pub fn of(text: &[u8]) -> Option<Self> {
         let error = utf8stream::validate(text).err()?;
-        Some(Self::capture(text, 0, &error, 0))
+        Some(Self::capture(&[text], 0, &error, 1))
     }
 
     /// Bytes of the text that were valid before the first offending byte.
@@ -85,8 +108,9 @@ impl InvalidUtf8 {
         self.offset
     }
 
-    /// Which frame of the message (0 = the first) held the first offending
-    /// byte; 0 for a close reason.
+    /// Which frame of the message (1 = the first) held the first offending
+    /// byte; 1 for a close reason. For a code point cut across frames, the
+    /// frame where it started.
     pub const fn frame(&self) -> u32 {
         self.frame
     }
@@ -103,7 +127,9 @@ impl InvalidUtf8 {
         &self.at[..len as usize]
     }
 
-    /// Up to 3 bytes that followed the offending ones, where known.
+    /// The byte after the offending ones that made them invalid, when they
+    /// began a code point it did not continue (`E9` then a space); empty
+    /// when the offending bytes are invalid by themselves.
     pub fn following(&self) -> &[u8] {
         &self.at[self.bytes().len()..self.at_len as usize]
     }
@@ -133,6 +159,24 @@ impl InvalidUtf8 {
     /// offending ones in brackets, the likely cause and the fix.
     pub fn long(&self) -> impl fmt::Display + '_ {
         Long(self)
+    }
+
+    /// The offset, frame and offending bytes only, for tests comparing
+    /// errors found in reads cut differently (the bytes around them depend
+    /// on what had arrived).
+    #[cfg(test)]
+    pub(crate) fn essentials(self, frame: u32) -> Self {
+        let mut at = [0; 4];
+        let bytes = self.bytes();
+        at[..bytes.len()].copy_from_slice(bytes);
+        Self {
+            frame,
+            at,
+            at_len: bytes.len() as u8,
+            before: [0; CONTEXT_LEN],
+            before_len: 0,
+            ..self
+        }
     }
 
     /// Whether [`context`](Self::context) starts at the text's first byte.
@@ -183,7 +227,8 @@ pub enum Diagnosis {
     /// An overlong encoding (`C0`/`C1`, `E0 80..9F`, `F0 80..8F`), such as
     /// Java's modified UTF-8 NUL `C0 80`.
     Overlong,
-    /// A code point above U+10FFFF (`F4 90..`, `F5`-`F7`).
+    /// A code point above U+10FFFF (`F4 90..BF`). (A lone `F5`-`F7` is read
+    /// as Latin-1 `õ ö ÷`, far more common in practice.)
     AboveMax,
     /// None of the above: the bytes are shown in hex.
     Unknown,
@@ -224,8 +269,8 @@ impl Diagnosis {
                 "{bytes} encodes a UTF-16 surrogate: CESU-8 or Java's modified UTF-8 (a character above U+FFFF written as two surrogates)"
             ),
             Self::Overlong => {
-                if evidence.at[..evidence.at_len as usize].starts_with(&[0xC0, 0x80]) {
-                    "C0 80 is an overlong encoding of NUL, as Java's modified UTF-8 (DataOutput.writeUTF, JNI) writes it".to_owned()
+                if matches!(evidence.bytes(), [0xC0 | 0xC1]) {
+                    format!("{bytes} starts only overlong encodings, such as C0 80: NUL as Java's modified UTF-8 (DataOutput.writeUTF, JNI) writes it")
                 } else {
                     format!("{bytes} is an overlong encoding (a character written with more bytes than UTF-8 allows)")
                 }
@@ -256,46 +301,47 @@ impl Diagnosis {
 }
 
 /// The file signatures recognised at the start of a text.
-const SIGNATURES: [(&[u8], &str); 6] = [
+const SIGNATURES: [(&[u8], &str); 5] = [
     (b"\x89PNG", "PNG image"),
     (b"\x1F\x8B", "gzip stream"),
     (b"PK\x03\x04", "zip archive"),
     (b"%PDF", "PDF document"),
-    (b"\xFF\xD8\xFF", "JPEG image"),
     (b"GIF8", "GIF image"),
 ];
 
 fn diagnose(evidence: &InvalidUtf8) -> Diagnosis {
     let bytes = evidence.bytes();
     let context = evidence.context();
-    let mut start = [0u8; CONTEXT_LEN + 4];
-    let seen = {
-        let (head, tail) = start.split_at_mut(context.len());
-        head.copy_from_slice(context);
-        let rest = &evidence.at[..evidence.at_len as usize];
-        tail[..rest.len()].copy_from_slice(rest);
-        &start[..context.len() + rest.len()]
-    };
-    let at_text_start = evidence.context_is_whole_prefix();
+    let at = &evidence.at[..evidence.at_len as usize];
+    let mut seen = [0u8; CONTEXT_LEN + 4];
+    seen[..context.len()].copy_from_slice(context);
+    seen[context.len()..][..at.len()].copy_from_slice(at);
+    let seen = &seen[..context.len() + at.len()];
 
-    if at_text_start && (seen.starts_with(&[0xFF, 0xFE]) || seen.starts_with(&[0xFE, 0xFF])) {
-        return Diagnosis::Utf16;
-    }
-    if at_text_start {
-        if let Some((_, name)) = SIGNATURES.iter().find(|(sig, _)| seen.starts_with(sig)) {
+    if evidence.context_is_whole_prefix() {
+        // FF and FE never occur in UTF-8; at the start they are the
+        // UTF-16 byte-order mark.
+        if matches!(seen, [0xFF | 0xFE, ..]) {
+            return Diagnosis::Utf16;
+        }
+        // The text fails as soon as the signature's first non-UTF-8 byte
+        // arrives, so what was seen may be just the start of a signature.
+        let signed = SIGNATURES
+            .iter()
+            .find(|(sig, _)| sig.starts_with(seen) || seen.starts_with(sig));
+        if let Some((_, name)) = signed {
             return Diagnosis::Binary { format: Some(name) };
         }
     }
     if looks_like_utf16(context, evidence.offset) {
         return Diagnosis::Utf16;
     }
-    let at = &evidence.at[..evidence.at_len as usize];
     match *at {
         [0xED, 0xA0..=0xBF, ..] => return Diagnosis::Surrogate,
-        [0xC0 | 0xC1, 0x80..=0xBF, ..] | [0xE0, 0x80..=0x9F, ..] | [0xF0, 0x80..=0x8F, ..] => {
+        [0xC0 | 0xC1, ..] | [0xE0, 0x80..=0x9F, ..] | [0xF0, 0x80..=0x8F, ..] => {
             return Diagnosis::Overlong
         }
-        [0xF4, 0x90..=0xBF, ..] | [0xF5..=0xF7, 0x80..=0xBF, ..] => return Diagnosis::AboveMax,
+        [0xF4, 0x90..=0xBF, ..] => return Diagnosis::AboveMax,
         _ => {}
     }
     if mostly_control_bytes(seen) {
@@ -304,11 +350,9 @@ fn diagnose(evidence: &InvalidUtf8) -> Diagnosis {
     if evidence.is_cut_at_end() && bytes.len() > 1 {
         return Diagnosis::CutCodePoint;
     }
-    // One byte that stands for a character in Windows-1252, not followed by
-    // a continuation byte (which would make it part of a UTF-8 sequence).
+    // One byte that stands for a character in Windows-1252.
     if let [byte] = *bytes {
-        let next_is_continuation = matches!(evidence.following().first(), Some(0x80..=0xBF));
-        if let Some(char) = windows_1252(byte).filter(|_| !next_is_continuation) {
+        if let Some(char) = windows_1252(byte) {
             return Diagnosis::Latin1 { byte, char };
         }
     }
@@ -437,7 +481,7 @@ mod tests {
 
     #[test]
     fn each_cause_is_recognised_from_its_bytes() {
-        let cases: [(&[u8], Diagnosis); 14] = [
+        let cases: [(&[u8], Diagnosis); 15] = [
             (
                 b"Caf\xE9 au lait",
                 Diagnosis::Latin1 {
@@ -481,14 +525,21 @@ mod tests {
                 },
             ),
             (
-                b"\x08\x96\x01\x12\x04\x08\x01\x10\xFF",
+                b"\x08\x01\x12\x04\x08\x01\x10\x02\x1a\x03abc\x22\x02\xC8\x01",
                 Diagnosis::Binary { format: None },
             ),
             (b"smile \xF0\x9F\x98", Diagnosis::CutCodePoint),
             (b"emoji \xED\xA0\xBD\xED\xB8\x80", Diagnosis::Surrogate),
             (b"nul \xC0\x80 here", Diagnosis::Overlong),
             (b"x \xF4\x90\x80\x80", Diagnosis::AboveMax),
-            (b"abc \x80\x80", Diagnosis::Unknown),
+            (b"abc \xE2\x82\x41", Diagnosis::Unknown),
+            (
+                b"price: 5 \x80",
+                Diagnosis::Latin1 {
+                    byte: 0x80,
+                    char: '\u{20ac}',
+                },
+            ),
         ];
         for (text, expected) in cases {
             assert_eq!(diagnosis_of(text), expected, "{:?}", Hex(text));
@@ -519,7 +570,9 @@ mod tests {
             &text[std.valid_up_to()..][..std.error_len().unwrap()]
         );
         assert_eq!(evidence.context(), b"6789abcdefgh");
-        assert_eq!(evidence.following(), b"At");
+        // F0 9F began a code point; the 'A' that broke it is kept, the
+        // bytes after it are not.
+        assert_eq!(evidence.following(), b"A");
     }
 
     proptest::proptest! {
@@ -545,6 +598,38 @@ mod tests {
                 proptest::prop_assert_eq!(evidence.context(), &text[at.saturating_sub(CONTEXT_LEN)..at]);
                 let _ = evidence.diagnosis();
                 proptest::prop_assert!(evidence.short().to_string().len() <= 40);
+            }
+        }
+    }
+
+    /// The longest reason: the largest offset and frame number with every
+    /// diagnosis still fits a close frame whole (123 bytes, RFC 6455 §5.5).
+    #[test]
+    fn the_longest_reason_fits_a_close_frame() {
+        let samples: [&[u8]; 9] = [
+            b"Caf\xE9",
+            b"\xFF\xFE",
+            b"\x89PNG",
+            b"\x08\x01\x12\x04\x08\x01\x10\x02\x1a\x03abc\x22\x02\xC8\x01",
+            b"smile \xF0\x9F\x98",
+            b"\xED\xA0\x80",
+            b"\xC0\x80",
+            b"\xF4\x90\x80\x80",
+            b"\xE2\x82\x41",
+        ];
+        for text in samples {
+            let evidence = InvalidUtf8 {
+                offset: u64::MAX,
+                frame: u32::MAX,
+                ..InvalidUtf8::of(text).unwrap()
+            };
+            for error in [
+                crate::ProtocolError::InvalidUtf8(evidence),
+                crate::ProtocolError::InvalidCloseReason(evidence),
+            ] {
+                let reason = error.to_string();
+                assert!(reason.len() <= 123, "{} bytes: {reason}", reason.len());
+                assert!(reason.ends_with(&evidence.short().to_string()), "{reason}");
             }
         }
     }

@@ -1,9 +1,13 @@
-//! Frame headers (RFC 6455 §5.2): parse from bytes without consuming them,
-//! validate, and encode.
+//! The frame header's grammar (RFC 6455 §5.2): parse it from bytes without
+//! consuming them, and encode it.
+//!
+//! This module only says what the bytes say: every field as written,
+//! reserved bits and reserved opcodes included. Whether a header is
+//! acceptable (reserved bits without an extension, reserved opcodes, control
+//! frame rules, masking by role, minimal length encoding, the frame limit)
+//! is decided in one place, the receive pipeline's frame reader.
 
 use bytes::{BufMut, BytesMut};
-
-use crate::error::ProtocolError;
 
 /// The largest payload a control frame may carry (RFC 6455 §5.5).
 pub const MAX_CONTROL_PAYLOAD: usize = 125;
@@ -11,8 +15,7 @@ pub const MAX_CONTROL_PAYLOAD: usize = 125;
 /// The longest header: 2 fixed bytes, an 8-byte length and a 4-byte mask.
 pub const MAX_HEADER_LEN: usize = 14;
 
-/// A frame's opcode (RFC 6455 §5.2, §11.8). Reserved opcodes (3–7, 0xB–0xF)
-/// are not representable: parsing them is a protocol error.
+/// A frame's opcode (RFC 6455 §5.2, §11.8).
 #[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
 pub enum OpCode {
     /// 0x0: continues a fragmented message.
@@ -27,20 +30,24 @@ pub enum OpCode {
     Ping,
     /// 0xA: the answer to a ping, or an unsolicited heartbeat.
     Pong,
+    /// 0x3–0x7 and 0xB–0xF: reserved for further data and control frames.
+    /// A receiver refuses them (close code 1002); they are representable so
+    /// that the grammar can say what the bytes say.
+    Reserved(u8),
 }
 
 impl OpCode {
-    /// The opcode for a 4-bit value, or `None` for a reserved one.
-    pub const fn from_u8(value: u8) -> Option<Self> {
-        Some(match value {
+    /// The opcode of the low four bits of `bits`.
+    pub const fn from_bits(bits: u8) -> Self {
+        match bits & 0x0F {
             0x0 => Self::Continuation,
             0x1 => Self::Text,
             0x2 => Self::Binary,
             0x8 => Self::Close,
             0x9 => Self::Ping,
             0xA => Self::Pong,
-            _ => return None,
-        })
+            other => Self::Reserved(other),
+        }
     }
 
     /// The 4-bit value on the wire.
@@ -52,10 +59,12 @@ impl OpCode {
             Self::Close => 0x8,
             Self::Ping => 0x9,
             Self::Pong => 0xA,
+            Self::Reserved(bits) => bits & 0x0F,
         }
     }
 
-    /// Close, ping and pong: opcodes with the high bit set (RFC 6455 §5.5).
+    /// Opcodes with the high bit set (close, ping, pong and the reserved
+    /// 0xB–0xF): control frames (RFC 6455 §5.5).
     pub const fn is_control(self) -> bool {
         self.as_u8() & 0x8 != 0
     }
@@ -68,24 +77,40 @@ impl OpCode {
 pub enum Status<T> {
     /// Parsed; the header occupies this many bytes at the front of the input.
     Complete(T),
-    /// The input is a valid prefix of a header; read more bytes and retry.
+    /// The input is a prefix of a header; read more bytes and retry.
     Partial,
 }
 
-/// A parsed, valid frame header.
+/// A frame header as written on the wire.
 #[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
 pub struct FrameHeader {
     /// FIN: this is the last frame of its message.
     pub fin: bool,
-    /// RSV1–RSV3 as the low three bits (RSV1 = 0b100). Always 0 when parsed,
-    /// since no extension is negotiated; settable for encoding.
+    /// RSV1–RSV3 as the low three bits (RSV1 = 0b100), as written.
     pub rsv: u8,
     /// What the frame carries.
     pub opcode: OpCode,
     /// The masking key, present on every client-to-server frame (§5.3).
     pub mask: Option<[u8; 4]>,
-    /// The payload length the header declares.
+    /// The payload length the header declares (a 64-bit length is taken as
+    /// written, its most significant bit included).
     pub payload_len: u64,
+}
+
+/// FIN, RSV bits and opcode: what a header's first byte says.
+#[inline]
+pub(crate) const fn first_byte(byte: u8) -> (bool, u8, OpCode) {
+    (
+        byte & 0x80 != 0,
+        (byte >> 4) & 0x07,
+        OpCode::from_bits(byte),
+    )
+}
+
+/// The MASK bit and the 7-bit length: what a header's second byte says.
+#[inline]
+pub(crate) const fn second_byte(byte: u8) -> (bool, u8) {
+    (byte & 0x80 != 0, byte & 0x7F)
 }
 
 impl FrameHeader {
@@ -102,96 +127,55 @@ impl FrameHeader {
 
     /// Parses a header from the front of `buf` without consuming anything.
     ///
-    /// Returns the header and its encoded length, or [`Status::Partial`] if
-    /// `buf` is a valid but incomplete prefix. Errors are reported as soon as
-    /// the offending byte is present, without waiting for the rest.
-    ///
-    /// # Errors
-    ///
-    /// Every header rule of RFC 6455 §5.2 and §5.5 that does not depend on the
-    /// connection: RSV bits without an extension, reserved opcodes,
-    /// fragmented or oversized control frames, non-minimal length encodings
-    /// and 64-bit lengths with the top bit set. All are close code 1002.
+    /// Returns the header and its encoded length in bytes (2 to
+    /// [`MAX_HEADER_LEN`]), or [`Status::Partial`] if `buf` holds less than a
+    /// whole header. Any bytes are a header's grammar, so this never fails:
+    /// the rules of RFC 6455 §5 (reserved bits and opcodes, control frames,
+    /// minimal lengths) are the receiver's to apply, with the connection's
+    /// role, limits and extensions at hand.
     #[inline]
-    pub fn parse(buf: &[u8]) -> Result<Status<(Self, usize)>, ProtocolError> {
-        let Some(&first) = buf.first() else {
-            return Ok(Status::Partial);
+    pub fn parse(buf: &[u8]) -> Status<(Self, usize)> {
+        let [first, second, ..] = *buf else {
+            return Status::Partial;
         };
-        let fin = first & 0x80 != 0;
-        let rsv = (first >> 4) & 0x07;
-        // §5.2: "MUST be 0 unless an extension is negotiated that defines
-        // meanings for non-zero values" (none is, so far).
-        if rsv != 0 {
-            return Err(ProtocolError::ReservedBits(rsv));
-        }
-        // §5.2: "If an unknown opcode is received, the receiving endpoint MUST
-        // _Fail the WebSocket Connection_."
-        let opcode =
-            OpCode::from_u8(first & 0x0F).ok_or(ProtocolError::ReservedOpcode(first & 0x0F))?;
-        // §5.5: "All control frames ... MUST NOT be fragmented."
-        if opcode.is_control() && !fin {
-            return Err(ProtocolError::FragmentedControlFrame);
-        }
-        let Some(&second) = buf.get(1) else {
-            return Ok(Status::Partial);
-        };
-        let masked = second & 0x80 != 0;
-        let short_len = second & 0x7F;
-        // §5.5: "All control frames MUST have a payload length of 125 bytes or less."
-        if opcode.is_control() && short_len > MAX_CONTROL_PAYLOAD as u8 {
-            return Err(ProtocolError::ControlFrameTooLong);
-        }
-        let (payload_len, mut pos) = match short_len {
+        let (fin, rsv, opcode) = first_byte(first);
+        let (masked, short_len) = second_byte(second);
+        let (payload_len, mut len) = match short_len {
             126 => {
-                let Some(bytes) = buf.get(2..4) else {
-                    return Ok(Status::Partial);
+                let [_, _, hi, lo, ..] = *buf else {
+                    return Status::Partial;
                 };
-                let len = u16::from_be_bytes([bytes[0], bytes[1]]) as u64;
-                // §5.2: "the minimal number of bytes MUST be used to encode the length".
-                if len < 126 {
-                    return Err(ProtocolError::NonMinimalLength);
-                }
-                (len, 4)
+                (u16::from_be_bytes([hi, lo]) as u64, 4)
             }
             127 => {
                 let Some(bytes) = buf.get(2..10) else {
-                    // The top bit is known from the first length byte.
-                    if buf.get(2).is_some_and(|b| b & 0x80 != 0) {
-                        return Err(ProtocolError::LengthTopBitSet);
-                    }
-                    return Ok(Status::Partial);
+                    return Status::Partial;
                 };
-                let len = u64::from_be_bytes(bytes.try_into().expect("8 bytes"));
-                // §5.2: "the most significant bit MUST be 0".
-                if len >> 63 != 0 {
-                    return Err(ProtocolError::LengthTopBitSet);
-                }
-                if len <= u16::MAX as u64 {
-                    return Err(ProtocolError::NonMinimalLength);
-                }
-                (len, 10)
+                let mut be = [0u8; 8];
+                be.copy_from_slice(bytes);
+                (u64::from_be_bytes(be), 10)
             }
-            len => (len as u64, 2),
+            short => (short as u64, 2),
         };
         let mask = if masked {
-            let Some(key) = buf.get(pos..pos + 4) else {
-                return Ok(Status::Partial);
+            let Some(key) = buf.get(len..len + 4) else {
+                return Status::Partial;
             };
-            pos += 4;
+            len += 4;
             Some([key[0], key[1], key[2], key[3]])
         } else {
             None
         };
-        Ok(Status::Complete((
+        Status::Complete((
             Self {
                 fin,
-                rsv: 0,
+                rsv,
                 opcode,
                 mask,
                 payload_len,
             },
-            pos,
-        )))
+            len,
+        ))
     }
 
     /// The number of bytes [`encode`](Self::encode) writes.
@@ -236,10 +220,6 @@ impl FrameHeader {
 mod tests {
     use super::*;
 
-    fn parse(bytes: &[u8]) -> Result<Status<(FrameHeader, usize)>, ProtocolError> {
-        FrameHeader::parse(bytes)
-    }
-
     #[test]
     fn lengths_at_the_encoding_boundaries_round_trip_and_every_prefix_is_partial() {
         for len in [0u64, 1, 125, 126, 127, 65535, 65536, 1 << 32, (1 << 63) - 1] {
@@ -251,11 +231,14 @@ mod tests {
                 let mut out = BytesMut::new();
                 header.encode(&mut out);
                 assert_eq!(out.len(), header.encoded_len());
-                assert_eq!(parse(&out), Ok(Status::Complete((header, out.len()))));
+                assert_eq!(
+                    FrameHeader::parse(&out),
+                    Status::Complete((header, out.len()))
+                );
                 for end in 0..out.len() {
                     assert_eq!(
-                        parse(&out[..end]),
-                        Ok(Status::Partial),
+                        FrameHeader::parse(&out[..end]),
+                        Status::Partial,
                         "len {len} prefix {end}"
                     );
                 }
@@ -264,21 +247,26 @@ mod tests {
     }
 
     #[test]
-    fn each_header_rule_has_its_error() {
-        use ProtocolError::*;
-        assert_eq!(parse(&[0xC1, 0x00]), Err(ReservedBits(4)));
-        assert_eq!(parse(&[0x91, 0x00]), Err(ReservedBits(1)));
-        for op in [3u8, 4, 5, 6, 7, 0xB, 0xC, 0xD, 0xE, 0xF] {
-            assert_eq!(parse(&[0x80 | op]), Err(ReservedOpcode(op)));
-        }
-        assert_eq!(parse(&[0x09]), Err(FragmentedControlFrame));
-        assert_eq!(parse(&[0x89, 126]), Err(ControlFrameTooLong));
-        assert_eq!(parse(&[0x82, 126, 0, 125]), Err(NonMinimalLength));
+    fn the_grammar_reads_every_field_as_written() {
+        // RSV bits, a reserved opcode, a control frame without FIN and a
+        // non-minimal length: all read as they are, judged elsewhere.
+        let Status::Complete((header, len)) = FrameHeader::parse(&[0x7B, 126, 0, 5]) else {
+            panic!("whole header")
+        };
+        assert_eq!(len, 4);
         assert_eq!(
-            parse(&[0x82, 127, 0, 0, 0, 0, 0, 0, 0xFF, 0xFF]),
-            Err(NonMinimalLength)
+            header,
+            FrameHeader {
+                fin: false,
+                rsv: 0b111,
+                opcode: OpCode::Reserved(0xB),
+                mask: None,
+                payload_len: 5
+            }
         );
-        assert_eq!(parse(&[0x82, 127, 0x80]), Err(LengthTopBitSet));
-        assert!(matches!(parse(&[0x89, 125]), Ok(Status::Complete(_))));
+        for bits in 0..16u8 {
+            assert_eq!(OpCode::from_bits(bits).as_u8(), bits);
+            assert_eq!(OpCode::from_bits(bits).is_control(), bits >= 8);
+        }
     }
 }

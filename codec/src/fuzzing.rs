@@ -5,27 +5,75 @@
 use bytes::BytesMut;
 
 use crate::{
-    apply_mask, apply_mask_bytewise, frame::MAX_HEADER_LEN, CloseCode, Config, Connection, Event,
-    FrameHeader, Initiator, Message, Role, State, Status,
+    apply_mask, apply_mask_bytewise,
+    frame::{MAX_CONTROL_PAYLOAD, MAX_HEADER_LEN},
+    CloseCode, Config, Connection, Event, FrameHeader, Initiator, Message, OpCode, Role, State,
+    Status,
 };
 
-/// `frame_header`: parsing never panics; every strict prefix of a valid
-/// header is `Partial`; encoding a parsed header reproduces its bytes.
+/// `frame_header`: the header grammar ([`FrameHeader::parse`]) never
+/// panics, reads every strict prefix of a header as `Partial`, and encoding
+/// a minimally encoded header reproduces its bytes. The receive pipeline's
+/// frame reader, the one place the header rules are applied, judges any
+/// prefix the way it judges the whole (an error shows as soon as its byte
+/// is there, and stays), accepts only headers that keep the rules, and
+/// reports the same first item for the bytes fed whole or byte by byte,
+/// copied or in place.
 pub fn frame_header(data: &[u8]) {
-    let Ok(Status::Complete((header, len))) = FrameHeader::parse(data) else {
+    for role in [Role::Server, Role::Client] {
+        let verdict = crate::recv::judge_header(role, FUZZ_FRAME_LIMIT, data);
+        for end in 0..data.len() {
+            match crate::recv::judge_header(role, FUZZ_FRAME_LIMIT, &data[..end]) {
+                Ok(Status::Partial) => {}
+                Ok(Status::Complete(_)) => assert!(
+                    matches!(verdict, Ok(Status::Complete(_))),
+                    "a prefix is a header, the whole is not"
+                ),
+                early => assert_eq!(early, verdict, "prefix {end}"),
+            }
+        }
+        if let Ok(Status::Complete((header, len))) = verdict {
+            assert_eq!(header.rsv, 0, "no extension is negotiated");
+            assert!(!matches!(header.opcode, OpCode::Reserved(_)));
+            if header.opcode.is_control() {
+                assert!(header.fin && header.payload_len <= MAX_CONTROL_PAYLOAD as u64);
+            }
+            assert_eq!(header.mask.is_some(), role == Role::Server);
+            assert!(header.payload_len <= FUZZ_FRAME_LIMIT);
+            assert_eq!(len, header.encoded_len());
+        }
+        let first = |cut: usize, in_place: bool| {
+            let config = Config::default().max_frame_size(FUZZ_FRAME_LIMIT);
+            let mut conn = Connection::with_mask_source(role, config, Box::new(|| [1, 2, 3, 4]));
+            for piece in data.chunks(cut) {
+                if in_place {
+                    conn.read_buf().extend_from_slice(piece);
+                } else {
+                    conn.receive(piece);
+                }
+            }
+            conn.next_event()
+        };
+        let whole = first(data.len().max(1), false);
+        assert_eq!(first(1, false), whole, "byte by byte");
+        assert_eq!(first(1, true), whole, "byte by byte, in place");
+    }
+    let Status::Complete((header, len)) = FrameHeader::parse(data) else {
         return;
     };
     assert!((2..=MAX_HEADER_LEN).contains(&len));
     for end in 0..len {
         assert_eq!(
             FrameHeader::parse(&data[..end]),
-            Ok(Status::Partial),
+            Status::Partial,
             "prefix {end}"
         );
     }
-    let mut out = BytesMut::new();
-    header.encode(&mut out);
-    assert_eq!(&out[..], &data[..len]);
+    if len == header.encoded_len() {
+        let mut out = BytesMut::new();
+        header.encode(&mut out);
+        assert_eq!(&out[..], &data[..len]);
+    }
 }
 
 /// `mask`: the SIMD unmasking equals the byte loop for any key, offset,

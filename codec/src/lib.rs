@@ -12,70 +12,140 @@
 //! - **Explainable**: [`CloseCode::explain`] says what a code means, when you
 //!   see it and how to fix it.
 //!
-//! # Quick start: a blocking echo loop
+//! # Quick start: a blocking echo server
 //!
-//! ```no_run
-//! use std::io::{Read, Write};
+//! A thread per client. Copy the handling of the socket too: a client may
+//! send half a request and hang up (`read` returns 0), stall (the deadline),
+//! or send something that is not an upgrade (the 400/426 answer).
+//!
+//! ```
+//! use std::{
+//!     io::{self, Read, Write},
+//!     net::{Shutdown, TcpListener, TcpStream},
+//!     time::{Duration, Instant},
+//! };
 //! use wsframe::{handshake::{Status, UpgradeRequest}, Config, Connection, Event, Role, State};
 //!
-//! # fn main() -> std::io::Result<()> {
-//! let listener = std::net::TcpListener::bind("127.0.0.1:9001")?;
-//! let (mut socket, _) = listener.accept()?;
-//! let mut buf = vec![0; 64 * 1024];
-//! let mut request = Vec::new();
-//! let rest = loop {
-//!     let n = socket.read(&mut buf)?;
-//!     request.extend_from_slice(&buf[..n]);
-//!     match UpgradeRequest::parse(&request) {
-//!         Ok(Status::Complete((upgrade, used))) => {
-//!             socket.write_all(&upgrade.response(None))?;
-//!             break request.split_off(used);
+//! /// One client: the opening handshake, then echo until either side closes.
+//! fn echo(mut socket: TcpStream) -> io::Result<()> {
+//!     let mut buf = vec![0; 64 * 1024];
+//!     let mut request = Vec::new();
+//!     // The whole request within 10 s, however slowly it trickles in.
+//!     let deadline = Instant::now() + Duration::from_secs(10);
+//!     let rest = loop {
+//!         let left = deadline.saturating_duration_since(Instant::now());
+//!         if left.is_zero() {
+//!             return Err(io::Error::new(io::ErrorKind::TimedOut, "handshake timed out"));
 //!         }
-//!         Ok(Status::Partial) => continue,
-//!         Err(err) => return socket.write_all(&err.response()),
-//!     }
-//! };
-//! let mut conn = Connection::new(Role::Server, Config::default());
-//! conn.receive(&rest);
-//! loop {
-//!     while let Some(event) = conn.next_event() {
-//!         match event {
-//!             Event::Message(message) => conn.send(message).expect("open"),
-//!             Event::Closed(closed) => println!("{}", closed.code.explain()),
-//!             _ => {} // pongs are queued automatically
+//!         socket.set_read_timeout(Some(left))?;
+//!         let n = socket.read(&mut buf)?;
+//!         if n == 0 {
+//!             return Ok(()); // hung up before the request was whole
 //!         }
+//!         request.extend_from_slice(&buf[..n]);
+//!         match UpgradeRequest::parse(&request) {
+//!             Ok(Status::Complete((upgrade, used))) => {
+//!                 socket.write_all(&upgrade.response(None))?;
+//!                 break request.split_off(used); // frames sent right behind it
+//!             }
+//!             Ok(Status::Partial) => {} // `parse` refuses requests over 16 KiB
+//!             Err(err) => return socket.write_all(&err.response()), // 400 or 426
+//!         }
+//!     };
+//!     // A client silent for 60 s is gone; so is one that stops reading.
+//!     socket.set_read_timeout(Some(Duration::from_secs(60)))?;
+//!     socket.set_write_timeout(Some(Duration::from_secs(60)))?;
+//!     let mut conn = Connection::new(Role::Server, Config::default());
+//!     conn.receive(&rest);
+//!     loop {
+//!         while let Some(event) = conn.next_event() {
+//!             match event {
+//!                 // `send` fails only after our close, when no message comes.
+//!                 Event::Message(message) => conn.send(message).unwrap_or(()),
+//!                 Event::Closed(closed) => println!("{closed}"), // what the code means
+//!                 _ => {} // pongs and the close reply are queued for you
+//!             }
+//!         }
+//!         socket.write_all(&conn.take_output())?;
+//!         if conn.state() == State::Closed {
+//!             return socket.shutdown(Shutdown::Write); // §7.1.1: the server closes TCP
+//!         }
+//!         let n = socket.read(&mut buf)?;
+//!         if n == 0 {
+//!             return Ok(()); // hung up without a close frame (1006)
+//!         }
+//!         conn.receive(&buf[..n]);
 //!     }
-//!     socket.write_all(&conn.take_output())?;
-//!     if conn.state() == State::Closed { break; }
-//!     let n = socket.read(&mut buf)?;
-//!     if n == 0 { break; }
-//!     conn.receive(&buf[..n]);
 //! }
-//! # Ok(())
+//!
+//! fn main() -> io::Result<()> {
+//! #   if true { return half_a_request_then_hang_up(); }
+//!     let listener = TcpListener::bind("127.0.0.1:9001")?;
+//!     for socket in listener.incoming() {
+//!         match socket {
+//!             Ok(socket) => {
+//!                 std::thread::spawn(move || {
+//!                     if let Err(err) = echo(socket) {
+//!                         eprintln!("connection failed: {err}");
+//!                     }
+//!                 });
+//!             }
+//!             Err(err) => eprintln!("accept failed: {err}"),
+//!         }
+//!     }
+//!     Ok(())
+//! }
+//! # /// What this doc test checks: a client that sends half an upgrade
+//! # /// request and hangs up ends `echo` at once, rather than spinning on
+//! # /// `read` returning 0.
+//! # fn half_a_request_then_hang_up() -> io::Result<()> {
+//! #     let listener = TcpListener::bind("127.0.0.1:0")?;
+//! #     let mut client = TcpStream::connect(listener.local_addr()?)?;
+//! #     client.write_all(b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n")?;
+//! #     drop(client);
+//! #     let (socket, _) = listener.accept()?;
+//! #     let (returned, outcome) = std::sync::mpsc::channel();
+//! #     std::thread::spawn(move || returned.send(echo(socket)));
+//! #     let outcome = outcome.recv_timeout(Duration::from_secs(5));
+//! #     assert!(matches!(outcome, Ok(Ok(()))), "echo did not return Ok(()) within 5 s: {outcome:?}");
+//! #     Ok(())
 //! # }
 //! ```
 //!
-//! The full server is `examples/echo_server.rs`:
-//! `cargo run --release -p wsframe --example echo_server`. Every close is
+//! The full server is `examples/src/bin/echo_server.rs` in the repository:
+//! `cargo run --release -p wsframe-examples --bin echo_server`. Every close is
 //! logged with [`Closed`]'s `Display`, which carries [`CloseCode::explain`];
-//! `cargo run -p wsframe --example explain -- 1000 1007` prints the
+//! `cargo run -p wsframe-examples --bin explain -- 1000 1007` prints the
 //! explanations, side by side for two codes.
 //!
 //! # Layers
 //!
-//! 1. [`frame`]: [`FrameHeader`] parsing ("need more" is a [`Status`], not an
-//!    error) and encoding, and [`apply_mask`] (AVX2/SSE2/NEON, resumable).
-//! 2. [`FrameDecoder`] / [`FrameEncoder`]: frames out of a caller's buffer,
-//!    payload unmasked in place as it arrives, limits before allocation.
-//! 3. [`Connection`]: the RFC 6455 state machine. Its first pass follows
-//!    the frame headers as bytes come in and unmasks payloads and validates
-//!    text in the copy that [`Connection::receive`] makes anyway, so each
-//!    payload byte is touched once (`utf8stream`'s fused AVX-512 or AVX2 loop); bytes
-//!    read straight into [`Connection::read_buf`] get the same pass in place.
-//!    Small whole messages are then handed out as slices of the read buffer;
-//!    fragments, and whole messages of 32 KiB or more, are written in that
-//!    same pass into a buffer of their message's own, so a fragmented
-//!    message is never copied again to be joined.
+//! Data flows one way: bytes → frames → messages → events.
+//!
+//! 1. [`frame`]: the header grammar. [`FrameHeader::parse`] says what a
+//!    header's bytes say ("need more" is a [`Status`], not an error) and
+//!    [`FrameHeader::encode`] writes one; [`apply_mask`] unmasks
+//!    (resumable at any offset).
+//! 2. The receive pipeline (private, `recv/`). Its frame reader is the one
+//!    place where received headers are parsed and judged: reserved bits as
+//!    the negotiated extensions allow, opcodes, control frames, masking by
+//!    role, minimal lengths, the frame limit. It unmasks each payload as it
+//!    lands, validating text in the same pass (`utf8stream`'s fused AVX-512
+//!    or AVX2 loop): in the copy that [`Connection::receive`] makes anyway,
+//!    or in place for bytes read straight into [`Connection::read_buf`]. Its
+//!    message assembler applies the message rules (fragment order, the
+//!    message limit, the UTF-8 verdict) and decides where each payload goes:
+//!    small whole messages stay in the read buffer and are handed out as
+//!    slices of it; fragments, and whole messages of 32 KiB or more being
+//!    copied in, are written in that same pass into a buffer of their
+//!    message's own, so a fragmented message is never copied again to be
+//!    joined. Extensions plug in between: the reader asks them which RSV
+//!    bits are allowed, the assembler hands their messages' payloads through
+//!    them.
+//! 3. [`Connection`]: the RFC 6455 state machine (open, close sent, closed;
+//!    the close handshake; failing with the right code; answering pings)
+//!    over what the pipeline hands it, and the send side, whose
+//!    [`FrameEncoder`] writes frames (masked with a fresh key for a client).
 //!
 //! [`handshake`] validates the HTTP upgrade and computes the accept key.
 //!
@@ -86,7 +156,7 @@
 //!   `AsyncRead + AsyncWrite` stream that does the handshake and the I/O
 //!   (large payloads are written after their header with vectored writes, not
 //!   copied). A tokio quick start is in the `tokio` module's docs; the full
-//!   server is `examples/tokio_echo_server.rs`.
+//!   server is `examples/src/bin/tokio_echo_server.rs`.
 //!
 //! # Limits (denial of service)
 //!
@@ -94,7 +164,8 @@
 //! |---|---|---|
 //! | [`Config::max_frame_size`] | 16 MiB | 1009, before the payload is read |
 //! | [`Config::max_message_size`] | 64 MiB | 1009, before the frame's payload is read |
-//! | [`handshake::MAX_HANDSHAKE_LEN`] | 16 KiB | 400 |
+//! | [`handshake::MAX_HANDSHAKE_LEN`] | 16 KiB of request head | 431 |
+//! | [`handshake::MAX_HEADERS`] | 64 header lines | 431 |
 //!
 //! # Close codes
 //!
@@ -110,30 +181,33 @@
 mod close;
 mod config;
 mod connection;
-mod decoder;
 mod diagnosis;
-mod encoder;
 mod error;
+mod ext;
 pub mod frame;
 pub mod handshake;
-mod ingest;
 mod mask;
 mod message;
+mod recv;
+mod send;
 #[cfg(feature = "tokio")]
 pub mod tokio;
 
+/// The `bytes` crate, whose [`Bytes`](bytes::Bytes) and
+/// [`BytesMut`](bytes::BytesMut) this API takes and returns: name them as
+/// `wsframe::bytes::Bytes` and you always have the version it was built with.
+pub use bytes;
 pub use close::{CloseCode, Explanation};
 pub use config::{Config, Role};
 pub use connection::{Connection, State};
-pub use decoder::{Decoded, FrameDecoder};
 pub use diagnosis::{Diagnosis, InvalidUtf8, CONTEXT_LEN};
-pub use encoder::{FrameEncoder, MaskSource, OsRandomMask};
 pub use error::{ProtocolError, SendError};
 pub use frame::{FrameHeader, OpCode, Status};
 pub use mask::apply_mask;
 #[doc(hidden)]
 pub use mask::apply_mask_bytewise;
 pub use message::{Closed, Event, Initiator, Message, Text};
+pub use send::{FrameEncoder, MaskSource, OsRandomMask};
 
 #[doc(hidden)]
 pub mod fuzzing;

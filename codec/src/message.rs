@@ -70,20 +70,24 @@ impl Text {
         Ok(Self(bytes))
     }
 
-    /// Wraps bytes that the caller has validated completely.
-    pub(crate) fn from_validated(bytes: Bytes) -> Self {
+    /// Wraps bytes without validating them.
+    ///
+    /// # Safety
+    ///
+    /// `bytes` must be valid UTF-8: [`as_str`](Self::as_str) hands them out
+    /// as a `str` unchecked. The receive pipeline calls it only with the
+    /// bytes a `Utf8Validator` accepted whole (see `recv::message`).
+    pub(crate) unsafe fn from_validated(bytes: Bytes) -> Self {
         debug_assert!(std::str::from_utf8(&bytes).is_ok());
         Self(bytes)
     }
 
     /// The text.
     pub fn as_str(&self) -> &str {
-        // SAFETY: every constructor guarantees valid UTF-8: `try_from_bytes`
-        // validates, `From<String>`/`From<&str>` start from a `str`, and
-        // `from_validated` is only called by the connection after its
-        // `Utf8Validator` accepted every byte and `finish` (or a code-point
-        // boundary from `pending`) confirmed nothing is cut. The debug
-        // assertion there and the tests check it again.
+        // SAFETY: a `Text` holds valid UTF-8 from its construction on (its
+        // bytes are never changed): `try_from_bytes` validates,
+        // `From<String>`/`From<&str>` start from a `str`, and the unsafe
+        // `from_validated` requires it of its caller.
         unsafe { std::str::from_utf8_unchecked(&self.0) }
     }
 
@@ -189,9 +193,15 @@ impl fmt::Display for Closed {
         };
         write!(
             f,
-            "closed by {by}: {} {} (reason: {:?})\n  meaning: {}\n  fix: {}",
-            self.code.0, explanation.name, self.reason, explanation.meaning, explanation.fix
-        )
+            "closed by {by}: {} {} (reason: {:?})\n  meaning: {}\n  ",
+            self.code.0, explanation.name, self.reason, explanation.meaning
+        )?;
+        // Invalid UTF-8 says which bytes and what the sender likely did;
+        // its fix is more precise than the code's.
+        match self.error.as_ref().and_then(ProtocolError::invalid_utf8) {
+            Some(evidence) => write!(f, "{}", evidence.long()),
+            None => write!(f, "fix: {}", explanation.fix),
+        }
     }
 }
 
@@ -203,7 +213,9 @@ mod tests {
     fn text_built_every_way_reads_back_as_the_same_str() {
         let original = "héllo 😀";
         let from_bytes = Text::try_from_bytes(Bytes::from_static(original.as_bytes())).unwrap();
-        let validated = Text::from_validated(Bytes::copy_from_slice(original.as_bytes()));
+        // SAFETY: copied from a `str`.
+        let validated =
+            unsafe { Text::from_validated(Bytes::copy_from_slice(original.as_bytes())) };
         for text in [
             Text::from(original),
             Text::from(original.to_owned()),

@@ -15,19 +15,18 @@ use wsframe::{
 /// Sends the client's handshake and returns the server and the client side.
 async fn connected() -> (WebSocket<DuplexStream>, DuplexStream, Connection) {
     let (server_io, mut client_io) = duplex(1 << 20);
-    let handshake = ClientHandshake::new(*b"0123456789abcdef");
-    client_io
-        .write_all(&handshake.request("127.0.0.1", "/"))
-        .await
+    let handshake = ClientHandshake::new(*b"0123456789abcdef")
+        .target("127.0.0.1", "/")
         .unwrap();
+    client_io.write_all(&handshake.to_bytes()).await.unwrap();
     let server = WebSocket::accept(server_io, Config::default())
         .await
         .unwrap();
     let mut response = BytesMut::new();
     let used = loop {
         client_io.read_buf(&mut response).await.unwrap();
-        if let Status::Complete(used) = handshake.parse_response(&response).unwrap() {
-            break used;
+        if let Status::Complete(accepted) = handshake.parse_response(&response).unwrap() {
+            break accepted.head_len;
         }
     };
     let mut client =
@@ -114,9 +113,14 @@ async fn the_close_handshake_completes_and_invalid_utf8_is_1007() {
 #[tokio::test]
 async fn a_refused_handshake_answers_426_and_fails() {
     let (server_io, mut client_io) = duplex(4096);
-    let request = String::from_utf8(ClientHandshake::new([7; 16]).request("h", "/"))
-        .unwrap()
-        .replace("Version: 13", "Version: 8");
+    let request = String::from_utf8(
+        ClientHandshake::new([7; 16])
+            .target("h", "/")
+            .unwrap()
+            .to_bytes(),
+    )
+    .unwrap()
+    .replace("Version: 13", "Version: 8");
     client_io.write_all(request.as_bytes()).await.unwrap();
     let err = WebSocket::accept(server_io, Config::default())
         .await

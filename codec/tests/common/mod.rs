@@ -59,7 +59,7 @@ pub fn close_payload(code: u16, reason: &[u8]) -> Vec<u8> {
 pub fn server_frames(mut out: &[u8]) -> Vec<(u8, Vec<u8>)> {
     let mut frames = Vec::new();
     while !out.is_empty() {
-        let Ok(Status::Complete((header, len))) = FrameHeader::parse(out) else {
+        let Status::Complete((header, len)) = FrameHeader::parse(out) else {
             panic!("server wrote an invalid frame: {out:02x?}");
         };
         assert!(header.mask.is_none(), "server frames are never masked");

@@ -3,36 +3,82 @@
 //! echoing every message back, then asks the server to write its reports.
 //!
 //! ```text
-//! cargo run --release -p wsframe --example autobahn_client [-- ADDR [AGENT]]   # default 127.0.0.1:9001 wsframe
+//! cargo run --release -p wsframe-examples --bin autobahn_client [-- ADDR [AGENT]]   # default 127.0.0.1:9001 wsframe
 //! ```
+//!
+//! Exit codes: 0 when every case ran and the reports were asked for (a case
+//! that fails its connection does not stop the run: the fuzzing server grades
+//! it), 1 when the fuzzing server cannot be reached or gives no case count, 2
+//! for a command line it does not understand.
 
 use std::{
     io::{self, Read, Write},
     net::TcpStream,
+    process::ExitCode,
+    time::Duration,
 };
 
 use wsframe::{
     handshake::{ClientHandshake, Status},
     Config, Connection, Event, Message, Role, State,
 };
+use wsframe_examples::{EXIT_FAILURE, EXIT_USAGE};
 
-fn main() -> io::Result<()> {
-    let mut args = std::env::args().skip(1);
-    let addr = args.next().unwrap_or_else(|| "127.0.0.1:9001".to_owned());
-    let agent = args.next().unwrap_or_else(|| "wsframe".to_owned());
+const USAGE: &str = "\
+Runs every Autobahn case of a fuzzing server as a client.
 
-    let count = case_count(&addr)?;
+Usage: autobahn_client [ADDR [AGENT]]
+
+Arguments:
+  [ADDR]    the fuzzing server [default: 127.0.0.1:9001]
+  [AGENT]   the name its reports give us [default: wsframe]
+
+Exit codes:
+  0  every case ran and the reports were asked for
+  1  the fuzzing server cannot be reached or gives no case count
+  2  a command line it does not understand";
+
+/// A fuzzing server that sends nothing for this long has failed the case.
+const SILENCE: Duration = Duration::from_secs(60);
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.iter().any(|arg| arg == "-h" || arg == "--help") {
+        println!("{USAGE}");
+        return ExitCode::SUCCESS;
+    }
+    if let Some(bad) = args.iter().find(|arg| arg.starts_with('-')) {
+        eprintln!("autobahn_client: unknown option {bad:?}\n(see autobahn_client --help)");
+        return ExitCode::from(EXIT_USAGE);
+    }
+    if args.len() > 2 {
+        eprintln!("autobahn_client: at most ADDR and AGENT\n(see autobahn_client --help)");
+        return ExitCode::from(EXIT_USAGE);
+    }
+    let addr = args.first().map_or("127.0.0.1:9001", String::as_str);
+    let agent = args.get(1).map_or("wsframe", String::as_str);
+    match run_all(addr, agent) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("autobahn_client: {addr}: {err}");
+            ExitCode::from(EXIT_FAILURE)
+        }
+    }
+}
+
+fn run_all(addr: &str, agent: &str) -> io::Result<()> {
+    let count = case_count(addr)?;
     println!("running {count} cases as agent {agent:?}");
     for case in 1..=count {
         // A case may end with the server resetting TCP (cases that fail the
         // connection do); that ends the case, not the run.
         let path = format!("/runCase?case={case}&agent={agent}");
-        if let Err(err) = run(&addr, &path, true, |_| {}) {
+        if let Err(err) = run(addr, &path, true, |_| {}) {
             eprintln!("case {case}: {err}");
         }
     }
     let path = format!("/updateReports?agent={agent}");
-    run(&addr, &path, false, |_| {})?;
+    run(addr, &path, false, |_| {})?;
     println!("done; reports updated");
     Ok(())
 }
@@ -66,8 +112,10 @@ fn case_count(addr: &str) -> io::Result<u32> {
 fn run(addr: &str, path: &str, echo: bool, mut seen: impl FnMut(&Message)) -> io::Result<()> {
     let mut stream = TcpStream::connect(addr)?;
     stream.set_nodelay(true)?;
-    let handshake = ClientHandshake::random()?;
-    stream.write_all(&handshake.request(addr, path))?;
+    stream.set_read_timeout(Some(SILENCE))?;
+    stream.set_write_timeout(Some(SILENCE))?;
+    let handshake = ClientHandshake::random()?.target(addr, path)?;
+    stream.write_all(&handshake.to_bytes())?;
 
     let mut buf = vec![0u8; 64 * 1024];
     let mut response = Vec::new();
@@ -78,7 +126,8 @@ fn run(addr: &str, path: &str, echo: bool, mut seen: impl FnMut(&Message)) -> io
         }
         response.extend_from_slice(&buf[..n]);
         match handshake.parse_response(&response) {
-            Ok(Status::Complete(used)) => break response.split_off(used),
+            // The bytes after the head are frames: the Connection gets them.
+            Ok(Status::Complete(accepted)) => break response.split_off(accepted.head_len),
             Ok(Status::Partial) => {}
             Err(err) => return Err(io::Error::other(err)),
         }
@@ -114,7 +163,7 @@ fn run(addr: &str, path: &str, echo: bool, mut seen: impl FnMut(&Message)) -> io
         }
         if conn.state() == State::Closed {
             // §7.1.1: the client waits (a while) for the server to close TCP.
-            stream.set_read_timeout(Some(std::time::Duration::from_secs(5)))?;
+            stream.set_read_timeout(Some(Duration::from_secs(5)))?;
             while matches!(stream.read(&mut buf), Ok(n) if n > 0) {}
             return Ok(());
         }

@@ -2,14 +2,26 @@
 //! to fix its cause; with two codes, their differences side by side.
 //!
 //! ```text
-//! cargo run -p wsframe --example explain -- 1000 1007
+//! cargo run -p wsframe-examples --bin explain -- 1000 1007
 //! ```
 //!
-//! Exits with 2 on a value that is not a close code (1000-4999).
+//! Exit codes: 0 when every code was explained (or after `--help`), 2 without
+//! a code or on a value that is not a close code (1000-4999).
 
 use std::process::ExitCode;
 
 use wsframe::{CloseCode, Explanation};
+use wsframe_examples::EXIT_USAGE;
+
+const USAGE: &str = "\
+What WebSocket close codes mean, when you see them and how to fix their
+cause; given two, their differences side by side.
+
+Usage: explain CODE [CODE ...]     close codes 1000-4999, e.g. `explain 1000 1007`
+
+Exit codes:
+  0  every code explained (or --help)
+  2  no code, or a value that is not a close code";
 
 /// Close codes with a meaning: RFC 6455's (1000-2999) and the application ranges.
 const RANGE: std::ops::RangeInclusive<u16> = 1000..=4999;
@@ -17,11 +29,13 @@ const COLUMN: usize = 44;
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.iter().any(|arg| arg == "-h" || arg == "--help") {
+        println!("{USAGE}");
+        return ExitCode::SUCCESS;
+    }
     if args.is_empty() {
-        eprintln!(
-            "usage: explain CODE [CODE ...]   (close codes 1000-4999, e.g. `explain 1000 1007`)"
-        );
-        return ExitCode::from(2);
+        eprintln!("{USAGE}");
+        return ExitCode::from(EXIT_USAGE);
     }
     let mut codes = Vec::new();
     for arg in &args {
@@ -31,11 +45,11 @@ fn main() -> ExitCode {
             Ok(code) if RANGE.contains(&code) => codes.push(CloseCode(code)),
             _ if is_integer => {
                 eprintln!("error: {arg} is out of range: WebSocket close codes are 1000-4999");
-                return ExitCode::from(2);
+                return ExitCode::from(EXIT_USAGE);
             }
             _ => {
                 eprintln!("error: {arg:?} is not a number: give close codes such as 1000 or 1007");
-                return ExitCode::from(2);
+                return ExitCode::from(EXIT_USAGE);
             }
         }
     }

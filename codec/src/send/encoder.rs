@@ -67,7 +67,20 @@ impl FrameEncoder {
     /// Appends one frame to `out`. The caller keeps to the frame rules
     /// (control frames are final and at most 125 bytes).
     pub fn encode(&mut self, opcode: OpCode, fin: bool, payload: &[u8], out: &mut BytesMut) {
-        let mask = self.encode_header(opcode, fin, payload.len(), out);
+        self.encode_with_rsv(opcode, 0, fin, payload, out);
+    }
+
+    /// As [`encode`](Self::encode), with the RSV bits `rsv` (RSV1 = 0b100)
+    /// that a negotiated extension asked for.
+    pub(crate) fn encode_with_rsv(
+        &mut self,
+        opcode: OpCode,
+        rsv: u8,
+        fin: bool,
+        payload: &[u8],
+        out: &mut BytesMut,
+    ) {
+        let mask = self.encode_header(opcode, rsv, fin, payload.len(), out);
         out.reserve(payload.len());
         let start = out.len();
         out.extend_from_slice(payload);
@@ -87,7 +100,7 @@ impl FrameEncoder {
         payload: Bytes,
         out: &mut BytesMut,
     ) -> Bytes {
-        match self.encode_header(opcode, fin, payload.len(), out) {
+        match self.encode_header(opcode, 0, fin, payload.len(), out) {
             None => payload,
             Some(key) => {
                 let mut masked = BytesMut::from(&payload[..]);
@@ -102,6 +115,7 @@ impl FrameEncoder {
     fn encode_header(
         &mut self,
         opcode: OpCode,
+        rsv: u8,
         fin: bool,
         len: usize,
         out: &mut BytesMut,
@@ -112,6 +126,7 @@ impl FrameEncoder {
         };
         let header = FrameHeader {
             mask,
+            rsv,
             ..FrameHeader::new(fin, opcode, len as u64)
         };
         header.encode(out);

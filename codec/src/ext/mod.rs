@@ -1,0 +1,288 @@
+//! The negotiated extension set (RFC 6455 §9): which RSV bits a frame may
+//! carry, and the per-message transforms the receive and send sides hand
+//! payloads through.
+//!
+//! Nothing else in the crate knows what an extension does. The frame reader
+//! asks [`AllowedRsv::for_opcode`] which reserved bits a header may set; the
+//! message assembler hands the payload of a message whose first frame set an
+//! extension's bit to its [`Inbound`] transform, and validates and limits
+//! what comes out; the sender hands each whole message to the [`Outbound`]
+//! transform. With nothing negotiated (every connection, until
+//! permessage-deflate plugs in here) no RSV bit is allowed, so the reader
+//! refuses those frames before any transform could be asked for, and the
+//! sender's one check is a `None`.
+
+use std::fmt;
+
+use bytes::BytesMut;
+
+use crate::{error::ProtocolError, frame::OpCode};
+
+/// The receiving half of a per-message extension (RFC 7692 §6.2 is the
+/// first: inflating a compressed message as its bytes arrive).
+pub(crate) trait Inbound: fmt::Debug + Send {
+    /// Transforms the next `payload` bytes (unmasked) of a message whose
+    /// first frame set the extension's bit, appending the result to `out`.
+    /// `limit` is how many more bytes `out` may grow by; producing more is
+    /// [`ProtocolError::MessageTooBig`].
+    fn payload(
+        &mut self,
+        payload: &[u8],
+        out: &mut BytesMut,
+        limit: u64,
+    ) -> Result<(), ProtocolError>;
+
+    /// The message's last frame ended: appends what remains to `out`.
+    fn end(&mut self, out: &mut BytesMut, limit: u64) -> Result<(), ProtocolError>;
+}
+
+/// The sending half of a per-message extension.
+pub(crate) trait Outbound: fmt::Debug + Send {
+    /// Transforms a whole message's `payload` into `out`; returns whether it
+    /// did (then the frame carries the extension's RSV bits), or `false` to
+    /// send the payload as it is.
+    fn message(&mut self, payload: &[u8], out: &mut BytesMut) -> bool;
+}
+
+/// The extensions in use on a connection, as the handshake negotiated them.
+#[derive(Debug, Default)]
+pub(crate) struct Extensions {
+    /// The RSV bits (RSV1 = 0b100) the negotiated extensions define.
+    rsv: u8,
+    inbound: Option<Box<dyn Inbound>>,
+    outbound: Option<Box<dyn Outbound>>,
+}
+
+impl Extensions {
+    /// No extension: every RSV bit is reserved (RFC 6455 §5.2).
+    pub(crate) fn none() -> Self {
+        Self::default()
+    }
+
+    /// A per-message extension that owns the RSV bits `rsv`, with its two
+    /// halves.
+    #[cfg(test)]
+    pub(crate) fn per_message(
+        rsv: u8,
+        inbound: Box<dyn Inbound>,
+        outbound: Box<dyn Outbound>,
+    ) -> Self {
+        Self {
+            rsv,
+            inbound: Some(inbound),
+            outbound: Some(outbound),
+        }
+    }
+
+    /// Splits the set into what the frame reader, the message assembler and
+    /// the sender keep.
+    pub(crate) fn split(self) -> (AllowedRsv, InboundSet, OutboundSet) {
+        (
+            AllowedRsv(self.rsv),
+            InboundSet {
+                transform: self.inbound,
+            },
+            OutboundSet {
+                rsv: self.rsv,
+                transform: self.outbound,
+            },
+        )
+    }
+}
+
+/// Which RSV bits a frame may set: the frame reader's one question to the
+/// extension set.
+#[derive(Copy, Clone, Debug, Default, PartialEq, Eq)]
+pub(crate) struct AllowedRsv(u8);
+
+impl AllowedRsv {
+    /// The RSV bits (RSV1 = 0b100) a frame with `opcode` may set: a
+    /// per-message extension's bits on the first frame of a data message
+    /// (RFC 7692 §6: not on continuations, not on control frames), none
+    /// elsewhere (RFC 6455 §5.2).
+    #[inline]
+    pub(crate) const fn for_opcode(self, opcode: OpCode) -> u8 {
+        match opcode {
+            OpCode::Text | OpCode::Binary => self.0,
+            _ => 0,
+        }
+    }
+}
+
+/// The receive side's share of the extension set: the inbound transform.
+#[derive(Debug, Default)]
+pub(crate) struct InboundSet {
+    transform: Option<Box<dyn Inbound>>,
+}
+
+impl InboundSet {
+    /// The inbound transform, for a message whose first frame set the
+    /// extension's bits: only reached with an extension negotiated, since
+    /// the frame reader refuses those bits otherwise.
+    ///
+    /// # Panics
+    ///
+    /// Without a negotiated extension (a bug in the reader's RSV rule).
+    pub(crate) fn transform(&mut self) -> &mut (dyn Inbound + 'static) {
+        self.transform
+            .as_deref_mut()
+            .expect("RSV bits allowed without an extension")
+    }
+}
+
+/// The send side's share of the extension set.
+#[derive(Debug, Default)]
+pub(crate) struct OutboundSet {
+    rsv: u8,
+    transform: Option<Box<dyn Outbound>>,
+}
+
+impl OutboundSet {
+    /// Hands a whole message to the transform, if one is negotiated: the
+    /// RSV bits to set and the bytes to send instead, or `None` to send
+    /// `payload` as it is.
+    #[inline]
+    pub(crate) fn message(&mut self, payload: &[u8]) -> Option<(u8, BytesMut)> {
+        let transform = self.transform.as_deref_mut()?;
+        let mut out = BytesMut::new();
+        transform
+            .message(payload, &mut out)
+            .then_some((self.rsv, out))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{
+        frame::{FrameHeader, Status},
+        Config, Connection, Event, Message, Role,
+    };
+
+    /// A toy per-message extension on RSV1: flips bit 5 of every byte
+    /// (ASCII letters change case), both ways.
+    #[derive(Debug)]
+    struct FlipCase;
+
+    impl Inbound for FlipCase {
+        fn payload(
+            &mut self,
+            payload: &[u8],
+            out: &mut BytesMut,
+            limit: u64,
+        ) -> Result<(), ProtocolError> {
+            if payload.len() as u64 > limit {
+                return Err(ProtocolError::MessageTooBig {
+                    declared: (out.len() + payload.len()) as u64,
+                    limit: (out.len() as u64) + limit,
+                });
+            }
+            out.extend(payload.iter().map(|b| b ^ 0x20));
+            Ok(())
+        }
+
+        fn end(&mut self, _out: &mut BytesMut, _limit: u64) -> Result<(), ProtocolError> {
+            Ok(())
+        }
+    }
+
+    impl Outbound for FlipCase {
+        fn message(&mut self, payload: &[u8], out: &mut BytesMut) -> bool {
+            out.extend(payload.iter().map(|b| b ^ 0x20));
+            true
+        }
+    }
+
+    fn with_flip_case(role: Role, config: Config) -> Connection {
+        let extensions = Extensions::per_message(0b100, Box::new(FlipCase), Box::new(FlipCase));
+        Connection::with_extensions(role, config, Box::new(|| [9, 8, 7, 6]), extensions)
+    }
+
+    #[test]
+    fn a_negotiated_extension_transforms_both_ways_on_its_rsv_bit() {
+        let mut client = with_flip_case(Role::Client, Config::default());
+        let mut server = with_flip_case(Role::Server, Config::default());
+        client.send(Message::from("Hello")).unwrap();
+        let wire = client.take_output();
+        assert_eq!(wire[0] & 0x70, 0x40, "RSV1 set");
+        // A fragment without the bit passes as it is.
+        client.send_fragment(Message::from("ab"), false).unwrap();
+        client.send_fragment(Message::from("c"), true).unwrap();
+        let Status::Complete((header, len)) = FrameHeader::parse(&wire) else {
+            panic!("a frame")
+        };
+        let mut payload = wire[len..].to_vec();
+        crate::apply_mask(&mut payload, header.mask.expect("client"), 0);
+        assert_eq!(payload, b"hELLO", "transformed on the way out");
+        for byte in [wire.to_vec(), client.take_output().to_vec()].concat() {
+            server.receive(&[byte]);
+        }
+        assert_eq!(
+            server.next_event(),
+            Some(Event::Message(Message::from("Hello")))
+        );
+        assert_eq!(
+            server.next_event(),
+            Some(Event::Message(Message::from("abc")))
+        );
+        assert_eq!(server.next_event(), None);
+    }
+
+    /// The first frame a server fed `frames` (masked client frames, first
+    /// byte and payload as sent) reports.
+    fn first_event(config: Config, frames: &[(u8, &[u8])]) -> Option<Event> {
+        let mut server = with_flip_case(Role::Server, config);
+        let mut wire = BytesMut::new();
+        for &(first, payload) in frames {
+            let header = FrameHeader {
+                fin: first & 0x80 != 0,
+                rsv: (first >> 4) & 0x07,
+                opcode: OpCode::from_bits(first),
+                mask: Some([0; 4]),
+                payload_len: payload.len() as u64,
+            };
+            header.encode(&mut wire);
+            wire.extend_from_slice(payload);
+        }
+        server.receive(&wire);
+        server.next_event()
+    }
+
+    fn error_of(event: Option<Event>) -> Option<ProtocolError> {
+        match event {
+            Some(Event::Closed(closed)) => closed.error,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn the_rsv_rule_follows_the_extension_and_its_output_is_validated_and_limited() {
+        use ProtocolError::*;
+        // Its bit on a continuation or a control frame, another bit anywhere.
+        for frames in [
+            &[(0x41, &b"a"[..]), (0xC0, b"b")][..],
+            &[(0xC9, b"p")],
+            &[(0xA1, b"a")],
+        ] {
+            let rsv = frames.last().unwrap().0 >> 4 & 7;
+            assert_eq!(
+                error_of(first_event(Config::default(), frames)),
+                Some(ReservedBits(rsv))
+            );
+        }
+        // Text is validated after the transform: 0xE0 comes out as 0xC0.
+        assert_eq!(
+            error_of(first_event(Config::default(), &[(0xC1, b"AB\xE0")])),
+            Some(InvalidUtf8(crate::InvalidUtf8::of(b"ab\xC0").unwrap()))
+        );
+        // The message limit applies to what comes out.
+        let small = Config::default().max_message_size(4);
+        assert_eq!(
+            error_of(first_event(small, &[(0xC2, b"12345")])),
+            Some(MessageTooBig {
+                declared: 5,
+                limit: 4
+            })
+        );
+    }
+}

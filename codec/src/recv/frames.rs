@@ -1,0 +1,563 @@
+//! The frame reader: the one place where received frame headers are parsed
+//! and judged, and where payloads are unmasked (and, for plain text,
+//! validated in the same pass) as their bytes land.
+//!
+//! It reads bytes in one of two ways, the two ways a socket read lands:
+//! copied from the caller's slice ([`Input::Copy`], the copy being the
+//! unmasking pass), or where the caller put them at the end of the read
+//! buffer ([`Input::InPlace`]). Both go through the same loop; what differs
+//! is only where a payload byte is read from.
+//!
+//! Where the payload goes is the [`MessageAssembler`]'s decision, given at
+//! each frame's start as a [`Route`]: kept in the read buffer (a control
+//! frame, a whole message handed out as a slice of it, a streamed piece),
+//! written straight into the message's own buffer, handed through an
+//! extension, or dropped. The reader tells the assembler, in stream order,
+//! where each frame starts and ends and what arrived; it never answers
+//! questions about positions.
+//!
+//! The read buffer holds, at its front, only the frame being read: the
+//! first bytes of a header cut by the end of a read, or the payload kept so
+//! far. Everything before it has been handed on.
+
+use std::collections::VecDeque;
+
+use bytes::{Buf, BytesMut};
+use utf8stream::{Utf8Error, Utf8Validator};
+
+use super::{
+    message::{MessageAssembler, Route},
+    Inbound,
+};
+use crate::{
+    config::Role,
+    error::ProtocolError,
+    ext::AllowedRsv,
+    frame::{self, FrameHeader, OpCode, Status, MAX_CONTROL_PAYLOAD, MAX_HEADER_LEN},
+    mask::{apply_mask, rotated, unmask_into},
+};
+
+/// A frame whose payload is shorter than this starts a window of
+/// [`WINDOW`] bytes that is copied with one `memcpy` and unmasked in place;
+/// a whole text message this short is checked with one-shot validation:
+/// for small frames the fused copy's set-up costs more than the pass it
+/// saves (`codec_decode/100k_x_20B_text`).
+const FUSE_MIN: u64 = 256;
+
+/// How much a small frame's window copies at once: many small frames per
+/// `memcpy`, and no more than L1 holds of a large frame that follows them.
+const WINDOW: usize = 4096;
+
+/// How many reads of the current size the read buffer makes room for when
+/// it must make room.
+const ROOM_FOR_READS: usize = 4;
+
+/// How much more than has arrived a message's own buffer reserves, if the
+/// frame declares that much more: the rest of a frame cut by a read then
+/// arrives without moving what is there, and a header alone reserves
+/// nothing.
+const ROOM_AHEAD: u64 = 64 * 1024;
+
+/// Where the bytes to read are.
+#[derive(Copy, Clone, Debug)]
+pub(super) enum Input<'a> {
+    /// In the caller's slice: copied into place, unmasked on the way.
+    Copy(&'a [u8]),
+    /// At the end of the read buffer, after the bytes the reader kept.
+    InPlace,
+}
+
+/// Where the reader is in the stream.
+#[derive(Copy, Clone, Debug)]
+enum Place {
+    /// Between frames (the first bytes of a header may be kept).
+    Header,
+    /// In a frame's payload.
+    Payload {
+        remaining: u64,
+        /// The key as seen from the next payload byte, if masked.
+        key: Option<[u8; 4]>,
+        route: Route,
+    },
+    /// After a close frame or a violation: nothing more is read.
+    Stopped,
+}
+
+/// Splits the received byte stream into frames, judging every header.
+#[derive(Debug)]
+pub(crate) struct FrameReader {
+    role: Role,
+    max_frame_size: u64,
+    rsv: AllowedRsv,
+    place: Place,
+    /// Bytes at the front of the read buffer that belong to the frame being
+    /// read. Bytes after them are not read yet.
+    kept: usize,
+}
+
+impl FrameReader {
+    pub(super) const fn new(role: Role, max_frame_size: u64, rsv: AllowedRsv) -> Self {
+        Self {
+            role,
+            max_frame_size,
+            rsv,
+            place: Place::Header,
+            kept: 0,
+        }
+    }
+
+    /// Bytes at the front of the read buffer that the reader has read.
+    pub(super) const fn kept(&self) -> usize {
+        self.kept
+    }
+
+    /// Reads nothing more.
+    pub(super) fn stop(&mut self) {
+        self.place = Place::Stopped;
+        self.kept = 0;
+    }
+
+    /// Reads `input`, telling `assembler` what it finds.
+    pub(super) fn read(
+        &mut self,
+        buf: &mut BytesMut,
+        input: Input<'_>,
+        assembler: &mut MessageAssembler,
+        ready: &mut VecDeque<Inbound>,
+    ) {
+        if let Input::Copy(bytes) = input {
+            if buf.capacity() - buf.len() < bytes.len() {
+                // Making room moves what is kept (a frame still arriving)
+                // to the front of the allocation, or to a new one: room for
+                // several reads at once makes that rare.
+                buf.reserve(bytes.len() * ROOM_FOR_READS);
+            }
+        }
+        self.run(buf, input, assembler, ready);
+        if let Place::Payload {
+            route: Route::Streamed { .. },
+            ..
+        } = self.place
+        {
+            // Streaming: what arrived of the frame goes out now.
+            if self.kept > 0 {
+                let piece = buf.split_to(std::mem::take(&mut self.kept));
+                assembler.piece(piece, ready);
+            }
+        }
+    }
+
+    fn run(
+        &mut self,
+        buf: &mut BytesMut,
+        mut input: Input<'_>,
+        assembler: &mut MessageAssembler,
+        ready: &mut VecDeque<Inbound>,
+    ) {
+        loop {
+            let available = match input {
+                Input::Copy(bytes) => bytes.len(),
+                Input::InPlace => buf.len() - self.kept,
+            };
+            if available == 0 {
+                return;
+            }
+            input = match self.place {
+                Place::Stopped => {
+                    buf.truncate(self.kept);
+                    return;
+                }
+                Place::Header => match input {
+                    Input::Copy(bytes) if self.kept == 0 && starts_small_frame(bytes) => {
+                        // A run of small frames: one copy of a window, then
+                        // read in place while it is in L1.
+                        let span = bytes.len().min(WINDOW);
+                        buf.extend_from_slice(&bytes[..span]);
+                        self.run(buf, Input::InPlace, assembler, ready);
+                        Input::Copy(&bytes[span..])
+                    }
+                    _ => self.header(buf, input, assembler, ready),
+                },
+                Place::Payload {
+                    remaining,
+                    key,
+                    route,
+                } => self.payload(
+                    buf,
+                    input,
+                    available,
+                    (remaining, key, route),
+                    assembler,
+                    ready,
+                ),
+            };
+        }
+    }
+
+    /// Reads (the rest of) a header and starts its frame.
+    fn header<'a>(
+        &mut self,
+        buf: &mut BytesMut,
+        input: Input<'a>,
+        assembler: &mut MessageAssembler,
+        ready: &mut VecDeque<Inbound>,
+    ) -> Input<'a> {
+        let parsed = match input {
+            // The kept bytes are the header's first ones: read it whole.
+            Input::InPlace => self.read_header(buf),
+            Input::Copy(bytes) if self.kept == 0 => self.read_header(bytes),
+            Input::Copy(bytes) => {
+                // The header is cut by the end of a read: join its two parts.
+                let mut joined = [0u8; MAX_HEADER_LEN];
+                joined[..self.kept].copy_from_slice(&buf[..self.kept]);
+                let more = bytes.len().min(MAX_HEADER_LEN - self.kept);
+                joined[self.kept..self.kept + more].copy_from_slice(&bytes[..more]);
+                self.read_header(&joined[..self.kept + more])
+            }
+        };
+        match parsed {
+            Err(err) => {
+                self.fail(buf, err, ready);
+                input
+            }
+            Ok(Status::Partial) => match input {
+                Input::Copy(bytes) => {
+                    buf.extend_from_slice(bytes);
+                    self.kept += bytes.len();
+                    Input::Copy(&[])
+                }
+                Input::InPlace => {
+                    self.kept = buf.len();
+                    input
+                }
+            },
+            Ok(Status::Complete((header, len))) => {
+                let rest = match input {
+                    Input::Copy(bytes) => {
+                        let rest = &bytes[len - self.kept..];
+                        buf.advance(self.kept);
+                        Input::Copy(rest)
+                    }
+                    Input::InPlace => {
+                        buf.advance(len);
+                        input
+                    }
+                };
+                self.kept = 0;
+                self.begin(
+                    buf,
+                    &header,
+                    matches!(input, Input::InPlace),
+                    assembler,
+                    ready,
+                );
+                rest
+            }
+        }
+    }
+
+    /// Parses the header at the front of `bytes` and applies every header
+    /// rule, each as soon as the bytes it needs are there.
+    ///
+    /// # Errors
+    ///
+    /// RSV bits the extensions do not define, reserved opcodes, fragmented
+    /// or oversized control frames, lengths with the top bit set or not
+    /// minimally encoded (all 1002), masking against the role (1002), and
+    /// the frame limit (1009).
+    #[inline]
+    pub(super) fn read_header(
+        &self,
+        bytes: &[u8],
+    ) -> Result<Status<(FrameHeader, usize)>, ProtocolError> {
+        let Some(&first) = bytes.first() else {
+            return Ok(Status::Partial);
+        };
+        let (fin, rsv, opcode) = frame::first_byte(first);
+        // §5.2: "MUST be 0 unless an extension is negotiated that defines
+        // meanings for non-zero values".
+        if rsv & !self.rsv.for_opcode(opcode) != 0 {
+            return Err(ProtocolError::ReservedBits(rsv));
+        }
+        // §5.2: "If an unknown opcode is received, the receiving endpoint
+        // MUST _Fail the WebSocket Connection_."
+        if let OpCode::Reserved(bits) = opcode {
+            return Err(ProtocolError::ReservedOpcode(bits));
+        }
+        // §5.5: "All control frames ... MUST NOT be fragmented."
+        if opcode.is_control() && !fin {
+            return Err(ProtocolError::FragmentedControlFrame);
+        }
+        let Some(&second) = bytes.get(1) else {
+            return Ok(Status::Partial);
+        };
+        let (_, short_len) = frame::second_byte(second);
+        // §5.5: "All control frames MUST have a payload length of 125 bytes
+        // or less."
+        if opcode.is_control() && usize::from(short_len) > MAX_CONTROL_PAYLOAD {
+            return Err(ProtocolError::ControlFrameTooLong);
+        }
+        // §5.2: a 64-bit length's "most significant bit MUST be 0" (known
+        // from its first byte).
+        if short_len == 127 && bytes.get(2).is_some_and(|b| b & 0x80 != 0) {
+            return Err(ProtocolError::LengthTopBitSet);
+        }
+        let Status::Complete((header, len)) = FrameHeader::parse(bytes) else {
+            return Ok(Status::Partial);
+        };
+        // §5.2: "the minimal number of bytes MUST be used to encode the
+        // length".
+        if len != header.encoded_len() {
+            return Err(ProtocolError::NonMinimalLength);
+        }
+        // §5.1: "The server MUST close the connection upon receiving a frame
+        // that is not masked" / "A client MUST close a connection if it
+        // detects a masked frame."
+        match (self.role, header.mask.is_some()) {
+            (Role::Server, false) => return Err(ProtocolError::UnmaskedFrame),
+            (Role::Client, true) => return Err(ProtocolError::MaskedFrame),
+            _ => {}
+        }
+        // §10.4: the frame limit, from the header alone.
+        if header.payload_len > self.max_frame_size {
+            return Err(ProtocolError::FrameTooBig {
+                declared: header.payload_len,
+                limit: self.max_frame_size,
+            });
+        }
+        Ok(Status::Complete((header, len)))
+    }
+
+    /// Starts a frame whose header was read: the assembler routes it.
+    fn begin(
+        &mut self,
+        buf: &mut BytesMut,
+        header: &FrameHeader,
+        in_place: bool,
+        assembler: &mut MessageAssembler,
+        ready: &mut VecDeque<Inbound>,
+    ) {
+        match assembler.begin(header, in_place) {
+            Err(err) => self.fail(buf, err, ready),
+            Ok(route) => {
+                self.place = Place::Payload {
+                    remaining: header.payload_len,
+                    key: header.mask,
+                    route,
+                };
+                if header.payload_len == 0 {
+                    self.end_frame(buf, assembler, ready);
+                }
+            }
+        }
+    }
+
+    /// Reads the payload bytes that arrived, up to the frame's end.
+    fn payload<'a>(
+        &mut self,
+        buf: &mut BytesMut,
+        input: Input<'a>,
+        available: usize,
+        (remaining, key, route): (u64, Option<[u8; 4]>, Route),
+        assembler: &mut MessageAssembler,
+        ready: &mut VecDeque<Inbound>,
+    ) -> Input<'a> {
+        // Within `available`, so it fits a usize.
+        let n = remaining.min(available as u64) as usize;
+        let (src, rest) = match input {
+            Input::Copy(bytes) => {
+                let (src, rest) = bytes.split_at(n);
+                (Some(src), Input::Copy(rest))
+            }
+            Input::InPlace => (None, input),
+        };
+        let result = match route {
+            Route::Kept { text, whole } => {
+                self.keep(buf, src, n, remaining, key, (text, whole), assembler)
+            }
+            Route::Streamed { text } => {
+                self.keep(buf, src, n, remaining, key, (text, false), assembler)
+            }
+            Route::Own { text } => {
+                let (message, utf8) = assembler.own_buffer(text);
+                make_room(message, n, remaining);
+                match src {
+                    Some(src) => copy_payload(message, src, key, utf8),
+                    None => {
+                        // Out of the read buffer into the message, unmasked
+                        // (and validated) on the way.
+                        let result = copy_payload(message, &buf[..n], key, utf8);
+                        buf.advance(n);
+                        result
+                    }
+                }
+            }
+            Route::Transform => {
+                // Unmasked where it lands, then through the extension.
+                match src {
+                    Some(src) => {
+                        let _ = copy_payload(buf, src, key, None);
+                    }
+                    None => {
+                        let _ = unmask_in_place(&mut buf[..n], key, None);
+                    }
+                }
+                assembler.transform(&buf[..n], ready);
+                buf.advance(n);
+                Ok(())
+            }
+            Route::Discard => {
+                if src.is_none() {
+                    buf.advance(n);
+                }
+                Ok(())
+            }
+        };
+        let route = match result {
+            Ok(()) => route,
+            Err(err) => {
+                // The message is invalid: the rest of it is dropped.
+                let read = match route {
+                    Route::Kept { .. } | Route::Streamed { .. } => Some(&buf[..self.kept]),
+                    _ => None,
+                };
+                assembler.invalid_text(err, read, remaining - n as u64, ready);
+                buf.advance(std::mem::take(&mut self.kept));
+                Route::Discard
+            }
+        };
+        self.place = Place::Payload {
+            remaining: remaining - n as u64,
+            key: key.map(|k| rotated(k, n)),
+            route,
+        };
+        if remaining == n as u64 {
+            self.end_frame(buf, assembler, ready);
+        }
+        rest
+    }
+
+    /// Keeps `n` more payload bytes in the read buffer, unmasked (and
+    /// validated if `text`): copied from `src`, or where they lie.
+    #[allow(clippy::too_many_arguments)]
+    #[inline]
+    fn keep(
+        &mut self,
+        buf: &mut BytesMut,
+        src: Option<&[u8]>,
+        n: usize,
+        remaining: u64,
+        key: Option<[u8; 4]>,
+        (text, whole): (bool, bool),
+        assembler: &mut MessageAssembler,
+    ) -> Result<(), Utf8Error> {
+        let start = self.kept;
+        self.kept += n;
+        match src {
+            Some(src) => copy_payload(buf, src, key, assembler.validator(text)),
+            // A small whole message in one piece: for text the one-shot
+            // check is cheaper than the stream's set-up.
+            None if whole && start == 0 && n as u64 == remaining && remaining < FUSE_MIN => {
+                let payload = &mut buf[..n];
+                if let Some(key) = key {
+                    apply_mask(payload, key, 0);
+                }
+                if text {
+                    utf8stream::check(payload)
+                } else {
+                    Ok(())
+                }
+            }
+            None => unmask_in_place(&mut buf[start..start + n], key, assembler.validator(text)),
+        }
+    }
+
+    /// Ends the frame being read: its kept payload goes to the assembler.
+    fn end_frame(
+        &mut self,
+        buf: &mut BytesMut,
+        assembler: &mut MessageAssembler,
+        ready: &mut VecDeque<Inbound>,
+    ) {
+        let kept = match std::mem::take(&mut self.kept) {
+            0 => BytesMut::new(),
+            n => buf.split_to(n),
+        };
+        self.place = Place::Header;
+        if !assembler.end_frame(kept, ready) {
+            self.stop();
+        }
+    }
+
+    /// A rule was broken: report it, and read nothing more.
+    fn fail(&mut self, buf: &mut BytesMut, err: ProtocolError, ready: &mut VecDeque<Inbound>) {
+        ready.push_back(Inbound::Violation(err));
+        self.stop();
+        buf.clear();
+    }
+}
+
+/// Whether `bytes` starts with a whole header of a frame under [`FUSE_MIN`]
+/// (whatever the rules say of it: the loop judges it).
+fn starts_small_frame(bytes: &[u8]) -> bool {
+    matches!(
+        FrameHeader::parse(bytes),
+        Status::Complete((header, _)) if header.payload_len < FUSE_MIN
+    )
+}
+
+/// Makes room in a message's own buffer for `n` more bytes of a frame that
+/// has `remaining` bytes to come: for what arrived and some of what the
+/// frame declares, growing with the message, so that each byte is moved
+/// O(1) times.
+fn make_room(message: &mut BytesMut, n: usize, remaining: u64) {
+    if message.capacity() - message.len() < n {
+        let ahead = remaining.min(n as u64 + ROOM_AHEAD) as usize;
+        message.reserve(n.max(message.len()).max(ahead));
+    }
+}
+
+/// Appends `src` to `buf`, unmasked with `key` if there is one and
+/// validated with `utf8` if it is text: one pass over the bytes.
+fn copy_payload(
+    buf: &mut BytesMut,
+    src: &[u8],
+    key: Option<[u8; 4]>,
+    utf8: Option<&mut Utf8Validator>,
+) -> Result<(), Utf8Error> {
+    let Some(key) = key else {
+        buf.extend_from_slice(src);
+        return utf8.map_or(Ok(()), |utf8| utf8.feed(src));
+    };
+    buf.reserve(src.len());
+    let spare = &mut buf.spare_capacity_mut()[..src.len()];
+    let result = match utf8 {
+        Some(utf8) => utf8.feed_unmasking_uninit(spare, src, key),
+        None => {
+            unmask_into(spare, src, key);
+            Ok(())
+        }
+    };
+    // SAFETY: both calls above initialize all of `spare`, the first
+    // `src.len()` bytes past the buffer's length, whatever they return.
+    unsafe { buf.set_len(buf.len() + src.len()) };
+    result
+}
+
+/// Unmasks `payload` where it lies, validating it with `utf8` if it is
+/// text: one pass over the bytes.
+fn unmask_in_place(
+    payload: &mut [u8],
+    key: Option<[u8; 4]>,
+    utf8: Option<&mut Utf8Validator>,
+) -> Result<(), Utf8Error> {
+    match (key, utf8) {
+        (Some(key), Some(utf8)) => utf8.feed_unmasking_in_place(payload, key),
+        (key, utf8) => {
+            if let Some(key) = key {
+                apply_mask(payload, key, 0);
+            }
+            utf8.map_or(Ok(()), |utf8| utf8.feed(payload))
+        }
+    }
+}

@@ -1,0 +1,177 @@
+//! The send side: messages into frames in the output buffer. The [`Sender`]
+//! keeps the fragment state of the message being sent, encodes frames with
+//! the [`FrameEncoder`], and hands whole messages through the negotiated
+//! extension's outbound transform.
+//!
+//! Whether sending is allowed at all (the connection's state) is the
+//! connection's question; the frame rules of what is sent are the sender's.
+
+mod encoder;
+
+use bytes::{Buf, Bytes, BytesMut};
+
+pub use self::encoder::{FrameEncoder, MaskSource, OsRandomMask};
+use crate::{
+    close::CloseCode,
+    error::SendError,
+    ext::OutboundSet,
+    frame::{OpCode, MAX_CONTROL_PAYLOAD},
+    message::Message,
+};
+
+/// Frames out, into one output buffer for the connection's life.
+#[derive(Debug)]
+pub(crate) struct Sender {
+    encoder: FrameEncoder,
+    extensions: OutboundSet,
+    output: BytesMut,
+    /// The opcode of the fragmented message being sent (text or binary).
+    sending: Option<OpCode>,
+}
+
+impl Sender {
+    pub(crate) fn new(encoder: FrameEncoder, extensions: OutboundSet) -> Self {
+        Self {
+            encoder,
+            extensions,
+            output: BytesMut::new(),
+            sending: None,
+        }
+    }
+
+    /// Queues a whole message as one frame, through the extension's
+    /// transform if one is negotiated.
+    ///
+    /// # Errors
+    ///
+    /// [`SendError::FragmentOutOfOrder`] while a fragmented message is open.
+    pub(crate) fn message(&mut self, message: &Message) -> Result<(), SendError> {
+        if self.sending.is_some() {
+            return Err(SendError::FragmentOutOfOrder);
+        }
+        let opcode = data_opcode(message);
+        match self.extensions.message(message.as_bytes()) {
+            Some((rsv, payload)) => {
+                self.encoder
+                    .encode_with_rsv(opcode, rsv, true, &payload, &mut self.output);
+            }
+            None => {
+                self.encoder
+                    .encode(opcode, true, message.as_bytes(), &mut self.output);
+            }
+        }
+        Ok(())
+    }
+
+    /// Queues the header of a whole message and returns its payload, to be
+    /// written right after the output (the same bytes for a server, a
+    /// masked copy for a client). Not transformed by an extension: a
+    /// transformed payload is a new buffer anyway, so it is queued whole.
+    ///
+    /// # Errors
+    ///
+    /// As [`message`](Self::message).
+    pub(crate) fn message_split(&mut self, message: Message) -> Result<Bytes, SendError> {
+        if self.sending.is_some() {
+            return Err(SendError::FragmentOutOfOrder);
+        }
+        if let Some((rsv, payload)) = self.extensions.message(message.as_bytes()) {
+            let opcode = data_opcode(&message);
+            self.encoder
+                .encode_with_rsv(opcode, rsv, true, &payload, &mut self.output);
+            return Ok(Bytes::new());
+        }
+        let opcode = data_opcode(&message);
+        let payload = match message {
+            Message::Text(text) => text.into_bytes(),
+            Message::Binary(bytes) => bytes,
+        };
+        Ok(self
+            .encoder
+            .encode_split(opcode, true, payload, &mut self.output))
+    }
+
+    /// Queues one fragment (§5.4): the first opens a message of its kind,
+    /// later ones must be of the same kind, `fin` ends it.
+    ///
+    /// # Errors
+    ///
+    /// [`SendError::FragmentOutOfOrder`] if the kind differs from the open
+    /// message's.
+    pub(crate) fn fragment(&mut self, fragment: &Message, fin: bool) -> Result<(), SendError> {
+        let kind = data_opcode(fragment);
+        let opcode = match self.sending {
+            None => kind,
+            Some(open) if open == kind => OpCode::Continuation,
+            Some(_) => return Err(SendError::FragmentOutOfOrder),
+        };
+        self.encoder
+            .encode(opcode, fin, fragment.as_bytes(), &mut self.output);
+        self.sending = if fin { None } else { Some(kind) };
+        Ok(())
+    }
+
+    /// Queues a ping or pong.
+    ///
+    /// # Errors
+    ///
+    /// [`SendError::ControlPayloadTooLong`] over 125 bytes (§5.5).
+    pub(crate) fn control(&mut self, opcode: OpCode, payload: &[u8]) -> Result<(), SendError> {
+        if payload.len() > MAX_CONTROL_PAYLOAD {
+            return Err(SendError::ControlPayloadTooLong(payload.len()));
+        }
+        self.encoder.encode(opcode, true, payload, &mut self.output);
+        Ok(())
+    }
+
+    /// Queues a close frame with `code` and `reason`, which the caller
+    /// checked fit (§5.5.1: at most 123 bytes of reason).
+    pub(crate) fn close(&mut self, code: CloseCode, reason: &str) {
+        let mut payload = [0u8; MAX_CONTROL_PAYLOAD];
+        payload[..2].copy_from_slice(&code.0.to_be_bytes());
+        payload[2..2 + reason.len()].copy_from_slice(reason.as_bytes());
+        self.encoder.encode(
+            OpCode::Close,
+            true,
+            &payload[..2 + reason.len()],
+            &mut self.output,
+        );
+    }
+
+    /// The bytes waiting to be written.
+    pub(crate) fn pending(&self) -> &[u8] {
+        &self.output
+    }
+
+    /// Takes the bytes waiting to be written.
+    pub(crate) fn take(&mut self) -> BytesMut {
+        self.output.split()
+    }
+
+    /// Drops the first `written` bytes waiting.
+    ///
+    /// # Panics
+    ///
+    /// If `written` is more than are waiting.
+    pub(crate) fn consume(&mut self, written: usize) {
+        assert!(
+            written <= self.output.len(),
+            "consume_output({written}) with only {} bytes pending",
+            self.output.len()
+        );
+        if written == self.output.len() {
+            // All written: start over at the front of the same allocation.
+            self.output.clear();
+        } else {
+            self.output.advance(written);
+        }
+    }
+}
+
+/// The opcode that starts a data message of `message`'s kind.
+fn data_opcode(message: &Message) -> OpCode {
+    match message {
+        Message::Text(_) => OpCode::Text,
+        Message::Binary(_) => OpCode::Binary,
+    }
+}

@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# The axum example (examples/src/bin/axum_server.rs) against Python
+# `websockets` over 127.0.0.1: the plain HTTP page and the WebSocket on one
+# port, a subprotocol chosen among two offered, an echo, and 403 for a
+# foreign Origin.
+set -euo pipefail
+source "$(dirname "$0")/lib.sh"
+
+ensure_python -r "$root/conformance/requirements.txt"
+# A debug build with every feature: the one `cargo test --workspace
+# --all-features` (scripts/test.sh) has already made, so nothing is rebuilt.
+(cd "$root" && cargo build --quiet -p wsframe-examples --all-features --bin axum_server)
+
+log=$(mktemp)
+port=$(free_port)
+"$root/target/debug/axum_server" "127.0.0.1:$port" >"$log" 2>&1 &
+pid=$!
+trap 'stop "$pid"' EXIT
+wait_port "$port"
+
+echo "== axum_server with Python websockets $("$venv/bin/python" -c 'import websockets; print(websockets.__version__)')"
+if ! "$venv/bin/python" "$root/conformance/axum_peer.py" "$port"; then
+  echo "FAIL: axum example; server log:" >&2
+  tail -20 "$log" >&2
+  exit 1
+fi

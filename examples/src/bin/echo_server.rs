@@ -1,0 +1,210 @@
+//! An echo server on std::net, a thread per connection: every text and binary
+//! message comes back exactly, pings are answered, and every close is logged
+//! with what its code means.
+//!
+//! ```text
+//! cargo run --release -p wsframe-examples --bin echo_server [-- ADDR] [OPTIONS]   # default 127.0.0.1:9001
+//! cargo run --release -p wsframe-examples --bin echo_server -- --help
+//! ```
+//!
+//! Browsers, any WebSocket client and the Autobahn fuzzing client can talk to
+//! it, and none can hold it: a client has 10 s to send its whole upgrade
+//! request, a connection silent for 60 s is closed, and at most 256 are open
+//! at once (more are answered `503 Service Unavailable`); the flags change
+//! each. Exit codes: 0 after `--help`, 1 when it cannot listen, 2 for a
+//! command line it does not understand.
+
+use std::{
+    io::{self, Read, Write},
+    net::{Shutdown, TcpListener, TcpStream},
+    process::ExitCode,
+    thread,
+    time::{Duration, Instant},
+};
+
+use wsframe::{
+    handshake::{Status, UpgradeRequest},
+    CloseCode, Config, Connection, Event, Role, State,
+};
+use wsframe_examples::{
+    refuse, ConnectionLimit, Parsed, ServerOptions, EXIT_FAILURE, EXIT_USAGE, SERVER_OPTIONS_HELP,
+};
+
+const READ_CHUNK: usize = 64 * 1024;
+/// How long, after our close frame, we read what the client still sends.
+const CLOSE_DRAIN: Duration = Duration::from_secs(1);
+/// How long an idle client has to answer the close frame we send it.
+const CLOSE_REPLY_WAIT: Duration = Duration::from_secs(5);
+
+fn main() -> ExitCode {
+    let options = match ServerOptions::parse(std::env::args().skip(1)) {
+        Ok(Parsed::Run(options)) => options,
+        Ok(Parsed::Help) => {
+            println!("An echo server, a thread per connection.\n\nUsage: echo_server [ADDR] [OPTIONS]\n\n{SERVER_OPTIONS_HELP}");
+            return ExitCode::SUCCESS;
+        }
+        Err(err) => {
+            eprintln!("echo_server: {err}\n(see echo_server --help)");
+            return ExitCode::from(EXIT_USAGE);
+        }
+    };
+    let listener = match TcpListener::bind(&options.addr) {
+        Ok(listener) => listener,
+        Err(err) => {
+            eprintln!("echo_server: cannot listen on {}: {err}", options.addr);
+            return ExitCode::from(EXIT_FAILURE);
+        }
+    };
+    // The first line is what scripts wait for; keep its shape.
+    match listener.local_addr() {
+        Ok(addr) => println!("echo server listening on ws://{addr}"),
+        Err(err) => {
+            eprintln!("echo_server: cannot listen on {}: {err}", options.addr);
+            return ExitCode::from(EXIT_FAILURE);
+        }
+    }
+    let limit = ConnectionLimit::new(options.max_connections);
+    for stream in listener.incoming() {
+        let stream = match stream {
+            Ok(stream) => stream,
+            Err(err) => {
+                // Out of file descriptors, say; the connections open still
+                // close and free theirs, so keep accepting.
+                eprintln!("accept failed: {err}");
+                thread::sleep(Duration::from_millis(10));
+                continue;
+            }
+        };
+        let peer = stream
+            .peer_addr()
+            .map_or_else(|_| "?".to_owned(), |a| a.to_string());
+        let Some(permit) = limit.try_acquire() else {
+            println!(
+                "[{peer}] refused: {} connections open (--max-connections); answered 503",
+                limit.max()
+            );
+            refuse(stream);
+            continue;
+        };
+        let options = options.clone();
+        thread::spawn(move || {
+            let _permit = permit;
+            if let Err(err) = serve(stream, &peer, &options) {
+                println!("[{peer}] connection ended: {err}");
+            }
+        });
+    }
+    ExitCode::SUCCESS
+}
+
+/// Reads the upgrade request (whole within `timeout`) and answers it; returns
+/// the bytes that followed it (already frames), or `None` if the client left
+/// or was refused.
+fn handshake(stream: &mut TcpStream, peer: &str, timeout: Duration) -> io::Result<Option<Vec<u8>>> {
+    let deadline = Instant::now() + timeout;
+    let mut request = Vec::new();
+    let mut buf = [0u8; 4096];
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            println!(
+                "[{peer}] no whole upgrade request within {timeout:?} (--handshake-timeout): closed"
+            );
+            return Ok(None);
+        }
+        stream.set_read_timeout(Some(left))?;
+        let n = match stream.read(&mut buf) {
+            Ok(n) => n,
+            // The deadline passed; the check above says so.
+            Err(err) if is_timeout(&err) => continue,
+            Err(err) => return Err(err),
+        };
+        if n == 0 {
+            return Ok(None);
+        }
+        request.extend_from_slice(&buf[..n]);
+        match UpgradeRequest::parse(&request) {
+            Ok(Status::Complete((upgrade, used))) => {
+                stream.write_all(&upgrade.response(None))?;
+                return Ok(Some(request.split_off(used)));
+            }
+            // `parse` refuses a request longer than MAX_HANDSHAKE_LEN.
+            Ok(Status::Partial) => {}
+            Err(err) => {
+                println!("[{peer}] handshake refused: {err}");
+                stream.write_all(&err.response())?;
+                return Ok(None);
+            }
+        }
+    }
+}
+
+fn serve(mut stream: TcpStream, peer: &str, options: &ServerOptions) -> io::Result<()> {
+    stream.set_nodelay(true)?;
+    // Writes too: a client that does not read must not hold the thread.
+    stream.set_write_timeout(Some(options.idle_timeout))?;
+    let Some(early) = handshake(&mut stream, peer, options.handshake_timeout)? else {
+        return Ok(());
+    };
+    stream.set_read_timeout(Some(options.idle_timeout))?;
+    let mut conn = Connection::new(Role::Server, Config::default());
+    conn.receive(&early);
+    let mut buf = vec![0u8; READ_CHUNK];
+    loop {
+        while let Some(event) = conn.next_event() {
+            match event {
+                Event::Message(message) => {
+                    // Sending only fails once we have closed, and then the
+                    // connection emits no more messages.
+                    let _ = conn.send(message);
+                }
+                Event::Closed(closed) => println!("[{peer}] {closed}"),
+                Event::Ping(_) | Event::Pong(_) | Event::Chunk { .. } => {}
+            }
+        }
+        if conn.has_output() {
+            stream.write_all(&conn.take_output())?;
+        }
+        if conn.state() == State::Closed {
+            // §7.1.1: the server closes the TCP connection first. Drain what
+            // the client still sends for a moment so that our close frame is
+            // not lost to a reset.
+            stream.shutdown(Shutdown::Write)?;
+            stream.set_read_timeout(Some(CLOSE_DRAIN))?;
+            while matches!(stream.read(&mut buf), Ok(n) if n > 0) {}
+            return Ok(());
+        }
+        let n = match stream.read(&mut buf) {
+            Ok(n) => n,
+            Err(err) if is_timeout(&err) && conn.state() == State::Open => {
+                println!(
+                    "[{peer}] silent for {:?} (--idle-timeout): closing with 1001",
+                    options.idle_timeout
+                );
+                // Open, so `close` cannot fail; its frame goes out above.
+                let _ = conn.close(CloseCode::GOING_AWAY, "idle timeout");
+                stream.set_read_timeout(Some(CLOSE_REPLY_WAIT))?;
+                continue;
+            }
+            Err(err) if is_timeout(&err) => {
+                println!("[{peer}] no answer to our close frame: closed");
+                return Ok(());
+            }
+            Err(err) => return Err(err),
+        };
+        if n == 0 {
+            println!("[{peer}] TCP closed without a close frame (1006 Abnormal Closure)");
+            return Ok(());
+        }
+        conn.receive(&buf[..n]);
+    }
+}
+
+/// Whether a read failed because its timeout passed (`WouldBlock` on Unix,
+/// `TimedOut` on Windows).
+fn is_timeout(err: &io::Error) -> bool {
+    matches!(
+        err.kind(),
+        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+    )
+}
