@@ -84,7 +84,9 @@ fn diagnose(hex: &[String]) -> ExitCode {
         .flat_map(|arg| arg.split([' ', ':', ',']))
         .map(|group| group.trim_start_matches("0x"))
         .collect();
-    let bytes = (digits.len() % 2 == 0)
+    let bytes = digits
+        .len()
+        .is_multiple_of(2)
         .then(|| {
             (0..digits.len())
                 .step_by(2)
