@@ -46,7 +46,16 @@ start_echo_server() {
   wait_port "$ECHO_PORT"
 }
 
+# Stops processes this script started. Each must still be running: a server
+# that exited on its own crashed or gave up, and that is a failure.
 stop() {
-  kill "$@" 2>/dev/null || true
-  wait "$@" 2>/dev/null || true
+  local pid
+  for pid in "$@"; do
+    if ! kill "$pid" 2>/dev/null; then
+      echo "FAIL: process $pid, started by this script, had already exited" >&2
+      return 1
+    fi
+    # Its exit status is now the signal's (143), not a result.
+    wait "$pid" 2>/dev/null || [ $? -eq 143 ]
+  done
 }

@@ -39,6 +39,16 @@ echo "command: ${run[*]}"
 echo "cores:   $(nproc)"
 echo "load before: $(uptime | sed 's/.*load average: //')"
 ms() { local t=${EPOCHREALTIME/./}; echo $((t / 1000)); }
+# Adds `times`' "1m2.345s"-shaped durations; prints milliseconds.
+cpu_ms() {
+  local total=0 t minutes seconds
+  for t in "$@"; do
+    minutes=${t%%m*} seconds=${t#*m}
+    seconds=${seconds%s}
+    total=$((total + minutes * 60000 + 10#${seconds%.*} * 1000 + 10#${seconds#*.}))
+  done
+  echo "$total"
+}
 : >"$work/out"
 start=$(ms)
 # Its own process group, so that stopping it stops the server cargo started.
@@ -51,10 +61,20 @@ while [ $(($(ms) - start)) -lt $((limit * 1000)) ]; do
   sleep 0.1
 done
 elapsed=$(($(ms) - start))
+times >"$work/times" # in this shell: a subshell's own count starts at zero
+read -r child_user child_sys < <(tail -1 "$work/times")
+polling_ms=$(cpu_ms "$child_user" "$child_sys")
 if kill -0 "$pid" 2>/dev/null; then kill -- "-$pid"; fi
 # Its exit status is the kill's (or cargo's failure, reported below).
 wait "$pid" 2>/dev/null || outcome_status=$?
 echo "load after:  $(uptime | sed 's/.*load average: //')"
+# CPU seconds of cargo and the compilers it ran (the server's are ~0): unlike
+# the wall time, nearly independent of what else the machine is doing.
+# (The polling's own children, counted before cargo was reaped, subtracted.)
+times >"$work/times"
+read -r child_user child_sys < <(tail -1 "$work/times")
+cpu=$(($(cpu_ms "$child_user" "$child_sys") - polling_ms))
+printf 'cpu time (user + sys): %d.%d s\n' $((cpu / 1000)) $((cpu % 1000 / 100))
 echo "crates compiled: $(awk '/^ *Compiling /{n++} END{print n+0}' "$work/err")"
 if [ "$outcome" != listening ]; then
   echo "FAIL: the server did not start ($outcome, exit status ${outcome_status:-?}); cargo said:" >&2

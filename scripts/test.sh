@@ -1,28 +1,37 @@
 #!/usr/bin/env bash
 # The whole test suite, from a fresh clone: every crate's unit, integration,
-# property and doc tests; then the Autobahn case groups 1-10 (server and client
-# role) and the real peers (Python websockets, Node ws, headless Chromium)
-# against the echo server over 127.0.0.1. Installs what it needs.
+# property and doc tests (the example servers' limits among them); the
+# explainer's checks; the Autobahn case groups 1-10 (server and client role);
+# and the real peers (Python websockets, Node ws, headless Chromium) against
+# the echo server over 127.0.0.1.
+#
+# It checks its prerequisites first (scripts/prerequisites.sh): what is
+# missing is named with the command that installs it, and nothing is built;
+# run as root (as CI is), it installs them. Then every stage runs, even after
+# one failed, and the last line counts what ran:
+#   SUMMARY: N passed, N failed (...)
+# The exit status is 0 only when nothing failed.
+# Usage: scripts/test.sh [--update-readme]   (regenerates the README's Autobahn table)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-log=$(mktemp)
-echo "== cargo test --workspace --all-features"
-cargo test --workspace --all-features 2>&1 | tee "$log"
-echo "== Examples"
-bash scripts/examples.sh
-echo "== Autobahn (kosoku)"
-bash conformance/autobahn.sh "$@"
-echo "== Real peers"
-bash conformance/peers.sh
-echo "== tokio examples vs Python websockets"
-examples_log=$(mktemp)
-bash conformance/tokio_examples.sh 2>&1 | tee "$examples_log"
+bash scripts/prerequisites.sh test
 
-passed=$(grep -o '[0-9]* passed' "$log" | awk '{s += $1} END {print s + 0}')
-binaries=$(grep -c '^test result: ok' "$log" || true)
-tokio_checks=$(grep -c '^  ok  ' "$examples_log" || true)
+logs=$(mktemp -d)
+# Runs one stage, its output shown and kept; its exit status goes to a file.
+stage() {
+  local name=$1 status=0
+  shift
+  echo "== $name: $*"
+  "$@" 2>&1 | tee "$logs/$name.log" || status=$?
+  echo "$status" >"$logs/$name.status"
+}
+
+stage cargo-test cargo test --workspace --all-features --no-fail-fast
+stage examples bash scripts/examples.sh
+stage autobahn bash conformance/autobahn.sh "$@"
+stage peers bash conformance/peers.sh
+stage tokio-examples bash conformance/tokio_examples.sh
+
 echo
-echo "SUMMARY: cargo test: $passed tests passed in $binaries test binaries, 0 failed;" \
-  "Autobahn 1-10 server + client: all OK; peers: python, node, chromium green;" \
-  "tokio examples vs websockets: $tokio_checks checks ok."
+python3 scripts/test_summary.py "$logs"

@@ -12,6 +12,7 @@ use bytes::{Bytes, BytesMut};
 use crate::{
     close::CloseCode,
     config::{Config, Role},
+    diagnosis::InvalidUtf8,
     error::{ProtocolError, SendError},
     ext::Extensions,
     frame::{OpCode, MAX_CONTROL_PAYLOAD},
@@ -303,7 +304,7 @@ impl Connection {
                 Inbound::Message(_) | Inbound::Piece { .. } if self.state == State::CloseSent => {
                     continue
                 }
-                Inbound::Violation(ProtocolError::InvalidUtf8 { .. })
+                Inbound::Violation(ProtocolError::InvalidUtf8(_))
                     if self.state == State::CloseSent =>
                 {
                     continue
@@ -342,8 +343,9 @@ impl Connection {
                 if !code.is_sendable() {
                     return Err(ProtocolError::InvalidCloseCode(code.0));
                 }
-                let reason =
-                    utf8stream::validate(reason).map_err(|_| ProtocolError::InvalidCloseReason)?;
+                let reason = utf8stream::validate(reason).map_err(|err| {
+                    ProtocolError::InvalidCloseReason(InvalidUtf8::capture(&[reason], 0, &err, 1))
+                })?;
                 (code, reason)
             }
         };

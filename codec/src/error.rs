@@ -4,7 +4,7 @@
 
 use std::fmt;
 
-use crate::close::CloseCode;
+use crate::{close::CloseCode, diagnosis::InvalidUtf8};
 
 /// A violation of RFC 6455 by the peer. The connection answers it with a close
 /// frame carrying [`close_code`](Self::close_code) and stops reading.
@@ -31,17 +31,16 @@ pub enum ProtocolError {
     UnexpectedContinuation,
     /// A new text or binary frame while a fragmented message is open (§5.4).
     ExpectedContinuation,
-    /// A text message stopped being valid UTF-8 at this offset in the message (§8.1).
-    InvalidUtf8 {
-        /// Bytes of the message that were valid before the error.
-        valid_up_to: u64,
-    },
+    /// A text message stopped being valid UTF-8 (§8.1): where, the bytes,
+    /// and what the sender most likely did.
+    InvalidUtf8(InvalidUtf8),
     /// A close frame with a 1-byte payload (§5.5.1).
     CloseFrameTooShort,
     /// A close frame with a code that may not be sent (§7.4).
     InvalidCloseCode(u16),
-    /// A close frame whose reason is not valid UTF-8 (§5.5.1).
-    InvalidCloseReason,
+    /// A close frame whose reason is not valid UTF-8 (§5.5.1): where in the
+    /// reason, and the bytes.
+    InvalidCloseReason(InvalidUtf8),
     /// A frame declaring more payload than [`Config::max_frame_size`](crate::Config::max_frame_size).
     FrameTooBig {
         /// The declared payload length.
@@ -63,9 +62,20 @@ impl ProtocolError {
     /// limit, 1002 for everything else.
     pub const fn close_code(&self) -> CloseCode {
         match self {
-            Self::InvalidUtf8 { .. } | Self::InvalidCloseReason => CloseCode::INVALID_PAYLOAD,
+            Self::InvalidUtf8(_) | Self::InvalidCloseReason(_) => CloseCode::INVALID_PAYLOAD,
             Self::FrameTooBig { .. } | Self::MessageTooBig { .. } => CloseCode::MESSAGE_TOO_BIG,
             _ => CloseCode::PROTOCOL_ERROR,
+        }
+    }
+}
+
+impl ProtocolError {
+    /// The evidence of invalid UTF-8, for [`InvalidUtf8`](Self::InvalidUtf8)
+    /// and [`InvalidCloseReason`](Self::InvalidCloseReason).
+    pub const fn invalid_utf8(&self) -> Option<&InvalidUtf8> {
+        match self {
+            Self::InvalidUtf8(evidence) | Self::InvalidCloseReason(evidence) => Some(evidence),
+            _ => None,
         }
     }
 }
@@ -92,15 +102,26 @@ impl fmt::Display for ProtocolError {
             Self::ExpectedContinuation => {
                 f.write_str("new data frame while a fragmented message is open")
             }
-            Self::InvalidUtf8 { valid_up_to } => {
+            // The short form: it is the close frame's reason (≤ 123 bytes).
+            Self::InvalidUtf8(ref evidence) => {
                 write!(
                     f,
-                    "text message is not valid UTF-8 after byte {valid_up_to}"
-                )
+                    "invalid UTF-8 at byte {} of the message",
+                    evidence.offset()
+                )?;
+                if evidence.frame() > 1 {
+                    write!(f, " (frame {})", evidence.frame())?;
+                }
+                write!(f, ": {}", evidence.short())
             }
             Self::CloseFrameTooShort => f.write_str("close frame payload of 1 byte"),
             Self::InvalidCloseCode(code) => write!(f, "close code {code} may not be sent"),
-            Self::InvalidCloseReason => f.write_str("close reason is not valid UTF-8"),
+            Self::InvalidCloseReason(ref evidence) => write!(
+                f,
+                "invalid UTF-8 at byte {} of the close reason: {}",
+                evidence.offset(),
+                evidence.short()
+            ),
             Self::FrameTooBig { declared, limit } => {
                 write!(f, "frame of {declared} bytes exceeds the limit of {limit}")
             }

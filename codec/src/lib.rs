@@ -193,6 +193,7 @@
 mod close;
 mod config;
 mod connection;
+mod diagnosis;
 mod error;
 mod ext;
 pub mod frame;
@@ -213,6 +214,7 @@ pub use bytes;
 pub use close::{CloseCode, Explanation};
 pub use config::{Config, ConfigBuilder, Role};
 pub use connection::{Connection, State};
+pub use diagnosis::{Diagnosis, InvalidUtf8, CONTEXT_LEN};
 pub use error::{ProtocolError, SendError};
 pub use frame::{FrameHeader, OpCode, Status};
 pub use mask::apply_mask;

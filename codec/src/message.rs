@@ -193,9 +193,15 @@ impl fmt::Display for Closed {
         };
         write!(
             f,
-            "closed by {by}: {} {} (reason: {:?})\n  meaning: {}\n  fix: {}",
-            self.code.0, explanation.name, self.reason, explanation.meaning, explanation.fix
-        )
+            "closed by {by}: {} {} (reason: {:?})\n  meaning: {}\n  ",
+            self.code.0, explanation.name, self.reason, explanation.meaning
+        )?;
+        // Invalid UTF-8 says which bytes and what the sender likely did;
+        // its fix is more precise than the code's.
+        match self.error.as_ref().and_then(ProtocolError::invalid_utf8) {
+            Some(evidence) => write!(f, "{}", evidence.long()),
+            None => write!(f, "fix: {}", explanation.fix),
+        }
     }
 }
 

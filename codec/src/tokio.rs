@@ -16,12 +16,20 @@
 //! while events are awaited.
 //!
 //! ```no_run
+//! use std::{io, time::Duration};
+//! use tokio::time::timeout;
 //! use wsframe::{tokio::WebSocket, Config, Event};
 //!
-//! # async fn serve() -> std::io::Result<()> {
+//! # async fn serve() -> io::Result<()> {
 //! let listener = tokio::net::TcpListener::bind("127.0.0.1:9001").await?;
 //! let (stream, _) = listener.accept().await?;
-//! let mut ws = WebSocket::accept(stream, Config::default()).await?;
+//! // A client that never finishes its request must not hold the task:
+//! // `accept` returns at its end (or `Error::Io` of kind `UnexpectedEof`
+//! // if it hangs up first, `Error::Handshake` after refusing it), the
+//! // timeout at a stall.
+//! let handshake = timeout(Duration::from_secs(10), WebSocket::accept(stream, Config::default()));
+//! let mut ws = handshake.await.map_err(|_| io::Error::from(io::ErrorKind::TimedOut))??;
+//! // `None` once the connection is closed or the peer hung up.
 //! while let Some(event) = ws.next().await {
 //!     match event? {
 //!         Event::Message(message) => ws.send(message).await?,

@@ -55,6 +55,31 @@ fn assert_fails(input: &[u8], error: ProtocolError) {
     );
 }
 
+/// Like [`assert_fails`] for invalid UTF-8 (1007): the error names the
+/// offset in the message, the offending bytes and the frame that held them,
+/// however the stream was cut.
+fn assert_fails_utf8(input: &[u8], offset: u64, bytes: &[u8], frame: u32) {
+    let (events, out) = server_everywhere(input);
+    let Some(Event::Closed(closed)) = events.last() else {
+        panic!("expected a close event, got {events:?}");
+    };
+    let Some(ProtocolError::InvalidUtf8(evidence)) = closed.error else {
+        panic!("expected invalid UTF-8, got {closed:?}");
+    };
+    assert_eq!(
+        (evidence.offset(), evidence.bytes(), evidence.frame()),
+        (offset, bytes, frame)
+    );
+    assert_eq!(closed.initiator, Initiator::Local);
+    assert_eq!(closed.code, CloseCode::INVALID_PAYLOAD);
+    assert_eq!(close_code_on_wire(&out), Some(1007), "{events:?}");
+}
+
+/// The offset in the message that a UTF-8 error names, if it is one.
+fn utf8_offset(error: Option<ProtocolError>) -> Option<u64> {
+    error?.invalid_utf8().map(|evidence| evidence.offset())
+}
+
 fn text(s: &str) -> Event {
     Event::Message(Message::from(s))
 }
@@ -131,10 +156,7 @@ fn bad_utf8_deep_in_a_large_frame_is_1007_in_the_read_that_brings_it() {
     let Some(Event::Closed(closed)) = events.last() else {
         panic!("{events:?}")
     };
-    assert_eq!(
-        closed.error,
-        Some(ProtocolError::InvalidUtf8 { valid_up_to: 50000 })
-    );
+    assert_eq!(utf8_offset(closed.error), Some(50000));
     assert_eq!(close_code_on_wire(&out), Some(1007));
     // Cut just before the bad byte (after the 8-byte header): nothing is
     // reported until it arrives.
@@ -209,10 +231,7 @@ fn bad_utf8_in_a_later_fragment_comes_after_the_events_before_it() {
     let Event::Closed(closed) = &events[1] else {
         panic!("{events:?}")
     };
-    assert_eq!(
-        closed.error,
-        Some(ProtocolError::InvalidUtf8 { valid_up_to: 13 })
-    );
+    assert_eq!(utf8_offset(closed.error), Some(13));
     assert_eq!(events.len(), 2);
 }
 
@@ -314,22 +333,23 @@ fn continuation_without_a_message_and_interleaved_messages_are_1002() {
 
 #[test]
 fn invalid_utf8_is_1007_and_names_the_offset_in_the_message() {
-    assert_fails(
+    assert_fails_utf8(
         &stream(&[client(TEXT, b"ab"), client(FIN | CONT, b"c\xFFd")]),
-        ProtocolError::InvalidUtf8 { valid_up_to: 3 },
+        3,
+        b"\xFF",
+        2,
     );
     // A surrogate: invalid as soon as ED A0 is seen.
-    assert_fails(
-        &client(FIN | TEXT, b"\xED\xA0\x80"),
-        ProtocolError::InvalidUtf8 { valid_up_to: 0 },
-    );
+    assert_fails_utf8(&client(FIN | TEXT, b"\xED\xA0\x80"), 0, b"\xED", 1);
 }
 
 #[test]
 fn a_message_that_ends_inside_a_code_point_is_1007() {
-    assert_fails(
+    assert_fails_utf8(
         &stream(&[client(TEXT, b"ok"), client(FIN | CONT, b"\xF0\x9F\x98")]),
-        ProtocolError::InvalidUtf8 { valid_up_to: 2 },
+        2,
+        b"\xF0\x9F\x98",
+        2,
     );
 }
 
@@ -351,12 +371,7 @@ fn utf8_fails_fast_in_the_chunk_that_brings_the_bad_byte() {
     match conn.next_event() {
         Some(Event::Closed(c)) => {
             assert_eq!(c.code, CloseCode::INVALID_PAYLOAD);
-            assert_eq!(
-                c.error,
-                Some(ProtocolError::InvalidUtf8 {
-                    valid_up_to: bad_at as u64
-                })
-            );
+            assert_eq!(utf8_offset(c.error), Some(bad_at as u64));
         }
         other => panic!("expected 1007 after the second chunk, got {other:?}"),
     }
@@ -406,10 +421,15 @@ fn unsendable_close_codes_are_1002_and_sendable_ones_are_echoed() {
 
 #[test]
 fn a_close_reason_that_is_not_utf8_is_1007() {
-    assert_fails(
-        &client(FIN | CLOSE, &close_payload(1000, b"bad \xFF")),
-        ProtocolError::InvalidCloseReason,
-    );
+    let (events, out) = server_everywhere(&client(FIN | CLOSE, &close_payload(1000, b"bad \xFF")));
+    let Some(Event::Closed(closed)) = events.last() else {
+        panic!("expected a close event, got {events:?}");
+    };
+    let Some(ProtocolError::InvalidCloseReason(evidence)) = closed.error else {
+        panic!("expected an invalid close reason, got {closed:?}");
+    };
+    assert_eq!((evidence.offset(), evidence.bytes()), (4, &b"\xFF"[..]));
+    assert_eq!(close_code_on_wire(&out), Some(1007));
 }
 
 #[test]

@@ -273,7 +273,7 @@ mod tests {
         // Text is validated after the transform: 0xE0 comes out as 0xC0.
         assert_eq!(
             error_of(first_event(Config::default(), &[(0xC1, b"AB\xE0")])),
-            Some(InvalidUtf8 { valid_up_to: 2 })
+            Some(InvalidUtf8(crate::InvalidUtf8::of(b"ab\xC0").unwrap()))
         );
         // The message limit applies to what comes out.
         let small = Config::builder().max_message_size(4).build();

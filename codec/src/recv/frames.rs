@@ -280,7 +280,7 @@ impl FrameReader {
                 break;
             };
             if let Err(err) = self.keep(buf, None, n, header.mask, text, assembler) {
-                assembler.invalid_text(err, ready);
+                assembler.invalid_text(err, Some(&buf[..self.kept]), 0, ready);
                 buf.advance(std::mem::take(&mut self.kept));
             }
             self.end_frame(buf, assembler, ready);
@@ -511,7 +511,11 @@ impl FrameReader {
             Ok(()) => route,
             Err(err) => {
                 // The message is invalid: the rest of it is dropped.
-                assembler.invalid_text(err, ready);
+                let read = match route {
+                    Route::Kept { .. } | Route::Streamed { .. } => Some(&buf[..self.kept]),
+                    _ => None,
+                };
+                assembler.invalid_text(err, read, remaining - n as u64, ready);
                 buf.advance(std::mem::take(&mut self.kept));
                 Route::Discard
             }

@@ -20,6 +20,7 @@ use utf8stream::{Utf8Error, Utf8Validator};
 use super::Inbound;
 use crate::{
     config::Config,
+    diagnosis::{InvalidUtf8, CONTEXT_LEN},
     error::ProtocolError,
     ext::InboundSet,
     frame::{FrameHeader, OpCode},
@@ -76,6 +77,10 @@ struct Open {
     transformed: bool,
     /// Found invalid: the rest of it is dropped.
     invalid: bool,
+    /// Frames begun, counting the one being read (for diagnosis).
+    frames: u32,
+    /// Where in the message (as declared) the frame being read starts.
+    frame_start: u64,
 }
 
 /// The frame being read, as the assembler needs to end it.
@@ -99,6 +104,33 @@ pub(crate) struct MessageAssembler {
     /// Streaming mode: the bytes of a code point that the last piece cut,
     /// held back for the next one.
     held: BytesMut,
+    /// Streaming mode: the last bytes of text handed out, the context a
+    /// UTF-8 error in the next piece is diagnosed with.
+    handed_out_tail: HandedOutTail,
+}
+
+/// The last [`CONTEXT_LEN`] bytes of the open text message's pieces that
+/// were handed out (streaming mode), so a later error is described the same
+/// however the reads were cut.
+#[derive(Clone, Copy, Debug, Default)]
+struct HandedOutTail {
+    bytes: [u8; CONTEXT_LEN],
+    len: usize,
+}
+
+impl HandedOutTail {
+    /// Records that `piece` was handed out after what was recorded.
+    fn push(&mut self, piece: &[u8]) {
+        let keep = (CONTEXT_LEN - piece.len().min(CONTEXT_LEN)).min(self.len);
+        self.bytes.copy_within(self.len - keep..self.len, 0);
+        let new = &piece[piece.len().saturating_sub(CONTEXT_LEN)..];
+        self.bytes[keep..keep + new.len()].copy_from_slice(new);
+        self.len = keep + new.len();
+    }
+
+    fn as_slice(&self) -> &[u8] {
+        &self.bytes[..self.len]
+    }
 }
 
 impl MessageAssembler {
@@ -112,6 +144,7 @@ impl MessageAssembler {
             buffer: BytesMut::new(),
             utf8: Utf8Validator::new(),
             held: BytesMut::new(),
+            handed_out_tail: HandedOutTail::default(),
         }
     }
 
@@ -186,9 +219,12 @@ impl MessageAssembler {
     ) {
         ready.push_back(match verdict {
             Ok(()) => Inbound::Message(message(text, payload)),
-            Err(err) => Inbound::Violation(ProtocolError::InvalidUtf8 {
-                valid_up_to: err.valid_up_to(),
-            }),
+            Err(err) => Inbound::Violation(ProtocolError::InvalidUtf8(InvalidUtf8::capture(
+                &[&payload],
+                0,
+                &err,
+                1,
+            ))),
         });
     }
 
@@ -214,15 +250,20 @@ impl MessageAssembler {
             OpCode::Continuation => self.open.as_mut().expect("checked by the rules"),
             _ => {
                 self.utf8.reset();
+                self.handed_out_tail = HandedOutTail::default();
                 self.open.insert(Open {
                     text: header.opcode == OpCode::Text,
                     declared: 0,
                     transformed: header.rsv != 0,
                     invalid: false,
+                    frames: 0,
+                    frame_start: 0,
                 })
             }
         };
+        open.frame_start = open.declared;
         open.declared = declared;
+        open.frames = open.frames.saturating_add(1);
         let text = open.text;
         let whole = header.fin && header.opcode != OpCode::Continuation;
         let route = if open.invalid {
@@ -257,13 +298,57 @@ impl MessageAssembler {
 
     /// The open message's text stopped being UTF-8: reported now (§8.1:
     /// fail as soon as it is known), and the rest of the message dropped.
-    pub(super) fn invalid_text(&mut self, err: Utf8Error, ready: &mut VecDeque<Inbound>) {
-        self.poison(
-            ProtocolError::InvalidUtf8 {
-                valid_up_to: err.valid_up_to(),
-            },
-            ready,
-        );
+    /// `read`: where the frame reader kept the payload it fed the validator
+    /// (`None`: into the message's own buffer), with `left_in_frame` bytes
+    /// of the frame still to come.
+    pub(super) fn invalid_text(
+        &mut self,
+        err: Utf8Error,
+        read: Option<&[u8]>,
+        left_in_frame: u64,
+        ready: &mut VecDeque<Inbound>,
+    ) {
+        let evidence = self.evidence(self.open, &err, read, left_in_frame);
+        self.poison(ProtocolError::InvalidUtf8(evidence), ready);
+    }
+
+    /// The bytes around a UTF-8 error, from wherever the message's bytes
+    /// still are: its own buffer (from its first byte), or the frame's
+    /// payload kept in the read buffer, after the bytes held back from the
+    /// last streamed piece. Only on the error path.
+    #[cold]
+    fn evidence(
+        &self,
+        open: Option<Open>,
+        err: &Utf8Error,
+        read: Option<&[u8]>,
+        left_in_frame: u64,
+    ) -> InvalidUtf8 {
+        let open = open.unwrap_or(Open {
+            text: true,
+            declared: 0,
+            transformed: false,
+            invalid: false,
+            frames: 1,
+            frame_start: 0,
+        });
+        let (window, window_start) = match read {
+            Some(read) => {
+                let tail = self.handed_out_tail.as_slice();
+                let end = open.declared.saturating_sub(left_in_frame);
+                let len = (tail.len() + self.held.len() + read.len()) as u64;
+                ([tail, &self.held[..], read], end.saturating_sub(len))
+            }
+            None => ([&[][..], &[][..], &self.buffer[..]], 0),
+        };
+        // A code point cut across frames started in the frame before (the
+        // declared offsets are the inflated ones only without a transform).
+        let frame = if !open.transformed && err.valid_up_to() < open.frame_start {
+            open.frames.saturating_sub(1).max(1)
+        } else {
+            open.frames.max(1)
+        };
+        InvalidUtf8::capture(&window, window_start, err, frame)
     }
 
     fn poison(&mut self, err: ProtocolError, ready: &mut VecDeque<Inbound>) {
@@ -301,15 +386,13 @@ impl MessageAssembler {
         ready: &mut VecDeque<Inbound>,
     ) {
         let text = self.open.is_some_and(|open| open.text);
-        let result =
-            result.and_then(|()| match text {
-                true => self.utf8.feed(&self.buffer[start..]).map_err(|err| {
-                    ProtocolError::InvalidUtf8 {
-                        valid_up_to: err.valid_up_to(),
-                    }
-                }),
-                false => Ok(()),
-            });
+        let result = result.and_then(|()| match text {
+            true => self
+                .utf8
+                .feed(&self.buffer[start..])
+                .map_err(|err| ProtocolError::InvalidUtf8(self.evidence(self.open, &err, None, 0))),
+            false => Ok(()),
+        });
         if let Err(err) = result {
             self.poison(err, ready);
         }
@@ -362,12 +445,9 @@ impl MessageAssembler {
         if open.text && fin {
             // A message may not end inside a code point.
             if let Err(err) = self.utf8.finish() {
-                self.poison(
-                    ProtocolError::InvalidUtf8 {
-                        valid_up_to: err.valid_up_to(),
-                    },
-                    ready,
-                );
+                let read = matches!(route, Route::Kept { .. } | Route::Streamed { .. });
+                let evidence = self.evidence(Some(open), &err, read.then_some(&kept[..]), 0);
+                self.poison(ProtocolError::InvalidUtf8(evidence), ready);
                 return true;
             }
         }
@@ -410,6 +490,7 @@ impl MessageAssembler {
             if pending > 0 {
                 self.held = payload.split_off(payload.len() - pending);
             }
+            self.handed_out_tail.push(&payload);
         }
         if last || !payload.is_empty() {
             ready.push_back(Inbound::Piece {

@@ -1,16 +1,20 @@
 //! Explains WebSocket close codes: what each means, when you see it, and how
-//! to fix its cause; with two codes, their differences side by side.
+//! to fix its cause; with two codes, their differences side by side. With
+//! `--text`, diagnoses the bytes of a text message given in hex (as a capture
+//! shows them): where they stop being UTF-8 and what the sender likely did.
 //!
 //! ```text
 //! cargo run -p wsframe-examples --bin explain -- 1000 1007
+//! cargo run -p wsframe-examples --bin explain -- --text 4361 66e9
 //! ```
 //!
-//! Exit codes: 0 when every code was explained (or after `--help`), 2 without
-//! a code or on a value that is not a close code (1000-4999).
+//! Exit codes: 0 when every code was explained, the text diagnosed (or
+//! after `--help`), 2 without a code or on a value that is not a close code
+//! (1000-4999) or not hex.
 
 use std::process::ExitCode;
 
-use wsframe::{CloseCode, Explanation};
+use wsframe::{CloseCode, Explanation, InvalidUtf8, ProtocolError};
 use wsframe_examples::EXIT_USAGE;
 
 const USAGE: &str = "\
@@ -18,10 +22,12 @@ What WebSocket close codes mean, when you see them and how to fix their
 cause; given two, their differences side by side.
 
 Usage: explain CODE [CODE ...]     close codes 1000-4999, e.g. `explain 1000 1007`
+       explain --text HEX [HEX ...]  a text message's bytes in hex, e.g. `explain --text 4361 66e9`:
+                                     where they stop being UTF-8, and what the sender likely did
 
 Exit codes:
-  0  every code explained (or --help)
-  2  no code, or a value that is not a close code";
+  0  every code explained, or the text diagnosed (or --help)
+  2  no code, a value that is not a close code, or bytes that are not hex";
 
 /// Close codes with a meaning: RFC 6455's (1000-2999) and the application ranges.
 const RANGE: std::ops::RangeInclusive<u16> = 1000..=4999;
@@ -36,6 +42,9 @@ fn main() -> ExitCode {
     if args.is_empty() {
         eprintln!("{USAGE}");
         return ExitCode::from(EXIT_USAGE);
+    }
+    if args[0] == "--text" {
+        return diagnose(&args[1..]);
     }
     let mut codes = Vec::new();
     for arg in &args {
@@ -64,6 +73,48 @@ fn main() -> ExitCode {
     if let [a, b] = explanations[..] {
         println!("\nKey differences");
         side_by_side(&a, &b);
+    }
+    ExitCode::SUCCESS
+}
+
+/// `--text`: the bytes given in hex, as one text message.
+fn diagnose(hex: &[String]) -> ExitCode {
+    let digits: String = hex
+        .iter()
+        .flat_map(|arg| arg.split([' ', ':', ',']))
+        .map(|group| group.trim_start_matches("0x"))
+        .collect();
+    let bytes = digits
+        .len()
+        .is_multiple_of(2)
+        .then(|| {
+            (0..digits.len())
+                .step_by(2)
+                .map(|i| u8::from_str_radix(digits.get(i..i + 2)?, 16).ok())
+                .collect::<Option<Vec<u8>>>()
+        })
+        .flatten();
+    let Some(bytes) = bytes.filter(|bytes| !bytes.is_empty()) else {
+        eprintln!(
+            "error: give the text's bytes as pairs of hex digits, e.g. `explain --text 4361 66e9`"
+        );
+        return ExitCode::from(EXIT_USAGE);
+    };
+    match InvalidUtf8::of(&bytes) {
+        None => println!(
+            "{} bytes of valid UTF-8: {:?}",
+            bytes.len(),
+            String::from_utf8_lossy(&bytes)
+        ),
+        Some(evidence) => {
+            let error = ProtocolError::InvalidUtf8(evidence);
+            println!(
+                "{} bytes, not valid UTF-8: a receiver closes with 1007",
+                bytes.len()
+            );
+            println!("  reason: {error}");
+            println!("  {}", evidence.long());
+        }
     }
     ExitCode::SUCCESS
 }
