@@ -27,8 +27,8 @@
 //! | 64-bit length top bit, minimal length encoding (§5.2) | `FrameReader::read_header` |
 //! | masking by role (§5.1) | `FrameReader::read_header` |
 //! | frame limit (1009) | `FrameReader::read_header` |
-//! | fragment order: continuation needs an open message, no interleaving (§5.4) | `MessageAssembler::begin` |
-//! | message limit (1009) | `MessageAssembler::begin` (declared lengths); the extension's transform (its output) |
+//! | fragment order: continuation needs an open message, no interleaving (§5.4) | `MessageAssembler::message_rules` |
+//! | message limit (1009) | `MessageAssembler::message_rules` (declared lengths); for a transformed message, the extension's `Inbound` transform (its output) |
 //! | UTF-8 of text, fail-fast per read (§8.1, 1007) | the validator the reader feeds, its verdict taken by `MessageAssembler` (`invalid_text`, `end_frame`'s `finish`) |
 //! | close frame payload: code and UTF-8 reason (§5.5.1, §7.4) | [`Connection`](crate::Connection) (`on_close`) |
 //! | what is read after our close, after the peer's (§5.5.1, §7.1) | [`Connection`](crate::Connection) (`next_event`) |
@@ -118,7 +118,8 @@ impl Receiver {
     }
 
     /// Reads `bytes`, copying what must be kept into the read buffer (the
-    /// copy unmasks, and validates text, on the way).
+    /// copy unmasks, and validates text, on the way). Behind bytes not read
+    /// yet, they are only appended, to be read in place after them.
     pub(crate) fn receive(&mut self, bytes: &[u8]) {
         if self.buf.len() > self.reader.kept() {
             // Bytes not read yet come first: these are read after them, in
