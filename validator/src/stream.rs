@@ -7,6 +7,17 @@ use crate::{
     is_valid_bulk, locate_error, Utf8Error, SIMD_THRESHOLD,
 };
 
+/// Chunks shorter than this go to `core` (with the carried code point
+/// completed by hand) rather than padded to a block: copying them and
+/// checking a whole block costs more than core's byte loop on so few bytes.
+const PADDED_MIN: usize = 32;
+
+/// Chunks up to this long, with up to three carried bytes in front and at
+/// least one zero after, are
+/// padded to one or two blocks; longer ones are checked where they are
+/// (`arch::check_to_end`, which needs a block and a vector).
+const PADDED_MAX: usize = 2 * BLOCK - 4;
+
 /// Validates a byte stream chunk by chunk, failing on the first chunk after
 /// which the stream can no longer be valid UTF-8.
 ///
@@ -130,29 +141,38 @@ impl Utf8Validator {
         self.offset + self.carry_len as u64
     }
 
-    fn feed_inner(&mut self, chunk: &[u8]) -> Result<(), Utf8Error> {
+    fn feed_inner(&mut self, mut chunk: &[u8]) -> Result<(), Utf8Error> {
+        if chunk.len() < PADDED_MIN {
+            return self.feed_without_block_check(chunk);
+        }
         let kernel = arch::selected();
         if !arch::has_block_check(kernel) {
             return self.feed_without_block_check(chunk);
         }
-        if chunk.len() <= BLOCK {
+        if chunk.len() <= PADDED_MAX {
             return self.feed_padded(kernel, chunk);
         }
-        let mut chunk = chunk;
         if self.carry_len > 0 {
             // The chunk is longer than any code point: this finishes it.
             let used = self.complete_carry(chunk)?;
             chunk = &chunk[used..];
         }
-        let blocks = chunk.len() / BLOCK * BLOCK;
-        let valid = arch::check_blocks(kernel, &chunk[..blocks]);
-        self.judge_rest(kernel, chunk, blocks, valid)
+        if !arch::check_to_end(kernel, chunk) {
+            // Invalid: the byte-at-a-time path locates the error.
+            return self.feed_without_block_check(chunk);
+        }
+        let whole = chunk.len() - unfinished_tail_len(chunk);
+        let tail = &chunk[whole..];
+        check_prefix(self.offset + whole as u64, tail)?;
+        self.offset += whole as u64;
+        self.keep(tail);
+        Ok(())
     }
 
-    /// A chunk of at most a block, with the carried bytes in front, checked
-    /// as one or two blocks padded with ASCII zeros: one step of the block
-    /// loop instead of a byte-at-a-time pass, and the carried code point
-    /// judged with the rest instead of on its own.
+    /// A chunk of at most [`PADDED_MAX`] bytes, with the carried bytes in
+    /// front, checked as one or two blocks padded with ASCII zeros: a step
+    /// or two of the block loop instead of a byte-at-a-time pass, and the
+    /// carried code point judged with the rest instead of on its own.
     fn feed_padded(&mut self, kernel: Kernel, chunk: &[u8]) -> Result<(), Utf8Error> {
         let have = self.carry_len as usize;
         if have == 0 && chunk.is_ascii() {
@@ -217,6 +237,8 @@ impl Utf8Validator {
     /// The path of the portable kernel and of errors: `simdutf8` for the
     /// bulk of a long chunk, `core` for a short one, both of which locate an
     /// error exactly as std does.
+    // Inlined: on chunks of a few bytes a call costs as much as the rest.
+    #[inline(always)]
     fn feed_without_block_check(&mut self, mut chunk: &[u8]) -> Result<(), Utf8Error> {
         if self.carry_len > 0 {
             let used = self.complete_carry(chunk)?;
@@ -246,6 +268,7 @@ impl Utf8Validator {
     /// A short chunk in one pass of core's validator: it finds the error, or
     /// the cut code point (`error_len() == None`) whose bytes it has already
     /// checked to be a valid prefix.
+    #[inline]
     fn feed_short(&mut self, chunk: &[u8]) -> Result<(), Utf8Error> {
         if chunk.is_ascii() {
             self.offset += chunk.len() as u64;
@@ -277,9 +300,11 @@ impl Utf8Validator {
         let have = self.carry_len as usize;
         let width = sequence_width(self.carry[0]);
         let used = (width - have).min(chunk.len());
-        // At most 3 bytes: a bounded loop, not a call to memcpy.
-        for (slot, &byte) in self.carry[have..].iter_mut().zip(&chunk[..used]) {
-            *slot = byte;
+        // At most 3 bytes, into slots `have + i < 4`: the `& 3` changes no
+        // index but keeps the compiler from making this a call to memcpy,
+        // which costs more than the copy on chunks of a few bytes.
+        for (i, &byte) in chunk[..used].iter().enumerate() {
+            self.carry[(have + i) & 3] = byte;
         }
         let candidate = &self.carry[..have + used];
         if let Some(valid) = invalid_at(candidate) {

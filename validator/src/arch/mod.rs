@@ -276,19 +276,71 @@ macro_rules! block_loop {
 
         /// Whether `bytes` (whole blocks, starting on a code-point boundary)
         /// are valid UTF-8 apart from a code point their end may cut short.
+        /// The loop of [`run_blocks`] without unmasking and storing, and so
+        /// without loading a block ahead: fewer registers to move on the
+        /// ASCII path, where every instruction shows.
         #[target_feature(enable = $features)]
         pub(super) fn check_blocks(bytes: &[u8]) -> bool {
             debug_assert_eq!(bytes.len() % BLOCK, 0);
-            // SAFETY: the features are enabled here; `bytes` is readable for
-            // its whole blocks, and nothing is stored.
-            unsafe {
-                run_blocks::<false, false>(
-                    core::ptr::null_mut(),
-                    bytes.as_ptr(),
-                    bytes.len() / BLOCK,
-                    [0; 4],
-                )
+            let mut error = zero();
+            let mut prev = zero();
+            let mut prev_incomplete = zero();
+            for at in (0..bytes.len() / BLOCK * BLOCK).step_by(BLOCK) {
+                // SAFETY: `at + BLOCK <= bytes.len()`, readable.
+                let block = unsafe { load_block::<false>(bytes.as_ptr().add(at), zero()) };
+                // Prefetching is a hint: any address is allowed.
+                prefetch(bytes.as_ptr().wrapping_add(at + super::PREFETCH));
+                let mut high = block[0];
+                for &v in &block[1..] {
+                    high = or(high, v);
+                }
+                if is_ascii(high) {
+                    // All ASCII: only a code point cut by the previous block
+                    // can be wrong.
+                    error = or(error, prev_incomplete);
+                    prev_incomplete = zero();
+                } else {
+                    for &v in &block {
+                        error = or(error, check_after(v, prev));
+                        prev = v;
+                    }
+                    prev_incomplete = incomplete_at_end(block[PER_BLOCK - 1]);
+                }
+                prev = block[PER_BLOCK - 1];
             }
+            // A code point cut at the very end is the caller's to complete.
+            !any(error)
+        }
+
+        /// Whether `bytes` (at least a block and a vector, starting on a
+        /// code-point boundary) are valid UTF-8 apart from a code point cut
+        /// at their very end: the whole blocks, then the last 64 bytes again
+        /// as one more block, with the bytes before it read from memory, so
+        /// that no rest is left to copy and pad.
+        #[target_feature(enable = $features)]
+        pub(super) fn check_to_end(bytes: &[u8]) -> bool {
+            debug_assert!(bytes.len() >= BLOCK + LANES);
+            let blocks = bytes.len() / BLOCK * BLOCK;
+            let mut valid = check_blocks(&bytes[..blocks]);
+            if blocks < bytes.len() {
+                let last = bytes.len() - BLOCK;
+                // SAFETY: `LANES <= last` and `last + BLOCK == bytes.len()`:
+                // the vector before the last block and the block are
+                // readable.
+                let (mut prev, block) = unsafe {
+                    let at = bytes.as_ptr().add(last);
+                    (load(at.sub(LANES)), load_block::<false>(at, zero()))
+                };
+                // No ASCII shortcut: the blocks' loop left a code point cut
+                // by their end for this one to judge.
+                let mut error = zero();
+                for &v in &block {
+                    error = or(error, check_after(v, prev));
+                    prev = v;
+                }
+                valid &= !any(error);
+            }
+            valid
         }
 
         /// `dst = src ^ key` over whole blocks, and whether they are valid
@@ -541,6 +593,22 @@ pub(crate) fn check_blocks(kernel: Kernel, bytes: &[u8]) -> bool {
         #[cfg(target_arch = "aarch64")]
         // SAFETY: the kernel runs here.
         Kernel::Neon => unsafe { aarch64_neon::check_blocks(bytes) },
+        _ => portable::is_valid_but_a_cut_end(bytes),
+    }
+}
+
+/// Whether `bytes` (at least 96 bytes, starting on a code-point boundary)
+/// are valid UTF-8 apart from a code point cut at their very end.
+pub(crate) fn check_to_end(kernel: Kernel, bytes: &[u8]) -> bool {
+    debug_assert!(bytes.len() >= BLOCK + 32);
+    match kernel {
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: the kernel runs here (`selected`/`select` and the test
+        // lists hand out only available ones; AVX-512 implies AVX2).
+        Kernel::Avx2 | Kernel::Avx512 => unsafe { x86_64_avx2::check_to_end(bytes) },
+        #[cfg(target_arch = "aarch64")]
+        // SAFETY: the kernel runs here.
+        Kernel::Neon => unsafe { aarch64_neon::check_to_end(bytes) },
         _ => portable::is_valid_but_a_cut_end(bytes),
     }
 }
