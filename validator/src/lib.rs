@@ -15,14 +15,17 @@
 //!   call reads. The UTF-8 block check (the lookup-table method of Keiser and
 //!   Lemire, a 64-byte block a step) and the loops over it are written once
 //!   and instantiated per instruction set.
-//! - `stream`: [`Utf8Validator`]. A chunk longer than a block goes through
-//!   the block loop, and the few bytes after its last block are padded to a
-//!   block and checked the same way; a chunk of a block or less is checked as
-//!   one padded block with the carried bytes in front. Only the up to three
-//!   bytes of a code point cut by a chunk boundary are carried to the next
-//!   call. With the portable kernel, `simdutf8` (or `core` below 64 bytes)
-//!   does the checking instead. Errors are located exactly as std locates
-//!   them, by `simdutf8`'s `compat` flavour or `core`.
+//! - `stream`: [`Utf8Validator`]. By chunk length: under 32 bytes, `core`
+//!   (whose byte loop costs less than any SIMD set-up there), with a carried
+//!   code point completed by hand; up to 124, the carried bytes and the chunk
+//!   copied into one or two blocks padded with zeros and checked by one or
+//!   two steps of the block loop; longer, the block loop over the chunk
+//!   where it lies, and its last 64 bytes once more as a block (overlapping,
+//!   with the bytes before them read from memory) so that no rest is left.
+//!   Only the up to three bytes of a code point cut by a chunk boundary are
+//!   carried to the next call. With the portable kernel, `simdutf8` (or
+//!   `core` below 64 bytes) does the checking instead. Errors are located
+//!   exactly as std locates them, by `simdutf8`'s `compat` flavour or `core`.
 //! - `fused`: [`Utf8Validator::feed_unmasking`],
 //!   [`feed_unmasking_uninit`](Utf8Validator::feed_unmasking_uninit) and
 //!   [`feed_unmasking_in_place`](Utf8Validator::feed_unmasking_in_place)

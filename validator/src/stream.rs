@@ -22,8 +22,9 @@ const PADDED_MAX: usize = 2 * BLOCK - 4;
 /// which the stream can no longer be valid UTF-8.
 ///
 /// It holds at most three bytes (an unfinished code point) and the stream
-/// position; it never copies a chunk longer than a block. After an error
-/// every call returns that error again until [`reset`](Self::reset).
+/// position; it copies only chunks shorter than two blocks (128 bytes), to
+/// pad them. After an error every call returns that error again until
+/// [`reset`](Self::reset).
 ///
 /// ```
 /// use utf8stream::Utf8Validator;
