@@ -2,6 +2,9 @@
 # Runs every fuzz target for SECONDS (default 30) each; a crash fails.
 # Installs cargo-fuzz if missing. Needs the nightly toolchain.
 # Usage: fuzz/run.sh [SECONDS] [TARGET ...]
+# The committed seeds in corpus/ are written by
+#   cargo test -p wsframe --test fuzz_corpus -- --ignored
+#   cargo test -p utf8stream --test fuzz_corpus -- --ignored
 set -euo pipefail
 cd "$(dirname "$0")"
 seconds=${1:-30}

@@ -33,6 +33,7 @@ fn mask_u32_words(buf: &mut [u8], key: [u8; 4]) {
 }
 
 fn mask(c: &mut Criterion) {
+    wsframe_benches::select_kernel_from_env();
     for (size, label) in SIZES {
         let mut group = c.benchmark_group(format!("mask/{label}"));
         group.throughput(Throughput::Bytes(size as u64));

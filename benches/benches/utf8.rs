@@ -18,6 +18,7 @@ const CHUNKS: [(usize, &str); 6] = [
 ];
 
 fn utf8(c: &mut Criterion) {
+    wsframe_benches::select_kernel_from_env();
     for (kind, seed) in CORPORA {
         let input = text_of_len(seed, INPUT_LEN);
         let mut group = c.benchmark_group(format!("utf8/{kind}"));

@@ -33,6 +33,7 @@ fn measure_simdutf8(input: &[u8]) {
 }
 
 fn main() {
+    wsframe_benches::select_kernel_from_env();
     let args: Vec<String> = std::env::args()
         .skip(1)
         .filter(|a| !a.starts_with("--"))

@@ -31,6 +31,33 @@ pub const CORPORA: [(&str, &str); 6] = [
     ),
 ];
 
+/// Makes `utf8stream` use the kernel named by the `UTF8STREAM_KERNEL`
+/// environment variable (`portable`, `avx2`, `avx512`, `neon`), for example
+/// to measure the AVX2 kernel on an AVX-512 machine; without the variable,
+/// the best this CPU runs. Called first by the benches that reach the
+/// kernels.
+///
+/// # Panics
+///
+/// If the name is unknown or this CPU does not run that kernel.
+pub fn select_kernel_from_env() {
+    use utf8stream::__bench::{force_kernel, kernel, Kernel};
+    if let Ok(name) = std::env::var("UTF8STREAM_KERNEL") {
+        let wanted = match name.as_str() {
+            "portable" => Kernel::Portable,
+            "avx2" => Kernel::Avx2,
+            "avx512" => Kernel::Avx512,
+            "neon" => Kernel::Neon,
+            other => panic!("UTF8STREAM_KERNEL={other}: portable, avx2, avx512 or neon"),
+        };
+        assert!(
+            force_kernel(wanted),
+            "this CPU does not run the {name} kernel"
+        );
+    }
+    eprintln!("utf8stream kernel: {:?}", kernel());
+}
+
 /// `seed` repeated to about `len` bytes, cut on a code-point boundary.
 pub fn text_of_len(seed: &str, len: usize) -> Vec<u8> {
     let mut text = seed.repeat(len / seed.len() + 1);

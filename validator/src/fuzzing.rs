@@ -1,13 +1,18 @@
-//! The differential fuzz harness, in the library so that it is compiled,
-//! linted and replayed by stable `cargo test`; `fuzz/fuzz_targets/utf8_stream.rs`
-//! only calls it. Not part of the public API.
+//! The differential fuzz harness, in the library so that it is compiled and
+//! linted with it, and replayed on stable by `cargo test -p utf8stream`
+//! (`tests/fuzz_corpus.rs`: every seed and regression input);
+//! `fuzz/fuzz_targets/utf8_stream.rs` only calls it. It runs the kernel this
+//! CPU was given (`arch`). Not part of the public API.
 
 use crate::Utf8Validator;
 
 /// Cuts the input into chunks chosen by its first bytes, validates it
 /// streaming, and panics if the result differs from `core::str::from_utf8`:
 /// ok/err, `valid_up_to`, `error_len`, and the chunk that reports the error
-/// (the earliest one after which the bytes can no longer be valid UTF-8).
+/// (the earliest one after which the bytes can no longer be valid UTF-8);
+/// after each chunk, the carried bytes are the last ones fed. The same for
+/// the fused entries (copying and in place), masked, which must also give the
+/// bytes back unmasked.
 ///
 /// Layout: `data[0]` = n, the number of chunk-size bytes that follow (0..=7);
 /// the next n bytes are chunk sizes used in a cycle (0 means an empty chunk);
@@ -38,6 +43,11 @@ pub fn utf8_stream(data: &[u8]) {
             outcome = Some((Some(fed), err));
             break;
         }
+        assert_eq!(
+            validator.pending_bytes(),
+            &text[fed - validator.pending()..fed],
+            "carried bytes"
+        );
         if let Some(dead) = dead_prefix {
             assert!(
                 fed < dead,

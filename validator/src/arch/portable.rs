@@ -1,0 +1,82 @@
+//! Without SIMD: masking eight bytes a step, and validation by `simdutf8`
+//! (or `core` for short inputs). The masking loops are also the tails of the
+//! SIMD ones and the path of short buffers, inlined into their callers.
+
+use crate::stream::{invalid_at, unfinished_tail_len};
+
+/// The key in both halves of a 64-bit word.
+#[inline]
+fn wide(key: [u8; 4]) -> u64 {
+    u64::from_ne_bytes([
+        key[0], key[1], key[2], key[3], key[0], key[1], key[2], key[3],
+    ])
+}
+
+/// `buf ^= key`, repeating, eight bytes a step; `key` as seen from `buf[0]`.
+#[inline]
+pub(crate) fn mask_in_place(buf: &mut [u8], key: [u8; 4]) {
+    let wide = wide(key);
+    let mut words = buf.chunks_exact_mut(8);
+    for word in &mut words {
+        let value = u64::from_ne_bytes((&*word).try_into().expect("8 bytes")) ^ wide;
+        word.copy_from_slice(&value.to_ne_bytes());
+    }
+    // Whole words keep the key's phase: the tail starts at key[0].
+    for (n, byte) in words.into_remainder().iter_mut().enumerate() {
+        *byte ^= key[n % 4];
+    }
+}
+
+/// `dst = src ^ key`, eight bytes a step; `key` as seen from `src[0]`.
+///
+/// # Safety
+///
+/// `dst` is valid for writes of `src.len()` bytes (initialized or not) and
+/// does not overlap `src`.
+#[inline]
+pub(crate) unsafe fn mask_copy(dst: *mut u8, src: &[u8], key: [u8; 4]) {
+    let wide = wide(key);
+    let mut words = src.chunks_exact(8);
+    for (i, word) in (&mut words).enumerate() {
+        let value = u64::from_ne_bytes(word.try_into().expect("8 bytes")) ^ wide;
+        // SAFETY: `8 * i + 8 <= src.len()`, all writable at `dst`.
+        unsafe { dst.add(8 * i).cast::<u64>().write_unaligned(value) };
+    }
+    // Whole words keep the key's phase: the tail starts at key[0].
+    let done = src.len() - words.remainder().len();
+    for (n, byte) in words.remainder().iter().enumerate() {
+        // SAFETY: `done + n < src.len()`, writable at `dst`.
+        unsafe { dst.add(done + n).write(byte ^ key[n % 4]) };
+    }
+}
+
+/// The portable verdict on unmasked bytes: the regular validator judges
+/// them up to the last code-point boundary, and the cut code point by its
+/// prefix.
+pub(crate) fn is_valid_but_a_cut_end(bytes: &[u8]) -> bool {
+    let tail = unfinished_tail_len(bytes);
+    let (whole, cut) = bytes.split_at(bytes.len() - tail);
+    crate::is_valid_bulk(whole) && (cut.is_empty() || invalid_at(cut).is_none())
+}
+
+/// Unmask, then judge as [`is_valid_but_a_cut_end`].
+///
+/// # Safety
+///
+/// As [`mask_copy`]; on return all `src.len()` bytes at `dst` are
+/// initialized.
+pub(crate) unsafe fn unmask_and_check(dst: *mut u8, src: &[u8], key: [u8; 4]) -> bool {
+    // SAFETY: the caller gives `dst` for `src.len()` writes; once written
+    // they are initialized and only read through the new slice.
+    let dst = unsafe {
+        mask_copy(dst, src, key);
+        core::slice::from_raw_parts(dst, src.len())
+    };
+    is_valid_but_a_cut_end(dst)
+}
+
+/// In place: unmask, then judge as [`is_valid_but_a_cut_end`].
+pub(crate) fn unmask_and_check_in_place(buf: &mut [u8], key: [u8; 4]) -> bool {
+    mask_in_place(buf, key);
+    is_valid_but_a_cut_end(buf)
+}
