@@ -29,6 +29,8 @@ pub struct Config {
     max_message_size: u64,
     auto_pong: bool,
     streaming: bool,
+    #[cfg(feature = "deflate")]
+    deflate: Option<crate::DeflateConfig>,
 }
 
 impl Config {
@@ -72,6 +74,23 @@ impl Config {
         self
     }
 
+    /// permessage-deflate (RFC 7692) with these preferences (default:
+    /// off, as it costs memory per connection): a server accepts a
+    /// client's offer with them, a client offers it. What the handshake
+    /// agrees on is given to [`Connection::with_deflate`](crate::Connection::with_deflate).
+    #[cfg(feature = "deflate")]
+    #[must_use]
+    pub const fn deflate(mut self, deflate: Option<crate::DeflateConfig>) -> Self {
+        self.deflate = deflate;
+        self
+    }
+
+    /// The permessage-deflate preferences, if it is on.
+    #[cfg(feature = "deflate")]
+    pub const fn deflate_config(&self) -> Option<crate::DeflateConfig> {
+        self.deflate
+    }
+
     /// The configured frame payload limit.
     pub const fn frame_limit(&self) -> u64 {
         self.max_frame_size
@@ -100,6 +119,8 @@ impl Default for Config {
             max_message_size: Self::DEFAULT_MAX_MESSAGE_SIZE,
             auto_pong: true,
             streaming: false,
+            #[cfg(feature = "deflate")]
+            deflate: None,
         }
     }
 }

@@ -49,6 +49,11 @@ pub enum ProtocolError {
         /// The configured limit.
         limit: u64,
     },
+    /// A compressed message's payload did not inflate (RFC 7692 §6.2): a bad
+    /// block type, a stored block's length check, a distance too far back
+    /// for the negotiated window, data after the final block. Closed with
+    /// 1007, like invalid text: the message's data is wrong.
+    InflateFailed,
     /// A message growing past [`Config::max_message_size`](crate::Config::max_message_size).
     MessageTooBig {
         /// The message's length with the frame just announced.
@@ -65,6 +70,7 @@ impl ProtocolError {
         match self {
             Self::InvalidUtf8 { .. } | Self::InvalidCloseReason => CloseCode::INVALID_PAYLOAD,
             Self::FrameTooBig { .. } | Self::MessageTooBig { .. } => CloseCode::MESSAGE_TOO_BIG,
+            Self::InflateFailed => CloseCode::INVALID_PAYLOAD,
             _ => CloseCode::PROTOCOL_ERROR,
         }
     }
@@ -101,6 +107,7 @@ impl fmt::Display for ProtocolError {
             Self::CloseFrameTooShort => f.write_str("close frame payload of 1 byte"),
             Self::InvalidCloseCode(code) => write!(f, "close code {code} may not be sent"),
             Self::InvalidCloseReason => f.write_str("close reason is not valid UTF-8"),
+            Self::InflateFailed => f.write_str("compressed message payload did not inflate"),
             Self::FrameTooBig { declared, limit } => {
                 write!(f, "frame of {declared} bytes exceeds the limit of {limit}")
             }

@@ -200,6 +200,8 @@ pub use close::{CloseCode, Explanation};
 pub use config::{Config, Role};
 pub use connection::{Connection, State};
 pub use error::{ProtocolError, SendError};
+#[cfg(feature = "deflate")]
+pub use ext::deflate::{DeflateConfig, DeflateParams, PERMESSAGE_DEFLATE};
 pub use frame::{FrameHeader, OpCode, Status};
 pub use mask::apply_mask;
 #[doc(hidden)]

@@ -76,6 +76,10 @@ struct Open {
     declared: u64,
     /// Its first frame set an extension's RSV bits.
     transformed: bool,
+    /// A transformed message: the bytes its transform produced so far
+    /// (what counts against the limit; in streaming mode pieces of them
+    /// are already handed out).
+    produced: u64,
     /// Found invalid: the rest of it is dropped.
     invalid: bool,
 }
@@ -156,6 +160,7 @@ impl MessageAssembler {
                     declared: 0,
                     // Only bits an extension defines get past the reader.
                     transformed: header.rsv != 0,
+                    produced: 0,
                     invalid: false,
                 })
             }
@@ -238,16 +243,42 @@ impl MessageAssembler {
     }
 
     /// Unmasked payload of a transformed message: through the extension
-    /// into the message's buffer, where text is validated as it comes out.
+    /// into the message's buffer, where text is validated as it comes out
+    /// of this call (fail-fast per read). In streaming mode what came out
+    /// is handed out at once as a piece, so only the transform's own state
+    /// is kept.
     pub(super) fn transform(&mut self, payload: &[u8], ready: &mut VecDeque<Inbound>) {
-        let limit = self
-            .max_message_size
-            .saturating_sub(self.buffer.len() as u64);
+        self.run_transform(Some(payload), ready);
+        if let Some(open) = self.open.filter(|open| self.streaming && !open.invalid) {
+            let bytes = std::mem::take(&mut self.buffer);
+            self.hand_out_piece(bytes, open.text, false, ready);
+        }
+    }
+
+    /// Hands `payload` (or, for `None`, the message's end) to the inbound
+    /// transform with the message's remaining budget, counts what came
+    /// out, and validates it.
+    fn run_transform(&mut self, payload: Option<&[u8]>, ready: &mut VecDeque<Inbound>) {
+        let Some(open) = &mut self.open else {
+            return;
+        };
+        let produced = open.produced;
+        let limit = self.max_message_size.saturating_sub(produced);
         let start = self.buffer.len();
-        let result = self
-            .extensions
-            .transform()
-            .payload(payload, &mut self.buffer, limit);
+        let transform = self.extensions.transform();
+        let result = match payload {
+            Some(payload) => transform.payload(payload, &mut self.buffer, limit),
+            None => transform.end(&mut self.buffer, limit),
+        }
+        .map_err(|err| match err {
+            // The transform counts from its call; the message, from its start.
+            ProtocolError::MessageTooBig { declared, .. } => ProtocolError::MessageTooBig {
+                declared: produced.saturating_add(declared),
+                limit: self.max_message_size,
+            },
+            other => other,
+        });
+        open.produced += (self.buffer.len() - start) as u64;
         self.after_transform(start, result, ready);
     }
 
@@ -302,12 +333,7 @@ impl MessageAssembler {
             Frame::Data { fin, route } => (fin, route),
         };
         if route == Route::Transform && fin {
-            let limit = self
-                .max_message_size
-                .saturating_sub(self.buffer.len() as u64);
-            let start = self.buffer.len();
-            let result = self.extensions.transform().end(&mut self.buffer, limit);
-            self.after_transform(start, result, ready);
+            self.run_transform(None, ready);
         }
         let Some(open) = self.open else {
             unreachable!("a data frame without a message");
@@ -336,7 +362,8 @@ impl MessageAssembler {
             _ => {
                 let bytes = std::mem::take(&mut self.buffer);
                 if self.streaming {
-                    // A transformed message, whole (it is not streamed yet).
+                    // A transformed message's last piece: what its end
+                    // produced (its earlier output went out as it came).
                     self.hand_out_piece(bytes, open.text, true, ready);
                 } else {
                     ready.push_back(Inbound::Message(message(open.text, bytes)));
