@@ -442,7 +442,8 @@ impl Inflater {
             }
             let room = (cap - produced).min(INFLATE_CHUNK as u64) as usize;
             let len = out.len();
-            grow_exact(out, room);
+            let budget = usize::try_from(cap - produced).unwrap_or(usize::MAX);
+            grow_exact(out, room, budget);
             out.resize(len + room, 0);
             let (before_in, before_out) = (inflater.total_in(), inflater.total_out());
             let status = inflater.decompress(input, &mut out[len..], FlushDecompress::None);
@@ -495,16 +496,16 @@ impl Inbound for Inflater {
     }
 }
 
-/// Grows `out`'s capacity to hold `additional` more bytes, by at most
-/// doubling and never past what is asked for beyond that: `BytesMut`'s own
-/// `reserve` rounds a large request up to twice the capacity, which would
-/// put the memory of a message near the limit at twice the limit.
-fn grow_exact(out: &mut BytesMut, additional: usize) {
+/// Grows `out`'s capacity to hold `additional` more bytes: doubling, but
+/// never to more than `most` bytes past its length (the message's budget),
+/// which `BytesMut`'s own `reserve` would: it rounds a request up to twice
+/// the capacity, putting a message near the limit at twice the limit.
+fn grow_exact(out: &mut BytesMut, additional: usize, most: usize) {
     if out.capacity() - out.len() >= additional {
         return;
     }
     let mut vec: Vec<u8> = std::mem::take(out).into();
-    let wanted = additional.max(vec.len().min(additional.saturating_mul(4)));
+    let wanted = vec.len().clamp(additional, most.max(additional));
     vec.reserve_exact(wanted);
     *out = from_vec(vec);
 }
@@ -674,10 +675,7 @@ mod tests {
                     limit
                 })
             );
-            assert!(
-                out.capacity() as u64 <= limit + 1 + INFLATE_CHUNK as u64,
-                "{limit}"
-            );
+            assert!(out.capacity() as u64 <= (limit + 1).max(64), "{limit}");
         }
         let (mut inflater, _) = server_halves(DEFAULT);
         assert_eq!(
@@ -754,5 +752,137 @@ mod tests {
         let mut wire = BytesMut::new();
         deflater.compress(b"", true, &mut wire);
         assert_eq!(&wire[..], [0x00]);
+    }
+
+    fn offers(header: &str) -> Vec<ExtensionOffer> {
+        ExtensionOffer::parse_list([header.as_bytes()]).expect("grammar")
+    }
+
+    #[test]
+    fn a_server_accepts_the_first_acceptable_offer_and_declines_the_rest() {
+        let ours = DeflateConfig::default();
+        let accepted = |header: &str| {
+            ours.accept(&offers(header))
+                .map(|(params, response)| (params, response.to_string()))
+        };
+        let params = |snct, cnct, sbits, cbits| DeflateParams {
+            server_no_context_takeover: snct,
+            client_no_context_takeover: cnct,
+            server_max_window_bits: sbits,
+            client_max_window_bits: cbits,
+        };
+        let table: &[(&str, Option<(DeflateParams, &str)>)] = &[
+            ("permessage-deflate", Some((params(false, false, 15, 15), "permessage-deflate"))),
+            (
+                "permessage-deflate; client_max_window_bits",
+                Some((params(false, false, 15, 15), "permessage-deflate")),
+            ),
+            (
+                "permessage-deflate; client_max_window_bits=10; server_max_window_bits=12",
+                Some((
+                    params(false, false, 12, 10),
+                    "permessage-deflate; server_max_window_bits=12; client_max_window_bits=10",
+                )),
+            ),
+            (
+                "permessage-deflate; server_no_context_takeover; client_no_context_takeover",
+                Some((
+                    params(true, true, 15, 15),
+                    "permessage-deflate; server_no_context_takeover; client_no_context_takeover",
+                )),
+            ),
+            (
+                "permessage-deflate; server_max_window_bits=\"9\"",
+                Some((params(false, false, 9, 15), "permessage-deflate; server_max_window_bits=9")),
+            ),
+            // Declined: 8 bits for our compressor, a value on a flag, a
+            // missing or invalid value, a repeat, an unknown parameter.
+            ("permessage-deflate; server_max_window_bits=8", None),
+            ("permessage-deflate; server_no_context_takeover=1", None),
+            ("permessage-deflate; server_max_window_bits", None),
+            ("permessage-deflate; client_max_window_bits=16", None),
+            ("permessage-deflate; client_max_window_bits=7", None),
+            ("permessage-deflate; client_max_window_bits=010", None),
+            ("permessage-deflate; client_max_window_bits=1a", None),
+            ("permessage-deflate; client_no_context_takeover; client_no_context_takeover", None),
+            ("permessage-deflate; x=1", None),
+            ("x-other", None),
+            // The first acceptable one, after a declined one.
+            (
+                "permessage-deflate; server_max_window_bits=8, permessage-deflate; client_max_window_bits=8",
+                Some((
+                    params(false, false, 15, 8),
+                    "permessage-deflate; client_max_window_bits=8",
+                )),
+            ),
+        ];
+        for (header, want) in table {
+            let want = want.map(|(p, r)| (p, r.to_owned()));
+            assert_eq!(accepted(header), want, "{header}");
+        }
+        // Our own preferences go into the response.
+        let strict = DeflateConfig::default()
+            .max_window_bits(10)
+            .no_context_takeover(true)
+            .peer_no_context_takeover(true);
+        let (got, response) = strict.accept(&offers("permessage-deflate")).unwrap();
+        assert_eq!(got, params(true, true, 10, 15));
+        assert_eq!(
+            response.to_string(),
+            "permessage-deflate; server_no_context_takeover; client_no_context_takeover; server_max_window_bits=10"
+        );
+    }
+
+    #[test]
+    fn a_client_checks_the_response_against_its_offer() {
+        let ours = DeflateConfig::default().max_window_bits(12);
+        assert_eq!(
+            ours.offer().to_string(),
+            "permessage-deflate; client_max_window_bits=12"
+        );
+        let check = |header: &str| ours.check_response(&offers(header));
+        assert_eq!(check("x-other"), Ok(None));
+        assert_eq!(
+            check("permessage-deflate; server_no_context_takeover; server_max_window_bits=10"),
+            Ok(Some(DeflateParams {
+                server_no_context_takeover: true,
+                client_no_context_takeover: false,
+                server_max_window_bits: 10,
+                client_max_window_bits: 12,
+            }))
+        );
+        assert_eq!(
+            check("permessage-deflate; client_max_window_bits=9"),
+            Ok(Some(DeflateParams {
+                server_no_context_takeover: false,
+                client_no_context_takeover: false,
+                server_max_window_bits: 15,
+                client_max_window_bits: 9,
+            }))
+        );
+        for bad in [
+            "permessage-deflate; client_max_window_bits=13",
+            "permessage-deflate; client_max_window_bits=8",
+            "permessage-deflate; client_max_window_bits",
+            "permessage-deflate; server_max_window_bits",
+            "permessage-deflate; server_max_window_bits=16",
+            "permessage-deflate; server_no_context_takeover; server_no_context_takeover",
+            "permessage-deflate; x",
+            "permessage-deflate, permessage-deflate",
+        ] {
+            assert_eq!(
+                check(bad),
+                Err(HandshakeError::BadExtensionResponse),
+                "{bad}"
+            );
+        }
+        assert_eq!(
+            DeflateConfig::default()
+                .no_context_takeover(true)
+                .peer_no_context_takeover(true)
+                .offer()
+                .to_string(),
+            "permessage-deflate; client_no_context_takeover; server_no_context_takeover; client_max_window_bits"
+        );
     }
 }
