@@ -154,7 +154,7 @@ fn compressed_streams_give_the_same_events_for_every_cut_and_path() {
             client(FIN | RSV1 | BINARY, &[0x00]),
             client(FIN | CLOSE, &close_payload(1000, b"")),
         ]);
-        let want = vec![
+        let want = [
             Event::Message(Message::from("Hello")),
             Event::Message(Message::from("Hello")),
             Event::Message(Message::from("plain")),
