@@ -139,6 +139,26 @@ pub struct WebSocket<S> {
     conn: Connection,
 }
 
+/// The 101 for `upgrade` and the server's connection: with
+/// permessage-deflate if [`Config::deflate`] is on and the client offered
+/// it acceptably.
+fn answer(upgrade: &crate::handshake::UpgradeRequest, config: Config) -> (Vec<u8>, Connection) {
+    #[cfg(feature = "deflate")]
+    if let Some((params, accepted)) = config
+        .deflate_config()
+        .and_then(|deflate| deflate.accept(upgrade.extensions()))
+    {
+        if let Ok(accept) = upgrade.accept().extension(accepted) {
+            let conn = Connection::with_deflate(Role::Server, config, Some(params));
+            return (accept.to_bytes(), conn);
+        }
+    }
+    (
+        upgrade.response(None),
+        Connection::new(Role::Server, config),
+    )
+}
+
 impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
     /// Performs the server side of the opening handshake on `io`: reads the
     /// upgrade request, answers 101, or answers 400/426 and fails.
@@ -156,9 +176,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
             }
             match UpgradeRequest::parse(&request) {
                 Ok(Status::Complete((upgrade, used))) => {
-                    io.write_all(&upgrade.response(None)).await?;
+                    let (response, conn) = answer(&upgrade, config);
+                    io.write_all(&response).await?;
                     request.advance(used);
-                    let mut ws = Self::from_upgraded(io, Role::Server, config);
+                    let mut ws = Self { io, conn };
                     ws.conn.receive(&request);
                     return Ok(ws);
                 }

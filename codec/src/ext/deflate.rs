@@ -186,7 +186,7 @@ impl DeflateConfig {
     pub fn accept(&self, offers: &[ExtensionOffer]) -> Option<(DeflateParams, ExtensionOffer)> {
         offers
             .iter()
-            .filter(|offer| offer.name().eq_ignore_ascii_case(PERMESSAGE_DEFLATE))
+            .filter(|offer| offer.name() == PERMESSAGE_DEFLATE)
             .find_map(|offer| self.accept_one(offer))
     }
 
@@ -245,9 +245,7 @@ impl DeflateConfig {
         &self,
         accepted: &[ExtensionOffer],
     ) -> Result<Option<DeflateParams>, HandshakeError> {
-        let mut ours = accepted
-            .iter()
-            .filter(|e| e.name().eq_ignore_ascii_case(PERMESSAGE_DEFLATE));
+        let mut ours = accepted.iter().filter(|e| e.name() == PERMESSAGE_DEFLATE);
         let Some(response) = ours.next() else {
             return Ok(None);
         };
