@@ -108,8 +108,12 @@ fn feed(input: &[u8]) -> (Option<ProtocolError>, usize, usize) {
     (error, read, peak)
 }
 
+/// The counters are global: one test measures at a time.
+static MEASURING: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 #[test]
 fn bombs_close_with_1009_within_the_limit_in_memory_and_work() {
+    let _one = MEASURING.lock().unwrap_or_else(|e| e.into_inner());
     let block = one_mib_of_zeros();
     let too_big = Some(ProtocolError::MessageTooBig {
         declared: LIMIT + 1,
@@ -142,4 +146,61 @@ fn bombs_close_with_1009_within_the_limit_in_memory_and_work() {
     assert!(read <= enough + 512 * 14, "read {read} of {}", input.len());
     assert!(peak as u64 <= LIMIT + 64 * 1024, "peak heap {peak}");
     println!("peak heap over the limit: {} bytes", peak as u64 - LIMIT);
+}
+
+/// Heap of one server connection: idle, and after one compressed message
+/// with and without context takeover.
+#[test]
+fn deflate_state_is_allocated_when_needed_and_released_without_takeover() {
+    let _one = MEASURING.lock().unwrap_or_else(|e| e.into_inner());
+    let hello = client(
+        FIN | RSV1 | TEXT,
+        &[0xf2, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00],
+    );
+    let live = || LIVE.load(Relaxed);
+    let base = live();
+    let plain = Connection::new(Role::Server, Config::default());
+    let idle_plain = live() - base;
+    drop(plain);
+    for (takeover, params) in [
+        (
+            true,
+            DeflateParams {
+                server_no_context_takeover: false,
+                client_no_context_takeover: false,
+                server_max_window_bits: 15,
+                client_max_window_bits: 15,
+            },
+        ),
+        (
+            false,
+            DeflateParams {
+                server_no_context_takeover: true,
+                client_no_context_takeover: true,
+                server_max_window_bits: 15,
+                client_max_window_bits: 15,
+            },
+        ),
+    ] {
+        let base = live();
+        let mut server = Connection::with_deflate(Role::Server, Config::default(), Some(params));
+        let idle = live() - base;
+        server.receive(&hello);
+        assert!(matches!(server.next_event(), Some(Event::Message(_))));
+        let after = live() - base;
+        println!(
+            "heap of a server connection: plain idle {idle_plain} B, deflate idle {idle} B, \
+             after one compressed message (context takeover {takeover}) {after} B"
+        );
+        // Two small boxed halves, no zlib state, until a compressed message.
+        assert!(idle - idle_plain <= 256, "{idle} vs {idle_plain}");
+        if takeover {
+            assert!(
+                after - idle > 32 * 1024,
+                "the inflater and its window are kept"
+            );
+        } else {
+            assert!(after - idle < 8 * 1024, "the inflater is released: {after}");
+        }
+    }
 }
