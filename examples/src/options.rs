@@ -54,9 +54,13 @@ pub struct ServerOptions {
 
 impl ServerOptions {
     /// The connections' configuration: the defaults, with
-    /// permessage-deflate on unless `--no-deflate`.
+    /// permessage-deflate on unless `--no-deflate`, compressing every
+    /// message whatever its size (threshold 0): an echo comes back
+    /// compressed as the peer sent it, which is what the Autobahn cases
+    /// check.
     pub fn config(&self) -> wsframe::Config {
-        wsframe::Config::default().deflate(self.deflate.then(wsframe::DeflateConfig::default))
+        let deflate = wsframe::DeflateConfig::default().threshold(0);
+        wsframe::Config::default().deflate(self.deflate.then_some(deflate))
     }
 }
 

@@ -115,10 +115,14 @@ fn run(addr: &str, path: &str, echo: bool, mut seen: impl FnMut(&Message)) -> io
     stream.set_read_timeout(Some(SILENCE))?;
     stream.set_write_timeout(Some(SILENCE))?;
     // permessage-deflate offered (RFC 7692), used if the server accepts it.
-    let deflate = DeflateConfig::default();
+    // Every message compressed, as the fuzzing server expects its echoes.
+    let deflate = DeflateConfig::default().threshold(0);
+    // A second offer, in case the server wants our context reset each
+    // message but only if we offer it (§5: offers in order of preference).
     let handshake = ClientHandshake::random()?
         .target(addr, path)?
-        .extension(deflate.offer());
+        .extension(deflate.offer())
+        .extension(deflate.no_context_takeover(true).offer());
     stream.write_all(&handshake.to_bytes())?;
 
     let mut buf = vec![0u8; 64 * 1024];
