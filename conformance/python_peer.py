@@ -48,5 +48,33 @@ async def main():
             check("invalid UTF-8 closes with 1007", rcvd is not None and rcvd.code == 1007, f"reported: {closed!r}")
 
 
+async def compressed():
+    """permessage-deflate (RFC 7692), which websockets offers by default."""
+    async with websockets.connect(URL, max_size=None) as ws:
+        extensions = ws.response.headers.get("Sec-WebSocket-Extensions", "")
+        check("permessage-deflate negotiated", "permessage-deflate" in extensions, extensions)
+        text = "compressed text, κόσμε 😀 " * 200
+        for i in range(3):
+            # The same message again: with context takeover, a back reference.
+            await ws.send(text)
+            check(f"compressed text echo {i + 1} (context takeover)", await ws.recv() == text)
+        payload = bytes(range(256)) * 400
+        await ws.send(payload)
+        check("compressed binary echo (102400 B)", await ws.recv() == payload)
+
+    async with websockets.connect(URL, max_size=None) as ws:
+        # Large enough that websockets compresses it; the bad byte inflates
+        # out of the compressed frame.
+        await ws.send(b"a" * 4096 + b" \xff\xfe invalid", text=True)
+        try:
+            await ws.recv()
+            check("compressed invalid UTF-8 closes with 1007", False, "got a message back")
+        except ConnectionClosed as closed:
+            rcvd = closed.rcvd
+            check("compressed invalid UTF-8 closes with 1007", rcvd is not None and rcvd.code == 1007,
+                  f"reported: {closed!r}")
+
+
 asyncio.run(main())
+asyncio.run(compressed())
 sys.exit(1 if failures else 0)

@@ -41,6 +41,8 @@ pub struct Config {
     ping_interval: Option<Duration>,
     idle_timeout: Option<Duration>,
     close_timeout: Option<Duration>,
+    #[cfg(feature = "deflate")]
+    deflate: Option<crate::DeflateConfig>,
 }
 
 impl Config {
@@ -74,6 +76,8 @@ impl Config {
         ping_interval: None,
         idle_timeout: None,
         close_timeout: Some(Self::DEFAULT_CLOSE_TIMEOUT),
+        #[cfg(feature = "deflate")]
+        deflate: None,
     };
 
     /// The largest frame payload accepted, in bytes.
@@ -115,6 +119,12 @@ impl Config {
     pub const fn close_timeout(&self) -> Option<Duration> {
         self.close_timeout
     }
+
+    /// The permessage-deflate preferences, if it is on.
+    #[cfg(feature = "deflate")]
+    pub const fn deflate(&self) -> Option<crate::DeflateConfig> {
+        self.deflate
+    }
 }
 
 impl Default for Config {
@@ -131,6 +141,16 @@ pub struct ConfigBuilder {
 }
 
 impl ConfigBuilder {
+    /// permessage-deflate (RFC 7692) with these preferences (default: off,
+    /// as it costs memory per connection): a server accepts a client's
+    /// offer with them, a client offers it. What the handshake agrees on is
+    /// given to [`Connection::with_deflate`](crate::Connection::with_deflate).
+    #[cfg(feature = "deflate")]
+    pub const fn deflate(mut self, deflate: Option<crate::DeflateConfig>) -> Self {
+        self.config.deflate = deflate;
+        self
+    }
+
     /// The largest frame payload accepted, in bytes (default 16 MiB); more
     /// is 1009.
     pub const fn max_frame_size(mut self, bytes: u64) -> Self {

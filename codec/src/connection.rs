@@ -82,6 +82,28 @@ impl Connection {
         Self::with_extensions(role, config, masks, Extensions::none())
     }
 
+    /// A connection with permessage-deflate (RFC 7692) as the handshake
+    /// negotiated it ([`DeflateConfig::accept`](crate::DeflateConfig::accept)
+    /// on a server, [`DeflateConfig::check_response`](crate::DeflateConfig::check_response)
+    /// on a client), or without it for `None`. RSV1 marks a compressed
+    /// message; compressed messages count their inflated size against the
+    /// message limit. The threshold and level come from
+    /// [`Config::deflate`] (defaults if it is off).
+    #[cfg(feature = "deflate")]
+    pub fn with_deflate(
+        role: Role,
+        config: Config,
+        negotiated: Option<crate::DeflateParams>,
+    ) -> Self {
+        let extensions = match negotiated {
+            Some(params) => {
+                Extensions::deflate(params, role, &config.deflate().unwrap_or_default())
+            }
+            None => Extensions::none(),
+        };
+        Self::with_extensions(role, config, Box::new(OsRandomMask), extensions)
+    }
+
     /// A connection with the extensions the handshake negotiated.
     pub(crate) fn with_extensions(
         role: Role,
@@ -406,7 +428,19 @@ impl Connection {
     /// some out and retry).
     pub fn send(&mut self, message: Message) -> Result<(), SendError> {
         self.check_open()?;
-        self.sender.message(&message)
+        self.sender.message(&message, None)
+    }
+
+    /// Queues a whole message as one frame, compressed (`compress`) or not
+    /// whatever its size, where permessage-deflate (RFC 7692) was
+    /// negotiated; without it, the same as [`send`](Self::send).
+    ///
+    /// # Errors
+    ///
+    /// As [`send`](Self::send).
+    pub fn send_compressed(&mut self, message: Message, compress: bool) -> Result<(), SendError> {
+        self.check_open()?;
+        self.sender.message(&message, Some(compress))
     }
 
     /// Queues the header of `message` as one frame and returns its payload,

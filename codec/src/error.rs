@@ -48,6 +48,11 @@ pub enum ProtocolError {
         /// The configured limit.
         limit: u64,
     },
+    /// A compressed message's payload did not inflate (RFC 7692 §6.2): a bad
+    /// block type, a stored block's length check, a distance too far back
+    /// for the negotiated window, data after the final block. Closed with
+    /// 1007, like invalid text: the message's data is wrong.
+    InflateFailed,
     /// A message growing past [`Config::max_message_size`](crate::Config::max_message_size).
     MessageTooBig {
         /// The message's length with the frame just announced.
@@ -64,6 +69,7 @@ impl ProtocolError {
         match self {
             Self::InvalidUtf8(_) | Self::InvalidCloseReason(_) => CloseCode::INVALID_PAYLOAD,
             Self::FrameTooBig { .. } | Self::MessageTooBig { .. } => CloseCode::MESSAGE_TOO_BIG,
+            Self::InflateFailed => CloseCode::INVALID_PAYLOAD,
             _ => CloseCode::PROTOCOL_ERROR,
         }
     }
@@ -122,6 +128,7 @@ impl fmt::Display for ProtocolError {
                 evidence.offset(),
                 evidence.short()
             ),
+            Self::InflateFailed => f.write_str("compressed message payload did not inflate"),
             Self::FrameTooBig { declared, limit } => {
                 write!(f, "frame of {declared} bytes exceeds the limit of {limit}")
             }

@@ -197,10 +197,11 @@ fn joined(events: &[Event]) -> Vec<Event> {
 /// identical; then the close handshake completes with 1000 on both sides.
 ///
 /// Layout: a sequence of records `[kind, fragment size, length, bytes...]`.
+/// With the `deflate` feature, bit 2 of the first record's kind negotiates
+/// permessage-deflate (every message compressed), bit 3 without context
+/// takeover.
 pub fn roundtrip(data: &[u8]) {
-    let mut client =
-        Connection::with_mask_source(Role::Client, Config::default(), Box::new(|| [7, 7, 7, 7]));
-    let mut server = Connection::new(Role::Server, Config::default());
+    let (mut client, mut server) = roundtrip_pair(data.first().copied().unwrap_or(0));
     let mut sent = Vec::new();
     let mut rest = data;
     while let [kind, fragment, len, tail @ ..] = rest {
@@ -253,6 +254,39 @@ pub fn roundtrip(data: &[u8]) {
     );
 }
 
+/// The client and server of `roundtrip`, compressing if `kind` says so.
+fn roundtrip_pair(kind: u8) -> (Connection, Connection) {
+    let client =
+        Connection::with_mask_source(Role::Client, Config::default(), Box::new(|| [7, 7, 7, 7]));
+    #[cfg(feature = "deflate")]
+    if kind & 4 != 0 {
+        let reset = kind & 8 != 0;
+        let params = crate::DeflateParams {
+            server_no_context_takeover: reset,
+            client_no_context_takeover: reset,
+            server_max_window_bits: 15,
+            client_max_window_bits: 15,
+        };
+        let deflate = crate::ext::Extensions::deflate(
+            params,
+            Role::Client,
+            &crate::DeflateConfig::default().threshold(0),
+        );
+        let client = Connection::with_extensions(
+            Role::Client,
+            Config::default(),
+            Box::new(|| [7, 7, 7, 7]),
+            deflate,
+        );
+        return (
+            client,
+            Connection::with_deflate(Role::Server, Config::default(), Some(params)),
+        );
+    }
+    let _ = kind;
+    (client, Connection::new(Role::Server, Config::default()))
+}
+
 /// Sends `message` in fragments of `size` bytes (cut on code points for
 /// text), with a ping after each fragment if `pings`.
 fn send_fragmented(conn: &mut Connection, message: &Message, size: usize, pings: bool) {
@@ -281,5 +315,105 @@ fn send_fragmented(conn: &mut Connection, message: &Message, size: usize, pings:
             return;
         }
         start = end;
+    }
+}
+
+/// `deflate`: one compressed message (RFC 7692) of arbitrary payload bytes,
+/// in fragments, into a server with permessage-deflate negotiated, fed whole
+/// and in chunks. Never panics; memory stays within the limits; both
+/// feedings give the same events; a message that comes out is what a
+/// one-shot inflate of the payload and its `00 00 FF FF` tail gives, within
+/// the message limit.
+///
+/// Layout: `data[0]` flags (bit 0: no context takeover, bit 1: streaming,
+/// bit 2: every other read in place, bit 3: text); `data[1]` the chunk size
+/// (0 = one byte); `data[2]` the fragment size (0 = one frame); the rest is
+/// the compressed payload.
+#[cfg(feature = "deflate")]
+pub fn deflate(data: &[u8]) {
+    let [flags, chunk, fragment, payload @ ..] = data else {
+        return;
+    };
+    let reset = flags & 1 != 0;
+    let params = crate::DeflateParams {
+        server_no_context_takeover: reset,
+        client_no_context_takeover: reset,
+        server_max_window_bits: 15,
+        client_max_window_bits: 15,
+    };
+    let config = Config::builder()
+        .max_frame_size(FUZZ_FRAME_LIMIT)
+        .max_message_size(FUZZ_MESSAGE_LIMIT)
+        .streaming(flags & 2 != 0)
+        .build();
+    let text = flags & 8 != 0;
+    let mut wire = BytesMut::new();
+    let pieces: Vec<&[u8]> = match *fragment {
+        0 => vec![payload],
+        size => payload.chunks(size as usize).collect(),
+    };
+    let last = pieces.len().saturating_sub(1);
+    for (i, piece) in pieces.iter().enumerate() {
+        let opcode = match (i, text) {
+            (0, true) => OpCode::Text,
+            (0, false) => OpCode::Binary,
+            _ => OpCode::Continuation,
+        };
+        let header = FrameHeader {
+            fin: i == last,
+            rsv: if i == 0 { 0b100 } else { 0 },
+            opcode,
+            mask: Some([0; 4]),
+            payload_len: piece.len() as u64,
+        };
+        header.encode(&mut wire);
+        wire.extend_from_slice(piece);
+    }
+    if payload.is_empty() {
+        return;
+    }
+    let run = |chunk: usize, direct: bool| {
+        let mut conn = Connection::with_deflate(Role::Server, config, Some(params));
+        let (mut events, mut out) = (Vec::new(), Vec::new());
+        let bound = (FUZZ_FRAME_LIMIT + FUZZ_MESSAGE_LIMIT) as usize + MAX_HEADER_LEN;
+        for (i, piece) in wire.chunks(chunk).enumerate() {
+            if direct && i % 2 == 1 {
+                conn.read_buf().extend_from_slice(piece);
+            } else {
+                conn.receive(piece);
+            }
+            while let Some(event) = conn.next_event() {
+                events.push(event);
+            }
+            assert!(conn.buffered_len() <= bound);
+            out.extend_from_slice(&conn.take_output());
+        }
+        (events, out)
+    };
+    let whole = run(wire.len(), false);
+    let chunked = run((*chunk as usize).max(1), flags & 4 != 0);
+    if config.streaming() {
+        assert_eq!(whole.1, chunked.1, "output bytes differ");
+        assert_eq!(
+            joined(&whole.0),
+            joined(&chunked.0),
+            "streamed data differs"
+        );
+    } else {
+        assert_eq!(whole, chunked, "whole and chunked feeding differ");
+    }
+    if let Some(Event::Message(message)) = joined(&whole.0).first() {
+        let mut reference = flate2::Decompress::new(false);
+        let mut inflated = vec![0; FUZZ_MESSAGE_LIMIT as usize + 1];
+        let input = [payload, &[0, 0, 0xFF, 0xFF][..]].concat();
+        let _ = reference.decompress(&input, &mut inflated, flate2::FlushDecompress::Sync);
+        inflated.truncate(reference.total_out() as usize);
+        assert!(inflated.len() as u64 <= FUZZ_MESSAGE_LIMIT);
+        assert_eq!(
+            message.as_bytes(),
+            &inflated[..],
+            "differs from a one-shot inflate"
+        );
+        assert_eq!(message.is_text(), text);
     }
 }

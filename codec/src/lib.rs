@@ -216,6 +216,8 @@ pub use config::{Config, ConfigBuilder, Role};
 pub use connection::{Connection, State};
 pub use diagnosis::{Diagnosis, InvalidUtf8, CONTEXT_LEN};
 pub use error::{ProtocolError, SendError};
+#[cfg(feature = "deflate")]
+pub use ext::deflate::{DeflateConfig, DeflateParams, PERMESSAGE_DEFLATE};
 pub use frame::{FrameHeader, OpCode, Status};
 pub use mask::apply_mask;
 #[doc(hidden)]

@@ -167,6 +167,29 @@ pub struct WebSocket<S> {
     core: Core<S>,
 }
 
+/// The 101 that `accept` writes and the server's connection: with
+/// permessage-deflate added when [`Config::deflate`] is on and the client
+/// offered it acceptably (RFC 7692 §5), without it otherwise.
+fn with_deflate(
+    upgrade: &UpgradeRequest,
+    config: Config,
+    accept: Accept<'_>,
+) -> (Vec<u8>, Connection) {
+    #[cfg(feature = "deflate")]
+    if let Some((params, response)) = config
+        .deflate()
+        .and_then(|deflate| deflate.accept(upgrade.extensions()))
+    {
+        if let Ok(accept) = accept.clone().extension(response) {
+            let conn = Connection::with_deflate(Role::Server, config, Some(params));
+            return (accept.to_bytes(), conn);
+        }
+    }
+    #[cfg(not(feature = "deflate"))]
+    let _ = upgrade;
+    (accept.to_bytes(), Connection::new(Role::Server, config))
+}
+
 impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
     /// Performs the server side of the opening handshake on `io`: reads the
     /// upgrade request, answers 101, or answers 400/426 and fails.
@@ -232,23 +255,21 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
                 }
             }
         };
-        // The negotiated extensions would be handed to the connection here.
-        let response = match decide(&upgrade) {
-            Ok(accept) => accept.to_bytes(),
+        let accept = match decide(&upgrade) {
+            Ok(accept) => accept,
             Err(refusal) => {
                 io.write_all(&refusal).await?;
                 io.shutdown().await?;
                 return Err(Error::Rejected);
             }
         };
+        let (response, mut conn) = with_deflate(&upgrade, config, accept);
         io.write_all(&response).await?;
         request.advance(used);
-        Ok(Self::from_upgraded(
-            io,
-            Role::Server,
-            config,
-            request.freeze(),
-        ))
+        conn.receive(&request);
+        Ok(Self {
+            core: Core::new(io, conn),
+        })
     }
 
     /// Wraps a stream whose handshake is already done (by hyper, say).

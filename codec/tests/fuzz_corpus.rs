@@ -22,11 +22,12 @@ fn fuzz_dir() -> PathBuf {
 
 type Harness = fn(&[u8]);
 
-const TARGETS: [(&str, Harness); 4] = [
+const TARGETS: [(&str, Harness); 5] = [
     ("frame_header", wsframe::fuzzing::frame_header),
     ("connection", wsframe::fuzzing::connection),
     ("roundtrip", wsframe::fuzzing::roundtrip),
     ("mask", wsframe::fuzzing::mask),
+    ("deflate", wsframe::fuzzing::deflate),
 ];
 
 /// Small, meaningful inputs for each target.
@@ -72,6 +73,61 @@ fn seeds(target: &str) -> Vec<(&'static str, Vec<u8>)> {
                 [&[1, 3, 5][..], b"hello", &[2, 2, 3], &[0, 1, 2]].concat(),
             ),
             ("pings", [&[3, 1, 4][..], "😀".as_bytes()].concat()),
+            (
+                "compressed",
+                [&[1 | 4, 2, 5][..], b"hello", &[2, 2, 3], &[0, 1, 2]].concat(),
+            ),
+            (
+                "compressed_no_takeover",
+                [
+                    &[1 | 4 | 8, 3, 6][..],
+                    b"hello!",
+                    &[3, 1, 4],
+                    "😀".as_bytes(),
+                ]
+                .concat(),
+            ),
+        ],
+        // RFC 7692 §7.2.3: "Hello" compressed, whole, in fragments, with
+        // BFINAL, as a stored block; invalid text; a reserved block type.
+        "deflate" => vec![
+            (
+                "hello",
+                vec![8, 0, 0, 0xf2, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00],
+            ),
+            (
+                "fragments",
+                vec![8 | 2, 1, 3, 0xf2, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00],
+            ),
+            (
+                "bfinal",
+                vec![1, 2, 0, 0xf3, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00],
+            ),
+            (
+                "stored",
+                vec![
+                    8 | 4,
+                    3,
+                    4,
+                    0x00,
+                    0x05,
+                    0x00,
+                    0xfa,
+                    0xff,
+                    0x48,
+                    0x65,
+                    0x6c,
+                    0x6c,
+                    0x6f,
+                    0x00,
+                ],
+            ),
+            // A stored block holding 0xC0.
+            (
+                "bad_text",
+                vec![8, 1, 0, 0x00, 0x01, 0x00, 0xfe, 0xff, 0xc0],
+            ),
+            ("bad_block", vec![0, 1, 0, 0x07]),
         ],
         "mask" => vec![
             ("short", [&[1, 2, 3, 4, 1, 0][..], b"abc"].concat()),

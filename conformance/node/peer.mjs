@@ -11,9 +11,9 @@ function check(name, ok, detail = '') {
 }
 
 // Opens a connection and resolves with helpers to await the next message and the close.
-function connect() {
+function connect(options = {}) {
   return new Promise((resolve, reject) => {
-    const ws = new WebSocket(url);
+    const ws = new WebSocket(url, options);
     const messages = [];
     const waiters = [];
     ws.on('message', (data, isBinary) => {
@@ -68,6 +68,28 @@ async function main() {
   c.ws.send(Buffer.from([0x76, 0xff, 0xfe]), { binary: false });
   closed = await withTimeout(c.closed, 5000, 'close after invalid UTF-8');
   check('invalid UTF-8 closes with 1007', closed.code === 1007,
+    `close event code ${closed.code}, reason ${JSON.stringify(closed.reason)}`);
+
+  // permessage-deflate (RFC 7692): compressed round trips, context takeover.
+  c = await connect({ perMessageDeflate: { threshold: 0 } });
+  check('permessage-deflate negotiated', c.ws.extensions.includes('permessage-deflate'), c.ws.extensions);
+  const text = 'compressed text, κόσμε 😀 '.repeat(200);
+  for (let i = 1; i <= 3; i++) {
+    c.ws.send(text);
+    m = await withTimeout(c.next(), 5000, 'compressed text echo');
+    check(`compressed text echo ${i} (context takeover)`, !m.isBinary && m.data.toString() === text);
+  }
+  const big = Buffer.alloc(102400, 0).map((_, i) => i % 256);
+  c.ws.send(big);
+  m = await withTimeout(c.next(), 5000, 'compressed binary echo');
+  check('compressed binary echo (102400 B)', m.isBinary && Buffer.compare(m.data, big) === 0);
+  c.ws.close(1000);
+  await withTimeout(c.closed, 5000, 'close');
+
+  c = await connect({ perMessageDeflate: { threshold: 0 } });
+  c.ws.send(Buffer.concat([Buffer.alloc(4096, 0x61), Buffer.from([0x20, 0xff, 0xfe])]), { binary: false, compress: true });
+  closed = await withTimeout(c.closed, 5000, 'close after compressed invalid UTF-8');
+  check('compressed invalid UTF-8 closes with 1007', closed.code === 1007,
     `close event code ${closed.code}, reason ${JSON.stringify(closed.reason)}`);
 }
 

@@ -25,6 +25,8 @@ Options:
                              frame [default: 60]
   --max-connections N        refuse connections beyond N open ones with
                              `503 Service Unavailable` [default: 256]
+  --no-deflate               do not accept permessage-deflate (RFC 7692),
+                             which is on by default
   -h, --help                 print this help
 
 SECS may have a fraction (0.5).
@@ -46,6 +48,22 @@ pub struct ServerOptions {
     pub idle_timeout: Duration,
     /// Most connections open at once; more are refused with a 503.
     pub max_connections: usize,
+    /// Accept permessage-deflate (`--no-deflate` turns it off).
+    pub deflate: bool,
+}
+
+impl ServerOptions {
+    /// The connections' configuration: the defaults, with
+    /// permessage-deflate on unless `--no-deflate`, compressing every
+    /// message whatever its size (threshold 0): an echo comes back
+    /// compressed as the peer sent it, which is what the Autobahn cases
+    /// check.
+    pub fn config(&self) -> wsframe::Config {
+        let deflate = wsframe::DeflateConfig::default().threshold(0);
+        wsframe::Config::builder()
+            .deflate(self.deflate.then_some(deflate))
+            .build()
+    }
 }
 
 impl Default for ServerOptions {
@@ -55,6 +73,7 @@ impl Default for ServerOptions {
             handshake_timeout: Duration::from_secs(10),
             idle_timeout: Duration::from_secs(60),
             max_connections: 256,
+            deflate: true,
         }
     }
 }
@@ -102,6 +121,7 @@ impl ServerOptions {
                 "-h" | "--help" => return Ok(Parsed::Help),
                 "--handshake-timeout" => options.handshake_timeout = seconds(&arg, &value()?)?,
                 "--idle-timeout" => options.idle_timeout = seconds(&arg, &value()?)?,
+                "--no-deflate" => options.deflate = false,
                 "--max-connections" => {
                     let value = value()?;
                     options.max_connections = match value.parse() {
@@ -161,8 +181,10 @@ mod tests {
             handshake_timeout: Duration::from_millis(500),
             idle_timeout: Duration::from_secs(3),
             max_connections: 20,
+            deflate: false,
         };
-        let line = "--handshake-timeout 0.5 0.0.0.0:80 --idle-timeout 3 --max-connections 20";
+        let line =
+            "--handshake-timeout 0.5 0.0.0.0:80 --idle-timeout 3 --max-connections 20 --no-deflate";
         assert_eq!(parse(line), Ok(Parsed::Run(expected)));
     }
 

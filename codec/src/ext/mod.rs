@@ -18,13 +18,18 @@ use bytes::BytesMut;
 
 use crate::{error::ProtocolError, frame::OpCode};
 
+#[cfg(feature = "deflate")]
+pub(crate) mod deflate;
+
 /// The receiving half of a per-message extension (RFC 7692 §6.2 is the
 /// first: inflating a compressed message as its bytes arrive).
 pub(crate) trait Inbound: fmt::Debug + Send {
     /// Transforms the next `payload` bytes (unmasked) of a message whose
     /// first frame set the extension's bit, appending the result to `out`.
     /// `limit` is how many more bytes `out` may grow by; producing more is
-    /// [`ProtocolError::MessageTooBig`].
+    /// [`ProtocolError::MessageTooBig`] with `declared` the bytes this call
+    /// produced (or would have), at least `limit + 1`: the assembler adds
+    /// the message's earlier output.
     fn payload(
         &mut self,
         payload: &[u8],
@@ -38,10 +43,16 @@ pub(crate) trait Inbound: fmt::Debug + Send {
 
 /// The sending half of a per-message extension.
 pub(crate) trait Outbound: fmt::Debug + Send {
-    /// Transforms a whole message's `payload` into `out`; returns whether it
-    /// did (then the frame carries the extension's RSV bits), or `false` to
-    /// send the payload as it is.
-    fn message(&mut self, payload: &[u8], out: &mut BytesMut) -> bool;
+    /// A data message starts, its first frame `len` bytes long; `choice` is
+    /// the caller's (`Some(true)`: transform it, `Some(false)`: don't),
+    /// `None` leaves it to the extension. Returns whether the message is
+    /// transformed (then its first frame carries the extension's RSV bits).
+    fn begin(&mut self, len: usize, choice: Option<bool>) -> bool;
+
+    /// Transforms the next `payload` bytes of a message that
+    /// [`begin`](Self::begin) chose to transform into `out`; `fin`: they
+    /// end it.
+    fn payload(&mut self, payload: &[u8], fin: bool, out: &mut BytesMut);
 }
 
 /// The extensions in use on a connection, as the handshake negotiated them.
@@ -59,9 +70,21 @@ impl Extensions {
         Self::default()
     }
 
+    /// permessage-deflate (RFC 7692) as negotiated, for an endpoint of
+    /// `role`: RSV1 and its inflater and compressor.
+    #[cfg(feature = "deflate")]
+    pub(crate) fn deflate(
+        params: deflate::DeflateParams,
+        role: crate::Role,
+        config: &deflate::DeflateConfig,
+    ) -> Self {
+        let (inflater, deflater) = params.halves(role, config);
+        Self::per_message(0b100, Box::new(inflater), Box::new(deflater))
+    }
+
     /// A per-message extension that owns the RSV bits `rsv`, with its two
     /// halves.
-    #[cfg(test)]
+    #[cfg(any(test, feature = "deflate"))]
     pub(crate) fn per_message(
         rsv: u8,
         inbound: Box<dyn Inbound>,
@@ -85,6 +108,7 @@ impl Extensions {
             OutboundSet {
                 rsv: self.rsv,
                 transform: self.outbound,
+                transforming: false,
             },
         )
     }
@@ -135,19 +159,45 @@ impl InboundSet {
 pub(crate) struct OutboundSet {
     rsv: u8,
     transform: Option<Box<dyn Outbound>>,
+    /// The message being sent is transformed.
+    transforming: bool,
 }
 
 impl OutboundSet {
-    /// Hands a whole message to the transform, if one is negotiated: the
-    /// RSV bits to set and the bytes to send instead, or `None` to send
-    /// `payload` as it is.
+    /// A data message starts with a frame of `payload`; `choice` as
+    /// [`Outbound::begin`]. Returns the RSV bits for its first frame and
+    /// the bytes to send instead, or `None` to send it as it is (also with
+    /// no extension negotiated). `fin`: the frame is the whole message.
     #[inline]
-    pub(crate) fn message(&mut self, payload: &[u8]) -> Option<(u8, BytesMut)> {
+    pub(crate) fn begin(
+        &mut self,
+        payload: &[u8],
+        fin: bool,
+        choice: Option<bool>,
+    ) -> Option<(u8, BytesMut)> {
+        let transform = self.transform.as_deref_mut()?;
+        self.transforming = transform.begin(payload.len(), choice);
+        if !self.transforming {
+            return None;
+        }
+        let mut out = BytesMut::new();
+        transform.payload(payload, fin, &mut out);
+        self.transforming = !fin;
+        Some((self.rsv, out))
+    }
+
+    /// A continuation frame of the message being sent: the bytes to send
+    /// instead, if the message is transformed.
+    #[inline]
+    pub(crate) fn continuation(&mut self, payload: &[u8], fin: bool) -> Option<BytesMut> {
+        if !self.transforming {
+            return None;
+        }
         let transform = self.transform.as_deref_mut()?;
         let mut out = BytesMut::new();
-        transform
-            .message(payload, &mut out)
-            .then_some((self.rsv, out))
+        transform.payload(payload, fin, &mut out);
+        self.transforming = !fin;
+        Some(out)
     }
 }
 
@@ -173,8 +223,8 @@ mod tests {
         ) -> Result<(), ProtocolError> {
             if payload.len() as u64 > limit {
                 return Err(ProtocolError::MessageTooBig {
-                    declared: (out.len() + payload.len()) as u64,
-                    limit: (out.len() as u64) + limit,
+                    declared: payload.len() as u64,
+                    limit,
                 });
             }
             out.extend(payload.iter().map(|b| b ^ 0x20));
@@ -187,9 +237,13 @@ mod tests {
     }
 
     impl Outbound for FlipCase {
-        fn message(&mut self, payload: &[u8], out: &mut BytesMut) -> bool {
+        fn begin(&mut self, len: usize, choice: Option<bool>) -> bool {
+            // A threshold of 3 bytes, unless asked.
+            choice.unwrap_or(len >= 3)
+        }
+
+        fn payload(&mut self, payload: &[u8], _fin: bool, out: &mut BytesMut) {
             out.extend(payload.iter().map(|b| b ^ 0x20));
-            true
         }
     }
 
@@ -205,7 +259,7 @@ mod tests {
         client.send(Message::from("Hello")).unwrap();
         let wire = client.take_output();
         assert_eq!(wire[0] & 0x70, 0x40, "RSV1 set");
-        // A fragment without the bit passes as it is.
+        // A first fragment under the threshold passes as it is.
         client.send_fragment(Message::from("ab"), false).unwrap();
         client.send_fragment(Message::from("c"), true).unwrap();
         let Status::Complete((header, len)) = FrameHeader::parse(&wire) else {

@@ -81,6 +81,10 @@ pub enum HandshakeError {
     /// Client side: the server accepted an extension we did not offer (§4.1,
     /// item 5).
     UnofferedExtension,
+    /// Client side: the server's permessage-deflate response breaks RFC 7692
+    /// §7.1 (an unknown, repeated or invalid parameter, a window we did not
+    /// allow), or accepts it twice.
+    BadExtensionResponse,
 }
 
 impl HandshakeError {
@@ -174,6 +178,9 @@ impl fmt::Display for HandshakeError {
             Self::UnofferedSubprotocol => "the server chose a subprotocol that we did not offer",
             Self::SeveralSubprotocols => "the server named more than one subprotocol",
             Self::UnofferedExtension => "the server accepted an extension that we did not offer",
+            Self::BadExtensionResponse => {
+                "the server's permessage-deflate parameters break RFC 7692 §7.1"
+            }
         })
     }
 }

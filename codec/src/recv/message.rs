@@ -75,6 +75,10 @@ struct Open {
     declared: u64,
     /// Its first frame set an extension's RSV bits.
     transformed: bool,
+    /// A transformed message: the bytes its transform produced so far
+    /// (what counts against the limit; in streaming mode pieces of them
+    /// are already handed out).
+    produced: u64,
     /// Found invalid: the rest of it is dropped.
     invalid: bool,
     /// Frames begun, counting the one being read (for diagnosis).
@@ -255,6 +259,7 @@ impl MessageAssembler {
                     text: header.opcode == OpCode::Text,
                     declared: 0,
                     transformed: header.rsv != 0,
+                    produced: 0,
                     invalid: false,
                     frames: 0,
                     frame_start: 0,
@@ -331,6 +336,7 @@ impl MessageAssembler {
             invalid: false,
             frames: 1,
             frame_start: 0,
+            produced: 0,
         });
         let (window, window_start) = match read {
             Some(read) => {
@@ -339,7 +345,20 @@ impl MessageAssembler {
                 let len = (tail.len() + self.held.len() + read.len()) as u64;
                 ([tail, &self.held[..], read], end.saturating_sub(len))
             }
-            None => ([&[][..], &[][..], &self.buffer[..]], 0),
+            None => {
+                // The message's own buffer: from its first byte, or for a
+                // transformed message streamed out, the last piece's output.
+                let tail = self.handed_out_tail.as_slice();
+                let end = match open.transformed {
+                    true => open.produced,
+                    false => self.buffer.len() as u64,
+                };
+                let len = (tail.len() + self.held.len() + self.buffer.len()) as u64;
+                (
+                    [tail, &self.held[..], &self.buffer[..]],
+                    end.saturating_sub(len),
+                )
+            }
         };
         // A code point cut across frames started in the frame before (the
         // declared offsets are the inflated ones only without a transform).
@@ -364,16 +383,42 @@ impl MessageAssembler {
     }
 
     /// Unmasked payload of a transformed message: through the extension
-    /// into the message's buffer, where text is validated as it comes out.
+    /// into the message's buffer, where text is validated as it comes out
+    /// of this call (fail-fast per read). In streaming mode what came out
+    /// is handed out at once as a piece, so only the transform's own state
+    /// is kept.
     pub(super) fn transform(&mut self, payload: &[u8], ready: &mut VecDeque<Inbound>) {
-        let limit = self
-            .max_message_size
-            .saturating_sub(self.buffer.len() as u64);
+        self.run_transform(Some(payload), ready);
+        if let Some(open) = self.open.filter(|open| self.streaming && !open.invalid) {
+            let bytes = std::mem::take(&mut self.buffer);
+            self.hand_out_piece(bytes, open.text, false, ready);
+        }
+    }
+
+    /// Hands `payload` (or, for `None`, the message's end) to the inbound
+    /// transform with the message's remaining budget, counts what came
+    /// out, and validates it.
+    fn run_transform(&mut self, payload: Option<&[u8]>, ready: &mut VecDeque<Inbound>) {
+        let Some(open) = &mut self.open else {
+            return;
+        };
+        let produced = open.produced;
+        let limit = self.max_message_size.saturating_sub(produced);
         let start = self.buffer.len();
-        let result = self
-            .extensions
-            .transform()
-            .payload(payload, &mut self.buffer, limit);
+        let transform = self.extensions.transform();
+        let result = match payload {
+            Some(payload) => transform.payload(payload, &mut self.buffer, limit),
+            None => transform.end(&mut self.buffer, limit),
+        }
+        .map_err(|err| match err {
+            // The transform counts from its call; the message, from its start.
+            ProtocolError::MessageTooBig { declared, .. } => ProtocolError::MessageTooBig {
+                declared: produced.saturating_add(declared),
+                limit: self.max_message_size,
+            },
+            other => other,
+        });
+        open.produced += (self.buffer.len() - start) as u64;
         self.after_transform(start, result, ready);
     }
 
@@ -426,12 +471,7 @@ impl MessageAssembler {
             Frame::Data { fin, route } => (fin, route),
         };
         if route == Route::Transform && fin {
-            let limit = self
-                .max_message_size
-                .saturating_sub(self.buffer.len() as u64);
-            let start = self.buffer.len();
-            let result = self.extensions.transform().end(&mut self.buffer, limit);
-            self.after_transform(start, result, ready);
+            self.run_transform(None, ready);
         }
         let Some(open) = self.open else {
             unreachable!("a data frame without a message");
@@ -457,7 +497,8 @@ impl MessageAssembler {
             _ => {
                 let bytes = std::mem::take(&mut self.buffer);
                 if self.streaming {
-                    // A transformed message, whole (it is not streamed yet).
+                    // A transformed message's last piece: what its end
+                    // produced (its earlier output went out as it came).
                     self.hand_out_piece(bytes, open.text, true, ready);
                 } else {
                     ready.push_back(Inbound::Message(message(open.text, bytes)));

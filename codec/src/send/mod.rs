@@ -63,18 +63,22 @@ impl Sender {
     }
 
     /// Queues a whole message as one frame, through the extension's
-    /// transform if one is negotiated.
+    /// transform if one is negotiated; `choice` as [`OutboundSet::begin`].
     ///
     /// # Errors
     ///
     /// [`SendError::FragmentOutOfOrder`] while a fragmented message is open.
-    pub(crate) fn message(&mut self, message: &Message) -> Result<(), SendError> {
+    pub(crate) fn message(
+        &mut self,
+        message: &Message,
+        choice: Option<bool>,
+    ) -> Result<(), SendError> {
         self.check_room()?;
         if self.sending.is_some() {
             return Err(SendError::FragmentOutOfOrder);
         }
         let opcode = data_opcode(message);
-        match self.extensions.message(message.as_bytes()) {
+        match self.extensions.begin(message.as_bytes(), true, choice) {
             Some((rsv, payload)) => {
                 self.encoder
                     .encode_with_rsv(opcode, rsv, true, &payload, &mut self.output);
@@ -100,7 +104,7 @@ impl Sender {
         if self.sending.is_some() {
             return Err(SendError::FragmentOutOfOrder);
         }
-        if let Some((rsv, payload)) = self.extensions.message(message.as_bytes()) {
+        if let Some((rsv, payload)) = self.extensions.begin(message.as_bytes(), true, None) {
             let opcode = data_opcode(&message);
             self.encoder
                 .encode_with_rsv(opcode, rsv, true, &payload, &mut self.output);
@@ -117,7 +121,9 @@ impl Sender {
     }
 
     /// Queues one fragment (§5.4): the first opens a message of its kind,
-    /// later ones must be of the same kind, `fin` ends it.
+    /// later ones must be of the same kind, `fin` ends it. A message the
+    /// extension transforms is transformed as one stream across its
+    /// fragments, its RSV bits on the first only (RFC 7692 §6.1).
     ///
     /// # Errors
     ///
@@ -131,8 +137,21 @@ impl Sender {
             Some(open) if open == kind => OpCode::Continuation,
             Some(_) => return Err(SendError::FragmentOutOfOrder),
         };
-        self.encoder
-            .encode(opcode, fin, fragment.as_bytes(), &mut self.output);
+        let payload = fragment.as_bytes();
+        let transformed = match self.sending {
+            None => self.extensions.begin(payload, fin, None),
+            Some(_) => self
+                .extensions
+                .continuation(payload, fin)
+                .map(|out| (0, out)),
+        };
+        match transformed {
+            Some((rsv, out)) => {
+                self.encoder
+                    .encode_with_rsv(opcode, rsv, fin, &out, &mut self.output);
+            }
+            None => self.encoder.encode(opcode, fin, payload, &mut self.output),
+        }
         self.sending = if fin { None } else { Some(kind) };
         Ok(())
     }

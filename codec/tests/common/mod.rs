@@ -81,20 +81,32 @@ pub fn close_code_on_wire(out: &[u8]) -> Option<u16> {
 /// with `receive`, once putting every other piece straight into `read_buf`;
 /// both must give the same.
 pub fn drive(role: Role, config: Config, input: &[u8], cuts: &[usize]) -> (Vec<Event>, Vec<u8>) {
-    let received = drive_with(role, config, input, cuts, false);
-    let mixed = drive_with(role, config, input, cuts, true);
+    drive_connection(
+        &|| Connection::with_mask_source(role, config, Box::new(|| [1, 2, 3, 4])),
+        input,
+        cuts,
+    )
+}
+
+/// As [`drive`], with connections that `make` builds.
+pub fn drive_connection(
+    make: &dyn Fn() -> Connection,
+    input: &[u8],
+    cuts: &[usize],
+) -> (Vec<Event>, Vec<u8>) {
+    let received = drive_with(make, input, cuts, false);
+    let mixed = drive_with(make, input, cuts, true);
     assert_eq!(received, mixed, "receive and read_buf differ");
     received
 }
 
 fn drive_with(
-    role: Role,
-    config: Config,
+    make: &dyn Fn() -> Connection,
     input: &[u8],
     cuts: &[usize],
     use_read_buf: bool,
 ) -> (Vec<Event>, Vec<u8>) {
-    let mut conn = Connection::with_mask_source(role, config, Box::new(|| [1, 2, 3, 4]));
+    let mut conn = make();
     let mut events = Vec::new();
     let mut out = Vec::new();
     let mut start = 0;

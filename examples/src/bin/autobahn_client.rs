@@ -20,7 +20,7 @@ use std::{
 
 use wsframe::{
     handshake::{ClientHandshake, Status},
-    Config, Connection, Event, Message, Role, State,
+    Config, Connection, DeflateConfig, Event, Message, Role, State,
 };
 use wsframe_examples::{EXIT_FAILURE, EXIT_USAGE};
 
@@ -114,12 +114,20 @@ fn run(addr: &str, path: &str, echo: bool, mut seen: impl FnMut(&Message)) -> io
     stream.set_nodelay(true)?;
     stream.set_read_timeout(Some(SILENCE))?;
     stream.set_write_timeout(Some(SILENCE))?;
-    let handshake = ClientHandshake::random()?.target(addr, path)?;
+    // permessage-deflate offered (RFC 7692), used if the server accepts it.
+    // Every message compressed, as the fuzzing server expects its echoes.
+    let deflate = DeflateConfig::default().threshold(0);
+    // A second offer, in case the server wants our context reset each
+    // message but only if we offer it (§5: offers in order of preference).
+    let handshake = ClientHandshake::random()?
+        .target(addr, path)?
+        .extension(deflate.offer())
+        .extension(deflate.no_context_takeover(true).offer());
     stream.write_all(&handshake.to_bytes())?;
 
     let mut buf = vec![0u8; 64 * 1024];
     let mut response = Vec::new();
-    let early = loop {
+    let (early, params) = loop {
         let n = stream.read(&mut buf)?;
         if n == 0 {
             return Err(io::Error::other("server closed during the handshake"));
@@ -127,13 +135,19 @@ fn run(addr: &str, path: &str, echo: bool, mut seen: impl FnMut(&Message)) -> io
         response.extend_from_slice(&buf[..n]);
         match handshake.parse_response(&response) {
             // The bytes after the head are frames: the Connection gets them.
-            Ok(Status::Complete(accepted)) => break response.split_off(accepted.head_len),
+            Ok(Status::Complete(accepted)) => {
+                let params = deflate
+                    .check_response(&accepted.extensions)
+                    .map_err(io::Error::other)?;
+                break (response.split_off(accepted.head_len), params);
+            }
             Ok(Status::Partial) => {}
             Err(err) => return Err(io::Error::other(err)),
         }
     };
 
-    let mut conn = Connection::new(Role::Client, Config::default());
+    let config = Config::builder().deflate(Some(deflate)).build();
+    let mut conn = Connection::with_deflate(Role::Client, config, params);
     conn.receive(&early);
     loop {
         while let Some(event) = conn.next_event() {

@@ -100,7 +100,12 @@ fn main() -> ExitCode {
 /// Reads the upgrade request (whole within `timeout`) and answers it; returns
 /// the bytes that followed it (already frames), or `None` if the client left
 /// or was refused.
-fn handshake(stream: &mut TcpStream, peer: &str, timeout: Duration) -> io::Result<Option<Vec<u8>>> {
+fn handshake(
+    stream: &mut TcpStream,
+    peer: &str,
+    timeout: Duration,
+    config: Config,
+) -> io::Result<Option<(Vec<u8>, Connection)>> {
     let deadline = Instant::now() + timeout;
     let mut request = Vec::new();
     let mut buf = [0u8; 4096];
@@ -125,8 +130,20 @@ fn handshake(stream: &mut TcpStream, peer: &str, timeout: Duration) -> io::Resul
         request.extend_from_slice(&buf[..n]);
         match UpgradeRequest::parse(&request) {
             Ok(Status::Complete((upgrade, used))) => {
-                stream.write_all(&upgrade.response(None))?;
-                return Ok(Some(request.split_off(used)));
+                // permessage-deflate if on and offered acceptably.
+                let deflate = config
+                    .deflate()
+                    .and_then(|deflate| deflate.accept(upgrade.extensions()));
+                let (response, params) = match deflate {
+                    Some((params, accepted)) => match upgrade.accept().extension(accepted) {
+                        Ok(accept) => (accept.to_bytes(), Some(params)),
+                        Err(_) => (upgrade.response(None), None),
+                    },
+                    None => (upgrade.response(None), None),
+                };
+                stream.write_all(&response)?;
+                let conn = Connection::with_deflate(Role::Server, config, params);
+                return Ok(Some((request.split_off(used), conn)));
             }
             // `parse` refuses a request longer than MAX_HANDSHAKE_LEN.
             Ok(Status::Partial) => {}
@@ -143,11 +160,16 @@ fn serve(mut stream: TcpStream, peer: &str, options: &ServerOptions) -> io::Resu
     stream.set_nodelay(true)?;
     // Writes too: a client that does not read must not hold the thread.
     stream.set_write_timeout(Some(options.idle_timeout))?;
-    let Some(early) = handshake(&mut stream, peer, options.handshake_timeout)? else {
+    let Some((early, mut conn)) = handshake(
+        &mut stream,
+        peer,
+        options.handshake_timeout,
+        options.config(),
+    )?
+    else {
         return Ok(());
     };
     stream.set_read_timeout(Some(options.idle_timeout))?;
-    let mut conn = Connection::new(Role::Server, Config::default());
     conn.receive(&early);
     let mut buf = vec![0u8; READ_CHUNK];
     loop {

@@ -19,7 +19,7 @@ use tokio::{
     net::{TcpListener, TcpStream},
     time::timeout,
 };
-use wsframe::{tokio::WebSocket, CloseCode, Config, Event, State};
+use wsframe::{tokio::WebSocket, CloseCode, Event, State};
 use wsframe_examples::{
     refuse, ConnectionLimit, Parsed, ServerOptions, EXIT_FAILURE, EXIT_USAGE, SERVER_OPTIONS_HELP,
 };
@@ -100,7 +100,7 @@ async fn main() -> ExitCode {
 
 async fn serve(stream: TcpStream, peer: &str, options: &ServerOptions) -> io::Result<()> {
     stream.set_nodelay(true)?;
-    let accept = WebSocket::accept(stream, Config::default());
+    let accept = WebSocket::accept(stream, options.config());
     let mut ws = match timeout(options.handshake_timeout, accept).await {
         Ok(Ok(ws)) => ws,
         // The client left before its request was whole.

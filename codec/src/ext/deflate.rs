@@ -1,0 +1,890 @@
+//! permessage-deflate (RFC 7692): the one module that knows messages can be
+//! compressed. It negotiates the extension's parameters in the handshake
+//! (§5, §7.1), and plugs an [`Inbound`] inflater and an [`Outbound`]
+//! compressor into the extension seam.
+//!
+//! Inflating: each read's compressed bytes are inflated as they arrive, into
+//! room capped at the message's remaining budget plus one byte, so inflation
+//! stops as soon as the message is over the limit (1009): nothing is
+//! allocated, and no work done, past it. The assembler validates text as it
+//! comes out of each call, so invalid UTF-8 fails in the read that brings
+//! it. At the message's end the `00 00 FF FF` tail the sender stripped is
+//! fed back (§7.2.2); a message that ended with a BFINAL block restarts the
+//! inflater instead.
+//!
+//! Corrupt compressed data (a bad block type, a stored block whose lengths
+//! disagree, a distance too far back for the negotiated window) is
+//! [`ProtocolError::InflateFailed`], closed with 1007: RFC 7692 names no
+//! code, and the message's data is what is wrong ("data within a message
+//! that was not consistent with the type of the message", RFC 6455 §7.4.1),
+//! as Node's `ws` answers it (Python's `websockets` uses 1002).
+//!
+//! Memory: the inflater and compressor are allocated when a compressed
+//! message first needs them, not at the handshake, and dropped after each
+//! message when the side that compresses resets its context
+//! (`*_no_context_takeover`), so an idle connection holds none.
+
+use bytes::BytesMut;
+use flate2::{Compress, Compression, Decompress, FlushCompress, FlushDecompress, Status};
+
+use super::{Inbound, Outbound};
+use crate::{
+    config::Role,
+    error::ProtocolError,
+    handshake::{ExtensionOffer, HandshakeError},
+};
+
+/// The extension's registered name (RFC 7692 §7).
+pub const PERMESSAGE_DEFLATE: &str = "permessage-deflate";
+
+/// The empty stored block a sync flush ends with, stripped from each
+/// message sent and appended to each message received (§7.2.1, §7.2.2).
+const SYNC_TAIL: [u8; 4] = [0x00, 0x00, 0xFF, 0xFF];
+
+/// The smallest window the backend compresses with: zlib raises a raw
+/// deflate window of 8 bits to 9, so a peer's `server_max_window_bits=8`
+/// (or a server's `client_max_window_bits=8`) cannot be honoured.
+const MIN_WINDOW_BITS: u8 = 9;
+
+/// The largest window DEFLATE has (32 KiB, RFC 1951).
+const MAX_WINDOW_BITS: u8 = 15;
+
+/// Output room added at a time while inflating, before the budget caps it.
+const INFLATE_CHUNK: usize = 32 * 1024;
+
+/// Our permessage-deflate preferences, for either role: a [`Config`]
+/// option (off by default, since it costs memory per connection).
+///
+/// ```
+/// use wsframe::{Config, DeflateConfig};
+/// let config = Config::builder()
+///     .deflate(Some(
+///         DeflateConfig::default().max_window_bits(12).no_context_takeover(true),
+///     ))
+///     .build();
+/// assert_eq!(config.deflate().map(|d| d.window_bits()), Some(12));
+/// ```
+///
+/// [`Config`]: crate::Config
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub struct DeflateConfig {
+    window_bits: u8,
+    no_context_takeover: bool,
+    peer_no_context_takeover: bool,
+    threshold: usize,
+    level: u32,
+}
+
+impl Default for DeflateConfig {
+    fn default() -> Self {
+        Self {
+            window_bits: MAX_WINDOW_BITS,
+            no_context_takeover: false,
+            peer_no_context_takeover: false,
+            threshold: Self::DEFAULT_THRESHOLD,
+            level: 6,
+        }
+    }
+}
+
+impl DeflateConfig {
+    /// 1 KiB: smaller messages are sent as they are, since compressing them
+    /// saves a few bytes at the cost of a compressor call.
+    pub const DEFAULT_THRESHOLD: usize = 1024;
+
+    /// The largest LZ77 window our compressor uses, as a base-2 logarithm
+    /// (default 15, 32 KiB); clamped to 9..=15 (§7.1.2: 8 is allowed by the
+    /// RFC, but the backend compresses with at least 9). A server answers
+    /// with `server_max_window_bits`, a client offers `client_max_window_bits`
+    /// with it. The compressor's memory grows with it (about `2^(bits + 3)`
+    /// bytes for the window and its hash chains).
+    #[must_use]
+    pub const fn max_window_bits(mut self, bits: u8) -> Self {
+        self.window_bits = if bits < MIN_WINDOW_BITS {
+            MIN_WINDOW_BITS
+        } else if bits > MAX_WINDOW_BITS {
+            MAX_WINDOW_BITS
+        } else {
+            bits
+        };
+        self
+    }
+
+    /// Our compressor starts each message afresh (default: no): a server
+    /// answers `server_no_context_takeover`, a client offers
+    /// `client_no_context_takeover` (§7.1.1). Less memory between messages,
+    /// worse compression.
+    #[must_use]
+    pub const fn no_context_takeover(mut self, on: bool) -> Self {
+        self.no_context_takeover = on;
+        self
+    }
+
+    /// Ask the peer to compress each message afresh (default: no), so that
+    /// our inflater is released between messages: a server answers
+    /// `client_no_context_takeover`, a client offers
+    /// `server_no_context_takeover` (§7.1.1).
+    #[must_use]
+    pub const fn peer_no_context_takeover(mut self, on: bool) -> Self {
+        self.peer_no_context_takeover = on;
+        self
+    }
+
+    /// Data messages shorter than `bytes` are sent uncompressed (default
+    /// [`DEFAULT_THRESHOLD`](Self::DEFAULT_THRESHOLD)); 0 compresses all.
+    #[must_use]
+    pub const fn threshold(mut self, bytes: usize) -> Self {
+        self.threshold = bytes;
+        self
+    }
+
+    /// The compression level, 0 (stored blocks only) to 9 (default 6).
+    #[must_use]
+    pub const fn level(mut self, level: u32) -> Self {
+        self.level = if level > 9 { 9 } else { level };
+        self
+    }
+
+    /// Our compressor's largest window, as a base-2 logarithm.
+    pub const fn window_bits(&self) -> u8 {
+        self.window_bits
+    }
+
+    /// The configured threshold, in bytes.
+    pub const fn threshold_bytes(&self) -> usize {
+        self.threshold
+    }
+
+    /// The client's offer (§7.1): our window and context preferences.
+    pub fn offer(&self) -> ExtensionOffer {
+        let mut offer = ExtensionOffer::new(PERMESSAGE_DEFLATE).expect("a token");
+        if self.no_context_takeover {
+            offer = with_flag(offer, CLIENT_NO_CONTEXT_TAKEOVER);
+        }
+        if self.peer_no_context_takeover {
+            offer = with_flag(offer, SERVER_NO_CONTEXT_TAKEOVER);
+        }
+        // Without a value: the server may limit our window (§7.1.2.2).
+        offer = if self.window_bits < MAX_WINDOW_BITS {
+            with_bits(offer, CLIENT_MAX_WINDOW_BITS, self.window_bits)
+        } else {
+            with_flag(offer, CLIENT_MAX_WINDOW_BITS)
+        };
+        offer
+    }
+
+    /// Server side (§7.1): the parameters of the first acceptable
+    /// permessage-deflate offer in `offers` (in the client's order of
+    /// preference), and the response to accept it with
+    /// ([`Accept::extension`](crate::handshake::Accept::extension)); `None`
+    /// if none is acceptable, and the connection goes on without
+    /// compression.
+    ///
+    /// An offer is declined for an unknown or repeated parameter, a value
+    /// on a `*_no_context_takeover`, a window outside 8..=15 (or written
+    /// with a leading zero), a `server_max_window_bits` without a value,
+    /// and `server_max_window_bits=8`, since the backend cannot compress
+    /// with a 256-byte window.
+    pub fn accept(&self, offers: &[ExtensionOffer]) -> Option<(DeflateParams, ExtensionOffer)> {
+        offers
+            .iter()
+            .filter(|offer| offer.name() == PERMESSAGE_DEFLATE)
+            .find_map(|offer| self.accept_one(offer))
+    }
+
+    fn accept_one(&self, offer: &ExtensionOffer) -> Option<(DeflateParams, ExtensionOffer)> {
+        let asked = Params::parse(offer)?;
+        let server_bits = match asked.server_max_window_bits {
+            Some(Some(bits)) if bits < MIN_WINDOW_BITS => return None,
+            Some(Some(bits)) => bits.min(self.window_bits),
+            // §7.1.2.1: the offer's parameter has a value.
+            Some(None) => return None,
+            None => self.window_bits,
+        };
+        let params = DeflateParams {
+            server_no_context_takeover: asked.server_no_context_takeover
+                || self.no_context_takeover,
+            client_no_context_takeover: asked.client_no_context_takeover
+                || self.peer_no_context_takeover,
+            server_max_window_bits: server_bits,
+            client_max_window_bits: match asked.client_max_window_bits {
+                Some(Some(bits)) => bits,
+                _ => MAX_WINDOW_BITS,
+            },
+        };
+        let mut response = ExtensionOffer::new(PERMESSAGE_DEFLATE).expect("a token");
+        if params.server_no_context_takeover {
+            response = with_flag(response, SERVER_NO_CONTEXT_TAKEOVER);
+        }
+        if params.client_no_context_takeover {
+            response = with_flag(response, CLIENT_NO_CONTEXT_TAKEOVER);
+        }
+        if asked.server_max_window_bits.is_some() || server_bits < MAX_WINDOW_BITS {
+            response = with_bits(response, SERVER_MAX_WINDOW_BITS, server_bits);
+        }
+        if let Some(Some(bits)) = asked.client_max_window_bits {
+            // The client promised this window; holding it to it lets the
+            // inflater refuse a distance farther back.
+            response = with_bits(response, CLIENT_MAX_WINDOW_BITS, bits);
+        }
+        Some((params, response))
+    }
+
+    /// Client side (§7.1): checks the extensions the server accepted
+    /// ([`Accepted::extensions`](crate::handshake::Accepted::extensions))
+    /// against the offer [`offer`](Self::offer) made, and returns the
+    /// negotiated parameters, or `None` if the server did not accept
+    /// permessage-deflate.
+    ///
+    /// # Errors
+    ///
+    /// [`HandshakeError::BadExtensionResponse`] (the client must fail the
+    /// connection, §7.1): permessage-deflate accepted twice, an unknown or
+    /// repeated parameter, an invalid value, `client_max_window_bits` when
+    /// we did not offer it or larger than we offered, or
+    /// `client_max_window_bits=8`, which the backend cannot honour.
+    pub fn check_response(
+        &self,
+        accepted: &[ExtensionOffer],
+    ) -> Result<Option<DeflateParams>, HandshakeError> {
+        let mut ours = accepted.iter().filter(|e| e.name() == PERMESSAGE_DEFLATE);
+        let Some(response) = ours.next() else {
+            return Ok(None);
+        };
+        if ours.next().is_some() {
+            return Err(HandshakeError::BadExtensionResponse);
+        }
+        let got = Params::parse(response).ok_or(HandshakeError::BadExtensionResponse)?;
+        let server_bits = match got.server_max_window_bits {
+            Some(Some(bits)) => bits,
+            Some(None) => return Err(HandshakeError::BadExtensionResponse),
+            None => MAX_WINDOW_BITS,
+        };
+        // We always offer client_max_window_bits; with a value, the server
+        // may only lower it.
+        let client_bits = match got.client_max_window_bits {
+            Some(Some(bits)) if bits < MIN_WINDOW_BITS || bits > self.window_bits => {
+                return Err(HandshakeError::BadExtensionResponse)
+            }
+            Some(Some(bits)) => bits,
+            Some(None) => return Err(HandshakeError::BadExtensionResponse),
+            None => self.window_bits,
+        };
+        Ok(Some(DeflateParams {
+            server_no_context_takeover: got.server_no_context_takeover,
+            client_no_context_takeover: got.client_no_context_takeover || self.no_context_takeover,
+            server_max_window_bits: server_bits,
+            client_max_window_bits: client_bits,
+        }))
+    }
+}
+
+const SERVER_NO_CONTEXT_TAKEOVER: &str = "server_no_context_takeover";
+const CLIENT_NO_CONTEXT_TAKEOVER: &str = "client_no_context_takeover";
+const SERVER_MAX_WINDOW_BITS: &str = "server_max_window_bits";
+const CLIENT_MAX_WINDOW_BITS: &str = "client_max_window_bits";
+
+fn with_flag(offer: ExtensionOffer, name: &str) -> ExtensionOffer {
+    offer.with_param(name, None).expect("a token")
+}
+
+fn with_bits(offer: ExtensionOffer, name: &str, bits: u8) -> ExtensionOffer {
+    offer
+        .with_param(name, Some(&bits.to_string()))
+        .expect("a token")
+}
+
+/// The parameters of one offer or response, each at most once, checked
+/// for their syntax (§7.1).
+#[derive(Default)]
+struct Params {
+    server_no_context_takeover: bool,
+    client_no_context_takeover: bool,
+    /// Present, with its value if it had one.
+    server_max_window_bits: Option<Option<u8>>,
+    client_max_window_bits: Option<Option<u8>>,
+}
+
+impl Params {
+    /// `None` for an unknown or repeated parameter or an invalid value.
+    fn parse(offer: &ExtensionOffer) -> Option<Self> {
+        let mut params = Self::default();
+        for param in offer.params() {
+            let name = param.name().to_ascii_lowercase();
+            let (flag, bits) = match name.as_str() {
+                SERVER_NO_CONTEXT_TAKEOVER => (Some(&mut params.server_no_context_takeover), None),
+                CLIENT_NO_CONTEXT_TAKEOVER => (Some(&mut params.client_no_context_takeover), None),
+                SERVER_MAX_WINDOW_BITS => (None, Some(&mut params.server_max_window_bits)),
+                CLIENT_MAX_WINDOW_BITS => (None, Some(&mut params.client_max_window_bits)),
+                _ => return None,
+            };
+            if let Some(flag) = flag {
+                if *flag || param.value().is_some() {
+                    return None;
+                }
+                *flag = true;
+            }
+            if let Some(bits) = bits {
+                if bits.is_some() {
+                    return None;
+                }
+                *bits = Some(match param.value() {
+                    None => None,
+                    Some(value) => Some(window_bits(value)?),
+                });
+            }
+        }
+        Some(params)
+    }
+}
+
+/// A window-bits value: a decimal 8..=15 without leading zeroes (§7.1.2).
+fn window_bits(value: &str) -> Option<u8> {
+    if value.starts_with('0') || !value.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    value.parse().ok().filter(|bits| (8..=15).contains(bits))
+}
+
+/// The parameters a handshake agreed on (RFC 7692 §7.1), windows as base-2
+/// logarithms (15 where the handshake left them open).
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub struct DeflateParams {
+    /// The server starts each message's compression afresh.
+    pub server_no_context_takeover: bool,
+    /// The client starts each message's compression afresh.
+    pub client_no_context_takeover: bool,
+    /// The largest window the server compresses with.
+    pub server_max_window_bits: u8,
+    /// The largest window the client compresses with.
+    pub client_max_window_bits: u8,
+}
+
+impl DeflateParams {
+    /// The inflater and compressor of an endpoint of `role`.
+    pub(crate) fn halves(self, role: Role, config: &DeflateConfig) -> (Inflater, Deflater) {
+        let (ours, theirs) = match role {
+            Role::Server => (
+                (self.server_max_window_bits, self.server_no_context_takeover),
+                (self.client_max_window_bits, self.client_no_context_takeover),
+            ),
+            Role::Client => (
+                (self.client_max_window_bits, self.client_no_context_takeover),
+                (self.server_max_window_bits, self.server_no_context_takeover),
+            ),
+        };
+        (
+            Inflater {
+                reset_each_message: theirs.1,
+                state: None,
+                ended: false,
+            },
+            Deflater {
+                window_bits: ours.0.max(MIN_WINDOW_BITS),
+                reset_each_message: ours.1,
+                threshold: config.threshold,
+                level: config.level,
+                state: None,
+                compressing: false,
+            },
+        )
+    }
+}
+
+/// The receiving half: inflates compressed messages as their bytes arrive.
+#[derive(Debug)]
+///
+/// It always inflates with a 32 KiB window, whatever the peer's negotiated
+/// window: zlib holds only `2^bits` bytes of history between calls but any
+/// distance into the output of the current call, so a smaller window would
+/// accept or refuse a distance past it depending on how the reads were cut.
+/// With the full window the verdict is the same for every cut: a distance
+/// is refused (1007) only when it reaches before everything inflated since
+/// the context started.
+pub(crate) struct Inflater {
+    /// The peer resets its compressor after each message, so ours can go.
+    reset_each_message: bool,
+    /// Allocated on the first compressed message.
+    state: Option<Box<Decompress>>,
+    /// This message's data ended with a BFINAL block.
+    ended: bool,
+}
+
+impl Inflater {
+    /// Inflates all of `input` into `out`, which may grow by `limit` bytes.
+    fn inflate(
+        &mut self,
+        mut input: &[u8],
+        out: &mut BytesMut,
+        limit: u64,
+    ) -> Result<(), ProtocolError> {
+        let inflater = self.state.get_or_insert_with(|| {
+            Box::new(Decompress::new_with_window_bits(false, MAX_WINDOW_BITS))
+        });
+        let start = out.len();
+        // One byte past the budget shows the message is over it.
+        let cap = limit.saturating_add(1);
+        loop {
+            if self.ended {
+                // §7.2.3.3: a BFINAL block ends the message's data.
+                return if input.is_empty() {
+                    Ok(())
+                } else {
+                    Err(ProtocolError::InflateFailed)
+                };
+            }
+            let produced = (out.len() - start) as u64;
+            if produced > limit {
+                return Err(ProtocolError::MessageTooBig {
+                    declared: produced,
+                    limit,
+                });
+            }
+            let room = (cap - produced).min(INFLATE_CHUNK as u64) as usize;
+            let len = out.len();
+            let budget = usize::try_from(cap - produced).unwrap_or(usize::MAX);
+            grow_exact(out, room, budget);
+            out.resize(len + room, 0);
+            let (before_in, before_out) = (inflater.total_in(), inflater.total_out());
+            let status = inflater.decompress(input, &mut out[len..], FlushDecompress::None);
+            let consumed = (inflater.total_in() - before_in) as usize;
+            let written = (inflater.total_out() - before_out) as usize;
+            out.truncate(len + written);
+            input = &input[consumed..];
+            match status.map_err(|_| ProtocolError::InflateFailed)? {
+                Status::StreamEnd => self.ended = true,
+                // Output room left over: everything inflatable so far is
+                // out (and all input taken, or none could be).
+                _ if written < room => {
+                    if !input.is_empty() && consumed == 0 {
+                        return Err(ProtocolError::InflateFailed);
+                    }
+                    if input.is_empty() {
+                        return Ok(());
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+}
+
+impl Inbound for Inflater {
+    fn payload(
+        &mut self,
+        payload: &[u8],
+        out: &mut BytesMut,
+        limit: u64,
+    ) -> Result<(), ProtocolError> {
+        self.inflate(payload, out, limit).inspect_err(|_| {
+            self.state = None;
+        })
+    }
+
+    fn end(&mut self, out: &mut BytesMut, limit: u64) -> Result<(), ProtocolError> {
+        let result = if self.ended {
+            Ok(())
+        } else {
+            self.inflate(&SYNC_TAIL, out, limit)
+        };
+        if self.ended || self.reset_each_message || result.is_err() {
+            // A new stream, or a context the peer will not refer to again.
+            self.state = None;
+        }
+        self.ended = false;
+        result
+    }
+}
+
+/// Grows `out`'s capacity to hold `additional` more bytes: doubling, but
+/// never to more than `most` bytes past its length (the message's budget),
+/// which `BytesMut`'s own `reserve` would: it rounds a request up to twice
+/// the capacity, putting a message near the limit at twice the limit.
+fn grow_exact(out: &mut BytesMut, additional: usize, most: usize) {
+    if out.capacity() - out.len() >= additional {
+        return;
+    }
+    let mut vec: Vec<u8> = std::mem::take(out).into();
+    let wanted = vec.len().clamp(additional, most.max(additional));
+    vec.reserve_exact(wanted);
+    *out = from_vec(vec);
+}
+
+/// `vec` as a `BytesMut`, keeping its allocation and capacity.
+fn from_vec(vec: Vec<u8>) -> BytesMut {
+    BytesMut::from(bytes::Bytes::from(vec))
+}
+
+/// The sending half: compresses data messages of at least the threshold.
+#[derive(Debug)]
+pub(crate) struct Deflater {
+    window_bits: u8,
+    /// We reset our compressor after each message (negotiated).
+    reset_each_message: bool,
+    threshold: usize,
+    level: u32,
+    /// Allocated on the first compressed message.
+    state: Option<Box<Compress>>,
+    /// The message being sent (in fragments) is compressed.
+    compressing: bool,
+}
+
+impl Deflater {
+    /// Compresses `payload` with a sync flush into `out`; at the message's
+    /// end strips the flush's empty stored block (§7.2.1).
+    fn compress(&mut self, payload: &[u8], fin: bool, out: &mut BytesMut) {
+        let (bits, level) = (self.window_bits, self.level);
+        let compressor = self.state.get_or_insert_with(|| {
+            Box::new(Compress::new_with_window_bits(
+                Compression::new(level),
+                false,
+                bits,
+            ))
+        });
+        let mut vec: Vec<u8> = std::mem::take(out).into();
+        vec.reserve(payload.len() / 2 + 64);
+        let mut input = payload;
+        loop {
+            if vec.capacity() - vec.len() < 64 {
+                vec.reserve(vec.capacity().max(1024));
+            }
+            let (before_in, before_len) = (compressor.total_in(), vec.len());
+            let spare = vec.capacity() - before_len;
+            // Raw deflate into a buffer with room does not fail.
+            let _ = compressor.compress_vec(input, &mut vec, FlushCompress::Sync);
+            input = &input[(compressor.total_in() - before_in) as usize..];
+            // Room left over after the call: the flush is complete.
+            if input.is_empty() && vec.len() - before_len < spare {
+                break;
+            }
+        }
+        if fin {
+            if vec.ends_with(&SYNC_TAIL) {
+                vec.truncate(vec.len() - SYNC_TAIL.len());
+            }
+            if self.reset_each_message {
+                self.state = None;
+            }
+        }
+        *out = from_vec(vec);
+    }
+}
+
+impl Outbound for Deflater {
+    fn begin(&mut self, len: usize, compress: Option<bool>) -> bool {
+        self.compressing = compress.unwrap_or(len >= self.threshold);
+        self.compressing
+    }
+
+    fn payload(&mut self, payload: &[u8], fin: bool, out: &mut BytesMut) {
+        self.compress(payload, fin, out);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn server_halves(params: DeflateParams) -> (Inflater, Deflater) {
+        params.halves(Role::Server, &DeflateConfig::default().threshold(0))
+    }
+
+    const DEFAULT: DeflateParams = DeflateParams {
+        server_no_context_takeover: false,
+        client_no_context_takeover: false,
+        server_max_window_bits: 15,
+        client_max_window_bits: 15,
+    };
+
+    fn inflate_all(
+        inflater: &mut Inflater,
+        pieces: &[&[u8]],
+        limit: u64,
+    ) -> Result<Vec<u8>, ProtocolError> {
+        let mut out = BytesMut::new();
+        for piece in pieces {
+            let room = limit - out.len() as u64;
+            inflater.payload(piece, &mut out, room)?;
+        }
+        let room = limit - out.len() as u64;
+        inflater.end(&mut out, room)?;
+        Ok(out.to_vec())
+    }
+
+    #[test]
+    fn the_rfc_7692_samples_inflate_to_hello() {
+        let (mut inflater, _) = server_halves(DEFAULT);
+        // §7.2.3.1: "Hello" compressed, whole and in two fragments.
+        let hello = [0xf2, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00];
+        assert_eq!(
+            inflate_all(&mut inflater, &[&hello], 100).unwrap(),
+            b"Hello"
+        );
+        assert_eq!(
+            inflate_all(
+                &mut inflater,
+                &[&[0xf2, 0x48, 0xcd], &[0xc9, 0xc9, 0x07, 0x00]],
+                100
+            )
+            .unwrap(),
+            b"Hello"
+        );
+        // §7.2.3.2: two messages sharing the sliding window.
+        let (mut inflater, _) = server_halves(DEFAULT);
+        assert_eq!(
+            inflate_all(&mut inflater, &[&hello], 100).unwrap(),
+            b"Hello"
+        );
+        assert_eq!(
+            inflate_all(&mut inflater, &[&[0xf2, 0x00, 0x11, 0x00, 0x00]], 100).unwrap(),
+            b"Hello"
+        );
+        // §7.2.3.3: a stored block; §7.2.3.4: BFINAL set, then a new message.
+        let stored = [
+            0x00, 0x05, 0x00, 0xfa, 0xff, 0x48, 0x65, 0x6c, 0x6c, 0x6f, 0x00,
+        ];
+        assert_eq!(
+            inflate_all(&mut inflater, &[&stored], 100).unwrap(),
+            b"Hello"
+        );
+        let bfinal = [0xf3, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00];
+        assert_eq!(
+            inflate_all(&mut inflater, &[&bfinal], 100).unwrap(),
+            b"Hello"
+        );
+        assert_eq!(
+            inflate_all(&mut inflater, &[&hello], 100).unwrap(),
+            b"Hello"
+        );
+        // An empty message: a single 0x00.
+        assert_eq!(inflate_all(&mut inflater, &[&[0x00]], 100).unwrap(), b"");
+    }
+
+    #[test]
+    fn output_stops_one_byte_past_the_budget() {
+        let (_, mut deflater) = server_halves(DEFAULT);
+        let mut compressed = BytesMut::new();
+        // Smaller under Miri, which runs zlib-rs slowly.
+        let size: u64 = if cfg!(miri) { 1 << 12 } else { 1 << 20 };
+        deflater.compress(&vec![b'a'; size as usize], true, &mut compressed);
+        for limit in [0, 1, 1000, size - 1] {
+            let (mut inflater, _) = server_halves(DEFAULT);
+            let mut out = BytesMut::new();
+            assert_eq!(
+                inflater.payload(&compressed, &mut out, limit),
+                Err(ProtocolError::MessageTooBig {
+                    declared: limit + 1,
+                    limit
+                })
+            );
+            assert!(out.capacity() as u64 <= (limit + 1).max(64), "{limit}");
+        }
+        let (mut inflater, _) = server_halves(DEFAULT);
+        assert_eq!(
+            inflate_all(&mut inflater, &[&compressed], size)
+                .unwrap()
+                .len() as u64,
+            size
+        );
+    }
+
+    #[test]
+    fn corrupt_data_and_distances_past_the_window_fail_to_inflate() {
+        let (mut inflater, _) = server_halves(DEFAULT);
+        // Block type 3 is reserved.
+        assert_eq!(
+            inflate_all(&mut inflater, &[&[0x07]], 100),
+            Err(ProtocolError::InflateFailed)
+        );
+        // A stored block whose length and its complement disagree.
+        assert_eq!(
+            inflate_all(&mut inflater, &[&[0x00, 0x05, 0x00, 0x00, 0x00]], 100),
+            Err(ProtocolError::InflateFailed)
+        );
+        // A message that refers back into the one before it: fine where
+        // the context was taken over, too far back for a fresh inflater.
+        let noise: Vec<u8> = (0..600u32)
+            .scan(1u32, |x, _| {
+                *x = x.wrapping_mul(1_103_515_245).wrapping_add(12345);
+                Some((*x >> 16) as u8)
+            })
+            .collect();
+        let (_, mut deflater) = server_halves(DEFAULT);
+        let (mut first, mut second) = (BytesMut::new(), BytesMut::new());
+        deflater.compress(&noise, true, &mut first);
+        deflater.compress(&noise, true, &mut second);
+        assert!(second.len() < 20, "a back reference: {second:?}");
+        let (mut inflater, _) = server_halves(DEFAULT);
+        assert_eq!(inflate_all(&mut inflater, &[&first], 1000).unwrap(), noise);
+        assert_eq!(inflate_all(&mut inflater, &[&second], 1000).unwrap(), noise);
+        for cut in 0..second.len() {
+            let (mut inflater, _) = server_halves(DEFAULT);
+            assert_eq!(
+                inflate_all(&mut inflater, &[&second[..cut], &second[cut..]], 1000),
+                Err(ProtocolError::InflateFailed),
+                "cut at {cut}"
+            );
+        }
+    }
+
+    #[test]
+    fn compressing_strips_the_tail_and_keeps_or_resets_the_context() {
+        for reset in [false, true] {
+            let params = DeflateParams {
+                server_no_context_takeover: reset,
+                ..DEFAULT
+            };
+            let (_, mut deflater) = server_halves(params);
+            let (mut inflater, _) = params.halves(Role::Client, &DeflateConfig::default());
+            let text = b"Hello, Hello, Hello permessage-deflate".repeat(3);
+            let mut sizes = Vec::new();
+            for _ in 0..2 {
+                let mut wire = BytesMut::new();
+                deflater.compress(&text, true, &mut wire);
+                assert!(!wire.ends_with(&SYNC_TAIL));
+                sizes.push(wire.len());
+                assert_eq!(inflate_all(&mut inflater, &[&wire], 1 << 20).unwrap(), text);
+            }
+            assert_eq!(sizes[1] < sizes[0], !reset, "context taken over: {sizes:?}");
+            assert_eq!(deflater.state.is_none(), reset, "released between messages");
+            assert_eq!(inflater.state.is_none(), reset, "released between messages");
+        }
+        // Empty: the single 0x00 of §7.2.3.6.
+        let (_, mut deflater) = server_halves(DEFAULT);
+        let mut wire = BytesMut::new();
+        deflater.compress(b"", true, &mut wire);
+        assert_eq!(&wire[..], [0x00]);
+    }
+
+    fn offers(header: &str) -> Vec<ExtensionOffer> {
+        ExtensionOffer::parse_list([header.as_bytes()]).expect("grammar")
+    }
+
+    #[test]
+    fn a_server_accepts_the_first_acceptable_offer_and_declines_the_rest() {
+        let ours = DeflateConfig::default();
+        let accepted = |header: &str| {
+            ours.accept(&offers(header))
+                .map(|(params, response)| (params, response.to_string()))
+        };
+        let params = |snct, cnct, sbits, cbits| DeflateParams {
+            server_no_context_takeover: snct,
+            client_no_context_takeover: cnct,
+            server_max_window_bits: sbits,
+            client_max_window_bits: cbits,
+        };
+        let table: &[(&str, Option<(DeflateParams, &str)>)] = &[
+            ("permessage-deflate", Some((params(false, false, 15, 15), "permessage-deflate"))),
+            (
+                "permessage-deflate; client_max_window_bits",
+                Some((params(false, false, 15, 15), "permessage-deflate")),
+            ),
+            (
+                "permessage-deflate; client_max_window_bits=10; server_max_window_bits=12",
+                Some((
+                    params(false, false, 12, 10),
+                    "permessage-deflate; server_max_window_bits=12; client_max_window_bits=10",
+                )),
+            ),
+            (
+                "permessage-deflate; server_no_context_takeover; client_no_context_takeover",
+                Some((
+                    params(true, true, 15, 15),
+                    "permessage-deflate; server_no_context_takeover; client_no_context_takeover",
+                )),
+            ),
+            (
+                "permessage-deflate; server_max_window_bits=\"9\"",
+                Some((params(false, false, 9, 15), "permessage-deflate; server_max_window_bits=9")),
+            ),
+            // Declined: 8 bits for our compressor, a value on a flag, a
+            // missing or invalid value, a repeat, an unknown parameter.
+            ("permessage-deflate; server_max_window_bits=8", None),
+            ("permessage-deflate; server_no_context_takeover=1", None),
+            ("permessage-deflate; server_max_window_bits", None),
+            ("permessage-deflate; client_max_window_bits=16", None),
+            ("permessage-deflate; client_max_window_bits=7", None),
+            ("permessage-deflate; client_max_window_bits=010", None),
+            ("permessage-deflate; client_max_window_bits=1a", None),
+            ("permessage-deflate; client_no_context_takeover; client_no_context_takeover", None),
+            ("permessage-deflate; x=1", None),
+            ("x-other", None),
+            // The first acceptable one, after a declined one.
+            (
+                "permessage-deflate; server_max_window_bits=8, permessage-deflate; client_max_window_bits=8",
+                Some((
+                    params(false, false, 15, 8),
+                    "permessage-deflate; client_max_window_bits=8",
+                )),
+            ),
+        ];
+        for (header, want) in table {
+            let want = want.map(|(p, r)| (p, r.to_owned()));
+            assert_eq!(accepted(header), want, "{header}");
+        }
+        // Our own preferences go into the response.
+        let strict = DeflateConfig::default()
+            .max_window_bits(10)
+            .no_context_takeover(true)
+            .peer_no_context_takeover(true);
+        let (got, response) = strict.accept(&offers("permessage-deflate")).unwrap();
+        assert_eq!(got, params(true, true, 10, 15));
+        assert_eq!(
+            response.to_string(),
+            "permessage-deflate; server_no_context_takeover; client_no_context_takeover; server_max_window_bits=10"
+        );
+    }
+
+    #[test]
+    fn a_client_checks_the_response_against_its_offer() {
+        let ours = DeflateConfig::default().max_window_bits(12);
+        assert_eq!(
+            ours.offer().to_string(),
+            "permessage-deflate; client_max_window_bits=12"
+        );
+        let check = |header: &str| ours.check_response(&offers(header));
+        assert_eq!(check("x-other"), Ok(None));
+        assert_eq!(
+            check("permessage-deflate; server_no_context_takeover; server_max_window_bits=10"),
+            Ok(Some(DeflateParams {
+                server_no_context_takeover: true,
+                client_no_context_takeover: false,
+                server_max_window_bits: 10,
+                client_max_window_bits: 12,
+            }))
+        );
+        assert_eq!(
+            check("permessage-deflate; client_max_window_bits=9"),
+            Ok(Some(DeflateParams {
+                server_no_context_takeover: false,
+                client_no_context_takeover: false,
+                server_max_window_bits: 15,
+                client_max_window_bits: 9,
+            }))
+        );
+        for bad in [
+            "permessage-deflate; client_max_window_bits=13",
+            "permessage-deflate; client_max_window_bits=8",
+            "permessage-deflate; client_max_window_bits",
+            "permessage-deflate; server_max_window_bits",
+            "permessage-deflate; server_max_window_bits=16",
+            "permessage-deflate; server_no_context_takeover; server_no_context_takeover",
+            "permessage-deflate; x",
+            "permessage-deflate, permessage-deflate",
+        ] {
+            assert_eq!(
+                check(bad),
+                Err(HandshakeError::BadExtensionResponse),
+                "{bad}"
+            );
+        }
+        assert_eq!(
+            DeflateConfig::default()
+                .no_context_takeover(true)
+                .peer_no_context_takeover(true)
+                .offer()
+                .to_string(),
+            "permessage-deflate; client_no_context_takeover; server_no_context_takeover; client_max_window_bits"
+        );
+    }
+}

@@ -1,0 +1,206 @@
+//! Decompression bombs (RFC 7692 §8.1: an implementation should limit what
+//! it inflates): one frame that would inflate to 1 GiB, and many small
+//! fragments that would inflate to 512 MiB, each closed with 1009 with the
+//! peak heap at most the message limit + 64 KiB, counted by a counting
+//! allocator (the memory bench's pattern), and stopped after reading about
+//! as much input as the limit's worth: the work is bounded by the limit.
+#![cfg(feature = "deflate")]
+
+mod common;
+
+use std::{
+    alloc::{GlobalAlloc, Layout, System},
+    sync::atomic::{AtomicUsize, Ordering::Relaxed},
+};
+
+use common::*;
+use flate2::{Compress, Compression, FlushCompress};
+use wsframe::{Config, Connection, DeflateParams, Event, ProtocolError, Role};
+
+struct Counting;
+
+static LIVE: AtomicUsize = AtomicUsize::new(0);
+static PEAK: AtomicUsize = AtomicUsize::new(0);
+
+fn grew(size: usize) {
+    let live = LIVE.fetch_add(size, Relaxed) + size;
+    PEAK.fetch_max(live, Relaxed);
+}
+
+// SAFETY: every method forwards to `System` with the caller's arguments
+// unchanged, so `System`'s guarantees hold; the counters only observe.
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        grew(layout.size());
+        // SAFETY: forwarded unchanged; the caller upholds `alloc`'s contract.
+        unsafe { System.alloc(layout) }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        LIVE.fetch_sub(layout.size(), Relaxed);
+        // SAFETY: `ptr` came from `System.alloc` with this layout.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        LIVE.fetch_sub(layout.size(), Relaxed);
+        grew(new_size);
+        // SAFETY: forwarded unchanged; the caller upholds `realloc`'s contract.
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+}
+
+#[global_allocator]
+static ALLOCATOR: Counting = Counting;
+
+const MIB: usize = 1 << 20;
+const LIMIT: u64 = 16 << 20;
+const RSV1: u8 = 0x40;
+/// Reads of 2 KiB: the heap over the limit is the inflater's state (47.5
+/// KiB with zlib-rs, its 32 KiB window included) and the read buffer, which
+/// for copied reads holds a few reads' worth (113 KiB over the limit in all
+/// with 16 KiB reads, 52 KiB with 1 KiB reads).
+const READ: usize = 2048;
+
+/// 1 MiB of zeros compressed and sync-flushed: a whole number of blocks
+/// that refer back only to their own first byte, so any number of copies in
+/// a row is a valid stream of that many MiB of zeros.
+fn one_mib_of_zeros() -> Vec<u8> {
+    let mut compress = Compress::new(Compression::best(), false);
+    let mut out = Vec::with_capacity(16 * 1024);
+    compress
+        .compress_vec(&vec![0; MIB], &mut out, FlushCompress::Sync)
+        .unwrap();
+    assert_eq!(compress.total_in(), MIB as u64);
+    assert!(out.ends_with(&[0, 0, 0xFF, 0xFF]));
+    out
+}
+
+/// Feeds `input` in [`READ`]-byte reads to a server with `LIMIT`; returns the
+/// error it closed with, the bytes read until then and the peak heap above
+/// what was live before the connection was made.
+fn feed(input: &[u8]) -> (Option<ProtocolError>, usize, usize) {
+    let params = DeflateParams {
+        server_no_context_takeover: false,
+        client_no_context_takeover: false,
+        server_max_window_bits: 15,
+        client_max_window_bits: 15,
+    };
+    let before = LIVE.load(Relaxed);
+    PEAK.store(before, Relaxed);
+    let mut server = Connection::with_deflate(
+        Role::Server,
+        Config::builder().max_message_size(LIMIT).build(),
+        Some(params),
+    );
+    let mut read = 0;
+    let mut error = None;
+    'reads: for piece in input.chunks(READ) {
+        server.receive(piece);
+        read += piece.len();
+        while let Some(event) = server.next_event() {
+            if let Event::Closed(closed) = event {
+                error = closed.error;
+                break 'reads;
+            }
+        }
+    }
+    let peak = PEAK.load(Relaxed) - before;
+    drop(server);
+    (error, read, peak)
+}
+
+/// The counters are global: one test measures at a time.
+static MEASURING: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+#[test]
+fn bombs_close_with_1009_within_the_limit_in_memory_and_work() {
+    let _one = MEASURING.lock().unwrap_or_else(|e| e.into_inner());
+    let block = one_mib_of_zeros();
+    let too_big = Some(ProtocolError::MessageTooBig {
+        declared: LIMIT + 1,
+        limit: LIMIT,
+    });
+    // The limit's worth of input, and a read more.
+    let enough = (LIMIT as usize / MIB + 1) * block.len() + READ + 64;
+
+    // One frame inflating to 1 GiB.
+    let frame = client(FIN | RSV1 | BINARY, &block.repeat(1024));
+    let (error, read, peak) = feed(&frame);
+    assert_eq!(error, too_big);
+    assert!(read <= enough, "read {read} of {} bytes", frame.len());
+    assert!(peak as u64 <= LIMIT + 64 * 1024, "peak heap {peak}");
+
+    // 512 fragments of 1 MiB each.
+    let fragments: Vec<Vec<u8>> = (0..512)
+        .map(|i| {
+            let first = match i {
+                0 => RSV1 | BINARY,
+                511 => FIN | CONT,
+                _ => CONT,
+            };
+            client(first, &block)
+        })
+        .collect();
+    let input = stream(&fragments);
+    let (error, read, peak) = feed(&input);
+    assert_eq!(error, too_big);
+    assert!(read <= enough + 512 * 14, "read {read} of {}", input.len());
+    assert!(peak as u64 <= LIMIT + 64 * 1024, "peak heap {peak}");
+    println!("peak heap over the limit: {} bytes", peak as u64 - LIMIT);
+}
+
+/// Heap of one server connection: idle, and after one compressed message
+/// with and without context takeover.
+#[test]
+fn deflate_state_is_allocated_when_needed_and_released_without_takeover() {
+    let _one = MEASURING.lock().unwrap_or_else(|e| e.into_inner());
+    let hello = client(
+        FIN | RSV1 | TEXT,
+        &[0xf2, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00],
+    );
+    let live = || LIVE.load(Relaxed);
+    let base = live();
+    let plain = Connection::new(Role::Server, Config::default());
+    let idle_plain = live() - base;
+    drop(plain);
+    for (takeover, params) in [
+        (
+            true,
+            DeflateParams {
+                server_no_context_takeover: false,
+                client_no_context_takeover: false,
+                server_max_window_bits: 15,
+                client_max_window_bits: 15,
+            },
+        ),
+        (
+            false,
+            DeflateParams {
+                server_no_context_takeover: true,
+                client_no_context_takeover: true,
+                server_max_window_bits: 15,
+                client_max_window_bits: 15,
+            },
+        ),
+    ] {
+        let base = live();
+        let mut server = Connection::with_deflate(Role::Server, Config::default(), Some(params));
+        let idle = live() - base;
+        server.receive(&hello);
+        assert!(matches!(server.next_event(), Some(Event::Message(_))));
+        let after = live() - base;
+        println!(
+            "heap of a server connection: plain idle {idle_plain} B, deflate idle {idle} B, \
+             after one compressed message (context takeover {takeover}) {after} B"
+        );
+        // Two small boxed halves, no zlib state, until a compressed message.
+        assert!(idle - idle_plain <= 256, "{idle} vs {idle_plain}");
+        if takeover {
+            assert!(
+                after - idle > 32 * 1024,
+                "the inflater and its window are kept"
+            );
+        } else {
+            assert!(after - idle < 8 * 1024, "the inflater is released: {after}");
+        }
+    }
+}
