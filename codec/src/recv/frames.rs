@@ -406,8 +406,8 @@ impl FrameReader {
             return Ok(Status::Partial);
         };
         // §5.2: "the minimal number of bytes MUST be used to encode the
-        // length".
-        if len != header.encoded_len() {
+        // length" (a 7-bit length always is).
+        if short_len > 125 && len != header.encoded_len() {
             return Err(ProtocolError::NonMinimalLength);
         }
         // §5.1: "The server MUST close the connection upon receiving a frame
