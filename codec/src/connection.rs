@@ -322,6 +322,10 @@ impl Connection {
         self.note_appended();
         while self.state != State::Closed {
             let event = match self.receiver.poll()? {
+                // The common case, handed straight out.
+                Inbound::Message(message) if self.state == State::Open => {
+                    return Some(Event::Message(message))
+                }
                 // §5.5.1: after our close frame, data is not processed.
                 Inbound::Message(_) | Inbound::Piece { .. } if self.state == State::CloseSent => {
                     continue

@@ -39,15 +39,26 @@ pub enum OpCode {
 impl OpCode {
     /// The opcode of the low four bits of `bits`.
     pub const fn from_bits(bits: u8) -> Self {
-        match bits & 0x0F {
-            0x0 => Self::Continuation,
-            0x1 => Self::Text,
-            0x2 => Self::Binary,
-            0x8 => Self::Close,
-            0x9 => Self::Ping,
-            0xA => Self::Pong,
-            other => Self::Reserved(other),
-        }
+        // A table, not a `match`: one load in the header parse of every
+        // frame instead of a jump table.
+        const BY_BITS: [OpCode; 16] = {
+            let mut table = [OpCode::Continuation; 16];
+            let mut bits = 0;
+            while bits < 16 {
+                table[bits as usize] = match bits {
+                    0x0 => OpCode::Continuation,
+                    0x1 => OpCode::Text,
+                    0x2 => OpCode::Binary,
+                    0x8 => OpCode::Close,
+                    0x9 => OpCode::Ping,
+                    0xA => OpCode::Pong,
+                    other => OpCode::Reserved(other),
+                };
+                bits += 1;
+            }
+            table
+        };
+        BY_BITS[(bits & 0x0F) as usize]
     }
 
     /// The 4-bit value on the wire.

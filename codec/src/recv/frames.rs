@@ -233,14 +233,13 @@ impl FrameReader {
     ) -> bool {
         let mut progress = false;
         while ready.len() < READY_MAX {
-            let header = match self.read_header(buf) {
+            let (header, len) = match self.read_header(buf) {
                 // Under FUSE_MIN, so the length fits a usize.
                 Ok(Status::Complete((header, len)))
                     if header.payload_len < FUSE_MIN
                         && len + header.payload_len as usize <= buf.len() =>
                 {
-                    buf.advance(len);
-                    header
+                    (header, len)
                 }
                 _ => break,
             };
@@ -248,19 +247,23 @@ impl FrameReader {
             let n = header.payload_len as usize;
             if let Some(text) = assembler.plain_whole_message(&header) {
                 // A message in one frame, all here: unmasked where it lies,
-                // text checked in one shot, handed out as a slice.
-                let mut payload = buf.split_to(n);
+                // text checked in one shot, handed out as a slice. The
+                // frame is split off whole (one split, its header dropped
+                // from the shared bytes after).
+                let mut frame = buf.split_to(len + n);
+                let payload = &mut frame[len..];
                 if let Some(key) = header.mask {
-                    apply_mask(&mut payload, key, 0);
+                    apply_mask(payload, key, 0);
                 }
                 let verdict = if text {
-                    utf8stream::check(&payload)
+                    utf8stream::check(payload)
                 } else {
                     Ok(())
                 };
-                assembler.whole_message(text, payload, verdict, ready);
+                assembler.whole_message(text, frame, len, verdict, ready);
                 continue;
             }
+            buf.advance(len);
             let route = match assembler.begin(&header, true) {
                 Ok(route) => route,
                 Err(err) => {
@@ -403,8 +406,8 @@ impl FrameReader {
             return Ok(Status::Partial);
         };
         // §5.2: "the minimal number of bytes MUST be used to encode the
-        // length".
-        if len != header.encoded_len() {
+        // length" (a 7-bit length always is).
+        if short_len > 125 && len != header.encoded_len() {
             return Err(ProtocolError::NonMinimalLength);
         }
         // §5.1: "The server MUST close the connection upon receiving a frame

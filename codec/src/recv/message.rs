@@ -14,7 +14,7 @@
 
 use std::collections::VecDeque;
 
-use bytes::BytesMut;
+use bytes::{Buf, Bytes, BytesMut};
 use utf8stream::{Utf8Error, Utf8Validator};
 
 use super::Inbound;
@@ -211,20 +211,26 @@ impl MessageAssembler {
     }
 
     /// A message whose frame [`plain_whole_message`](Self::plain_whole_message)
-    /// accepted: `payload` unmasked, and for text the verdict of the
-    /// one-shot check over all of it.
+    /// accepted: `frame` is its header (`header_len` bytes) and its payload,
+    /// unmasked, and for text the verdict of the one-shot check over all of
+    /// the payload.
     #[inline(always)]
     pub(super) fn whole_message(
         &mut self,
         text: bool,
-        payload: BytesMut,
+        frame: BytesMut,
+        header_len: usize,
         verdict: Result<(), Utf8Error>,
         ready: &mut VecDeque<Inbound>,
     ) {
         ready.push_back(match verdict {
-            Ok(()) => Inbound::Message(message(text, payload)),
+            Ok(()) => {
+                let mut payload = frame.freeze();
+                payload.advance(header_len);
+                Inbound::Message(message(text, payload))
+            }
             Err(err) => Inbound::Violation(ProtocolError::InvalidUtf8(InvalidUtf8::capture(
-                &[&payload],
+                &[&frame[header_len..]],
                 0,
                 &err,
                 1,
@@ -493,7 +499,9 @@ impl MessageAssembler {
         }
         match route {
             Route::Streamed { .. } => self.hand_out_piece(kept, open.text, fin, ready),
-            Route::Kept { .. } => ready.push_back(Inbound::Message(message(open.text, kept))),
+            Route::Kept { .. } => {
+                ready.push_back(Inbound::Message(message(open.text, kept.freeze())))
+            }
             _ => {
                 let bytes = std::mem::take(&mut self.buffer);
                 if self.streaming {
@@ -501,7 +509,7 @@ impl MessageAssembler {
                     // produced (its earlier output went out as it came).
                     self.hand_out_piece(bytes, open.text, true, ready);
                 } else {
-                    ready.push_back(Inbound::Message(message(open.text, bytes)));
+                    ready.push_back(Inbound::Message(message(open.text, bytes.freeze())));
                 }
             }
         }
@@ -535,7 +543,7 @@ impl MessageAssembler {
         }
         if last || !payload.is_empty() {
             ready.push_back(Inbound::Piece {
-                data: message(text, payload),
+                data: message(text, payload.freeze()),
                 last,
             });
         }
@@ -544,8 +552,7 @@ impl MessageAssembler {
 
 /// A message of validated bytes.
 #[inline(always)]
-fn message(text: bool, bytes: BytesMut) -> Message {
-    let bytes = bytes.freeze();
+fn message(text: bool, bytes: Bytes) -> Message {
     if text {
         // SAFETY: `from_validated` requires `bytes` to be valid UTF-8.
         // Every byte of a text message went, in order, through the
