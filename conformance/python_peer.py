@@ -47,6 +47,24 @@ async def main():
             rcvd = closed.rcvd
             check("invalid UTF-8 closes with 1007", rcvd is not None and rcvd.code == 1007, f"reported: {closed!r}")
 
+    # The 1007's reason says which bytes and what the sender likely did.
+    for name, payload, reason in [
+        ("Latin-1 text", "Café au lait".encode("latin-1"),
+         "invalid UTF-8 at byte 3 of the message: E9 (Latin-1 'é'?)"),
+        ("UTF-16 text", "hi, UTF-16".encode("utf-16"),
+         "invalid UTF-8 at byte 0 of the message: FF (UTF-16?)"),
+    ]:
+        async with websockets.connect(URL, compression=None) as ws:
+            await ws.send(payload, text=True)
+            try:
+                await ws.recv()
+                check(f"{name} diagnosed in the 1007", False, "got a message back")
+            except ConnectionClosed as closed:
+                rcvd = closed.rcvd
+                print(f"    {name}: {rcvd!r}")
+                check(f"{name} diagnosed in the 1007",
+                      rcvd is not None and rcvd.code == 1007 and rcvd.reason == reason, f"reported: {closed!r}")
+
 
 async def compressed():
     """permessage-deflate (RFC 7692), which websockets offers by default."""

@@ -70,6 +70,21 @@ async function main() {
   check('invalid UTF-8 closes with 1007', closed.code === 1007,
     `close event code ${closed.code}, reason ${JSON.stringify(closed.reason)}`);
 
+  // The 1007's reason says which bytes and what the sender likely did.
+  for (const [name, payload, reason] of [
+    ['UTF-16 text', Buffer.from('hello, wörld', 'utf16le'),
+      'invalid UTF-8 at byte 16 of the message: F6 (UTF-16?)'],
+    ['a PNG as text', Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
+      'invalid UTF-8 at byte 0 of the message: 89 (binary: PNG image?)'],
+  ]) {
+    c = await connect();
+    c.ws.send(payload, { binary: false });
+    closed = await withTimeout(c.closed, 5000, `close after ${name}`);
+    console.log(`    ${name}: close event ${closed.code} ${JSON.stringify(closed.reason)}`);
+    check(`${name} diagnosed in the 1007`, closed.code === 1007 && closed.reason === reason,
+      `close event code ${closed.code}, reason ${JSON.stringify(closed.reason)}`);
+  }
+
   // permessage-deflate (RFC 7692): compressed round trips, context takeover.
   c = await connect({ perMessageDeflate: { threshold: 0 } });
   check('permessage-deflate negotiated', c.ws.extensions.includes('permessage-deflate'), c.ws.extensions);
