@@ -2,8 +2,9 @@
 # The whole test suite, from a fresh clone: every crate's unit, integration,
 # property and doc tests (the example servers' limits among them); the
 # explainer's checks; the Autobahn case groups 1-10 (server and client role);
-# and the real peers (Python websockets, Node ws, headless Chromium) against
-# the echo server over 127.0.0.1.
+# the real peers (Python websockets, Node ws, headless Chromium) against
+# the echo server over 127.0.0.1; the tokio examples (chat, keepalive,
+# client) and the axum example against Python websockets.
 #
 # It checks its prerequisites first (scripts/prerequisites.sh): what is
 # missing is named with the command that installs it, and nothing is built;
@@ -32,6 +33,7 @@ stage examples bash scripts/examples.sh
 stage autobahn bash conformance/autobahn.sh "$@"
 stage peers bash conformance/peers.sh
 stage tokio-examples bash conformance/tokio_examples.sh
+stage axum bash conformance/axum_check.sh
 
 echo
 python3 scripts/test_summary.py "$logs"

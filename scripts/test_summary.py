@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Counts what scripts/test.sh ran, from its stages' logs, into one line:
 
-    SUMMARY: N passed, N failed (cargo test ..., examples ..., Autobahn ..., peers ..., tokio examples ...)
+    SUMMARY: N passed, N failed (cargo test ..., examples ..., Autobahn ..., peers ..., tokio examples ..., axum example ...)
 
 Exits 1 if anything failed or a stage ended in failure without a count.
 usage: test_summary.py LOG_DIR   (holds NAME.log and NAME.status per stage)
@@ -94,6 +94,14 @@ if ok or bad:
     count(ok, bad, f"tokio examples {ok}/{ok + bad}")
 if code != 0 and bad == 0:
     stage_failed("tokio examples", code)
+
+# The axum example against Python websockets: "axum peer: N passed, N failed".
+text, code = stage("axum")
+m = re.search(r"^axum peer: (\d+) passed, (\d+) failed$", text, re.M)
+if m:
+    count(int(m[1]), int(m[2]), f"axum example {m[1]}/{int(m[1]) + int(m[2])}")
+if code != 0 and not (m and int(m[2])):
+    stage_failed("axum example", code)
 
 print(f"SUMMARY: {passed} passed, {failed} failed ({'; '.join(parts)})")
 sys.exit(1 if failed else 0)
