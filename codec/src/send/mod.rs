@@ -31,8 +31,8 @@ pub(crate) struct Sender {
     sending: Option<OpCode>,
     /// While `output` holds at least this many bytes, new frames are refused.
     limit: usize,
-    /// Where in `output` the automatic pong lies while none of it is written
-    /// yet: the next automatic pong replaces it.
+    /// Where in `output` the latest automatic pong lies while none of it is
+    /// written yet: with the output full, the next automatic pong replaces it.
     auto_pong: Option<Range<usize>>,
 }
 
@@ -172,19 +172,23 @@ impl Sender {
     }
 
     /// Queues the automatic answer to a ping (§5.5.2), which the caller
-    /// checked is at most 125 bytes. An earlier automatic pong of which no
-    /// byte is written yet is dropped first: §5.5.3 allows answering only
-    /// the latest ping, and so pings that are never read cannot grow the
-    /// output by more than one pong. Never refused for a full output.
+    /// checked is at most 125 bytes. Under the output limit every ping gets
+    /// its pong (peers expect each: Autobahn 2.10 and 2.11 check it). At or
+    /// over the limit, the automatic pong of which no byte is written yet is
+    /// replaced by this one: §5.5.3 allows answering only the latest ping,
+    /// so pings that are never read cannot grow the output past the limit by
+    /// more than one pong. Never refused for a full output.
     pub(crate) fn auto_pong(&mut self, payload: &[u8]) {
-        if let Some(unsent) = self.auto_pong.take() {
-            if unsent.end == self.output.len() {
-                self.output.truncate(unsent.start);
-            } else {
-                // Frames were queued after it: move them down over it.
-                let after = self.output.split_off(unsent.end);
-                self.output.truncate(unsent.start);
-                self.output.extend_from_slice(&after);
+        if self.output.len() >= self.limit {
+            if let Some(unsent) = self.auto_pong.take() {
+                if unsent.end == self.output.len() {
+                    self.output.truncate(unsent.start);
+                } else {
+                    // Frames were queued after it: move them down over it.
+                    let after = self.output.split_off(unsent.end);
+                    self.output.truncate(unsent.start);
+                    self.output.extend_from_slice(&after);
+                }
             }
         }
         let start = self.output.len();
