@@ -258,7 +258,10 @@ impl Diagnosis {
             Self::Latin1 { byte, char } => format!(
                 "the byte {byte:02X} looks like '{char}' in Latin-1 / Windows-1252: the sender encoded the text in a legacy 8-bit encoding, not UTF-8"
             ),
-            Self::Utf16 => "the bytes look like UTF-16 (a byte-order mark, or a zero byte every other byte): the sender sent a UTF-16 string's bytes".to_owned(),
+            Self::Utf16 if matches!(evidence.bytes(), [0xFF | 0xFE]) && evidence.offset == 0 => format!(
+                "{bytes} never occurs in UTF-8; at the start of a text it is most often the first byte of a UTF-16 byte-order mark (FF FE or FE FF): the sender likely sent a UTF-16 string's bytes"
+            ),
+            Self::Utf16 => "a zero byte every other byte, as UTF-16 writes ASCII: the sender sent a UTF-16 string's bytes".to_owned(),
             Self::Binary { format: Some(name) } => {
                 format!("the message starts like a {name}: binary data was sent as a text message")
             }
@@ -348,7 +351,10 @@ fn diagnose(evidence: &InvalidUtf8) -> Diagnosis {
     if mostly_control_bytes(seen) {
         return Diagnosis::Binary { format: None };
     }
-    if evidence.is_cut_at_end() && bytes.len() > 1 {
+    // A lead byte of a 2-byte character alone at the end is a character cut
+    // in two far more often than a Latin-1 capital (C2-DF: Â-ß) ending a
+    // text; a 3- or 4-byte lead alone (E0-F4: à-ô) reads as Latin-1 below.
+    if evidence.is_cut_at_end() && (bytes.len() > 1 || matches!(bytes, [0xC2..=0xDF])) {
         return Diagnosis::CutCodePoint;
     }
     // One byte that stands for a character in Windows-1252.
@@ -482,7 +488,7 @@ mod tests {
 
     #[test]
     fn each_cause_is_recognised_from_its_bytes() {
-        let cases: [(&[u8], Diagnosis); 15] = [
+        let cases: [(&[u8], Diagnosis); 16] = [
             (
                 b"Caf\xE9 au lait",
                 Diagnosis::Latin1 {
@@ -530,6 +536,7 @@ mod tests {
                 Diagnosis::Binary { format: None },
             ),
             (b"smile \xF0\x9F\x98", Diagnosis::CutCodePoint),
+            (b"Caf\xC3", Diagnosis::CutCodePoint),
             (b"emoji \xED\xA0\xBD\xED\xB8\x80", Diagnosis::Surrogate),
             (b"nul \xC0\x80 here", Diagnosis::Overlong),
             (b"x \xF4\x90\x80\x80", Diagnosis::AboveMax),

@@ -311,7 +311,26 @@ fn refusals() -> Vec<(String, HandshakeError, u16)> {
             MalformedExtensions,
             400,
         ),
+        // RFC 9110 §9.3.1: no body; after the head come frames.
+        (
+            format!("{}hello", with_line("Content-Length: 5")),
+            RequestBody,
+            400,
+        ),
+        (
+            format!("{}0\r\n\r\n", with_line("Transfer-Encoding: chunked")),
+            RequestBody,
+            400,
+        ),
     ]
+}
+
+#[test]
+fn rfc9110_9_3_1_an_empty_body_is_no_body() {
+    assert!(matches!(
+        parse(&with_line("Content-Length: 0")),
+        Ok(Status::Complete(_))
+    ));
 }
 
 #[test]

@@ -36,6 +36,11 @@ pub enum HandshakeError {
     DuplicateHost,
     /// A `Host` value that is not ASCII (400; RFC 9110 §7.2).
     BadHost,
+    /// A `Content-Length` other than 0, or a `Transfer-Encoding`: a body,
+    /// which the bytes after an upgrade's head cannot be (400; RFC 9110
+    /// §9.3.1: a GET's body has no meaning, and here it would be read as
+    /// frames).
+    RequestBody,
     /// No `Upgrade: websocket` header (400; §4.2.1 item 3).
     MissingUpgrade,
     /// No `Connection` header containing `upgrade` (400; §4.2.1 item 4).
@@ -148,6 +153,9 @@ impl fmt::Display for HandshakeError {
             Self::MissingHost => "the request has no `Host` header (RFC 6455 §4.1, RFC 9112 §3.2)",
             Self::DuplicateHost => "the request has more than one `Host` header; send exactly one",
             Self::BadHost => "the `Host` header is not ASCII",
+            Self::RequestBody => {
+                "the upgrade request has a body (`Content-Length` or `Transfer-Encoding`); send none: the bytes after the head are WebSocket frames"
+            }
             Self::MissingUpgrade => "the request has no `Upgrade: websocket` header",
             Self::MissingConnectionUpgrade => {
                 "the request's `Connection` header does not contain `Upgrade`"

@@ -83,6 +83,14 @@ impl UpgradeRequest {
         if !head.get(&host).is_ascii() {
             return Err(HandshakeError::BadHost);
         }
+        // A GET has no body here (RFC 9110 §9.3.1): bytes after the head
+        // are frames, so a body would be read as frames a proxy never saw.
+        let empty = |v: &[u8]| v.trim_ascii() == b"0";
+        if head.values("Transfer-Encoding").next().is_some()
+            || head.values("Content-Length").any(|v| !empty(v))
+        {
+            return Err(HandshakeError::RequestBody);
+        }
         // Items 3 and 4.
         if !head.values("Upgrade").any(|v| has_token(v, "websocket")) {
             return Err(HandshakeError::MissingUpgrade);

@@ -79,21 +79,26 @@ fn main() -> ExitCode {
 
 /// `--text`: the bytes given in hex, as one text message.
 fn diagnose(hex: &[String]) -> ExitCode {
-    let digits: String = hex
+    // Groups of whole bytes (pairs of hex digits), separated by spaces,
+    // colons or commas; a group of odd length is refused, not joined to
+    // its neighbour.
+    let bytes: Option<Vec<u8>> = hex
         .iter()
         .flat_map(|arg| arg.split([' ', ':', ',']))
+        .filter(|group| !group.is_empty())
         .map(|group| group.trim_start_matches("0x"))
-        .collect();
-    let bytes = digits
-        .len()
-        .is_multiple_of(2)
-        .then(|| {
-            (0..digits.len())
-                .step_by(2)
-                .map(|i| u8::from_str_radix(digits.get(i..i + 2)?, 16).ok())
-                .collect::<Option<Vec<u8>>>()
+        .map(|group| {
+            (group.len().is_multiple_of(2) && group.is_ascii())
+                .then(|| {
+                    (0..group.len())
+                        .step_by(2)
+                        .map(|i| u8::from_str_radix(&group[i..i + 2], 16).ok())
+                        .collect::<Option<Vec<u8>>>()
+                })
+                .flatten()
         })
-        .flatten();
+        .collect::<Option<Vec<Vec<u8>>>>()
+        .map(|groups| groups.concat());
     let Some(bytes) = bytes.filter(|bytes| !bytes.is_empty()) else {
         eprintln!(
             "error: give the text's bytes as pairs of hex digits, e.g. `explain --text 4361 66e9`"
@@ -102,7 +107,7 @@ fn diagnose(hex: &[String]) -> ExitCode {
     };
     match InvalidUtf8::of(&bytes) {
         None => println!(
-            "{} bytes of valid UTF-8: {:?}",
+            "{} byte(s) of valid UTF-8: {:?}",
             bytes.len(),
             String::from_utf8_lossy(&bytes)
         ),
