@@ -562,6 +562,14 @@ impl Deflater {
             if vec.ends_with(&SYNC_TAIL) {
                 vec.truncate(vec.len() - SYNC_TAIL.len());
             }
+            if vec.is_empty() {
+                // Nothing new to flush (an empty message or last fragment
+                // right after a flush): zlib writes nothing, but the
+                // receiver appends 00 00 FF FF, which completes a stored
+                // block only after its header byte. Send that byte: the
+                // empty message of §7.2.3.6.
+                vec.push(0x00);
+            }
             if self.reset_each_message {
                 self.state = None;
             }
