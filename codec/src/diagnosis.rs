@@ -583,6 +583,9 @@ mod tests {
         assert_eq!(evidence.following(), b"A");
     }
 
+    // Not under Miri: proptest persists failures through the file system,
+    // which Miri's isolation refuses; the fixed cases above run there.
+    #[cfg(not(miri))]
     proptest::proptest! {
         /// Any invalid text gets evidence naming std's offset and offending
         /// bytes, the bytes before them, and a short form within a close

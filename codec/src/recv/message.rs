@@ -436,15 +436,18 @@ impl MessageAssembler {
         result: Result<(), ProtocolError>,
         ready: &mut VecDeque<Inbound>,
     ) {
+        // What came out is judged first, even when the transform then
+        // failed: in stream order an invalid byte it produced comes before
+        // the input it could not take, however the reads were cut.
         let text = self.open.is_some_and(|open| open.text);
-        let result = result.and_then(|()| match text {
+        let verdict = match text {
             true => self
                 .utf8
                 .feed(&self.buffer[start..])
                 .map_err(|err| ProtocolError::InvalidUtf8(self.evidence(self.open, &err, None, 0))),
             false => Ok(()),
-        });
-        if let Err(err) = result {
+        };
+        if let Err(err) = verdict.and(result) {
             self.poison(err, ready);
         }
     }
