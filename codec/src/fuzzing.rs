@@ -127,11 +127,17 @@ pub fn connection(data: &[u8]) {
         .streaming(flags & 2 != 0)
         .build();
     let chunk = (*chunk as usize).max(1);
-    let whole = run_connection(role, config, stream, stream.len().max(1), false);
+    let conn = || Connection::with_mask_source(role, config, Box::new(|| [0xA1, 0xB2, 0xC3, 0xD4]));
+    let whole = run_connection(conn(), stream, stream.len().max(1), false);
     // Every other piece goes straight into `read_buf`, if the flags say so.
-    let chunked = run_connection(role, config, stream, chunk, flags & 4 != 0);
+    let chunked = run_connection(conn(), stream, chunk, flags & 4 != 0);
+    assert_same_run(config, &whole, &chunked);
+}
+
+/// Whole and chunked feeding gave the same: events and output, or with
+/// streaming (whose pieces follow the reads) what the pieces add up to.
+fn assert_same_run(config: Config, whole: &Run, chunked: &Run) {
     if config.streaming() {
-        // Streaming pieces follow the reads; what they add up to must not.
         assert_eq!(whole.1, chunked.1, "output bytes differ");
         assert_eq!(
             joined(&whole.0),
@@ -145,9 +151,9 @@ pub fn connection(data: &[u8]) {
 
 type Run = (Vec<Event>, Vec<u8>);
 
-fn run_connection(role: Role, config: Config, stream: &[u8], chunk: usize, direct: bool) -> Run {
-    let mut conn =
-        Connection::with_mask_source(role, config, Box::new(|| [0xA1, 0xB2, 0xC3, 0xD4]));
+/// Feeds `stream` to `conn` in pieces of `chunk` bytes (every other one
+/// straight into `read_buf` if `direct`), pulling every event after each.
+fn run_connection(mut conn: Connection, stream: &[u8], chunk: usize, direct: bool) -> Run {
     let (mut events, mut out) = (Vec::new(), Vec::new());
     let bound = (FUZZ_FRAME_LIMIT + FUZZ_MESSAGE_LIMIT) as usize + MAX_HEADER_LEN;
     for (i, piece) in stream.chunks(chunk).enumerate() {
@@ -374,36 +380,10 @@ pub fn deflate(data: &[u8]) {
     if payload.is_empty() {
         return;
     }
-    let run = |chunk: usize, direct: bool| {
-        let mut conn = Connection::with_deflate(Role::Server, config, Some(params));
-        let (mut events, mut out) = (Vec::new(), Vec::new());
-        let bound = (FUZZ_FRAME_LIMIT + FUZZ_MESSAGE_LIMIT) as usize + MAX_HEADER_LEN;
-        for (i, piece) in wire.chunks(chunk).enumerate() {
-            if direct && i % 2 == 1 {
-                conn.read_buf().extend_from_slice(piece);
-            } else {
-                conn.receive(piece);
-            }
-            while let Some(event) = conn.next_event() {
-                events.push(event);
-            }
-            assert!(conn.buffered_len() <= bound);
-            out.extend_from_slice(&conn.take_output());
-        }
-        (events, out)
-    };
-    let whole = run(wire.len(), false);
-    let chunked = run((*chunk as usize).max(1), flags & 4 != 0);
-    if config.streaming() {
-        assert_eq!(whole.1, chunked.1, "output bytes differ");
-        assert_eq!(
-            joined(&whole.0),
-            joined(&chunked.0),
-            "streamed data differs"
-        );
-    } else {
-        assert_eq!(whole, chunked, "whole and chunked feeding differ");
-    }
+    let conn = || Connection::with_deflate(Role::Server, config, Some(params));
+    let whole = run_connection(conn(), &wire, wire.len(), false);
+    let chunked = run_connection(conn(), &wire, (*chunk as usize).max(1), flags & 4 != 0);
+    assert_same_run(config, &whole, &chunked);
     if let Some(Event::Message(message)) = joined(&whole.0).first() {
         let mut reference = flate2::Decompress::new(false);
         let mut inflated = vec![0; FUZZ_MESSAGE_LIMIT as usize + 1];
