@@ -52,7 +52,6 @@ mod request;
 mod response;
 
 use base64::{engine::general_purpose::STANDARD, Engine};
-use sha1::{Digest, Sha1};
 
 pub use self::client::{Accepted, ClientHandshake};
 pub use self::error::{BuildError, HandshakeError};
@@ -75,10 +74,10 @@ pub const MAX_HANDSHAKE_LEN: usize = 16 * 1024;
 /// `base64(SHA-1(key + GUID))` (RFC 6455 §4.2.2, item 5.4): the
 /// `Sec-WebSocket-Accept` value for a `Sec-WebSocket-Key`.
 pub fn accept_key(key: &[u8]) -> String {
-    let mut sha = Sha1::new();
+    let mut sha = sha1_smol::Sha1::new();
     sha.update(key);
     sha.update(ACCEPT_GUID);
-    STANDARD.encode(sha.finalize())
+    STANDARD.encode(sha.digest().bytes())
 }
 
 /// Whether `s` is an HTTP `token` (RFC 9110 §5.6.2): one or more `tchar`s.
