@@ -136,6 +136,17 @@ fn rfc9112_3_2_2_an_absolute_form_target_gives_the_same_path_and_query() {
 }
 
 #[test]
+fn rfc9112_3_2_2_an_absolute_form_target_names_the_host() {
+    // The server "MUST ignore the received Host header field" and use the
+    // target's authority; Host must still be there and valid (§3.2).
+    let absolute = upgrade(&GOOD.replace("/chat?room=1", "wss://[::1]:9443/chat"));
+    assert_eq!(absolute.host(), "[::1]:9443");
+    assert_eq!(absolute.path(), "/chat");
+    let origin_form = upgrade(&GOOD.replace("server.example.com", " server.example.com:80 "));
+    assert_eq!(origin_form.host(), "server.example.com:80");
+}
+
+#[test]
 fn header_values_are_bytes_and_repeated_headers_are_all_visible() {
     let request = with_line("Cookie: a=1\r\nX-Bytes: caf\u{e9}\r\ncookie: b=2");
     let upgrade = upgrade(&request);
@@ -222,6 +233,33 @@ fn refusals() -> Vec<(String, HandshakeError, u16)> {
             BadHost,
             400,
         ),
+        // RFC 9110 §7.2: uri-host [ ":" port ].
+        (GOOD.replace("server.example.com", "x/evil"), BadHost, 400),
+        (GOOD.replace("server.example.com", ""), BadHost, 400),
+        (GOOD.replace("server.example.com", "a b"), BadHost, 400),
+        (GOOD.replace("server.example.com", "u@h"), BadHost, 400),
+        (GOOD.replace("server.example.com", "h:99999"), BadHost, 400),
+        (
+            GOOD.replace("/chat?room=1", "ws://ok.example/")
+                .replace("server.example.com", "x/evil"),
+            BadHost,
+            400,
+        ),
+        // §4.1 item 3, RFC 9112 §3.2: origin or absolute form only.
+        (GOOD.replace("/chat?room=1", "chat"), BadTarget, 400),
+        (GOOD.replace("/chat?room=1", "*"), BadTarget, 400),
+        (
+            GOOD.replace("/chat?room=1", "server.example.com:443"),
+            BadTarget,
+            400,
+        ),
+        (GOOD.replace("/chat?room=1", "ftp://h/chat"), BadTarget, 400),
+        (
+            GOOD.replace("/chat?room=1", "ws://u@h/chat"),
+            BadTarget,
+            400,
+        ),
+        (GOOD.replace("/chat?room=1", "/chat#top"), BadTarget, 400),
         // §4.2.1 item 3.
         (
             GOOD.replace("Upgrade: websocket\r\n", ""),
@@ -524,6 +562,11 @@ fn rfc9110_5_header_injection_is_refused_by_every_builder() {
         ("a", "/c hat"),
         ("a", "/chat\r\nX: 1"),
         ("a", "/#frag"),
+        ("x/evil", "/"),
+        ("a:99999", "/"),
+        ("[::1", "/"),
+        ("a", "ws://a/chat"),
+        ("a", "/{x}"),
     ] {
         assert_eq!(
             client.clone().target(host, target).err(),
@@ -659,6 +702,8 @@ fn rfc6455_4_1_each_bad_answer_fails_the_client() {
             "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n".to_owned(),
             NotSwitching(200),
         ),
+        // An HTTP/1.0 peer cannot switch protocols (RFC 9110 §7.8).
+        (base.replace("HTTP/1.1 101", "HTTP/1.0 101"), HttpVersion),
         // §4.1 item 2.
         (base.replace("Upgrade: websocket\r\n", ""), MissingUpgrade),
         (

@@ -13,8 +13,10 @@
 
 mod limit;
 mod options;
+mod stdout;
 
 pub use limit::{refuse, ConnectionLimit, Permit};
 pub use options::{
     Parsed, ServerOptions, UsageError, EXIT_FAILURE, EXIT_OK, EXIT_USAGE, SERVER_OPTIONS_HELP,
 };
+pub use stdout::write_line;

@@ -4,6 +4,7 @@
 use base64::{engine::general_purpose::STANDARD, Engine};
 
 use super::head::{header_slots, parse_status, Head};
+use super::uri::{is_authority, is_uri_char, parse_target};
 use super::{
     accept_key, check_header, has_token, is_token, write_header, BuildError, ExtensionOffer,
     HandshakeError, Status,
@@ -90,12 +91,6 @@ impl Accepted {
     }
 }
 
-/// Whether `b` may appear in a URI's authority, path or query (RFC 3986
-/// §2: unreserved, reserved but `#`, and `%` of a percent-encoding).
-fn is_uri_char(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || b"-._~:/?[]@!$&'()*+,;=%".contains(&b)
-}
-
 impl ClientHandshake {
     /// A handshake whose key is the base64 of `nonce` (§4.1 item 7: 16
     /// random bytes, fresh for every connection; choose them yourself only
@@ -128,12 +123,14 @@ impl ClientHandshake {
     ///
     /// # Errors
     ///
-    /// [`BuildError::Target`] for an empty host, a target that does not
-    /// start with `/`, or either holding a byte that RFC 3986 does not allow
-    /// in a URI (a space, a control character, a non-ASCII byte, `"`, `#`…).
+    /// [`BuildError::Target`] for a host that is not a host name or IP
+    /// address with an optional port (`uri-host [ ":" port ]`, RFC 9110
+    /// §7.2; an IPv6 address in brackets), or a target that is not
+    /// `/path?query` in RFC 3986's characters (a space, a control character,
+    /// a non-ASCII byte, `"`, `#`… must be percent-encoded).
     pub fn target(mut self, host: &str, target: &str) -> Result<Self, BuildError> {
-        let uri_chars = |s: &str| s.bytes().all(is_uri_char);
-        if host.is_empty() || !uri_chars(host) || !target.starts_with('/') || !uri_chars(target) {
+        let origin_form = parse_target(target.as_bytes()).is_some_and(|t| t.authority.is_none());
+        if !is_authority(host.as_bytes()) || !origin_form || !target.bytes().all(is_uri_char) {
             return Err(BuildError::Target);
         }
         host.clone_into(&mut self.host);
@@ -234,7 +231,8 @@ impl ClientHandshake {
     ///
     /// # Errors
     ///
-    /// Every failure §4.1 requires: [`HandshakeError::NotSwitching`] (with
+    /// Every failure §4.1 requires: [`HandshakeError::HttpVersion`] for a
+    /// response that is not HTTP/1.1, [`HandshakeError::NotSwitching`] (with
     /// the status) for anything but 101; a missing or wrong `Upgrade` or
     /// `Connection`; a missing, duplicated or wrong `Sec-WebSocket-Accept`;
     /// more than one subprotocol or one we did not offer; an extension we
@@ -246,6 +244,11 @@ impl ClientHandshake {
         let Status::Complete(used) = parse_status(buf, parsed)? else {
             return Ok(Status::Partial);
         };
+        // §4.1: the answer to an HTTP/1.1 upgrade; an HTTP/1.0 peer cannot
+        // have switched protocols (RFC 9110 §7.8).
+        if res.version != Some(1) {
+            return Err(HandshakeError::HttpVersion);
+        }
         let code = res.code.unwrap_or(0);
         let head = Head::new(buf, used, res.headers);
         Ok(Status::Complete(self.check(code, head)?))

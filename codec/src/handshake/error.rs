@@ -26,15 +26,21 @@ pub enum HandshakeError {
     /// 6585 §5).
     TooManyHeaders,
     /// Not HTTP/1.1 (505; §4.1 item 2 asks for HTTP/1.1 or higher, and an
-    /// HTTP/1.0 request cannot be upgraded).
+    /// HTTP/1.0 request cannot be upgraded). On the client: a response that
+    /// is not HTTP/1.1.
     HttpVersion,
     /// The method is not GET (405 with `Allow: GET`; §4.2.1 item 1).
     NotGet,
+    /// A request target that is neither `/path?query` nor a `ws`, `wss`,
+    /// `http` or `https` URI without userinfo or fragment (400; §4.1 item 3,
+    /// RFC 9112 §3.2).
+    BadTarget,
     /// No `Host` header (400; §4.2.1 item 2, RFC 9112 §3.2).
     MissingHost,
     /// More than one `Host` header (400; RFC 9112 §3.2).
     DuplicateHost,
-    /// A `Host` value that is not ASCII (400; RFC 9110 §7.2).
+    /// A `Host` value that is not a host with an optional port (400; RFC
+    /// 9110 §7.2, RFC 9112 §3.2: `uri-host [ ":" port ]` of RFC 3986).
     BadHost,
     /// A `Content-Length` other than 0, or a `Transfer-Encoding`: a body,
     /// which the bytes after an upgrade's head cannot be (400; RFC 9110
@@ -143,22 +149,27 @@ impl fmt::Display for HandshakeError {
             return write!(f, "the server answered {code}, not 101 Switching Protocols");
         }
         f.write_str(match self {
-            Self::Malformed => "the request is not a well-formed HTTP/1.1 head",
+            Self::Malformed => "the handshake is not a well-formed HTTP/1.1 head",
             Self::HeadTooLarge => {
-                "the request head is larger than 16 KiB; send fewer or shorter header fields"
+                "the handshake head is larger than 16 KiB; send fewer or shorter header fields"
             }
-            Self::TooManyHeaders => "the request has more than 64 header fields; send fewer",
-            Self::HttpVersion => "a WebSocket upgrade needs HTTP/1.1 (RFC 6455 §4.1)",
+            Self::TooManyHeaders => "the handshake head has more than 64 header fields; send fewer",
+            Self::HttpVersion => "a WebSocket handshake needs HTTP/1.1 (RFC 6455 §4.1)",
             Self::NotGet => "a WebSocket upgrade must use the GET method (RFC 6455 §4.1)",
             Self::MissingHost => "the request has no `Host` header (RFC 6455 §4.1, RFC 9112 §3.2)",
             Self::DuplicateHost => "the request has more than one `Host` header; send exactly one",
-            Self::BadHost => "the `Host` header is not ASCII",
+            Self::BadTarget => {
+                "the request target must be `/path?query` or a ws://, wss://, http:// or https:// URI (RFC 9112 §3.2)"
+            }
+            Self::BadHost => {
+                "the `Host` header must be a host name or IP address with an optional port, such as `example.com:8080` (RFC 9110 §7.2)"
+            }
             Self::RequestBody => {
                 "the upgrade request has a body (`Content-Length` or `Transfer-Encoding`); send none: the bytes after the head are WebSocket frames"
             }
-            Self::MissingUpgrade => "the request has no `Upgrade: websocket` header",
+            Self::MissingUpgrade => "the handshake has no `Upgrade: websocket` header",
             Self::MissingConnectionUpgrade => {
-                "the request's `Connection` header does not contain `Upgrade`"
+                "the handshake's `Connection` header does not contain `Upgrade`"
             }
             Self::MissingKey => "the request has no `Sec-WebSocket-Key` header",
             Self::DuplicateKey => {

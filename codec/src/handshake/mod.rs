@@ -50,6 +50,7 @@ mod head;
 mod http;
 mod request;
 mod response;
+mod uri;
 
 use base64::{engine::general_purpose::STANDARD, Engine};
 

@@ -5,6 +5,7 @@ use std::ops::Range;
 use base64::{engine::general_purpose::STANDARD, Engine};
 
 use super::head::{header_slots, parse_status, range_in, Head};
+use super::uri::{is_authority, parse_target};
 use super::{accept_key, has_token, is_token, Accept, ExtensionOffer, HandshakeError, Status};
 
 /// A valid upgrade request: every rule of RFC 6455 §4.2.1 holds.
@@ -15,6 +16,8 @@ use super::{accept_key, has_token, is_token, Accept, ExtensionOffer, HandshakeEr
 pub struct UpgradeRequest {
     head: Head,
     target: Range<usize>,
+    /// Where, in the target, its origin-form part starts.
+    resource: usize,
     host: Range<usize>,
     key: Range<usize>,
     origin: Option<Range<usize>>,
@@ -34,7 +37,8 @@ impl UpgradeRequest {
     ///
     /// A [`HandshakeError`] naming the first rule that the request breaks,
     /// checked in this order: HTTP syntax and size (400, 431), HTTP/1.1
-    /// (505), GET (405), exactly one `Host` (400), `Upgrade: websocket`,
+    /// (505), GET (405), a request target in origin or absolute form (400),
+    /// exactly one `Host` holding a host and optional port (400), `Upgrade: websocket`,
     /// `Connection: upgrade`, exactly one `Sec-WebSocket-Version: 13` (400,
     /// 426), exactly one `Sec-WebSocket-Key` of 16 bytes, at most one ASCII
     /// `Origin`, subprotocol tokens, extension offers per §9.1 (400). Send
@@ -75,14 +79,22 @@ impl UpgradeRequest {
     /// The checks of RFC 6455 §4.2.1 on the header fields of a GET request
     /// whose head is `head` and request target `head[target]`.
     pub(crate) fn validate(head: Head, target: Range<usize>) -> Result<Self, HandshakeError> {
-        // §4.2.1 item 2, RFC 9112 §3.2: exactly one Host.
-        let host = head
+        // §4.1 item 3, RFC 9112 §3.2: `/path?query`, or a whole URI.
+        let parts = parse_target(head.get(&target)).ok_or(HandshakeError::BadTarget)?;
+        // §4.2.1 item 2, RFC 9112 §3.2: exactly one valid Host, which an
+        // absolute-form target's authority overrides (RFC 9112 §3.2.2).
+        let host_field = head
             .single("Host")
             .map_err(|()| HandshakeError::DuplicateHost)?
             .ok_or(HandshakeError::MissingHost)?;
-        if !head.get(&host).is_ascii() {
+        let host_field = trimmed(&head, host_field);
+        if !is_authority(head.get(&host_field)) {
             return Err(HandshakeError::BadHost);
         }
+        let host = match parts.authority {
+            Some(authority) => target.start + authority.start..target.start + authority.end,
+            None => host_field,
+        };
         // A GET has no body here (RFC 9110 §9.3.1): bytes after the head
         // are frames, so a body would be read as frames a proxy never saw.
         let empty = |v: &[u8]| v.trim_ascii() == b"0";
@@ -140,6 +152,7 @@ impl UpgradeRequest {
         Ok(Self {
             head,
             target,
+            resource: parts.resource,
             host,
             key,
             origin,
@@ -173,16 +186,12 @@ impl UpgradeRequest {
     /// The target in origin form (`/path?query`): as sent, or without the
     /// scheme and authority of an absolute-form target.
     fn resource(&self) -> &str {
-        let target = self.target();
-        match target.split_once("://") {
-            Some((_, rest)) if !target.starts_with('/') => {
-                rest.find(['/', '?']).map_or("/", |i| &rest[i..])
-            }
-            _ => target,
-        }
+        &self.target()[self.resource..]
     }
 
-    /// The `Host` header, such as `server.example.com:8080`.
+    /// The host and optional port the request is for, such as
+    /// `server.example.com:8080`: the `Host` header, or the authority of an
+    /// absolute-form target, which takes precedence (RFC 9112 §3.2.2).
     pub fn host(&self) -> &str {
         self.str_at(&self.host)
     }

@@ -17,6 +17,7 @@ use std::{
     process::ExitCode,
     time::Duration,
 };
+use wsframe_examples::say;
 
 use wsframe::{
     handshake::{ClientHandshake, Status},
@@ -44,7 +45,7 @@ const SILENCE: Duration = Duration::from_secs(60);
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     if args.iter().any(|arg| arg == "-h" || arg == "--help") {
-        println!("{USAGE}");
+        say!("{USAGE}");
         return ExitCode::SUCCESS;
     }
     if let Some(bad) = args.iter().find(|arg| arg.starts_with('-')) {
@@ -68,7 +69,7 @@ fn main() -> ExitCode {
 
 fn run_all(addr: &str, agent: &str) -> io::Result<()> {
     let count = case_count(addr)?;
-    println!("running {count} cases as agent {agent:?}");
+    say!("running {count} cases as agent {agent:?}");
     for case in 1..=count {
         // A case may end with the server resetting TCP (cases that fail the
         // connection do); that ends the case, not the run.
@@ -79,7 +80,7 @@ fn run_all(addr: &str, agent: &str) -> io::Result<()> {
     }
     let path = format!("/updateReports?agent={agent}");
     run(addr, &path, false, |_| {})?;
-    println!("done; reports updated");
+    say!("done; reports updated");
     Ok(())
 }
 

@@ -18,6 +18,7 @@
 //! line it does not understand.
 
 use std::{process::ExitCode, sync::Arc};
+use wsframe_examples::say;
 
 use axum::{
     body::Body,
@@ -60,7 +61,7 @@ async fn main() -> ExitCode {
     while let Some(arg) = args.next() {
         match arg.as_str() {
             "--help" | "-h" => {
-                println!("HTTP and WebSocket on one port, with axum.\n\n{USAGE}");
+                say!("HTTP and WebSocket on one port, with axum.\n\n{USAGE}");
                 return ExitCode::SUCCESS;
             }
             "--allow-origin" => match args.next() {
@@ -85,7 +86,7 @@ async fn main() -> ExitCode {
         }
     };
     if let Ok(local) = listener.local_addr() {
-        println!("axum server listening on http://{local} (WebSocket at ws://{local}/ws)");
+        say!("axum server listening on http://{local} (WebSocket at ws://{local}/ws)");
     }
     let app = Router::new()
         .route("/", get(page))
@@ -111,13 +112,13 @@ async fn upgrade(State(policy): State<Arc<OriginPolicy>>, mut request: Request) 
         Ok(handshake) => handshake,
         // 400, 405, 426 (with `Sec-WebSocket-Version: 13`), 431 or 505.
         Err(err) => {
-            println!("refused: {err}");
+            say!("refused: {err}");
             return err.to_http().map(|()| Body::from(err.to_string()));
         }
     };
     if let Some(origin) = handshake.origin() {
         if !policy.allows(origin, handshake.host()) {
-            println!("refused origin {origin}: 403");
+            say!("refused origin {origin}: 403");
             let mut response =
                 Response::new(Body::from("this origin may not open a WebSocket here\n"));
             *response.status_mut() = StatusCode::FORBIDDEN;
@@ -150,10 +151,10 @@ async fn upgrade(State(policy): State<Arc<OriginPolicy>>, mut request: Request) 
                     wsframe::bytes::Bytes::new(),
                 );
                 if let Err(err) = echo(ws).await {
-                    println!("connection ended: {err}");
+                    say!("connection ended: {err}");
                 }
             }
-            Err(err) => println!("upgrade failed: {err}"),
+            Err(err) => say!("upgrade failed: {err}"),
         }
     });
     response
@@ -170,7 +171,7 @@ async fn echo(mut ws: WebSocket<TokioIo<hyper::upgrade::Upgraded>>) -> std::io::
     while let Some(event) = ws.next().await {
         match event? {
             Event::Message(message) => ws.send(message).await?,
-            Event::Closed(closed) => println!("{closed}"),
+            Event::Closed(closed) => say!("{closed}"),
             _ => {}
         }
     }

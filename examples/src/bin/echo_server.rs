@@ -21,6 +21,7 @@ use std::{
     thread,
     time::{Duration, Instant},
 };
+use wsframe_examples::say;
 
 use wsframe::{
     handshake::{Status, UpgradeRequest},
@@ -40,7 +41,7 @@ fn main() -> ExitCode {
     let options = match ServerOptions::parse(std::env::args().skip(1)) {
         Ok(Parsed::Run(options)) => options,
         Ok(Parsed::Help) => {
-            println!("An echo server, a thread per connection.\n\nUsage: echo_server [ADDR] [OPTIONS]\n\n{SERVER_OPTIONS_HELP}");
+            say!("An echo server, a thread per connection.\n\nUsage: echo_server [ADDR] [OPTIONS]\n\n{SERVER_OPTIONS_HELP}");
             return ExitCode::SUCCESS;
         }
         Err(err) => {
@@ -57,7 +58,7 @@ fn main() -> ExitCode {
     };
     // The first line is what scripts wait for; keep its shape.
     match listener.local_addr() {
-        Ok(addr) => println!("echo server listening on ws://{addr}"),
+        Ok(addr) => say!("echo server listening on ws://{addr}"),
         Err(err) => {
             eprintln!("echo_server: cannot listen on {}: {err}", options.addr);
             return ExitCode::from(EXIT_FAILURE);
@@ -79,7 +80,7 @@ fn main() -> ExitCode {
             .peer_addr()
             .map_or_else(|_| "?".to_owned(), |a| a.to_string());
         let Some(permit) = limit.try_acquire() else {
-            println!(
+            say!(
                 "[{peer}] refused: {} connections open (--max-connections); answered 503",
                 limit.max()
             );
@@ -90,7 +91,7 @@ fn main() -> ExitCode {
         thread::spawn(move || {
             let _permit = permit;
             if let Err(err) = serve(stream, &peer, &options) {
-                println!("[{peer}] connection ended: {err}");
+                say!("[{peer}] connection ended: {err}");
             }
         });
     }
@@ -112,7 +113,7 @@ fn handshake(
     loop {
         let left = deadline.saturating_duration_since(Instant::now());
         if left.is_zero() {
-            println!(
+            say!(
                 "[{peer}] no whole upgrade request within {timeout:?} (--handshake-timeout): closed"
             );
             return Ok(None);
@@ -148,7 +149,7 @@ fn handshake(
             // `parse` refuses a request longer than MAX_HANDSHAKE_LEN.
             Ok(Status::Partial) => {}
             Err(err) => {
-                println!("[{peer}] handshake refused: {err}");
+                say!("[{peer}] handshake refused: {err}");
                 stream.write_all(&err.response())?;
                 return Ok(None);
             }
@@ -180,7 +181,7 @@ fn serve(mut stream: TcpStream, peer: &str, options: &ServerOptions) -> io::Resu
                     // connection emits no more messages.
                     let _ = conn.send(message);
                 }
-                Event::Closed(closed) => println!("[{peer}] {closed}"),
+                Event::Closed(closed) => say!("[{peer}] {closed}"),
                 Event::Ping(_) | Event::Pong(_) | Event::Chunk { .. } => {}
             }
         }
@@ -199,7 +200,7 @@ fn serve(mut stream: TcpStream, peer: &str, options: &ServerOptions) -> io::Resu
         let n = match stream.read(&mut buf) {
             Ok(n) => n,
             Err(err) if is_timeout(&err) && conn.state() == State::Open => {
-                println!(
+                say!(
                     "[{peer}] silent for {:?} (--idle-timeout): closing with 1001",
                     options.idle_timeout
                 );
@@ -209,13 +210,13 @@ fn serve(mut stream: TcpStream, peer: &str, options: &ServerOptions) -> io::Resu
                 continue;
             }
             Err(err) if is_timeout(&err) => {
-                println!("[{peer}] no answer to our close frame: closed");
+                say!("[{peer}] no answer to our close frame: closed");
                 return Ok(());
             }
             Err(err) => return Err(err),
         };
         if n == 0 {
-            println!("[{peer}] TCP closed without a close frame (1006 Abnormal Closure)");
+            say!("[{peer}] TCP closed without a close frame (1006 Abnormal Closure)");
             return Ok(());
         }
         conn.receive(&buf[..n]);

@@ -13,6 +13,7 @@
 //! (1000-4999) or not hex.
 
 use std::process::ExitCode;
+use wsframe_examples::say;
 
 use wsframe::{CloseCode, Explanation, InvalidUtf8, ProtocolError};
 use wsframe_examples::EXIT_USAGE;
@@ -36,7 +37,7 @@ const COLUMN: usize = 44;
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     if args.iter().any(|arg| arg == "-h" || arg == "--help") {
-        println!("{USAGE}");
+        say!("{USAGE}");
         return ExitCode::SUCCESS;
     }
     if args.is_empty() {
@@ -65,13 +66,13 @@ fn main() -> ExitCode {
     let explanations: Vec<Explanation> = codes.iter().map(|c| c.explain()).collect();
     for (i, e) in explanations.iter().enumerate() {
         if i > 0 {
-            println!();
+            say!();
         }
-        println!("{e}");
-        println!("  on the wire: {}", sendable(e.code));
+        say!("{e}");
+        say!("  on the wire: {}", sendable(e.code));
     }
     if let [a, b] = explanations[..] {
-        println!("\nKey differences");
+        say!("\nKey differences");
         side_by_side(&a, &b);
     }
     ExitCode::SUCCESS
@@ -106,19 +107,19 @@ fn diagnose(hex: &[String]) -> ExitCode {
         return ExitCode::from(EXIT_USAGE);
     };
     match InvalidUtf8::of(&bytes) {
-        None => println!(
+        None => say!(
             "{} byte(s) of valid UTF-8: {:?}",
             bytes.len(),
             String::from_utf8_lossy(&bytes)
         ),
         Some(evidence) => {
             let error = ProtocolError::InvalidUtf8(evidence);
-            println!(
+            say!(
                 "{} bytes, not valid UTF-8: a receiver closes with 1007",
                 bytes.len()
             );
-            println!("  reason: {error}");
-            println!("  {}", evidence.long());
+            say!("  reason: {error}");
+            say!("  {}", evidence.long());
         }
     }
     ExitCode::SUCCESS
@@ -155,7 +156,7 @@ fn side_by_side(a: &Explanation, b: &Explanation) {
             let l = left.get(line).map_or("", String::as_str);
             let r = right.get(line).map_or("", String::as_str);
             let row = format!("  {tag:<8} | {l:<COLUMN$} | {r}");
-            println!("{}", row.trim_end());
+            say!("{}", row.trim_end());
         }
     }
 }

@@ -8,6 +8,7 @@
 //! ```
 
 use std::time::Duration;
+use wsframe_examples::say;
 
 use tokio::{net::TcpListener, sync::broadcast};
 use wsframe::{tokio::WebSocket, Config, Event, Message};
@@ -16,7 +17,7 @@ use wsframe::{tokio::WebSocket, Config, Event, Message};
 async fn main() -> std::io::Result<()> {
     let addr = std::env::args().nth(1).unwrap_or("127.0.0.1:9002".into());
     let listener = TcpListener::bind(&addr).await?;
-    println!("chat server listening on ws://{}", listener.local_addr()?);
+    say!("chat server listening on ws://{}", listener.local_addr()?);
     let config = Config::builder()
         .ping_interval(Some(Duration::from_secs(20)))
         .idle_timeout(Some(Duration::from_secs(60)))
@@ -28,7 +29,7 @@ async fn main() -> std::io::Result<()> {
         tokio::spawn(async move {
             let (mut reader, mut writer) = match WebSocket::accept(stream, config).await {
                 Ok(ws) => ws.split(),
-                Err(err) => return println!("[{peer}] {err}"),
+                Err(err) => return say!("[{peer}] {err}"),
             };
             let forward = tokio::spawn(async move {
                 loop {
@@ -45,7 +46,7 @@ async fn main() -> std::io::Result<()> {
             while let Some(Ok(event)) = reader.next().await {
                 match event {
                     Event::Message(message) => drop(hub.send(message)),
-                    Event::Closed(closed) => println!("[{peer}] {closed}"),
+                    Event::Closed(closed) => say!("[{peer}] {closed}"),
                     _ => {}
                 }
             }

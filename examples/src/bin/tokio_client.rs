@@ -8,6 +8,7 @@
 
 use tokio::net::TcpStream;
 use wsframe::{handshake::ClientHandshake, tokio::WebSocket, CloseCode, Config, Event, Message};
+use wsframe_examples::say;
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -17,7 +18,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     stream.set_nodelay(true)?;
     let request = ClientHandshake::random()?.target(&addr, "/")?;
     let (mut ws, accepted) = WebSocket::client(stream, &request, Config::default()).await?;
-    println!(
+    say!(
         "connected to ws://{addr}/ (subprotocol: {:?})",
         accepted.subprotocol
     );
@@ -25,13 +26,13 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         ws.send(Message::from(text)).await?;
         loop {
             match ws.next().await.ok_or("the server hung up")?? {
-                Event::Message(Message::Text(echo)) => break println!("{}", echo.as_str()),
+                Event::Message(Message::Text(echo)) => break say!("{}", echo.as_str()),
                 Event::Closed(closed) => return Err(closed.to_string().into()),
                 _ => {}
             }
         }
     }
     let closed = ws.close(CloseCode::NORMAL, "done").await?;
-    println!("{closed}");
+    say!("{closed}");
     Ok(())
 }

@@ -13,6 +13,7 @@
 //! for a command line it does not understand.
 
 use std::{io, process::ExitCode, time::Duration};
+use wsframe_examples::say;
 
 use tokio::{
     io::AsyncReadExt,
@@ -34,7 +35,7 @@ async fn main() -> ExitCode {
     let options = match ServerOptions::parse(std::env::args().skip(1)) {
         Ok(Parsed::Run(options)) => options,
         Ok(Parsed::Help) => {
-            println!("An echo server on tokio, a task per connection.\n\nUsage: tokio_echo_server [ADDR] [OPTIONS]\n\n{SERVER_OPTIONS_HELP}");
+            say!("An echo server on tokio, a task per connection.\n\nUsage: tokio_echo_server [ADDR] [OPTIONS]\n\n{SERVER_OPTIONS_HELP}");
             return ExitCode::SUCCESS;
         }
         Err(err) => {
@@ -54,7 +55,7 @@ async fn main() -> ExitCode {
     };
     // The first line is what scripts wait for; keep its shape.
     match listener.local_addr() {
-        Ok(addr) => println!("echo server listening on ws://{addr}"),
+        Ok(addr) => say!("echo server listening on ws://{addr}"),
         Err(err) => {
             eprintln!(
                 "tokio_echo_server: cannot listen on {}: {err}",
@@ -76,7 +77,7 @@ async fn main() -> ExitCode {
             }
         };
         let Some(permit) = limit.try_acquire() else {
-            println!(
+            say!(
                 "[{peer}] refused: {} connections open (--max-connections); answered 503",
                 limit.max()
             );
@@ -92,7 +93,7 @@ async fn main() -> ExitCode {
             let _permit = permit;
             let peer = peer.to_string();
             if let Err(err) = serve(stream, &peer, &options).await {
-                println!("[{peer}] connection ended: {err}");
+                say!("[{peer}] connection ended: {err}");
             }
         });
     }
@@ -109,7 +110,7 @@ async fn serve(stream: TcpStream, peer: &str, options: &ServerOptions) -> io::Re
         }
         Ok(Err(err)) => return Err(err.into()),
         Err(_elapsed) => {
-            println!(
+            say!(
                 "[{peer}] no whole upgrade request within {:?} (--handshake-timeout): closed",
                 options.handshake_timeout
             );
@@ -122,7 +123,7 @@ async fn serve(stream: TcpStream, peer: &str, options: &ServerOptions) -> io::Re
             Ok(Some(event)) => event?,
             Ok(None) => break,
             Err(_elapsed) if ws.connection().state() == State::Open => {
-                println!("[{peer}] silent for {wait:?} (--idle-timeout): closing with 1001");
+                say!("[{peer}] silent for {wait:?} (--idle-timeout): closing with 1001");
                 // `close` sends our close frame and waits for the answer.
                 match timeout(
                     CLOSE_REPLY_WAIT,
@@ -130,15 +131,15 @@ async fn serve(stream: TcpStream, peer: &str, options: &ServerOptions) -> io::Re
                 )
                 .await
                 {
-                    Ok(Ok(closed)) => println!("[{peer}] {closed}"),
-                    Ok(Err(err)) => println!("[{peer}] closing: {err}"),
-                    Err(_elapsed) => println!("[{peer}] no answer to our close frame: closed"),
+                    Ok(Ok(closed)) => say!("[{peer}] {closed}"),
+                    Ok(Err(err)) => say!("[{peer}] closing: {err}"),
+                    Err(_elapsed) => say!("[{peer}] no answer to our close frame: closed"),
                 }
                 wait = CLOSE_REPLY_WAIT;
                 continue;
             }
             Err(_elapsed) => {
-                println!("[{peer}] no answer to our close frame: closed");
+                say!("[{peer}] no answer to our close frame: closed");
                 return Ok(());
             }
         };
@@ -147,12 +148,12 @@ async fn serve(stream: TcpStream, peer: &str, options: &ServerOptions) -> io::Re
             Event::Message(message) => timeout(wait, ws.send(message))
                 .await
                 .map_err(|_| stuck_write())??,
-            Event::Closed(closed) => println!("[{peer}] {closed}"),
+            Event::Closed(closed) => say!("[{peer}] {closed}"),
             Event::Ping(_) | Event::Pong(_) | Event::Chunk { .. } => {}
         }
     }
     if ws.connection().state() != State::Closed {
-        println!("[{peer}] TCP closed without a close frame (1006 Abnormal Closure)");
+        say!("[{peer}] TCP closed without a close frame (1006 Abnormal Closure)");
         return Ok(());
     }
     // Our close frame is out and our write side shut; drain what the client

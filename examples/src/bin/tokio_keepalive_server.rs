@@ -8,6 +8,7 @@
 //! ```
 
 use std::time::Duration;
+use wsframe_examples::say;
 
 use tokio::{net::TcpListener, select, signal, sync::watch, task::JoinSet};
 use wsframe::{tokio::WebSocket, CloseCode, Config, Event};
@@ -16,7 +17,7 @@ use wsframe::{tokio::WebSocket, CloseCode, Config, Event};
 async fn main() -> std::io::Result<()> {
     let addr = std::env::args().nth(1).unwrap_or("127.0.0.1:9003".into());
     let listener = TcpListener::bind(&addr).await?;
-    println!(
+    say!(
         "keepalive echo server listening on ws://{}",
         listener.local_addr()?
     );
@@ -36,7 +37,7 @@ async fn main() -> std::io::Result<()> {
         connections.spawn(async move {
             let mut ws = match WebSocket::accept(stream, config).await {
                 Ok(ws) => ws,
-                Err(err) => return println!("[{peer}] {err}"),
+                Err(err) => return say!("[{peer}] {err}"),
             };
             loop {
                 // Both futures are cancel-safe: whichever loses loses nothing.
@@ -44,8 +45,8 @@ async fn main() -> std::io::Result<()> {
                     event = ws.next() => event,
                     _ = stopping.changed() => {
                         match ws.close(CloseCode::GOING_AWAY, "server shutting down").await {
-                            Ok(closed) => println!("[{peer}] {closed}"),
-                            Err(err) => println!("[{peer}] closing: {err}"),
+                            Ok(closed) => say!("[{peer}] {closed}"),
+                            Err(err) => say!("[{peer}] closing: {err}"),
                         }
                         break;
                     }
@@ -53,20 +54,20 @@ async fn main() -> std::io::Result<()> {
                 match event {
                     Some(Ok(Event::Message(message))) => {
                         if let Err(err) = ws.send(message).await {
-                            break println!("[{peer}] {err}");
+                            break say!("[{peer}] {err}");
                         }
                     }
                     None => break,
-                    Some(Ok(Event::Closed(closed))) => println!("[{peer}] {closed}"),
+                    Some(Ok(Event::Closed(closed))) => say!("[{peer}] {closed}"),
                     Some(Ok(_)) => {}
-                    Some(Err(err)) => break println!("[{peer}] {err}"),
+                    Some(Err(err)) => break say!("[{peer}] {err}"),
                 }
             }
         });
     }
-    println!("shutting down: closing {} connection(s)", connections.len());
+    say!("shutting down: closing {} connection(s)", connections.len());
     let _ = shutdown.send(true);
     while connections.join_next().await.is_some() {}
-    println!("all connections closed");
+    say!("all connections closed");
     Ok(())
 }
