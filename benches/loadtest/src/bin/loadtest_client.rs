@@ -280,8 +280,46 @@ fn show(value: Option<f64>, digits: usize) -> String {
 /// One more round with `perf stat` counting the server's system calls;
 /// returns ` syscalls_per_msg=… reads_per_msg=…` (`-` if perf failed,
 /// with the reason on stderr). Not one of the timed rounds: counting
-/// tracepoints costs the server a little.
+/// tracepoints costs the server a little. perf starts with its counters
+/// off (`-D -1`) and is switched on and off through its control FIFO at
+/// the round's edges, so it counts the calls of the messages counted.
 async fn syscall_round(count: &AtomicU64, seconds: f64, pid: u32) -> io::Result<String> {
+    let unknown = |why: &dyn std::fmt::Display| {
+        eprintln!("loadtest_client: no syscall counts: {why}");
+        let mut keys = " syscalls_per_msg=-".to_owned();
+        for (kind, _) in SYSCALL_KINDS {
+            keys += &format!(" {kind}_per_msg=-");
+        }
+        keys
+    };
+    let dir = std::env::temp_dir().join(format!("loadtest-perf-{}", std::process::id()));
+    fs::create_dir_all(&dir)?;
+    let (ctl, ack) = (dir.join("ctl"), dir.join("ack"));
+    let made = Command::new("mkfifo").arg(&ctl).arg(&ack).status();
+    if !made.is_ok_and(|status| status.success()) {
+        fs::remove_dir_all(&dir).ok();
+        return Ok(unknown(&"mkfifo failed"));
+    }
+    let result = perf_round(count, seconds, pid, &ctl, &ack).await;
+    fs::remove_dir_all(&dir).ok();
+    match result {
+        Ok(Ok(keys)) => Ok(keys),
+        Ok(Err(why)) => Ok(unknown(&why)),
+        Err(err) => Ok(unknown(&err)),
+    }
+}
+
+/// The perf round itself, with its control FIFOs at `ctl` and `ack`:
+/// `Ok(Err(why))` when perf ran but counted nothing usable.
+async fn perf_round(
+    count: &AtomicU64,
+    seconds: f64,
+    pid: u32,
+    ctl: &std::path::Path,
+    ack: &std::path::Path,
+) -> io::Result<Result<String, String>> {
+    use std::io::{BufRead, BufReader, Write};
+
     let mut events = vec!["raw_syscalls:sys_enter".to_owned()];
     for (_, calls) in SYSCALL_KINDS {
         events.extend(
@@ -290,45 +328,46 @@ async fn syscall_round(count: &AtomicU64, seconds: f64, pid: u32) -> io::Result<
                 .map(|call| format!("syscalls:sys_enter_{call}")),
         );
     }
-    let perf = Command::new("perf")
-        .args([
-            "stat",
-            "-x",
-            ",",
-            "-e",
-            &events.join(","),
-            "-p",
-            &pid.to_string(),
-        ])
+    let control = format!("fifo:{},{}", ctl.display(), ack.display());
+    let events = events.join(",");
+    let pid = pid.to_string();
+    let mut perf = Command::new("perf")
+        .args(["stat", "-x", ",", "-D", "-1", "--control", &control])
+        .args(["-e", &events, "-p", &pid])
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
-        .spawn();
-    let unknown = || {
-        let mut keys = " syscalls_per_msg=-".to_owned();
-        for (kind, _) in SYSCALL_KINDS {
-            keys += &format!(" {kind}_per_msg=-");
-        }
-        keys
-    };
-    let perf = match perf {
-        Ok(perf) => perf,
-        Err(err) => {
-            eprintln!("loadtest_client: cannot run perf ({err}): no syscall counts");
-            return Ok(unknown());
-        }
-    };
-    // perf needs a moment to attach; the round starts after it.
+        .spawn()?;
+    // A perf that cannot attach exits at once; one that did has opened
+    // its FIFOs, or the opens below would block for ever.
     sleep(Duration::from_millis(300)).await;
+    if let Some(status) = perf.try_wait()? {
+        let mut report = String::new();
+        if let Some(mut stderr) = perf.stderr.take() {
+            std::io::Read::read_to_string(&mut stderr, &mut report)?;
+        }
+        return Ok(Err(format!("perf exited ({status}): {report}")));
+    }
+    let mut ctl = fs::OpenOptions::new().write(true).open(ctl)?;
+    let mut ack = BufReader::new(fs::File::open(ack)?);
+    let mut command = |command: &str| -> io::Result<()> {
+        ctl.write_all(command.as_bytes())?;
+        ctl.flush()?;
+        let mut line = String::new();
+        ack.read_line(&mut line)?;
+        Ok(())
+    };
+    command("enable\n")?;
     let round = round(count, seconds, None).await?;
-    let stopped = Command::new("kill")
+    command("disable\n")?;
+    drop(ctl);
+    Command::new("kill")
         .args(["-INT", &perf.id().to_string()])
         .status()?;
-    let output = perf.wait_with_output()?;
-    let report = String::from_utf8_lossy(&output.stderr);
-    if !stopped.success() {
-        eprintln!("loadtest_client: could not stop perf");
-        return Ok(unknown());
+    let mut report = String::new();
+    if let Some(mut stderr) = perf.stderr.take() {
+        std::io::Read::read_to_string(&mut stderr, &mut report)?;
     }
+    perf.wait()?;
     // `perf stat -x ,`: "COUNT,UNIT,EVENT,..." per event.
     let counted = |event: &str| -> Option<u64> {
         report.lines().find_map(|line| {
@@ -338,8 +377,7 @@ async fn syscall_round(count: &AtomicU64, seconds: f64, pid: u32) -> io::Result<
         })
     };
     let Some(total) = counted("raw_syscalls:sys_enter") else {
-        eprintln!("loadtest_client: perf counted nothing:\n{report}");
-        return Ok(unknown());
+        return Ok(Err(format!("perf counted nothing:\n{report}")));
     };
     let per_message = |n: u64| n as f64 / round.messages.max(1) as f64;
     let mut keys = format!(" syscalls_per_msg={:.3}", per_message(total));
@@ -356,7 +394,7 @@ async fn syscall_round(count: &AtomicU64, seconds: f64, pid: u32) -> io::Result<
         "syscall round: {} msgs, {total} syscalls ({kinds} )",
         round.messages
     );
-    Ok(keys)
+    Ok(Ok(keys))
 }
 
 /// The client's opening handshake (RFC 6455 §4.1), with a fixed key: the
