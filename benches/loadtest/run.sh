@@ -63,6 +63,9 @@ for workload in $workloads; do
   conns=${workload%x*} size=${workload#*x}
   for server in $servers; do
     log=$out/$server-$workload
+    # Emptied here, not by the background job's redirection: the loop
+    # below must not read the address of the previous run's server.
+    : >"$log.server.out"
     "${on_server_core[@]}" "$bin/${server}_server" >"$log.server.out" 2>"$log.server.err" &
     server_pid=$!
     addr=
