@@ -59,7 +59,7 @@ use bytes::{Buf, Bytes, BytesMut};
 
 use self::core::{Core, Side};
 pub use self::error::Error;
-pub use self::split::{WebSocketReader, WebSocketWriter};
+pub use self::split::{ReuniteError, WebSocketReader, WebSocketWriter};
 use crate::{
     handshake::{Accept, Accepted, ClientHandshake, Status, UpgradeRequest, MAX_HANDSHAKE_LEN},
     CloseCode, Closed, Config, Connection, Event, Message, Role,
@@ -453,7 +453,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
 
     /// Splits into a reader and a writer for two tasks. The reader drives
     /// the connection (pongs, close replies, keepalive and timeouts): keep
-    /// it polled.
+    /// it polled. [`WebSocketReader::reunite`] joins them again.
     pub fn split(self) -> (WebSocketReader<S>, WebSocketWriter<S>) {
         split::split(self.core)
     }
