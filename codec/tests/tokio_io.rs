@@ -295,3 +295,97 @@ async fn a_large_send_dropped_mid_write_goes_out_whole_from_the_output() {
         assert_eq!(reader.next_event(), None);
     }
 }
+
+/// Our own tokio server on 127.0.0.1: accepts what `decide` accepts (it
+/// sees the request's target), then echoes until closed.
+#[cfg(feature = "http")]
+async fn echo_server(refuse: bool) -> (u16, tokio::task::JoinHandle<Option<String>>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let server = tokio::spawn(async move {
+        let (stream, _) = listener.accept().await.unwrap();
+        let mut target = None;
+        let accepted = WebSocket::accept_with(stream, Config::default(), |request| {
+            target = Some(request.target().to_owned());
+            if refuse {
+                return Err(wsframe::handshake::reject(403, &[], b"no").unwrap());
+            }
+            Ok(request.accept())
+        })
+        .await;
+        let Ok(mut ws) = accepted else {
+            return target;
+        };
+        while let Some(Ok(event)) = ws.next().await {
+            if let Event::Message(message) = event {
+                ws.send(message).await.unwrap();
+            }
+        }
+        target
+    });
+    (port, server)
+}
+
+#[cfg(feature = "http")]
+#[tokio::test]
+async fn connect_talks_to_our_own_server_over_tcp() {
+    use wsframe::CloseCode;
+    let (port, server) = echo_server(false).await;
+    let uri: http::Uri = format!("ws://127.0.0.1:{port}/chat?room=1")
+        .parse()
+        .unwrap();
+    let (mut ws, accepted) = WebSocket::connect(&uri, Config::default()).await.unwrap();
+    assert_eq!(accepted.subprotocol, None);
+    for message in [Message::from("hello"), Message::from(vec![7u8; 100_000])] {
+        ws.send(message.clone()).await.unwrap();
+        assert_eq!(ws.next().await.unwrap().unwrap(), Event::Message(message));
+    }
+    let closed = ws.close(CloseCode::NORMAL, "bye").await.unwrap();
+    assert_eq!(closed.code, CloseCode::NORMAL);
+    assert_eq!(server.await.unwrap().as_deref(), Some("/chat?room=1"));
+}
+
+#[cfg(feature = "http")]
+#[tokio::test]
+async fn connect_fails_with_the_error_that_says_why() {
+    use wsframe::{handshake::HandshakeError, tokio::Error};
+    // The server refuses the upgrade: its status is in the error.
+    let (port, server) = echo_server(true).await;
+    let uri: http::Uri = format!("ws://127.0.0.1:{port}/").parse().unwrap();
+    match WebSocket::connect(&uri, Config::default()).await {
+        Err(Error::Handshake(HandshakeError::NotSwitching(403))) => {}
+        other => panic!("{:?}", other.map(|_| ())),
+    }
+    assert_eq!(server.await.unwrap().as_deref(), Some("/"));
+    // Nobody listens: the connect's own I/O error.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    drop(listener);
+    let uri: http::Uri = format!("ws://127.0.0.1:{port}/").parse().unwrap();
+    match WebSocket::connect(&uri, Config::default()).await {
+        Err(Error::Io(err)) => assert_eq!(err.kind(), io::ErrorKind::ConnectionRefused),
+        other => panic!("{:?}", other.map(|_| ())),
+    }
+    // Not ws:// (TLS is the caller's): refused before connecting.
+    let uri: http::Uri = "wss://127.0.0.1/".parse().unwrap();
+    match WebSocket::connect(&uri, Config::default()).await {
+        Err(Error::Handshake(HandshakeError::Malformed)) => {}
+        other => panic!("{:?}", other.map(|_| ())),
+    }
+    // A server that hangs up mid-handshake.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let hang_up = tokio::spawn(async move { drop(listener.accept().await.unwrap()) });
+    let uri: http::Uri = format!("ws://127.0.0.1:{port}/").parse().unwrap();
+    match WebSocket::connect(&uri, Config::default()).await {
+        Err(Error::Io(err)) => assert!(
+            matches!(
+                err.kind(),
+                io::ErrorKind::UnexpectedEof | io::ErrorKind::ConnectionReset
+            ),
+            "{err}"
+        ),
+        other => panic!("{:?}", other.map(|_| ())),
+    }
+    hang_up.await.unwrap();
+}
