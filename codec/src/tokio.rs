@@ -319,8 +319,12 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
     /// The next event, reading as needed; `None` once the connection is
     /// closed (after its [`Event::Closed`]) or the peer hung up.
     ///
-    /// Pongs are written as pings arrive (what the stream does not take at
-    /// once goes out on the next call); a close frame is written before
+    /// All the messages one read brought are returned before the next read,
+    /// and what is queued (pongs, messages [`feed`](Self::feed) queued) is
+    /// written once they are: with the last of them, or at the latest
+    /// before the next read. A batch of small messages answered with
+    /// `feed` thus costs one read and one write. What the stream does not
+    /// take at once goes out on the next call. A close frame is written before
     /// [`Event::Closed`] is returned, and then a server shuts its write side
     /// (RFC 6455 §7.1.1: the server closes TCP first).
     ///
@@ -358,7 +362,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
     /// Queues a whole message once there is room (below
     /// [`Config::max_output_buffer`]), without waiting for it to be written:
     /// [`next`](Self::next), [`flush`](Self::flush) or the next send write
-    /// it. The send to use in a `tokio::select!` loop.
+    /// it. The send to use in a `tokio::select!` loop, and to answer a
+    /// batch of messages with one write: `feed` each answer, and `next`
+    /// writes them all when the messages in hand are done.
     ///
     /// # Errors
     ///

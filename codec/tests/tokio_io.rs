@@ -389,3 +389,43 @@ async fn connect_fails_with_the_error_that_says_why() {
     }
     hang_up.await.unwrap();
 }
+
+#[tokio::test]
+async fn a_batch_of_small_messages_costs_one_read_and_one_write() {
+    let (mut ws, mut theirs, log) = recorded_server(1 << 20, true);
+    let mut peer = peer();
+    let messages: Vec<Message> = (0..200).map(|i| Message::from(format!("m{i}"))).collect();
+    for message in &messages {
+        peer.send(message.clone()).unwrap();
+    }
+    peer.ping(b"p").unwrap();
+    theirs.write_all(&peer.take_output()).await.unwrap();
+    // The plain echo loop with `feed`: every message of the read is
+    // returned before the next read, and the answers go out together.
+    let mut answered = 0;
+    while answered < messages.len() {
+        match ws.next().await.unwrap().unwrap() {
+            Event::Message(message) => {
+                ws.feed(message).await.unwrap();
+                answered += 1;
+            }
+            Event::Ping(_) => unreachable!("after the messages"),
+            other => panic!("{other:?}"),
+        }
+    }
+    assert!(matches!(ws.next().await, Some(Ok(Event::Ping(_)))));
+    {
+        let log = log.lock().unwrap();
+        assert_eq!(log.reads.len(), 1, "{:?}", log.reads);
+        assert_eq!(log.writes.len(), 1, "{:?}", log.writes);
+    }
+    // Nothing more in hand: the answers and the pong are written now.
+    let mut echo = Connection::new(Role::Client, Config::default());
+    let mut buf = vec![0; 1 << 16];
+    let n = theirs.read(&mut buf).await.unwrap();
+    echo.receive(&buf[..n]);
+    let events: Vec<Event> = std::iter::from_fn(|| echo.next_event()).collect();
+    let mut want: Vec<Event> = messages.into_iter().map(Event::Message).collect();
+    want.push(Event::Pong(Bytes::from_static(b"p")));
+    assert_eq!(events, want);
+}

@@ -219,10 +219,14 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Core<S> {
                     self.closing = Some(event);
                     continue;
                 }
-                // Pongs start on their way now; what the stream does not
-                // take stays queued for the next poll. A write error shows
-                // again there.
-                let _ = self.poll_write_output(cx, Side::Reader, 0);
+                // With nothing more received in hand, pongs and what was
+                // fed start on their way now; what the stream does not take
+                // stays queued for the next poll (a write error shows again
+                // there). With more in hand, the next polls return it first
+                // and write once, before they read: one write per batch.
+                if self.conn.buffered_len() == 0 {
+                    let _ = self.poll_write_output(cx, Side::Reader, 0);
+                }
                 return Poll::Ready(Some(Ok(event)));
             }
             if self.conn.state() == State::Closed || self.eof {
