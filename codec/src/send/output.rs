@@ -17,7 +17,12 @@ use bytes::{Buf, Bytes, BytesMut};
 /// A payload this long or longer is held by reference: below it, copying
 /// costs less than a slice of its own in every write (and a write call of
 /// its own where the stream is not vectored).
-pub(crate) const SHARE_MIN: usize = 16 * 1024;
+pub(crate) const SHARE_MIN: usize = if cfg!(any(fuzzing, miri)) {
+    // Under the fuzz targets' message sizes, so that they reach it.
+    64
+} else {
+    16 * 1024
+};
 
 /// The output queue of a connection.
 #[derive(Debug, Default)]
