@@ -162,6 +162,14 @@ impl Encoder<Message> for WsCodec {
 /// ([`Config::ping_interval`], [`Config::idle_timeout`],
 /// [`Config::close_timeout`]) run while `next` is awaited, on tokio's
 /// clock (the runtime needs its time driver: `enable_time`).
+///
+/// I/O: a large whole message is read straight into the buffer it is
+/// handed out in (once its header is in, room for the rest of the frame,
+/// as [`Connection::read_hint`] gives it, is reserved at once: up to
+/// [`Config::max_frame_size`] on a header's word, touched only as bytes
+/// arrive); a server's large payloads are written from the sender's
+/// buffer with a vectored write where the stream supports them
+/// ([`Connection::pending_output_vectored`]).
 #[derive(Debug)]
 pub struct WebSocket<S> {
     core: Core<S>,
