@@ -181,12 +181,14 @@ impl ConfigBuilder {
     }
 
     /// Bounds the bytes waiting to be written (default 4 MiB): while
-    /// [`pending_output`](crate::Connection::pending_output) holds this many
+    /// [`output_len`](crate::Connection::output_len) is this many
     /// or more, sending a message, fragment, ping or pong is refused with
     /// [`SendError::OutputFull`](crate::SendError::OutputFull) and nothing is
     /// queued. A message is accepted whenever the output is under the limit,
     /// so the output never exceeds it by more than one frame, plus the one
     /// coalesced automatic pong and one close frame the connection may add.
+    /// Payloads held by reference (a server's large ones) count as fully as
+    /// copied ones.
     pub const fn max_output_buffer(mut self, bytes: usize) -> Self {
         self.config.max_output_buffer = bytes;
         self

@@ -5,7 +5,7 @@
 //! messages come from the receive pipeline ([`crate::recv`]) as
 //! [`Inbound`] items, and go out through the [`Sender`].
 
-use std::time::Instant;
+use std::{io::IoSlice, time::Instant};
 
 use bytes::{Bytes, BytesMut};
 
@@ -170,6 +170,48 @@ impl Connection {
         buf
     }
 
+    /// How much room [`read_buf`](Self::read_buf) should have for the next
+    /// read, in bytes: the rest of the frame being read when its payload is
+    /// handed out where it lands (a whole message read in place, returned
+    /// as a slice of the read buffer, and control frames), not counting
+    /// bytes already appended; 0 when no such frame is being read, or its
+    /// header is not complete, and any read size does.
+    ///
+    /// The value comes from a header that passed the frame limit, so it is
+    /// at most [`Config::max_frame_size`] (RFC 6455 §5.2: the payload
+    /// length). Reserving it before reading lets a large message be read
+    /// straight into the buffer it is handed out in: one allocation, no
+    /// regrowth that moves what arrived. The cost is that a peer's header
+    /// alone makes the caller reserve up to the frame limit (the pages are
+    /// touched only as bytes arrive); the connection itself reserves
+    /// nothing on a header's word.
+    ///
+    /// ```
+    /// use wsframe::{Config, Connection, Event, Message, Role};
+    ///
+    /// let mut client = Connection::with_mask_source(Role::Client, Config::default(), Box::new(|| [1, 2, 3, 4]));
+    /// client.send(Message::from(vec![7; 100_000])).unwrap();
+    /// let wire = client.take_output();
+    ///
+    /// let mut server = Connection::new(Role::Server, Config::default());
+    /// assert_eq!(server.read_hint(), 0, "no header yet");
+    /// server.read_buf().extend_from_slice(&wire[..4096]);
+    /// assert!(server.next_event().is_none());
+    /// // 14 bytes of header and 4082 of payload are in.
+    /// assert_eq!(server.read_hint(), 100_000 - 4082);
+    /// let buf = server.read_buf();
+    /// buf.reserve(100_000 - 4082);
+    /// buf.extend_from_slice(&wire[4096..]);
+    /// assert!(matches!(server.next_event(), Some(Event::Message(m)) if m.as_bytes().len() == 100_000));
+    /// assert_eq!(server.read_hint(), 0);
+    /// ```
+    pub fn read_hint(&self) -> usize {
+        match self.state {
+            State::Closed => 0,
+            _ => self.receiver.read_hint(),
+        }
+    }
+
     /// Bytes appended to [`read_buf`](Self::read_buf) since it was handed
     /// out restart the idle clock.
     fn note_appended(&mut self) {
@@ -265,20 +307,39 @@ impl Connection {
 
     /// Whether bytes are waiting to be written to the peer.
     pub fn has_output(&self) -> bool {
-        !self.sender.pending().is_empty()
+        self.sender.pending_len() > 0
     }
 
-    /// Takes the bytes to write to the peer.
+    /// How many bytes are waiting to be written to the peer, in all (what
+    /// [`Config::max_output_buffer`] is compared with).
+    pub fn output_len(&self) -> usize {
+        self.sender.pending_len()
+    }
+
+    /// Takes the bytes to write to the peer, as one buffer. A server's
+    /// large payloads, held by reference in the output (see
+    /// [`pending_output_vectored`](Self::pending_output_vectored)), are
+    /// copied into it.
     pub fn take_output(&mut self) -> BytesMut {
         self.sender.take()
     }
 
-    /// The bytes waiting to be written to the peer, left in place: write
-    /// what the socket takes, then [`consume_output`](Self::consume_output)
-    /// that many. Unlike [`take_output`](Self::take_output) this keeps one
-    /// output buffer for the life of the connection (no buffer changes hands
-    /// per write), and a partial write of a non-blocking socket needs no
-    /// buffer of the caller's own.
+    /// The first run of bytes waiting to be written to the peer, left in
+    /// place: write what the socket takes, then
+    /// [`consume_output`](Self::consume_output) that many, and ask again
+    /// while [`has_output`](Self::has_output). Unlike
+    /// [`take_output`](Self::take_output) this keeps one output buffer for
+    /// the life of the connection (no buffer changes hands per write), and
+    /// a partial write of a non-blocking socket needs no buffer of the
+    /// caller's own.
+    ///
+    /// It is all of the output unless a server queued a large payload
+    /// (16 KiB or more, unmasked, not compressed): that payload is held by
+    /// reference, the very [`Bytes`] that was sent, and is a run of its
+    /// own, so that it is written without being copied; the encoded frames
+    /// around it are runs too. [`output_len`](Self::output_len) counts
+    /// them all; [`pending_output_vectored`](Self::pending_output_vectored)
+    /// gives them all at once, for a vectored write.
     ///
     /// ```
     /// use wsframe::{Config, Connection, Message, Role};
@@ -298,13 +359,45 @@ impl Connection {
         self.sender.pending()
     }
 
-    /// Drops the first `written` bytes of
-    /// [`pending_output`](Self::pending_output), the ones the socket took.
+    /// All the runs of bytes waiting to be written to the peer, in order,
+    /// into `dst` (as many as fit); returns how many it filled. Write them
+    /// with one vectored write (`write_vectored`, tokio's
+    /// `poll_write_vectored`), then [`consume_output`](Self::consume_output)
+    /// the bytes the socket took, which may end inside any run. A server's
+    /// large payload is one of the runs, written from the buffer it was
+    /// sent in (see [`pending_output`](Self::pending_output)).
+    ///
+    /// ```
+    /// use std::io::{IoSlice, Write};
+    /// use wsframe::{Config, Connection, Message, Role};
+    ///
+    /// let mut conn = Connection::new(Role::Server, Config::default());
+    /// conn.send(Message::from(vec![7u8; 100_000])).unwrap();
+    /// conn.ping(b"p").unwrap();
+    /// let mut socket = Vec::new();
+    /// while conn.has_output() {
+    ///     let mut slices = [IoSlice::new(&[]); 8];
+    ///     let n = conn.pending_output_vectored(&mut slices);
+    ///     // Header, payload (by reference), ping.
+    ///     assert!(n <= 3);
+    ///     let written = socket.write_vectored(&slices[..n]).unwrap();
+    ///     conn.consume_output(written);
+    /// }
+    /// assert_eq!(socket.len(), 10 + 100_000 + 3);
+    /// ```
+    pub fn pending_output_vectored<'a>(&'a self, dst: &mut [IoSlice<'a>]) -> usize {
+        self.sender.pending_vectored(dst)
+    }
+
+    /// Drops the first `written` bytes of the output, the ones the socket
+    /// took: from [`pending_output`](Self::pending_output) and, past it,
+    /// from the runs after it (as a vectored write takes them).
     ///
     /// # Panics
     ///
-    /// If `written` is more than `pending_output().len()`: that would drop
-    /// bytes that were never written, a bug in the caller's loop.
+    /// If `written` is more than [`output_len`](Self::output_len): that
+    /// would drop bytes that were never written, a bug in the caller's
+    /// loop.
     pub fn consume_output(&mut self, written: usize) {
         self.sender.consume(written);
     }
@@ -448,10 +541,12 @@ impl Connection {
     }
 
     /// Queues the header of `message` as one frame and returns its payload,
-    /// to be written right after [`take_output`](Self::take_output): the
-    /// same shared bytes for a server, a masked copy for a client. Writing
-    /// the two with a vectored write sends a large message without copying
-    /// it into the output buffer.
+    /// to be written right after all the output
+    /// ([`take_output`](Self::take_output)): the same shared bytes for a
+    /// server, a masked copy for a client. [`send`](Self::send) does the
+    /// same for a server's large payloads inside the output (see
+    /// [`pending_output_vectored`](Self::pending_output_vectored)), where
+    /// cancel safety and the output limit cover them.
     ///
     /// # Errors
     ///

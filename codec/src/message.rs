@@ -24,6 +24,14 @@ impl Message {
         }
     }
 
+    /// The payload, shared.
+    pub(crate) const fn payload(&self) -> &Bytes {
+        match self {
+            Self::Text(text) => &text.0,
+            Self::Binary(bytes) => bytes,
+        }
+    }
+
     /// Whether this is a text message.
     pub const fn is_text(&self) -> bool {
         matches!(self, Self::Text(_))

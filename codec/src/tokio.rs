@@ -59,7 +59,7 @@ use bytes::{Buf, Bytes, BytesMut};
 
 use self::core::{Core, Side};
 pub use self::error::Error;
-pub use self::split::{WebSocketReader, WebSocketWriter};
+pub use self::split::{ReuniteError, WebSocketReader, WebSocketWriter};
 use crate::{
     handshake::{Accept, Accepted, ClientHandshake, Status, UpgradeRequest, MAX_HANDSHAKE_LEN},
     CloseCode, Closed, Config, Connection, Event, Message, Role,
@@ -162,6 +162,14 @@ impl Encoder<Message> for WsCodec {
 /// ([`Config::ping_interval`], [`Config::idle_timeout`],
 /// [`Config::close_timeout`]) run while `next` is awaited, on tokio's
 /// clock (the runtime needs its time driver: `enable_time`).
+///
+/// I/O: a large whole message is read straight into the buffer it is
+/// handed out in (once its header is in, room for the rest of the frame,
+/// as [`Connection::read_hint`] gives it, is reserved at once: up to
+/// [`Config::max_frame_size`] on a header's word, touched only as bytes
+/// arrive); a server's large payloads are written from the sender's
+/// buffer with a vectored write where the stream supports them
+/// ([`Connection::pending_output_vectored`]).
 #[derive(Debug)]
 pub struct WebSocket<S> {
     core: Core<S>,
@@ -319,8 +327,12 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
     /// The next event, reading as needed; `None` once the connection is
     /// closed (after its [`Event::Closed`]) or the peer hung up.
     ///
-    /// Pongs are written as pings arrive (what the stream does not take at
-    /// once goes out on the next call); a close frame is written before
+    /// All the messages one read brought are returned before the next read,
+    /// and what is queued (pongs, messages [`feed`](Self::feed) queued) is
+    /// written once they are: with the last of them, or at the latest
+    /// before the next read. A batch of small messages answered with
+    /// `feed` thus costs one read and one write. What the stream does not
+    /// take at once goes out on the next call. A close frame is written before
     /// [`Event::Closed`] is returned, and then a server shuts its write side
     /// (RFC 6455 §7.1.1: the server closes TCP first).
     ///
@@ -358,7 +370,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
     /// Queues a whole message once there is room (below
     /// [`Config::max_output_buffer`]), without waiting for it to be written:
     /// [`next`](Self::next), [`flush`](Self::flush) or the next send write
-    /// it. The send to use in a `tokio::select!` loop.
+    /// it. The send to use in a `tokio::select!` loop, and to answer a
+    /// batch of messages with one write: `feed` each answer, and `next`
+    /// writes them all when the messages in hand are done.
     ///
     /// # Errors
     ///
@@ -453,7 +467,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
 
     /// Splits into a reader and a writer for two tasks. The reader drives
     /// the connection (pongs, close replies, keepalive and timeouts): keep
-    /// it polled.
+    /// it polled. [`WebSocketReader::reunite`] joins them again.
     pub fn split(self) -> (WebSocketReader<S>, WebSocketWriter<S>) {
         split::split(self.core)
     }

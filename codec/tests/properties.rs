@@ -148,7 +148,7 @@ proptest! {
             wire.extend_from_slice(&written.pending_output()[..n]);
             written.consume_output(n);
         }
-        prop_assert_eq!(written.pending_output().len(), 0);
+        prop_assert_eq!(written.output_len(), 0);
         prop_assert_eq!(wire, want);
     }
 

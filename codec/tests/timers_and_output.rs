@@ -163,7 +163,7 @@ fn a_hundred_thousand_unread_pings_leave_one_pong_past_the_limit() {
             pings.clear();
             while conn.next_event().is_some() {}
             assert!(
-                conn.pending_output().len() < LIMIT + 2 + 4,
+                conn.output_len() < LIMIT + 2 + 4,
                 "at most one pong past the limit"
             );
         }
@@ -256,7 +256,7 @@ fn a_full_output_refuses_sends_and_queues_nothing() {
         accepted, 4,
         "accepted while under the limit: 0, 304, 608, 912"
     );
-    assert!(conn.pending_output().len() <= limit + 304);
+    assert!(conn.output_len() <= limit + 304);
     assert!(matches!(conn.ping(b""), Err(SendError::OutputFull { .. })));
     assert!(matches!(
         conn.send_fragment(Message::from("x"), true),
@@ -271,7 +271,120 @@ fn a_full_output_refuses_sends_and_queues_nothing() {
     // Written out, there is room again.
     let (mut conn, _) = server(Config::builder().max_output_buffer(limit).build());
     while conn.send(message.clone()).is_ok() {}
-    let pending = conn.pending_output().len();
+    let pending = conn.output_len();
     conn.consume_output(pending);
     assert_eq!(conn.send(message), Ok(()));
+}
+
+/// A server's output with every kind of run: small frames copied in, two
+/// large payloads held by reference (a message and a fragment), a ping and
+/// a close between them. Returns the payloads sent by reference.
+fn queue_mixed(conn: &mut Connection) -> [Message; 2] {
+    thread_local! {
+        // Made once: debug builds validate text slowly.
+        static PAYLOADS: [Message; 2] = [
+            Message::from(vec![0xA5; 16 * 1024]),
+            Message::from("é".repeat(8 * 1024 + 1)),
+        ];
+    }
+    let payloads = PAYLOADS.with(Clone::clone);
+    conn.send(Message::from("small")).unwrap();
+    conn.send(payloads[0].clone()).unwrap();
+    conn.ping(b"between").unwrap();
+    conn.send_fragment(payloads[1].clone(), false).unwrap();
+    conn.send_fragment(Message::from("end"), true).unwrap();
+    conn.close(CloseCode::NORMAL, "bye").unwrap();
+    payloads
+}
+
+#[test]
+fn vectored_output_cut_at_every_point_sends_what_take_output_sends() {
+    let (mut taken, _) = server(Config::default());
+    let payloads = queue_mixed(&mut taken);
+    let want = taken.take_output().to_vec();
+    assert_eq!(
+        server_frames(&want),
+        [
+            (0x80 | TEXT, b"small".to_vec()),
+            (0x80 | BINARY, payloads[0].as_bytes().to_vec()),
+            (0x80 | PING, b"between".to_vec()),
+            (TEXT, payloads[1].as_bytes().to_vec()),
+            (0x80 | CONT, b"end".to_vec()),
+            (0x80 | CLOSE, [&1000u16.to_be_bytes()[..], b"bye"].concat()),
+        ]
+    );
+    let (mut conn, _) = server(Config::default());
+    let payloads = queue_mixed(&mut conn);
+    // Headers and small frames, each large payload a run of its own,
+    // written from the very buffer that was sent.
+    let mut slices = [std::io::IoSlice::new(&[]); 16];
+    let n = conn.pending_output_vectored(&mut slices);
+    assert_eq!(n, 5);
+    assert_eq!(slices[1].as_ptr(), payloads[0].as_bytes().as_ptr());
+    assert_eq!(slices[3].as_ptr(), payloads[1].as_bytes().as_ptr());
+    assert_eq!(conn.output_len(), want.len());
+    assert_eq!(conn.pending_output(), &*slices[0]);
+    // Only two slices fit: the first two runs.
+    let mut two = [std::io::IoSlice::new(&[]); 2];
+    assert_eq!(conn.pending_output_vectored(&mut two), 2);
+    assert_eq!(two[1].len(), payloads[0].as_bytes().len());
+
+    let runs: Vec<&[u8]> = slices[..n].iter().map(|s| &**s).collect();
+    assert_eq!(runs.concat(), want, "the runs are the output");
+
+    for cut in 0..=want.len() {
+        let (mut conn, _) = server(Config::default());
+        queue_mixed(&mut conn);
+        // A vectored write took `cut` bytes, ending in any run.
+        let mut wire = want[..cut].to_vec();
+        conn.consume_output(cut);
+        assert_eq!(conn.output_len(), want.len() - cut);
+        // The rest one run at a time, at most 3000 bytes a write.
+        while conn.has_output() {
+            let run = conn.pending_output();
+            assert!(!run.is_empty());
+            let n = run.len().min(3000);
+            wire.extend_from_slice(&run[..n]);
+            conn.consume_output(n);
+        }
+        assert_eq!(wire, want, "cut at {cut}");
+    }
+}
+
+#[test]
+fn a_replaced_pong_moves_a_payload_held_by_reference_down_intact() {
+    let limit = 100;
+    let (mut conn, _) = server(Config::builder().max_output_buffer(limit).build());
+    conn.receive(&client(0x80 | PING, b"first"));
+    drain(&mut conn);
+    let large = bytes::Bytes::from(vec![7u8; 20_000]);
+    conn.send(Message::Binary(large.clone())).unwrap();
+    assert!(conn.output_len() > limit);
+    // Over the limit: the unsent first pong is replaced by this one.
+    conn.receive(&client(0x80 | PING, b"second"));
+    drain(&mut conn);
+    let mut slices = [std::io::IoSlice::new(&[]); 4];
+    let n = conn.pending_output_vectored(&mut slices);
+    assert_eq!(n, 3, "header, payload, pong");
+    assert_eq!(slices[1].as_ptr(), large.as_ptr());
+    assert_eq!(
+        wire(&mut conn),
+        [
+            (0x80 | BINARY, large.to_vec()),
+            (0x80 | PONG, b"second".to_vec())
+        ]
+    );
+}
+
+#[test]
+fn a_client_masks_a_large_payload_into_the_output() {
+    let mut conn =
+        Connection::with_mask_source(Role::Client, Config::default(), Box::new(|| [1, 2, 3, 4]));
+    let large = bytes::Bytes::from(vec![7u8; 20_000]);
+    conn.send(Message::Binary(large)).unwrap();
+    // Masking needs a copy (RFC 6455 §5.3): one run, copied and masked.
+    let mut slices = [std::io::IoSlice::new(&[]); 4];
+    assert_eq!(conn.pending_output_vectored(&mut slices), 1);
+    assert_eq!(conn.pending_output().len(), 8 + 20_000);
+    assert_eq!(conn.pending_output()[8..12], [6, 5, 4, 3]);
 }

@@ -199,18 +199,18 @@ async fn a_peer_that_never_reads_bounds_the_output_and_send_waits() {
             result = ws.feed(message.clone()) => { result.unwrap(); sent += 1; }
             () = sleep(Duration::from_secs(1)) => break,
         }
-        assert!(ws.connection().pending_output().len() < limit + 1004);
+        assert!(ws.connection().output_len() < limit + 1004);
     }
     // 1024 bytes in the pipe, then queued while under the limit.
     assert_eq!(sent, 6, "queued before the output filled");
-    let pending = ws.connection().pending_output().len();
+    let pending = ws.connection().output_len();
     assert!((limit..limit + 1004).contains(&pending), "{pending}");
     // A send waits too, and queues nothing while it waits.
     select! {
         _ = ws.send(message.clone()) => panic!("no room"),
         () = sleep(Duration::from_secs(1)) => {}
     }
-    assert_eq!(ws.connection().pending_output().len(), pending);
+    assert_eq!(ws.connection().output_len(), pending);
 }
 
 /// 1,000 messages each way through split halves in four tasks, the peer
@@ -295,7 +295,7 @@ async fn a_hundred_thousand_unread_pings_keep_the_output_bounded() {
             Event::Ping(_) => pings += 1,
             other => panic!("{other:?}"),
         }
-        let pending = ws.connection().pending_output().len();
+        let pending = ws.connection().output_len();
         assert!(
             pending < LIMIT + 2 * (2 + 4),
             "{pending} bytes: more than two pongs past the limit"

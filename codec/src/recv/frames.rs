@@ -121,6 +121,21 @@ impl FrameReader {
         self.kept
     }
 
+    /// Payload bytes still to come of the frame being read when they will
+    /// be kept in the read buffer (a whole message read in place, a control
+    /// frame); 0 otherwise. Bounded by the frame limit, which its header
+    /// passed.
+    pub(super) const fn kept_payload_to_come(&self) -> u64 {
+        match self.place {
+            Place::Payload {
+                remaining,
+                route: Route::Kept { .. },
+                ..
+            } => remaining,
+            _ => 0,
+        }
+    }
+
     /// Reads nothing more.
     pub(super) fn stop(&mut self) {
         self.place = Place::Stopped;

@@ -141,6 +141,16 @@ impl Receiver {
         &mut self.buf
     }
 
+    /// How many more bytes the frame being read keeps in the read buffer
+    /// beyond those already there (0 if it keeps none, or none is being
+    /// read): room for them lets the rest of the frame land where it will
+    /// be handed out.
+    pub(crate) fn read_hint(&self) -> usize {
+        let unread = (self.buf.len() - self.reader.kept()) as u64;
+        let to_come = self.reader.kept_payload_to_come().saturating_sub(unread);
+        usize::try_from(to_come).unwrap_or(usize::MAX)
+    }
+
     /// Reads the bytes appended through [`read_buf`](Self::read_buf).
     fn catch_up(&mut self) {
         if self.buf.len() > self.reader.kept() {

@@ -110,9 +110,14 @@ impl FrameEncoder {
         }
     }
 
+    /// Whether this end masks its frames (a client, RFC 6455 §5.3).
+    pub(crate) const fn masks(&self) -> bool {
+        matches!(self.role, Role::Client)
+    }
+
     /// Appends the header for a payload of `len` bytes; returns the mask key
     /// the payload must be masked with, if any.
-    fn encode_header(
+    pub(crate) fn encode_header(
         &mut self,
         opcode: OpCode,
         rsv: u8,

@@ -7,12 +7,14 @@
 //! connection's question; the frame rules of what is sent are the sender's.
 
 mod encoder;
+mod output;
 
-use std::ops::Range;
+use std::{io::IoSlice, ops::Range};
 
-use bytes::{Buf, Bytes, BytesMut};
+use bytes::{Bytes, BytesMut};
 
 pub use self::encoder::{FrameEncoder, MaskSource, OsRandomMask};
+use self::output::{Output, SHARE_MIN};
 use crate::{
     close::CloseCode,
     error::SendError,
@@ -21,18 +23,19 @@ use crate::{
     message::Message,
 };
 
-/// Frames out, into one output buffer for the connection's life.
+/// Frames out, into one output queue for the connection's life.
 #[derive(Debug)]
 pub(crate) struct Sender {
     encoder: FrameEncoder,
     extensions: OutboundSet,
-    output: BytesMut,
+    output: Output,
     /// The opcode of the fragmented message being sent (text or binary).
     sending: Option<OpCode>,
     /// While `output` holds at least this many bytes, new frames are refused.
     limit: usize,
-    /// Where in `output` the latest automatic pong lies while none of it is
-    /// written yet: with the output full, the next automatic pong replaces it.
+    /// Where in `output`'s encoded bytes the latest automatic pong lies
+    /// while none of it is written yet: with the output full, the next
+    /// automatic pong replaces it.
     auto_pong: Option<Range<usize>>,
 }
 
@@ -42,7 +45,7 @@ impl Sender {
         Self {
             encoder,
             extensions,
-            output: BytesMut::new(),
+            output: Output::default(),
             sending: None,
             limit,
             auto_pong: None,
@@ -79,14 +82,8 @@ impl Sender {
         }
         let opcode = data_opcode(message);
         match self.extensions.begin(message.as_bytes(), true, choice) {
-            Some((rsv, payload)) => {
-                self.encoder
-                    .encode_with_rsv(opcode, rsv, true, &payload, &mut self.output);
-            }
-            None => {
-                self.encoder
-                    .encode(opcode, true, message.as_bytes(), &mut self.output);
-            }
+            Some((rsv, payload)) => self.frame(opcode, rsv, true, &payload.freeze()),
+            None => self.frame(opcode, 0, true, message.payload()),
         }
         Ok(())
     }
@@ -106,8 +103,10 @@ impl Sender {
         }
         if let Some((rsv, payload)) = self.extensions.begin(message.as_bytes(), true, None) {
             let opcode = data_opcode(&message);
-            self.encoder
-                .encode_with_rsv(opcode, rsv, true, &payload, &mut self.output);
+            self.output.encode(|out| {
+                self.encoder
+                    .encode_with_rsv(opcode, rsv, true, &payload, out);
+            });
             return Ok(Bytes::new());
         }
         let opcode = data_opcode(&message);
@@ -115,9 +114,10 @@ impl Sender {
             Message::Text(text) => text.into_bytes(),
             Message::Binary(bytes) => bytes,
         };
-        Ok(self
-            .encoder
-            .encode_split(opcode, true, payload, &mut self.output))
+        let (payload, _) = self
+            .output
+            .encode(|out| self.encoder.encode_split(opcode, true, payload, out));
+        Ok(payload)
     }
 
     /// Queues one fragment (§5.4): the first opens a message of its kind,
@@ -146,11 +146,8 @@ impl Sender {
                 .map(|out| (0, out)),
         };
         match transformed {
-            Some((rsv, out)) => {
-                self.encoder
-                    .encode_with_rsv(opcode, rsv, fin, &out, &mut self.output);
-            }
-            None => self.encoder.encode(opcode, fin, payload, &mut self.output),
+            Some((rsv, transformed)) => self.frame(opcode, rsv, fin, &transformed.freeze()),
+            None => self.frame(opcode, 0, fin, fragment.payload()),
         }
         self.sending = if fin { None } else { Some(kind) };
         Ok(())
@@ -167,8 +164,27 @@ impl Sender {
             return Err(SendError::ControlPayloadTooLong(payload.len()));
         }
         self.check_room()?;
-        self.encoder.encode(opcode, true, payload, &mut self.output);
+        self.output
+            .encode(|out| self.encoder.encode(opcode, true, payload, out));
         Ok(())
+    }
+
+    /// Queues one data frame with the RSV bits `rsv` carrying `payload`
+    /// (as sent, or as an extension transformed it): a server's large
+    /// payload by reference (written from where it is), any other copied
+    /// (and masked by a client, RFC 6455 §5.3, which needs a copy).
+    fn frame(&mut self, opcode: OpCode, rsv: u8, fin: bool, payload: &Bytes) {
+        if self.encoder.masks() || payload.len() < SHARE_MIN {
+            self.output.encode(|out| {
+                self.encoder.encode_with_rsv(opcode, rsv, fin, payload, out);
+            });
+        } else {
+            self.output.encode(|out| {
+                self.encoder
+                    .encode_header(opcode, rsv, fin, payload.len(), out)
+            });
+            self.output.push_shared(payload.clone());
+        }
     }
 
     /// Queues the automatic answer to a ping (§5.5.2), which the caller
@@ -181,20 +197,13 @@ impl Sender {
     pub(crate) fn auto_pong(&mut self, payload: &[u8]) {
         if self.output.len() >= self.limit {
             if let Some(unsent) = self.auto_pong.take() {
-                if unsent.end == self.output.len() {
-                    self.output.truncate(unsent.start);
-                } else {
-                    // Frames were queued after it: move them down over it.
-                    let after = self.output.split_off(unsent.end);
-                    self.output.truncate(unsent.start);
-                    self.output.extend_from_slice(&after);
-                }
+                self.output.remove(&unsent);
             }
         }
-        let start = self.output.len();
-        self.encoder
-            .encode(OpCode::Pong, true, payload, &mut self.output);
-        self.auto_pong = Some(start..self.output.len());
+        let ((), at) = self
+            .output
+            .encode(|out| self.encoder.encode(OpCode::Pong, true, payload, out));
+        self.auto_pong = Some(at);
     }
 
     /// Queues a close frame with `code` and `reason`, which the caller
@@ -203,23 +212,31 @@ impl Sender {
         let mut payload = [0u8; MAX_CONTROL_PAYLOAD];
         payload[..2].copy_from_slice(&code.0.to_be_bytes());
         payload[2..2 + reason.len()].copy_from_slice(reason.as_bytes());
-        self.encoder.encode(
-            OpCode::Close,
-            true,
-            &payload[..2 + reason.len()],
-            &mut self.output,
-        );
+        self.output.encode(|out| {
+            self.encoder
+                .encode(OpCode::Close, true, &payload[..2 + reason.len()], out);
+        });
     }
 
-    /// The bytes waiting to be written.
+    /// How many bytes wait to be written.
+    pub(crate) const fn pending_len(&self) -> usize {
+        self.output.len()
+    }
+
+    /// The first run of bytes waiting to be written.
     pub(crate) fn pending(&self) -> &[u8] {
-        &self.output
+        self.output.first()
+    }
+
+    /// The runs of bytes waiting, in order, into `dst`; how many it filled.
+    pub(crate) fn pending_vectored<'a>(&'a self, dst: &mut [IoSlice<'a>]) -> usize {
+        self.output.vectored(dst)
     }
 
     /// Takes the bytes waiting to be written.
     pub(crate) fn take(&mut self) -> BytesMut {
         self.auto_pong = None;
-        self.output.split()
+        self.output.take()
     }
 
     /// Drops the first `written` bytes waiting.
@@ -228,23 +245,13 @@ impl Sender {
     ///
     /// If `written` is more than are waiting.
     pub(crate) fn consume(&mut self, written: usize) {
-        assert!(
-            written <= self.output.len(),
-            "consume_output({written}) with only {} bytes pending",
-            self.output.len()
-        );
-        // Once any byte of the automatic pong is written, it must go out whole.
+        self.output.consume(written);
+        // Once any byte of the automatic pong is written, it must go out
+        // whole (and once all is, its place is gone).
         self.auto_pong = self
             .auto_pong
             .take()
-            .filter(|unsent| unsent.start >= written)
-            .map(|unsent| unsent.start - written..unsent.end - written);
-        if written == self.output.len() {
-            // All written: start over at the front of the same allocation.
-            self.output.clear();
-        } else {
-            self.output.advance(written);
-        }
+            .filter(|unsent| self.output.len() > 0 && self.output.unwritten(unsent));
     }
 }
 

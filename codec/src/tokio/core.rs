@@ -7,7 +7,7 @@
 
 use std::{
     future::{poll_fn, Future},
-    io,
+    io::{self, IoSlice},
     pin::Pin,
     sync::{Arc, Mutex, PoisonError},
     task::{ready, Context, Poll, Wake, Waker},
@@ -24,6 +24,11 @@ use crate::{CloseCode, Closed, Connection, Event, Initiator, Message, Role, Stat
 
 /// How much room a read asks for.
 const READ_CHUNK: usize = 64 * 1024;
+
+/// How many runs of output one vectored write takes at most: each large
+/// message sent is two (its header, its payload), and the system takes up
+/// to `IOV_MAX` (1024 on Linux).
+const WRITE_SLICES: usize = 64;
 
 /// Which half polls: each has its own slot for the waker of a blocked write.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
@@ -115,9 +120,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Core<S> {
         self.write_wakers.register(side, cx.waker());
         let waker = Waker::from(Arc::clone(&self.write_wakers));
         let mut cx = Context::from_waker(&waker);
-        while self.conn.pending_output().len() > keep {
-            let written =
-                ready!(Pin::new(&mut self.io).poll_write(&mut cx, self.conn.pending_output()))?;
+        while self.conn.output_len() > keep {
+            let written = ready!(self.poll_write_some(&mut cx))?;
             if written == 0 {
                 return Poll::Ready(Err(io::ErrorKind::WriteZero.into()));
             }
@@ -129,6 +133,20 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Core<S> {
             self.unflushed = false;
         }
         Poll::Ready(Ok(()))
+    }
+
+    /// One write of the output: vectored where the stream does vectored
+    /// writes (headers and a large payload held by reference go out
+    /// together, the payload not copied), else its first run.
+    fn poll_write_some(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<usize>> {
+        let io = Pin::new(&mut self.io);
+        if io.is_write_vectored() {
+            let mut slices = [IoSlice::new(&[]); WRITE_SLICES];
+            let n = self.conn.pending_output_vectored(&mut slices);
+            io.poll_write_vectored(cx, &slices[..n])
+        } else {
+            io.poll_write(cx, self.conn.pending_output())
+        }
     }
 
     /// Ready once the output is under
@@ -201,10 +219,14 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Core<S> {
                     self.closing = Some(event);
                     continue;
                 }
-                // Pongs start on their way now; what the stream does not
-                // take stays queued for the next poll. A write error shows
-                // again there.
-                let _ = self.poll_write_output(cx, Side::Reader, 0);
+                // With nothing more received in hand, pongs and what was
+                // fed start on their way now; what the stream does not take
+                // stays queued for the next poll (a write error shows again
+                // there). With more in hand, the next polls return it first
+                // and write once, before they read: one write per batch.
+                if self.conn.buffered_len() == 0 {
+                    let _ = self.poll_write_output(cx, Side::Reader, 0);
+                }
                 return Poll::Ready(Some(Ok(event)));
             }
             if self.conn.state() == State::Closed || self.eof {
@@ -213,9 +235,13 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Core<S> {
             if let Poll::Ready(Err(err)) = self.poll_write_output(cx, Side::Reader, 0) {
                 return Poll::Ready(Some(Err(err.into())));
             }
+            // The rest of a large frame is read straight into the room it
+            // will be handed out from: reserved once, never regrown (each
+            // regrowth would move what arrived).
+            let frame_rest = self.conn.read_hint();
             let buf = self.conn.read_buf();
-            if buf.capacity() - buf.len() < READ_CHUNK / 4 {
-                buf.reserve(READ_CHUNK);
+            if buf.capacity() - buf.len() < frame_rest.max(READ_CHUNK / 4) {
+                buf.reserve(frame_rest.max(READ_CHUNK));
             }
             match ready!(poll_read_buf(Pin::new(&mut self.io), cx, buf)) {
                 Ok(0) => self.eof = true,

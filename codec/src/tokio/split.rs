@@ -3,15 +3,16 @@
 //! `.await`), so the two run in two tasks at once.
 
 use std::{
+    fmt,
     future::poll_fn,
-    sync::{Arc, Mutex},
+    sync::{Arc, Mutex, PoisonError},
 };
 
 use ::tokio::io::{AsyncRead, AsyncWrite};
 
 use super::{
     core::{self, Core, Side, WithCore},
-    Error,
+    Error, WebSocket,
 };
 use crate::{CloseCode, Event, Message, State};
 
@@ -38,6 +39,48 @@ pub struct WebSocketReader<S> {
 pub struct WebSocketWriter<S> {
     pub(super) core: Arc<Mutex<Core<S>>>,
 }
+
+impl<S> WebSocketReader<S> {
+    /// Joins the two halves of one [`WebSocket`] again (as tokio's
+    /// `OwnedReadHalf::reunite`): nothing queued or buffered is lost.
+    ///
+    /// # Errors
+    ///
+    /// [`ReuniteError`], holding both halves unchanged, if they came from
+    /// two different sockets.
+    pub fn reunite(self, writer: WebSocketWriter<S>) -> Result<WebSocket<S>, ReuniteError<S>> {
+        if !Arc::ptr_eq(&self.core, &writer.core) {
+            return Err(ReuniteError(self, writer));
+        }
+        drop(writer);
+        let core = Arc::into_inner(self.core)
+            .expect("the two halves hold the only references to their core");
+        Ok(WebSocket {
+            core: core.into_inner().unwrap_or_else(PoisonError::into_inner),
+        })
+    }
+}
+
+/// [`WebSocketReader::reunite`] was given halves of two different
+/// sockets; here they are back.
+pub struct ReuniteError<S>(pub WebSocketReader<S>, pub WebSocketWriter<S>);
+
+impl<S> fmt::Debug for ReuniteError<S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("ReuniteError").finish_non_exhaustive()
+    }
+}
+
+impl<S> fmt::Display for ReuniteError<S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(
+            "tried to reunite the reader and writer of two different WebSockets: \
+             pass each reader the writer split from the same socket",
+        )
+    }
+}
+
+impl<S> std::error::Error for ReuniteError<S> {}
 
 impl<S: AsyncRead + AsyncWrite + Unpin> WebSocketReader<S> {
     /// As [`WebSocket::next`](super::WebSocket::next).

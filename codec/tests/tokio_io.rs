@@ -1,0 +1,431 @@
+//! How the tokio layer does its I/O: a large message read straight into
+//! the buffer it is handed out in, a large send written from the caller's
+//! buffer, small messages batched into one read and one write, `connect`
+//! against our own server, and `reunite`. A recording stream sees every
+//! read and write the layer makes.
+#![cfg(feature = "tokio")]
+
+use std::{
+    io::{self, IoSlice},
+    pin::Pin,
+    sync::{Arc, Mutex},
+    task::{Context, Poll},
+};
+
+use bytes::Bytes;
+use tokio::io::{
+    duplex, AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, DuplexStream, ReadBuf,
+};
+use wsframe::{tokio::WebSocket, Config, Connection, Event, Message, Role};
+
+/// One read the layer made: where its room started, how much room it
+/// gave, how many bytes came.
+#[derive(Copy, Clone, Debug)]
+struct Read {
+    at: usize,
+    room: usize,
+    got: usize,
+}
+
+/// One write: the address and length of each slice it offered, and how
+/// many bytes went.
+#[derive(Clone, Debug)]
+struct Write {
+    slices: Vec<(usize, usize)>,
+    went: usize,
+}
+
+#[derive(Default, Debug)]
+struct Log {
+    reads: Vec<Read>,
+    writes: Vec<Write>,
+}
+
+/// A stream that logs the reads and writes made on it; `vectored` says
+/// whether it claims vectored writes (it then gathers the slices itself).
+#[derive(Debug)]
+struct Recording {
+    inner: DuplexStream,
+    vectored: bool,
+    log: Arc<Mutex<Log>>,
+}
+
+impl AsyncRead for Recording {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let before = buf.filled().len();
+        let room = buf.remaining();
+        let at = buf.filled().as_ptr() as usize + before;
+        let polled = Pin::new(&mut self.inner).poll_read(cx, buf);
+        if let Poll::Ready(Ok(())) = polled {
+            let got = buf.filled().len() - before;
+            self.log.lock().unwrap().reads.push(Read { at, room, got });
+        }
+        polled
+    }
+}
+
+impl AsyncWrite for Recording {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        self.poll_write_vectored(cx, &[IoSlice::new(buf)])
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        slices: &[IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        let offered = slices
+            .iter()
+            .map(|s| (s.as_ptr() as usize, s.len()))
+            .collect();
+        let mut gathered = Vec::new();
+        for slice in slices {
+            gathered.extend_from_slice(slice);
+        }
+        let polled = Pin::new(&mut self.inner).poll_write(cx, &gathered);
+        if let Poll::Ready(Ok(went)) = polled {
+            self.log.lock().unwrap().writes.push(Write {
+                slices: offered,
+                went,
+            });
+        }
+        polled
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.vectored
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
+}
+
+/// A server over a recording stream with a `buffer`-byte pipe, and the
+/// peer's end.
+fn recorded_server(
+    buffer: usize,
+    vectored: bool,
+) -> (WebSocket<Recording>, DuplexStream, Arc<Mutex<Log>>) {
+    let (ours, theirs) = duplex(buffer);
+    let log = Arc::new(Mutex::new(Log::default()));
+    let io = Recording {
+        inner: ours,
+        vectored,
+        log: Arc::clone(&log),
+    };
+    let ws = WebSocket::from_upgraded(io, Role::Server, Config::default(), Bytes::new());
+    (ws, theirs, log)
+}
+
+fn peer() -> Connection {
+    Connection::with_mask_source(Role::Client, Config::default(), Box::new(|| [9, 8, 7, 6]))
+}
+
+/// The bytes `message` makes on the wire from the peer.
+fn from_peer(message: Message) -> Vec<u8> {
+    let mut peer = peer();
+    peer.send(message).unwrap();
+    peer.take_output().to_vec()
+}
+
+/// The peer writes `wire` in pieces of `piece` bytes, letting the other
+/// task run between them.
+async fn trickle(mut io: DuplexStream, wire: Vec<u8>, piece: usize) -> DuplexStream {
+    for chunk in wire.chunks(piece) {
+        io.write_all(chunk).await.unwrap();
+        tokio::task::yield_now().await;
+    }
+    io
+}
+
+#[tokio::test]
+async fn a_large_message_is_read_into_one_buffer_and_handed_out_where_it_landed() {
+    const SIZE: usize = 1 << 20;
+    const HEADER: usize = 14;
+    let (mut ws, theirs, log) = recorded_server(100_000, false);
+    let payload: Vec<u8> = (0..SIZE).map(|i| (i % 251) as u8).collect();
+    let peer = tokio::spawn(trickle(
+        theirs,
+        from_peer(Message::from(payload.clone())),
+        60_000,
+    ));
+    let Some(Ok(Event::Message(message))) = ws.next().await else {
+        panic!("a message")
+    };
+    assert_eq!(message.as_bytes(), &payload[..]);
+    let reads = log.lock().unwrap().reads.clone();
+    assert!(reads.len() > 5, "the peer trickled it: {reads:?}");
+    // The first read brought the header: from then on, every read had
+    // room for the rest of the frame, and each landed right after the one
+    // before, in the same buffer (nothing was moved to make room).
+    let mut arrived = reads[0].got;
+    for pair in reads.windows(2) {
+        let [before, read] = pair else { unreachable!() };
+        assert!(
+            read.room >= SIZE + HEADER - arrived,
+            "{read:?} after {arrived}"
+        );
+        if before.at != reads[0].at {
+            assert_eq!(read.at, before.at + before.got, "moved: {reads:?}");
+        }
+        arrived += read.got;
+    }
+    assert_eq!(arrived, SIZE + HEADER);
+    // Handed out where it landed: the message starts where the payload of
+    // the first read was moved once (with the room reserved), right before
+    // the second read's bytes.
+    let first_payload = reads[0].got - HEADER;
+    assert_eq!(
+        message.as_bytes().as_ptr() as usize,
+        reads[1].at - first_payload
+    );
+    drop(peer.await.unwrap());
+}
+
+#[tokio::test]
+async fn a_large_send_is_written_from_the_senders_buffer_in_a_vectored_write() {
+    for vectored in [true, false] {
+        let (mut ws, mut theirs, log) = recorded_server(4 << 20, vectored);
+        let payload = Bytes::from(vec![0x42; 1 << 20]);
+        ws.send(Message::Binary(payload.clone())).await.unwrap();
+        ws.send(Message::from("after")).await.unwrap();
+        let writes = log.lock().unwrap().writes.clone();
+        // The payload is offered from the sender's own buffer: no copy.
+        let offered_in_place = writes.iter().any(|w| {
+            w.slices
+                .contains(&(payload.as_ptr() as usize, payload.len()))
+        });
+        assert!(offered_in_place, "vectored {vectored}: {writes:?}");
+        if vectored {
+            // Header and payload in one write.
+            assert_eq!(writes[0].slices.len(), 2);
+            assert_eq!(writes[0].went, 10 + (1 << 20));
+        }
+        let mut wire = vec![0; 10 + (1 << 20) + 7];
+        theirs.read_exact(&mut wire).await.unwrap();
+        let mut reader = Connection::new(Role::Client, Config::default());
+        reader.receive(&wire);
+        assert_eq!(
+            reader.next_event(),
+            Some(Event::Message(Message::Binary(payload)))
+        );
+        assert_eq!(
+            reader.next_event(),
+            Some(Event::Message(Message::from("after")))
+        );
+    }
+}
+
+#[tokio::test]
+async fn reunite_joins_the_halves_of_one_socket_and_refuses_two() {
+    let (ws, mut theirs, _) = recorded_server(1 << 16, true);
+    let (other, _other_peer, _) = recorded_server(1 << 16, true);
+    let (reader, mut writer) = ws.split();
+    let (other_reader, other_writer) = other.split();
+    // A message queued by the writer and not written yet is kept.
+    writer.feed(Message::from("queued")).await.unwrap();
+    let err = reader.reunite(other_writer).unwrap_err();
+    assert!(err.to_string().contains("two different WebSockets"));
+    let wsframe::tokio::ReuniteError(reader, other_writer) = err;
+    assert!(other_reader.reunite(other_writer).is_ok());
+    let mut ws = reader.reunite(writer).unwrap();
+    assert!(ws.connection().has_output());
+    ws.flush().await.unwrap();
+    let mut wire = [0; 8];
+    theirs.read_exact(&mut wire).await.unwrap();
+    assert_eq!(&wire, b"\x81\x06queued");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_large_send_dropped_mid_write_goes_out_whole_from_the_output() {
+    for vectored in [true, false] {
+        let (mut ws, mut theirs, log) = recorded_server(64 * 1024, vectored);
+        let big = Message::Binary(
+            (0..1 << 20)
+                .map(|i| (i % 253) as u8)
+                .collect::<Vec<u8>>()
+                .into(),
+        );
+        tokio::select! {
+            _ = ws.send(big.clone()) => panic!("1 MiB cannot fit a 64 KiB pipe"),
+            () = tokio::time::sleep(std::time::Duration::from_millis(50)) => {}
+        }
+        // Cut inside the payload, which the output still holds by
+        // reference: the caller's copy may go.
+        assert!(ws.connection().output_len() > 0);
+        assert!(
+            log.lock()
+                .unwrap()
+                .writes
+                .iter()
+                .map(|w| w.went)
+                .sum::<usize>()
+                > 10
+        );
+        let expected = big.as_bytes().to_vec();
+        drop(big);
+        let text = Message::from("next");
+        let read = async {
+            let mut wire = vec![0; 10 + (1 << 20) + 6];
+            theirs.read_exact(&mut wire).await.unwrap();
+            wire
+        };
+        let (sent, wire) = tokio::join!(ws.send(text.clone()), read);
+        sent.unwrap();
+        let mut reader = Connection::new(Role::Client, Config::default());
+        reader.receive(&wire);
+        assert_eq!(
+            reader.next_event(),
+            Some(Event::Message(Message::from(expected)))
+        );
+        assert_eq!(reader.next_event(), Some(Event::Message(text)));
+        assert_eq!(reader.next_event(), None);
+    }
+}
+
+/// Our own tokio server on 127.0.0.1: accepts what `decide` accepts (it
+/// sees the request's target), then echoes until closed.
+#[cfg(feature = "http")]
+async fn echo_server(refuse: bool) -> (u16, tokio::task::JoinHandle<Option<String>>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let server = tokio::spawn(async move {
+        let (stream, _) = listener.accept().await.unwrap();
+        let mut target = None;
+        let accepted = WebSocket::accept_with(stream, Config::default(), |request| {
+            target = Some(request.target().to_owned());
+            if refuse {
+                return Err(wsframe::handshake::reject(403, &[], b"no").unwrap());
+            }
+            Ok(request.accept())
+        })
+        .await;
+        let Ok(mut ws) = accepted else {
+            return target;
+        };
+        while let Some(Ok(event)) = ws.next().await {
+            if let Event::Message(message) = event {
+                ws.send(message).await.unwrap();
+            }
+        }
+        target
+    });
+    (port, server)
+}
+
+#[cfg(feature = "http")]
+#[tokio::test]
+async fn connect_talks_to_our_own_server_over_tcp() {
+    use wsframe::CloseCode;
+    let (port, server) = echo_server(false).await;
+    let uri: http::Uri = format!("ws://127.0.0.1:{port}/chat?room=1")
+        .parse()
+        .unwrap();
+    let (mut ws, accepted) = WebSocket::connect(&uri, Config::default()).await.unwrap();
+    assert_eq!(accepted.subprotocol, None);
+    for message in [Message::from("hello"), Message::from(vec![7u8; 100_000])] {
+        ws.send(message.clone()).await.unwrap();
+        assert_eq!(ws.next().await.unwrap().unwrap(), Event::Message(message));
+    }
+    let closed = ws.close(CloseCode::NORMAL, "bye").await.unwrap();
+    assert_eq!(closed.code, CloseCode::NORMAL);
+    assert_eq!(server.await.unwrap().as_deref(), Some("/chat?room=1"));
+}
+
+#[cfg(feature = "http")]
+#[tokio::test]
+async fn connect_fails_with_the_error_that_says_why() {
+    use wsframe::{handshake::HandshakeError, tokio::Error};
+    // The server refuses the upgrade: its status is in the error.
+    let (port, server) = echo_server(true).await;
+    let uri: http::Uri = format!("ws://127.0.0.1:{port}/").parse().unwrap();
+    match WebSocket::connect(&uri, Config::default()).await {
+        Err(Error::Handshake(HandshakeError::NotSwitching(403))) => {}
+        other => panic!("{:?}", other.map(|_| ())),
+    }
+    assert_eq!(server.await.unwrap().as_deref(), Some("/"));
+    // Nobody listens: the connect's own I/O error.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    drop(listener);
+    let uri: http::Uri = format!("ws://127.0.0.1:{port}/").parse().unwrap();
+    match WebSocket::connect(&uri, Config::default()).await {
+        Err(Error::Io(err)) => assert_eq!(err.kind(), io::ErrorKind::ConnectionRefused),
+        other => panic!("{:?}", other.map(|_| ())),
+    }
+    // Not ws:// (TLS is the caller's): refused before connecting.
+    let uri: http::Uri = "wss://127.0.0.1/".parse().unwrap();
+    match WebSocket::connect(&uri, Config::default()).await {
+        Err(Error::Handshake(HandshakeError::Malformed)) => {}
+        other => panic!("{:?}", other.map(|_| ())),
+    }
+    // A server that hangs up mid-handshake.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let hang_up = tokio::spawn(async move { drop(listener.accept().await.unwrap()) });
+    let uri: http::Uri = format!("ws://127.0.0.1:{port}/").parse().unwrap();
+    match WebSocket::connect(&uri, Config::default()).await {
+        Err(Error::Io(err)) => assert!(
+            matches!(
+                err.kind(),
+                io::ErrorKind::UnexpectedEof | io::ErrorKind::ConnectionReset
+            ),
+            "{err}"
+        ),
+        other => panic!("{:?}", other.map(|_| ())),
+    }
+    hang_up.await.unwrap();
+}
+
+#[tokio::test]
+async fn a_batch_of_small_messages_costs_one_read_and_one_write() {
+    let (mut ws, mut theirs, log) = recorded_server(1 << 20, true);
+    let mut peer = peer();
+    let messages: Vec<Message> = (0..200).map(|i| Message::from(format!("m{i}"))).collect();
+    for message in &messages {
+        peer.send(message.clone()).unwrap();
+    }
+    peer.ping(b"p").unwrap();
+    theirs.write_all(&peer.take_output()).await.unwrap();
+    // The plain echo loop with `feed`: every message of the read is
+    // returned before the next read, and the answers go out together.
+    let mut answered = 0;
+    while answered < messages.len() {
+        match ws.next().await.unwrap().unwrap() {
+            Event::Message(message) => {
+                ws.feed(message).await.unwrap();
+                answered += 1;
+            }
+            Event::Ping(_) => unreachable!("after the messages"),
+            other => panic!("{other:?}"),
+        }
+    }
+    assert!(matches!(ws.next().await, Some(Ok(Event::Ping(_)))));
+    {
+        let log = log.lock().unwrap();
+        assert_eq!(log.reads.len(), 1, "{:?}", log.reads);
+        assert_eq!(log.writes.len(), 1, "{:?}", log.writes);
+    }
+    // Nothing more in hand: the answers and the pong are written now.
+    let mut echo = Connection::new(Role::Client, Config::default());
+    let mut buf = vec![0; 1 << 16];
+    let n = theirs.read(&mut buf).await.unwrap();
+    echo.receive(&buf[..n]);
+    let events: Vec<Event> = std::iter::from_fn(|| echo.next_event()).collect();
+    let mut want: Vec<Event> = messages.into_iter().map(Event::Message).collect();
+    want.push(Event::Pong(Bytes::from_static(b"p")));
+    assert_eq!(events, want);
+}
