@@ -10,71 +10,15 @@
 //! message shrinks to 64 MiB so that CI stays quick).
 #![allow(missing_docs)]
 
-use std::{
-    alloc::{GlobalAlloc, Layout, System},
-    io,
-    sync::atomic::{AtomicUsize, Ordering::Relaxed},
-};
+#[path = "support/counting_alloc.rs"]
+mod counting_alloc;
 
+use std::{io, sync::atomic::Ordering::Relaxed};
+
+use counting_alloc::{mark, Mark, ALLOCATED, ALLOCATIONS, LIVE, PEAK};
 use futures_util::StreamExt;
 use wsframe::{apply_mask_bytewise, Config, Connection, Event, Message, Role};
 use wsframe_benches::mem_socket::MemSocket;
-
-/// Counts live bytes, their peak, and every allocation.
-struct Counting;
-
-static LIVE: AtomicUsize = AtomicUsize::new(0);
-static PEAK: AtomicUsize = AtomicUsize::new(0);
-static ALLOCATED: AtomicUsize = AtomicUsize::new(0);
-static ALLOCATIONS: AtomicUsize = AtomicUsize::new(0);
-
-fn grew(size: usize) {
-    let live = LIVE.fetch_add(size, Relaxed) + size;
-    PEAK.fetch_max(live, Relaxed);
-    ALLOCATED.fetch_add(size, Relaxed);
-    ALLOCATIONS.fetch_add(1, Relaxed);
-}
-
-// SAFETY: every method forwards to `System` with the caller's arguments
-// unchanged, so `System`'s guarantees hold; the counters only observe.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        grew(layout.size());
-        // SAFETY: forwarded unchanged; the caller upholds `alloc`'s contract.
-        unsafe { System.alloc(layout) }
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        LIVE.fetch_sub(layout.size(), Relaxed);
-        // SAFETY: `ptr` came from `System.alloc` with this layout.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        LIVE.fetch_sub(layout.size(), Relaxed);
-        grew(new_size);
-        // SAFETY: forwarded unchanged; the caller upholds `realloc`'s contract.
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-}
-
-#[global_allocator]
-static ALLOCATOR: Counting = Counting;
-
-/// A snapshot of the counters.
-#[derive(Clone, Copy)]
-struct Mark {
-    live: usize,
-    allocated: usize,
-    allocations: usize,
-}
-
-fn mark() -> Mark {
-    PEAK.store(LIVE.load(Relaxed), Relaxed);
-    Mark {
-        live: LIVE.load(Relaxed),
-        allocated: ALLOCATED.load(Relaxed),
-        allocations: ALLOCATIONS.load(Relaxed),
-    }
-}
 
 fn masked_frame(first: u8, payload_len: u64, payload: &[u8]) -> Vec<u8> {
     let key = [1, 2, 3, 4];
