@@ -16,7 +16,9 @@ use std::sync::atomic::Ordering::Relaxed;
 use common::*;
 use counting_alloc::{LIVE, PEAK};
 use flate2::{Compress, Compression, FlushCompress};
-use wsframe::{Config, Connection, DeflateParams, Event, ProtocolError, Role};
+use wsframe::{
+    Config, Connection, DeflateConfig, DeflateParams, Event, Message, ProtocolError, Role,
+};
 
 const MIB: usize = 1 << 20;
 const LIMIT: u64 = 16 << 20;
@@ -213,5 +215,37 @@ fn deflate_state_is_allocated_when_needed_and_released_without_takeover() {
         } else {
             assert!(after - idle < 8 * 1024, "the inflater is released: {after}");
         }
+    }
+}
+
+/// The compressor's heap, as `DeflateConfig::memory_level` documents it:
+/// about `4 * 2^bits + 7 * 2^(level + 6)` bytes + zlib-rs's fixed 128 KiB
+/// hash table + 3 KiB of state, held after a message with context takeover.
+#[test]
+fn the_compressor_heap_follows_the_window_and_memory_level() {
+    let _one = MEASURING.lock().unwrap_or_else(|e| e.into_inner());
+    let text = "{\"id\":1,\"name\":\"compressible\"}".repeat(100);
+    for (bits, level) in [(15u8, 8u8), (9, 1), (9, 8), (12, 4)] {
+        let deflate = DeflateConfig::default()
+            .max_window_bits(bits)
+            .memory_level(level);
+        let params = DeflateParams {
+            server_no_context_takeover: false,
+            client_no_context_takeover: false,
+            server_max_window_bits: bits,
+            client_max_window_bits: 15,
+        };
+        let config = Config::builder().deflate(Some(deflate)).build();
+        let before = LIVE.load(Relaxed);
+        let mut server = Connection::with_deflate(Role::Server, config, Some(params));
+        server.send(Message::from(text.as_str())).unwrap();
+        drop(server.take_output());
+        let held = LIVE.load(Relaxed) - before;
+        let formula = (4usize << bits) + (7usize << (level + 6)) + (128 << 10);
+        println!("compressor with {bits}-bit window, memory level {level}: {held} B");
+        assert!(
+            held >= formula && held <= formula + 4096,
+            "{bits} {level}: {held} vs {formula}"
+        );
     }
 }

@@ -61,8 +61,16 @@ const MAX_WINDOW_BITS: u8 = 15;
 /// Output room added at a time while inflating, before the budget caps it.
 const INFLATE_CHUNK: usize = 32 * 1024;
 
-/// Our permessage-deflate preferences, for either role: a [`Config`]
-/// option (off by default, since it costs memory per connection).
+/// Our permessage-deflate preferences (RFC 7692 §7.1), for either role: a
+/// [`Config`] option (off by default, since it costs memory per connection).
+///
+/// Memory per connection: nothing while idle. A compressor, from our first
+/// compressed message, costs `4 * 2^bits + 7 * 2^(level + 6)` bytes plus
+/// zlib-rs's fixed 128 KiB hash table and about 3 KiB of state (371 KiB at
+/// the defaults; see [`max_window_bits`](Self::max_window_bits) and
+/// [`memory_level`](Self::memory_level)); an inflater, from the peer's
+/// first, about 47 KiB. Each is released after every message when its side
+/// does not take its context over (§7.1.1).
 ///
 /// ```
 /// use wsframe::{Config, DeflateConfig};
@@ -142,12 +150,13 @@ impl DeflateConfig {
     /// 8), clamped. Higher compresses better and faster: it sets how many
     /// symbols are gathered before a block is written.
     ///
-    /// Memory: the compressor holds `7 * 2^(level + 6)` bytes for it,
-    /// 112 KiB at 8, 896 B at 1. With the window's `4 * 2^bits` bytes and
-    /// zlib-rs's fixed 128 KiB hash table (zlib's is `2^(level + 9)`
-    /// bytes; zlib-rs, following zlib-ng, does not scale it), a compressor
-    /// costs about 368 KiB at the defaults and 131 KiB at 9 bits and level 1.
-    /// It is allocated when we first compress, and released after each
+    /// Memory: the compressor holds `7 * 2^(level + 6)` bytes for it (its
+    /// symbol and pending buffers), 112 KiB at 8, 896 B at 1. With the
+    /// window's `4 * 2^bits` bytes, zlib-rs's hash table of a fixed 128 KiB
+    /// (zlib's is `2^(level + 9)` bytes; zlib-rs, as zlib-ng, does not scale
+    /// it) and about 3 KiB of state, a compressor costs 371 KiB (380,268 B
+    /// measured) at the defaults and 134 KiB (137,651 B) at 9 bits and level
+    /// 1. It is allocated when we first compress, and released after each
     /// message with [`no_context_takeover`](Self::no_context_takeover).
     #[must_use]
     pub const fn memory_level(mut self, level: u8) -> Self {
