@@ -99,7 +99,7 @@ impl Records {
             let word = self.pick(WORDS);
             let other = self.pick(WORDS);
             let amount = self.next() % 100_000;
-            let flag = self.next() % 2 == 0;
+            let flag = self.next().is_multiple_of(2);
             out.push_str(&format!(
                 "{{\"id\":{id},\"user\":\"{name}\",\"event\":\"{word}\",\"note\":\"{other} {word}\",\
                  \"amount\":{}.{:02},\"active\":{flag},\"tags\":[\"{other}\",\"{name}\"]}},",

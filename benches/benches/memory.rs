@@ -323,12 +323,12 @@ fn negotiate(setting: &DeflateSetting) -> (DeflateParams, DeflateParams) {
 /// A 2 KiB JSON-like text, over the default 1 KiB compression threshold.
 fn json_text() -> String {
     let mut text = String::from("[");
-    let mut i = 0;
+    let mut i: u32 = 0;
     while text.len() < 2048 - 80 {
         text.push_str(&format!(
             "{{\"id\":{i},\"user\":\"user{}\",\"active\":{},\"score\":{}}},",
             i * 7 % 100,
-            i % 3 == 0,
+            i.is_multiple_of(3),
             i * 37 % 1000
         ));
         i += 1;

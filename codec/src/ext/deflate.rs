@@ -155,9 +155,10 @@ impl DeflateConfig {
     /// window's `4 * 2^bits` bytes, zlib-rs's hash table of a fixed 128 KiB
     /// (zlib's is `2^(level + 9)` bytes; zlib-rs, as zlib-ng, does not scale
     /// it) and about 3 KiB of state, a compressor costs 371 KiB (380,268 B
-    /// measured) at the defaults and 134 KiB (137,651 B) at 9 bits and level
-    /// 1. It is allocated when we first compress, and released after each
-    /// message with [`no_context_takeover`](Self::no_context_takeover).
+    /// measured) at the defaults and 134 KiB (137,651 B) with a 9-bit
+    /// window and level 1. It is allocated when we first compress, and
+    /// released after each message with
+    /// [`no_context_takeover`](Self::no_context_takeover).
     #[must_use]
     pub const fn memory_level(mut self, level: u8) -> Self {
         self.memory_level = if level < 1 {
