@@ -13,7 +13,8 @@
 //! inflater instead.
 //!
 //! Corrupt compressed data (a bad block type, a stored block whose lengths
-//! disagree, a distance too far back for the negotiated window, see
+//! disagree, a distance reaching before the context's start; a distance
+//! past the negotiated window but within 32 KiB is inflated, see
 //! [`Inflater`]) is
 //! [`ProtocolError::InflateFailed`], closed with 1007: RFC 7692 names no
 //! code, and the message's data is what is wrong ("data within a message
@@ -302,9 +303,8 @@ impl DeflateConfig {
         if asked.client_max_window_bits == Some(Some(params.client_max_window_bits))
             || params.client_max_window_bits < MAX_WINDOW_BITS
         {
-            // The client promised this window (or we limit it); holding it
-            // to it lets the inflater keep only that much and refuse a
-            // distance farther back.
+            // The window the client offered to keep to, or the one we
+            // limit it to (§7.1.2.2).
             response = with_bits(
                 response,
                 CLIENT_MAX_WINDOW_BITS,
@@ -508,7 +508,9 @@ const fn clamp_window_bits(bits: u8) -> u8 {
 /// the peer's window but within 32 KiB inflates correctly and is not
 /// refused; see [`DeflateParams`]. A distance is refused (1007) only when it
 /// reaches before everything inflated since the context started, which
-/// holds however the reads were cut.
+/// holds however the reads were cut. (A backend that kept only `2^bits`
+/// bytes would not do: zlib also reaches into the output of the current
+/// call however far back, so its verdict would depend on the cuts.)
 pub(crate) struct Inflater {
     /// The peer resets its compressor after each message, so ours can go.
     reset_each_message: bool,
