@@ -964,6 +964,9 @@ mod tests {
     }
 
     #[test]
+    // It runs the compressor at level 9 nine times: minutes under Miri,
+    // and the other tests there reach the same backend calls.
+    #[cfg_attr(miri, ignore)]
     fn any_window_and_memory_level_compress_what_inflates_back() {
         assert_eq!(DeflateConfig::default().memory_level_value(), 8);
         assert_eq!(
@@ -978,11 +981,9 @@ mod tests {
                 .memory_level_value(),
             9
         );
-        // Smaller under Miri, which runs zlib-rs slowly.
-        let size = if cfg!(miri) { 4_000 } else { 40_000 };
-        let text: Vec<u8> = (0..size as u32)
+        let text: Vec<u8> = (0..40_000u32)
             .flat_map(|i| format!("{{\"id\":{i},\"name\":\"user{}\"}}", i % 97).into_bytes())
-            .take(size)
+            .take(40_000)
             .collect();
         for (bits, level) in [(9, 1), (12, 4), (15, 9)] {
             let config = DeflateConfig::default()
@@ -999,7 +1000,7 @@ mod tests {
                 let mut wire = BytesMut::new();
                 deflater.compress(&text, true, &mut wire);
                 assert!(
-                    wire.len() < text.len() / 2,
+                    wire.len() < text.len() / 4,
                     "{bits} {level}: {}",
                     wire.len()
                 );
