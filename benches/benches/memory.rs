@@ -4,77 +4,28 @@
 //! 2. bytes and allocations per 20 B message in steady state, every implementation;
 //! 3. heap reserved after a 14-byte header declaring 2^40 bytes (and one
 //!    declaring just under 16 MiB, inside everyone's limits), every implementation;
-//! 4. peak heap while streaming one 1 GiB binary message in streaming mode.
+//! 4. peak heap while streaming one 1 GiB binary message in streaming mode;
+//! 5. permessage-deflate (RFC 7692): heap of a server connection idle, after
+//!    receiving one compressed message and after echoing it compressed, with
+//!    and without context takeover and with a small window and memory level,
+//!    for one connection and for 10,000.
 //!
 //! `cargo bench -p wsframe-benches --bench memory` (with `--test`, the 1 GiB
-//! message shrinks to 64 MiB so that CI stays quick).
+//! message shrinks to 64 MiB and the 10,000 connections to 100, so that CI
+//! stays quick).
 #![allow(missing_docs)]
 
-use std::{
-    alloc::{GlobalAlloc, Layout, System},
-    io,
-    sync::atomic::{AtomicUsize, Ordering::Relaxed},
-};
+#[path = "support/counting_alloc.rs"]
+mod counting_alloc;
 
+use std::{io, sync::atomic::Ordering::Relaxed};
+
+use counting_alloc::{mark, Mark, ALLOCATED, ALLOCATIONS, LIVE, PEAK};
 use futures_util::StreamExt;
-use wsframe::{apply_mask_bytewise, Config, Connection, Event, Message, Role};
+use wsframe::{
+    apply_mask_bytewise, Config, Connection, DeflateConfig, DeflateParams, Event, Message, Role,
+};
 use wsframe_benches::mem_socket::MemSocket;
-
-/// Counts live bytes, their peak, and every allocation.
-struct Counting;
-
-static LIVE: AtomicUsize = AtomicUsize::new(0);
-static PEAK: AtomicUsize = AtomicUsize::new(0);
-static ALLOCATED: AtomicUsize = AtomicUsize::new(0);
-static ALLOCATIONS: AtomicUsize = AtomicUsize::new(0);
-
-fn grew(size: usize) {
-    let live = LIVE.fetch_add(size, Relaxed) + size;
-    PEAK.fetch_max(live, Relaxed);
-    ALLOCATED.fetch_add(size, Relaxed);
-    ALLOCATIONS.fetch_add(1, Relaxed);
-}
-
-// SAFETY: every method forwards to `System` with the caller's arguments
-// unchanged, so `System`'s guarantees hold; the counters only observe.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        grew(layout.size());
-        // SAFETY: forwarded unchanged; the caller upholds `alloc`'s contract.
-        unsafe { System.alloc(layout) }
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        LIVE.fetch_sub(layout.size(), Relaxed);
-        // SAFETY: `ptr` came from `System.alloc` with this layout.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        LIVE.fetch_sub(layout.size(), Relaxed);
-        grew(new_size);
-        // SAFETY: forwarded unchanged; the caller upholds `realloc`'s contract.
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-}
-
-#[global_allocator]
-static ALLOCATOR: Counting = Counting;
-
-/// A snapshot of the counters.
-#[derive(Clone, Copy)]
-struct Mark {
-    live: usize,
-    allocated: usize,
-    allocations: usize,
-}
-
-fn mark() -> Mark {
-    PEAK.store(LIVE.load(Relaxed), Relaxed);
-    Mark {
-        live: LIVE.load(Relaxed),
-        allocated: ALLOCATED.load(Relaxed),
-        allocations: ALLOCATIONS.load(Relaxed),
-    }
-}
 
 fn masked_frame(first: u8, payload_len: u64, payload: &[u8]) -> Vec<u8> {
     let key = [1, 2, 3, 4];
@@ -323,6 +274,150 @@ fn streaming(total: u64) {
     );
 }
 
+/// A server's and a client's permessage-deflate preferences, and a name.
+struct DeflateSetting {
+    name: &'static str,
+    server: DeflateConfig,
+    client: DeflateConfig,
+}
+
+fn deflate_settings() -> [DeflateSetting; 3] {
+    let fresh = DeflateConfig::default()
+        .no_context_takeover(true)
+        .peer_no_context_takeover(true);
+    let small = DeflateConfig::default().max_window_bits(9).memory_level(1);
+    [
+        DeflateSetting {
+            name: "defaults (15-bit window, memory level 8), context takeover",
+            server: DeflateConfig::default(),
+            client: DeflateConfig::default(),
+        },
+        DeflateSetting {
+            name: "defaults, no context takeover (both ways)",
+            server: fresh,
+            client: fresh,
+        },
+        DeflateSetting {
+            name: "9-bit window, memory level 1, context takeover",
+            server: small.peer_max_window_bits(9),
+            client: small,
+        },
+    ]
+}
+
+/// The parameters both ends agree on for `setting`, as their handshake
+/// would: the client's offer, the server's answer, the client's check.
+fn negotiate(setting: &DeflateSetting) -> (DeflateParams, DeflateParams) {
+    let (server, response) = setting
+        .server
+        .accept(&[setting.client.offer()])
+        .expect("accepted");
+    let client = setting
+        .client
+        .check_response(&[response])
+        .expect("a valid response")
+        .expect("accepted");
+    (server, client)
+}
+
+/// A 2 KiB JSON-like text, over the default 1 KiB compression threshold.
+fn json_text() -> String {
+    let mut text = String::from("[");
+    let mut i: u32 = 0;
+    while text.len() < 2048 - 80 {
+        text.push_str(&format!(
+            "{{\"id\":{i},\"user\":\"user{}\",\"active\":{},\"score\":{}}},",
+            i * 7 % 100,
+            i.is_multiple_of(3),
+            i * 37 % 1000
+        ));
+        i += 1;
+    }
+    text.push_str("{}]");
+    text
+}
+
+/// The server's parameters for `setting`, and the client's first
+/// compressed message to it.
+fn first_message(setting: &DeflateSetting) -> (DeflateParams, Vec<u8>) {
+    let (server_params, client_params) = negotiate(setting);
+    let config = Config::builder().deflate(Some(setting.client)).build();
+    let mut client = Connection::with_deflate(Role::Client, config, Some(client_params));
+    client.send(Message::from(json_text())).unwrap();
+    let wire = client.take_output().to_vec();
+    assert_eq!(wire[0] & 0x40, 0x40, "compressed");
+    (server_params, wire)
+}
+
+fn deflate_memory(connections: usize) {
+    println!(
+        "## 5. permessage-deflate: heap of server connections (a 2 KiB JSON text received, then echoed)\n"
+    );
+    println!(
+        "`Connection` itself is {} bytes (inline, wherever the caller keeps it), with or without \
+         deflate; the heap is what it allocates.\n",
+        std::mem::size_of::<Connection>()
+    );
+    let config = Config::default();
+    println!(
+        "| settings | connections | idle | after one message received | after it is echoed (compressed) |\n|---|---|---|---|---|"
+    );
+    let plain = mark();
+    let idle_plain = Connection::new(Role::Server, config);
+    println!("| no deflate | 1 | {} B | | |", plain.live_since());
+    drop(idle_plain);
+    for setting in deflate_settings() {
+        let config = Config::builder().deflate(Some(setting.server)).build();
+        let (params, wire) = first_message(&setting);
+        let text = json_text();
+        for count in [1, connections] {
+            let before = mark();
+            let mut servers: Vec<Connection> = (0..count)
+                .map(|_| Connection::with_deflate(Role::Server, config, Some(params)))
+                .collect();
+            // The Vec of connections is the caller's, not theirs.
+            let own = count * std::mem::size_of::<Connection>();
+            let idle = before.live_since() - own;
+            for server in &mut servers {
+                server.receive(&wire);
+                let Some(Event::Message(message)) = server.next_event() else {
+                    panic!("one message")
+                };
+                assert_eq!(message.as_bytes(), text.as_bytes());
+            }
+            let received = before.live_since() - own;
+            for server in &mut servers {
+                server.send(Message::from(text.as_str())).unwrap();
+                let out = server.take_output();
+                assert!(out.len() < 1024 && out[0] & 0x40 == 0x40, "sent compressed");
+            }
+            let echoed = before.live_since() - own;
+            println!(
+                "| {} | {count} | {} | {} | {} |",
+                setting.name,
+                per_connection(idle, count),
+                per_connection(received, count),
+                per_connection(echoed, count)
+            );
+            drop(servers);
+        }
+    }
+    println!();
+}
+
+/// `total` bytes for `count` connections, with the share of each.
+fn per_connection(total: usize, count: usize) -> String {
+    if count == 1 {
+        format!("{total} B")
+    } else {
+        format!(
+            "{:.1} MiB ({} B each)",
+            total as f64 / (1 << 20) as f64,
+            total / count
+        )
+    }
+}
+
 fn main() {
     let quick = std::env::args().any(|a| a == "--test");
     let rt = tokio::runtime::Builder::new_current_thread()
@@ -333,4 +428,5 @@ fn main() {
     per_message(&rt);
     huge_header(&rt);
     streaming(if quick { 64 << 20 } else { 1 << 30 });
+    deflate_memory(if quick { 100 } else { 10_000 });
 }

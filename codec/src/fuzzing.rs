@@ -233,7 +233,8 @@ fn joined(events: &[Event]) -> Vec<Event> {
 /// Layout: a sequence of records `[kind, fragment size, length, bytes...]`.
 /// With the `deflate` feature, bit 2 of the first record's kind negotiates
 /// permessage-deflate (every message compressed), bit 3 without context
-/// takeover.
+/// takeover, bits 4-6 the client compressor's window (9 + the value mod 7
+/// bits), bit 7 its memory level (1, else the default 8).
 pub fn roundtrip(data: &[u8]) {
     let (mut client, mut server) = roundtrip_pair(data.first().copied().unwrap_or(0));
     let mut sent = Vec::new();
@@ -313,12 +314,15 @@ fn roundtrip_pair(kind: u8) -> (Connection, Connection) {
             server_no_context_takeover: reset,
             client_no_context_takeover: reset,
             server_max_window_bits: 15,
-            client_max_window_bits: 15,
+            client_max_window_bits: 9 + (kind >> 4) % 7,
         };
+        let memory_level = if kind & 0x80 != 0 { 1 } else { 8 };
         let deflate = crate::ext::Extensions::deflate(
             params,
             Role::Client,
-            &crate::DeflateConfig::default().threshold(0),
+            &crate::DeflateConfig::default()
+                .threshold(0)
+                .memory_level(memory_level),
         );
         let client = Connection::with_extensions(
             Role::Client,
@@ -425,10 +429,10 @@ pub fn deflate(data: &[u8]) {
     let chunked = run_connection(conn(), &wire, (*chunk as usize).max(1), flags & 4 != 0);
     assert_same_run(config, &whole, &chunked);
     if let Some(Event::Message(message)) = joined(&whole.0).first() {
-        let mut reference = flate2::Decompress::new(false);
+        let mut reference = zlib_rs::Inflate::new(false, 15);
         let mut inflated = vec![0; FUZZ_MESSAGE_LIMIT as usize + 1];
         let input = [payload, &[0, 0, 0xFF, 0xFF][..]].concat();
-        let _ = reference.decompress(&input, &mut inflated, flate2::FlushDecompress::Sync);
+        let _ = reference.decompress(&input, &mut inflated, zlib_rs::InflateFlush::SyncFlush);
         inflated.truncate(reference.total_out() as usize);
         assert!(inflated.len() as u64 <= FUZZ_MESSAGE_LIMIT);
         assert_eq!(

@@ -60,8 +60,51 @@ pub(crate) trait Outbound: fmt::Debug + Send {
 pub(crate) struct Extensions {
     /// The RSV bits (RSV1 = 0b100) the negotiated extensions define.
     rsv: u8,
-    inbound: Option<Box<dyn Inbound>>,
-    outbound: Option<Box<dyn Outbound>>,
+    inbound: Option<InboundHalf>,
+    outbound: Option<OutboundHalf>,
+}
+
+/// The receiving half of the negotiated extension, held in place rather
+/// than boxed, so that an idle connection with an extension negotiated
+/// holds no heap until the extension needs its state.
+#[derive(Debug)]
+enum InboundHalf {
+    #[cfg(feature = "deflate")]
+    Deflate(deflate::Inflater),
+    /// Any other transform (the seam's own tests).
+    #[cfg(test)]
+    Boxed(Box<dyn Inbound>),
+}
+
+/// The sending half, held in place as [`InboundHalf`] is.
+#[derive(Debug)]
+enum OutboundHalf {
+    #[cfg(feature = "deflate")]
+    Deflate(deflate::Deflater),
+    #[cfg(test)]
+    Boxed(Box<dyn Outbound>),
+}
+
+impl InboundHalf {
+    fn get(&mut self) -> &mut (dyn Inbound + 'static) {
+        match *self {
+            #[cfg(feature = "deflate")]
+            Self::Deflate(ref mut inflater) => inflater,
+            #[cfg(test)]
+            Self::Boxed(ref mut boxed) => boxed.as_mut(),
+        }
+    }
+}
+
+impl OutboundHalf {
+    fn get(&mut self) -> &mut (dyn Outbound + 'static) {
+        match *self {
+            #[cfg(feature = "deflate")]
+            Self::Deflate(ref mut deflater) => deflater,
+            #[cfg(test)]
+            Self::Boxed(ref mut boxed) => boxed.as_mut(),
+        }
+    }
 }
 
 impl Extensions {
@@ -79,12 +122,16 @@ impl Extensions {
         config: &deflate::DeflateConfig,
     ) -> Self {
         let (inflater, deflater) = params.halves(role, config);
-        Self::per_message(0b100, Box::new(inflater), Box::new(deflater))
+        Self {
+            rsv: 0b100,
+            inbound: Some(InboundHalf::Deflate(inflater)),
+            outbound: Some(OutboundHalf::Deflate(deflater)),
+        }
     }
 
     /// A per-message extension that owns the RSV bits `rsv`, with its two
     /// halves.
-    #[cfg(any(test, feature = "deflate"))]
+    #[cfg(test)]
     pub(crate) fn per_message(
         rsv: u8,
         inbound: Box<dyn Inbound>,
@@ -92,8 +139,8 @@ impl Extensions {
     ) -> Self {
         Self {
             rsv,
-            inbound: Some(inbound),
-            outbound: Some(outbound),
+            inbound: Some(InboundHalf::Boxed(inbound)),
+            outbound: Some(OutboundHalf::Boxed(outbound)),
         }
     }
 
@@ -136,7 +183,7 @@ impl AllowedRsv {
 /// The receive side's share of the extension set: the inbound transform.
 #[derive(Debug, Default)]
 pub(crate) struct InboundSet {
-    transform: Option<Box<dyn Inbound>>,
+    transform: Option<InboundHalf>,
 }
 
 impl InboundSet {
@@ -149,8 +196,9 @@ impl InboundSet {
     /// Without a negotiated extension (a bug in the reader's RSV rule).
     pub(crate) fn transform(&mut self) -> &mut (dyn Inbound + 'static) {
         self.transform
-            .as_deref_mut()
+            .as_mut()
             .expect("RSV bits allowed without an extension")
+            .get()
     }
 }
 
@@ -158,7 +206,7 @@ impl InboundSet {
 #[derive(Debug, Default)]
 pub(crate) struct OutboundSet {
     rsv: u8,
-    transform: Option<Box<dyn Outbound>>,
+    transform: Option<OutboundHalf>,
     /// The message being sent is transformed.
     transforming: bool,
 }
@@ -175,7 +223,7 @@ impl OutboundSet {
         fin: bool,
         choice: Option<bool>,
     ) -> Option<(u8, BytesMut)> {
-        let transform = self.transform.as_deref_mut()?;
+        let transform = self.transform.as_mut()?.get();
         self.transforming = transform.begin(payload.len(), choice);
         if !self.transforming {
             return None;
@@ -193,7 +241,7 @@ impl OutboundSet {
         if !self.transforming {
             return None;
         }
-        let transform = self.transform.as_deref_mut()?;
+        let transform = self.transform.as_mut()?.get();
         let mut out = BytesMut::new();
         transform.payload(payload, fin, &mut out);
         self.transforming = !fin;
