@@ -1,9 +1,16 @@
 #!/usr/bin/env python3
-"""Headless Chromium against our echo server: a page served on 127.0.0.1
-round-trips text and binary over `new WebSocket(...)`, closes with 1000, and
-POSTs its checks back here.
+"""Headless Chromium against our echo server, with and without
+permessage-deflate: a page served on 127.0.0.1 round-trips text (a short one,
+1 MiB of repetitive text) and binary over `new WebSocket(...)`, closes with
+1000, and POSTs its checks back here. Chromium talks to each server through
+a wire tap (wiretap.py), and the checks here read its frames: with deflate,
+the 101 names permessage-deflate and every data message went compressed
+(RSV1) both ways, the 1 MiB text in a fraction of its size; without, no
+extension and no RSV1.
 
-usage: browser_peer.py WS_PORT
+usage: browser_peer.py DEFLATE_WS_PORT PLAIN_WS_PORT
+  DEFLATE_WS_PORT: an echo server with permessage-deflate (the default)
+  PLAIN_WS_PORT:   an echo server run with --no-deflate
 """
 import http.server
 import json
@@ -16,7 +23,13 @@ import sys
 import tempfile
 import threading
 
-WS_PORT = sys.argv[1]
+from wiretap import WireTap
+
+DEFLATE_PORT, PLAIN_PORT = int(sys.argv[1]), int(sys.argv[2])
+# Messages the page sends on each connection (page.html): a short text,
+# 1 MiB of text, 70000 bytes of binary.
+LARGE_TEXT = 1 << 20
+SENT = 3
 PAGE = (pathlib.Path(__file__).parent / "browser" / "page.html").read_bytes()
 result = {}
 done = threading.Event()
@@ -47,7 +60,9 @@ def main():
         return 1
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
-    url = f"http://127.0.0.1:{server.server_address[1]}/page.html?ws={WS_PORT}"
+    deflate_tap, plain_tap = WireTap(DEFLATE_PORT), WireTap(PLAIN_PORT)
+    url = (f"http://127.0.0.1:{server.server_address[1]}/page.html"
+           f"?ws={deflate_tap.port}&plain={plain_tap.port}")
     # Chromium's helper processes outlive a kill of the main one and may
     # still write to the profile while it is removed: run the browser in its
     # own process group, kill the group, and let a leftover file not fail
@@ -59,7 +74,7 @@ def main():
              f"--user-data-dir={profile}", url],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
         try:
-            finished = done.wait(45)
+            finished = done.wait(60)
         finally:
             try:
                 os.killpg(browser.pid, signal.SIGKILL)
@@ -68,13 +83,45 @@ def main():
             browser.wait()
     server.shutdown()
     if not finished:
-        print("  FAIL the page reported nothing within 45 s")
+        print("  FAIL the page reported nothing within 60 s")
         return 1
+    checks = result["checks"] + wire_checks("deflate", deflate_tap, True) + wire_checks("no deflate", plain_tap, False)
     failed = 0
-    for check in result["checks"]:
+    for check in checks:
         print(f"  {'ok  ' if check['ok'] else 'FAIL'} {check['name']}: {check['detail']}")
         failed += not check["ok"]
     return 1 if failed or not result["checks"] else 0
+
+
+def wire_checks(label, tap, deflate):
+    """What the tap saw on the page's one connection through it."""
+    checks = []
+
+    def check(name, ok, detail=""):
+        checks.append({"name": f"{label}, on the wire: {name}", "ok": ok, "detail": detail})
+
+    connections = tap.upgraded()
+    check("one upgraded connection", len(connections) == 1, f"{len(connections)}")
+    if len(connections) != 1:
+        return checks
+    (conn,) = connections
+    named = conn.extensions.startswith("permessage-deflate")
+    check(f"the 101 {'names' if deflate else 'has no'} permessage-deflate", named == deflate,
+          f"Sec-WebSocket-Extensions: {conn.extensions!r}")
+    for side, messages in conn.messages.items():
+        flags = [m.rsv1 for m in messages]
+        check(f"{side}'s {SENT} data messages all {'compressed (RSV1)' if deflate else 'uncompressed'}",
+              flags == [deflate] * SENT, f"RSV1 per message: {flags}")
+        large = max((m for m in messages if m.kind == "text"), key=lambda m: m.wire_bytes, default=None)
+        size = large.wire_bytes if large else 0
+        if deflate:
+            check(f"{side}'s 1 MiB text in under 1/20 of it", 0 < size < LARGE_TEXT // 20,
+                  f"{size} B in {large.frames if large else 0} frames")
+        else:
+            check(f"{side}'s 1 MiB text as it is", size == LARGE_TEXT, f"{size} B")
+    rsv = conn.client.control_rsv + conn.server.control_rsv
+    check("no RSV bit on a control frame", not any(rsv), f"{rsv}")
+    return checks
 
 
 sys.exit(main())

@@ -36,12 +36,13 @@ wait_port() {
   return 1
 }
 
-# Starts an echo server example (default echo_server) on a free port; sets
-# ECHO_PORT and ECHO_PID.
+# Starts an echo server example (default echo_server) on a free port, with
+# any further arguments as its options; sets ECHO_PORT and ECHO_PID.
 start_echo_server() {
   local log=$1 example=${2:-echo_server}
+  shift $(($# < 2 ? $# : 2))
   ECHO_PORT=$(free_port)
-  "$examples/$example" "127.0.0.1:$ECHO_PORT" >"$log" 2>&1 &
+  "$examples/$example" "127.0.0.1:$ECHO_PORT" "$@" >"$log" 2>&1 &
   ECHO_PID=$!
   wait_port "$ECHO_PORT"
 }

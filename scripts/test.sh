@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # The whole test suite, from a fresh clone: every crate's unit, integration,
 # property and doc tests (the example servers' limits among them); the
-# explainer's checks; the Autobahn case groups 1-10 (server and client role);
-# the real peers (Python websockets, Node ws, headless Chromium) against
-# the echo server over 127.0.0.1; the tokio examples (chat, keepalive,
-# client) and the axum example against Python websockets.
+# explainer's checks; all 517 Autobahn cases, groups 1-10, 12 and 13
+# (permessage-deflate), in the server and client role; the real peers (Python
+# websockets, Node ws, headless Chromium, with and without permessage-deflate)
+# against the echo server over 127.0.0.1, and our client role against Python
+# websockets; the tokio examples (chat, keepalive, client) and the axum
+# example against Python websockets.
 #
 # It checks its prerequisites first (scripts/prerequisites.sh): what is
 # missing is named with the command that installs it, and nothing is built;

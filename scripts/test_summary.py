@@ -75,13 +75,17 @@ if code != 0 and bad == 0:
     stage_failed("Autobahn", code)
 
 # Peers: conformance/peers.sh prints "== <peer>" before each and, at the end,
-# "All peers green." or "FAIL: peers: <names>; ...".
+# "All peers green." or "FAIL: peers: <names>; ...". Each peer prints one
+# "  ok  " or "  FAIL" line per check; those are shown, the peers counted.
 text, code = stage("peers")
 ran = re.findall(r"^== (\S+)", text, re.M)
 m = re.search(r"^FAIL: peers: ([^;]*);", text, re.M)
 bad = len(m[1].split()) if m else 0
+checks_ok = len(re.findall(r"^  ok  ", text, re.M))
+checks = checks_ok + len(re.findall(r"^  FAIL", text, re.M))
 if ran:
-    count(len(ran) - bad, bad, f"peers {len(ran) - bad}/{len(ran)}" + (f" (failed: {m[1]})" if m else ""))
+    detail = [f"{checks_ok}/{checks} checks"] + ([f"failed: {m[1]}"] if m else [])
+    count(len(ran) - bad, bad, f"peers {len(ran) - bad}/{len(ran)} ({', '.join(detail)})")
 if code != 0 and bad == 0:
     stage_failed("peers", code)
 
