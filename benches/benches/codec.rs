@@ -103,6 +103,7 @@ fn decode_fastwebsockets(
 }
 
 fn decode(c: &mut Criterion) {
+    wsframe_benches::select_kernel_from_env();
     let rt = runtime();
     for w in workloads::all() {
         let mut group = c.benchmark_group(format!("codec_decode/{}", w.name));
@@ -158,6 +159,7 @@ fn decode(c: &mut Criterion) {
 /// Encoding: the server sends `count` copies of the workload's message; each
 /// implementation writes every frame to the in-memory socket.
 fn encode(c: &mut Criterion) {
+    wsframe_benches::select_kernel_from_env();
     let rt = runtime();
     for w in workloads::all() {
         if !["100k_x_20B_text", "1k_x_16KiB_text", "1k_x_64KiB_binary"].contains(&w.name) {

@@ -144,7 +144,9 @@ impl FrameHeader {
     /// the rules of RFC 6455 §5 (reserved bits and opcodes, control frames,
     /// minimal lengths) are the receiver's to apply, with the connection's
     /// role, limits and extensions at hand.
-    #[inline]
+    // Always inlined: it runs for every frame, and a call returns the
+    // header through memory.
+    #[inline(always)]
     pub fn parse(buf: &[u8]) -> Status<(Self, usize)> {
         let [first, second, ..] = *buf else {
             return Status::Partial;

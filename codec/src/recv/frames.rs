@@ -248,36 +248,15 @@ impl FrameReader {
     ) -> bool {
         let mut progress = false;
         while ready.len() < READY_MAX {
-            let (header, len) = match self.read_header(buf) {
-                // Under FUSE_MIN, so the length fits a usize.
-                Ok(Status::Complete((header, len)))
-                    if header.payload_len < FUSE_MIN
-                        && len + header.payload_len as usize <= buf.len() =>
-                {
-                    (header, len)
-                }
-                _ => break,
+            let Some((header, len)) = self.small_frame_header(buf) else {
+                break;
             };
             progress = true;
-            let n = header.payload_len as usize;
-            if let Some(text) = assembler.plain_whole_message(&header) {
-                // A message in one frame, all here: unmasked where it lies,
-                // text checked in one shot, handed out as a slice. The
-                // frame is split off whole (one split, its header dropped
-                // from the shared bytes after).
-                let mut frame = buf.split_to(len + n);
-                let payload = &mut frame[len..];
-                if let Some(key) = header.mask {
-                    apply_mask(payload, key, 0);
-                }
-                let verdict = if text {
-                    utf8stream::check(payload)
-                } else {
-                    Ok(())
-                };
-                assembler.whole_message(text, frame, len, verdict, ready);
+            if let Some(item) = Self::whole_message(buf, &header, len, assembler) {
+                ready.push_back(item);
                 continue;
             }
+            let n = header.payload_len as usize;
             buf.advance(len);
             let route = match assembler.begin(&header, true) {
                 Ok(route) => route,
@@ -307,6 +286,69 @@ impl FrameReader {
             }
         }
         progress
+    }
+
+    /// The next item, if the read buffer starts with the whole frame of a
+    /// small message on its own: the common case, handed to the caller
+    /// straight, without the queue. `None` (nothing read) for anything else,
+    /// which [`read`](Self::read) reads. The queue must be empty: items are
+    /// handed out in stream order.
+    #[inline]
+    pub(super) fn next_small_message(
+        &mut self,
+        buf: &mut BytesMut,
+        assembler: &MessageAssembler,
+    ) -> Option<Inbound> {
+        if !matches!(self.place, Place::Header) || self.kept != 0 {
+            return None;
+        }
+        let (header, len) = self.small_frame_header(buf)?;
+        Self::whole_message(buf, &header, len, assembler)
+    }
+
+    /// The header at the front of `buf`, judged, if its frame is small
+    /// (under [`FUSE_MIN`]) and lies whole in `buf`.
+    #[inline(always)]
+    fn small_frame_header(&self, buf: &[u8]) -> Option<(FrameHeader, usize)> {
+        match self.read_header(buf) {
+            // Under FUSE_MIN, so the length fits a usize.
+            Ok(Status::Complete((header, len)))
+                if header.payload_len < FUSE_MIN
+                    && len + header.payload_len as usize <= buf.len() =>
+            {
+                Some((header, len))
+            }
+            _ => None,
+        }
+    }
+
+    /// If the small frame with `header` (`len` bytes) lying whole at the
+    /// front of `buf` is a message on its own, as
+    /// [`MessageAssembler::plain_whole_message`] says: the message, split
+    /// off and unmasked where it lies, text checked in one shot and handed
+    /// out as a slice (or its UTF-8 violation). `None`, with nothing read,
+    /// for any other frame.
+    #[inline(always)]
+    fn whole_message(
+        buf: &mut BytesMut,
+        header: &FrameHeader,
+        len: usize,
+        assembler: &MessageAssembler,
+    ) -> Option<Inbound> {
+        let text = assembler.plain_whole_message(header)?;
+        // The frame is split off whole (one split, its header dropped from
+        // the shared bytes after).
+        let mut frame = buf.split_to(len + header.payload_len as usize);
+        let payload = &mut frame[len..];
+        if let Some(key) = header.mask {
+            apply_mask(payload, key, 0);
+        }
+        let verdict = if text {
+            utf8stream::check(payload)
+        } else {
+            Ok(())
+        };
+        Some(MessageAssembler::whole_message(text, frame, len, verdict))
     }
 
     /// Reads (the rest of) a header and starts its frame.

@@ -216,14 +216,12 @@ impl MessageAssembler {
     /// the payload.
     #[inline(always)]
     pub(super) fn whole_message(
-        &mut self,
         text: bool,
         frame: BytesMut,
         header_len: usize,
         verdict: Result<(), Utf8Error>,
-        ready: &mut VecDeque<Inbound>,
-    ) {
-        ready.push_back(match verdict {
+    ) -> Inbound {
+        match verdict {
             Ok(()) => {
                 let mut payload = frame.freeze();
                 payload.advance(header_len);
@@ -235,7 +233,7 @@ impl MessageAssembler {
                 &err,
                 1,
             ))),
-        });
+        }
     }
 
     /// A frame with `header` starts (its header rules already checked):

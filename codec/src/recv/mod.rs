@@ -166,9 +166,18 @@ impl Receiver {
     /// The next item, or `None` until more bytes arrive.
     #[inline]
     pub(crate) fn poll(&mut self) -> Option<Inbound> {
-        if self.ready.is_empty() {
-            self.catch_up();
+        if let Some(item) = self.ready.pop_front() {
+            return Some(item);
         }
+        // The common case, a small message in one frame, goes to the caller
+        // without the queue.
+        if let Some(item) = self
+            .reader
+            .next_small_message(&mut self.buf, &self.assembler)
+        {
+            return Some(item);
+        }
+        self.catch_up();
         self.ready.pop_front()
     }
 

@@ -7,9 +7,11 @@ use crate::stream::{invalid_at, unfinished_tail_len};
 /// The key in both halves of a 64-bit word.
 #[inline]
 fn wide(key: [u8; 4]) -> u64 {
-    u64::from_ne_bytes([
-        key[0], key[1], key[2], key[3], key[0], key[1], key[2], key[3],
-    ])
+    // From the key as one word, not byte by byte: this runs for every
+    // small frame.
+    let word = u64::from(u32::from_ne_bytes(key));
+    // In memory the key's bytes, then again, in either byte order.
+    word | word << 32
 }
 
 /// `buf ^= key`, repeating, eight bytes a step; `key` as seen from `buf[0]`.
@@ -21,9 +23,18 @@ pub(crate) fn mask_in_place(buf: &mut [u8], key: [u8; 4]) {
         let value = u64::from_ne_bytes((&*word).try_into().expect("8 bytes")) ^ wide;
         word.copy_from_slice(&value.to_ne_bytes());
     }
-    // Whole words keep the key's phase: the tail starts at key[0].
-    for (n, byte) in words.into_remainder().iter_mut().enumerate() {
-        *byte ^= key[n % 4];
+    // Whole words keep the key's phase: the rest starts at key[0], and
+    // after four more bytes at key[0] again.
+    let mut rest = words.into_remainder();
+    if rest.len() >= 4 {
+        let (word, tail) = rest.split_at_mut(4);
+        let value =
+            u32::from_ne_bytes((&*word).try_into().expect("4 bytes")) ^ u32::from_ne_bytes(key);
+        word.copy_from_slice(&value.to_ne_bytes());
+        rest = tail;
+    }
+    for (byte, k) in rest.iter_mut().zip(key) {
+        *byte ^= k;
     }
 }
 
@@ -42,11 +53,20 @@ pub(crate) unsafe fn mask_copy(dst: *mut u8, src: &[u8], key: [u8; 4]) {
         // SAFETY: `8 * i + 8 <= src.len()`, all writable at `dst`.
         unsafe { dst.add(8 * i).cast::<u64>().write_unaligned(value) };
     }
-    // Whole words keep the key's phase: the tail starts at key[0].
-    let done = src.len() - words.remainder().len();
-    for (n, byte) in words.remainder().iter().enumerate() {
+    // Whole words keep the key's phase: the rest starts at key[0], and
+    // after four more bytes at key[0] again.
+    let mut rest = words.remainder();
+    let mut done = src.len() - rest.len();
+    if rest.len() >= 4 {
+        let (word, tail) = rest.split_at(4);
+        let value = u32::from_ne_bytes(word.try_into().expect("4 bytes")) ^ u32::from_ne_bytes(key);
+        // SAFETY: `done + 4 <= src.len()`, writable at `dst`.
+        unsafe { dst.add(done).cast::<u32>().write_unaligned(value) };
+        (rest, done) = (tail, done + 4);
+    }
+    for (n, (byte, k)) in rest.iter().zip(key).enumerate() {
         // SAFETY: `done + n < src.len()`, writable at `dst`.
-        unsafe { dst.add(done + n).write(byte ^ key[n % 4]) };
+        unsafe { dst.add(done + n).write(byte ^ k) };
     }
 }
 
