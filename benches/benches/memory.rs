@@ -20,7 +20,7 @@ mod counting_alloc;
 
 use std::{io, sync::atomic::Ordering::Relaxed};
 
-use counting_alloc::{mark, Mark, ALLOCATED, ALLOCATIONS, LIVE, PEAK};
+use counting_alloc::{count_this_thread, mark, Mark, ALLOCATED, ALLOCATIONS, LIVE, PEAK};
 use futures_util::StreamExt;
 use wsframe::{
     apply_mask_bytewise, Config, Connection, DeflateConfig, DeflateParams, Event, Message, Role,
@@ -419,6 +419,7 @@ fn per_connection(total: usize, count: usize) -> String {
 }
 
 fn main() {
+    count_this_thread();
     let quick = std::env::args().any(|a| a == "--test");
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_time()

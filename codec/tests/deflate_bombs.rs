@@ -14,7 +14,7 @@ mod counting_alloc;
 use std::sync::atomic::Ordering::Relaxed;
 
 use common::*;
-use counting_alloc::{LIVE, PEAK};
+use counting_alloc::{count_this_thread, LIVE, PEAK};
 use flate2::{Compress, Compression, FlushCompress};
 use wsframe::{
     Config, Connection, DeflateConfig, DeflateParams, Event, Message, ProtocolError, Role,
@@ -96,6 +96,7 @@ static MEASURING: std::sync::Mutex<()> = std::sync::Mutex::new(());
 #[test]
 fn bombs_close_with_1009_within_the_limit_in_memory_and_work() {
     let _one = MEASURING.lock().unwrap_or_else(|e| e.into_inner());
+    count_this_thread();
     let block = one_mib_of_zeros();
     let too_big = Some(ProtocolError::MessageTooBig {
         declared: LIMIT + 1,
@@ -141,6 +142,7 @@ fn bombs_close_with_1009_within_the_limit_in_memory_and_work() {
 #[test]
 fn past_the_limit_the_heap_holds_only_the_inflater_and_the_read_buffer() {
     let _one = MEASURING.lock().unwrap_or_else(|e| e.into_inner());
+    count_this_thread();
     let frame = client(FIN | RSV1 | BINARY, &one_mib_of_zeros().repeat(64));
     for read_size in [512, 2048, 16 * 1024, 64 * 1024] {
         for in_place in [false, true] {
@@ -165,6 +167,7 @@ fn past_the_limit_the_heap_holds_only_the_inflater_and_the_read_buffer() {
 #[test]
 fn deflate_state_is_allocated_when_needed_and_released_without_takeover() {
     let _one = MEASURING.lock().unwrap_or_else(|e| e.into_inner());
+    count_this_thread();
     let hello = client(
         FIN | RSV1 | TEXT,
         &[0xf2, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00],
@@ -224,6 +227,7 @@ fn deflate_state_is_allocated_when_needed_and_released_without_takeover() {
 #[test]
 fn the_compressor_heap_follows_the_window_and_memory_level() {
     let _one = MEASURING.lock().unwrap_or_else(|e| e.into_inner());
+    count_this_thread();
     let text = "{\"id\":1,\"name\":\"compressible\"}".repeat(100);
     for (bits, level) in [(15u8, 8u8), (9, 1), (9, 8), (12, 4)] {
         let deflate = DeflateConfig::default()

@@ -2,15 +2,33 @@
 //! allocation, forwarding to `System`. One copy, included with `#[path]` by
 //! the memory bench (`benches/benches/memory.rs`) and the decompression
 //! bomb test (`codec/tests/deflate_bombs.rs`); including it installs it as
-//! that binary's global allocator. The counters are global: measure one
-//! thing at a time.
+//! that binary's global allocator. Only threads that called
+//! [`count_this_thread`] are counted (a test harness's own threads free
+//! captured output at any time); the counters are shared by those threads:
+//! measure one thing at a time.
 // Each includer uses part of it.
 #![allow(dead_code)]
 
 use std::{
     alloc::{GlobalAlloc, Layout, System},
+    cell::Cell,
     sync::atomic::{AtomicUsize, Ordering::Relaxed},
 };
+
+thread_local! {
+    /// Whether this thread's allocations are counted. `const`-initialised
+    /// and without a destructor, so reading it never allocates.
+    static COUNTED: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Counts the calling thread's allocations and frees from now on.
+pub fn count_this_thread() {
+    COUNTED.with(|counted| counted.set(true));
+}
+
+fn counted() -> bool {
+    COUNTED.try_with(Cell::get).unwrap_or(false)
+}
 
 /// Counts, then forwards to `System`.
 pub struct Counting;
@@ -25,10 +43,19 @@ pub static ALLOCATED: AtomicUsize = AtomicUsize::new(0);
 pub static ALLOCATIONS: AtomicUsize = AtomicUsize::new(0);
 
 fn grew(size: usize) {
+    if !counted() {
+        return;
+    }
     let live = LIVE.fetch_add(size, Relaxed) + size;
     PEAK.fetch_max(live, Relaxed);
     ALLOCATED.fetch_add(size, Relaxed);
     ALLOCATIONS.fetch_add(1, Relaxed);
+}
+
+fn shrank(size: usize) {
+    if counted() {
+        LIVE.fetch_sub(size, Relaxed);
+    }
 }
 
 // SAFETY: every method forwards to `System` with the caller's arguments
@@ -40,12 +67,12 @@ unsafe impl GlobalAlloc for Counting {
         unsafe { System.alloc(layout) }
     }
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        LIVE.fetch_sub(layout.size(), Relaxed);
+        shrank(layout.size());
         // SAFETY: `ptr` came from `System.alloc` with this layout.
         unsafe { System.dealloc(ptr, layout) }
     }
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        LIVE.fetch_sub(layout.size(), Relaxed);
+        shrank(layout.size());
         grew(new_size);
         // SAFETY: forwarded unchanged; the caller upholds `realloc`'s contract.
         unsafe { System.realloc(ptr, layout, new_size) }
