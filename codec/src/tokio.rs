@@ -175,6 +175,47 @@ pub struct WebSocket<S> {
     core: Core<S>,
 }
 
+/// `request`, offering permessage-deflate too when [`Config::deflate`] is
+/// on and it does not offer it already.
+fn with_deflate_offer(request: &ClientHandshake, config: &Config) -> ClientHandshake {
+    #[cfg(feature = "deflate")]
+    if let Some(deflate) = config.deflate() {
+        let offered = request
+            .extensions()
+            .iter()
+            .any(|e| e.name() == crate::PERMESSAGE_DEFLATE);
+        if !offered {
+            return request.clone().extension(deflate.offer());
+        }
+    }
+    #[cfg(not(feature = "deflate"))]
+    let _ = config;
+    request.clone()
+}
+
+/// The client's connection for the server's 101: with permessage-deflate
+/// as the server accepted it (checked by RFC 7692 §7.1), without it if it
+/// did not.
+fn client_connection(accepted: &Accepted, config: Config) -> Result<Connection, Error> {
+    let deflate_accepted = accepted
+        .extensions
+        .iter()
+        .any(|e| e.name() == "permessage-deflate");
+    #[cfg(feature = "deflate")]
+    if let Some(deflate) = config.deflate() {
+        let params = deflate.check_response(&accepted.extensions)?;
+        return Ok(Connection::with_deflate(Role::Client, config, params));
+    }
+    if deflate_accepted {
+        // Offered in the request without `Config::deflate`: nothing here
+        // could inflate what the server will send.
+        return Err(Error::Handshake(
+            crate::handshake::HandshakeError::BadExtensionResponse,
+        ));
+    }
+    Ok(Connection::new(Role::Client, config))
+}
+
 /// The 101 that `accept` writes and the server's connection: with
 /// permessage-deflate added when [`Config::deflate`] is on and the client
 /// offered it acceptably (RFC 7692 §5), without it otherwise.
@@ -283,9 +324,21 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
     /// Wraps a stream whose handshake is already done (by hyper, say).
     /// `leftover` holds the bytes read after the handshake's head, already
     /// WebSocket frames: they are read first.
+    ///
+    /// The connection has no extension; for one whose handshake negotiated
+    /// permessage-deflate, build it with [`Connection::with_deflate`] and
+    /// use [`from_connection`](Self::from_connection).
     pub fn from_upgraded(io: S, role: Role, config: Config, leftover: Bytes) -> Self {
         let mut conn = Connection::new(role, config);
         conn.receive(&leftover);
+        Self::from_connection(io, conn)
+    }
+
+    /// Wraps a stream whose handshake is done and the sans-IO connection
+    /// made for it (with the extensions the handshake negotiated, and
+    /// the bytes read after the handshake's head already
+    /// [`receive`](Connection::receive)d).
+    pub fn from_connection(io: S, conn: Connection) -> Self {
         Self {
             core: Core::new(io, conn),
         }
@@ -296,10 +349,16 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
     /// Returns the socket and what the server chose (subprotocol,
     /// extensions, its headers).
     ///
+    /// With [`Config::deflate`] on, permessage-deflate is offered (RFC
+    /// 7692 §5, unless `request` already offers it) and, if the server
+    /// accepts, used as it answered.
+    ///
     /// # Errors
     ///
     /// [`Error::Handshake`] for a response that is not a valid 101 for
-    /// this request, [`Error::Io`].
+    /// this request (including a permessage-deflate answer that RFC 7692
+    /// §7.1 refuses, or one to an offer made without [`Config::deflate`]),
+    /// [`Error::Io`].
     ///
     /// # Cancel safety
     ///
@@ -309,6 +368,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
         request: &ClientHandshake,
         config: Config,
     ) -> Result<(Self, Accepted), Error> {
+        let request = with_deflate_offer(request, &config);
         io.write_all(&request.to_bytes()).await?;
         io.flush().await?;
         let mut response = BytesMut::with_capacity(1024);
@@ -318,8 +378,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
             }
             if let Status::Complete(accepted) = request.parse_response(&response)? {
                 response.advance(accepted.head_len);
-                let ws = Self::from_upgraded(io, Role::Client, config, response.freeze());
-                return Ok((ws, accepted));
+                let mut conn = client_connection(&accepted, config)?;
+                conn.receive(&response);
+                return Ok((Self::from_connection(io, conn), accepted));
             }
         }
     }

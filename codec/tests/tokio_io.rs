@@ -429,3 +429,51 @@ async fn a_batch_of_small_messages_costs_one_read_and_one_write() {
     want.push(Event::Pong(Bytes::from_static(b"p")));
     assert_eq!(events, want);
 }
+
+/// `client`/`connect` with [`Config::deflate`] on offer permessage-deflate
+/// and inflate what the server compresses (RFC 7692 §5); without it they
+/// offer nothing.
+#[cfg(all(feature = "http", feature = "deflate"))]
+#[tokio::test]
+async fn connect_with_deflate_on_negotiates_it_and_inflates_the_echo() {
+    use wsframe::DeflateConfig;
+    let deflate = || {
+        Config::builder()
+            .deflate(Some(DeflateConfig::default()))
+            .build()
+    };
+    for client_offers in [true, false] {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let server = tokio::spawn(async move {
+            let (stream, _) = listener.accept().await.unwrap();
+            let mut ws = WebSocket::accept(stream, deflate()).await.unwrap();
+            while let Some(Ok(event)) = ws.next().await {
+                if let Event::Message(message) = event {
+                    ws.send(message).await.unwrap();
+                }
+            }
+        });
+        let uri: http::Uri = format!("ws://127.0.0.1:{port}/").parse().unwrap();
+        let config = if client_offers {
+            deflate()
+        } else {
+            Config::default()
+        };
+        let (mut ws, accepted) = WebSocket::connect(&uri, config).await.unwrap();
+        let negotiated = accepted
+            .extensions
+            .iter()
+            .any(|e| e.name() == "permessage-deflate");
+        assert_eq!(negotiated, client_offers);
+        // Past the 1 KiB threshold: the server's echo is compressed (RSV1),
+        // which a client without the extension would fail with 1002.
+        let long = "compressible text, ".repeat(5_000);
+        for message in [Message::from("hi"), Message::from(long.as_str())] {
+            ws.send(message.clone()).await.unwrap();
+            assert_eq!(ws.next().await.unwrap().unwrap(), Event::Message(message));
+        }
+        ws.close(wsframe::CloseCode::NORMAL, "").await.unwrap();
+        server.await.unwrap();
+    }
+}

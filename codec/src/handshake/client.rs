@@ -186,6 +186,11 @@ impl ClientHandshake {
         &self.target
     }
 
+    /// The extensions offered, in the order written.
+    pub fn extensions(&self) -> &[ExtensionOffer] {
+        &self.extensions
+    }
+
     /// The request's header fields, in the order written.
     pub(crate) fn fields(&self) -> Vec<(&str, String)> {
         let mut fields = vec![
