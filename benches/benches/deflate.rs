@@ -26,10 +26,10 @@
 //! - `encode/<workload>`: a server sending each message whole and compressed
 //!   (level 6, every message, context taken over): `wsframe` (`send`),
 //!   `zlib-rs_deflate` (the floor: each message compressed with a sync flush,
-//!   tail stripped, no framing) and `yawc` (`Sink::send` into a socket that
-//!   counts the bytes).
+//!   tail stripped, no framing) and `yawc` (`SinkExt::feed` per message,
+//!   one flush at the end, into a socket that counts the bytes).
 //!
-//! Both sides allow messages and frames up to [`LIMIT`]. Every closure checks
+//! wsframe and yawc allow messages and frames up to [`LIMIT`]. Every closure checks
 //! the count and length of what it decoded or wrote.
 //!
 //! Not compared: `soketto` (0.8, feature `deflate`) inflates each message
