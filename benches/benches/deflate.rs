@@ -1,33 +1,80 @@
-//! Group `codec_deflate`: permessage-deflate (RFC 7692).
+//! Group `codec_deflate`: permessage-deflate (RFC 7692), the same bytes for
+//! every implementation, throughput in uncompressed message bytes.
 //!
-//! - `decode`: compressed client streams (masked frames, RSV1, context
-//!   taken over between messages) read by a server `Connection` with
-//!   deflate negotiated, in 64 KiB reads, which inflates and validates UTF-8
-//!   as the bytes arrive; against the floor of the same backend (flate2 on
-//!   zlib-rs) inflating each whole message's payload, already unmasked, then
-//!   `std::str::from_utf8` on it. Same compressed bytes for both.
-//! - `encode`: a server `Connection` sending the messages compressed, against
-//!   flate2 compressing each with a sync flush.
+//! Workloads (`<count>_x_<size>_<kind>`): 100k × 20 B text, 10k × 1 KiB
+//! JSON-like text, 1k × 16 KiB text, 16 × 1 MiB text in 64 KiB fragments,
+//! 1k × 64 KiB binary. The text is generated JSON-like records (20 B and
+//! 1 KiB) and prose (16 KiB, 1 MiB), some of it non-ASCII, that compress as
+//! real traffic does (2.3x for the 20 B messages with the context taken
+//! over, 4.5-5.2x for the rest), not repeated text; the binary is packed
+//! little-endian samples (1.8x). The setup prints each workload's ratio.
 //!
-//! None of the peer crates in this workspace (tungstenite 0.30,
-//! tokio-websockets 0.13, fastwebsockets 0.10) implements
-//! permessage-deflate, so none is compared. Throughput counts the
-//! uncompressed message bytes. Every closure checks its count and bytes.
+//! - `decode/<workload>`: a client stream (masked frames, RSV1 on each
+//!   message's first frame, context taken over between messages, as
+//!   browsers send) compressed once by zlib-rs at level 6 with a 32 KiB
+//!   window, read in memory by a server with deflate negotiated:
+//!   - `wsframe` (`receive`) and `wsframe_read_buf` (reads appended to
+//!     `read_buf()`): inflating and validating UTF-8 as the bytes arrive;
+//!   - `zlib-rs_inflate`, the floor: each message's compressed payload,
+//!     already unframed and unmasked, inflated by the same backend through
+//!     the same API (zlib-rs's `Inflate`), nothing checked;
+//!   - `zlib-rs_inflate_then_from_utf8`: the floor plus `std::str::from_utf8`
+//!     on each text message;
+//!   - `yawc` (0.5, on flate2's zlib-rs backend, UTF-8 checked with
+//!     simdutf8): `WebSocket::from_stream_with_extensions` over an in-memory
+//!     socket, reading 64 KiB at a time.
+//! - `encode/<workload>`: a server sending each message whole and compressed
+//!   (level 6, every message, context taken over): `wsframe` (`send`),
+//!   `zlib-rs_deflate` (the floor: each message compressed with a sync flush,
+//!   tail stripped, no framing) and `yawc` (`SinkExt::feed` per message,
+//!   one flush at the end, into a socket that counts the bytes).
+//!
+//! wsframe and yawc allow messages and frames up to [`LIMIT`]. Every closure checks
+//! the count and length of what it decoded or wrote.
+//!
+//! Not compared: `soketto` (0.8, feature `deflate`) inflates each message
+//! with a new decompressor, so it cannot read a client stream that takes its
+//! context over (its server accepts such an offer all the same); it does not
+//! check UTF-8; and its `flate2` feature `zlib` would move every `flate2`
+//! in this build, yawc's included, onto C zlib. tungstenite (0.30),
+//! tokio-websockets (0.13) and fastwebsockets (0.10) have no
+//! permessage-deflate.
 #![allow(missing_docs)] // criterion_group! generates undocumented public items
 
-use std::time::Duration;
+use std::{
+    io,
+    pin::Pin,
+    sync::{
+        atomic::{AtomicUsize, Ordering},
+        Arc,
+    },
+    task::{Context, Poll},
+    time::Duration,
+};
 
-use criterion::{black_box, criterion_group, criterion_main, Criterion, Throughput};
-use flate2::{Compress, Compression, Decompress, FlushCompress, FlushDecompress};
+use criterion::{
+    black_box, criterion_group, criterion_main, BenchmarkGroup, Criterion, Throughput,
+};
+use futures_util::SinkExt;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use wsframe::{
     apply_mask_bytewise, Config, Connection, DeflateConfig, DeflateParams, Event, Message, Role,
 };
-use wsframe_benches::mem_socket::READ_SIZE;
+use wsframe_benches::mem_socket::{MemSocket, READ_SIZE};
+use zlib_rs::{Deflate, DeflateFlush, Inflate, InflateFlush};
 
 /// The sync flush's tail, stripped by the sender and appended by the
 /// receiver (§7.2.1, §7.2.2).
 const TAIL: [u8; 4] = [0, 0, 0xFF, 0xFF];
 
+/// The largest frame and message every implementation accepts.
+const LIMIT: usize = 4 << 20;
+
+/// Compression level of every compressor here (zlib's default).
+const LEVEL: i32 = 6;
+
+/// The extension the handshake agreed on: both sides take their context
+/// over, 32 KiB windows.
 const TAKEOVER: DeflateParams = DeflateParams {
     server_no_context_takeover: false,
     client_no_context_takeover: false,
@@ -35,9 +82,10 @@ const TAKEOVER: DeflateParams = DeflateParams {
     client_max_window_bits: 15,
 };
 
-/// A deterministic stream of JSON-like records: varied keys, numbers,
-/// words (some non-ASCII), so that it compresses as real traffic does
-/// (about 4-6x), not as repeated text.
+/// The `Sec-WebSocket-Extensions` value of [`TAKEOVER`].
+const TAKEOVER_HEADER: &str = "permessage-deflate";
+
+/// A deterministic generator of message contents.
 struct Records(u64);
 
 impl Records {
@@ -53,8 +101,9 @@ impl Records {
         words[self.next() as usize % words.len()]
     }
 
-    /// Text of exactly `len` bytes (padded with spaces).
-    fn text(&mut self, len: usize) -> String {
+    /// JSON-like records of exactly `len` bytes: varied keys, numbers and
+    /// words (some non-ASCII).
+    fn json(&mut self, len: usize) -> String {
         const NAMES: &[&str] = &[
             "alice",
             "bob",
@@ -73,25 +122,6 @@ impl Records {
             "oğuz",
             "pérez",
         ];
-        const WORDS: &[&str] = &[
-            "order",
-            "shipped",
-            "pending",
-            "refund",
-            "update",
-            "price",
-            "quantity",
-            "café",
-            "Zürich",
-            "naïve",
-            "résumé",
-            "東京",
-            "Москва",
-            "👍",
-            "ok",
-            "error",
-            "retry",
-        ];
         let mut out = String::with_capacity(len + 256);
         while out.len() < len {
             let id = self.next() % 1_000_000;
@@ -107,78 +137,244 @@ impl Records {
                 amount % 100
             ));
         }
-        // Cut on a character boundary, then pad to the length.
-        let mut end = len.min(out.len());
-        while !out.is_char_boundary(end) {
-            end -= 1;
-        }
-        out.truncate(end);
+        cut_to(out, len)
+    }
+
+    /// Prose of exactly `len` bytes: words of several scripts, numbers,
+    /// punctuation.
+    fn prose(&mut self, len: usize) -> String {
+        let mut out = String::with_capacity(len + 64);
         while out.len() < len {
-            out.push(' ');
+            match self.next() % 16 {
+                0 => out.push_str(". "),
+                1 => out.push_str(", "),
+                2 => out.push_str(&format!("{} ", self.next() % 10_000)),
+                _ => {
+                    out.push_str(self.pick(WORDS));
+                    out.push(' ');
+                }
+            }
         }
+        cut_to(out, len)
+    }
+
+    /// Binary of exactly `len` bytes: records of a counter, a slowly
+    /// varying sample and a status byte, little-endian.
+    fn binary(&mut self, len: usize) -> Vec<u8> {
+        let mut out = Vec::with_capacity(len + 16);
+        let (mut tick, mut sample) = (self.next() as u32, 20_000i32);
+        while out.len() < len {
+            tick = tick.wrapping_add(1 + (self.next() % 3) as u32);
+            sample += (self.next() % 201) as i32 - 100;
+            out.extend_from_slice(&tick.to_le_bytes());
+            out.extend_from_slice(&sample.to_le_bytes());
+            out.push((self.next() % 4) as u8);
+        }
+        out.truncate(len);
         out
     }
 }
 
-/// The messages of one workload, compressed as a client with context
-/// takeover compresses them, and framed.
+const WORDS: &[&str] = &[
+    "order",
+    "shipped",
+    "pending",
+    "refund",
+    "update",
+    "price",
+    "quantity",
+    "the",
+    "of",
+    "and",
+    "a",
+    "to",
+    "in",
+    "is",
+    "that",
+    "for",
+    "café",
+    "Zürich",
+    "naïve",
+    "résumé",
+    "東京",
+    "Москва",
+    "привет",
+    "世界",
+    "👍",
+    "ok",
+    "error",
+    "retry",
+    "message",
+    "frame",
+    "window",
+    "compressed",
+    "über",
+    "straße",
+    "façade",
+    "año",
+    "ελληνικά",
+    "データ",
+    "connection",
+    "server",
+    "client",
+];
+
+/// `text` cut to `len` bytes on a code-point boundary, then padded with
+/// spaces to exactly `len`.
+fn cut_to(mut text: String, len: usize) -> String {
+    let mut end = len.min(text.len());
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    text.truncate(end);
+    while text.len() < len {
+        text.push(' ');
+    }
+    text
+}
+
+/// `text` cut into pieces of at most `size` bytes on code-point boundaries.
+fn pieces(text: &[u8], size: usize) -> Vec<&[u8]> {
+    let text = std::str::from_utf8(text).expect("text");
+    let mut out = Vec::new();
+    let mut rest = text;
+    while !rest.is_empty() {
+        let mut end = size.min(rest.len());
+        while !rest.is_char_boundary(end) {
+            end -= 1;
+        }
+        let (piece, tail) = rest.split_at(end);
+        out.push(piece.as_bytes());
+        rest = tail;
+    }
+    out
+}
+
+/// The messages of one workload and the compressed client stream that
+/// carries them.
 struct Workload {
     name: &'static str,
-    messages: Vec<String>,
-    /// Each message's compressed payload, tail stripped.
+    text: bool,
+    messages: Vec<Vec<u8>>,
+    /// Each message's compressed payload (its fragments' payloads one after
+    /// the other), unmasked, tail stripped.
     compressed: Vec<Vec<u8>>,
     /// The masked client frames carrying `compressed`.
     stream: Vec<u8>,
+    /// Total length of `messages`.
     bytes: usize,
 }
 
 impl Workload {
-    fn new(name: &'static str, sizes: impl Iterator<Item = usize>) -> Self {
-        let mut records = Records(0x5eed);
-        let messages: Vec<String> = sizes.map(|len| records.text(len)).collect();
-        let mut compress = Compress::new(Compression::default(), false);
-        let compressed: Vec<Vec<u8>> = messages
-            .iter()
-            .map(|m| compress_one(&mut compress, m.as_bytes()))
-            .collect();
+    /// `messages` as a client compresses them (zlib-rs, level 6, context
+    /// taken over), each in frames of at most `fragment` uncompressed bytes.
+    fn new(name: &'static str, text: bool, messages: Vec<Vec<u8>>, fragment: usize) -> Self {
+        let mut deflate = new_deflate();
+        let mut compressed = Vec::with_capacity(messages.len());
         let mut stream = Vec::new();
-        for payload in &compressed {
-            masked_frame(&mut stream, payload);
+        let opcode = if text { 0x1 } else { 0x2 };
+        for message in &messages {
+            let parts = if text {
+                pieces(message, fragment)
+            } else {
+                message.chunks(fragment).collect()
+            };
+            let mut payload = Vec::new();
+            for (i, part) in parts.iter().enumerate() {
+                let start = payload.len();
+                deflate_sync(&mut deflate, part, &mut payload);
+                let fin = i + 1 == parts.len();
+                if fin {
+                    assert!(payload.ends_with(&TAIL));
+                    payload.truncate(payload.len() - TAIL.len());
+                }
+                let first = if i == 0 { 0x40 | opcode } else { 0 };
+                masked_frame(&mut stream, fin, first, &payload[start..]);
+            }
+            compressed.push(payload);
         }
-        let bytes = messages.iter().map(String::len).sum();
+        let bytes = messages.iter().map(Vec::len).sum();
+        let deflated: usize = compressed.iter().map(Vec::len).sum();
+        eprintln!(
+            "{name}: {bytes} B in {} messages, {deflated} B compressed ({:.2}x)",
+            messages.len(),
+            bytes as f64 / deflated as f64
+        );
         Self {
             name,
+            text,
             messages,
             compressed,
             stream,
             bytes,
         }
     }
-}
 
-/// `data` raw-deflated with a sync flush, the tail stripped (§7.2.1).
-fn compress_one(compress: &mut Compress, data: &[u8]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(data.len() / 2 + 64);
-    let start = compress.total_in();
-    loop {
-        let done = (compress.total_in() - start) as usize;
-        compress
-            .compress_vec(&data[done..], &mut out, FlushCompress::Sync)
-            .expect("raw deflate");
-        if (compress.total_in() - start) as usize == data.len() && out.len() < out.capacity() {
-            break;
+    fn message(&self, bytes: &[u8]) -> Message {
+        if self.text {
+            Message::from(std::str::from_utf8(bytes).expect("text"))
+        } else {
+            Message::from(bytes)
         }
-        out.reserve(out.capacity().max(64));
     }
-    assert!(out.ends_with(&TAIL));
-    out.truncate(out.len() - TAIL.len());
-    out
 }
 
-/// A masked text frame with RSV1 (FIN, one frame per message).
-fn masked_frame(out: &mut Vec<u8>, payload: &[u8]) {
+fn workloads() -> Vec<Workload> {
+    let mut gen = Records(0x5eed);
+    let mut text = |count: usize, f: &mut dyn FnMut(&mut Records) -> String| -> Vec<Vec<u8>> {
+        (0..count).map(|_| f(&mut gen).into_bytes()).collect()
+    };
+    let tiny = text(100_000, &mut |g| g.json(20));
+    let json = text(10_000, &mut |g| g.json(1 << 10));
+    let prose = text(1_000, &mut |g| g.prose(16 << 10));
+    let large = text(16, &mut |g| g.prose(1 << 20));
+    let mut bin = Records(0xb1);
+    let binary = (0..1_000).map(|_| bin.binary(64 << 10)).collect();
+    vec![
+        Workload::new("100k_x_20B_text", true, tiny, usize::MAX),
+        Workload::new("10k_x_1KiB_json", true, json, usize::MAX),
+        Workload::new("1k_x_16KiB_text", true, prose, usize::MAX),
+        Workload::new("16_x_1MiB_text_64KiB_frags", true, large, 64 << 10),
+        Workload::new("1k_x_64KiB_binary", false, binary, usize::MAX),
+    ]
+}
+
+/// A raw-deflate compressor as every sender here has: level 6, 32 KiB
+/// window, memory level 8.
+fn new_deflate() -> Deflate {
+    Deflate::new(LEVEL, false, 15)
+}
+
+/// Appends `data` raw-deflated with a sync flush to `out`.
+fn deflate_sync(deflate: &mut Deflate, data: &[u8], out: &mut Vec<u8>) {
+    out.reserve(data.len() / 2 + 64);
+    let mut input = data;
+    loop {
+        if out.capacity() - out.len() < 64 {
+            out.reserve(out.capacity().max(1024));
+        }
+        let start = out.len();
+        let room = out.capacity() - start;
+        out.resize(out.capacity(), 0);
+        let (before_in, before_out) = (deflate.total_in(), deflate.total_out());
+        deflate
+            .compress(input, &mut out[start..], DeflateFlush::SyncFlush)
+            .expect("raw deflate");
+        let written = (deflate.total_out() - before_out) as usize;
+        out.truncate(start + written);
+        input = &input[(deflate.total_in() - before_in) as usize..];
+        // Room left over: the flush is complete.
+        if input.is_empty() && written < room {
+            return;
+        }
+    }
+}
+
+/// Appends a masked client frame; `first` is RSV1 and the opcode on a
+/// message's first frame, 0 on a continuation.
+fn masked_frame(out: &mut Vec<u8>, fin: bool, first: u8, payload: &[u8]) {
     let key = [0x37, 0xfa, 0x21, 0x3d];
-    out.push(0x80 | 0x40 | 0x1);
+    out.push(if fin { 0x80 } else { 0 } | first);
     match payload.len() {
         len @ 0..=125 => out.push(0x80 | len as u8),
         len @ 126..=0xFFFF => {
@@ -196,21 +392,25 @@ fn masked_frame(out: &mut Vec<u8>, payload: &[u8]) {
     apply_mask_bytewise(&mut out[start..], key, 0);
 }
 
-fn workloads() -> Vec<Workload> {
-    let mut small = Records(7);
-    vec![
-        Workload::new(
-            "10k_x_20-200B_json",
-            (0..10_000).map(|_| 20 + small.next() as usize % 181),
-        ),
-        Workload::new("100_x_16KiB_json", std::iter::repeat_n(16 << 10, 100)),
-        Workload::new("10_x_1MiB_json", std::iter::repeat_n(1 << 20, 10)),
-    ]
+fn config() -> Config {
+    Config::builder()
+        .max_frame_size(LIMIT as u64)
+        .max_message_size(LIMIT as u64)
+        .deflate(Some(
+            DeflateConfig::default().threshold(0).level(LEVEL as u32),
+        ))
+        .build()
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .build()
+        .expect("runtime")
 }
 
 /// (messages, bytes) a server with deflate reads from `stream`.
-fn decode_wsframe(stream: &[u8], into_read_buf: bool) -> (usize, usize) {
-    let mut conn = Connection::with_deflate(Role::Server, Config::default(), Some(TAKEOVER));
+fn decode_wsframe(stream: &[u8], text: bool, into_read_buf: bool) -> (usize, usize) {
+    let mut conn = Connection::with_deflate(Role::Server, config(), Some(TAKEOVER));
     let (mut count, mut bytes) = (0, 0);
     for read in stream.chunks(READ_SIZE) {
         if into_read_buf {
@@ -221,7 +421,7 @@ fn decode_wsframe(stream: &[u8], into_read_buf: bool) -> (usize, usize) {
         while let Some(event) = conn.next_event() {
             match event {
                 Event::Message(m) => {
-                    assert!(m.is_text());
+                    assert_eq!(m.is_text(), text);
                     count += 1;
                     bytes += m.as_bytes().len();
                 }
@@ -232,103 +432,234 @@ fn decode_wsframe(stream: &[u8], into_read_buf: bool) -> (usize, usize) {
     (count, bytes)
 }
 
-/// The floor: each whole message's payload (unmasked, unframed) inflated
-/// by the same backend with context takeover, then validated in one go.
-fn decode_reference(compressed: &[Vec<u8>]) -> (usize, usize) {
-    let mut inflate = Decompress::new(false);
+/// The floor: each message's payload (unmasked, unframed) inflated by the
+/// same backend with context takeover into one reused buffer; with
+/// `validate`, then checked by `std::str::from_utf8`.
+fn decode_floor(compressed: &[Vec<u8>], largest: usize, validate: bool) -> (usize, usize) {
+    let mut inflate = Inflate::new(false, 15);
+    let mut out = vec![0u8; largest + 1];
     let (mut count, mut bytes) = (0, 0);
-    let mut input = Vec::new();
     for payload in compressed {
-        input.clear();
-        input.extend_from_slice(payload);
-        input.extend_from_slice(&TAIL);
-        let mut out = Vec::with_capacity(payload.len() * 4);
-        let start_in = inflate.total_in();
-        loop {
-            let done = (inflate.total_in() - start_in) as usize;
+        let start = inflate.total_out();
+        for input in [&payload[..], &TAIL[..]] {
+            let before = inflate.total_in();
+            let done = (inflate.total_out() - start) as usize;
             inflate
-                .decompress_vec(&input[done..], &mut out, FlushDecompress::Sync)
+                .decompress(input, &mut out[done..], InflateFlush::SyncFlush)
                 .expect("valid deflate");
-            if (inflate.total_in() - start_in) as usize == input.len() && out.len() < out.capacity()
-            {
-                break;
-            }
-            out.reserve(out.capacity());
+            assert_eq!((inflate.total_in() - before) as usize, input.len());
         }
-        let text = std::str::from_utf8(&out).expect("valid UTF-8");
+        let len = (inflate.total_out() - start) as usize;
+        if validate {
+            std::str::from_utf8(&out[..len]).expect("valid UTF-8");
+        }
         count += 1;
-        bytes += text.len();
+        bytes += len;
     }
     (count, bytes)
 }
 
-fn decode(c: &mut Criterion) {
-    for w in workloads() {
-        let mut group = c.benchmark_group(format!("codec_deflate/decode/{}", w.name));
-        group.throughput(Throughput::Bytes(w.bytes as u64));
-        group.sample_size(10);
-        group.warm_up_time(Duration::from_millis(500));
-        group.measurement_time(Duration::from_secs(3));
+fn yawc_options() -> yawc::Options {
+    yawc::Options::default()
+        .with_limits(LIMIT + 1, LIMIT + 1)
+        .with_compression_level(yawc::CompressionLevel::new(LEVEL as u32))
+        .with_compression_threshold(0)
+        .with_utf8()
+}
+
+fn decode_yawc(
+    rt: &tokio::runtime::Runtime,
+    stream: &[u8],
+    text: bool,
+    messages: usize,
+) -> (usize, usize) {
+    rt.block_on(async {
+        let mut ws = yawc::WebSocket::from_stream_with_extensions(
+            MemSocket::new(stream),
+            yawc::Role::Server,
+            Some(TAKEOVER_HEADER),
+            yawc_options(),
+        )
+        .expect("deflate negotiated");
+        let (mut count, mut bytes) = (0, 0);
+        while count < messages {
+            let frame = ws.next_frame().await.expect("valid stream");
+            let kind = if text {
+                yawc::OpCode::Text
+            } else {
+                yawc::OpCode::Binary
+            };
+            assert!(frame.opcode() == kind && frame.is_fin());
+            bytes += frame.payload().len();
+            count += 1;
+        }
+        (count, bytes)
+    })
+}
+
+fn tuned<'a>(
+    c: &'a mut Criterion,
+    name: String,
+    bytes: usize,
+) -> BenchmarkGroup<'a, criterion::measurement::WallTime> {
+    let mut group = c.benchmark_group(name);
+    group.throughput(Throughput::Bytes(bytes as u64));
+    group.sample_size(10);
+    group.warm_up_time(Duration::from_millis(500));
+    group.measurement_time(Duration::from_secs(3));
+    group
+}
+
+fn decode(c: &mut Criterion, workloads: &[Workload], rt: &tokio::runtime::Runtime) {
+    for w in workloads {
+        let mut group = tuned(c, format!("codec_deflate/decode/{}", w.name), w.bytes);
         let want = (w.messages.len(), w.bytes);
+        let largest = w.messages.iter().map(Vec::len).max().unwrap_or(0);
         group.bench_function("wsframe", |b| {
-            b.iter(|| assert_eq!(decode_wsframe(black_box(&w.stream), false), want))
+            b.iter(|| assert_eq!(decode_wsframe(black_box(&w.stream), w.text, false), want))
         });
         group.bench_function("wsframe_read_buf", |b| {
-            b.iter(|| assert_eq!(decode_wsframe(black_box(&w.stream), true), want))
+            b.iter(|| assert_eq!(decode_wsframe(black_box(&w.stream), w.text, true), want))
         });
-        group.bench_function("flate2_inflate_then_from_utf8", |b| {
-            b.iter(|| assert_eq!(decode_reference(black_box(&w.compressed)), want))
+        group.bench_function("zlib-rs_inflate", |b| {
+            b.iter(|| assert_eq!(decode_floor(black_box(&w.compressed), largest, false), want))
+        });
+        if w.text {
+            group.bench_function("zlib-rs_inflate_then_from_utf8", |b| {
+                b.iter(|| assert_eq!(decode_floor(black_box(&w.compressed), largest, true), want))
+            });
+        }
+        group.bench_function("yawc", |b| {
+            b.iter(|| {
+                assert_eq!(
+                    decode_yawc(rt, black_box(&w.stream), w.text, w.messages.len()),
+                    want
+                )
+            })
         });
         group.finish();
     }
 }
 
-/// Compressed bytes a server with deflate writes for `messages`.
-fn encode_wsframe(messages: &[String]) -> usize {
-    let config = DeflateConfig::default().threshold(0);
-    let mut conn = Connection::with_deflate(
-        Role::Server,
-        Config::builder().deflate(Some(config)).build(),
-        Some(TAKEOVER),
-    );
+/// Bytes a server with deflate writes for `w`'s messages.
+fn encode_wsframe(w: &Workload) -> usize {
+    let mut conn = Connection::with_deflate(Role::Server, config(), Some(TAKEOVER));
     let mut written = 0;
-    for m in messages {
-        conn.send(Message::from(m.as_str())).expect("open");
-        written += conn.pending_output().len();
-        conn.consume_output(conn.pending_output().len());
+    for m in &w.messages {
+        conn.send(w.message(m)).expect("open");
+        // A large payload waits in the output as a piece of its own.
+        while conn.has_output() {
+            let piece = conn.pending_output().len();
+            written += piece;
+            conn.consume_output(piece);
+        }
     }
     written
 }
 
-/// The floor: each message compressed with a sync flush, tail stripped.
-fn encode_reference(messages: &[String]) -> usize {
-    let mut compress = Compress::new(Compression::new(6), false);
+/// The floor: each message compressed with a sync flush into one reused
+/// buffer, tail stripped; the compressed bytes.
+fn encode_floor(messages: &[Vec<u8>]) -> usize {
+    let mut deflate = new_deflate();
+    let mut out = Vec::new();
     messages
         .iter()
-        .map(|m| compress_one(&mut compress, m.as_bytes()).len())
+        .map(|m| {
+            out.clear();
+            deflate_sync(&mut deflate, m, &mut out);
+            assert!(out.ends_with(&TAIL));
+            out.len() - TAIL.len()
+        })
         .sum()
 }
 
-fn encode(c: &mut Criterion) {
-    for w in workloads() {
-        let mut group = c.benchmark_group(format!("codec_deflate/encode/{}", w.name));
-        group.throughput(Throughput::Bytes(w.bytes as u64));
-        group.sample_size(10);
-        group.warm_up_time(Duration::from_millis(500));
-        group.measurement_time(Duration::from_secs(3));
-        // Deterministic: the same sizes every iteration.
-        let ours = encode_wsframe(&w.messages);
-        let floor = encode_reference(&w.messages);
-        assert!(ours > floor && ours < w.bytes / 2, "{ours} vs {floor}");
+/// A write-only socket that counts what it is given, where yawc (which
+/// keeps its socket) can be asked afterwards.
+struct CountingSocket(Arc<AtomicUsize>);
+
+impl AsyncRead for CountingSocket {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        _: &mut Context<'_>,
+        _: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        Poll::Pending
+    }
+}
+
+impl AsyncWrite for CountingSocket {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        _: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        self.0.fetch_add(buf.len(), Ordering::Relaxed);
+        Poll::Ready(Ok(buf.len()))
+    }
+    fn poll_flush(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+    fn poll_shutdown(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+}
+
+fn encode_yawc(rt: &tokio::runtime::Runtime, w: &Workload) -> usize {
+    let written = Arc::new(AtomicUsize::new(0));
+    rt.block_on(async {
+        let mut ws = yawc::WebSocket::from_stream_with_extensions(
+            CountingSocket(written.clone()),
+            yawc::Role::Server,
+            Some(TAKEOVER_HEADER),
+            yawc_options(),
+        )
+        .expect("deflate negotiated");
+        for m in &w.messages {
+            let frame = if w.text {
+                yawc::Frame::text(m.clone())
+            } else {
+                yawc::Frame::binary(m.clone())
+            };
+            ws.feed(frame).await.expect("sink");
+        }
+        ws.flush().await.expect("sink");
+    });
+    written.load(Ordering::Relaxed)
+}
+
+fn encode(c: &mut Criterion, workloads: &[Workload], rt: &tokio::runtime::Runtime) {
+    for w in workloads {
+        let mut group = tuned(c, format!("codec_deflate/encode/{}", w.name), w.bytes);
+        // Deterministic: the same sizes every iteration. Framing adds 2 to
+        // 10 bytes a message to the compressed payload; the same compressor
+        // writes the same bytes.
+        let floor = encode_floor(&w.messages);
+        let (low, high) = (floor + 2 * w.messages.len(), floor + 11 * w.messages.len());
+        let ours = encode_wsframe(w);
+        let theirs = encode_yawc(rt, w);
+        assert!((low..=high).contains(&ours), "{ours} vs {floor}");
+        // yawc flushes its compressor on its own schedule: a few bytes more.
+        let near = floor + floor / 100 + 16 * w.messages.len();
+        assert!((low..=near).contains(&theirs), "{theirs} vs {floor}");
         group.bench_function("wsframe", |b| {
-            b.iter(|| assert_eq!(encode_wsframe(black_box(&w.messages)), ours))
+            b.iter(|| assert_eq!(encode_wsframe(black_box(w)), ours))
         });
-        group.bench_function("flate2_deflate", |b| {
-            b.iter(|| assert_eq!(encode_reference(black_box(&w.messages)), floor))
+        group.bench_function("zlib-rs_deflate", |b| {
+            b.iter(|| assert_eq!(encode_floor(black_box(&w.messages)), floor))
+        });
+        group.bench_function("yawc", |b| {
+            b.iter(|| assert_eq!(encode_yawc(rt, black_box(w)), theirs))
         });
         group.finish();
     }
 }
 
-criterion_group!(benches, decode, encode);
-criterion_main!(benches);
+fn benches(c: &mut Criterion) {
+    let workloads = workloads();
+    let rt = runtime();
+    decode(c, &workloads, &rt);
+    encode(c, &workloads, &rt);
+}
+
+criterion_group!(deflate, benches);
+criterion_main!(deflate);
