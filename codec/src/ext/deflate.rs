@@ -59,8 +59,19 @@ const DEFAULT_MEMORY_LEVEL: u8 = 8;
 /// The largest window DEFLATE has (32 KiB, RFC 1951).
 const MAX_WINDOW_BITS: u8 = 15;
 
-/// Output room added at a time while inflating, before the budget caps it.
-const INFLATE_CHUNK: usize = 32 * 1024;
+/// What a message is first expected to inflate to, in eighths of its
+/// compressed size, before the connection has inflated one (4x).
+const DEFAULT_RATIO_EIGHTHS: u64 = 32;
+
+/// The most a message is expected to inflate to, in eighths of its
+/// compressed size (16x): past it the room doubles as output comes, so one
+/// highly compressible message does not make every later small one
+/// allocate a large buffer.
+const MAX_RATIO_EIGHTHS: u64 = 128;
+
+/// Bytes of room added to every estimate, so that a small message (and the
+/// `00 00 FF FF` tail after it) fits the first allocation.
+const ROOM_SLACK: u64 = 64;
 
 /// Our permessage-deflate preferences (RFC 7692 §7.1), for either role: a
 /// [`Config`] option (off by default, since it costs memory per connection).
@@ -475,6 +486,9 @@ impl DeflateParams {
                 reset_each_message: theirs.1,
                 state: None,
                 ended: false,
+                message_in: 0,
+                message_out: 0,
+                ratio_eighths: DEFAULT_RATIO_EIGHTHS,
             },
             Deflater {
                 window_bits: clamp_window_bits(ours.0),
@@ -518,6 +532,12 @@ pub(crate) struct Inflater {
     state: Option<Box<Inflate>>,
     /// This message's data ended with a BFINAL block.
     ended: bool,
+    /// The compressed and inflated bytes of the message so far.
+    message_in: u64,
+    message_out: u64,
+    /// What the last message inflated to, in eighths of its compressed
+    /// size, plus a quarter: the room the next one starts with.
+    ratio_eighths: u64,
 }
 
 impl std::fmt::Debug for Inflater {
@@ -532,6 +552,13 @@ impl std::fmt::Debug for Inflater {
 
 impl Inflater {
     /// Inflates all of `input` into `out`, which may grow by `limit` bytes.
+    ///
+    /// Output goes straight into `out`'s spare capacity, not zero-filled
+    /// first, and a call uses all of it: one `decompress` call per read
+    /// when the room suffices, which also keeps zlib's copy of each call's
+    /// last 32 KiB into its window to once per call. Room is allocated as
+    /// the connection's last ratio predicts `input` inflates to, doubling
+    /// the buffer when the output outgrows it, and never past the budget.
     fn inflate(
         &mut self,
         mut input: &[u8],
@@ -544,10 +571,10 @@ impl Inflater {
         let start = out.len();
         // One byte past the budget shows the message is over it.
         let cap = limit.saturating_add(1);
-        loop {
+        let result = loop {
             if self.ended {
                 // §7.2.3.3: a BFINAL block ends the message's data.
-                return if input.is_empty() {
+                break if input.is_empty() {
                     Ok(())
                 } else {
                     Err(ProtocolError::InflateFailed)
@@ -555,41 +582,64 @@ impl Inflater {
             }
             let produced = (out.len() - start) as u64;
             if produced > limit {
-                return Err(ProtocolError::MessageTooBig {
+                break Err(ProtocolError::MessageTooBig {
                     declared: produced,
                     limit,
                 });
             }
-            // Room for what this input may inflate to, growing with what
-            // came out: a 20-byte message must not cost a zero-filled
-            // 32 KiB buffer (that was 20x slower than inflating it).
-            let guess = (input.len() as u64 * 4).max(produced).max(64);
-            let room = (cap - produced).min(INFLATE_CHUNK as u64).min(guess) as usize;
+            let budget = cap - produced;
+            if out.capacity() == out.len() {
+                let expected = input.len() as u64 * self.ratio_eighths / 8 + ROOM_SLACK;
+                let room = expected.max(out.len() as u64).min(budget);
+                grow_exact(out, room as usize);
+            }
             let len = out.len();
-            let budget = usize::try_from(cap - produced).unwrap_or(usize::MAX);
-            grow_exact(out, room, budget);
-            out.resize(len + room, 0);
+            let spare = out.spare_capacity_mut();
+            let room = spare
+                .len()
+                .min(usize::try_from(budget).unwrap_or(usize::MAX));
             let (before_in, before_out) = (inflater.total_in(), inflater.total_out());
-            let status = inflater.decompress(input, &mut out[len..], InflateFlush::NoFlush);
+            let status =
+                inflater.decompress_uninit(input, &mut spare[..room], InflateFlush::NoFlush);
             let consumed = (inflater.total_in() - before_in) as usize;
             let written = (inflater.total_out() - before_out) as usize;
-            out.truncate(len + written);
+            // SAFETY: `decompress_uninit` writes its output from the start
+            // of the slice it is given, and `total_out` grew by exactly the
+            // bytes written (zlib's `next_out` advanced past them), so the
+            // `written <= room` bytes after `len` are initialised, within
+            // the capacity.
+            unsafe { out.set_len(len + written) };
             input = &input[consumed..];
-            match status.map_err(|_| ProtocolError::InflateFailed)? {
-                Status::StreamEnd => self.ended = true,
+            self.message_in += consumed as u64;
+            match status {
+                Err(_) => break Err(ProtocolError::InflateFailed),
+                Ok(Status::StreamEnd) => self.ended = true,
                 // Output room left over: everything inflatable so far is
                 // out (and all input taken, or none could be).
-                _ if written < room => {
-                    if !input.is_empty() && consumed == 0 {
-                        return Err(ProtocolError::InflateFailed);
-                    }
+                Ok(_) if written < room => {
                     if input.is_empty() {
-                        return Ok(());
+                        break Ok(());
+                    }
+                    if consumed == 0 {
+                        break Err(ProtocolError::InflateFailed);
                     }
                 }
-                _ => {}
+                Ok(_) => {}
             }
+        };
+        self.message_out += (out.len() - start) as u64;
+        result
+    }
+
+    /// The message ended: its ratio, plus a quarter, sizes the next one's
+    /// first room.
+    fn end_message(&mut self) {
+        if self.message_in > 0 {
+            let eighths = self.message_out.saturating_mul(10) / self.message_in + 1;
+            self.ratio_eighths = eighths.clamp(8, MAX_RATIO_EIGHTHS);
         }
+        self.message_in = 0;
+        self.message_out = 0;
     }
 }
 
@@ -616,22 +666,28 @@ impl Inbound for Inflater {
             self.state = None;
         }
         self.ended = false;
+        self.end_message();
         result
     }
 }
 
-/// Grows `out`'s capacity to hold `additional` more bytes: doubling, but
-/// never to more than `most` bytes past its length (the message's budget),
-/// which `BytesMut`'s own `reserve` would: it rounds a request up to twice
-/// the capacity, putting a message near the limit at twice the limit.
-fn grow_exact(out: &mut BytesMut, additional: usize, most: usize) {
-    if out.capacity() - out.len() >= additional {
-        return;
+/// Grows `out`, which is full, to exactly `additional` bytes past its
+/// length (within the message's budget). `BytesMut::reserve` reallocates
+/// its vector, which rounds a request up to twice the capacity: exact when
+/// the request at least doubles it, otherwise (near the budget) a message
+/// near the limit would be given twice the limit, so the vector is
+/// reallocated to the exact size itself (a copy would hold both at once).
+fn grow_exact(out: &mut BytesMut, additional: usize) {
+    debug_assert_eq!(out.capacity(), out.len());
+    if out.is_empty() {
+        *out = BytesMut::with_capacity(additional);
+    } else if additional >= out.len() {
+        out.reserve(additional);
+    } else {
+        let mut vec: Vec<u8> = std::mem::take(out).into();
+        vec.reserve_exact(additional);
+        *out = from_vec(vec);
     }
-    let mut vec: Vec<u8> = std::mem::take(out).into();
-    let wanted = vec.len().clamp(additional, most.max(additional));
-    vec.reserve_exact(wanted);
-    *out = from_vec(vec);
 }
 
 /// `vec` as a `BytesMut`, keeping its allocation and capacity.
