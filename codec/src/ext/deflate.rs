@@ -634,9 +634,12 @@ impl Inflater {
     /// The message ended: its ratio, plus a quarter, sizes the next one's
     /// first room.
     fn end_message(&mut self) {
-        if self.message_in > 0 {
-            let eighths = self.message_out.saturating_mul(10) / self.message_in + 1;
-            self.ratio_eighths = eighths.clamp(8, MAX_RATIO_EIGHTHS);
+        if let Some(eighths) = self
+            .message_out
+            .saturating_mul(10)
+            .checked_div(self.message_in)
+        {
+            self.ratio_eighths = (eighths + 1).clamp(8, MAX_RATIO_EIGHTHS);
         }
         self.message_in = 0;
         self.message_out = 0;
