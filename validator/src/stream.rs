@@ -76,12 +76,26 @@ impl Utf8Validator {
     /// longer begin valid UTF-8 (a chunk ending in `ED A0` or `F4 90` fails at
     /// once; one ending in `F4` or `F0 9D` does not), and the same error on
     /// every later call until [`reset`](Self::reset).
+    // Inlined, with the work out of line and its verdict read back from
+    // `failed`: returned from a call, the 16-byte `Result` goes through
+    // memory, and reading it back stalls on store forwarding (about a
+    // fifth of the time of a 16-byte chunk).
+    #[inline]
     pub fn feed(&mut self, chunk: &[u8]) -> Result<(), Utf8Error> {
-        if let Some(err) = self.failed {
-            return Err(err);
+        if self.failed.is_none() {
+            self.feed_recording(chunk);
         }
-        self.feed_inner(chunk)
-            .inspect_err(|&err| self.failed = Some(err))
+        match self.failed {
+            None => Ok(()),
+            Some(err) => Err(err),
+        }
+    }
+
+    /// [`feed`](Self::feed)'s work: an error goes into `failed`.
+    fn feed_recording(&mut self, chunk: &[u8]) {
+        if let Err(err) = self.feed_inner(chunk) {
+            self.failed = Some(err);
+        }
     }
 
     /// Declares the end of the stream (for WebSocket, of the text message).
