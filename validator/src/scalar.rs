@@ -112,10 +112,12 @@ fn next_state(state: State, byte: u8) -> State {
 mod tests {
     use super::*;
 
-    /// Every sequence of up to three bytes, and every four-byte one whose
-    /// first three are a valid prefix, against core: the automaton accepts
-    /// exactly what core accepts, ends inside a code point exactly where
-    /// core reports a cut end, and `invalid_at` gives core's `error_len`.
+    /// Every sequence of one or two bytes, and every longer one whose
+    /// bytes but the last are the start of one code point (after a whole
+    /// code point or an error nothing new can happen), against core: the
+    /// automaton accepts exactly what core accepts, ends inside a code point
+    /// exactly where core reports a cut end, and `invalid_at` gives core's
+    /// `error_len`.
     #[test]
     fn automaton_agrees_with_core_on_every_short_sequence() {
         let check = |bytes: &[u8]| {
@@ -132,18 +134,22 @@ mod tests {
                     }
                 }
             }
+            // Whether a longer sequence can say more.
+            bytes[0] >= 0x80 && state != ACCEPT && state != ERROR
         };
-        let step = if cfg!(miri) { 37 } else { 1 };
-        for a in (0..=255u8).step_by(step) {
+        let bytes = || (0..=255u8).step_by(if cfg!(miri) { 37 } else { 1 });
+        for a in bytes() {
             check(&[a]);
-            for b in (0..=255u8).step_by(step) {
-                check(&[a, b]);
-                for c in (0..=255u8).step_by(step) {
-                    check(&[a, b, c]);
-                    if run(ACCEPT, &[a, b, c]) != ERROR {
-                        for d in (0..=255u8).step_by(step) {
-                            check(&[a, b, c, d]);
-                        }
+            for b in bytes() {
+                if !check(&[a, b]) {
+                    continue;
+                }
+                for c in bytes() {
+                    if !check(&[a, b, c]) {
+                        continue;
+                    }
+                    for d in bytes() {
+                        check(&[a, b, c, d]);
                     }
                 }
             }
