@@ -3,7 +3,9 @@
 //! `benches/scripts/utf8_instructions.sh`, which collects only inside the
 //! `measure_*` functions below.
 //!
-//! usage: utf8_instructions INPUT IMPL CHUNK   (IMPL: utf8stream | std_stream | simdutf8)
+//! usage: utf8_instructions INPUT IMPL CHUNK [REPEAT]   (IMPL: utf8stream | std_stream |
+//! simdutf8; REPEAT, default 1, runs the measurement that many times, so that
+//! `perf stat` counts cycles of the validation rather than of the set-up)
 #![allow(missing_docs)]
 
 use utf8stream::Utf8Validator;
@@ -39,13 +41,15 @@ fn main() {
         .filter(|a| !a.starts_with("--"))
         .collect();
     // `cargo bench -- --test` runs this with no arguments: do one quick pass.
-    let (kind, which, chunk) = match &args[..] {
-        [k, w, c] => (
+    let (kind, which, chunk, repeat) = match &args[..] {
+        [k, w, c, rest @ ..] if rest.len() <= 1 => (
             k.as_str(),
             w.as_str(),
             c.parse::<usize>().expect("chunk size"),
+            rest.first()
+                .map_or(1, |r| r.parse::<usize>().expect("repeat count")),
         ),
-        _ => ("mixed", "utf8stream", 4096),
+        _ => ("mixed", "utf8stream", 4096, 1),
     };
     let seed = CORPORA
         .iter()
@@ -53,10 +57,12 @@ fn main() {
         .expect("input kind")
         .1;
     let input = text_of_len(seed, 1 << 20);
-    match which {
-        "utf8stream" => measure_utf8stream(&input, chunk),
-        "std_stream" => measure_std_stream(&input, chunk),
-        "simdutf8" => measure_simdutf8(&input),
-        other => panic!("unknown implementation {other}"),
+    for _ in 0..repeat {
+        match which {
+            "utf8stream" => measure_utf8stream(&input, chunk),
+            "std_stream" => measure_std_stream(&input, chunk),
+            "simdutf8" => measure_simdutf8(&input),
+            other => panic!("unknown implementation {other}"),
+        }
     }
 }

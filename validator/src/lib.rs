@@ -15,16 +15,20 @@
 //!   call reads. The UTF-8 block check (the lookup-table method of Keiser and
 //!   Lemire, a 64-byte block a step) and the loops over it are written once
 //!   and instantiated per instruction set.
-//! - `stream`: [`Utf8Validator`]. By chunk length: under 32 bytes, `core`
-//!   (whose byte loop costs less than any SIMD set-up there), with a carried
-//!   code point completed by hand; up to 124, the carried bytes and the chunk
+//! - `scalar`: the byte rule of UTF-8 (RFC 3629 §4) written once, as a
+//!   shift-based automaton (one table load and one shift a byte): short
+//!   chunks and the carried bytes of a cut code point.
+//! - `stream`: [`Utf8Validator`]. By chunk length: under 32 bytes, an ASCII
+//!   test, then the `scalar` automaton (which costs less than any SIMD
+//!   set-up, or core's decoder, there), with a carried code point completed
+//!   first; up to 124, the carried bytes and the chunk
 //!   copied into one or two blocks padded with zeros and checked by one or
 //!   two steps of the block loop; longer, the block loop over the chunk
 //!   where it lies, and its last 64 bytes once more as a block (overlapping,
 //!   with the bytes before them read from memory) so that no rest is left.
 //!   Only the up to three bytes of a code point cut by a chunk boundary are
 //!   carried to the next call. With the portable kernel, `simdutf8` (or
-//!   `core` below 64 bytes) does the checking instead. Errors are located
+//!   the automaton below 64 bytes) does the checking instead. Errors are located
 //!   exactly as std locates them, by `simdutf8`'s `compat` flavour or `core`.
 //! - `fused`: [`Utf8Validator::feed_unmasking`],
 //!   [`feed_unmasking_uninit`](Utf8Validator::feed_unmasking_uninit) and
@@ -83,6 +87,7 @@ mod arch;
 mod error;
 mod fused;
 pub mod mask;
+mod scalar;
 mod stream;
 
 pub use error::Utf8Error;

@@ -4,12 +4,14 @@
 
 use crate::{
     arch::{self, Kernel, BLOCK},
-    is_valid_bulk, locate_error, Utf8Error, SIMD_THRESHOLD,
+    is_valid_bulk, locate_error,
+    scalar::{self, invalid_at},
+    Utf8Error, SIMD_THRESHOLD,
 };
 
-/// Chunks shorter than this go to `core` (with the carried code point
-/// completed by hand) rather than padded to a block: copying them and
-/// checking a whole block costs more than core's byte loop on so few bytes.
+/// Chunks shorter than this go to the scalar automaton (after the carried
+/// code point is completed) rather than padded to a block: copying them and
+/// checking a whole block costs more than a byte a step on so few bytes.
 const PADDED_MIN: usize = 32;
 
 /// Chunks up to this long, with up to three carried bytes in front and at
@@ -76,12 +78,26 @@ impl Utf8Validator {
     /// longer begin valid UTF-8 (a chunk ending in `ED A0` or `F4 90` fails at
     /// once; one ending in `F4` or `F0 9D` does not), and the same error on
     /// every later call until [`reset`](Self::reset).
+    // Inlined, with the work out of line and its verdict read back from
+    // `failed`: returned from a call, the 16-byte `Result` goes through
+    // memory, and reading it back stalls on store forwarding (about a
+    // fifth of the time of a 16-byte chunk).
+    #[inline]
     pub fn feed(&mut self, chunk: &[u8]) -> Result<(), Utf8Error> {
-        if let Some(err) = self.failed {
-            return Err(err);
+        if self.failed.is_none() {
+            self.feed_recording(chunk);
         }
-        self.feed_inner(chunk)
-            .inspect_err(|&err| self.failed = Some(err))
+        match self.failed {
+            None => Ok(()),
+            Some(err) => Err(err),
+        }
+    }
+
+    /// [`feed`](Self::feed)'s work: an error goes into `failed`.
+    fn feed_recording(&mut self, chunk: &[u8]) {
+        if let Err(err) = self.feed_inner(chunk) {
+            self.failed = Some(err);
+        }
     }
 
     /// Declares the end of the stream (for WebSocket, of the text message).
@@ -235,9 +251,10 @@ impl Utf8Validator {
         self.feed_without_block_check(rest)
     }
 
-    /// The path of the portable kernel and of errors: `simdutf8` for the
-    /// bulk of a long chunk, `core` for a short one, both of which locate an
-    /// error exactly as std does.
+    /// The path of the portable kernel, of short chunks and of errors:
+    /// `simdutf8` for the bulk of a long chunk, the scalar automaton for a
+    /// short one; `simdutf8`'s `compat` flavour or `core` locate an error
+    /// exactly as std does.
     // Inlined: on chunks of a few bytes a call costs as much as the rest.
     #[inline(always)]
     fn feed_without_block_check(&mut self, mut chunk: &[u8]) -> Result<(), Utf8Error> {
@@ -266,23 +283,25 @@ impl Utf8Validator {
         Ok(())
     }
 
-    /// A short chunk in one pass of core's validator: it finds the error, or
-    /// the cut code point (`error_len() == None`) whose bytes it has already
-    /// checked to be a valid prefix.
-    #[inline]
+    /// A short chunk in one pass of the scalar automaton (a byte a step,
+    /// no set-up), which also leaves a cut code point at the end checked to
+    /// be a valid prefix; core locates an error.
+    // Inlined, as its caller: on chunks of a few bytes a call costs as much
+    // as the rest.
+    #[inline(always)]
     fn feed_short(&mut self, chunk: &[u8]) -> Result<(), Utf8Error> {
         if chunk.is_ascii() {
             self.offset += chunk.len() as u64;
             return Ok(());
         }
-        match core::str::from_utf8(chunk) {
-            Ok(_) => self.offset += chunk.len() as u64,
-            Err(e) if e.error_len().is_none() => {
-                let tail = &chunk[e.valid_up_to()..];
-                self.offset += e.valid_up_to() as u64;
-                self.keep(tail);
+        match scalar::run(scalar::ACCEPT, chunk) {
+            scalar::ACCEPT => self.offset += chunk.len() as u64,
+            scalar::ERROR => return Err(crate::core_error(self.offset, chunk)),
+            _ => {
+                let whole = chunk.len() - unfinished_tail_len(chunk);
+                self.offset += whole as u64;
+                self.keep(&chunk[whole..]);
             }
-            Err(e) => return Err(Utf8Error::from_core(self.offset, e)),
         }
         Ok(())
     }
@@ -334,37 +353,6 @@ pub(crate) fn is_valid_short(kernel: Kernel, bytes: &[u8]) -> bool {
     padded[..bytes.len()].copy_from_slice(bytes);
     let end = (bytes.len() + 1).div_ceil(BLOCK) * BLOCK;
     arch::check_blocks(kernel, &padded[..end])
-}
-
-/// Checks the bytes of one code point, whole or cut short, by the table of
-/// RFC 3629 §4 (which std's decoder also follows): returns `Some(n)` if byte
-/// `n` can never continue the `n` bytes before it, `None` if every byte so
-/// far is allowed. `n` is std's `error_len`: the length of the valid prefix.
-///
-/// The carry is at most four bytes, so this is cheaper than a call into core.
-pub(crate) fn invalid_at(code_point: &[u8]) -> Option<usize> {
-    let lead = code_point[0];
-    // The second byte's range depends on the lead: it excludes overlong
-    // forms (E0, F0), surrogates (ED) and code points past U+10FFFF (F4).
-    let second = match lead {
-        0xC2..=0xDF | 0xE1..=0xEC | 0xEE..=0xEF | 0xF1..=0xF3 => 0x80..=0xBF,
-        0xE0 => 0xA0..=0xBF,
-        0xED => 0x80..=0x9F,
-        0xF0 => 0x90..=0xBF,
-        0xF4 => 0x80..=0x8F,
-        _ => return Some(1),
-    };
-    for (i, &byte) in code_point.iter().enumerate().skip(1) {
-        let allowed = if i == 1 {
-            second.contains(&byte)
-        } else {
-            byte & 0xC0 == 0x80
-        };
-        if !allowed {
-            return Some(i);
-        }
-    }
-    None
 }
 
 /// The length a code point starting with `lead` claims (1 for ASCII and for

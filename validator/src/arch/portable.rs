@@ -2,7 +2,7 @@
 //! (or `core` for short inputs). The masking loops are also the tails of the
 //! SIMD ones and the path of short buffers, inlined into their callers.
 
-use crate::stream::{invalid_at, unfinished_tail_len};
+use crate::{scalar::invalid_at, stream::unfinished_tail_len};
 
 /// The key in both halves of a 64-bit word.
 #[inline]
