@@ -27,12 +27,13 @@ struct Read {
     got: usize,
 }
 
-/// One write: the address and length of each slice it offered, and how
-/// many bytes went.
+/// One write: the address and length of each slice it offered, how many
+/// bytes went, and whether it was a plain `poll_write` (one slice).
 #[derive(Clone, Debug)]
 struct Write {
     slices: Vec<(usize, usize)>,
     went: usize,
+    plain: bool,
 }
 
 #[derive(Default, Debug)]
@@ -68,19 +69,13 @@ impl AsyncRead for Recording {
     }
 }
 
-impl AsyncWrite for Recording {
-    fn poll_write(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        self.poll_write_vectored(cx, &[IoSlice::new(buf)])
-    }
-
-    fn poll_write_vectored(
+impl Recording {
+    /// Writes the `slices` gathered, and logs them.
+    fn record_write(
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
         slices: &[IoSlice<'_>],
+        plain: bool,
     ) -> Poll<io::Result<usize>> {
         let offered = slices
             .iter()
@@ -95,9 +90,28 @@ impl AsyncWrite for Recording {
             self.log.lock().unwrap().writes.push(Write {
                 slices: offered,
                 went,
+                plain,
             });
         }
         polled
+    }
+}
+
+impl AsyncWrite for Recording {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        self.record_write(cx, &[IoSlice::new(buf)], true)
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        slices: &[IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        self.record_write(cx, slices, false)
     }
 
     fn is_write_vectored(&self) -> bool {
@@ -212,6 +226,7 @@ async fn a_large_send_is_written_from_the_senders_buffer_in_a_vectored_write() {
         if vectored {
             // Header and payload in one write.
             assert_eq!(writes[0].slices.len(), 2);
+            assert!(!writes[0].plain);
             assert_eq!(writes[0].went, 10 + (1 << 20));
         }
         let mut wire = vec![0; 10 + (1 << 20) + 7];
@@ -418,6 +433,9 @@ async fn a_batch_of_small_messages_costs_one_read_and_one_write() {
         let log = log.lock().unwrap();
         assert_eq!(log.reads.len(), 1, "{:?}", log.reads);
         assert_eq!(log.writes.len(), 1, "{:?}", log.writes);
+        // All of it in the output buffer, one run: a plain write, no
+        // vector, although the stream does vectored writes.
+        assert!(log.writes[0].plain, "{:?}", log.writes);
     }
     // Nothing more in hand: the answers and the pong are written now.
     let mut echo = Connection::new(Role::Client, Config::default());
