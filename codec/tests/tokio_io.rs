@@ -1,6 +1,7 @@
 //! How the tokio layer does its I/O: a large message read straight into
-//! the buffer it is handed out in, a large send written from the caller's
-//! buffer, small messages batched into one read and one write, `connect`
+//! the buffer it is handed out in, reads reusing the front of the buffer,
+//! a large send written from the caller's buffer (small ones with a plain
+//! write), small messages batched into one read and one write, `connect`
 //! against our own server, and `reunite`. A recording stream sees every
 //! read and write the layer makes.
 #![cfg(feature = "tokio")]
@@ -207,6 +208,34 @@ async fn a_large_message_is_read_into_one_buffer_and_handed_out_where_it_landed(
         reads[1].at - first_payload
     );
     drop(peer.await.unwrap());
+}
+
+/// Reads start over at the front of the read buffer once all read was
+/// handed out and no message holds it (the memory stays warm with many
+/// connections), and never move what a message still holds.
+#[tokio::test]
+async fn reads_reuse_the_front_of_the_buffer_once_no_message_holds_it() {
+    let (mut ws, mut theirs, log) = recorded_server(1 << 16, false);
+    let mut received = Vec::new();
+    for (i, hold) in [false, false, true, false].into_iter().enumerate() {
+        let sent = Message::from(format!("message {i}"));
+        theirs.write_all(&from_peer(sent.clone())).await.unwrap();
+        let Some(Ok(Event::Message(message))) = ws.next().await else {
+            panic!("message {i}")
+        };
+        assert_eq!(message, sent);
+        if hold {
+            received.push(message);
+        }
+    }
+    let reads = log.lock().unwrap().reads.clone();
+    assert_eq!(reads.len(), 4, "{reads:?}");
+    // The first message was dropped: the second lands where it did.
+    assert_eq!(reads[1].at, reads[0].at, "{reads:?}");
+    // The third is still held when the fourth is read: the fourth lands
+    // after it, and the held bytes are untouched.
+    assert_eq!(reads[3].at, reads[2].at + reads[2].got, "{reads:?}");
+    assert_eq!(received, [Message::from("message 2")]);
 }
 
 #[tokio::test]

@@ -245,6 +245,14 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Core<S> {
             // regrowth would move what arrived).
             let frame_rest = self.conn.read_hint();
             let buf = self.conn.read_buf();
+            if buf.is_empty() {
+                // All that was read is handed out: once no message holds
+                // the allocation any more, reading starts over at its
+                // front, in memory the last reads warmed, instead of
+                // walking on into cold memory (with a thousand
+                // connections each read missed the cache). Never allocates.
+                let _ = buf.try_reclaim(READ_CHUNK);
+            }
             if buf.capacity() - buf.len() < frame_rest.max(READ_CHUNK / 4) {
                 buf.reserve(frame_rest.max(READ_CHUNK));
             }
