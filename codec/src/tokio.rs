@@ -169,7 +169,9 @@ impl Encoder<Message> for WsCodec {
 /// [`Config::max_frame_size`] on a header's word, touched only as bytes
 /// arrive); a server's large payloads are written from the sender's
 /// buffer with a vectored write where the stream supports them
-/// ([`Connection::pending_output_vectored`]).
+/// ([`Connection::pending_output_vectored`]), output in one run with a
+/// plain write; once all that was read is handed out and no message holds
+/// the read buffer any more, reading starts over at its front.
 #[derive(Debug)]
 pub struct WebSocket<S> {
     core: Core<S>,

@@ -1,6 +1,7 @@
 //! How the tokio layer does its I/O: a large message read straight into
-//! the buffer it is handed out in, a large send written from the caller's
-//! buffer, small messages batched into one read and one write, `connect`
+//! the buffer it is handed out in, reads reusing the front of the buffer,
+//! a large send written from the caller's buffer (small ones with a plain
+//! write), small messages batched into one read and one write, `connect`
 //! against our own server, and `reunite`. A recording stream sees every
 //! read and write the layer makes.
 #![cfg(feature = "tokio")]
@@ -27,12 +28,13 @@ struct Read {
     got: usize,
 }
 
-/// One write: the address and length of each slice it offered, and how
-/// many bytes went.
+/// One write: the address and length of each slice it offered, how many
+/// bytes went, and whether it was a plain `poll_write` (one slice).
 #[derive(Clone, Debug)]
 struct Write {
     slices: Vec<(usize, usize)>,
     went: usize,
+    plain: bool,
 }
 
 #[derive(Default, Debug)]
@@ -68,19 +70,13 @@ impl AsyncRead for Recording {
     }
 }
 
-impl AsyncWrite for Recording {
-    fn poll_write(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        self.poll_write_vectored(cx, &[IoSlice::new(buf)])
-    }
-
-    fn poll_write_vectored(
+impl Recording {
+    /// Writes the `slices` gathered, and logs them.
+    fn record_write(
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
         slices: &[IoSlice<'_>],
+        plain: bool,
     ) -> Poll<io::Result<usize>> {
         let offered = slices
             .iter()
@@ -95,9 +91,28 @@ impl AsyncWrite for Recording {
             self.log.lock().unwrap().writes.push(Write {
                 slices: offered,
                 went,
+                plain,
             });
         }
         polled
+    }
+}
+
+impl AsyncWrite for Recording {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        self.record_write(cx, &[IoSlice::new(buf)], true)
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        slices: &[IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        self.record_write(cx, slices, false)
     }
 
     fn is_write_vectored(&self) -> bool {
@@ -195,6 +210,34 @@ async fn a_large_message_is_read_into_one_buffer_and_handed_out_where_it_landed(
     drop(peer.await.unwrap());
 }
 
+/// Reads start over at the front of the read buffer once all read was
+/// handed out and no message holds it (the memory stays warm with many
+/// connections), and never move what a message still holds.
+#[tokio::test]
+async fn reads_reuse_the_front_of_the_buffer_once_no_message_holds_it() {
+    let (mut ws, mut theirs, log) = recorded_server(1 << 16, false);
+    let mut received = Vec::new();
+    for (i, hold) in [false, false, true, false].into_iter().enumerate() {
+        let sent = Message::from(format!("message {i}"));
+        theirs.write_all(&from_peer(sent.clone())).await.unwrap();
+        let Some(Ok(Event::Message(message))) = ws.next().await else {
+            panic!("message {i}")
+        };
+        assert_eq!(message, sent);
+        if hold {
+            received.push(message);
+        }
+    }
+    let reads = log.lock().unwrap().reads.clone();
+    assert_eq!(reads.len(), 4, "{reads:?}");
+    // The first message was dropped: the second lands where it did.
+    assert_eq!(reads[1].at, reads[0].at, "{reads:?}");
+    // The third is still held when the fourth is read: the fourth lands
+    // after it, and the held bytes are untouched.
+    assert_eq!(reads[3].at, reads[2].at + reads[2].got, "{reads:?}");
+    assert_eq!(received, [Message::from("message 2")]);
+}
+
 #[tokio::test]
 async fn a_large_send_is_written_from_the_senders_buffer_in_a_vectored_write() {
     for vectored in [true, false] {
@@ -212,6 +255,7 @@ async fn a_large_send_is_written_from_the_senders_buffer_in_a_vectored_write() {
         if vectored {
             // Header and payload in one write.
             assert_eq!(writes[0].slices.len(), 2);
+            assert!(!writes[0].plain);
             assert_eq!(writes[0].went, 10 + (1 << 20));
         }
         let mut wire = vec![0; 10 + (1 << 20) + 7];
@@ -418,6 +462,9 @@ async fn a_batch_of_small_messages_costs_one_read_and_one_write() {
         let log = log.lock().unwrap();
         assert_eq!(log.reads.len(), 1, "{:?}", log.reads);
         assert_eq!(log.writes.len(), 1, "{:?}", log.writes);
+        // All of it in the output buffer, one run: a plain write, no
+        // vector, although the stream does vectored writes.
+        assert!(log.writes[0].plain, "{:?}", log.writes);
     }
     // Nothing more in hand: the answers and the pong are written now.
     let mut echo = Connection::new(Role::Client, Config::default());

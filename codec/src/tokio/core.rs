@@ -79,6 +79,9 @@ pub(crate) struct Core<S> {
     pub(crate) conn: Connection,
     timer: Option<Pin<Box<Sleep>>>,
     write_wakers: Arc<WriteWakers>,
+    /// `write_wakers` as the waker every write polls with, made once:
+    /// building it per write cost an `Arc` count up and down each time.
+    write_waker: Waker,
     /// Bytes were written since the last flush.
     unflushed: bool,
     /// The peer hung up (read returned 0).
@@ -95,11 +98,13 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Core<S> {
     /// Wraps `conn` and starts its clocks.
     pub(crate) fn new(io: S, mut conn: Connection) -> Self {
         conn.handle_timeout(Instant::now().into_std());
+        let write_wakers = Arc::<WriteWakers>::default();
         Self {
             io,
             conn,
             timer: None,
-            write_wakers: Arc::default(),
+            write_waker: Waker::from(Arc::clone(&write_wakers)),
+            write_wakers,
             unflushed: false,
             eof: false,
             shut_down: false,
@@ -117,36 +122,36 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Core<S> {
         side: Side,
         keep: usize,
     ) -> Poll<io::Result<()>> {
+        let must_write = self.conn.output_len() > keep;
+        let must_flush = self.unflushed && !self.conn.has_output();
+        if !must_write && !must_flush {
+            // Nothing touches the stream, so no waker needs registering:
+            // the echo loop asks this several times per message, and the
+            // lock of a registration each time was a measured cost.
+            return Poll::Ready(Ok(()));
+        }
         self.write_wakers.register(side, cx.waker());
-        let waker = Waker::from(Arc::clone(&self.write_wakers));
-        let mut cx = Context::from_waker(&waker);
-        while self.conn.output_len() > keep {
-            let written = ready!(self.poll_write_some(&mut cx))?;
+        let Self {
+            io,
+            conn,
+            write_waker,
+            unflushed,
+            ..
+        } = self;
+        let mut cx = Context::from_waker(write_waker);
+        while conn.output_len() > keep {
+            let written = ready!(poll_write_some(io, conn, &mut cx))?;
             if written == 0 {
                 return Poll::Ready(Err(io::ErrorKind::WriteZero.into()));
             }
-            self.conn.consume_output(written);
-            self.unflushed = true;
+            conn.consume_output(written);
+            *unflushed = true;
         }
-        if self.unflushed && !self.conn.has_output() {
-            ready!(Pin::new(&mut self.io).poll_flush(&mut cx))?;
-            self.unflushed = false;
+        if *unflushed && !conn.has_output() {
+            ready!(Pin::new(io).poll_flush(&mut cx))?;
+            *unflushed = false;
         }
         Poll::Ready(Ok(()))
-    }
-
-    /// One write of the output: vectored where the stream does vectored
-    /// writes (headers and a large payload held by reference go out
-    /// together, the payload not copied), else its first run.
-    fn poll_write_some(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<usize>> {
-        let io = Pin::new(&mut self.io);
-        if io.is_write_vectored() {
-            let mut slices = [IoSlice::new(&[]); WRITE_SLICES];
-            let n = self.conn.pending_output_vectored(&mut slices);
-            io.poll_write_vectored(cx, &slices[..n])
-        } else {
-            io.poll_write(cx, self.conn.pending_output())
-        }
     }
 
     /// Ready once the output is under
@@ -240,6 +245,14 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Core<S> {
             // regrowth would move what arrived).
             let frame_rest = self.conn.read_hint();
             let buf = self.conn.read_buf();
+            if buf.is_empty() {
+                // All that was read is handed out: once no message holds
+                // the allocation any more, reading starts over at its
+                // front, in memory the last reads warmed, instead of
+                // walking on into cold memory (with a thousand
+                // connections each read missed the cache). Never allocates.
+                let _ = buf.try_reclaim(READ_CHUNK);
+            }
             if buf.capacity() - buf.len() < frame_rest.max(READ_CHUNK / 4) {
                 buf.reserve(frame_rest.max(READ_CHUNK));
             }
@@ -250,6 +263,27 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Core<S> {
                 Err(err) => return Poll::Ready(Some(Err(err.into()))),
             }
         }
+    }
+}
+
+/// One write of `conn`'s output: its first run with a plain write when
+/// that is all of it (small messages: no vector to fill, and `write`
+/// spares the kernel `writev`'s vector copy) or the stream has no vectored
+/// writes, else vectored (headers and a large payload held by reference go
+/// out together, the payload not copied).
+fn poll_write_some<S: AsyncWrite + Unpin>(
+    io: &mut S,
+    conn: &Connection,
+    cx: &mut Context<'_>,
+) -> Poll<io::Result<usize>> {
+    let io = Pin::new(io);
+    let first = conn.pending_output();
+    if first.len() == conn.output_len() || !io.is_write_vectored() {
+        io.poll_write(cx, first)
+    } else {
+        let mut slices = [IoSlice::new(&[]); WRITE_SLICES];
+        let n = conn.pending_output_vectored(&mut slices);
+        io.poll_write_vectored(cx, &slices[..n])
     }
 }
 
