@@ -8,8 +8,9 @@ use std::{io::Write, time::Duration};
 
 use criterion::{black_box, criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use futures_util::{SinkExt, StreamExt};
-use wsframe::{Config, Connection, Event, Role};
+use wsframe::{Config, Connection, Role};
 use wsframe_benches::{
+    client_stream::read_stream,
     mem_socket::{MemSocket, READ_SIZE},
     workloads::{self, Workload},
 };
@@ -24,26 +25,10 @@ fn runtime() -> tokio::runtime::Runtime {
 fn decode_wsframe(stream: &[u8], into_read_buf: bool) -> (usize, usize) {
     let mut conn = Connection::new(Role::Server, Config::default());
     let (mut count, mut bytes) = (0, 0);
-    // Each read lands in the connection's buffer with one copy, as the
-    // peers' reads do: through `receive`, which unmasks and validates in
-    // that copy, or appended to `read_buf()` as a socket read into it would
-    // be (the tokio wrapper's way), then unmasked and validated in place.
-    for read in stream.chunks(READ_SIZE) {
-        if into_read_buf {
-            conn.read_buf().extend_from_slice(read);
-        } else {
-            conn.receive(read);
-        }
-        while let Some(event) = conn.next_event() {
-            match event {
-                Event::Message(m) => {
-                    count += 1;
-                    bytes += m.as_bytes().len();
-                }
-                other => panic!("unexpected {other:?}"),
-            }
-        }
-    }
+    read_stream(&mut conn, stream, into_read_buf, |message| {
+        count += 1;
+        bytes += message.as_bytes().len();
+    });
     (count, bytes)
 }
 

@@ -62,10 +62,11 @@ use criterion::{
 };
 use futures_util::SinkExt;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
-use wsframe::{
-    apply_mask_bytewise, Config, Connection, DeflateConfig, DeflateParams, Event, Message, Role,
+use wsframe::{Config, Connection, DeflateConfig, DeflateParams, Message, Role};
+use wsframe_benches::{
+    client_stream::{push_masked_frame, read_stream},
+    mem_socket::MemSocket,
 };
-use wsframe_benches::mem_socket::{MemSocket, READ_SIZE};
 use zlib_rs::{Deflate, DeflateFlush, Inflate, InflateFlush};
 
 /// The sync flush's tail, stripped by the sender and appended by the
@@ -294,7 +295,12 @@ impl Workload {
                     payload.truncate(payload.len() - TAIL.len());
                 }
                 let first = if i == 0 { 0x40 | opcode } else { 0 };
-                masked_frame(&mut stream, fin, first, &payload[start..]);
+                push_masked_frame(
+                    &mut stream,
+                    if fin { 0x80 } else { 0 } | first,
+                    (payload.len() - start) as u64,
+                    &payload[start..],
+                );
             }
             compressed.push(payload);
         }
@@ -375,28 +381,6 @@ fn deflate_sync(deflate: &mut Deflate, data: &[u8], out: &mut Vec<u8>) {
     }
 }
 
-/// Appends a masked client frame; `first` is RSV1 and the opcode on a
-/// message's first frame, 0 on a continuation.
-fn masked_frame(out: &mut Vec<u8>, fin: bool, first: u8, payload: &[u8]) {
-    let key = [0x37, 0xfa, 0x21, 0x3d];
-    out.push(if fin { 0x80 } else { 0 } | first);
-    match payload.len() {
-        len @ 0..=125 => out.push(0x80 | len as u8),
-        len @ 126..=0xFFFF => {
-            out.push(0x80 | 126);
-            out.extend_from_slice(&(len as u16).to_be_bytes());
-        }
-        len => {
-            out.push(0x80 | 127);
-            out.extend_from_slice(&(len as u64).to_be_bytes());
-        }
-    }
-    out.extend_from_slice(&key);
-    let start = out.len();
-    out.extend_from_slice(payload);
-    apply_mask_bytewise(&mut out[start..], key, 0);
-}
-
 fn config() -> Config {
     Config::builder()
         .max_frame_size(LIMIT as u64)
@@ -417,23 +401,11 @@ fn runtime() -> tokio::runtime::Runtime {
 fn decode_wsframe(stream: &[u8], text: bool, into_read_buf: bool) -> (usize, usize) {
     let mut conn = Connection::with_deflate(Role::Server, config(), Some(TAKEOVER));
     let (mut count, mut bytes) = (0, 0);
-    for read in stream.chunks(READ_SIZE) {
-        if into_read_buf {
-            conn.read_buf().extend_from_slice(read);
-        } else {
-            conn.receive(read);
-        }
-        while let Some(event) = conn.next_event() {
-            match event {
-                Event::Message(m) => {
-                    assert_eq!(m.is_text(), text);
-                    count += 1;
-                    bytes += m.as_bytes().len();
-                }
-                other => panic!("unexpected {other:?}"),
-            }
-        }
-    }
+    read_stream(&mut conn, stream, into_read_buf, |message| {
+        assert_eq!(message.is_text(), text);
+        count += 1;
+        bytes += message.as_bytes().len();
+    });
     (count, bytes)
 }
 

@@ -22,29 +22,12 @@ use std::{io, sync::atomic::Ordering::Relaxed};
 
 use counting_alloc::{count_this_thread, mark, Mark, ALLOCATED, ALLOCATIONS, LIVE, PEAK};
 use futures_util::StreamExt;
-use wsframe::{
-    apply_mask_bytewise, Config, Connection, DeflateConfig, DeflateParams, Event, Message, Role,
-};
-use wsframe_benches::mem_socket::MemSocket;
+use wsframe::{Config, Connection, DeflateConfig, DeflateParams, Event, Message, Role};
+use wsframe_benches::{client_stream::push_masked_frame, mem_socket::MemSocket};
 
 fn masked_frame(first: u8, payload_len: u64, payload: &[u8]) -> Vec<u8> {
-    let key = [1, 2, 3, 4];
-    let mut out = vec![first];
-    match payload_len {
-        0..=125 => out.push(0x80 | payload_len as u8),
-        126..=0xFFFF => {
-            out.push(0x80 | 126);
-            out.extend_from_slice(&(payload_len as u16).to_be_bytes());
-        }
-        _ => {
-            out.push(0x80 | 127);
-            out.extend_from_slice(&payload_len.to_be_bytes());
-        }
-    }
-    out.extend_from_slice(&key);
-    let start = out.len();
-    out.extend_from_slice(payload);
-    apply_mask_bytewise(&mut out[start..], key, 0);
+    let mut out = Vec::new();
+    push_masked_frame(&mut out, first, payload_len, payload);
     out
 }
 

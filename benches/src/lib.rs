@@ -1,8 +1,10 @@
 //! Shared inputs for the wsframe benchmarks: text corpora of every UTF-8 width,
-//! the naive streaming validator the `utf8` group compares against, and the
-//! client streams of the `codec` group.
+//! the naive streaming validator the `utf8` group compares against, the
+//! client streams of the `codec` group, and the masked frames and read loop
+//! the decode benches share.
 #![forbid(unsafe_code)]
 
+pub mod client_stream;
 pub mod mem_socket;
 pub mod workloads;
 
