@@ -93,7 +93,13 @@ fn every_sequence_at_every_offset_under_every_chunk_size() {
                 }
                 // Alternating between the automaton and the block paths,
                 // with a tiny chunk to cut a code point between them.
-                for sizes in [&[1, 33][..], &[31, 1, 2], &[3, 40, 1], &[2, 1, 1, 64], &[7, 100]] {
+                for sizes in [
+                    &[1, 33][..],
+                    &[31, 1, 2],
+                    &[3, 40, 1],
+                    &[2, 1, 1, 64],
+                    &[7, 100],
+                ] {
                     check_sizes(&bytes, sizes, &want);
                 }
             }
@@ -128,7 +134,12 @@ fn a_code_point_cut_across_one_byte_chunks_between_long_ones() {
 
 #[test]
 fn finish_inside_a_code_point_reports_the_cut_at_its_lead() {
-    for prefix in [&[0xC3][..], &[0xE2, 0x82], &[0xF0, 0x9F, 0x98], &[0xF4, 0x8F]] {
+    for prefix in [
+        &[0xC3][..],
+        &[0xE2, 0x82],
+        &[0xF0, 0x9F, 0x98],
+        &[0xF4, 0x8F],
+    ] {
         for lead_in in [0usize, 5, 31, 40, 64, 100] {
             let mut bytes = text("a", lead_in);
             bytes.extend_from_slice(prefix);
