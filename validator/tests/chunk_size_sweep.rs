@@ -107,6 +107,27 @@ fn every_sequence_at_every_offset_under_every_chunk_size() {
     }
 }
 
+/// The same sequences at every offset of a chunk long enough for the block
+/// loop (two blocks a step, a pair not all ASCII checked in full), whole
+/// and after a short chunk that leaves a code point carried into it.
+#[test]
+fn every_sequence_at_every_offset_of_a_long_chunk() {
+    let step = if cfg!(miri) { 29 } else { 1 };
+    for filler in ["a", "é", "😀"] {
+        for &sequence in SEQUENCES {
+            for offset in (0..200).step_by(step) {
+                let mut bytes = text(filler, offset);
+                bytes.extend_from_slice(sequence);
+                bytes.extend_from_slice(&text(filler, 200));
+                let want = expected(&bytes);
+                for sizes in [&[usize::MAX][..], &[1, 300], &[3, 128, 1], &[30, 140]] {
+                    check_sizes(&bytes, sizes, &want);
+                }
+            }
+        }
+    }
+}
+
 #[test]
 fn a_code_point_cut_across_one_byte_chunks_between_long_ones() {
     for sequence in SEQUENCES.iter().filter(|s| s.len() > 1) {
