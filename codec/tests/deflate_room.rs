@@ -214,9 +214,9 @@ fn swinging_ratios_land_exactly_on_the_limit_and_one_past_is_1009() {
 #[test]
 fn messages_held_by_the_caller_keep_their_bytes_as_later_ones_inflate() {
     let limit = 1 << 20;
-    let messages: Vec<Sent> = (0..60)
+    let messages: Vec<Sent> = (0..60usize)
         .map(|i| {
-            if i % 2 == 0 {
+            if i.is_multiple_of(2) {
                 Sent {
                     data: noise(50 + i * 37, i as u64 + 9),
                     text: false,

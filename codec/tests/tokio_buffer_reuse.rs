@@ -38,7 +38,7 @@ fn message(i: usize) -> Message {
         3 => 70_000 + i,
         _ => 20 + i,
     };
-    if i % 2 == 0 {
+    if i.is_multiple_of(2) {
         let text: String = (0..len)
             .map(|j| ['a', 'é', '中', '😀'][(i + j) % 4])
             .collect();
