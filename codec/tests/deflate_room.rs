@@ -276,3 +276,51 @@ fn corrupt_data_after_good_data_in_the_same_read_is_1007_after_the_good_message(
         }
     }
 }
+
+/// Streaming mode hands out each read's inflated bytes as they come, so
+/// every read starts from empty room: the pieces of each message, joined,
+/// are its data, whole and byte by byte, and one byte past the limit is
+/// 1009 there too.
+#[test]
+fn streamed_pieces_join_to_each_message_under_swinging_ratios() {
+    let limit = 5000;
+    let messages = swinging(limit);
+    let input = wire(TAKEOVER, &messages);
+    let config = Config::builder()
+        .max_message_size(limit as u64)
+        .streaming(true)
+        .build();
+    let make = move || Connection::with_deflate(Role::Server, config, Some(TAKEOVER));
+    let bytewise: Vec<usize> = (1..input.len()).collect();
+    for cuts in [&[][..], &bytewise] {
+        let (events, _) = drive_connection(&make, &input, cuts);
+        let mut joined: Vec<Vec<u8>> = Vec::new();
+        let mut open: Option<Vec<u8>> = None;
+        let mut end = None;
+        for event in events {
+            match event {
+                Event::Chunk { data, last } => {
+                    open.get_or_insert_with(Vec::new)
+                        .extend_from_slice(data.as_bytes());
+                    if last {
+                        joined.extend(open.take());
+                    }
+                }
+                Event::Closed(closed) => end = closed.error,
+                other => panic!("{other:?}"),
+            }
+        }
+        let want: Vec<&[u8]> = messages[..messages.len() - 1]
+            .iter()
+            .map(|sent| &sent.data[..])
+            .collect();
+        assert_eq!(joined, want, "{} cuts", cuts.len());
+        assert_eq!(
+            end,
+            Some(ProtocolError::MessageTooBig {
+                declared: limit as u64 + 1,
+                limit: limit as u64
+            })
+        );
+    }
+}
