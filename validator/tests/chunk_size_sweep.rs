@@ -202,3 +202,49 @@ proptest! {
         check_sizes(&bytes, &sizes, &expected(&bytes));
     }
 }
+
+/// After an error, chunks of every path (empty, ASCII, short, padded, long,
+/// valid or not) and `finish` give that same error, and after `reset` the
+/// validator judges a new stream from offset 0, its carry forgotten.
+#[test]
+fn after_an_error_every_path_repeats_it_and_reset_starts_over() {
+    let long_text = "ж".repeat(150);
+    let later: [&[u8]; 7] = [
+        b"",
+        b"a",
+        "é".as_bytes(),
+        &[0xE2, 0x82],
+        &[0x80; 40],
+        long_text.as_bytes(),
+        &[0xF0; 300],
+    ];
+    for &sequence in SEQUENCES {
+        let mut bytes = text("a", 20);
+        bytes.extend_from_slice(sequence);
+        bytes.push(b'!');
+        let Err(std_err) = std::str::from_utf8(&bytes) else {
+            continue;
+        };
+        for size in [1, 5, 31, 32, 100, 200] {
+            let mut v = utf8stream::Utf8Validator::new();
+            let err = bytes
+                .chunks(size)
+                .find_map(|chunk| v.feed(chunk).err())
+                .or_else(|| v.finish().err())
+                .expect("an error");
+            assert_eq!(err.valid_up_to(), std_err.valid_up_to() as u64);
+            assert_eq!(err.error_len(), std_err.error_len());
+            for chunk in later {
+                assert_eq!(v.feed(chunk), Err(err), "{chunk:02X?} after {bytes:02X?}");
+            }
+            assert_eq!(v.finish(), Err(err));
+            v.reset();
+            assert_eq!(v.pending_bytes(), b"");
+            v.feed(&[0xE2, 0x82]).unwrap();
+            assert_eq!(v.feed(&[0xFF]).unwrap_err().valid_up_to(), 0);
+            v.reset();
+            v.feed(long_text.as_bytes()).unwrap();
+            assert_eq!(v.finish(), Ok(()));
+        }
+    }
+}
