@@ -185,7 +185,7 @@ fn swinging(limit: usize) -> Vec<Sent> {
 #[test]
 fn swinging_ratios_land_exactly_on_the_limit_and_one_past_is_1009() {
     for params in [TAKEOVER, NO_TAKEOVER] {
-        for limit in [63usize, 64, 65, 200, 4096, 70_000] {
+        for limit in [1usize, 2, 63, 64, 65, 200, 4096, 70_000] {
             let messages = swinging(limit);
             let input = wire(params, &messages);
             let config = Config::builder().max_message_size(limit as u64).build();
