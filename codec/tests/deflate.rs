@@ -6,25 +6,10 @@
 
 mod common;
 
-use common::*;
-use flate2::{Compress, Compression, FlushCompress};
+use common::{deflate::*, *};
+use flate2::{Compress, Compression};
 use wsframe::{
     Config, Connection, DeflateConfig, DeflateParams, Event, Message, ProtocolError, Role,
-};
-
-const RSV1: u8 = 0x40;
-
-const TAKEOVER: DeflateParams = DeflateParams {
-    server_no_context_takeover: false,
-    client_no_context_takeover: false,
-    server_max_window_bits: 15,
-    client_max_window_bits: 15,
-};
-
-const NO_TAKEOVER: DeflateParams = DeflateParams {
-    server_no_context_takeover: true,
-    client_no_context_takeover: true,
-    ..TAKEOVER
 };
 
 /// A reference compressor (flate2 directly, not the codec), as a client's.
@@ -37,22 +22,7 @@ impl Deflate {
 
     /// `data` compressed with a sync flush; `fin` strips the tail (§7.2.1).
     fn chunk(&mut self, data: &[u8], fin: bool) -> Vec<u8> {
-        let mut out = Vec::with_capacity(data.len() + 64);
-        let start = self.0.total_in();
-        loop {
-            let before = (self.0.total_in() - start) as usize;
-            self.0
-                .compress_vec(
-                    &data[before.min(data.len())..],
-                    &mut out,
-                    FlushCompress::Sync,
-                )
-                .unwrap();
-            if out.len() < out.capacity() {
-                break;
-            }
-            out.reserve(out.capacity());
-        }
+        let mut out = sync_flush(&mut self.0, data);
         if fin {
             assert!(out.ends_with(&[0, 0, 0xFF, 0xFF]));
             out.truncate(out.len() - 4);

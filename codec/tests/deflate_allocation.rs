@@ -12,9 +12,9 @@ use std::{
     sync::atomic::{AtomicUsize, Ordering},
 };
 
-use common::*;
-use flate2::{Compress, Compression, FlushCompress};
-use wsframe::{Config, Connection, DeflateParams, Event, ProtocolError, Role};
+use common::{deflate::*, *};
+use flate2::{Compress, Compression};
+use wsframe::{Config, Connection, Event, ProtocolError, Role};
 
 /// The system allocator, remembering the largest block requested.
 struct Largest;
@@ -44,42 +44,15 @@ unsafe impl GlobalAlloc for Largest {
 #[global_allocator]
 static ALLOCATOR: Largest = Largest;
 
-const RSV1: u8 = 0x40;
-
-const TAKEOVER: DeflateParams = DeflateParams {
-    server_no_context_takeover: false,
-    client_no_context_takeover: false,
-    server_max_window_bits: 15,
-    client_max_window_bits: 15,
-};
-
 /// `messages` compressed by one flate2 stream (context takeover), each
 /// masked in three frames when `fragmented`.
 fn wire(messages: &[Vec<u8>], fragmented: bool) -> Vec<u8> {
     let mut stream = Compress::new(Compression::default(), false);
     let mut input = Vec::new();
     for data in messages {
-        let mut payload = Vec::with_capacity(data.len() + 64);
-        let start = stream.total_in();
-        loop {
-            let taken = (stream.total_in() - start) as usize;
-            stream
-                .compress_vec(&data[taken..], &mut payload, FlushCompress::Sync)
-                .unwrap();
-            if payload.len() < payload.capacity() {
-                break;
-            }
-            payload.reserve(payload.capacity());
-        }
+        let mut payload = sync_flush(&mut stream, data);
         payload.truncate(payload.len() - 4);
-        if fragmented && payload.len() >= 3 {
-            let third = payload.len() / 3;
-            input.extend(client(RSV1 | BINARY, &payload[..third]));
-            input.extend(client(CONT, &payload[third..2 * third]));
-            input.extend(client(FIN | CONT, &payload[2 * third..]));
-        } else {
-            input.extend(client(FIN | RSV1 | BINARY, &payload));
-        }
+        push_compressed(&mut input, BINARY, &payload, fragmented);
     }
     input
 }

@@ -8,24 +8,9 @@
 
 mod common;
 
-use common::*;
-use flate2::{Compress, Compression, Decompress, FlushCompress, FlushDecompress};
+use common::{deflate::*, *};
+use flate2::{Compress, Compression, Decompress, FlushDecompress};
 use wsframe::{Config, Connection, DeflateParams, Event, Message, ProtocolError, Role};
-
-const RSV1: u8 = 0x40;
-
-const TAKEOVER: DeflateParams = DeflateParams {
-    server_no_context_takeover: false,
-    client_no_context_takeover: false,
-    server_max_window_bits: 15,
-    client_max_window_bits: 15,
-};
-
-const NO_TAKEOVER: DeflateParams = DeflateParams {
-    server_no_context_takeover: true,
-    client_no_context_takeover: true,
-    ..TAKEOVER
-};
 
 /// A client's compressor (flate2, not the codec), one per connection.
 struct Deflate {
@@ -47,18 +32,7 @@ impl Deflate {
         if self.reset_each_message {
             self.stream.reset();
         }
-        let mut out = Vec::with_capacity(data.len() + 64);
-        let start = self.stream.total_in();
-        loop {
-            let taken = (self.stream.total_in() - start) as usize;
-            self.stream
-                .compress_vec(&data[taken..], &mut out, FlushCompress::Sync)
-                .unwrap();
-            if out.len() < out.capacity() {
-                break;
-            }
-            out.reserve(out.capacity());
-        }
+        let mut out = sync_flush(&mut self.stream, data);
         if out.is_empty() {
             // zlib writes nothing for a second flush with no input: an
             // empty message is the single `00` of §7.2.3.6.
@@ -119,14 +93,7 @@ fn wire(params: DeflateParams, messages: &[Sent]) -> Vec<u8> {
             assert_eq!(inflated, sent.data);
         }
         let opcode = if sent.text { TEXT } else { BINARY };
-        if i % 3 == 2 && payload.len() >= 3 {
-            let third = payload.len() / 3;
-            input.extend(client(RSV1 | opcode, &payload[..third]));
-            input.extend(client(CONT, &payload[third..2 * third]));
-            input.extend(client(FIN | CONT, &payload[2 * third..]));
-        } else {
-            input.extend(client(FIN | RSV1 | opcode, &payload));
-        }
+        push_compressed(&mut input, opcode, &payload, i % 3 == 2);
     }
     input
 }

@@ -2,6 +2,9 @@
 //! runs a connection over a byte stream cut any way.
 #![allow(dead_code)] // each test file uses a different subset
 
+#[cfg(feature = "deflate")]
+pub mod deflate;
+
 use wsframe::{apply_mask_bytewise, Config, Connection, Event, FrameHeader, Role, Status};
 
 pub const KEY: [u8; 4] = [0x37, 0xFA, 0x21, 0x3D];
