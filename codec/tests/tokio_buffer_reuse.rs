@@ -6,6 +6,8 @@
 //! the middle of a plain write must leave the stream whole for the peer.
 #![cfg(feature = "tokio")]
 
+mod common;
+
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -147,20 +149,9 @@ async fn a_read_exactly_when_the_buffer_was_emptied_leaves_held_messages_alone()
     }
 }
 
-/// Reads until the peer connection has `count` events.
+/// Reads until the peer connection has `count` events, 13 bytes at a time.
 async fn read_events(io: &mut DuplexStream, peer: &mut Connection, count: usize) -> Vec<Event> {
-    let mut events = Vec::new();
-    let mut buf = vec![0; 13];
-    while events.len() < count {
-        if let Some(event) = peer.next_event() {
-            events.push(event);
-            continue;
-        }
-        let n = io.read(&mut buf).await.unwrap();
-        assert!(n > 0, "hung up after {events:?}");
-        peer.receive(&buf[..n]);
-    }
-    events
+    common::tokio_peer::read_events(io, peer, count, 13).await
 }
 
 /// Pongs (one run of output each) into a 16-byte pipe: `next()` is

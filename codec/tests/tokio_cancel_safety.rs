@@ -4,6 +4,8 @@
 //! what went on the wire. Time is tokio's paused clock.
 #![cfg(feature = "tokio")]
 
+mod common;
+
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -29,21 +31,9 @@ fn peer() -> Connection {
     Connection::with_mask_source(Role::Client, Config::default(), Box::new(|| [9, 8, 7, 6]))
 }
 
-/// Reads until the peer connection has `count` events (fails on a
-/// corrupted stream: it would be a protocol violation, hence `Closed`).
+/// Reads until the peer connection has `count` events, 4096 bytes at a time.
 async fn read_events(io: &mut DuplexStream, peer: &mut Connection, count: usize) -> Vec<Event> {
-    let mut events = Vec::new();
-    let mut buf = vec![0; 4096];
-    while events.len() < count {
-        if let Some(event) = peer.next_event() {
-            events.push(event);
-            continue;
-        }
-        let n = io.read(&mut buf).await.unwrap();
-        assert!(n > 0, "hung up after {events:?}");
-        peer.receive(&buf[..n]);
-    }
-    events
+    common::tokio_peer::read_events(io, peer, count, 4096).await
 }
 
 /// The repro: a pong half written when `select!` drops `next()`.

@@ -4,6 +4,8 @@
 
 #[cfg(feature = "deflate")]
 pub mod deflate;
+#[cfg(feature = "tokio")]
+pub mod tokio_peer;
 
 use wsframe::{apply_mask_bytewise, Config, Connection, Event, FrameHeader, Role, Status};
 
