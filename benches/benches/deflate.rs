@@ -409,6 +409,23 @@ fn decode_wsframe(stream: &[u8], text: bool, into_read_buf: bool) -> (usize, usi
     (count, bytes)
 }
 
+/// Inflates one message's compressed `payload` and the `00 00 FF FF` tail
+/// (RFC 7692 §7.2.2) into the front of `out`, which has room; returns the
+/// inflated length.
+#[inline]
+fn inflate_message(inflate: &mut Inflate, payload: &[u8], out: &mut [u8]) -> usize {
+    let start = inflate.total_out();
+    for input in [payload, &TAIL[..]] {
+        let before = inflate.total_in();
+        let done = (inflate.total_out() - start) as usize;
+        inflate
+            .decompress(input, &mut out[done..], InflateFlush::SyncFlush)
+            .expect("valid deflate");
+        assert_eq!((inflate.total_in() - before) as usize, input.len());
+    }
+    (inflate.total_out() - start) as usize
+}
+
 /// The floor: each message's payload (unmasked, unframed) inflated by the
 /// same backend with context takeover into one reused buffer; with
 /// `validate`, then checked by `std::str::from_utf8`.
@@ -417,16 +434,7 @@ fn decode_floor(compressed: &[Vec<u8>], largest: usize, validate: bool) -> (usiz
     let mut out = vec![0u8; largest + 1];
     let (mut count, mut bytes) = (0, 0);
     for payload in compressed {
-        let start = inflate.total_out();
-        for input in [&payload[..], &TAIL[..]] {
-            let before = inflate.total_in();
-            let done = (inflate.total_out() - start) as usize;
-            inflate
-                .decompress(input, &mut out[done..], InflateFlush::SyncFlush)
-                .expect("valid deflate");
-            assert_eq!((inflate.total_in() - before) as usize, input.len());
-        }
-        let len = (inflate.total_out() - start) as usize;
+        let len = inflate_message(&mut inflate, payload, &mut out);
         if validate {
             std::str::from_utf8(&out[..len]).expect("valid UTF-8");
         }
@@ -447,16 +455,8 @@ fn decode_floor_owned(compressed: &[Vec<u8>], lens: &[usize]) -> (usize, usize) 
     for (payload, &len) in compressed.iter().zip(lens) {
         // One byte more, as `decode_floor`'s buffer, so the tail's call has room.
         let mut out = vec![0u8; len + 1];
-        let start = inflate.total_out();
-        for input in [&payload[..], &TAIL[..]] {
-            let before = inflate.total_in();
-            let done = (inflate.total_out() - start) as usize;
-            inflate
-                .decompress(input, &mut out[done..], InflateFlush::SyncFlush)
-                .expect("valid deflate");
-            assert_eq!((inflate.total_in() - before) as usize, input.len());
-        }
-        out.truncate((inflate.total_out() - start) as usize);
+        let len = inflate_message(&mut inflate, payload, &mut out);
+        out.truncate(len);
         let message = bytes::Bytes::from(black_box(out));
         count += 1;
         bytes += message.len();
