@@ -25,7 +25,7 @@ logs=$(mktemp -d)
 stage() {
   local name=$1 status=0
   shift
-  echo "== $name: $*"
+  echo "== $name: $* (at ${SECONDS}s)"
   "$@" 2>&1 | tee "$logs/$name.log" || status=$?
   echo "$status" >"$logs/$name.status"
 }
