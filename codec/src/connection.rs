@@ -308,6 +308,15 @@ impl Connection {
         self.receiver.buffered_len()
     }
 
+    /// [`Config::max_output_buffer`], read where the output's length is:
+    /// the wrapper compares the two before every send, and the config's
+    /// cache line is then left alone (one miss fewer per message with a
+    /// thousand connections).
+    #[inline]
+    pub(crate) const fn output_limit(&self) -> usize {
+        self.sender.limit()
+    }
+
     /// Whether bytes are waiting to be written to the peer.
     pub fn has_output(&self) -> bool {
         self.sender.pending_len() > 0

@@ -173,7 +173,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Core<S> {
     /// [`Config::max_output_buffer`](crate::Config::max_output_buffer),
     /// writing to get there.
     pub(crate) fn poll_room(&mut self, cx: &mut Context<'_>, side: Side) -> Poll<io::Result<()>> {
-        let limit = self.conn.config().max_output_buffer();
+        let limit = self.conn.output_limit();
         self.poll_write_output(cx, side, limit.saturating_sub(1))
     }
 
