@@ -8,6 +8,11 @@
 //! deadline is that last `now`, so a caller that sleeps until
 //! [`Connection::poll_timeout`](crate::Connection::poll_timeout) comes back
 //! at once to start it.
+//!
+//! The next deadline is computed when something it depends on changes (a
+//! `now`, a clock started, the state) and kept: a caller asks for it
+//! several times per message, and with no timer configured it is `None`
+//! for the life of the connection.
 
 use std::time::Instant;
 
@@ -41,21 +46,38 @@ pub(crate) struct Timers {
     close_queued: bool,
     /// When our close frame was queued.
     close_sent: Option<Instant>,
+    /// [`deadline`](Self::deadline), as of the last change to what it
+    /// depends on.
+    next: Option<Instant>,
 }
 
 impl Timers {
     /// Bytes came from the peer: the idle and keepalive clocks restart.
-    pub(crate) fn on_received(&mut self) {
-        self.received = true;
+    pub(crate) fn on_received(&mut self, config: &Config, state: State) {
+        if !self.received {
+            self.received = true;
+            self.refresh(config, state);
+        }
     }
 
-    /// Our close frame was queued: the close clock starts.
-    pub(crate) fn on_close_sent(&mut self) {
+    /// Our close frame was queued (the state is now `state`): the close
+    /// clock starts.
+    pub(crate) fn on_close_sent(&mut self, config: &Config, state: State) {
         self.close_queued = true;
+        self.refresh(config, state);
     }
 
-    /// The next instant at which [`expire`](Self::expire) has work, if any.
-    pub(crate) fn deadline(&self, config: &Config, state: State) -> Option<Instant> {
+    /// The next instant at which [`expire`](Self::expire) has work, if any
+    /// (in the state given with the last change).
+    pub(crate) const fn deadline(&self) -> Option<Instant> {
+        self.next
+    }
+
+    fn refresh(&mut self, config: &Config, state: State) {
+        self.next = self.compute_deadline(config, state);
+    }
+
+    fn compute_deadline(&self, config: &Config, state: State) -> Option<Instant> {
         let now = self.now?;
         let silence_timed = config.idle_timeout().is_some() || config.ping_interval().is_some();
         if (self.received && silence_timed)
@@ -91,7 +113,7 @@ impl Timers {
             self.close_sent = Some(now);
         }
         let reached = |deadline: Option<Instant>| deadline.is_some_and(|at| at <= now);
-        match state {
+        let expired = match state {
             State::Open if reached(self.idle_deadline(config)) => Expired::Idle,
             State::Open if reached(self.ping_deadline(config)) => {
                 self.last_ping = Some(now);
@@ -99,7 +121,12 @@ impl Timers {
             }
             State::CloseSent if reached(self.close_deadline(config)) => Expired::Close,
             _ => Expired::Nothing,
-        }
+        };
+        // What ran out closes the connection or moves a clock on: either
+        // way the deadline is recomputed for the clocks as they are now
+        // (a closed connection's is not asked for).
+        self.refresh(config, state);
+        expired
     }
 
     fn idle_deadline(&self, config: &Config) -> Option<Instant> {
@@ -117,5 +144,79 @@ impl Timers {
 
     fn close_deadline(&self, config: &Config) -> Option<Instant> {
         self.close_sent?.checked_add(config.close_timeout()?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use proptest::prelude::*;
+
+    use super::*;
+
+    /// What can happen to the clocks, as the connection drives them.
+    #[derive(Clone, Debug)]
+    enum Step {
+        Received,
+        CloseSent,
+        /// A `now` this many seconds after the start (it may go backwards).
+        Now(u64),
+    }
+
+    fn step() -> impl Strategy<Value = Step> {
+        prop_oneof![
+            3 => Just(Step::Received),
+            1 => Just(Step::CloseSent),
+            4 => (0u64..40).prop_map(Step::Now),
+        ]
+    }
+
+    fn timeout() -> impl Strategy<Value = Option<Duration>> {
+        prop::option::of((1u64..10).prop_map(Duration::from_secs))
+    }
+
+    proptest! {
+        /// The kept deadline is at every step the one computed from the
+        /// clocks as they are, while the connection is not closed: no
+        /// change to them misses a refresh.
+        #[test]
+        fn the_kept_deadline_is_always_the_computed_one(
+            ping in timeout(),
+            idle in timeout(),
+            close in timeout(),
+            steps in prop::collection::vec(step(), 0..40),
+        ) {
+            let config = Config::builder()
+                .ping_interval(ping)
+                .idle_timeout(idle)
+                .close_timeout(close)
+                .build();
+            let start = Instant::now();
+            let mut timers = Timers::default();
+            let mut state = State::Open;
+            for step in steps {
+                match step {
+                    Step::Received => timers.on_received(&config, state),
+                    Step::CloseSent if state == State::Open => {
+                        state = State::CloseSent;
+                        timers.on_close_sent(&config, state);
+                    }
+                    Step::CloseSent => {}
+                    Step::Now(secs) => {
+                        let now = start + Duration::from_secs(secs);
+                        match timers.expire(now, &config, state) {
+                            Expired::Idle | Expired::Close => state = State::Closed,
+                            Expired::Ping | Expired::Nothing => {}
+                        }
+                    }
+                }
+                // A closed connection's deadline is not asked for
+                // (`Connection::poll_timeout` is `None` then).
+                if state != State::Closed {
+                    prop_assert_eq!(timers.deadline(), timers.compute_deadline(&config, state));
+                }
+            }
+        }
     }
 }

@@ -163,6 +163,14 @@ impl Receiver {
         }
     }
 
+    /// Whether [`poll`](Self::poll) has anything to give or read: items
+    /// ready, or bytes appended and not read yet. When not, it returns
+    /// `None`.
+    #[inline]
+    pub(crate) fn has_unread(&self) -> bool {
+        !self.ready.is_empty() || self.buf.len() > self.reader.kept()
+    }
+
     /// The next item, or `None` until more bytes arrive.
     #[inline]
     pub(crate) fn poll(&mut self) -> Option<Inbound> {
@@ -182,10 +190,15 @@ impl Receiver {
     }
 
     /// Bytes held: the read buffer, the open message, and items not polled.
+    #[inline]
     pub(crate) fn buffered_len(&self) -> usize {
-        self.buf.len()
-            + self.assembler.buffered_len()
-            + self.ready.iter().map(Inbound::len).sum::<usize>()
+        let ready = if self.ready.is_empty() {
+            // The common case, asked after every message: no walk.
+            0
+        } else {
+            self.ready.iter().map(Inbound::len).sum::<usize>()
+        };
+        self.buf.len() + self.assembler.buffered_len() + ready
     }
 
     /// Reads nothing more and drops everything held.

@@ -218,6 +218,12 @@ impl Sender {
         });
     }
 
+    /// The output limit it was made with
+    /// ([`Config::max_output_buffer`](crate::Config::max_output_buffer)).
+    pub(crate) const fn limit(&self) -> usize {
+        self.limit
+    }
+
     /// How many bytes wait to be written.
     pub(crate) const fn pending_len(&self) -> usize {
         self.output.len()
