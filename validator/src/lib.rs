@@ -24,7 +24,9 @@
 //!   first; up to 124, the carried bytes and the chunk
 //!   copied into one or two blocks padded with zeros and checked by one or
 //!   two steps of the block loop; longer, the block loop over the chunk
-//!   where it lies, and its last 64 bytes once more as a block (overlapping,
+//!   where it lies, starting after the carried bytes (they stand for the
+//!   bytes before the chunk, so the code point they begin is judged with
+//!   the rest), and its last 64 bytes once more as a block (overlapping,
 //!   with the bytes before them read from memory) so that no rest is left.
 //!   Only the up to three bytes of a code point cut by a chunk boundary are
 //!   carried to the next call. With the portable kernel, `simdutf8` (or

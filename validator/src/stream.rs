@@ -158,7 +158,7 @@ impl Utf8Validator {
         self.offset + self.carry_len as u64
     }
 
-    fn feed_inner(&mut self, mut chunk: &[u8]) -> Result<(), Utf8Error> {
+    fn feed_inner(&mut self, chunk: &[u8]) -> Result<(), Utf8Error> {
         if chunk.len() < PADDED_MIN {
             return self.feed_without_block_check(chunk);
         }
@@ -169,21 +169,30 @@ impl Utf8Validator {
         if chunk.len() <= PADDED_MAX {
             return self.feed_padded(kernel, chunk);
         }
-        if self.carry_len > 0 {
-            // The chunk is longer than any code point: this finishes it.
-            let used = self.complete_carry(chunk)?;
-            chunk = &chunk[used..];
-        }
-        if !arch::check_to_end(kernel, chunk) {
+        // The carried bytes go in as the bytes before the chunk: the block
+        // loop judges their code point with the bytes that complete it (the
+        // chunk is longer than any code point), and starts where the chunk
+        // does, on every call the same length.
+        if !arch::check_to_end(kernel, chunk, self.carried_word()) {
             // Invalid: the byte-at-a-time path locates the error.
             return self.feed_without_block_check(chunk);
         }
         let whole = chunk.len() - unfinished_tail_len(chunk);
         let tail = &chunk[whole..];
-        check_prefix(self.offset + whole as u64, tail)?;
-        self.offset += whole as u64;
+        let done = self.offset + u64::from(self.carry_len) + whole as u64;
+        check_prefix(done, tail)?;
+        self.offset = done;
         self.keep(tail);
         Ok(())
+    }
+
+    /// The carried bytes at the end of a little-endian word, zeros before
+    /// them (0 if none): the bytes before the next chunk, as the block loop
+    /// takes them. Slots past `carry_len` may hold stale bytes; the shift
+    /// drops them.
+    fn carried_word(&self) -> u32 {
+        let carried = u64::from(u32::from_le_bytes(self.carry));
+        (carried << (32 - 8 * u32::from(self.carry_len))) as u32
     }
 
     /// A chunk of at most [`PADDED_MAX`] bytes, with the carried bytes in
@@ -440,6 +449,85 @@ mod tests {
                     );
                     if let (Err(got), Err(want)) = (got, want) {
                         assert_eq!(got, want, "{kernel:?} chunks of {size}, broken {broken:?}");
+                    }
+                }
+            }
+        });
+    }
+
+    /// A code point carried into a chunk long enough for the block loop
+    /// goes in as the bytes before it: with every kernel, every cut of
+    /// valid and invalid sequences, completed (or broken) by chunks of
+    /// lengths that do and do not end on a block, gives std's verdict, from
+    /// the chunk that makes the stream invalid, and the same state after.
+    #[test]
+    fn a_carried_code_point_is_judged_with_the_long_chunk_after_it() {
+        const SEQUENCES: &[&[u8]] = &[
+            b"\xC3\xA9",
+            b"\xE2\x82\xAC",
+            b"\xF0\x9F\x98\x80",
+            b"\xF4\x8F\xBF\xBF",
+            b"\xE0\x80\xAF",
+            b"\xF0\x8F\xBF\xBF",
+            b"\xED\xA0\x80",
+            b"\xF4\x90\x80\x80",
+            b"\xE2\x82\x41",
+            b"\xF0\x9F\x98\x41",
+            b"\xC3\xC3",
+            b"\xE2\x82\xAC\xAC",
+        ];
+        let lens: &[usize] = if cfg!(miri) {
+            &[125]
+        } else {
+            &[125, 128, 129, 191, 256, 4096]
+        };
+        with_each_kernel(|kernel| {
+            for &sequence in SEQUENCES {
+                for cut in 1..sequence.len().min(4) {
+                    for &len in lens {
+                        for filler in ["a", "\u{444}"] {
+                            let mut long = sequence[cut..].to_vec();
+                            while long.len() < len {
+                                long.extend_from_slice(filler.as_bytes());
+                            }
+                            long.truncate(len);
+                            let mut stream = b"ab".to_vec();
+                            stream.extend_from_slice(&sequence[..cut]);
+                            let first = stream.len();
+                            stream.extend_from_slice(&long);
+                            let want = core::str::from_utf8(&stream)
+                                .map_err(|e| (e.valid_up_to() as u64, e.error_len()));
+                            // The call that must fail: the first whose bytes
+                            // make a prefix no later bytes can repair.
+                            let dead = (1..=stream.len()).find(|&k| {
+                                core::str::from_utf8(&stream[..k])
+                                    .is_err_and(|e| e.error_len().is_some())
+                            });
+                            let want_call = match dead {
+                                Some(k) if k <= first => 0,
+                                Some(_) => 1,
+                                None => 2,
+                            };
+                            let mut v = Utf8Validator::new();
+                            let calls = [v.feed(&stream[..first]), v.feed(&long), v.finish()];
+                            let what = (kernel, &stream[..first + 4], len);
+                            let failed = calls.iter().position(|r| r.is_err());
+                            match (failed, want) {
+                                (None, Ok(_)) => {}
+                                (Some(call), Err(want)) => {
+                                    let got = calls[call].unwrap_err();
+                                    assert_eq!(
+                                        (got.valid_up_to(), got.error_len()),
+                                        want,
+                                        "{what:02X?}"
+                                    );
+                                    assert_eq!(call, want_call, "{what:02X?}");
+                                }
+                                (got, want) => {
+                                    panic!("{what:02X?}: failed at {got:?}, std {want:?}")
+                                }
+                            }
+                        }
                     }
                 }
             }

@@ -51,6 +51,13 @@ fn saturating_sub(a: V, b: V) -> V {
     vqsubq_u8(a, b)
 }
 
+/// Zeros, but for the last four bytes: `word`'s, in memory order.
+#[target_feature(enable = "neon")]
+#[inline]
+fn ending_with(word: u32) -> V {
+    vreinterpretq_u8_u32(vsetq_lane_u32::<3>(word, vdupq_n_u32(0)))
+}
+
 #[target_feature(enable = "neon")]
 #[inline]
 fn is_ascii(v: V) -> bool {

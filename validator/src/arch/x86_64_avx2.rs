@@ -50,6 +50,13 @@ fn saturating_sub(a: V, b: V) -> V {
     _mm256_subs_epu8(a, b)
 }
 
+/// Zeros, but for the last four bytes: `word`'s, in memory order.
+#[target_feature(enable = "avx2")]
+#[inline]
+fn ending_with(word: u32) -> V {
+    _mm256_insert_epi32::<7>(zero(), word as i32)
+}
+
 #[target_feature(enable = "avx2")]
 #[inline]
 fn is_ascii(v: V) -> bool {
