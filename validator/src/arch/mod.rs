@@ -454,25 +454,6 @@ macro_rules! mask_loops {
         #[target_feature(enable = $features)]
         pub(super) unsafe fn mask_copy(dst: *mut u8, src: &[u8], key: [u8; 4]) {
             const STEP: usize = 4 * LANES;
-            // Stores aligned to a vector: one that straddles two cache lines
-            // costs two. The first vector is written unaligned; the loop
-            // starts at the first aligned byte after it began, writing some
-            // of the same bytes again (with the same values).
-            let head = match src.len() >= 2 * STEP {
-                // `% LANES`: `align_offset` may answer `usize::MAX` (Miri);
-                // any head under `LANES` is correct, an aligned one fast.
-                true => dst.align_offset(LANES) % LANES,
-                false => 0,
-            };
-            if head != 0 {
-                // SAFETY: `src` has at least `LANES` readable bytes and `dst`
-                // as many writable ones; unaligned load and store.
-                unsafe { store(dst, xor(load(src.as_ptr()), splat_key(key))) };
-            }
-            // `head < LANES <= src.len()`: `dst + head` is within `dst`'s
-            // `src.len()` bytes.
-            let (dst, src) = (dst.wrapping_add(head), &src[head..]);
-            let key = crate::mask::rotate_key(key, head);
             let wide = splat_key(key);
             let steps = src.chunks_exact(STEP);
             let rest = steps.remainder();
