@@ -542,7 +542,11 @@ mod tests {
                         assert_eq!(message.as_bytes(), want[got], "chunk {chunk}");
                         let (start, len) = (payload_at[got], want[got].len());
                         if len >= OWN_BUFFER_MIN as usize {
-                            assert!(receiver.buf.is_empty(), "it ended the read");
+                            if read_of[start + len - 1] > read_of[start - 1] {
+                                // It came over more than one read: the last
+                                // one ended with it.
+                                assert!(receiver.buf.is_empty(), "it ended the read");
+                            }
                             // Only what came with its header may have been moved
                             // (once, by the reserve for the rest); what came after
                             // was read where it is handed out.
