@@ -33,12 +33,15 @@ pub fn push_masked_frame(out: &mut Vec<u8>, first_byte: u8, declared_len: u64, p
     apply_mask_bytewise(&mut out[start..], MASK_KEY, 0);
 }
 
-/// Feeds `stream` to `conn` in reads of [`READ_SIZE`] bytes and hands every
-/// message to `on_message`. Each read lands in the connection with one
-/// copy, as the peers' reads do: through `receive`, which unmasks and
-/// validates in that copy, or, with `into_read_buf`, appended to
-/// `read_buf()` as a socket read into it would be (the tokio wrapper's
-/// way), then unmasked and validated in place.
+/// Feeds `stream` to `conn` in reads of at most [`READ_SIZE`] bytes and
+/// hands every message to `on_message`. Each read lands in the connection
+/// with one copy, as the peers' reads do: through `receive`, which unmasks
+/// and validates in that copy (reads of [`READ_SIZE`]), or, with
+/// `into_read_buf`, as a socket read into `read_buf()` would land (the
+/// tokio wrapper's way): room made by `prepare_read`, the read taking at
+/// most the limit it returns (the room there is, or the rest of a large
+/// message), then unmasked and
+/// validated in place.
 ///
 /// # Panics
 ///
@@ -46,16 +49,25 @@ pub fn push_masked_frame(out: &mut Vec<u8>, first_byte: u8, declared_len: u64, p
 #[inline]
 pub fn read_stream(
     conn: &mut Connection,
-    stream: &[u8],
+    mut stream: &[u8],
     into_read_buf: bool,
     mut on_message: impl FnMut(&Message),
 ) {
-    for read in stream.chunks(READ_SIZE) {
-        if into_read_buf {
-            conn.read_buf().extend_from_slice(read);
+    while !stream.is_empty() {
+        let n = if into_read_buf {
+            // A socket read of at most READ_SIZE into the room there is.
+            let n = conn
+                .prepare_read(READ_SIZE)
+                .min(READ_SIZE)
+                .min(stream.len());
+            conn.read_buf().extend_from_slice(&stream[..n]);
+            n
         } else {
-            conn.receive(read);
-        }
+            let n = READ_SIZE.min(stream.len());
+            conn.receive(&stream[..n]);
+            n
+        };
+        stream = &stream[n..];
         while let Some(event) = conn.next_event() {
             match event {
                 Event::Message(message) => on_message(&message),

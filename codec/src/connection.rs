@@ -212,6 +212,62 @@ impl Connection {
         }
     }
 
+    /// Makes room in [`read_buf`](Self::read_buf) for the next read from
+    /// the peer, and returns how many bytes that read should take at most
+    /// (never more than the room there is, never 0): the tokio wrapper's way
+    /// to read, for callers that read into `read_buf` themselves. `chunk` is
+    /// the read size the caller wants room for, in bytes.
+    ///
+    /// Once everything read has been handed out, reading starts over at the
+    /// front of the buffer's allocation if no [`Message`] holds it any
+    /// more (no allocation); with less room than
+    /// [`read_hint`](Self::read_hint) (or, unless a large message is being
+    /// read, a quarter of `chunk`), room for `read_hint` bytes (or `chunk`)
+    /// is reserved at once, so the rest of a frame is made room for only
+    /// once and never moved by a later reserve. So this reserves
+    /// on a header's word, as `read_hint` documents: at most
+    /// [`Config::max_frame_size`] (RFC 6455 §5.2).
+    ///
+    /// The limit is the room, except while a large whole message (32 KiB or
+    /// more) is read in place: then it is the rest of its frame, so that
+    /// the read ends with the message and the next frame starts at the
+    /// front of a buffer with room for it. A large message is then read
+    /// straight into the buffer it is handed out in, never moved.
+    ///
+    /// ```
+    /// use wsframe::{Config, Connection, Event, Message, Role};
+    ///
+    /// let mut client = Connection::with_mask_source(Role::Client, Config::default(), Box::new(|| [1, 2, 3, 4]));
+    /// for _ in 0..2 {
+    ///     client.send(Message::from(vec![7; 40_000])).unwrap();
+    /// }
+    /// let wire = client.take_output();
+    ///
+    /// let mut server = Connection::new(Role::Server, Config::default());
+    /// let (mut read, mut messages) = (0, 0);
+    /// while read < wire.len() {
+    ///     let limit = server.prepare_read(16_384);
+    ///     // A socket read of up to 16 KiB into the room, up to the limit.
+    ///     let n = limit.min(16_384).min(wire.len() - read);
+    ///     server.read_buf().extend_from_slice(&wire[read..read + n]);
+    ///     read += n;
+    ///     while let Some(event) = server.next_event() {
+    ///         assert!(matches!(event, Event::Message(m) if m.as_bytes().len() == 40_000));
+    ///         messages += 1;
+    ///         // Each message ended a read: nothing of the next one is here.
+    ///         assert!(server.read_buf().is_empty());
+    ///     }
+    /// }
+    /// assert_eq!(messages, 2);
+    /// ```
+    pub fn prepare_read(&mut self, chunk: usize) -> usize {
+        self.note_appended();
+        match self.state {
+            State::Closed => chunk.max(1),
+            _ => self.receiver.prepare_read(chunk),
+        }
+    }
+
     /// Bytes appended to [`read_buf`](Self::read_buf) since it was handed
     /// out restart the idle clock.
     #[inline]

@@ -132,7 +132,9 @@
 //!    role, minimal lengths, the frame limit. It unmasks each payload as it
 //!    lands, validating text in the same pass (`utf8stream`'s fused AVX-512
 //!    or AVX2 loop): in the copy that [`Connection::receive`] makes anyway,
-//!    or in place for bytes read straight into [`Connection::read_buf`]. Its
+//!    or in place for bytes read straight into [`Connection::read_buf`]
+//!    (with the room and read limit [`Connection::prepare_read`] gives, a
+//!    large whole message is read where it is handed out, never moved). Its
 //!    message assembler applies the message rules (fragment order, the
 //!    message limit, the UTF-8 verdict) and decides where each payload goes:
 //!    small whole messages stay in the read buffer and are handed out as

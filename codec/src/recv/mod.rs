@@ -54,7 +54,7 @@ use crate::{
 
 use self::{
     frames::{FrameReader, Input},
-    message::MessageAssembler,
+    message::{MessageAssembler, OWN_BUFFER_MIN},
 };
 
 /// What the receive pipeline hands the connection, in stream order.
@@ -151,6 +151,45 @@ impl Receiver {
         usize::try_from(to_come).unwrap_or(usize::MAX)
     }
 
+    /// Makes room in the read buffer for the next read, and returns how
+    /// many bytes that read should take at most.
+    ///
+    /// The room is the tokio wrapper's rule: once all that was read is
+    /// handed out, reading starts over at the front of the allocation if no
+    /// message holds it any more (memory the last reads warmed, no
+    /// allocation); with less room than the rest of the frame being kept
+    /// (or, unless the frame is large, a quarter of `chunk`), room for that
+    /// rest (or `chunk`) is reserved at once: the rest of a frame is never
+    /// made room for twice. The limit is the room, except while a large frame
+    /// ([`OWN_BUFFER_MIN`] or more) is kept: then it is the rest of that
+    /// frame, so that the frame ends the read and the next frame starts at
+    /// the front of a buffer with room for it. Without the limit, a read
+    /// that carries the start of the next large frame lands it at the end
+    /// of the allocation, and the reserve for its rest moves all of it.
+    pub(crate) fn prepare_read(&mut self, chunk: usize) -> usize {
+        let frame_rest = self.read_hint();
+        let buf = &mut self.buf;
+        if buf.is_empty() {
+            // Never allocates; fails while a message holds the allocation.
+            let _ = buf.try_reclaim(chunk);
+        }
+        let kept = self.reader.kept() as u64;
+        let large = kept + self.reader.kept_payload_to_come() >= OWN_BUFFER_MIN;
+        let to_end_of_frame = frame_rest > 0 && large;
+        // Room for the rest of a large frame suffices: more would move it.
+        let wanted = match to_end_of_frame {
+            true => frame_rest,
+            false => frame_rest.max(chunk / 4).max(1),
+        };
+        if buf.capacity() - buf.len() < wanted {
+            buf.reserve(frame_rest.max(chunk).max(1));
+        }
+        match to_end_of_frame {
+            true => frame_rest,
+            false => buf.capacity() - buf.len(),
+        }
+    }
+
     /// Reads the bytes appended through [`read_buf`](Self::read_buf).
     fn catch_up(&mut self) {
         if self.buf.len() > self.reader.kept() {
@@ -225,7 +264,7 @@ pub(crate) fn judge_header(
 mod tests {
     use bytes::BytesMut;
 
-    use super::{message::OWN_BUFFER_MIN, *};
+    use super::*;
     use crate::{
         frame::{FrameHeader, OpCode, Status},
         mask::apply_mask_bytewise,
@@ -435,6 +474,117 @@ mod tests {
             panic!("a message")
         };
         assert_eq!(message.as_bytes().as_ptr(), start, "zero-copy");
+    }
+
+    /// Reads `wire` as socket reads of at most `chunk` bytes into the read
+    /// buffer, with the room and limit `prepare_read` gives; `hold` keeps
+    /// every message (their allocations cannot be reclaimed). Returns the
+    /// messages, where each wire byte landed, and which read brought it.
+    fn read_through_prepare_read(
+        wire: &[u8],
+        chunk: usize,
+        hold: bool,
+        mut on_message: impl FnMut(&Message, &[*const u8], &[usize], &Receiver),
+    ) {
+        let mut receiver = Receiver::new(
+            Role::Server,
+            &config(false),
+            AllowedRsv::default(),
+            InboundSet::default(),
+        );
+        let mut landed = vec![std::ptr::null(); wire.len()];
+        let mut read_of = vec![0; wire.len()];
+        let (mut read, mut reads, mut held) = (0, 0, Vec::new());
+        while read < wire.len() {
+            let limit = receiver.prepare_read(chunk);
+            let buf = receiver.read_buf();
+            assert!((1..=buf.capacity() - buf.len()).contains(&limit));
+            let n = limit.min(chunk).min(wire.len() - read);
+            let base = buf.as_ptr().wrapping_add(buf.len());
+            buf.extend_from_slice(&wire[read..read + n]);
+            for i in read..read + n {
+                landed[i] = base.wrapping_add(i - read);
+                read_of[i] = reads;
+            }
+            read += n;
+            reads += 1;
+            while let Some(item) = receiver.poll() {
+                let Inbound::Message(message) = item else {
+                    panic!("a message: {item:?}")
+                };
+                on_message(&message, &landed, &read_of, &receiver);
+                if hold {
+                    held.push(message);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn a_large_message_read_through_prepare_read_is_read_where_it_is_handed_out() {
+        let large: Vec<u8> = (0..OWN_BUFFER_MIN as usize * 2 + 7)
+            .map(|i| (i % 251) as u8)
+            .collect();
+        let want = [
+            large.clone(),
+            large.clone(),
+            b"small".to_vec(),
+            large.clone(),
+            large[..OWN_BUFFER_MIN as usize].to_vec(),
+        ];
+        let frames: Vec<Vec<u8>> = want
+            .iter()
+            .map(|payload| frame(if payload.len() < 10 { 0x81 } else { 0x82 }, payload))
+            .collect();
+        // Where each frame's payload starts in the stream.
+        let mut payload_at = Vec::new();
+        let mut at = 0;
+        for (frame, payload) in frames.iter().zip(&want) {
+            payload_at.push(at + frame.len() - payload.len());
+            at += frame.len();
+        }
+        let wire = frames.concat();
+        for chunk in [1000, 4096, 65536] {
+            for hold in [false, true] {
+                let mut got = 0;
+                read_through_prepare_read(
+                    &wire,
+                    chunk,
+                    hold,
+                    |message, landed, read_of, receiver| {
+                        assert_eq!(message.as_bytes(), want[got], "chunk {chunk}");
+                        let (start, len) = (payload_at[got], want[got].len());
+                        if len >= OWN_BUFFER_MIN as usize {
+                            if read_of[start + len - 1] > read_of[start - 1] {
+                                // It came over more than one read: the last
+                                // one ended with it.
+                                assert!(receiver.buf.is_empty(), "it ended the read");
+                            }
+                            // Only what came with its header may have been moved
+                            // (once, by the reserve for the rest); what came after
+                            // was read where it is handed out.
+                            let base = message.as_bytes().as_ptr();
+                            for i in start..start + len {
+                                if read_of[i] > read_of[start - 1] {
+                                    assert_eq!(
+                                        landed[i],
+                                        base.wrapping_add(i - start),
+                                        "message {got}, chunk {chunk}, hold {hold}"
+                                    );
+                                }
+                            }
+                            if !hold && chunk == 65536 && got > 0 {
+                                // Reads of the size the room was made for, and
+                                // messages dropped: nothing at all was moved.
+                                assert_eq!(landed[start], base, "message {got}");
+                            }
+                        }
+                        got += 1;
+                    },
+                );
+                assert_eq!(got, want.len());
+            }
+        }
     }
 
     #[test]

@@ -17,6 +17,7 @@ use ::tokio::{
     io::{AsyncRead, AsyncWrite},
     time::{sleep_until, Instant, Sleep},
 };
+use bytes::BufMut;
 use tokio_util::io::poll_read_buf;
 
 use super::Error;
@@ -255,22 +256,12 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Core<S> {
             if let Poll::Ready(Err(err)) = self.poll_write_output(cx, Side::Reader, 0) {
                 return Poll::Ready(Some(Err(err.into())));
             }
-            // The rest of a large frame is read straight into the room it
-            // will be handed out from: reserved once, never regrown (each
-            // regrowth would move what arrived).
-            let frame_rest = self.conn.read_hint();
-            let buf = self.conn.read_buf();
-            if buf.is_empty() {
-                // All that was read is handed out: once no message holds
-                // the allocation any more, reading starts over at its
-                // front, in memory the last reads warmed, instead of
-                // walking on into cold memory (with a thousand
-                // connections each read missed the cache). Never allocates.
-                let _ = buf.try_reclaim(READ_CHUNK);
-            }
-            if buf.capacity() - buf.len() < frame_rest.max(READ_CHUNK / 4) {
-                buf.reserve(frame_rest.max(READ_CHUNK));
-            }
+            // Room as the connection asks for it: the rest of a large
+            // frame is read straight into the room it will be handed out
+            // from, reserved once, and ends the read; a drained buffer
+            // starts over at its front (see `Connection::prepare_read`).
+            let limit = self.conn.prepare_read(READ_CHUNK);
+            let buf = &mut self.conn.read_buf().limit(limit);
             match ready!(poll_read_buf(Pin::new(&mut self.io), cx, buf)) {
                 Ok(0) => self.eof = true,
                 // Restarts the idle clock at this read; with no clock
