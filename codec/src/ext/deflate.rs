@@ -503,6 +503,7 @@ impl DeflateParams {
                 message_in: 0,
                 message_out: 0,
                 ratio_eighths: DEFAULT_RATIO_EIGHTHS,
+                last_message_out: 0,
             },
             Deflater {
                 window_bits: clamp_window_bits(ours.0),
@@ -552,6 +553,9 @@ pub(crate) struct Inflater {
     /// What the last message inflated to, in eighths of its compressed
     /// size, plus a quarter: the room the next one starts with.
     ratio_eighths: u64,
+    /// The last message's inflated length: the room a message kept whole
+    /// grows to when it outgrows its first.
+    last_message_out: u64,
 }
 
 impl std::fmt::Debug for Inflater {
@@ -605,7 +609,16 @@ impl Inflater {
             let budget = cap - produced;
             if out.capacity() == out.len() {
                 let expected = input.len() as u64 * self.ratio_eighths / 8 + ROOM_SLACK;
-                let room = expected.max(out.len() as u64).min(budget);
+                // A message kept whole (`out` held its earlier output when
+                // this call began; a streamed one is handed out after each
+                // call) that outgrew its room grows at once to the last
+                // message's length, rather than doubling through several
+                // copies on the way there.
+                let like_last = match start {
+                    0 => 0,
+                    _ => (self.last_message_out + ROOM_SLACK).saturating_sub(out.len() as u64),
+                };
+                let room = expected.max(out.len() as u64).max(like_last).min(budget);
                 grow_exact(out, room as usize);
             }
             let len = out.len();
@@ -754,6 +767,7 @@ impl Inflater {
         {
             self.ratio_eighths = (eighths + 1).clamp(8, MAX_RATIO_EIGHTHS);
         }
+        self.last_message_out = self.message_out;
         self.message_in = 0;
         self.message_out = 0;
     }
@@ -777,6 +791,13 @@ impl Inbound for Inflater {
         } else {
             self.inflate(&SYNC_TAIL, out, limit)
         };
+        if out.capacity() > 2 * out.len() + ROOM_SLACK as usize {
+            // Room grown to a longer last message's length: give back what
+            // doubling would not have taken (shrinking in place, no copy).
+            let mut vec: Vec<u8> = std::mem::take(out).into();
+            vec.shrink_to_fit();
+            *out = from_vec(vec);
+        }
         self.finish_message(result)
     }
 
@@ -1094,6 +1115,48 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn a_message_kept_whole_grows_at_once_to_the_last_ones_length() {
+        // Two messages of 200,000 bytes, each in 16 pieces: the second's
+        // buffer moves once (its first room, then the first's length), not
+        // at every doubling; pieces handed out as they come (streaming)
+        // never get room for the whole message.
+        let text: Vec<u8> = (0..200_000u32)
+            .map(|i| b"Hello, permessage-deflate! "[(i % 27) as usize] ^ (i / 997 % 2) as u8)
+            .collect();
+        let payload = deflated(&text, false);
+        let pieces: Vec<&[u8]> = payload.chunks(payload.len() / 16 + 1).collect();
+        let (mut inflater, _) = server_halves(DEFAULT);
+        for round in 0..2 {
+            let mut out = BytesMut::new();
+            let mut grown = 0;
+            for piece in &pieces {
+                let before = out.as_ptr();
+                inflater.payload(piece, &mut out, 1 << 20).unwrap();
+                grown += usize::from(out.as_ptr() != before);
+            }
+            let budget = (1 << 20) - out.len() as u64;
+            inflater.end(&mut out, budget).unwrap();
+            assert_eq!(out, text);
+            assert!(out.capacity() <= 2 * text.len() + 64, "{}", out.capacity());
+            if round == 1 {
+                assert!(grown <= 2, "moved {grown} times");
+                assert!(out.capacity() <= text.len() + 64 * 2, "{}", out.capacity());
+            }
+        }
+        let mut streamed = Vec::new();
+        for piece in &pieces {
+            let mut out = BytesMut::new();
+            inflater.payload(piece, &mut out, 1 << 20).unwrap();
+            assert!(out.capacity() < text.len() / 2, "{}", out.capacity());
+            streamed.extend_from_slice(&out);
+        }
+        let mut out = BytesMut::new();
+        inflater.end(&mut out, 1 << 20).unwrap();
+        streamed.extend_from_slice(&out);
+        assert_eq!(streamed, text);
     }
 
     #[test]
