@@ -39,6 +39,42 @@ pub(crate) trait Inbound: fmt::Debug + Send {
 
     /// The message's last frame ended: appends what remains to `out`.
     fn end(&mut self, out: &mut BytesMut, limit: u64) -> Result<(), ProtocolError>;
+
+    /// A whole message's payload, its one frame arrived at once: as
+    /// [`payload`](Self::payload) then [`end`](Self::end), which a transform
+    /// may do in one step. Errors as [`payload`](Self::payload), `declared`
+    /// counted from this call.
+    fn message(
+        &mut self,
+        payload: &[u8],
+        out: &mut BytesMut,
+        limit: u64,
+    ) -> Result<(), ProtocolError> {
+        payload_then_end(self, payload, out, limit)
+    }
+}
+
+/// [`Inbound::message`] in two steps: `payload`, then `end` with what is
+/// left of `limit`.
+pub(crate) fn payload_then_end<T: Inbound + ?Sized>(
+    transform: &mut T,
+    payload: &[u8],
+    out: &mut BytesMut,
+    limit: u64,
+) -> Result<(), ProtocolError> {
+    let start = out.len();
+    transform.payload(payload, out, limit)?;
+    // Within `limit`, or `payload` would have failed.
+    let produced = (out.len() - start) as u64;
+    transform
+        .end(out, limit - produced)
+        .map_err(|err| match err {
+            ProtocolError::MessageTooBig { declared, .. } => ProtocolError::MessageTooBig {
+                declared: produced.saturating_add(declared),
+                limit,
+            },
+            other => other,
+        })
 }
 
 /// The sending half of a per-message extension.

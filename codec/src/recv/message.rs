@@ -79,6 +79,8 @@ struct Open {
     /// (what counts against the limit; in streaming mode pieces of them
     /// are already handed out).
     produced: u64,
+    /// A transformed message: its transform was told it ended.
+    ended: bool,
     /// Found invalid: the rest of it is dropped.
     invalid: bool,
     /// Frames begun, counting the one being read (for diagnosis).
@@ -264,6 +266,7 @@ impl MessageAssembler {
                     declared: 0,
                     transformed: header.rsv != 0,
                     produced: 0,
+                    ended: false,
                     invalid: false,
                     frames: 0,
                     frame_start: 0,
@@ -341,6 +344,7 @@ impl MessageAssembler {
             frames: 1,
             frame_start: 0,
             produced: 0,
+            ended: false,
         });
         let (window, window_start) = match read {
             Some(read) => {
@@ -392,17 +396,28 @@ impl MessageAssembler {
     /// is handed out at once as a piece, so only the transform's own state
     /// is kept.
     pub(super) fn transform(&mut self, payload: &[u8], ready: &mut VecDeque<Inbound>) {
-        self.run_transform(Some(payload), ready);
+        // A message in one frame whose payload is all here: the transform
+        // takes it and the end in one step (not streamed, so that pieces
+        // come out as they do for any other cut).
+        let whole = !self.streaming
+            && matches!(self.frame, Frame::Data { fin: true, .. })
+            && self
+                .open
+                .is_some_and(|open| open.frames == 1 && open.declared == payload.len() as u64);
+        let step = match whole {
+            true => Step::Message(payload),
+            false => Step::Payload(payload),
+        };
+        self.run_transform(step, ready);
         if let Some(open) = self.open.filter(|open| self.streaming && !open.invalid) {
             let bytes = std::mem::take(&mut self.buffer);
             self.hand_out_piece(bytes, open.text, false, ready);
         }
     }
 
-    /// Hands `payload` (or, for `None`, the message's end) to the inbound
-    /// transform with the message's remaining budget, counts what came
-    /// out, and validates it.
-    fn run_transform(&mut self, payload: Option<&[u8]>, ready: &mut VecDeque<Inbound>) {
+    /// Hands `step` to the inbound transform with the message's remaining
+    /// budget, counts what came out, and validates it.
+    fn run_transform(&mut self, step: Step<'_>, ready: &mut VecDeque<Inbound>) {
         let Some(open) = &mut self.open else {
             return;
         };
@@ -410,9 +425,10 @@ impl MessageAssembler {
         let limit = self.max_message_size.saturating_sub(produced);
         let start = self.buffer.len();
         let transform = self.extensions.transform();
-        let result = match payload {
-            Some(payload) => transform.payload(payload, &mut self.buffer, limit),
-            None => transform.end(&mut self.buffer, limit),
+        let result = match step {
+            Step::Payload(payload) => transform.payload(payload, &mut self.buffer, limit),
+            Step::Message(payload) => transform.message(payload, &mut self.buffer, limit),
+            Step::End => transform.end(&mut self.buffer, limit),
         }
         .map_err(|err| match err {
             // The transform counts from its call; the message, from its start.
@@ -423,6 +439,7 @@ impl MessageAssembler {
             other => other,
         });
         open.produced += (self.buffer.len() - start) as u64;
+        open.ended = !matches!(step, Step::Payload(_));
         self.after_transform(start, result, ready);
     }
 
@@ -477,8 +494,8 @@ impl MessageAssembler {
             }
             Frame::Data { fin, route } => (fin, route),
         };
-        if route == Route::Transform && fin {
-            self.run_transform(None, ready);
+        if route == Route::Transform && fin && !self.open.is_some_and(|open| open.ended) {
+            self.run_transform(Step::End, ready);
         }
         let Some(open) = self.open else {
             unreachable!("a data frame without a message");
@@ -549,6 +566,17 @@ impl MessageAssembler {
             });
         }
     }
+}
+
+/// What the inbound transform is handed.
+#[derive(Copy, Clone, Debug)]
+enum Step<'a> {
+    /// More of the message's payload.
+    Payload(&'a [u8]),
+    /// All of a one-frame message's payload, and its end.
+    Message(&'a [u8]),
+    /// The message's end.
+    End,
 }
 
 /// A message of validated bytes.
