@@ -368,6 +368,7 @@ impl Connection {
     /// the wrapper compares the two before every send, and the config's
     /// cache line is then left alone (one miss fewer per message with a
     /// thousand connections).
+    #[cfg(feature = "tokio")]
     #[inline]
     pub(crate) const fn output_limit(&self) -> usize {
         self.sender.limit()

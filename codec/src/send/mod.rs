@@ -220,6 +220,7 @@ impl Sender {
 
     /// The output limit it was made with
     /// ([`Config::max_output_buffer`](crate::Config::max_output_buffer)).
+    #[cfg(feature = "tokio")]
     pub(crate) const fn limit(&self) -> usize {
         self.limit
     }
