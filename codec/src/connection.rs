@@ -157,7 +157,7 @@ impl Connection {
     /// The buffer incoming bytes go into, for reading into it directly
     /// (for example with `bytes::BufMut` and a socket). Only append to it:
     /// the bytes already there are the connection's. Bytes appended after
-    /// the connection closed are ignored.
+    /// the connection closed are ignored, and dropped by the next call.
     ///
     /// Appended bytes are unmasked and validated in place by the next call
     /// to [`next_event`](Self::next_event) (payloads of fragments are then
@@ -165,6 +165,11 @@ impl Connection {
     /// does the same work in the copy it makes anyway.
     pub fn read_buf(&mut self) -> &mut BytesMut {
         self.note_appended();
+        if self.state == State::Closed {
+            // Ignored, and not kept: a caller that goes on reading after
+            // the close holds one read's bytes at most, not all of them.
+            self.receiver.read_buf().clear();
+        }
         let buf = self.receiver.read_buf();
         self.read_mark = Some(buf.len());
         buf
@@ -263,7 +268,14 @@ impl Connection {
     pub fn prepare_read(&mut self, chunk: usize) -> usize {
         self.note_appended();
         match self.state {
-            State::Closed => chunk.max(1),
+            State::Closed => {
+                // What is read now is ignored: it goes over what was
+                // ignored before, in room made for it as for any read.
+                let buf = self.receiver.read_buf();
+                buf.clear();
+                buf.reserve(chunk.max(1));
+                buf.capacity()
+            }
             _ => self.receiver.prepare_read(chunk),
         }
     }
