@@ -78,12 +78,20 @@ enum Obey {
 }
 
 /// Reads `input` through `prepare_read` with random read sizes; returns the
-/// events. Checks every limit is within the room (never 0) and, with
-/// `frame_limit`, that the room never exceeds a frame's worth past what is
-/// buffered.
+/// events. Checks every limit is within the room, and never 0.
 fn read_through(input: &[u8], config: Config, seed: u64, obey: Obey, hold: bool) -> Vec<Event> {
+    read_into(
+        Connection::new(Role::Server, config),
+        input,
+        seed,
+        obey,
+        hold,
+    )
+}
+
+/// [`read_through`] with any connection.
+fn read_into(mut conn: Connection, input: &[u8], seed: u64, obey: Obey, hold: bool) -> Vec<Event> {
     let mut rng = Rng(seed | 1);
-    let mut conn = Connection::new(Role::Server, config);
     let (mut events, mut held, mut read) = (Vec::new(), Vec::new(), 0);
     while read < input.len() {
         // Read sizes over six orders of magnitude: 1 B to 4 MiB.
@@ -310,4 +318,37 @@ fn bytes_appended_after_close_without_prepare_read_are_not_kept() {
     }
     // Ignored is dropped: one read's bytes at most are held.
     assert!(conn.buffered_len() <= 1 << 20, "{}", conn.buffered_len());
+}
+
+#[cfg(feature = "deflate")]
+#[test]
+fn compressed_messages_through_prepare_read_give_the_events_of_receive() {
+    use common::deflate::{push_compressed, sync_flush, TAKEOVER};
+    use flate2::{Compress, Compression};
+
+    let mut ours = Compress::new(Compression::default(), false);
+    let mut input = Vec::new();
+    for (n, len) in [5, 4096, 40_000, 300_000, 70, 1 << 20]
+        .into_iter()
+        .enumerate()
+    {
+        let mut data = payload(len, n as u8);
+        // Compressible, but not to nothing.
+        data.iter_mut().step_by(3).for_each(|b| *b = b'w');
+        let mut compressed = sync_flush(&mut ours, &data);
+        compressed.truncate(compressed.len() - 4);
+        push_compressed(&mut input, BINARY, &compressed, n % 2 == 1);
+        input.extend(client(FIN | PING, &[n as u8]));
+    }
+    input.extend(client(FIN | CLOSE, &close_payload(1000, b"")));
+    let config = Config::default();
+    let make = || Connection::with_deflate(Role::Server, config, Some(TAKEOVER));
+    let want = drive_connection(&make, &input, &[]).0;
+    assert_eq!(want.len(), 13, "{want:?}");
+    for seed in 0..6 {
+        for obey in [Obey::Fully, Obey::Not, Obey::Partly] {
+            let got = read_into(make(), &input, seed * 131 + 7, obey, seed % 2 == 1);
+            assert!(got == want, "seed {seed}, {obey:?}");
+        }
+    }
 }
