@@ -221,7 +221,8 @@ impl Connection {
     /// the peer, and returns how many bytes that read should take at most
     /// (never more than the room there is, never 0): the tokio wrapper's way
     /// to read, for callers that read into `read_buf` themselves. `chunk` is
-    /// the read size the caller wants room for, in bytes.
+    /// the read size the caller wants room for, in bytes, and up to that
+    /// much is reserved: it is the caller's bound, not the peer's.
     ///
     /// Once everything read has been handed out, reading starts over at the
     /// front of the buffer's allocation if no [`Message`] holds it any
@@ -265,6 +266,11 @@ impl Connection {
     /// }
     /// assert_eq!(messages, 2);
     /// ```
+    ///
+    /// # Panics
+    ///
+    /// As [`BytesMut::reserve`]: if `chunk` bytes more than the buffer holds
+    /// overflow `isize` (a `chunk` the allocator cannot give aborts).
     pub fn prepare_read(&mut self, chunk: usize) -> usize {
         self.note_appended();
         match self.state {
