@@ -408,7 +408,8 @@ fn send_fragmented(conn: &mut Connection, message: &Message, size: usize, pings:
 /// the message limit.
 ///
 /// Layout: `data[0]` flags (bit 0: no context takeover, bit 1: streaming,
-/// bit 2: every other read in place, bit 3: text); `data[1]` the chunk size
+/// bit 2: every other read in place, bit 3: text, bit 4: read a third time
+/// through `prepare_read`); `data[1]` the chunk size
 /// (0 = one byte); `data[2]` the fragment size (0 = one frame); the rest is
 /// the compressed payload.
 #[cfg(feature = "deflate")]
@@ -456,8 +457,13 @@ pub fn deflate(data: &[u8]) {
     }
     let conn = || Connection::with_deflate(Role::Server, config, Some(params));
     let whole = run_connection(conn(), &wire, wire.len(), false);
-    let chunked = run_connection(conn(), &wire, (*chunk as usize).max(1), flags & 4 != 0);
+    let chunk = (*chunk as usize).max(1);
+    let chunked = run_connection(conn(), &wire, chunk, flags & 4 != 0);
     assert_same_run(config, &whole, &chunked);
+    if flags & 16 != 0 {
+        let prepared = run_prepared_reads(conn(), &wire, chunk);
+        assert_same_run(config, &whole, &prepared);
+    }
     if let Some(Event::Message(message)) = joined(&whole.0).first() {
         let mut reference = zlib_rs::Inflate::new(false, 15);
         let mut inflated = vec![0; FUZZ_MESSAGE_LIMIT as usize + 1];
