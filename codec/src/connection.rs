@@ -157,7 +157,7 @@ impl Connection {
     /// The buffer incoming bytes go into, for reading into it directly
     /// (for example with `bytes::BufMut` and a socket). Only append to it:
     /// the bytes already there are the connection's. Bytes appended after
-    /// the connection closed are ignored.
+    /// the connection closed are ignored, and dropped by the next call.
     ///
     /// Appended bytes are unmasked and validated in place by the next call
     /// to [`next_event`](Self::next_event) (payloads of fragments are then
@@ -165,6 +165,11 @@ impl Connection {
     /// does the same work in the copy it makes anyway.
     pub fn read_buf(&mut self) -> &mut BytesMut {
         self.note_appended();
+        if self.state == State::Closed {
+            // Ignored, and not kept: a caller that goes on reading after
+            // the close holds one read's bytes at most, not all of them.
+            self.receiver.read_buf().clear();
+        }
         let buf = self.receiver.read_buf();
         self.read_mark = Some(buf.len());
         buf
@@ -216,7 +221,8 @@ impl Connection {
     /// the peer, and returns how many bytes that read should take at most
     /// (never more than the room there is, never 0): the tokio wrapper's way
     /// to read, for callers that read into `read_buf` themselves. `chunk` is
-    /// the read size the caller wants room for, in bytes.
+    /// the read size the caller wants room for, in bytes, and up to that
+    /// much is reserved: it is the caller's bound, not the peer's.
     ///
     /// Once everything read has been handed out, reading starts over at the
     /// front of the buffer's allocation if no [`Message`] holds it any
@@ -260,10 +266,22 @@ impl Connection {
     /// }
     /// assert_eq!(messages, 2);
     /// ```
+    ///
+    /// # Panics
+    ///
+    /// As [`BytesMut::reserve`]: if `chunk` bytes more than the buffer holds
+    /// overflow `isize` (a `chunk` the allocator cannot give aborts).
     pub fn prepare_read(&mut self, chunk: usize) -> usize {
         self.note_appended();
         match self.state {
-            State::Closed => chunk.max(1),
+            State::Closed => {
+                // What is read now is ignored: it goes over what was
+                // ignored before, in room made for it as for any read.
+                let buf = self.receiver.read_buf();
+                buf.clear();
+                buf.reserve(chunk.max(1));
+                buf.capacity()
+            }
             _ => self.receiver.prepare_read(chunk),
         }
     }

@@ -110,8 +110,10 @@ const FUZZ_MESSAGE_LIMIT: u64 = 16384;
 /// chunks chosen by the input. Never panics; memory stays within the limits;
 /// both feedings give the same events and the same output bytes.
 ///
-/// Layout: `data[0]` picks the role (bit 0) and streaming mode (bit 1);
-/// `data[1]` is the chunk size (0 = one byte); the rest is the stream.
+/// Layout: `data[0]` picks the role (bit 0) and streaming mode (bit 1),
+/// puts every other chunk straight into `read_buf` (bit 2), and reads the
+/// stream a third time through `prepare_read` (bit 3); `data[1]` is the
+/// chunk size (0 = one byte); the rest is the stream.
 pub fn connection(data: &[u8]) {
     let [flags, chunk, stream @ ..] = data else {
         return;
@@ -132,6 +134,10 @@ pub fn connection(data: &[u8]) {
     // Every other piece goes straight into `read_buf`, if the flags say so.
     let chunked = run_connection(conn(), stream, chunk, flags & 4 != 0);
     assert_same_run(config, &whole, &chunked);
+    if flags & 8 != 0 {
+        let prepared = run_prepared_reads(conn(), stream, chunk);
+        assert_same_run(config, &whole, &prepared);
+    }
 }
 
 /// Whole and chunked feeding gave the same: events and output, or with
@@ -155,25 +161,49 @@ type Run = (Vec<Event>, Vec<u8>);
 /// straight into `read_buf` if `direct`), pulling every event after each.
 fn run_connection(mut conn: Connection, stream: &[u8], chunk: usize, direct: bool) -> Run {
     let (mut events, mut out) = (Vec::new(), Vec::new());
-    let bound = (FUZZ_FRAME_LIMIT + FUZZ_MESSAGE_LIMIT) as usize + MAX_HEADER_LEN;
     for (i, piece) in stream.chunks(chunk).enumerate() {
         if direct && i % 2 == 1 {
             conn.read_buf().extend_from_slice(piece);
         } else {
             conn.receive(piece);
         }
-        while let Some(event) = conn.next_event() {
-            events.push(event);
-        }
-        assert!(
-            conn.buffered_len() <= bound,
-            "{} bytes buffered",
-            conn.buffered_len()
-        );
-        assert!(conn.read_hint() as u64 <= FUZZ_FRAME_LIMIT);
-        out.extend_from_slice(&drain_output(&mut conn, chunk));
+        pull(&mut conn, chunk, &mut events, &mut out);
     }
     (events, out)
+}
+
+/// Feeds `stream` as reads of at most `chunk` bytes straight into
+/// `read_buf`, each within the room and the limit `prepare_read` gives,
+/// pulling every event after each.
+fn run_prepared_reads(mut conn: Connection, stream: &[u8], chunk: usize) -> Run {
+    let (mut events, mut out, mut read) = (Vec::new(), Vec::new(), 0);
+    while read < stream.len() {
+        let limit = conn.prepare_read(chunk);
+        let buf = conn.read_buf();
+        let room = buf.capacity() - buf.len();
+        assert!((1..=room).contains(&limit), "limit {limit}, room {room}");
+        let n = limit.min(chunk).min(stream.len() - read);
+        buf.extend_from_slice(&stream[read..read + n]);
+        read += n;
+        pull(&mut conn, chunk, &mut events, &mut out);
+    }
+    (events, out)
+}
+
+/// Every event after a read, the memory bounds, then the output written
+/// in `chunk`-byte writes.
+fn pull(conn: &mut Connection, chunk: usize, events: &mut Vec<Event>, out: &mut Vec<u8>) {
+    let bound = (FUZZ_FRAME_LIMIT + FUZZ_MESSAGE_LIMIT) as usize + MAX_HEADER_LEN;
+    while let Some(event) = conn.next_event() {
+        events.push(event);
+    }
+    assert!(
+        conn.buffered_len() <= bound,
+        "{} bytes buffered",
+        conn.buffered_len()
+    );
+    assert!(conn.read_hint() as u64 <= FUZZ_FRAME_LIMIT);
+    out.extend_from_slice(&drain_output(conn, chunk));
 }
 
 /// Writes out all `conn` has to send as a socket that takes at most `step`
@@ -378,7 +408,8 @@ fn send_fragmented(conn: &mut Connection, message: &Message, size: usize, pings:
 /// the message limit.
 ///
 /// Layout: `data[0]` flags (bit 0: no context takeover, bit 1: streaming,
-/// bit 2: every other read in place, bit 3: text); `data[1]` the chunk size
+/// bit 2: every other read in place, bit 3: text, bit 4: read a third time
+/// through `prepare_read`); `data[1]` the chunk size
 /// (0 = one byte); `data[2]` the fragment size (0 = one frame); the rest is
 /// the compressed payload.
 #[cfg(feature = "deflate")]
@@ -426,8 +457,13 @@ pub fn deflate(data: &[u8]) {
     }
     let conn = || Connection::with_deflate(Role::Server, config, Some(params));
     let whole = run_connection(conn(), &wire, wire.len(), false);
-    let chunked = run_connection(conn(), &wire, (*chunk as usize).max(1), flags & 4 != 0);
+    let chunk = (*chunk as usize).max(1);
+    let chunked = run_connection(conn(), &wire, chunk, flags & 4 != 0);
     assert_same_run(config, &whole, &chunked);
+    if flags & 16 != 0 {
+        let prepared = run_prepared_reads(conn(), &wire, chunk);
+        assert_same_run(config, &whole, &prepared);
+    }
     if let Some(Event::Message(message)) = joined(&whole.0).first() {
         let mut reference = zlib_rs::Inflate::new(false, 15);
         let mut inflated = vec![0; FUZZ_MESSAGE_LIMIT as usize + 1];
