@@ -11,9 +11,51 @@ use core::{mem::MaybeUninit, slice};
 
 use crate::{
     arch::{self, BLOCK},
-    mask::{apply_mask, rotate_key, unmask_copy},
+    check,
+    mask::{apply_mask, rotate_key, unmask_copy, SIMD_MIN_LEN},
     Utf8Error, Utf8Validator,
 };
+
+/// Unmasks a whole payload where it lies and checks that it is UTF-8, as
+/// [`apply_mask`]`(buf, key, 0)` then [`check`](crate::check)`(buf)`: the
+/// one-shot form for a message that arrived whole (RFC 6455 §5.3, §8.1).
+///
+/// A short payload (under 128 bytes, most messages) is unmasked a word at a
+/// time and, if every byte is ASCII, known valid from the words in
+/// registers: it is not read back right after being stored. Otherwise the
+/// unmasked bytes are checked as [`check`](crate::check) checks them.
+///
+/// When it returns, `Ok` or `Err`, every byte of `buf` is unmasked.
+///
+/// ```
+/// let key = [0x12, 0x34, 0x56, 0x78];
+/// let mask = |text: &[u8]| -> Vec<u8> {
+///     text.iter().enumerate().map(|(i, b)| b ^ key[i % 4]).collect()
+/// };
+/// let mut buf = mask("héllo, world".as_bytes());
+/// utf8stream::check_unmasking_in_place(&mut buf, key).unwrap();
+/// assert_eq!(buf, "héllo, world".as_bytes());
+///
+/// let mut bad = mask(b"ab\xFFcd");
+/// let err = utf8stream::check_unmasking_in_place(&mut bad, key).unwrap_err();
+/// assert_eq!((err.valid_up_to(), err.error_len()), (2, Some(1)));
+/// assert_eq!(bad, b"ab\xFFcd");
+/// ```
+///
+/// # Errors
+///
+/// As [`check`](crate::check): std's `valid_up_to` and `error_len`.
+#[inline]
+pub fn check_unmasking_in_place(buf: &mut [u8], key: [u8; 4]) -> Result<(), Utf8Error> {
+    if buf.len() < SIMD_MIN_LEN {
+        if arch::portable::mask_in_place_is_ascii(buf, key) {
+            return Ok(());
+        }
+    } else {
+        apply_mask(buf, key, 0);
+    }
+    check(buf)
+}
 
 impl Utf8Validator {
     /// Unmasks a WebSocket payload chunk into `dst` and validates it, in one
@@ -257,6 +299,51 @@ mod tests {
                                 "{start}..{end} {at}"
                             );
                         }
+                    }
+                }
+            }
+        }
+    }
+
+    /// The one-shot entry against std: every length across the short
+    /// path's words and tail and past it into the kernels' (128), ASCII and
+    /// not, valid and with one byte broken at every position (a high bit
+    /// in the words, in the 4-byte step, in the byte tail), under every key
+    /// rotation; the bytes always come back unmasked.
+    #[test]
+    fn check_unmasking_in_place_agrees_with_std() {
+        let text = "ascii, then aé€😀 ".repeat(20);
+        let (lengths, stride) = if cfg!(miri) {
+            (vec![0, 7, 20, 21, 130], 5)
+        } else {
+            ((0..=200).collect(), 1)
+        };
+        for len in lengths {
+            for start in [0, 11] {
+                let plain = &text.as_bytes()[start..start + len];
+                let mut cases = vec![plain.to_vec()];
+                for at in (0..len).step_by(stride) {
+                    for bad in [0x80, 0xC3, 0xFF] {
+                        let mut broken = plain.to_vec();
+                        broken[at] = bad;
+                        cases.push(broken);
+                    }
+                }
+                for case in cases {
+                    let want = core::str::from_utf8(&case)
+                        .map(|_| ())
+                        .map_err(|e| (e.valid_up_to(), e.error_len()));
+                    for rotation in 0..4 {
+                        let key = rotate_key([0x9C, 0x01, 0xF7, 0x42], rotation);
+                        let mut buf: Vec<u8> = case
+                            .iter()
+                            .enumerate()
+                            .map(|(i, x)| x ^ key[i % 4])
+                            .collect();
+                        let got = crate::check_unmasking_in_place(&mut buf, key)
+                            .map_err(|e| (e.valid_up_to() as usize, e.error_len()));
+                        assert_eq!(got, want, "len {len}, start {start}, {case:02x?}");
+                        assert_eq!(buf, case, "len {len}, start {start}, rotation {rotation}");
                     }
                 }
             }

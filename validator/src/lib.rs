@@ -93,6 +93,7 @@ mod scalar;
 mod stream;
 
 pub use error::Utf8Error;
+pub use fused::check_unmasking_in_place;
 pub use stream::Utf8Validator;
 
 /// Inputs shorter than this go to `core::str::from_utf8`: below it the SIMD

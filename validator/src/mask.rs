@@ -11,7 +11,7 @@ use core::mem::MaybeUninit;
 use crate::arch;
 
 /// Buffers shorter than this skip the SIMD set-up.
-const SIMD_MIN_LEN: usize = 128;
+pub(crate) const SIMD_MIN_LEN: usize = 128;
 
 /// XORs `buf` with the masking `key`, as if `buf` started at byte `offset`
 /// of the payload (RFC 6455 §5.3).

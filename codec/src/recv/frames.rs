@@ -336,19 +336,29 @@ impl FrameReader {
         assembler: &MessageAssembler,
     ) -> Option<Inbound> {
         let text = assembler.plain_whole_message(header)?;
-        // The frame is split off whole (one split, its header dropped from
-        // the shared bytes after).
-        let mut frame = buf.split_to(len + header.payload_len as usize);
-        let payload = &mut frame[len..];
-        if let Some(key) = header.mask {
-            apply_mask(payload, key, 0);
-        }
-        let verdict = if text {
-            utf8stream::check(payload)
-        } else {
-            Ok(())
+        // Under FUSE_MIN, so it fits a usize.
+        let n = header.payload_len as usize;
+        // Unmasked and judged where it lies, before anything is split off:
+        // the split's result then goes straight to `freeze`, not through a
+        // copy that reloads it whole from the stores just made (a load
+        // spanning two stores is not forwarded from them: it waits).
+        let payload = &mut buf[len..len + n];
+        let verdict = match (header.mask, text) {
+            // Unmasked and judged in one pass over the words.
+            (Some(key), true) => utf8stream::check_unmasking_in_place(payload, key),
+            (Some(key), false) => {
+                apply_mask(payload, key, 0);
+                Ok(())
+            }
+            (None, true) => utf8stream::check(payload),
+            (None, false) => Ok(()),
         };
-        Some(MessageAssembler::whole_message(text, frame, len, verdict))
+        buf.advance(len);
+        Some(MessageAssembler::whole_message(
+            text,
+            buf.split_to(n),
+            verdict,
+        ))
     }
 
     /// Reads (the rest of) a header and starts its frame.

@@ -14,7 +14,7 @@
 
 use std::collections::VecDeque;
 
-use bytes::{Buf, Bytes, BytesMut};
+use bytes::{Bytes, BytesMut};
 use utf8stream::{Utf8Error, Utf8Validator};
 
 use super::Inbound;
@@ -213,24 +213,18 @@ impl MessageAssembler {
     }
 
     /// A message whose frame [`plain_whole_message`](Self::plain_whole_message)
-    /// accepted: `frame` is its header (`header_len` bytes) and its payload,
-    /// unmasked, and for text the verdict of the one-shot check over all of
-    /// the payload.
+    /// accepted: `payload` is all of its payload, unmasked, and for text the
+    /// verdict of the one-shot check over all of it.
     #[inline(always)]
     pub(super) fn whole_message(
         text: bool,
-        frame: BytesMut,
-        header_len: usize,
+        payload: BytesMut,
         verdict: Result<(), Utf8Error>,
     ) -> Inbound {
         match verdict {
-            Ok(()) => {
-                let mut payload = frame.freeze();
-                payload.advance(header_len);
-                Inbound::Message(message(text, payload))
-            }
+            Ok(()) => Inbound::Message(message(text, payload.freeze())),
             Err(err) => Inbound::Violation(ProtocolError::InvalidUtf8(InvalidUtf8::capture(
-                &[&frame[header_len..]],
+                &[&payload],
                 0,
                 &err,
                 1,
@@ -586,8 +580,9 @@ fn message(text: bool, bytes: Bytes) -> Message {
         // SAFETY: `from_validated` requires `bytes` to be valid UTF-8.
         // Every byte of a text message went, in order, through the
         // message's `Utf8Validator` (or, for a small whole message read in
-        // place, the one-shot `utf8stream::check` over all of it, whose
-        // `Ok` verdict `whole_message` requires), which accepted all of them: a
+        // place, the one-shot `utf8stream::check` or
+        // `check_unmasking_in_place` over all of it, whose `Ok` verdict
+        // `whole_message` requires), which accepted all of them: a
         // message or piece with a rejected byte is dropped before it gets
         // here. A message is complete only after `finish` confirmed it does
         // not end inside a code point; a streamed piece starts with the

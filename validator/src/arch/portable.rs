@@ -17,10 +17,26 @@ fn wide(key: [u8; 4]) -> u64 {
 /// `buf ^= key`, repeating, eight bytes a step; `key` as seen from `buf[0]`.
 #[inline]
 pub(crate) fn mask_in_place(buf: &mut [u8], key: [u8; 4]) {
+    // The ASCII answer is computed beside the stores and dropped here: the
+    // compiler removes it.
+    let _ = mask_in_place_is_ascii(buf, key);
+}
+
+/// [`mask_in_place`], also answering whether every unmasked byte is ASCII:
+/// the answer comes from the unmasked words while they are in registers, so
+/// a short text payload is not read back right after it was stored (a load
+/// spanning the word stores just made waits for them to reach the cache
+/// instead of being forwarded from the store buffer). Always inlined: it
+/// runs for every small frame, and a call costs about what it does.
+#[inline(always)]
+pub(crate) fn mask_in_place_is_ascii(buf: &mut [u8], key: [u8; 4]) -> bool {
+    const HIGH_BITS: u64 = 0x8080_8080_8080_8080;
     let wide = wide(key);
+    let mut seen = 0u64;
     let mut words = buf.chunks_exact_mut(8);
     for word in &mut words {
         let value = u64::from_ne_bytes((&*word).try_into().expect("8 bytes")) ^ wide;
+        seen |= value;
         word.copy_from_slice(&value.to_ne_bytes());
     }
     // Whole words keep the key's phase: the rest starts at key[0], and
@@ -30,12 +46,15 @@ pub(crate) fn mask_in_place(buf: &mut [u8], key: [u8; 4]) {
         let (word, tail) = rest.split_at_mut(4);
         let value =
             u32::from_ne_bytes((&*word).try_into().expect("4 bytes")) ^ u32::from_ne_bytes(key);
+        seen |= u64::from(value);
         word.copy_from_slice(&value.to_ne_bytes());
         rest = tail;
     }
     for (byte, k) in rest.iter_mut().zip(key) {
         *byte ^= k;
+        seen |= u64::from(*byte);
     }
+    seen & HIGH_BITS == 0
 }
 
 /// `dst = src ^ key`, eight bytes a step; `key` as seen from `src[0]`.
