@@ -37,6 +37,11 @@
 //! wsframe and yawc allow messages and frames up to [`LIMIT`]. Every closure checks
 //! the count and length of what it decoded or wrote.
 //!
+//! `DEFLATE_WORKLOAD=<part of a workload's name>` sets up only the workloads
+//! named so, with the same bytes, so that counting one row with callgrind
+//! (`--toggle-collect='*decode_wsframe*'`, `'*decode_floor*'`,
+//! `'*decode_floor_owned*'`) does not first compress all of them under it.
+//!
 //! Not compared: `soketto` (0.8, feature `deflate`) inflates each message
 //! with a new decompressor, so it cannot read a client stream that takes its
 //! context over (its server accepts such an offer all the same); it does not
