@@ -37,6 +37,11 @@
 //! wsframe and yawc allow messages and frames up to [`LIMIT`]. Every closure checks
 //! the count and length of what it decoded or wrote.
 //!
+//! `DEFLATE_WORKLOAD=<part of a workload's name>` sets up only the workloads
+//! named so, with the same bytes, so that counting one row with callgrind
+//! (`--toggle-collect='*decode_wsframe*'`, `'*decode_floor*'`,
+//! `'*decode_floor_owned*'`) does not first compress all of them under it.
+//!
 //! Not compared: `soketto` (0.8, feature `deflate`) inflates each message
 //! with a new decompressor, so it cannot read a client stream that takes its
 //! context over (its server accepts such an offer all the same); it does not
@@ -341,13 +346,21 @@ fn workloads() -> Vec<Workload> {
     let large = text(16, &mut |g| g.prose(1 << 20));
     let mut bin = Records(0xb1);
     let binary = (0..1_000).map(|_| bin.binary(64 << 10)).collect();
-    vec![
-        Workload::new("100k_x_20B_text", true, tiny, usize::MAX),
-        Workload::new("10k_x_1KiB_json", true, json, usize::MAX),
-        Workload::new("1k_x_16KiB_text", true, prose, usize::MAX),
-        Workload::new("16_x_1MiB_text_64KiB_frags", true, large, 64 << 10),
-        Workload::new("1k_x_64KiB_binary", false, binary, usize::MAX),
+    // `DEFLATE_WORKLOAD=<part of a name>` compresses only the workloads
+    // named so (the same bytes as in a full run): a callgrind run of one
+    // row need not compress all of them under valgrind first.
+    let only = std::env::var("DEFLATE_WORKLOAD").unwrap_or_default();
+    [
+        ("100k_x_20B_text", true, tiny, usize::MAX),
+        ("10k_x_1KiB_json", true, json, usize::MAX),
+        ("1k_x_16KiB_text", true, prose, usize::MAX),
+        ("16_x_1MiB_text_64KiB_frags", true, large, 64 << 10),
+        ("1k_x_64KiB_binary", false, binary, usize::MAX),
     ]
+    .into_iter()
+    .filter(|(name, ..)| name.contains(only.as_str()))
+    .map(|(name, text, messages, fragment)| Workload::new(name, text, messages, fragment))
+    .collect()
 }
 
 /// A raw-deflate compressor as every sender here has: level 6, 32 KiB
