@@ -104,7 +104,7 @@ pub(crate) fn invalid_at(code_point: &[u8]) -> Option<usize> {
 
 /// One step of [`run`].
 #[inline]
-fn next_state(state: State, byte: u8) -> State {
+pub(crate) fn next_state(state: State, byte: u8) -> State {
     ROWS[usize::from(byte)].wrapping_shr(state as u32) & 63
 }
 

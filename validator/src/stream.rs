@@ -160,7 +160,7 @@ impl Utf8Validator {
 
     fn feed_inner(&mut self, chunk: &[u8]) -> Result<(), Utf8Error> {
         if chunk.len() < PADDED_MIN {
-            return self.feed_without_block_check(chunk);
+            return self.feed_small(chunk);
         }
         let kernel = arch::selected();
         if !arch::has_block_check(kernel) {
@@ -227,6 +227,55 @@ impl Utf8Validator {
         self.offset += whole as u64;
         self.keep(&cut[..tail]);
         Ok(())
+    }
+
+    /// A chunk under [`PADDED_MIN`] bytes: the scalar automaton from the
+    /// state the carried bytes leave, over the whole chunk (as many steps
+    /// on every call of one length, so its loop's exit is predicted, where
+    /// completing the carried code point first left a varying rest). An
+    /// invalid chunk goes to the exact path, which locates the error.
+    // Inlined, as `feed_short`: on chunks of a few bytes a call costs as much
+    // as the rest.
+    #[inline(always)]
+    fn feed_small(&mut self, chunk: &[u8]) -> Result<(), Utf8Error> {
+        let have = self.carry_len as usize;
+        // Under three bytes, a cut code point at the end may begin in the
+        // carried bytes; from three on it lies in the chunk (it has at most
+        // three bytes so far).
+        if have == 0 && chunk.is_ascii() {
+            self.offset += chunk.len() as u64;
+            return Ok(());
+        }
+        if chunk.len() < 3 {
+            return self.feed_without_block_check(chunk);
+        }
+        match scalar::run(self.carried_state(), chunk) {
+            scalar::ACCEPT => {
+                self.offset += (have + chunk.len()) as u64;
+                self.carry_len = 0;
+            }
+            scalar::ERROR => return self.feed_without_block_check(chunk),
+            _ => {
+                let whole = chunk.len() - unfinished_tail_len(chunk);
+                self.offset += (have + whole) as u64;
+                self.keep(&chunk[whole..]);
+            }
+        }
+        Ok(())
+    }
+
+    /// The automaton's state after the carried bytes: three steps, each
+    /// kept only if its byte is carried (no loop whose length varies).
+    #[inline(always)]
+    fn carried_state(&self) -> scalar::State {
+        let mut state = scalar::ACCEPT;
+        for (i, &byte) in self.carry[..3].iter().enumerate() {
+            let next = scalar::next_state(state, byte);
+            if i < self.carry_len as usize {
+                state = next;
+            }
+        }
+        state
     }
 
     /// After the block loop: `bytes` start on a code-point boundary, and

@@ -278,6 +278,34 @@ macro_rules! block_loop {
                 self.prev_incomplete = incomplete_at_end(block[PER_BLOCK - 1]);
             }
 
+            /// [`multibyte`](Self::multibyte) for the block at `at`, with the
+            /// bytes one, two and three places before each vector loaded
+            /// again from memory (unaligned) rather than shuffled out of
+            /// this vector and the one before: on multi-byte text the loop
+            /// is bound by the shuffle units, and loads take a lane-crossing
+            /// permute and three byte shifts per vector off them.
+            ///
+            /// # Safety
+            ///
+            /// `at - 3` is readable for `BLOCK + 3` bytes, and `block` is
+            /// the block at `at`.
+            #[target_feature(enable = $features)]
+            #[inline]
+            unsafe fn multibyte_at(&mut self, block: &[V; PER_BLOCK], at: *const u8) {
+                for (i, &v) in block.iter().enumerate() {
+                    // SAFETY: `at + i * LANES - 3 + 3 + LANES <= at + BLOCK`
+                    // and it starts at or after `at - 3`: readable by the
+                    // caller's contract.
+                    let (prev1, prev2, prev3) = unsafe {
+                        let from = at.add(i * LANES);
+                        (load(from.sub(1)), load(from.sub(2)), load(from.sub(3)))
+                    };
+                    self.error = or(self.error, check_with(v, prev1, prev2, prev3));
+                }
+                self.prev = block[PER_BLOCK - 1];
+                self.prev_incomplete = incomplete_at_end(self.prev);
+            }
+
             /// The next blocks are all ASCII, `last` their last vector: only
             /// a code point cut by the block before them can be wrong.
             /// `prev_incomplete` is not cleared: OR-ing it again after more
@@ -375,15 +403,18 @@ macro_rules! block_loop {
         #[inline]
         fn scan_blocks<const PREFETCH: bool>(scan: &mut Scan, bytes: &[u8]) {
             debug_assert_eq!(bytes.len() % BLOCK, 0);
-            let mut pairs = bytes.chunks_exact(2 * BLOCK);
-            for pair in &mut pairs {
-                let at = pair.as_ptr();
+            let pairs = bytes.len() / (2 * BLOCK);
+            for n in 0..pairs {
+                // From the start of `bytes`, so that the bytes before the
+                // pair may be read too.
+                // SAFETY: `n < pairs`: the pair lies in `bytes`.
+                let at = unsafe { bytes.as_ptr().add(n * 2 * BLOCK) };
                 if PREFETCH {
                     // Prefetching is a hint: any address is allowed.
                     prefetch(at.wrapping_add(super::PREFETCH_CHECK));
                     prefetch(at.wrapping_add(super::PREFETCH_CHECK + BLOCK));
                 }
-                // SAFETY: `pair` is `2 * BLOCK` readable bytes.
+                // SAFETY: the pair is `2 * BLOCK` readable bytes.
                 let (first, second) = unsafe {
                     (
                         load_block::<false>(at, zero()),
@@ -397,11 +428,19 @@ macro_rules! block_loop {
                 if is_ascii(high) {
                     scan.ascii(second[PER_BLOCK - 1]);
                 } else {
-                    scan.multibyte(&first);
-                    scan.multibyte(&second);
+                    if n == 0 {
+                        // The bytes before `bytes` are the scan's `prev`.
+                        scan.multibyte(&first);
+                    } else {
+                        // SAFETY: `n >= 1`: the pair before, in `bytes`,
+                        // ends where this one starts.
+                        unsafe { scan.multibyte_at(&first, at) };
+                    }
+                    // SAFETY: `first` is a block before `second` in `bytes`.
+                    unsafe { scan.multibyte_at(&second, at.add(BLOCK)) };
                 }
             }
-            for block in pairs.remainder().chunks_exact(BLOCK) {
+            for block in bytes[pairs * 2 * BLOCK..].chunks_exact(BLOCK) {
                 // SAFETY: `block` is `BLOCK` readable bytes.
                 let block = unsafe { load_block::<false>(block.as_ptr(), zero()) };
                 scan.block(&block);
@@ -425,21 +464,18 @@ macro_rules! block_loop {
             let mut valid = scan.is_valid();
             if blocks < bytes.len() {
                 let last = bytes.len() - BLOCK;
-                // SAFETY: `LANES <= last` and `last + BLOCK == bytes.len()`:
-                // the vector before the last block and the block are
-                // readable.
-                let (mut prev, block) = unsafe {
-                    let at = bytes.as_ptr().add(last);
-                    (load(at.sub(LANES)), load_block::<false>(at, zero()))
-                };
                 // No ASCII shortcut: the blocks' loop left a code point cut
-                // by their end for this one to judge.
-                let mut error = zero();
-                for &v in &block {
-                    error = or(error, check_after(v, prev));
-                    prev = v;
+                // by their end for this one to judge. A scan of its own,
+                // with the bytes before the block read from memory, so that
+                // no rest is left to copy and pad.
+                let mut end = Scan::new();
+                // SAFETY: `LANES <= last` and `last + BLOCK == bytes.len()`:
+                // the block and the three bytes before it are readable.
+                unsafe {
+                    let at = bytes.as_ptr().add(last);
+                    end.multibyte_at(&load_block::<false>(at, zero()), at);
                 }
-                valid &= !any(error);
+                valid &= end.is_valid();
             }
             valid
         }
