@@ -353,12 +353,12 @@ impl FrameReader {
             (None, true) => utf8stream::check(payload),
             (None, false) => Ok(()),
         };
-        buf.advance(len);
-        Some(MessageAssembler::whole_message(
-            text,
-            buf.split_to(n),
-            verdict,
-        ))
+        // The header is split off with the payload and dropped from the
+        // frozen view: one split of the read buffer per message, not an
+        // advance past the header and a split (each an out-of-line call).
+        let mut payload = buf.split_to(len + n).freeze();
+        payload.advance(len);
+        Some(MessageAssembler::whole_message(text, payload, verdict))
     }
 
     /// Reads (the rest of) a header and starts its frame.
@@ -402,7 +402,10 @@ impl FrameReader {
                 let rest = match input {
                     Input::Copy(bytes) => {
                         let rest = &bytes[len - self.kept..];
-                        buf.advance(self.kept);
+                        if self.kept > 0 {
+                            // A header cut by the end of the last read.
+                            buf.advance(self.kept);
+                        }
                         Input::Copy(rest)
                     }
                     Input::InPlace => {

@@ -218,11 +218,11 @@ impl MessageAssembler {
     #[inline(always)]
     pub(super) fn whole_message(
         text: bool,
-        payload: BytesMut,
+        payload: Bytes,
         verdict: Result<(), Utf8Error>,
     ) -> Inbound {
         match verdict {
-            Ok(()) => Inbound::Message(message(text, payload.freeze())),
+            Ok(()) => Inbound::Message(message(text, payload)),
             Err(err) => Inbound::Violation(ProtocolError::InvalidUtf8(InvalidUtf8::capture(
                 &[&payload],
                 0,
