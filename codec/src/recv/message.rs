@@ -296,6 +296,17 @@ impl MessageAssembler {
         text.then_some(&mut self.utf8)
     }
 
+    /// For a message [`plain_whole_message`](Self::plain_whole_message)
+    /// accepted whose payload is all here: the validator, started afresh, if
+    /// it is `text`. No message is opened.
+    #[inline]
+    pub(super) fn whole_message_validator(&mut self, text: bool) -> Option<&mut Utf8Validator> {
+        text.then(|| {
+            self.utf8.reset();
+            &mut self.utf8
+        })
+    }
+
     /// The open message's own buffer, and its validator if it is `text`.
     #[inline]
     pub(super) fn own_buffer(&mut self, text: bool) -> (&mut BytesMut, Option<&mut Utf8Validator>) {
