@@ -29,7 +29,7 @@ use bytes::{Buf, BytesMut};
 use utf8stream::{Utf8Error, Utf8Validator};
 
 use super::{
-    message::{MessageAssembler, Route},
+    message::{MessageAssembler, Route, OWN_BUFFER_MIN},
     Inbound,
 };
 use crate::{
@@ -353,12 +353,12 @@ impl FrameReader {
             (None, true) => utf8stream::check(payload),
             (None, false) => Ok(()),
         };
-        buf.advance(len);
-        Some(MessageAssembler::whole_message(
-            text,
-            buf.split_to(n),
-            verdict,
-        ))
+        // The header is split off with the payload and dropped from the
+        // frozen view: one split of the read buffer per message, not an
+        // advance past the header and a split (each an out-of-line call).
+        let mut payload = buf.split_to(len + n).freeze();
+        payload.advance(len);
+        Some(MessageAssembler::whole_message(text, payload, verdict))
     }
 
     /// Reads (the rest of) a header and starts its frame.
@@ -399,10 +399,17 @@ impl FrameReader {
                 }
             },
             Ok(Status::Complete((header, len))) => {
+                if let Some((item, rest)) = self.whole_frame(buf, input, &header, len, assembler) {
+                    ready.push_back(item);
+                    return rest;
+                }
                 let rest = match input {
                     Input::Copy(bytes) => {
                         let rest = &bytes[len - self.kept..];
-                        buf.advance(self.kept);
+                        if self.kept > 0 {
+                            // A header cut by the end of the last read.
+                            buf.advance(self.kept);
+                        }
                         Input::Copy(rest)
                     }
                     Input::InPlace => {
@@ -421,6 +428,59 @@ impl FrameReader {
                 rest
             }
         }
+    }
+
+    /// If the frame whose header (`len` bytes) was just read is a message on
+    /// its own, as [`MessageAssembler::plain_whole_message`] says, that would
+    /// be kept in the read buffer, and its payload is all here: the message
+    /// (or its UTF-8 violation), its payload unmasked and validated in one
+    /// pass as on the general path, copied in or where it lies, and the
+    /// input after it. Nothing is opened or routed: the reader stays between
+    /// frames. `None`, with nothing read, for any other frame.
+    #[inline]
+    fn whole_frame<'a>(
+        &mut self,
+        buf: &mut BytesMut,
+        input: Input<'a>,
+        header: &FrameHeader,
+        len: usize,
+        assembler: &mut MessageAssembler,
+    ) -> Option<(Inbound, Input<'a>)> {
+        let text = assembler.plain_whole_message(header)?;
+        let n = usize::try_from(header.payload_len).ok()?;
+        let key = header.mask;
+        let (verdict, payload, rest) = match input {
+            // As `begin` routes it: kept only if under OWN_BUFFER_MIN.
+            Input::Copy(bytes)
+                if self.kept == 0
+                    && header.payload_len < OWN_BUFFER_MIN
+                    && bytes.len() - len >= n =>
+            {
+                let (src, rest) = bytes[len..].split_at(n);
+                // Nothing kept: the read buffer is empty.
+                debug_assert!(buf.is_empty());
+                let mut utf8 = assembler.whole_message_validator(text);
+                let verdict = copy_payload(buf, src, key, utf8.as_deref_mut());
+                let verdict = verdict.and_then(|()| utf8.map_or(Ok(()), Utf8Validator::finish));
+                (verdict, buf.split_to(n).freeze(), Input::Copy(rest))
+            }
+            Input::InPlace if buf.len() - len >= n => {
+                let mut utf8 = assembler.whole_message_validator(text);
+                let payload = &mut buf[len..len + n];
+                let verdict = unmask_in_place(payload, key, utf8.as_deref_mut());
+                let verdict = verdict.and_then(|()| utf8.map_or(Ok(()), Utf8Validator::finish));
+                self.kept = 0;
+                // The header goes with the split, dropped from the view.
+                let mut payload = buf.split_to(len + n).freeze();
+                payload.advance(len);
+                (verdict, payload, input)
+            }
+            _ => return None,
+        };
+        Some((
+            MessageAssembler::whole_message(text, payload, verdict),
+            rest,
+        ))
     }
 
     /// Parses the header at the front of `bytes` and applies every header

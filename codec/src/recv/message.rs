@@ -218,11 +218,11 @@ impl MessageAssembler {
     #[inline(always)]
     pub(super) fn whole_message(
         text: bool,
-        payload: BytesMut,
+        payload: Bytes,
         verdict: Result<(), Utf8Error>,
     ) -> Inbound {
         match verdict {
-            Ok(()) => Inbound::Message(message(text, payload.freeze())),
+            Ok(()) => Inbound::Message(message(text, payload)),
             Err(err) => Inbound::Violation(ProtocolError::InvalidUtf8(InvalidUtf8::capture(
                 &[&payload],
                 0,
@@ -294,6 +294,17 @@ impl MessageAssembler {
     #[inline]
     pub(super) fn validator(&mut self, text: bool) -> Option<&mut Utf8Validator> {
         text.then_some(&mut self.utf8)
+    }
+
+    /// For a message [`plain_whole_message`](Self::plain_whole_message)
+    /// accepted whose payload is all here: the validator, started afresh, if
+    /// it is `text`. No message is opened.
+    #[inline]
+    pub(super) fn whole_message_validator(&mut self, text: bool) -> Option<&mut Utf8Validator> {
+        text.then(|| {
+            self.utf8.reset();
+            &mut self.utf8
+        })
     }
 
     /// The open message's own buffer, and its validator if it is `text`.

@@ -438,6 +438,56 @@ mod tests {
     }
 
     #[test]
+    fn a_whole_frame_read_at_once_is_judged_as_one_read_byte_by_byte() {
+        // Over the small frames' size: read at once, copied or in place, a
+        // whole message goes out without opening one; byte by byte, through
+        // the general path. Both say the same, valid, invalid inside or cut
+        // inside a code point at the end, text or binary.
+        let text = "añ😀".repeat(100).into_bytes();
+        let mut bad = text.clone();
+        bad[301] = 0xFF;
+        let cut = &text[..text.len() - 1];
+        for (first, payload) in [
+            (0x81, &text[..]),
+            (0x81, &bad[..]),
+            (0x81, cut),
+            (0x82, cut),
+        ] {
+            let wire = [frame(first, payload), frame(0x81, b"next")].concat();
+            let want = run(config(false), &wire, 1, false);
+            assert_eq!(want.len(), 2);
+            if first == 0x81 && std::str::from_utf8(payload).is_err() {
+                assert_eq!(want[0], utf8_violation(payload, 1));
+            }
+            for size in [wire.len(), wire.len() - 3] {
+                assert_eq!(run(config(false), &wire, size, false), want);
+            }
+            // All of it put in the read buffer, read in place.
+            let mut receiver = Receiver::new(
+                Role::Server,
+                &config(false),
+                AllowedRsv::default(),
+                InboundSet::default(),
+            );
+            receiver.read_buf().extend_from_slice(&wire);
+            let mut items = Vec::new();
+            while let Some(item) = receiver.poll() {
+                items.push(item);
+            }
+            let normalized = items
+                .into_iter()
+                .map(|item| match item {
+                    Inbound::Violation(ProtocolError::InvalidUtf8(evidence)) => Inbound::Violation(
+                        ProtocolError::InvalidUtf8(evidence.essentials(evidence.frame())),
+                    ),
+                    item => item,
+                })
+                .collect::<Vec<_>>();
+            assert_eq!(normalized, want);
+        }
+    }
+
+    #[test]
     fn a_large_copied_message_lands_in_its_own_buffer_and_one_in_place_stays_put() {
         let payload = vec![7u8; OWN_BUFFER_MIN as usize + 10];
         let wire = frame(0x82, &payload);
