@@ -11,23 +11,6 @@ mod common;
 use common::*;
 use wsframe::{Config, Connection, Event, ProtocolError, Role};
 
-/// A small deterministic generator (xorshift64*), so that a failure names
-/// the seed that reproduces it.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-}
-
 /// `len` bytes of a pattern that differs between messages.
 fn payload(len: usize, tag: u8) -> Vec<u8> {
     (0..len).map(|i| (i % 251) as u8 ^ tag).collect()

@@ -19,17 +19,7 @@ use wsframe::{
     CloseCode, Config, Connection, Event, Message, Role, State,
 };
 
-fn server(buffer: usize, config: Config) -> (WebSocket<DuplexStream>, DuplexStream) {
-    let (ours, theirs) = duplex(buffer);
-    (
-        WebSocket::from_upgraded(ours, Role::Server, config, Bytes::new()),
-        theirs,
-    )
-}
-
-fn peer() -> Connection {
-    Connection::with_mask_source(Role::Client, Config::default(), Box::new(|| [9, 8, 7, 6]))
-}
+use common::tokio_peer::{peer, server};
 
 /// Reads until the peer connection has `count` events, 4096 bytes at a time.
 async fn read_events(io: &mut DuplexStream, peer: &mut Connection, count: usize) -> Vec<Event> {

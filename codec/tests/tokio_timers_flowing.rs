@@ -11,27 +11,13 @@ mod common;
 
 use std::time::Duration;
 
-use bytes::Bytes;
 use tokio::{
-    io::{duplex, AsyncReadExt, AsyncWriteExt, DuplexStream},
+    io::{AsyncReadExt, AsyncWriteExt, DuplexStream},
     time::{sleep, timeout, Instant},
 };
-use wsframe::{
-    tokio::{Error, WebSocket},
-    CloseCode, Config, Connection, Event, Message, Role, State,
-};
+use wsframe::{tokio::Error, CloseCode, Config, Event, Message, State};
 
-fn server(buffer: usize, config: Config) -> (WebSocket<DuplexStream>, DuplexStream) {
-    let (ours, theirs) = duplex(buffer);
-    (
-        WebSocket::from_upgraded(ours, Role::Server, config, Bytes::new()),
-        theirs,
-    )
-}
-
-fn peer() -> Connection {
-    Connection::with_mask_source(Role::Client, Config::default(), Box::new(|| [9, 8, 7, 6]))
-}
+use common::tokio_peer::{peer, server};
 
 /// Everything the peer reads until the server's close frame (or the end
 /// of the stream), with the paused clock's time of each event.

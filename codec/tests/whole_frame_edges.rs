@@ -898,22 +898,6 @@ mod deflate {
 
 // ------------------------------------------------------- random streams
 
-/// xorshift64*, so that a failure names its seed.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-}
-
 /// A random stream of valid frames and the oracle's events for it.
 fn random_stream(rng: &mut Rng) -> (Vec<Vec<u8>>, Vec<Ev>) {
     let sizes = [

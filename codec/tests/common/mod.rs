@@ -139,3 +139,20 @@ pub fn server(input: &[u8]) -> (Vec<Event>, Vec<u8>) {
 pub fn stream(frames: &[Vec<u8>]) -> Vec<u8> {
     frames.concat()
 }
+
+/// A small deterministic generator (xorshift64*), so that a failure names
+/// the seed that reproduces it.
+pub struct Rng(pub u64);
+
+impl Rng {
+    pub fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+
+    pub fn below(&mut self, n: usize) -> usize {
+        (self.next() % n as u64) as usize
+    }
+}
