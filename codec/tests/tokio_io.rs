@@ -524,3 +524,51 @@ async fn connect_with_deflate_on_negotiates_it_and_inflates_the_echo() {
         server.await.unwrap();
     }
 }
+
+/// A read offers 16 KiB while no larger frame is being read: with many
+/// connections, each read buffer stays that small (1000 connections hold
+/// 16 MiB, not 64), and small messages keep landing at its front.
+#[tokio::test]
+async fn small_messages_are_read_into_16_kib_of_room() {
+    let (mut ws, mut theirs, log) = recorded_server(1 << 16, false);
+    for i in 0..3 {
+        let sent = Message::from(vec![i as u8; 64]);
+        theirs.write_all(&from_peer(sent.clone())).await.unwrap();
+        let Some(Ok(Event::Message(message))) = ws.next().await else {
+            panic!("message {i}")
+        };
+        assert_eq!(message, sent);
+    }
+    let reads = log.lock().unwrap().reads.clone();
+    assert_eq!(reads.len(), 3, "{reads:?}");
+    for read in &reads {
+        assert_eq!(read.at, reads[0].at, "{reads:?}");
+        assert_eq!(read.room, 16 * 1024, "{reads:?}");
+    }
+}
+
+/// A frame over the 16 KiB a read offers (and under the size that gets a
+/// buffer of its own) costs a second read the first time only: the room
+/// made for its rest stays, and the next such frames arrive in one read
+/// each, at the front of the buffer.
+#[tokio::test]
+async fn a_frame_over_the_read_chunk_grows_the_buffer_once() {
+    const SIZE: usize = 20_000;
+    let (mut ws, mut theirs, log) = recorded_server(1 << 16, false);
+    for i in 0..3 {
+        let sent = Message::from(vec![i as u8; SIZE]);
+        theirs.write_all(&from_peer(sent.clone())).await.unwrap();
+        let Some(Ok(Event::Message(message))) = ws.next().await else {
+            panic!("message {i}")
+        };
+        assert_eq!(message, sent);
+    }
+    let reads = log.lock().unwrap().reads.clone();
+    assert_eq!(reads.len(), 4, "{reads:?}");
+    assert_eq!(reads[0].room, 16 * 1024, "{reads:?}");
+    assert_eq!(reads[0].got + reads[1].got, SIZE + 8, "{reads:?}");
+    for read in &reads[2..] {
+        assert_eq!(read.got, SIZE + 8, "{reads:?}");
+        assert_eq!(read.at, reads[2].at, "{reads:?}");
+    }
+}

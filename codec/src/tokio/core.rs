@@ -23,8 +23,14 @@ use tokio_util::io::poll_read_buf;
 use super::Error;
 use crate::{CloseCode, Closed, Connection, Event, Initiator, Message, Role, State};
 
-/// How much room a read asks for.
-const READ_CHUNK: usize = 64 * 1024;
+/// How much room a read asks for when no larger frame is being read: a
+/// connection's read buffer is this large until a frame needs more. With
+/// many connections each buffer's front is cold when its next message
+/// comes; 64 KiB buffers spread those fronts over four times the memory
+/// (and the same cache sets, at a 64 KiB stride), and the echo load test's
+/// 1000 x 64 B cost about 4 % more server CPU per message than with 16 KiB.
+/// Larger frames get room for their rest (see `Connection::prepare_read`).
+const READ_CHUNK: usize = 16 * 1024;
 
 /// How many runs of output one vectored write takes at most: each large
 /// message sent is two (its header, its payload), and the system takes up
