@@ -576,7 +576,10 @@ impl Inflater {
     /// when the room suffices, which also keeps zlib's copy of each call's
     /// last 32 KiB into its window to once per call. Room is allocated as
     /// the connection's last ratio predicts `input` inflates to, doubling
-    /// the buffer when the output outgrows it, and never past the budget.
+    /// the buffer when the output outgrows it, and never past the budget;
+    /// a message kept whole that comes in pieces starts with the room
+    /// [`Inbound::message_room`] gives it (the assembler reserves it), so
+    /// that one as long as the last is never moved.
     fn inflate(
         &mut self,
         mut input: &[u8],
@@ -799,6 +802,14 @@ impl Inbound for Inflater {
             *out = from_vec(vec);
         }
         self.finish_message(result)
+    }
+
+    /// What the first piece is expected to inflate to, or the last
+    /// message's length if more; a message longer than that still grows
+    /// (see [`Inflater::inflate`]).
+    fn message_room(&self, first_len: usize) -> u64 {
+        let expected = first_len as u64 * self.ratio_eighths / 8 + ROOM_SLACK;
+        expected.max(self.last_message_out + ROOM_SLACK)
     }
 
     fn message(

@@ -40,6 +40,15 @@ pub(crate) trait Inbound: fmt::Debug + Send {
     /// The message's last frame ended: appends what remains to `out`.
     fn end(&mut self, out: &mut BytesMut, limit: u64) -> Result<(), ProtocolError>;
 
+    /// The room a message kept whole whose payload comes in several calls,
+    /// the first of `first_len` bytes, is expected to need: reserved
+    /// (within the budget) before the first call, so that the output is not
+    /// moved when a smaller first room is outgrown. 0: no estimate.
+    fn message_room(&self, first_len: usize) -> u64 {
+        let _ = first_len;
+        0
+    }
+
     /// A whole message's payload, its one frame arrived at once: as
     /// [`payload`](Self::payload) then [`end`](Self::end), which a transform
     /// may do in one step. Errors as [`payload`](Self::payload), `declared`

@@ -430,6 +430,17 @@ impl MessageAssembler {
         let limit = self.max_message_size.saturating_sub(produced);
         let start = self.buffer.len();
         let transform = self.extensions.transform();
+        if let Step::Payload(payload) = step {
+            if !self.streaming && produced == 0 && self.buffer.capacity() == 0 {
+                // The first piece of a message kept whole: its room, as the
+                // transform expects it, within the budget (plus the byte
+                // that shows a message over it).
+                let room = transform
+                    .message_room(payload.len())
+                    .min(limit.saturating_add(1));
+                self.buffer.reserve(room as usize);
+            }
+        }
         let result = match step {
             Step::Payload(payload) => transform.payload(payload, &mut self.buffer, limit),
             Step::Message(payload) => transform.message(payload, &mut self.buffer, limit),
