@@ -38,7 +38,7 @@
 use std::mem::MaybeUninit;
 
 use bytes::BytesMut;
-use zlib_rs::{Deflate, DeflateFlush, Inflate, InflateFlush, Status};
+use zlib_rs::{Deflate, DeflateFlush, Inflate, InflateError, InflateFlush, Status};
 
 use super::{Inbound, Outbound};
 use crate::{
@@ -601,9 +601,6 @@ impl Inflater {
         out: &mut BytesMut,
         limit: u64,
     ) -> Result<(), ProtocolError> {
-        let inflater = self
-            .state
-            .get_or_insert_with(|| Box::new(Inflate::new(false, MAX_WINDOW_BITS)));
         let start = out.len();
         // One byte past the budget shows the message is over it.
         let cap = limit.saturating_add(1);
@@ -650,16 +647,13 @@ impl Inflater {
             let room = spare
                 .len()
                 .min(usize::try_from(budget).unwrap_or(usize::MAX));
-            let (before_in, before_out) = (inflater.total_in(), inflater.total_out());
-            let status =
-                inflater.decompress_uninit(input, &mut spare[..room], InflateFlush::NoFlush);
-            let consumed = (inflater.total_in() - before_in) as usize;
-            let written = (inflater.total_out() - before_out) as usize;
+            let (status, consumed, written) = self.decompress(input, &mut spare[..room]);
             // SAFETY: `decompress_uninit` writes its output from the start
-            // of the slice it is given, and `total_out` grew by exactly the
-            // bytes written (zlib's `next_out` advanced past them), so the
-            // `written <= room` bytes after `len` are initialised, within
-            // the capacity.
+            // of the slice it is given, and `written` is what `total_out`
+            // grew by in the call that counts (zlib's `next_out` advanced
+            // past those bytes; a call `decompress` retried wrote none), so
+            // the `written <= room` bytes after `len` are initialised,
+            // within the capacity.
             unsafe { out.set_len(len + written) };
             input = &input[consumed..];
             self.message_in += consumed as u64;
@@ -703,16 +697,11 @@ impl Inflater {
         let mut room = [MaybeUninit::<u8>::uninit(); ONE_CALL_OUTPUT];
         // One byte past the budget shows the message is over it.
         let room = &mut room[..limit.saturating_add(1).min(ONE_CALL_OUTPUT as u64) as usize];
-        let inflater = self
-            .state
-            .get_or_insert_with(|| Box::new(Inflate::new(false, MAX_WINDOW_BITS)));
-        let (before_in, before_out) = (inflater.total_in(), inflater.total_out());
-        let status = inflater.decompress_uninit(input, room, InflateFlush::NoFlush);
-        let consumed = (inflater.total_in() - before_in) as usize;
-        let written = (inflater.total_out() - before_out) as usize;
+        let (status, consumed, written) = self.decompress(input, room);
         // SAFETY: `decompress_uninit` writes its output from the start of
-        // the slice it is given, and `total_out` grew by exactly the bytes
-        // written (zlib's `next_out` advanced past them), so the first
+        // the slice it is given, and `written` is what `total_out` grew by
+        // in the call that counts (zlib's `next_out` advanced past those
+        // bytes; a call `decompress` retried wrote none), so the first
         // `written <= room.len()` bytes of `room` are initialised.
         let inflated = unsafe { std::slice::from_raw_parts(room.as_ptr().cast::<u8>(), written) };
         self.message_in += consumed as u64;
@@ -828,20 +817,45 @@ impl Inflater {
         let consumed = inflater.total_in() - before_in;
         let written = inflater.total_out() - before_out;
         self.message_in += consumed.min(1);
-        match status {
-            Ok(_) if consumed == 1 && written == 0 => {}
-            _ => return Err(ProtocolError::InflateFailed),
-        }
         // Stopped at the boundary, zlib has not yet looked at whether the
         // block was the final one (the tail finished a final stored block:
-        // §7.2.3.4's BFINAL, its `00 00 FF FF` stripped). A call with no
-        // input does: the stream ends, or it waits for the next block.
-        if let Ok(Status::StreamEnd) =
-            inflater.decompress_uninit(&[], &mut room, InflateFlush::NoFlush)
-        {
-            self.ended = true;
+        // §7.2.3.4's BFINAL, its `00 00 FF FF` stripped): the next
+        // message's first call learns it (see `decompress`), sparing every
+        // message a call to ask.
+        match status {
+            Ok(_) if consumed == 1 && written == 0 => Ok(()),
+            _ => Err(ProtocolError::InflateFailed),
         }
-        Ok(())
+    }
+
+    /// One `decompress` call of the message into `room`, allocating the
+    /// state on the first compressed message: the status, the bytes taken
+    /// and the bytes written.
+    ///
+    /// A stream whose last message ended with a final block at the tail
+    /// (found only when zlib next looks for a block: it ends at once,
+    /// taking and writing nothing) starts over first.
+    fn decompress(
+        &mut self,
+        input: &[u8],
+        room: &mut [MaybeUninit<u8>],
+    ) -> (Result<Status, InflateError>, usize, usize) {
+        loop {
+            let inflater = self
+                .state
+                .get_or_insert_with(|| Box::new(Inflate::new(false, MAX_WINDOW_BITS)));
+            let (before_in, before_out) = (inflater.total_in(), inflater.total_out());
+            let status = inflater.decompress_uninit(input, room, InflateFlush::NoFlush);
+            let consumed = (inflater.total_in() - before_in) as usize;
+            let written = (inflater.total_out() - before_out) as usize;
+            let ended_before = self.message_in == 0 && consumed == 0 && written == 0;
+            if ended_before && matches!(status, Ok(Status::StreamEnd)) {
+                // A fresh state cannot end without taking a byte: once.
+                self.state = None;
+                continue;
+            }
+            return (status, consumed, written);
+        }
     }
 
     /// The message ended: its ratio, plus a quarter, sizes the next one's
