@@ -50,7 +50,9 @@ pub enum ProtocolError {
     },
     /// A compressed message's payload did not inflate (RFC 7692 §6.2): a bad
     /// block type, a stored block's length check, a distance too far back
-    /// for the negotiated window, data after the final block. Closed with
+    /// for the context, data after the final block, or data that ends
+    /// inside a block (the appended `00 00 FF FF` must complete an empty
+    /// stored block, §7.2.1). Closed with
     /// 1007, like invalid text: the message's data is wrong.
     InflateFailed,
     /// A message growing past [`Config::max_message_size`](crate::Config::max_message_size).

@@ -9,13 +9,17 @@
 //! allocated, and no work done, past it. The assembler validates text as it
 //! comes out of each call, so invalid UTF-8 fails in the read that brings
 //! it. At the message's end the `00 00 FF FF` tail the sender stripped is
-//! fed back (§7.2.2); a message that ended with a BFINAL block restarts the
-//! inflater instead. A small message whose one frame arrives whole is
+//! fed back (§7.2.2), and must complete the empty stored block the data
+//! ended with (§7.2.1): data that ends inside a block is corrupt, not cut
+//! short. A message that ended with a BFINAL block (followed by nothing, or
+//! by the `00` header byte of that empty stored block, §7.2.3.4) restarts
+//! the inflater instead. A small message whose one frame arrives whole is
 //! inflated with its tail in one call, on the stack, then copied into one
 //! allocation of its exact length.
 //!
 //! Corrupt compressed data (a bad block type, a stored block whose lengths
-//! disagree, a distance reaching before the context's start; a distance
+//! disagree, data that ends inside a block or goes on after the final one,
+//! a distance reaching before the context's start; a distance
 //! past the negotiated window but within 32 KiB is inflated, see
 //! [`Inflater`]) is
 //! [`ProtocolError::InflateFailed`], closed with 1007: RFC 7692 names no
@@ -34,7 +38,7 @@
 use std::mem::MaybeUninit;
 
 use bytes::BytesMut;
-use zlib_rs::{Deflate, DeflateFlush, Inflate, InflateFlush, Status};
+use zlib_rs::{Deflate, DeflateFlush, Inflate, InflateError, InflateFlush, Status};
 
 use super::{Inbound, Outbound};
 use crate::{
@@ -49,6 +53,16 @@ pub const PERMESSAGE_DEFLATE: &str = "permessage-deflate";
 /// The empty stored block a sync flush ends with, stripped from each
 /// message sent and appended to each message received (§7.2.1, §7.2.2).
 const SYNC_TAIL: [u8; 4] = [0x00, 0x00, 0xFF, 0xFF];
+
+/// The tail's bytes inflated with the message's data; the last one goes in
+/// with [`BOUNDARY_PROBE`] to learn whether the data ended where a block
+/// does (see [`Inflater::end_at_block_boundary`]).
+const TAIL_BUT_LAST: &[u8] = &[0x00, 0x00, 0xFF];
+
+/// The tail's last byte, then a byte that is taken only if inflating goes
+/// on past the tail's empty stored block: when the message's data ended
+/// inside a block.
+const BOUNDARY_PROBE: [u8; 2] = [0xFF, 0x00];
 
 /// The smallest window the backend compresses with: zlib (and zlib-rs)
 /// refuse a raw deflate window of 8 bits (a zlib-wrapped one becomes 9), so
@@ -500,6 +514,7 @@ impl DeflateParams {
                 reset_each_message: theirs.1,
                 state: None,
                 ended: false,
+                padded: false,
                 message_in: 0,
                 message_out: 0,
                 ratio_eighths: DEFAULT_RATIO_EIGHTHS,
@@ -547,6 +562,8 @@ pub(crate) struct Inflater {
     state: Option<Box<Inflate>>,
     /// This message's data ended with a BFINAL block.
     ended: bool,
+    /// The `00` after the final block was seen (§7.2.3.4).
+    padded: bool,
     /// The compressed and inflated bytes of the message so far.
     message_in: u64,
     message_out: u64,
@@ -564,6 +581,7 @@ impl std::fmt::Debug for Inflater {
             .field("reset_each_message", &self.reset_each_message)
             .field("allocated", &self.state.is_some())
             .field("ended", &self.ended)
+            .field("padded", &self.padded)
             .finish()
     }
 }
@@ -586,9 +604,6 @@ impl Inflater {
         out: &mut BytesMut,
         limit: u64,
     ) -> Result<(), ProtocolError> {
-        let inflater = self
-            .state
-            .get_or_insert_with(|| Box::new(Inflate::new(false, MAX_WINDOW_BITS)));
         let start = out.len();
         // One byte past the budget shows the message is over it.
         let cap = limit.saturating_add(1);
@@ -602,11 +617,17 @@ impl Inflater {
                 });
             }
             if self.ended {
-                // §7.2.3.3: a BFINAL block ends the message's data.
-                break if input.is_empty() {
-                    Ok(())
-                } else {
-                    Err(ProtocolError::InflateFailed)
+                // §7.2.3.4: a BFINAL block ends the message's data, but for
+                // the header byte of the empty stored block a sender
+                // appends after it (its lengths stripped as the tail).
+                break match input {
+                    [] => Ok(()),
+                    [0x00] if !self.padded => {
+                        self.padded = true;
+                        self.message_in += 1;
+                        Ok(())
+                    }
+                    _ => Err(ProtocolError::InflateFailed),
                 };
             }
             let budget = cap - produced;
@@ -629,16 +650,13 @@ impl Inflater {
             let room = spare
                 .len()
                 .min(usize::try_from(budget).unwrap_or(usize::MAX));
-            let (before_in, before_out) = (inflater.total_in(), inflater.total_out());
-            let status =
-                inflater.decompress_uninit(input, &mut spare[..room], InflateFlush::NoFlush);
-            let consumed = (inflater.total_in() - before_in) as usize;
-            let written = (inflater.total_out() - before_out) as usize;
+            let (status, consumed, written) = self.decompress(input, &mut spare[..room]);
             // SAFETY: `decompress_uninit` writes its output from the start
-            // of the slice it is given, and `total_out` grew by exactly the
-            // bytes written (zlib's `next_out` advanced past them), so the
-            // `written <= room` bytes after `len` are initialised, within
-            // the capacity.
+            // of the slice it is given, and `written` is what `total_out`
+            // grew by in the call that counts (zlib's `next_out` advanced
+            // past those bytes; a call `decompress` retried wrote none), so
+            // the `written <= room` bytes after `len` are initialised,
+            // within the capacity.
             unsafe { out.set_len(len + written) };
             input = &input[consumed..];
             self.message_in += consumed as u64;
@@ -674,24 +692,19 @@ impl Inflater {
         limit: u64,
     ) -> Result<(), ProtocolError> {
         debug_assert!(payload.len() <= ONE_CALL_INPUT && out.is_empty());
-        let mut input = [0; ONE_CALL_INPUT + SYNC_TAIL.len()];
+        let mut input = [0; ONE_CALL_INPUT + TAIL_BUT_LAST.len()];
         let tail_at = payload.len();
         input[..tail_at].copy_from_slice(payload);
-        input[tail_at..tail_at + SYNC_TAIL.len()].copy_from_slice(&SYNC_TAIL);
-        let input = &input[..tail_at + SYNC_TAIL.len()];
+        input[tail_at..tail_at + TAIL_BUT_LAST.len()].copy_from_slice(TAIL_BUT_LAST);
+        let input = &input[..tail_at + TAIL_BUT_LAST.len()];
         let mut room = [MaybeUninit::<u8>::uninit(); ONE_CALL_OUTPUT];
         // One byte past the budget shows the message is over it.
         let room = &mut room[..limit.saturating_add(1).min(ONE_CALL_OUTPUT as u64) as usize];
-        let inflater = self
-            .state
-            .get_or_insert_with(|| Box::new(Inflate::new(false, MAX_WINDOW_BITS)));
-        let (before_in, before_out) = (inflater.total_in(), inflater.total_out());
-        let status = inflater.decompress_uninit(input, room, InflateFlush::NoFlush);
-        let consumed = (inflater.total_in() - before_in) as usize;
-        let written = (inflater.total_out() - before_out) as usize;
+        let (status, consumed, written) = self.decompress(input, room);
         // SAFETY: `decompress_uninit` writes its output from the start of
-        // the slice it is given, and `total_out` grew by exactly the bytes
-        // written (zlib's `next_out` advanced past them), so the first
+        // the slice it is given, and `written` is what `total_out` grew by
+        // in the call that counts (zlib's `next_out` advanced past those
+        // bytes; a call `decompress` retried wrote none), so the first
         // `written <= room.len()` bytes of `room` are initialised.
         let inflated = unsafe { std::slice::from_raw_parts(room.as_ptr().cast::<u8>(), written) };
         self.message_in += consumed as u64;
@@ -705,16 +718,26 @@ impl Inflater {
             match status {
                 Err(_) => Err(ProtocolError::InflateFailed),
                 Ok(Status::StreamEnd) => {
-                    // §7.2.3.3: a BFINAL block ends the message's data,
-                    // with nothing of the payload after it.
+                    // §7.2.3.4: a BFINAL block ends the message's data,
+                    // with nothing of the payload after it but the header
+                    // byte of an empty stored block (and not in the tail:
+                    // the data would have ended inside the block).
                     self.ended = true;
-                    match consumed == tail_at || consumed == input.len() {
-                        true => Ok(()),
-                        false => Err(ProtocolError::InflateFailed),
+                    match &payload[consumed.min(tail_at)..] {
+                        [] if consumed == tail_at => Ok(()),
+                        [0x00] => {
+                            self.padded = true;
+                            self.message_in += 1;
+                            Ok(())
+                        }
+                        _ => Err(ProtocolError::InflateFailed),
                     }
                 }
-                // Room left over and all input taken: that is all.
-                Ok(_) if written < room.len() && consumed == input.len() => Ok(()),
+                // Room left over and all input taken: that is all, if the
+                // data ended where a block does.
+                Ok(_) if written < room.len() && consumed == input.len() => {
+                    self.end_at_block_boundary()
+                }
                 Ok(_) => {
                     // More to come than the stack holds (or input left
                     // that the next call judges): the rest of the payload,
@@ -722,7 +745,7 @@ impl Inflater {
                     out.extend_from_slice(inflated);
                     let rest = [
                         &payload[consumed.min(tail_at)..],
-                        &SYNC_TAIL[consumed.saturating_sub(tail_at)..],
+                        &TAIL_BUT_LAST[consumed.saturating_sub(tail_at)..],
                     ];
                     let mut result = Ok(());
                     for input in rest {
@@ -730,6 +753,17 @@ impl Inflater {
                             let budget = limit - out.len() as u64;
                             result = self.inflate(input, out, budget);
                         }
+                    }
+                    if result.is_ok() {
+                        result = match self.ended {
+                            // A final block the tail's bytes finished: the
+                            // data ended inside it.
+                            true if self.message_in > tail_at as u64 => {
+                                Err(ProtocolError::InflateFailed)
+                            }
+                            true => Ok(()),
+                            false => self.end_at_block_boundary(),
+                        };
                     }
                     let result = result.map_err(|err| match err {
                         // Counted from the message's start, as `out` is.
@@ -756,8 +790,75 @@ impl Inflater {
             self.state = None;
         }
         self.ended = false;
+        self.padded = false;
         self.end_message();
         result
+    }
+
+    /// Inflates the tail's last byte, after [`TAIL_BUT_LAST`], and checks
+    /// that the message's data ended where a block does (§7.2.1: a sender
+    /// ends it with an empty stored block, whose `00 00 FF FF` it strips).
+    ///
+    /// Data that stops inside a block (a stored block shorter than its
+    /// length, a Huffman block cut off, an empty payload) would otherwise
+    /// inflate the tail as the block's content and leave the inflater
+    /// inside it for the next message: here it is a 1007. zlib-rs does not
+    /// say where its decoder stands, so the last byte goes in with one more
+    /// after it, asking the decoder to stop at the next block boundary
+    /// (`InflateFlush::Block`): at a boundary it stops after the tail's
+    /// empty stored block, having taken the one byte and written nothing;
+    /// inside a block it takes the extra byte too, or writes, or fails.
+    fn end_at_block_boundary(&mut self) -> Result<(), ProtocolError> {
+        let Some(inflater) = self.state.as_mut() else {
+            return Err(ProtocolError::InflateFailed);
+        };
+        // One byte of room: a decoder inside a block that writes is wrong
+        // anyway, and it need not write more to show it.
+        let mut room = [MaybeUninit::<u8>::uninit(); 1];
+        let (before_in, before_out) = (inflater.total_in(), inflater.total_out());
+        let status = inflater.decompress_uninit(&BOUNDARY_PROBE, &mut room, InflateFlush::Block);
+        let consumed = inflater.total_in() - before_in;
+        let written = inflater.total_out() - before_out;
+        self.message_in += consumed.min(1);
+        // Stopped at the boundary, zlib has not yet looked at whether the
+        // block was the final one (the tail finished a final stored block:
+        // §7.2.3.4's BFINAL, its `00 00 FF FF` stripped): the next
+        // message's first call learns it (see `decompress`), sparing every
+        // message a call to ask.
+        match status {
+            Ok(_) if consumed == 1 && written == 0 => Ok(()),
+            _ => Err(ProtocolError::InflateFailed),
+        }
+    }
+
+    /// One `decompress` call of the message into `room`, allocating the
+    /// state on the first compressed message: the status, the bytes taken
+    /// and the bytes written.
+    ///
+    /// A stream whose last message ended with a final block at the tail
+    /// (found only when zlib next looks for a block: it ends at once,
+    /// taking and writing nothing) starts over first.
+    fn decompress(
+        &mut self,
+        input: &[u8],
+        room: &mut [MaybeUninit<u8>],
+    ) -> (Result<Status, InflateError>, usize, usize) {
+        loop {
+            let inflater = self
+                .state
+                .get_or_insert_with(|| Box::new(Inflate::new(false, MAX_WINDOW_BITS)));
+            let (before_in, before_out) = (inflater.total_in(), inflater.total_out());
+            let status = inflater.decompress_uninit(input, room, InflateFlush::NoFlush);
+            let consumed = (inflater.total_in() - before_in) as usize;
+            let written = (inflater.total_out() - before_out) as usize;
+            let ended_before = self.message_in == 0 && consumed == 0 && written == 0;
+            if ended_before && matches!(status, Ok(Status::StreamEnd)) {
+                // A fresh state cannot end without taking a byte: once.
+                self.state = None;
+                continue;
+            }
+            return (status, consumed, written);
+        }
     }
 
     /// The message ended: its ratio, plus a quarter, sizes the next one's
@@ -792,7 +893,13 @@ impl Inbound for Inflater {
         let result = if self.ended {
             Ok(())
         } else {
-            self.inflate(&SYNC_TAIL, out, limit)
+            match self.inflate(TAIL_BUT_LAST, out, limit) {
+                // A final block the tail's bytes finished: the data ended
+                // inside it.
+                Ok(()) if self.ended => Err(ProtocolError::InflateFailed),
+                Ok(()) => self.end_at_block_boundary(),
+                Err(err) => Err(err),
+            }
         };
         if out.capacity() > 2 * out.len() + ROOM_SLACK as usize {
             // Room grown to a longer last message's length: give back what
@@ -1011,7 +1118,7 @@ mod tests {
             inflate_all(&mut inflater, &[&stored], 100).unwrap(),
             b"Hello"
         );
-        let bfinal = [0xf3, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00];
+        let bfinal = [0xf3, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00, 0x00];
         assert_eq!(
             inflate_all(&mut inflater, &[&bfinal], 100).unwrap(),
             b"Hello"
@@ -1053,9 +1160,11 @@ mod tests {
             vec![0xf2, 0x00, 0x11, 0x00, 0x00],
             vec![0x00],
             vec![0xf3, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00],
+            // §7.2.3.4: with the header byte of an empty stored block.
+            vec![0xf3, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00, 0x00],
             // Data after the final block, a reserved block type, a stored
             // block whose lengths disagree, a truncated block.
-            vec![0xf3, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00, 0x00],
+            vec![0xf3, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00, 0x00, 0x00],
             vec![0x07],
             vec![0x00, 0x05, 0x00, 0x00, 0x00],
             vec![0xf2, 0x48],
