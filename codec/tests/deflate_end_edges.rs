@@ -85,6 +85,23 @@ fn inflate_with(payload: &[u8], follows: &[u8]) -> Option<(bool, Vec<u8>)> {
     Some((final_in_payload, out))
 }
 
+/// How much miniz_oxide inflates of `payload` (no tail) before it stops
+/// or fails.
+fn inflated_before_failing(payload: &[u8]) -> usize {
+    let mut inflater = DecompressorOxide::new();
+    let mut out = vec![0; 1 << 20];
+    let (mut taken, mut made) = (0, 0);
+    let flags = TINFL_FLAG_HAS_MORE_INPUT | TINFL_FLAG_USING_NON_WRAPPING_OUTPUT_BUF;
+    loop {
+        let (_, used, wrote) = decompress(&mut inflater, &payload[taken..], &mut out, made, flags);
+        taken += used;
+        made += wrote;
+        if used == 0 && wrote == 0 {
+            return made;
+        }
+    }
+}
+
 /// `data` compressed by a fresh compressor at `level` with a sync flush,
 /// the tail stripped.
 fn compressed(data: &[u8], level: u32) -> Vec<u8> {
@@ -177,10 +194,17 @@ fn expected(messages: &[Msg], limit: usize) -> Vec<Seen> {
         let payload = m.frames.concat();
         let data = match m.compressed {
             true => reference(&payload),
-            false => Some(payload),
+            false => Some(payload.clone()),
         };
         let Some(data) = data else {
-            seen.push(Seen::Closed(1007, true));
+            // Corrupt: but over the limit first, if what inflates before
+            // the corruption is.
+            let code = if inflated_before_failing(&payload) > limit {
+                1009
+            } else {
+                1007
+            };
+            seen.push(Seen::Closed(code, true));
             return seen;
         };
         let text = m.opcode == TEXT;
@@ -575,5 +599,34 @@ fn a_huffman_block_ending_one_bit_before_the_tail_ends_is_closed_with_1007() {
             &messages,
             BIG,
         );
+    }
+}
+
+/// Small messages inflating to around the one-call path's 4 KiB of stack
+/// room, so that the room fills exactly as the data ends, or one byte
+/// before or after: sync-flushed, final, final and `00`, a final stored
+/// block at the tail after a sync flush, and cut by a byte; at the limit
+/// -1/0/+1 and far under it.
+#[test]
+fn small_messages_filling_the_one_call_room() {
+    for n in 4093..=4099 {
+        let data: Vec<u8> = b"one call room. ".iter().copied().cycle().take(n).collect();
+        let sync = compressed(&data, 6);
+        assert!(sync.len() <= 512);
+        for payload in [
+            sync.clone(),
+            finished(&data, 6),
+            [finished(&data, 6), vec![0x00]].concat(),
+            [sync.clone(), vec![0x01]].concat(),
+            sync[..sync.len() - 1].to_vec(),
+            [sync.clone(), vec![0x00]].concat(),
+        ] {
+            for limit in [BIG, n - 1, n, n + 1] {
+                for frames in framings(&payload) {
+                    let messages = [msg(TEXT, &frames), msg(TEXT, &[HELLO])];
+                    check(&format!("{n} B at limit {limit}"), &messages, limit);
+                }
+            }
+        }
     }
 }
