@@ -13,8 +13,15 @@
 //! valid and ending inside a block (1009 or 1007, the same every way); the
 //! one-call path (one frame, small) and the general path (fragments, or
 //! past 512 compressed bytes), context takeover and none, whole messages
-//! and streaming. Each stream is fed whole, byte by byte and (when short)
-//! cut at every point, through both input paths (`drive_connection`).
+//! and streaming; small messages filling the one-call path's 4 KiB room
+//! exactly. Each stream is fed whole, byte by byte and (when short) cut at
+//! every point, through both input paths (`drive_connection`).
+//!
+//! Two tests are ignored, as bugs found in session 11: a dynamic-Huffman
+//! block whose codes make the tail's `00 00 FF FF` its content, its
+//! end-of-block code ending in the tail's last byte, is accepted (the tail
+//! inflated as content); ending one bit before the tail's end, the bit left
+//! over breaks the next, valid, message under context takeover.
 #![cfg(feature = "deflate")]
 
 mod common;
