@@ -548,11 +548,14 @@ fn a_block_cut_short_at_the_limit_closes_the_same_every_way() {
 /// its content: `000` is literal 0, `01111111` literal 8, and the 9-bit
 /// all-ones code end-of-block, so `00 00 FF FF` (LSB first: sixteen 0s,
 /// sixteen 1s) decodes as five 0s, an 8 and the block's end, exactly at
-/// the tail's last bit. The payload (built by /tmp/s11/craft.py in
-/// session 11: header, then literals 1, 2, 1×7 to a byte boundary) ends
-/// inside that block: zlib inflates it with the tail to
-/// `01 02 01 01 01 01 01 01 01 00 00 00 00 00 08`, the last six bytes made
-/// of the tail.
+/// the tail's last bit. The payload ends inside that block: its header
+/// (BFINAL 0, BTYPE 2, 257 literal/length codes, one distance code of
+/// length 1), literal/length code lengths 3 for 0-2, 4 for 3, 5 for 4, 6
+/// for 5, 7 for 6, 8 for 7-135, 9 for 136 and 256, 0 for the rest (the
+/// code-length code complete: 3 bits for seven symbols, 4 for two), then
+/// literals 1, 2 and 1s up to a byte boundary. zlib inflates it with the
+/// tail to `01 02 01 01 01 01 01 01 01 00 00 00 00 00 08`, the last six
+/// bytes made of the tail.
 const HUFFMAN_BLOCK_THE_TAIL_ENDS: &str = "04c00162e3300c03309272ba6ddbb66ddbb66ddbb66ddbb66ddbb66ddbb66ddbb66ddbb66ddbb66ddbb66ddbb66ddbb66ddbb66ddbb66ddbb66ddbb67bf681224992";
 
 fn from_hex(hex: &str) -> Vec<u8> {
@@ -585,7 +588,8 @@ fn a_huffman_block_the_tail_finishes_is_closed_with_1007() {
 }
 
 /// As [`HUFFMAN_BLOCK_THE_TAIL_ENDS`], with the end-of-block code 8 bits
-/// (`11111111`): the block ends one bit before the tail's end, the tail
+/// (`11111111`; lengths 8 for 7-135 and 256, none 9; the code-length code
+/// 3 bits for all its eight symbols): the block ends one bit before the tail's end, the tail
 /// inflating to `01 02 01 00 00 00 00 00 08`, and that last `1` bit stays
 /// in the inflater's bit buffer as the next block's first header bit.
 const HUFFMAN_BLOCK_ENDING_IN_THE_TAIL_BUT_ONE_BIT: &str = "04c08161c3300c03309272ba6ddbb66ddbb66ddbb66ddbb66ddbb66ddbb66ddbb66ddbb66ddbb66ddbb66ddbb66ddbb66ddbb66ddbb66ddbb66ddbb6b7078a";
