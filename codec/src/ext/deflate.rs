@@ -54,15 +54,10 @@ pub const PERMESSAGE_DEFLATE: &str = "permessage-deflate";
 /// message sent and appended to each message received (§7.2.1, §7.2.2).
 const SYNC_TAIL: [u8; 4] = [0x00, 0x00, 0xFF, 0xFF];
 
-/// The tail's bytes inflated with the message's data; the last one goes in
-/// with [`BOUNDARY_PROBE`] to learn whether the data ended where a block
-/// does (see [`Inflater::end_at_block_boundary`]).
-const TAIL_BUT_LAST: &[u8] = &[0x00, 0x00, 0xFF];
-
-/// The tail's last byte, then a byte that is taken only if inflating goes
-/// on past the tail's empty stored block: when the message's data ended
-/// inside a block.
-const BOUNDARY_PROBE: [u8; 2] = [0xFF, 0x00];
+/// The tail, then a byte that is taken only if inflating goes on past the
+/// tail's empty stored block: when the message's data ended inside a block
+/// (see [`Inflater::end_at_block_boundary`]).
+const BOUNDARY_PROBE: [u8; 5] = [0x00, 0x00, 0xFF, 0xFF, 0x00];
 
 /// The smallest window the backend compresses with: zlib (and zlib-rs)
 /// refuse a raw deflate window of 8 bits (a zlib-wrapped one becomes 9), so
@@ -681,10 +676,11 @@ impl Inflater {
     }
 
     /// A whole message of at most [`ONE_CALL_INPUT`] compressed bytes into
-    /// `out`, which is empty: its payload and the tail are inflated in one
-    /// call into room on the stack, then copied into one allocation of the
-    /// exact length. Output that outgrows the stack room goes on as
-    /// [`Inbound::payload`] and [`Inbound::end`] would.
+    /// `out`, which is empty: its payload is inflated in one call into room
+    /// on the stack, the tail checked in another, then the output copied
+    /// into one allocation of the exact length. Output that outgrows the
+    /// stack room goes on as [`Inbound::payload`] and [`Inbound::end`]
+    /// would.
     fn inflate_small_message(
         &mut self,
         payload: &[u8],
@@ -692,15 +688,10 @@ impl Inflater {
         limit: u64,
     ) -> Result<(), ProtocolError> {
         debug_assert!(payload.len() <= ONE_CALL_INPUT && out.is_empty());
-        let mut input = [0; ONE_CALL_INPUT + TAIL_BUT_LAST.len()];
-        let tail_at = payload.len();
-        input[..tail_at].copy_from_slice(payload);
-        input[tail_at..tail_at + TAIL_BUT_LAST.len()].copy_from_slice(TAIL_BUT_LAST);
-        let input = &input[..tail_at + TAIL_BUT_LAST.len()];
         let mut room = [MaybeUninit::<u8>::uninit(); ONE_CALL_OUTPUT];
         // One byte past the budget shows the message is over it.
         let room = &mut room[..limit.saturating_add(1).min(ONE_CALL_OUTPUT as u64) as usize];
-        let (status, consumed, written) = self.decompress(input, room);
+        let (status, consumed, written) = self.decompress(payload, room);
         // SAFETY: `decompress_uninit` writes its output from the start of
         // the slice it is given, and `written` is what `total_out` grew by
         // in the call that counts (zlib's `next_out` advanced past those
@@ -720,11 +711,10 @@ impl Inflater {
                 Ok(Status::StreamEnd) => {
                     // §7.2.3.4: a BFINAL block ends the message's data,
                     // with nothing of the payload after it but the header
-                    // byte of an empty stored block (and not in the tail:
-                    // the data would have ended inside the block).
+                    // byte of an empty stored block.
                     self.ended = true;
-                    match &payload[consumed.min(tail_at)..] {
-                        [] if consumed == tail_at => Ok(()),
+                    match &payload[consumed..] {
+                        [] => Ok(()),
                         [0x00] => {
                             self.padded = true;
                             self.message_in += 1;
@@ -735,35 +725,18 @@ impl Inflater {
                 }
                 // Room left over and all input taken: that is all, if the
                 // data ended where a block does.
-                Ok(_) if written < room.len() && consumed == input.len() => {
+                Ok(_) if written < room.len() && consumed == payload.len() => {
                     self.end_at_block_boundary()
                 }
                 Ok(_) => {
                     // More to come than the stack holds (or input left
                     // that the next call judges): the rest of the payload,
-                    // then of the tail, as any other message's.
+                    // then the tail, as any other message's.
                     out.extend_from_slice(inflated);
-                    let rest = [
-                        &payload[consumed.min(tail_at)..],
-                        &TAIL_BUT_LAST[consumed.saturating_sub(tail_at)..],
-                    ];
-                    let mut result = Ok(());
-                    for input in rest {
-                        if result.is_ok() && !self.ended {
-                            let budget = limit - out.len() as u64;
-                            result = self.inflate(input, out, budget);
-                        }
-                    }
-                    if result.is_ok() {
-                        result = match self.ended {
-                            // A final block the tail's bytes finished: the
-                            // data ended inside it.
-                            true if self.message_in > tail_at as u64 => {
-                                Err(ProtocolError::InflateFailed)
-                            }
-                            true => Ok(()),
-                            false => self.end_at_block_boundary(),
-                        };
+                    let budget = limit - out.len() as u64;
+                    let mut result = self.inflate(&payload[consumed..], out, budget);
+                    if result.is_ok() && !self.ended {
+                        result = self.end_at_block_boundary();
                     }
                     let result = result.map_err(|err| match err {
                         // Counted from the message's start, as `out` is.
@@ -795,38 +768,42 @@ impl Inflater {
         result
     }
 
-    /// Inflates the tail's last byte, after [`TAIL_BUT_LAST`], and checks
-    /// that the message's data ended where a block does (§7.2.1: a sender
-    /// ends it with an empty stored block, whose `00 00 FF FF` it strips).
+    /// Inflates the tail and checks that it completed the empty stored
+    /// block the message's data ended with (§7.2.1: a sender ends its data
+    /// with one, whose `00 00 FF FF` it strips).
     ///
     /// Data that stops inside a block (a stored block shorter than its
     /// length, a Huffman block cut off, an empty payload) would otherwise
     /// inflate the tail as the block's content and leave the inflater
-    /// inside it for the next message: here it is a 1007. zlib-rs does not
-    /// say where its decoder stands, so the last byte goes in with one more
-    /// after it, asking the decoder to stop at the next block boundary
-    /// (`InflateFlush::Block`): at a boundary it stops after the tail's
-    /// empty stored block, having taken the one byte and written nothing;
-    /// inside a block it takes the extra byte too, or writes, or fails.
+    /// inside it, or between bits, for the next message: here it is a
+    /// 1007. zlib-rs does not say where its decoder stands, so the tail goes
+    /// in with one more byte after it, asking the decoder to stop at the
+    /// next block boundary (`InflateFlush::Block`). As an empty stored
+    /// block's lengths the tail writes nothing and ends at a boundary: the
+    /// decoder stops having taken exactly its four bytes. As anything else
+    /// it writes (a block's content), or stops elsewhere, or fails. (Left:
+    /// a dynamic block's header that the tail's bits finish, followed by
+    /// its end-of-block code and nothing else, exactly at the tail's end,
+    /// passes; no sender writes one, and it delivers no byte of its own.)
     fn end_at_block_boundary(&mut self) -> Result<(), ProtocolError> {
         let Some(inflater) = self.state.as_mut() else {
             return Err(ProtocolError::InflateFailed);
         };
-        // One byte of room: a decoder inside a block that writes is wrong
-        // anyway, and it need not write more to show it.
+        // One byte of room: a tail that writes is wrong, and it need not
+        // write more to show it.
         let mut room = [MaybeUninit::<u8>::uninit(); 1];
         let (before_in, before_out) = (inflater.total_in(), inflater.total_out());
         let status = inflater.decompress_uninit(&BOUNDARY_PROBE, &mut room, InflateFlush::Block);
         let consumed = inflater.total_in() - before_in;
         let written = inflater.total_out() - before_out;
-        self.message_in += consumed.min(1);
+        self.message_in += consumed.min(SYNC_TAIL.len() as u64);
         // Stopped at the boundary, zlib has not yet looked at whether the
         // block was the final one (the tail finished a final stored block:
         // §7.2.3.4's BFINAL, its `00 00 FF FF` stripped): the next
         // message's first call learns it (see `decompress`), sparing every
         // message a call to ask.
         match status {
-            Ok(_) if consumed == 1 && written == 0 => Ok(()),
+            Ok(_) if consumed == SYNC_TAIL.len() as u64 && written == 0 => Ok(()),
             _ => Err(ProtocolError::InflateFailed),
         }
     }
@@ -889,17 +866,12 @@ impl Inbound for Inflater {
         })
     }
 
-    fn end(&mut self, out: &mut BytesMut, limit: u64) -> Result<(), ProtocolError> {
+    // No limit to keep: a tail that writes is refused.
+    fn end(&mut self, out: &mut BytesMut, _limit: u64) -> Result<(), ProtocolError> {
         let result = if self.ended {
             Ok(())
         } else {
-            match self.inflate(TAIL_BUT_LAST, out, limit) {
-                // A final block the tail's bytes finished: the data ended
-                // inside it.
-                Ok(()) if self.ended => Err(ProtocolError::InflateFailed),
-                Ok(()) => self.end_at_block_boundary(),
-                Err(err) => Err(err),
-            }
+            self.end_at_block_boundary()
         };
         if out.capacity() > 2 * out.len() + ROOM_SLACK as usize {
             // Room grown to a longer last message's length: give back what

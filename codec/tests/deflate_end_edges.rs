@@ -1,0 +1,642 @@
+//! The edges of permessage-deflate's end-of-message rules (RFC 7692
+//! §7.2.1-§7.2.3.4): a message's data must end where a DEFLATE block does,
+//! after a final block only one `00` may follow, and a final block that the
+//! `00 00 FF FF` tail finishes restarts the stream at the next message.
+//!
+//! Covered here, against an oracle (miniz_oxide stopped at every block
+//! boundary, std's UTF-8 check, the message limit): messages fragmented so
+//! that the tail meets empty frames; a BFINAL message whose `00` comes in a
+//! later frame, and two `00`s across frames; a BFINAL-at-tail message
+//! followed by a valid message, an invalid one, one with an empty first
+//! frame, an uncompressed one, and a close frame; invalid UTF-8 in a
+//! message that also ends inside a block; messages at the limit -1/0/+1,
+//! valid and ending inside a block (1009 or 1007, the same every way); the
+//! one-call path (one frame, small) and the general path (fragments, or
+//! past 512 compressed bytes), context takeover and none, whole messages
+//! and streaming; small messages filling the one-call path's 4 KiB room
+//! exactly. Each stream is fed whole, byte by byte and (when short) cut at
+//! every point, through both input paths (`drive_connection`).
+//!
+//! Two tests hold the bugs found in session 11 and since fixed: a
+//! dynamic-Huffman block whose codes make the tail's `00 00 FF FF` its
+//! content, its end-of-block code ending in the tail's last byte, was
+//! accepted (the tail inflated as content); ending one bit before the
+//! tail's end, the bit left over broke the next, valid, message under
+//! context takeover. Both are 1007 in their own message now.
+#![cfg(feature = "deflate")]
+
+mod common;
+
+use common::{deflate::*, *};
+use flate2::{Compress, Compression, FlushCompress};
+use miniz_oxide::inflate::{
+    core::{decompress, inflate_flags::*, DecompressorOxide},
+    TINFLStatus,
+};
+use wsframe::{Config, Connection, DeflateParams, Event, Role};
+
+/// The `00 00 FF FF` a receiver appends to each message (§7.2.2).
+const TAIL: [u8; 4] = [0x00, 0x00, 0xFF, 0xFF];
+
+/// §7.2.3.1's "Hello".
+const HELLO: &[u8] = &[0xF2, 0x48, 0xCD, 0xC9, 0xC9, 0x07, 0x00];
+/// §7.2.3.4's BFINAL "Hello", without the `00` after it.
+const HELLO_FINAL: &[u8] = &[0xF3, 0x48, 0xCD, 0xC9, 0xC9, 0x07, 0x00];
+/// An empty final stored block whose lengths are the tail.
+const FINAL_AT_TAIL: &[u8] = &[0x01];
+/// "Hello" cut inside its Huffman block.
+const HELLO_CUT: &[u8] = &[0xF2, 0x48, 0xCD];
+
+/// What `payload` (one message, fresh context) inflates to by miniz_oxide,
+/// if it is whole: ended by a final block (and at most one `00`), or by
+/// an empty stored block whose lengths are the tail.
+fn reference(payload: &[u8]) -> Option<Vec<u8>> {
+    let (final_in_payload, out) = inflate_with(payload, &TAIL)?;
+    if final_in_payload {
+        return Some(out);
+    }
+    // The tail must be an empty stored block's lengths: lengths of one
+    // byte, and that byte, give one byte more.
+    let (_, longer) = inflate_with(payload, &[0x01, 0x00, 0xFE, 0xFF, b'Z'])?;
+    (longer == [&out[..], b"Z"].concat()).then_some(out)
+}
+
+/// `payload` and `follows` through miniz_oxide, stopping at every block
+/// boundary: whether a final block ended in the payload, and the output,
+/// if the input ends at a boundary exactly.
+fn inflate_with(payload: &[u8], follows: &[u8]) -> Option<(bool, Vec<u8>)> {
+    let input = [payload, follows].concat();
+    let mut inflater = DecompressorOxide::new();
+    let mut out = vec![0; 1 << 20];
+    let (mut taken, mut made) = (0, 0);
+    let flags = TINFL_FLAG_HAS_MORE_INPUT
+        | TINFL_FLAG_USING_NON_WRAPPING_OUTPUT_BUF
+        | TINFL_FLAG_STOP_ON_BLOCK_BOUNDARY;
+    let final_in_payload = loop {
+        let (status, used, wrote) =
+            decompress(&mut inflater, &input[taken..], &mut out, made, flags);
+        taken += used;
+        made += wrote;
+        match status {
+            TINFLStatus::BlockBoundary if taken == input.len() => break false,
+            TINFLStatus::BlockBoundary => {}
+            TINFLStatus::Done
+                if taken == payload.len() || payload.get(taken..) == Some(&[0x00]) =>
+            {
+                break true
+            }
+            TINFLStatus::Done if taken == input.len() => break false,
+            _ => return None,
+        }
+    };
+    out.truncate(made);
+    Some((final_in_payload, out))
+}
+
+/// How much miniz_oxide inflates of `payload` (no tail) before it stops
+/// or fails.
+fn inflated_before_failing(payload: &[u8]) -> usize {
+    let mut inflater = DecompressorOxide::new();
+    let mut out = vec![0; 1 << 20];
+    let (mut taken, mut made) = (0, 0);
+    let flags = TINFL_FLAG_HAS_MORE_INPUT | TINFL_FLAG_USING_NON_WRAPPING_OUTPUT_BUF;
+    loop {
+        let (_, used, wrote) = decompress(&mut inflater, &payload[taken..], &mut out, made, flags);
+        taken += used;
+        made += wrote;
+        if used == 0 && wrote == 0 {
+            return made;
+        }
+    }
+}
+
+/// `data` compressed by a fresh compressor at `level` with a sync flush,
+/// the tail stripped.
+fn compressed(data: &[u8], level: u32) -> Vec<u8> {
+    let mut out = sync_flush(&mut Compress::new(Compression::new(level), false), data);
+    assert!(out.ends_with(&TAIL));
+    out.truncate(out.len() - TAIL.len());
+    if out.is_empty() {
+        out.push(0x00);
+    }
+    out
+}
+
+/// `data` compressed by a fresh compressor at `level`, ending in a final
+/// block.
+fn finished(data: &[u8], level: u32) -> Vec<u8> {
+    let mut out = Vec::with_capacity(data.len() + 64);
+    Compress::new(Compression::new(level), false)
+        .compress_vec(data, &mut out, FlushCompress::Finish)
+        .unwrap();
+    out
+}
+
+/// A stored block (not final) of `len` declared bytes holding `content`.
+fn stored(len: u16, content: &[u8]) -> Vec<u8> {
+    let mut out = vec![0x00];
+    out.extend_from_slice(&len.to_le_bytes());
+    out.extend_from_slice(&(!len).to_le_bytes());
+    out.extend_from_slice(content);
+    out
+}
+
+/// What happened, comparable across cuts and modes: a message (text or
+/// not, its bytes), or the close (its code, and whether we failed).
+#[derive(Clone, Debug, PartialEq)]
+enum Seen {
+    Message(bool, Vec<u8>),
+    Closed(u16, bool),
+}
+
+/// A compressed message sent as these frame payloads (the first with RSV1).
+struct Msg {
+    opcode: u8,
+    frames: Vec<Vec<u8>>,
+    compressed: bool,
+}
+
+fn msg(opcode: u8, frames: &[&[u8]]) -> Msg {
+    Msg {
+        opcode,
+        frames: frames.iter().map(|f| f.to_vec()).collect(),
+        compressed: true,
+    }
+}
+
+fn plain(opcode: u8, data: &[u8]) -> Msg {
+    Msg {
+        opcode,
+        frames: vec![data.to_vec()],
+        compressed: false,
+    }
+}
+
+/// The wire bytes of `messages`, then a close frame (1000).
+fn wire(messages: &[Msg]) -> Vec<u8> {
+    let mut input = Vec::new();
+    for m in messages {
+        let n = m.frames.len();
+        for (i, frame) in m.frames.iter().enumerate() {
+            let mut first = if i == 0 { m.opcode } else { CONT };
+            if i == 0 && m.compressed {
+                first |= RSV1;
+            }
+            if i + 1 == n {
+                first |= FIN;
+            }
+            input.extend(client(first, frame));
+        }
+    }
+    input.extend(client(FIN | CLOSE, &close_payload(1000, b"")));
+    input
+}
+
+/// What the oracle says a server makes of `messages` under `limit`: each
+/// message inflated by [`reference`] (fresh context: the messages here
+/// never refer back), its text checked by std; the first that fails closes
+/// with 1007 (1009 when whole but over the limit); else the peer's 1000.
+fn expected(messages: &[Msg], limit: usize) -> Vec<Seen> {
+    let mut seen = Vec::new();
+    for m in messages {
+        let payload = m.frames.concat();
+        let data = match m.compressed {
+            true => reference(&payload),
+            false => Some(payload.clone()),
+        };
+        let Some(data) = data else {
+            // Corrupt: but over the limit first, if what inflates before
+            // the corruption is.
+            let code = if inflated_before_failing(&payload) > limit {
+                1009
+            } else {
+                1007
+            };
+            seen.push(Seen::Closed(code, true));
+            return seen;
+        };
+        let text = m.opcode == TEXT;
+        if text && std::str::from_utf8(&data).is_err() {
+            seen.push(Seen::Closed(1007, true));
+            return seen;
+        }
+        if data.len() > limit {
+            seen.push(Seen::Closed(1009, true));
+            return seen;
+        }
+        seen.push(Seen::Message(text, data));
+    }
+    seen.push(Seen::Closed(1000, false));
+    seen
+}
+
+/// Events as [`Seen`]s, a streamed message's chunks joined.
+fn seen(events: Vec<Event>) -> Vec<Seen> {
+    let mut out = Vec::new();
+    let mut partial: Option<(bool, Vec<u8>)> = None;
+    for event in events {
+        match event {
+            Event::Message(m) => out.push(Seen::Message(
+                matches!(m, wsframe::Message::Text(_)),
+                m.as_bytes().to_vec(),
+            )),
+            Event::Chunk { data, last } => {
+                let text = matches!(data, wsframe::Message::Text(_));
+                let entry = partial.get_or_insert((text, Vec::new()));
+                entry.1.extend_from_slice(data.as_bytes());
+                if last {
+                    let (text, bytes) = partial.take().unwrap();
+                    out.push(Seen::Message(text, bytes));
+                }
+            }
+            Event::Closed(c) => out.push(Seen::Closed(c.code.into(), c.error.is_some())),
+            other => panic!("unexpected event {other:?}"),
+        }
+    }
+    out
+}
+
+/// A server's [`Seen`]s for `messages` (then a close), with `params`,
+/// whole and streaming, fed whole, byte by byte and (short streams) cut
+/// at every point: the same every way; also the close code on the wire.
+fn run(params: DeflateParams, messages: &[Msg], limit: usize) -> Vec<Seen> {
+    let input = wire(messages);
+    let mut first: Option<Vec<Seen>> = None;
+    for streaming in [false, true] {
+        let config = Config::builder()
+            .max_message_size(limit as u64)
+            .streaming(streaming)
+            .build();
+        let make = || Connection::with_deflate(Role::Server, config, Some(params));
+        let (events, out) = drive_connection(&make, &input, &[]);
+        let whole = seen(events);
+        let Some(Seen::Closed(code, _)) = whole.last() else {
+            panic!("no close: {whole:?}")
+        };
+        assert_eq!(close_code_on_wire(&out), Some(*code), "close on the wire");
+        let bytewise: Vec<usize> = (1..input.len()).collect();
+        assert_eq!(
+            seen(drive_connection(&make, &input, &bytewise).0),
+            whole,
+            "byte by byte (streaming {streaming})"
+        );
+        if input.len() <= 400 {
+            for cut in 0..=input.len() {
+                assert_eq!(
+                    seen(drive_connection(&make, &input, &[cut]).0),
+                    whole,
+                    "cut at {cut} (streaming {streaming})"
+                );
+            }
+        }
+        match &first {
+            None => first = Some(whole),
+            Some(f) => assert_eq!(&whole, f, "streaming and whole differ"),
+        }
+    }
+    first.unwrap()
+}
+
+/// [`run`] with both context modes, checked against [`expected`].
+fn check(what: &str, messages: &[Msg], limit: usize) {
+    let want = expected(messages, limit);
+    for params in [NO_TAKEOVER, TAKEOVER] {
+        let got = run(params, messages, limit);
+        assert_eq!(got, want, "{what} ({params:?})");
+    }
+}
+
+const BIG: usize = 1 << 20;
+
+#[test]
+fn empty_frames_around_the_end_of_a_message() {
+    let cases: &[(&str, &[&[u8]])] = &[
+        ("Hello then an empty frame", &[HELLO, &[]]),
+        ("an empty first frame then Hello", &[&[], HELLO]),
+        ("Hello between empty frames", &[&[], &[], HELLO, &[], &[]]),
+        (
+            "Hello, its last byte alone",
+            &[&HELLO[..6], &[], &HELLO[6..]],
+        ),
+        ("Hello cut, then empty frames", &[HELLO_CUT, &[], &[]]),
+        ("only empty frames", &[&[], &[], &[]]),
+        ("BFINAL-at-tail then an empty frame", &[FINAL_AT_TAIL, &[]]),
+        ("an empty frame then BFINAL-at-tail", &[&[], FINAL_AT_TAIL]),
+        (
+            "the empty message 00 between empty frames",
+            &[&[], &[0x00], &[]],
+        ),
+    ];
+    for &(what, frames) in cases {
+        for opcode in [TEXT, BINARY] {
+            let messages = [
+                msg(TEXT, &[HELLO]),
+                msg(opcode, frames),
+                msg(BINARY, &[HELLO]),
+            ];
+            check(what, &messages, BIG);
+        }
+    }
+}
+
+#[test]
+fn the_00_after_a_final_block_in_later_frames() {
+    let cases: &[(&str, &[&[u8]])] = &[
+        ("00 in its own frame", &[HELLO_FINAL, &[0x00]]),
+        ("00 after an empty frame", &[HELLO_FINAL, &[], &[0x00]]),
+        ("00 then an empty frame", &[HELLO_FINAL, &[0x00], &[]]),
+        ("00 and 00 across frames", &[HELLO_FINAL, &[0x00], &[0x00]]),
+        ("00 00 in a later frame", &[HELLO_FINAL, &[0x00, 0x00]]),
+        (
+            "00 with the block, 00 later",
+            &[&[HELLO_FINAL, &[0x00]].concat(), &[0x00]],
+        ),
+        (
+            "00 with the block, 00 after an empty frame",
+            &[&[HELLO_FINAL, &[0x00]].concat(), &[], &[0x00]],
+        ),
+        ("01 in a later frame", &[HELLO_FINAL, &[0x01]]),
+        (
+            "the final block's last byte alone",
+            &[&HELLO_FINAL[..6], &HELLO_FINAL[6..]],
+        ),
+        (
+            "the final block's last byte and 00",
+            &[&HELLO_FINAL[..6], &[0x00, 0x00]],
+        ),
+        (
+            "Hello BFINAL-at-tail after a sync block",
+            &[HELLO, FINAL_AT_TAIL],
+        ),
+        ("BFINAL-at-tail then 00", &[FINAL_AT_TAIL, &[0x00]]),
+    ];
+    for &(what, frames) in cases {
+        let messages = [msg(TEXT, frames), msg(TEXT, &[HELLO])];
+        check(what, &messages, BIG);
+    }
+}
+
+#[test]
+fn what_follows_a_final_block_the_tail_finished() {
+    let mut rng = Rng(0xE11D);
+    let big_data: Vec<u8> = (0..6000).map(|_| rng.next() as u8).collect();
+    let big = compressed(&big_data, 6);
+    assert!(big.len() > 512);
+    let big_final = finished(&big_data, 6);
+    let follows: Vec<(&str, Msg)> = vec![
+        ("Hello", msg(TEXT, &[HELLO])),
+        (
+            "Hello in thirds",
+            msg(TEXT, &[&HELLO[..2], &HELLO[2..4], &HELLO[4..]]),
+        ),
+        ("Hello after an empty first frame", msg(TEXT, &[&[], HELLO])),
+        ("BFINAL Hello", msg(TEXT, &[HELLO_FINAL])),
+        ("BFINAL-at-tail again", msg(BINARY, FINAL_AT_TAIL_FRAMES)),
+        ("the empty message", msg(BINARY, &[&[0x00]])),
+        ("an uncompressed message, then Hello", plain(TEXT, b"plain")),
+        ("a cut Hello", msg(TEXT, &[HELLO_CUT])),
+        (
+            "a cut Hello in fragments",
+            msg(TEXT, &[&HELLO_CUT[..1], &HELLO_CUT[1..]]),
+        ),
+        ("an empty payload", msg(TEXT, &[&[]])),
+        ("a bad block type", msg(TEXT, &[&[0x07, 0x00]])),
+        (
+            "BFINAL Hello and 00 00",
+            msg(TEXT, &[&[HELLO_FINAL, &[0, 0]].concat()]),
+        ),
+        ("past 512 B", msg(BINARY, &[&big])),
+        ("past 512 B, final", msg(BINARY, &[&big_final])),
+        ("past 512 B, cut", msg(BINARY, &[&big[..big.len() - 1]])),
+    ];
+    for (what, next) in follows {
+        let plain_first = !next.compressed;
+        let mut messages = vec![msg(BINARY, &[FINAL_AT_TAIL]), next];
+        if plain_first {
+            messages.push(msg(TEXT, &[HELLO]));
+        }
+        check(what, &messages, BIG);
+        // As the last message before the close.
+        check(what, &messages[..1], BIG);
+    }
+}
+
+const FINAL_AT_TAIL_FRAMES: &[&[u8]] = &[FINAL_AT_TAIL];
+
+#[test]
+fn invalid_utf8_in_a_message_that_also_ends_inside_a_block() {
+    let cases: Vec<(&str, Vec<u8>)> = vec![
+        (
+            "FF in a stored block cut short",
+            stored(10, &[0xFF, b'a', b'b']),
+        ),
+        (
+            "a cut sequence in a stored block cut short",
+            stored(10, &[b'a', 0xE2, 0x82]),
+        ),
+        ("valid text in a stored block cut short", stored(10, b"abc")),
+        (
+            "FF in a whole stored block",
+            [stored(3, &[0xFF, b'a', b'b']), vec![0x00]].concat(),
+        ),
+        (
+            "FF in a block the tail would finish",
+            stored(4, &[0xFF, b'a', b'b']),
+        ),
+        (
+            "a cut sequence in a whole stored block",
+            [stored(2, &[b'a', 0xE2]), vec![0x00]].concat(),
+        ),
+    ];
+    for (what, payload) in &cases {
+        for frames in [vec![&payload[..]], vec![&payload[..2], &payload[2..]]] {
+            let messages = [msg(TEXT, &frames), msg(TEXT, &[HELLO])];
+            check(what, &messages, BIG);
+        }
+    }
+}
+
+/// `payload` as one frame, and in three fragments.
+fn framings(payload: &[u8]) -> Vec<Vec<&[u8]>> {
+    let third = payload.len() / 3;
+    vec![
+        vec![payload],
+        vec![
+            &payload[..third],
+            &payload[third..2 * third],
+            &payload[2 * third..],
+        ],
+    ]
+}
+
+#[test]
+fn messages_at_the_limit() {
+    let mut rng = Rng(0x0001_1417);
+    // Small (the one-call path when in one frame) and past 512 B compressed.
+    for n in [100usize, 3000, 5000] {
+        let noise: Vec<u8> = (0..n).map(|_| rng.next() as u8).collect();
+        let text: Vec<u8> = b"limit ".iter().copied().cycle().take(n).collect();
+        for data in [&noise, &text] {
+            for payload in [
+                compressed(data, 6),
+                compressed(data, 0),
+                finished(data, 6),
+                [finished(data, 6), vec![0x00]].concat(),
+            ] {
+                for limit in [n - 1, n, n + 1] {
+                    for frames in framings(&payload) {
+                        let messages = [msg(BINARY, &frames), msg(BINARY, &[HELLO])];
+                        check(&format!("{n} B at limit {limit}"), &messages, limit);
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// A message whose data ends inside a stored block, its content at the
+/// limit -1/0/+1: the tail's bytes would be more content. Whether 1009 or
+/// 1007 wins, it must be the same each way the message comes.
+#[test]
+fn a_block_cut_short_at_the_limit_closes_the_same_every_way() {
+    for n in [100usize, 3000, 5000] {
+        let data: Vec<u8> = b"cut ".iter().copied().cycle().take(n).collect();
+        for (kind, payload) in [
+            ("stored, 10 B short", stored(n as u16 + 10, &data)),
+            ("stored, 3 B short", stored(n as u16 + 3, &data)),
+            ("stored, 4 B short", stored(n as u16 + 4, &data)),
+            ("stored, 1 B short", stored(n as u16 + 1, &data)),
+        ] {
+            assert!(reference(&payload).is_none(), "the oracle on {kind}");
+            for limit in [n - 1, n, n + 1, n + 2, n + 3, n + 4] {
+                let mut codes = Vec::new();
+                for frames in framings(&payload) {
+                    let messages = [msg(TEXT, &[HELLO]), msg(BINARY, &frames)];
+                    for params in [NO_TAKEOVER, TAKEOVER] {
+                        let got = run(params, &messages, limit);
+                        assert_eq!(got[0], Seen::Message(true, b"Hello".to_vec()));
+                        assert_eq!(got.len(), 2, "{got:?}");
+                        codes.push(got[1].clone());
+                    }
+                }
+                // Over the limit by the peer's bytes alone: 1009; within it
+                // with the tail's bytes too: 1007. Between, the tail's
+                // bytes inflated as content put it over: 1009 (as found).
+                let short = n + 3 <= limit || n < limit && kind.contains("1 B");
+                if n > limit {
+                    assert_eq!(
+                        codes[0],
+                        Seen::Closed(1009, true),
+                        "{n} B {kind} at {limit}"
+                    );
+                } else if short {
+                    assert_eq!(
+                        codes[0],
+                        Seen::Closed(1007, true),
+                        "{n} B {kind} at {limit}"
+                    );
+                }
+                assert!(
+                    codes.iter().all(|c| *c == codes[0]),
+                    "{n} B {kind} at limit {limit}: {codes:?}"
+                );
+            }
+        }
+    }
+}
+
+/// A non-final dynamic-Huffman block whose codes make the tail's bytes
+/// its content: `000` is literal 0, `01111111` literal 8, and the 9-bit
+/// all-ones code end-of-block, so `00 00 FF FF` (LSB first: sixteen 0s,
+/// sixteen 1s) decodes as five 0s, an 8 and the block's end, exactly at
+/// the tail's last bit. The payload ends inside that block: its header
+/// (BFINAL 0, BTYPE 2, 257 literal/length codes, one distance code of
+/// length 1), literal/length code lengths 3 for 0-2, 4 for 3, 5 for 4, 6
+/// for 5, 7 for 6, 8 for 7-135, 9 for 136 and 256, 0 for the rest (the
+/// code-length code complete: 3 bits for seven symbols, 4 for two), then
+/// literals 1, 2 and 1s up to a byte boundary. zlib inflates it with the
+/// tail to `01 02 01 01 01 01 01 01 01 00 00 00 00 00 08`, the last six
+/// bytes made of the tail.
+const HUFFMAN_BLOCK_THE_TAIL_ENDS: &str = "04c00162e3300c03309272ba6ddbb66ddbb66ddbb66ddbb66ddbb66ddbb66ddbb66ddbb66ddbb66ddbb66ddbb66ddbb66ddbb66ddbb66ddbb66ddbb67bf681224992";
+
+fn from_hex(hex: &str) -> Vec<u8> {
+    (0..hex.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&hex[i..i + 2], 16).unwrap())
+        .collect()
+}
+
+#[test]
+fn a_huffman_block_the_tail_finishes_is_closed_with_1007() {
+    let payload = from_hex(HUFFMAN_BLOCK_THE_TAIL_ENDS);
+    // The same block with BFINAL set: a final block the tail finishes.
+    let mut final_block = payload.clone();
+    final_block[0] |= 1;
+    for (what, payload) in [("non-final", payload), ("final", final_block)] {
+        // The oracle: the data ends inside a block (what it makes of the
+        // tail is not an empty stored block's lengths).
+        assert_eq!(reference(&payload), None, "{what}");
+        for frames in framings(&payload) {
+            let messages = [
+                msg(BINARY, &[HELLO]),
+                msg(BINARY, &frames),
+                msg(BINARY, &[HELLO]),
+            ];
+            check(what, &messages, BIG);
+        }
+    }
+}
+
+/// As [`HUFFMAN_BLOCK_THE_TAIL_ENDS`], with the end-of-block code 8 bits
+/// (`11111111`; lengths 8 for 7-135 and 256, none 9; the code-length code
+/// 3 bits for all its eight symbols): the block ends one bit before the tail's end, the tail
+/// inflating to `01 02 01 00 00 00 00 00 08`, and that last `1` bit stays
+/// in the inflater's bit buffer as the next block's first header bit.
+const HUFFMAN_BLOCK_ENDING_IN_THE_TAIL_BUT_ONE_BIT: &str = "04c08161c3300c03309272ba6ddbb66ddbb66ddbb66ddbb66ddbb66ddbb66ddbb66ddbb66ddbb66ddbb66ddbb66ddbb66ddbb66ddbb66ddbb66ddbb6b7078a";
+
+#[test]
+fn a_huffman_block_ending_one_bit_before_the_tail_ends_is_closed_with_1007() {
+    let payload = from_hex(HUFFMAN_BLOCK_ENDING_IN_THE_TAIL_BUT_ONE_BIT);
+    assert_eq!(reference(&payload), None);
+    for frames in framings(&payload) {
+        let messages = [
+            msg(BINARY, &[HELLO]),
+            msg(BINARY, &frames),
+            msg(BINARY, &[HELLO]),
+        ];
+        check(
+            "Huffman block ending one bit before the tail's end",
+            &messages,
+            BIG,
+        );
+    }
+}
+
+/// Small messages inflating to around the one-call path's 4 KiB of stack
+/// room, so that the room fills exactly as the data ends, or one byte
+/// before or after: sync-flushed, final, final and `00`, a final stored
+/// block at the tail after a sync flush, and cut by a byte; at the limit
+/// -1/0/+1 and far under it.
+#[test]
+fn small_messages_filling_the_one_call_room() {
+    for n in 4093..=4099 {
+        let data: Vec<u8> = b"one call room. ".iter().copied().cycle().take(n).collect();
+        let sync = compressed(&data, 6);
+        assert!(sync.len() <= 512);
+        for payload in [
+            sync.clone(),
+            finished(&data, 6),
+            [finished(&data, 6), vec![0x00]].concat(),
+            [sync.clone(), vec![0x01]].concat(),
+            sync[..sync.len() - 1].to_vec(),
+            [sync.clone(), vec![0x00]].concat(),
+        ] {
+            for limit in [BIG, n - 1, n, n + 1] {
+                for frames in framings(&payload) {
+                    let messages = [msg(TEXT, &frames), msg(TEXT, &[HELLO])];
+                    check(&format!("{n} B at limit {limit}"), &messages, limit);
+                }
+            }
+        }
+    }
+}
