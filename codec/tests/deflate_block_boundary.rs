@@ -19,101 +19,10 @@
 mod common;
 
 use common::{deflate::*, *};
-use flate2::{Compress, Compression, FlushCompress};
-use miniz_oxide::inflate::{
-    core::{decompress, inflate_flags::*, DecompressorOxide},
-    TINFLStatus,
-};
 use wsframe::{CloseCode, Config, Connection, DeflateParams, Event, Message, ProtocolError, Role};
-
-/// The `00 00 FF FF` a receiver appends to each message (§7.2.2).
-const TAIL: [u8; 4] = [0x00, 0x00, 0xFF, 0xFF];
 
 /// The message limit of these tests: far above every case.
 const LIMIT: usize = 1 << 20;
-
-/// What `payload` (one message, fresh context) inflates to, if it is whole
-/// by miniz_oxide: ended by a final block, or by the header of an empty
-/// stored block whose lengths are the tail. (Not merely a whole number of
-/// blocks with the tail: §7.2.1's tail is always an empty stored block's
-/// lengths, and a payload whose stored block takes the tail as its last
-/// four bytes of content is not one a sender makes.)
-fn reference(payload: &[u8]) -> Option<Vec<u8>> {
-    let (ending, out) = inflate_with(payload, &TAIL)?;
-    if ending == Ending::FinalInPayload {
-        return Some(out);
-    }
-    // The tail must be the lengths of an empty stored block: lengths of one
-    // byte, and that byte, must give one byte more.
-    let (_, longer) = inflate_with(payload, &[0x01, 0x00, 0xFE, 0xFF, b'Z'])?;
-    (longer == [&out[..], b"Z"].concat()).then_some(out)
-}
-
-/// Where a whole payload's data ended.
-#[derive(PartialEq)]
-enum Ending {
-    /// A final block, at the payload's end: what follows is not read.
-    FinalInPayload,
-    /// A block boundary, or a final block, at the end of what follows.
-    WithWhatFollows,
-}
-
-/// `payload` and `follows` inflated by miniz_oxide, stopping at each block
-/// boundary: the output, if they end at one (or at the end of a final
-/// block) exactly.
-fn inflate_with(payload: &[u8], follows: &[u8]) -> Option<(Ending, Vec<u8>)> {
-    let input = [payload, follows].concat();
-    let mut inflater = DecompressorOxide::new();
-    let mut out = vec![0; LIMIT];
-    let (mut taken, mut made) = (0, 0);
-    let flags = TINFL_FLAG_HAS_MORE_INPUT
-        | TINFL_FLAG_USING_NON_WRAPPING_OUTPUT_BUF
-        | TINFL_FLAG_STOP_ON_BLOCK_BOUNDARY;
-    let ending = loop {
-        let (status, used, wrote) =
-            decompress(&mut inflater, &input[taken..], &mut out, made, flags);
-        taken += used;
-        made += wrote;
-        match status {
-            TINFLStatus::BlockBoundary if taken == input.len() => break Ending::WithWhatFollows,
-            TINFLStatus::BlockBoundary => {}
-            // §7.2.3.4: the header byte of the empty stored block a sender
-            // appends after a final block may follow it.
-            TINFLStatus::Done
-                if taken == payload.len() || payload.get(taken..) == Some(&[0x00]) =>
-            {
-                break Ending::FinalInPayload
-            }
-            TINFLStatus::Done if taken == input.len() => break Ending::WithWhatFollows,
-            _ => return None,
-        }
-    };
-    out.truncate(made);
-    Some((ending, out))
-}
-
-/// `data` compressed by a fresh compressor at `level` with a sync flush,
-/// the tail stripped.
-fn compressed(data: &[u8], level: u32) -> Vec<u8> {
-    let mut out = sync_flush(&mut Compress::new(Compression::new(level), false), data);
-    assert!(out.ends_with(&TAIL));
-    out.truncate(out.len() - TAIL.len());
-    if out.is_empty() {
-        // zlib wrote nothing: the empty message is `00` (§7.2.3.6).
-        out.push(0x00);
-    }
-    out
-}
-
-/// `data` compressed by a fresh compressor at `level`, ending in a final
-/// block.
-fn finished(data: &[u8], level: u32) -> Vec<u8> {
-    let mut out = Vec::with_capacity(data.len() + 64);
-    Compress::new(Compression::new(level), false)
-        .compress_vec(data, &mut out, FlushCompress::Finish)
-        .unwrap();
-    out
-}
 
 /// A server's events for `hello`, `payload` as a compressed `opcode`
 /// message, then `after`, fed whole, byte by byte and (with `every_cut`)
@@ -126,9 +35,9 @@ fn events(
     every_cut: bool,
 ) -> Vec<Event> {
     let mut input = Vec::new();
-    push_compressed(&mut input, TEXT, &compressed(b"hello", 6), false);
+    push_compressed(&mut input, TEXT, &sync_compressed(b"hello", 6), false);
     push_compressed(&mut input, opcode, payload, in_thirds);
-    push_compressed(&mut input, TEXT, &compressed(b"after", 6), false);
+    push_compressed(&mut input, TEXT, &sync_compressed(b"after", 6), false);
     let config = Config::builder().max_message_size(LIMIT as u64).build();
     let make = || Connection::with_deflate(Role::Server, config, Some(params));
     let whole = drive_connection(&make, &input, &[]);
@@ -150,7 +59,7 @@ fn events(
 /// message it inflates to and the one after it, or a 1007 for a payload
 /// that did not inflate, with the message before it delivered.
 fn check(what: &str, payload: &[u8]) {
-    let want = reference(payload);
+    let want = reference_inflate(payload);
     let every_cut = payload.len() <= 48;
     for params in [NO_TAKEOVER, TAKEOVER] {
         for in_thirds in [false, true] {
@@ -255,7 +164,11 @@ fn payloads_ending_inside_a_block_are_closed_with_1007() {
         ),
     ];
     for &(what, payload, whole) in cases {
-        assert_eq!(reference(payload).is_some(), whole, "the oracle on {what}");
+        assert_eq!(
+            reference_inflate(payload).is_some(),
+            whole,
+            "the oracle on {what}"
+        );
         check(what, payload);
     }
 }
@@ -273,7 +186,7 @@ fn every_prefix_of_a_compressed_message_is_judged_as_the_oracle_judges_it() {
     let noise: Vec<u8> = (0..700).map(|_| rng.next() as u8).collect();
     for (name, data) in [("text", &text), ("noise", &noise)] {
         for level in [0, 1, 6, 9] {
-            for payload in [compressed(data, level), finished(data, level)] {
+            for payload in [sync_compressed(data, level), final_compressed(data, level)] {
                 // Every prefix of the short ones; of the long ones (past the
                 // one-call path's 512 B), the ends and a sample between.
                 let step = if payload.len() <= 64 { 1 } else { 7 };

@@ -28,15 +28,8 @@
 mod common;
 
 use common::{deflate::*, *};
-use flate2::{Compress, Compression, FlushCompress};
-use miniz_oxide::inflate::{
-    core::{decompress, inflate_flags::*, DecompressorOxide},
-    TINFLStatus,
-};
+use miniz_oxide::inflate::core::{decompress, inflate_flags::*, DecompressorOxide};
 use wsframe::{Config, Connection, DeflateParams, Event, Role};
-
-/// The `00 00 FF FF` a receiver appends to each message (§7.2.2).
-const TAIL: [u8; 4] = [0x00, 0x00, 0xFF, 0xFF];
 
 /// §7.2.3.1's "Hello".
 const HELLO: &[u8] = &[0xF2, 0x48, 0xCD, 0xC9, 0xC9, 0x07, 0x00];
@@ -46,52 +39,6 @@ const HELLO_FINAL: &[u8] = &[0xF3, 0x48, 0xCD, 0xC9, 0xC9, 0x07, 0x00];
 const FINAL_AT_TAIL: &[u8] = &[0x01];
 /// "Hello" cut inside its Huffman block.
 const HELLO_CUT: &[u8] = &[0xF2, 0x48, 0xCD];
-
-/// What `payload` (one message, fresh context) inflates to by miniz_oxide,
-/// if it is whole: ended by a final block (and at most one `00`), or by
-/// an empty stored block whose lengths are the tail.
-fn reference(payload: &[u8]) -> Option<Vec<u8>> {
-    let (final_in_payload, out) = inflate_with(payload, &TAIL)?;
-    if final_in_payload {
-        return Some(out);
-    }
-    // The tail must be an empty stored block's lengths: lengths of one
-    // byte, and that byte, give one byte more.
-    let (_, longer) = inflate_with(payload, &[0x01, 0x00, 0xFE, 0xFF, b'Z'])?;
-    (longer == [&out[..], b"Z"].concat()).then_some(out)
-}
-
-/// `payload` and `follows` through miniz_oxide, stopping at every block
-/// boundary: whether a final block ended in the payload, and the output,
-/// if the input ends at a boundary exactly.
-fn inflate_with(payload: &[u8], follows: &[u8]) -> Option<(bool, Vec<u8>)> {
-    let input = [payload, follows].concat();
-    let mut inflater = DecompressorOxide::new();
-    let mut out = vec![0; 1 << 20];
-    let (mut taken, mut made) = (0, 0);
-    let flags = TINFL_FLAG_HAS_MORE_INPUT
-        | TINFL_FLAG_USING_NON_WRAPPING_OUTPUT_BUF
-        | TINFL_FLAG_STOP_ON_BLOCK_BOUNDARY;
-    let final_in_payload = loop {
-        let (status, used, wrote) =
-            decompress(&mut inflater, &input[taken..], &mut out, made, flags);
-        taken += used;
-        made += wrote;
-        match status {
-            TINFLStatus::BlockBoundary if taken == input.len() => break false,
-            TINFLStatus::BlockBoundary => {}
-            TINFLStatus::Done
-                if taken == payload.len() || payload.get(taken..) == Some(&[0x00]) =>
-            {
-                break true
-            }
-            TINFLStatus::Done if taken == input.len() => break false,
-            _ => return None,
-        }
-    };
-    out.truncate(made);
-    Some((final_in_payload, out))
-}
 
 /// How much miniz_oxide inflates of `payload` (no tail) before it stops
 /// or fails.
@@ -108,28 +55,6 @@ fn inflated_before_failing(payload: &[u8]) -> usize {
             return made;
         }
     }
-}
-
-/// `data` compressed by a fresh compressor at `level` with a sync flush,
-/// the tail stripped.
-fn compressed(data: &[u8], level: u32) -> Vec<u8> {
-    let mut out = sync_flush(&mut Compress::new(Compression::new(level), false), data);
-    assert!(out.ends_with(&TAIL));
-    out.truncate(out.len() - TAIL.len());
-    if out.is_empty() {
-        out.push(0x00);
-    }
-    out
-}
-
-/// `data` compressed by a fresh compressor at `level`, ending in a final
-/// block.
-fn finished(data: &[u8], level: u32) -> Vec<u8> {
-    let mut out = Vec::with_capacity(data.len() + 64);
-    Compress::new(Compression::new(level), false)
-        .compress_vec(data, &mut out, FlushCompress::Finish)
-        .unwrap();
-    out
 }
 
 /// A stored block (not final) of `len` declared bytes holding `content`.
@@ -201,7 +126,7 @@ fn expected(messages: &[Msg], limit: usize) -> Vec<Seen> {
     for m in messages {
         let payload = m.frames.concat();
         let data = match m.compressed {
-            true => reference(&payload),
+            true => reference_inflate(&payload),
             false => Some(payload.clone()),
         };
         let Some(data) = data else {
@@ -380,9 +305,9 @@ fn the_00_after_a_final_block_in_later_frames() {
 fn what_follows_a_final_block_the_tail_finished() {
     let mut rng = Rng(0xE11D);
     let big_data: Vec<u8> = (0..6000).map(|_| rng.next() as u8).collect();
-    let big = compressed(&big_data, 6);
+    let big = sync_compressed(&big_data, 6);
     assert!(big.len() > 512);
-    let big_final = finished(&big_data, 6);
+    let big_final = final_compressed(&big_data, 6);
     let follows: Vec<(&str, Msg)> = vec![
         ("Hello", msg(TEXT, &[HELLO])),
         (
@@ -478,10 +403,10 @@ fn messages_at_the_limit() {
         let text: Vec<u8> = b"limit ".iter().copied().cycle().take(n).collect();
         for data in [&noise, &text] {
             for payload in [
-                compressed(data, 6),
-                compressed(data, 0),
-                finished(data, 6),
-                [finished(data, 6), vec![0x00]].concat(),
+                sync_compressed(data, 6),
+                sync_compressed(data, 0),
+                final_compressed(data, 6),
+                [final_compressed(data, 6), vec![0x00]].concat(),
             ] {
                 for limit in [n - 1, n, n + 1] {
                     for frames in framings(&payload) {
@@ -507,7 +432,10 @@ fn a_block_cut_short_at_the_limit_closes_the_same_every_way() {
             ("stored, 4 B short", stored(n as u16 + 4, &data)),
             ("stored, 1 B short", stored(n as u16 + 1, &data)),
         ] {
-            assert!(reference(&payload).is_none(), "the oracle on {kind}");
+            assert!(
+                reference_inflate(&payload).is_none(),
+                "the oracle on {kind}"
+            );
             for limit in [n - 1, n, n + 1, n + 2, n + 3, n + 4] {
                 let mut codes = Vec::new();
                 for frames in framings(&payload) {
@@ -575,7 +503,7 @@ fn a_huffman_block_the_tail_finishes_is_closed_with_1007() {
     for (what, payload) in [("non-final", payload), ("final", final_block)] {
         // The oracle: the data ends inside a block (what it makes of the
         // tail is not an empty stored block's lengths).
-        assert_eq!(reference(&payload), None, "{what}");
+        assert_eq!(reference_inflate(&payload), None, "{what}");
         for frames in framings(&payload) {
             let messages = [
                 msg(BINARY, &[HELLO]),
@@ -597,7 +525,7 @@ const HUFFMAN_BLOCK_ENDING_IN_THE_TAIL_BUT_ONE_BIT: &str = "04c08161c3300c033092
 #[test]
 fn a_huffman_block_ending_one_bit_before_the_tail_ends_is_closed_with_1007() {
     let payload = from_hex(HUFFMAN_BLOCK_ENDING_IN_THE_TAIL_BUT_ONE_BIT);
-    assert_eq!(reference(&payload), None);
+    assert_eq!(reference_inflate(&payload), None);
     for frames in framings(&payload) {
         let messages = [
             msg(BINARY, &[HELLO]),
@@ -621,12 +549,12 @@ fn a_huffman_block_ending_one_bit_before_the_tail_ends_is_closed_with_1007() {
 fn small_messages_filling_the_one_call_room() {
     for n in 4093..=4099 {
         let data: Vec<u8> = b"one call room. ".iter().copied().cycle().take(n).collect();
-        let sync = compressed(&data, 6);
+        let sync = sync_compressed(&data, 6);
         assert!(sync.len() <= 512);
         for payload in [
             sync.clone(),
-            finished(&data, 6),
-            [finished(&data, 6), vec![0x00]].concat(),
+            final_compressed(&data, 6),
+            [final_compressed(&data, 6), vec![0x00]].concat(),
             [sync.clone(), vec![0x01]].concat(),
             sync[..sync.len() - 1].to_vec(),
             [sync.clone(), vec![0x00]].concat(),

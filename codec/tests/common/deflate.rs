@@ -1,8 +1,13 @@
 //! permessage-deflate (RFC 7692) helpers for the tests: the negotiated
-//! parameters, a reference compressor's sync-flushed output and a
-//! compressed message split into frames.
+//! parameters, a reference compressor's sync-flushed output, a compressed
+//! message split into frames, and a second inflater (miniz_oxide) as the
+//! oracle of where a message's data may end.
 
-use flate2::{Compress, FlushCompress};
+use flate2::{Compress, Compression, FlushCompress};
+use miniz_oxide::inflate::{
+    core::{decompress, inflate_flags::*, DecompressorOxide},
+    TINFLStatus,
+};
 use wsframe::DeflateParams;
 
 use super::{client, CONT, FIN};
@@ -55,4 +60,79 @@ pub fn push_compressed(input: &mut Vec<u8>, opcode: u8, payload: &[u8], in_third
     } else {
         input.extend(client(FIN | RSV1 | opcode, payload));
     }
+}
+
+/// The `00 00 FF FF` a receiver appends to each message (§7.2.2).
+pub const TAIL: [u8; 4] = [0x00, 0x00, 0xFF, 0xFF];
+
+/// `data` compressed by a fresh compressor at `level` with a sync flush,
+/// the tail stripped; `00` (§7.2.3.6) if zlib wrote nothing.
+pub fn sync_compressed(data: &[u8], level: u32) -> Vec<u8> {
+    let mut out = sync_flush(&mut Compress::new(Compression::new(level), false), data);
+    assert!(out.ends_with(&TAIL));
+    out.truncate(out.len() - TAIL.len());
+    if out.is_empty() {
+        out.push(0x00);
+    }
+    out
+}
+
+/// `data` compressed by a fresh compressor at `level`, ending in a final
+/// block.
+pub fn final_compressed(data: &[u8], level: u32) -> Vec<u8> {
+    let mut out = Vec::with_capacity(data.len() + 64);
+    Compress::new(Compression::new(level), false)
+        .compress_vec(data, &mut out, FlushCompress::Finish)
+        .unwrap();
+    out
+}
+
+/// What `payload` (one message, fresh context) inflates to by miniz_oxide,
+/// if it is whole: ended by a final block (and at most one `00`, the
+/// header byte of the empty stored block a sender appends, §7.2.3.4), or
+/// by the header of an empty stored block whose lengths are the tail
+/// (§7.2.1). Not merely a whole number of blocks with the tail: a payload
+/// whose block takes the tail as content is not one a sender makes.
+pub fn reference_inflate(payload: &[u8]) -> Option<Vec<u8>> {
+    let (final_in_payload, out) = inflate_with(payload, &TAIL)?;
+    if final_in_payload {
+        return Some(out);
+    }
+    // The tail must be an empty stored block's lengths: lengths of one
+    // byte, and that byte, give one byte more.
+    let (_, longer) = inflate_with(payload, &[0x01, 0x00, 0xFE, 0xFF, b'Z'])?;
+    (longer == [&out[..], b"Z"].concat()).then_some(out)
+}
+
+/// `payload` and `follows` through miniz_oxide, stopping at every block
+/// boundary: whether a final block ended in the payload, and the output,
+/// if the input ends at a boundary (or a final block's end) exactly.
+fn inflate_with(payload: &[u8], follows: &[u8]) -> Option<(bool, Vec<u8>)> {
+    let input = [payload, follows].concat();
+    let mut inflater = DecompressorOxide::new();
+    let mut out = vec![0; 1 << 20];
+    let (mut taken, mut made) = (0, 0);
+    let flags = TINFL_FLAG_HAS_MORE_INPUT
+        | TINFL_FLAG_USING_NON_WRAPPING_OUTPUT_BUF
+        | TINFL_FLAG_STOP_ON_BLOCK_BOUNDARY;
+    let final_in_payload = loop {
+        let (status, used, wrote) =
+            decompress(&mut inflater, &input[taken..], &mut out, made, flags);
+        taken += used;
+        made += wrote;
+        match status {
+            TINFLStatus::BlockBoundary if taken == input.len() => break false,
+            TINFLStatus::BlockBoundary => {}
+            TINFLStatus::Done
+                if taken == payload.len() || payload.get(taken..) == Some(&[0x00]) =>
+            {
+                break true
+            }
+            // §7.2.3.4's BFINAL stored block, its lengths stripped.
+            TINFLStatus::Done if taken == input.len() => break false,
+            _ => return None,
+        }
+    };
+    out.truncate(made);
+    Some((final_in_payload, out))
 }
