@@ -525,20 +525,30 @@ async fn connect_with_deflate_on_negotiates_it_and_inflates_the_echo() {
     }
 }
 
-/// A read offers 16 KiB while no larger frame is being read: with many
-/// connections, each read buffer stays that small (1000 connections hold
-/// 16 MiB, not 64), and small messages keep landing at its front.
-#[tokio::test]
-async fn small_messages_are_read_into_16_kib_of_room() {
-    let (mut ws, mut theirs, log) = recorded_server(1 << 16, false);
+/// Three binary messages of `len` bytes from the peer, each read back
+/// whole and equal.
+async fn receive_three<S, P>(ws: &mut WebSocket<S>, theirs: &mut P, len: usize)
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+    P: tokio::io::AsyncWrite + Unpin,
+{
     for i in 0..3 {
-        let sent = Message::from(vec![i as u8; 64]);
+        let sent = Message::from(vec![i as u8; len]);
         theirs.write_all(&from_peer(sent.clone())).await.unwrap();
         let Some(Ok(Event::Message(message))) = ws.next().await else {
             panic!("message {i}")
         };
         assert_eq!(message, sent);
     }
+}
+
+/// A read offers 16 KiB while no larger frame is being read: with many
+/// connections, each read buffer stays that small (1000 connections hold
+/// 16 MiB, not 64), and small messages keep landing at its front.
+#[tokio::test]
+async fn small_messages_are_read_into_16_kib_of_room() {
+    let (mut ws, mut theirs, log) = recorded_server(1 << 16, false);
+    receive_three(&mut ws, &mut theirs, 64).await;
     let reads = log.lock().unwrap().reads.clone();
     assert_eq!(reads.len(), 3, "{reads:?}");
     for read in &reads {
@@ -555,14 +565,7 @@ async fn small_messages_are_read_into_16_kib_of_room() {
 async fn a_frame_over_the_read_chunk_grows_the_buffer_once() {
     const SIZE: usize = 20_000;
     let (mut ws, mut theirs, log) = recorded_server(1 << 16, false);
-    for i in 0..3 {
-        let sent = Message::from(vec![i as u8; SIZE]);
-        theirs.write_all(&from_peer(sent.clone())).await.unwrap();
-        let Some(Ok(Event::Message(message))) = ws.next().await else {
-            panic!("message {i}")
-        };
-        assert_eq!(message, sent);
-    }
+    receive_three(&mut ws, &mut theirs, SIZE).await;
     let reads = log.lock().unwrap().reads.clone();
     assert_eq!(reads.len(), 4, "{reads:?}");
     assert_eq!(reads[0].room, 16 * 1024, "{reads:?}");

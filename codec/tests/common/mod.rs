@@ -111,7 +111,17 @@ fn drive_with(
     cuts: &[usize],
     use_read_buf: bool,
 ) -> (Vec<Event>, Vec<u8>) {
-    let mut conn = make();
+    feed_cut(&mut make(), input, cuts, use_read_buf)
+}
+
+/// `input` fed to `conn` cut at `cuts`, every other piece appended to
+/// `read_buf()` when `use_read_buf`: its events and output.
+pub fn feed_cut(
+    conn: &mut Connection,
+    input: &[u8],
+    cuts: &[usize],
+    use_read_buf: bool,
+) -> (Vec<Event>, Vec<u8>) {
     let mut events = Vec::new();
     let mut out = Vec::new();
     let mut start = 0;
