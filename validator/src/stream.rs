@@ -583,6 +583,51 @@ mod tests {
         });
     }
 
+    /// A long chunk that starts with ASCII, for any number of bytes (the
+    /// block loop goes four blocks a step over it, then a pair a step from
+    /// the first four blocks that are not all ASCII), then text, valid or
+    /// broken: with every kernel, with and without a code point carried
+    /// into it, std's verdict and position.
+    #[test]
+    fn a_long_chunk_is_judged_after_ascii_of_any_length() {
+        let runs: Vec<usize> = if cfg!(miri) {
+            [0, 127, 128, 255, 256, 383].into()
+        } else {
+            (0..=700).collect()
+        };
+        let text = "é€😀 κόσμε ".repeat(12);
+        with_each_kernel(|kernel| {
+            for &run in &runs {
+                for broken in [None, Some(0), Some(5), Some(100)] {
+                    for carried in [&b""[..], b"\xE2\x82"] {
+                        let mut chunk = b"\xAC"[..carried.len().min(1)].to_vec();
+                        chunk.resize(chunk.len() + run, b'a');
+                        let at = chunk.len();
+                        chunk.extend_from_slice(text.as_bytes());
+                        chunk.truncate(at + 150);
+                        if let Some(b) = broken {
+                            chunk[at + b] = 0xFF;
+                        }
+                        let mut stream = b"ab".to_vec();
+                        stream.extend_from_slice(carried);
+                        let first = stream.len();
+                        stream.extend_from_slice(&chunk);
+                        let want = core::str::from_utf8(&stream)
+                            .map(|_| ())
+                            .map_err(|e| (e.valid_up_to() as u64, e.error_len()));
+                        let mut v = Utf8Validator::new();
+                        v.feed(&stream[..first]).unwrap();
+                        let got = v
+                            .feed(&chunk)
+                            .and_then(|()| v.finish())
+                            .map_err(|e| (e.valid_up_to(), e.error_len()));
+                        assert_eq!(got, want, "{kernel:?} run {run}, broken {broken:?}");
+                    }
+                }
+            }
+        });
+    }
+
     #[test]
     fn tail_length_counts_only_cut_code_points() {
         assert_eq!(unfinished_tail_len(b""), 0);
