@@ -8,14 +8,19 @@
 //! stops as soon as the message is over the limit (1009): nothing is
 //! allocated, and no work done, past it. The assembler validates text as it
 //! comes out of each call, so invalid UTF-8 fails in the read that brings
-//! it. At the message's end the `00 00 FF FF` tail the sender stripped is
-//! fed back (§7.2.2), and must complete the empty stored block the data
-//! ended with (§7.2.1): data that ends inside a block is corrupt, not cut
-//! short. A message that ended with a BFINAL block (followed by nothing, or
-//! by the `00` header byte of that empty stored block, §7.2.3.4) restarts
-//! the inflater instead. A small message whose one frame arrives whole is
-//! inflated with its tail in one call, on the stack, then copied into one
-//! allocation of its exact length.
+//! it. At the message's end the data must have ended where the empty
+//! stored block a sender ends it with (§7.2.1) stands once its
+//! `00 00 FF FF` is stripped: that block's header read, its lengths next.
+//! The decoder says so without another call (see
+//! [`Inflater::end_at_sync_point`]); then the tail the receiver appends
+//! (§7.2.2) is those lengths and nothing else, and is fed before the next
+//! message's data. Data that ends anywhere else (inside a block, or a
+//! block's header) is corrupt, not cut short. A message that ended with a
+//! BFINAL block (followed by nothing, or by the `00` header byte of that
+//! empty stored block, or that block itself final, §7.2.3.4) restarts the
+//! inflater instead. A small message whose one frame arrives whole is
+//! inflated in one call (after the last message's tail, side by side on
+//! the stack), then copied into one allocation of its exact length.
 //!
 //! Corrupt compressed data (a bad block type, a stored block whose lengths
 //! disagree, data that ends inside a block or goes on after the final one,
@@ -32,8 +37,11 @@
 //! message when the side that compresses resets its context
 //! (`*_no_context_takeover`), so an idle connection holds none.
 //!
-//! Backend: `zlib-rs` through its safe API (`Inflate`, `Deflate`), which,
-//! unlike `flate2`'s wrapper of it, lets the compressor's memory level be set.
+//! Backend: `zlib-rs`. The compressor is its safe API (`Deflate`), which,
+//! unlike `flate2`'s wrapper of it, lets the memory level be set. The
+//! inflater is its C API (`libz-rs-sys`, the same Rust code, wrapped in
+//! `zstream.rs`), which, unlike the safe `Inflate`, says where the decoder
+//! stands after a call.
 
 use std::mem::MaybeUninit;
 
@@ -896,7 +904,7 @@ impl Inbound for Inflater {
             .inspect_err(|_| self.release())
     }
 
-    // No limit to keep: a tail that writes is refused.
+    // No limit to keep: nothing is inflated here.
     fn end(&mut self, out: &mut BytesMut, _limit: u64) -> Result<(), ProtocolError> {
         let result = if self.ended {
             Ok(())
