@@ -17,12 +17,14 @@
 //! exactly. Each stream is fed whole, byte by byte and (when short) cut at
 //! every point, through both input paths (`drive_connection`).
 //!
-//! Two tests hold the bugs found in session 11 and since fixed: a
+//! Three tests hold the bugs found in sessions 11 and 12 and since fixed: a
 //! dynamic-Huffman block whose codes make the tail's `00 00 FF FF` its
 //! content, its end-of-block code ending in the tail's last byte, was
 //! accepted (the tail inflated as content); ending one bit before the
 //! tail's end, the bit left over broke the next, valid, message under
-//! context takeover. Both are 1007 in their own message now.
+//! context takeover; a dynamic block's header that the tail's bits
+//! finish, then its end-of-block code, inflating to nothing, passed. All
+//! three are 1007 in their own message now.
 #![cfg(feature = "deflate")]
 
 mod common;
@@ -537,6 +539,41 @@ fn a_huffman_block_ending_one_bit_before_the_tail_ends_is_closed_with_1007() {
             &messages,
             BIG,
         );
+    }
+}
+
+/// A non-final dynamic-Huffman block whose header the tail's bits finish,
+/// followed by its end-of-block code and nothing else, exactly at the
+/// tail's end: it inflates to nothing. The code-length code is 1 bit for
+/// 0 (`0`), 4 for 1-4, 5 for 5-11 and 17 (`11111`: repeat 0 three to ten
+/// times, three extra bits), so the tail's sixteen 0s are sixteen zero
+/// lengths and its first eight 1s ten more; the literal/length code is
+/// lengths 1 to 8 for literals 0-7 and 8 for end-of-block (`11111111`, the
+/// tail's last eight 1s); 26 distance codes, all unused. The payload ends
+/// inside that block's header (its literal/length lengths, then none of
+/// its 26 distance lengths). Until session 12 this passed (the tail's
+/// bytes written nowhere, the block ending at a boundary), the one case the
+/// end-of-message check left.
+const DYNAMIC_HEADER_THE_TAIL_FINISHES: &str =
+    "04d951a46ddb1204c1c8ea31d706000000000000000000000000000000000000000000000000000000000000d8";
+
+#[test]
+fn a_dynamic_block_header_the_tail_finishes_is_closed_with_1007() {
+    let payload = from_hex(DYNAMIC_HEADER_THE_TAIL_FINISHES);
+    // The same block with BFINAL set: the tail ends the stream.
+    let mut final_block = payload.clone();
+    final_block[0] |= 1;
+    for (what, payload) in [("non-final", payload), ("final", final_block)] {
+        // The oracle: the tail is not an empty stored block's lengths.
+        assert_eq!(reference_inflate(&payload), None, "{what}");
+        for frames in framings(&payload) {
+            let messages = [
+                msg(BINARY, &[HELLO]),
+                msg(BINARY, &frames),
+                msg(BINARY, &[HELLO]),
+            ];
+            check(what, &messages, BIG);
+        }
     }
 }
 

@@ -8,14 +8,19 @@
 //! stops as soon as the message is over the limit (1009): nothing is
 //! allocated, and no work done, past it. The assembler validates text as it
 //! comes out of each call, so invalid UTF-8 fails in the read that brings
-//! it. At the message's end the `00 00 FF FF` tail the sender stripped is
-//! fed back (§7.2.2), and must complete the empty stored block the data
-//! ended with (§7.2.1): data that ends inside a block is corrupt, not cut
-//! short. A message that ended with a BFINAL block (followed by nothing, or
-//! by the `00` header byte of that empty stored block, §7.2.3.4) restarts
-//! the inflater instead. A small message whose one frame arrives whole is
-//! inflated with its tail in one call, on the stack, then copied into one
-//! allocation of its exact length.
+//! it. At the message's end the data must have ended where the empty
+//! stored block a sender ends it with (§7.2.1) stands once its
+//! `00 00 FF FF` is stripped: that block's header read, its lengths next.
+//! The decoder says so without another call (see
+//! [`Inflater::end_at_sync_point`]); then the tail the receiver appends
+//! (§7.2.2) is those lengths and nothing else, and is fed before the next
+//! message's data. Data that ends anywhere else (inside a block, or a
+//! block's header) is corrupt, not cut short. A message that ended with a
+//! BFINAL block (followed by nothing, or by the `00` header byte of that
+//! empty stored block, or that block itself final, §7.2.3.4) restarts the
+//! inflater instead. A small message whose one frame arrives whole is
+//! inflated in one call (after the last message's tail, side by side on
+//! the stack), then copied into one allocation of its exact length.
 //!
 //! Corrupt compressed data (a bad block type, a stored block whose lengths
 //! disagree, data that ends inside a block or goes on after the final one,
@@ -32,15 +37,18 @@
 //! message when the side that compresses resets its context
 //! (`*_no_context_takeover`), so an idle connection holds none.
 //!
-//! Backend: `zlib-rs` through its safe API (`Inflate`, `Deflate`), which,
-//! unlike `flate2`'s wrapper of it, lets the compressor's memory level be set.
+//! Backend: `zlib-rs`. The compressor is its safe API (`Deflate`), which,
+//! unlike `flate2`'s wrapper of it, lets the memory level be set. The
+//! inflater is its C API (`libz-rs-sys`, the same Rust code, wrapped in
+//! `zstream.rs`), which, unlike the safe `Inflate`, says where the decoder
+//! stands after a call.
 
 use std::mem::MaybeUninit;
 
 use bytes::BytesMut;
-use zlib_rs::{Deflate, DeflateFlush, Inflate, InflateError, InflateFlush, Status};
+use zlib_rs::{Deflate, DeflateFlush, InflateError, Status};
 
-use super::{Inbound, Outbound};
+use super::{zstream::RawInflate, Inbound, Outbound};
 use crate::{
     config::Role,
     error::ProtocolError,
@@ -53,11 +61,6 @@ pub const PERMESSAGE_DEFLATE: &str = "permessage-deflate";
 /// The empty stored block a sync flush ends with, stripped from each
 /// message sent and appended to each message received (§7.2.1, §7.2.2).
 const SYNC_TAIL: [u8; 4] = [0x00, 0x00, 0xFF, 0xFF];
-
-/// The tail, then a byte that is taken only if inflating goes on past the
-/// tail's empty stored block: when the message's data ended inside a block
-/// (see [`Inflater::end_at_block_boundary`]).
-const BOUNDARY_PROBE: [u8; 5] = [0x00, 0x00, 0xFF, 0xFF, 0x00];
 
 /// The smallest window the backend compresses with: zlib (and zlib-rs)
 /// refuse a raw deflate window of 8 bits (a zlib-wrapped one becomes 9), so
@@ -508,6 +511,7 @@ impl DeflateParams {
             Inflater {
                 reset_each_message: theirs.1,
                 state: None,
+                owes_tail: false,
                 ended: false,
                 padded: false,
                 message_in: 0,
@@ -554,7 +558,11 @@ pub(crate) struct Inflater {
     /// The peer resets its compressor after each message, so ours can go.
     reset_each_message: bool,
     /// Allocated on the first compressed message.
-    state: Option<Box<Inflate>>,
+    state: Option<RawInflate>,
+    /// The last message's data ended where a stored block's header does:
+    /// the next call first gives the decoder its lengths, the tail (see
+    /// [`Inflater::end_at_sync_point`]).
+    owes_tail: bool,
     /// This message's data ended with a BFINAL block.
     ended: bool,
     /// The `00` after the final block was seen (§7.2.3.4).
@@ -646,12 +654,10 @@ impl Inflater {
                 .len()
                 .min(usize::try_from(budget).unwrap_or(usize::MAX));
             let (status, consumed, written) = self.decompress(input, &mut spare[..room]);
-            // SAFETY: `decompress_uninit` writes its output from the start
-            // of the slice it is given, and `written` is what `total_out`
-            // grew by in the call that counts (zlib's `next_out` advanced
-            // past those bytes; a call `decompress` retried wrote none), so
-            // the `written <= room` bytes after `len` are initialised,
-            // within the capacity.
+            // SAFETY: `RawInflate::inflate` writes its output from the
+            // start of the slice it is given, and `written` is how far
+            // zlib's `next_out` advanced in that call, so the `written <=
+            // room` bytes after `len` are initialised, within the capacity.
             unsafe { out.set_len(len + written) };
             input = &input[consumed..];
             self.message_in += consumed as u64;
@@ -676,11 +682,12 @@ impl Inflater {
     }
 
     /// A whole message of at most [`ONE_CALL_INPUT`] compressed bytes into
-    /// `out`, which is empty: its payload is inflated in one call into room
-    /// on the stack, the tail checked in another, then the output copied
-    /// into one allocation of the exact length. Output that outgrows the
-    /// stack room goes on as [`Inbound::payload`] and [`Inbound::end`]
-    /// would.
+    /// `out`, which is empty: its payload (after the previous message's
+    /// tail, when owed: see [`Inflater::end_at_sync_point`]) is inflated in
+    /// one call into room on the stack, the end checked from where the
+    /// decoder stands, then the output copied into one allocation of the
+    /// exact length. Output that outgrows the stack room goes on as
+    /// [`Inbound::payload`] and [`Inbound::end`] would.
     fn inflate_small_message(
         &mut self,
         payload: &[u8],
@@ -688,17 +695,33 @@ impl Inflater {
         limit: u64,
     ) -> Result<(), ProtocolError> {
         debug_assert!(payload.len() <= ONE_CALL_INPUT && out.is_empty());
+        // The owed tail, then the payload, side by side for one call.
+        let mut input = [0u8; SYNC_TAIL.len() + ONE_CALL_INPUT];
+        let owed = if std::mem::take(&mut self.owes_tail) {
+            input[..SYNC_TAIL.len()].copy_from_slice(&SYNC_TAIL);
+            SYNC_TAIL.len()
+        } else {
+            0
+        };
+        input[owed..owed + payload.len()].copy_from_slice(payload);
+        let input = &input[..owed + payload.len()];
         let mut room = [MaybeUninit::<u8>::uninit(); ONE_CALL_OUTPUT];
         // One byte past the budget shows the message is over it.
         let room = &mut room[..limit.saturating_add(1).min(ONE_CALL_OUTPUT as u64) as usize];
-        let (status, consumed, written) = self.decompress(payload, room);
-        // SAFETY: `decompress_uninit` writes its output from the start of
-        // the slice it is given, and `written` is what `total_out` grew by
-        // in the call that counts (zlib's `next_out` advanced past those
-        // bytes; a call `decompress` retried wrote none), so the first
-        // `written <= room.len()` bytes of `room` are initialised.
+        let step = self
+            .state
+            .get_or_insert_with(RawInflate::new)
+            .inflate(input, room);
+        let written = step.written;
+        // SAFETY: `RawInflate::inflate` writes its output from the start of
+        // the slice it is given, and `written` is how far zlib's `next_out`
+        // advanced, so the first `written <= room.len()` bytes of `room`
+        // are initialised.
         let inflated = unsafe { std::slice::from_raw_parts(room.as_ptr().cast::<u8>(), written) };
-        self.message_in += consumed as u64;
+        // The owed tail completes the stored block the decoder waits in,
+        // writing nothing: it is always taken whole.
+        let taken = step.consumed.saturating_sub(owed);
+        self.message_in += taken as u64;
         self.message_out += written as u64;
         let result = if written as u64 > limit {
             Err(ProtocolError::MessageTooBig {
@@ -706,14 +729,14 @@ impl Inflater {
                 limit,
             })
         } else {
-            match status {
+            match step.status {
                 Err(_) => Err(ProtocolError::InflateFailed),
                 Ok(Status::StreamEnd) => {
                     // §7.2.3.4: a BFINAL block ends the message's data,
                     // with nothing of the payload after it but the header
                     // byte of an empty stored block.
                     self.ended = true;
-                    match &payload[consumed..] {
+                    match &payload[taken..] {
                         [] => Ok(()),
                         [0x00] => {
                             self.padded = true;
@@ -723,20 +746,21 @@ impl Inflater {
                         _ => Err(ProtocolError::InflateFailed),
                     }
                 }
-                // Room left over and all input taken: that is all, if the
-                // data ended where a block does.
-                Ok(_) if written < room.len() && consumed == payload.len() => {
-                    self.end_at_block_boundary()
-                }
+                // All input taken, and room left over (all is out) or the
+                // decoder at the sync point (no output can be pending
+                // there): that is all, if the data ended where the tail's
+                // empty stored block begins.
+                Ok(_) if taken == payload.len() && written < room.len() => self.end_at_sync_point(),
+                Ok(_) if taken == payload.len() && self.at_sync_point() => self.end_at_sync_point(),
                 Ok(_) => {
                     // More to come than the stack holds (or input left
                     // that the next call judges): the rest of the payload,
-                    // then the tail, as any other message's.
+                    // as any other message's.
                     out.extend_from_slice(inflated);
                     let budget = limit - out.len() as u64;
-                    let mut result = self.inflate(&payload[consumed..], out, budget);
+                    let mut result = self.inflate(&payload[taken..], out, budget);
                     if result.is_ok() && !self.ended {
-                        result = self.end_at_block_boundary();
+                        result = self.end_at_sync_point();
                     }
                     let result = result.map_err(|err| match err {
                         // Counted from the message's start, as `out` is.
@@ -755,12 +779,20 @@ impl Inflater {
         self.finish_message(result)
     }
 
-    /// The message ended with `result`: the inflater goes if the stream
-    /// ended, the peer resets its context, or the message failed.
+    /// The message ended with `result`: the inflater goes if the peer
+    /// resets its context or the message failed, and starts a new stream
+    /// if this one ended.
     fn finish_message(&mut self, result: Result<(), ProtocolError>) -> Result<(), ProtocolError> {
-        if self.ended || self.reset_each_message || result.is_err() {
-            // A new stream, or a context the peer will not refer to again.
-            self.state = None;
+        if self.reset_each_message || result.is_err() {
+            // A context the peer will not refer to again.
+            self.release();
+        } else if self.ended {
+            // The stream ended (a BFINAL block): the next message's data
+            // starts a new one, with no history.
+            if let Some(inflater) = self.state.as_mut() {
+                inflater.reset();
+            }
+            self.owes_tail = false;
         }
         self.ended = false;
         self.padded = false;
@@ -768,74 +800,81 @@ impl Inflater {
         result
     }
 
-    /// Inflates the tail and checks that it completed the empty stored
-    /// block the message's data ended with (§7.2.1: a sender ends its data
-    /// with one, whose `00 00 FF FF` it strips).
+    /// Drops the inflater's state (and the tail it was owed).
+    fn release(&mut self) {
+        self.state = None;
+        self.owes_tail = false;
+    }
+
+    /// The decoder is at the sync point (see [`RawInflate::at_sync_point`]).
+    fn at_sync_point(&mut self) -> bool {
+        self.state.as_mut().is_some_and(RawInflate::at_sync_point)
+    }
+
+    /// Checks that the message's data, all inflated, ended where the empty
+    /// stored block a sender ends it with (§7.2.1) stands once its
+    /// `00 00 FF FF` is stripped: its header read, the decoder at the byte
+    /// boundary after it holding no bits, waiting for the four bytes of
+    /// lengths. Then the tail is that block's lengths, and nothing else
+    /// (§7.2.2): it is owed to the decoder, fed before the next message's
+    /// data (in the same call for a small message), and need not be
+    /// inflated now. If that block is BFINAL (§7.2.3.4's final block, its
+    /// `00 00 FF FF` stripped), the stream ends here and the next message
+    /// starts a new one.
     ///
-    /// Data that stops inside a block (a stored block shorter than its
-    /// length, a Huffman block cut off, an empty payload) would otherwise
-    /// inflate the tail as the block's content and leave the inflater
-    /// inside it, or between bits, for the next message: here it is a
-    /// 1007. zlib-rs does not say where its decoder stands, so the tail goes
-    /// in with one more byte after it, asking the decoder to stop at the
-    /// next block boundary (`InflateFlush::Block`). As an empty stored
-    /// block's lengths the tail writes nothing and ends at a boundary: the
-    /// decoder stops having taken exactly its four bytes. As anything else
-    /// it writes (a block's content), or stops elsewhere, or fails. (Left:
-    /// a dynamic block's header that the tail's bits finish, followed by
-    /// its end-of-block code and nothing else, exactly at the tail's end,
-    /// passes; no sender writes one, and it delivers no byte of its own.)
-    fn end_at_block_boundary(&mut self) -> Result<(), ProtocolError> {
+    /// zlib-rs tells this point exactly (`inflateSyncPoint`), where its
+    /// `data_type` does not: its "block boundary" bit (128) is set only
+    /// when asked to stop at one (`Z_BLOCK`, at the first boundary, not the
+    /// last), and "waiting for lengths, no bits held" reads as 0, as do
+    /// other points with no bits held (between blocks, inside a dynamic
+    /// block's header); its BFINAL bit (64) says whether the block is the
+    /// final one.
+    ///
+    /// Data that stops anywhere else (a stored block shorter than its
+    /// length or its lengths cut, a Huffman block cut off or one that the
+    /// tail's bits would continue or finish, a dynamic block's header,
+    /// between blocks, an empty payload) would otherwise inflate the tail
+    /// as the block's content or header and leave the inflater inside it,
+    /// or between bits, for the next message: here it is a 1007.
+    fn end_at_sync_point(&mut self) -> Result<(), ProtocolError> {
         let Some(inflater) = self.state.as_mut() else {
             return Err(ProtocolError::InflateFailed);
         };
-        // One byte of room: a tail that writes is wrong, and it need not
-        // write more to show it.
-        let mut room = [MaybeUninit::<u8>::uninit(); 1];
-        let (before_in, before_out) = (inflater.total_in(), inflater.total_out());
-        let status = inflater.decompress_uninit(&BOUNDARY_PROBE, &mut room, InflateFlush::Block);
-        let consumed = inflater.total_in() - before_in;
-        let written = inflater.total_out() - before_out;
-        self.message_in += consumed.min(SYNC_TAIL.len() as u64);
-        // Stopped at the boundary, zlib has not yet looked at whether the
-        // block was the final one (the tail finished a final stored block:
-        // §7.2.3.4's BFINAL, its `00 00 FF FF` stripped): the next
-        // message's first call learns it (see `decompress`), sparing every
-        // message a call to ask.
-        match status {
-            Ok(_) if consumed == SYNC_TAIL.len() as u64 && written == 0 => Ok(()),
-            _ => Err(ProtocolError::InflateFailed),
+        // Still owed the last message's tail: this one gave no data (the
+        // decoder stands where the last one left it).
+        if self.owes_tail || !inflater.at_sync_point() {
+            return Err(ProtocolError::InflateFailed);
         }
+        self.message_in += SYNC_TAIL.len() as u64;
+        if inflater.state().final_block() {
+            self.ended = true;
+        } else {
+            self.owes_tail = true;
+        }
+        Ok(())
     }
 
-    /// One `decompress` call of the message into `room`, allocating the
-    /// state on the first compressed message: the status, the bytes taken
-    /// and the bytes written.
-    ///
-    /// A stream whose last message ended with a final block at the tail
-    /// (found only when zlib next looks for a block: it ends at once,
-    /// taking and writing nothing) starts over first.
+    /// One `inflate` call of the message into `room`, allocating the state
+    /// on the first compressed message (and first giving the decoder the
+    /// last message's tail, if owed: see [`Inflater::end_at_sync_point`]):
+    /// the status, the bytes taken and the bytes written.
     fn decompress(
         &mut self,
         input: &[u8],
         room: &mut [MaybeUninit<u8>],
     ) -> (Result<Status, InflateError>, usize, usize) {
-        loop {
-            let inflater = self
-                .state
-                .get_or_insert_with(|| Box::new(Inflate::new(false, MAX_WINDOW_BITS)));
-            let (before_in, before_out) = (inflater.total_in(), inflater.total_out());
-            let status = inflater.decompress_uninit(input, room, InflateFlush::NoFlush);
-            let consumed = (inflater.total_in() - before_in) as usize;
-            let written = (inflater.total_out() - before_out) as usize;
-            let ended_before = self.message_in == 0 && consumed == 0 && written == 0;
-            if ended_before && matches!(status, Ok(Status::StreamEnd)) {
-                // A fresh state cannot end without taking a byte: once.
-                self.state = None;
-                continue;
+        let inflater = self.state.get_or_insert_with(RawInflate::new);
+        if std::mem::take(&mut self.owes_tail) {
+            // The lengths of a stored block whose header is in: an empty
+            // block, complete, writing nothing.
+            let step = inflater.inflate(&SYNC_TAIL, &mut []);
+            debug_assert!(step.consumed == SYNC_TAIL.len() && step.written == 0);
+            if step.consumed != SYNC_TAIL.len() || step.status.is_err() {
+                return (Err(InflateError::DataError), 0, 0);
             }
-            return (status, consumed, written);
         }
+        let step = inflater.inflate(input, room);
+        (step.status, step.consumed, step.written)
     }
 
     /// The message ended: its ratio, plus a quarter, sizes the next one's
@@ -861,17 +900,16 @@ impl Inbound for Inflater {
         out: &mut BytesMut,
         limit: u64,
     ) -> Result<(), ProtocolError> {
-        self.inflate(payload, out, limit).inspect_err(|_| {
-            self.state = None;
-        })
+        self.inflate(payload, out, limit)
+            .inspect_err(|_| self.release())
     }
 
-    // No limit to keep: a tail that writes is refused.
+    // No limit to keep: nothing is inflated here.
     fn end(&mut self, out: &mut BytesMut, _limit: u64) -> Result<(), ProtocolError> {
         let result = if self.ended {
             Ok(())
         } else {
-            self.end_at_block_boundary()
+            self.end_at_sync_point()
         };
         if out.capacity() > 2 * out.len() + ROOM_SLACK as usize {
             // Room grown to a longer last message's length: give back what
@@ -1026,6 +1064,8 @@ impl Outbound for Deflater {
 
 #[cfg(test)]
 mod tests {
+    use zlib_rs::{Inflate, InflateFlush};
+
     use super::*;
 
     fn server_halves(params: DeflateParams) -> (Inflater, Deflater) {
