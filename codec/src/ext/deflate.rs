@@ -662,6 +662,16 @@ impl Inflater {
             input = &input[consumed..];
             self.message_in += consumed as u64;
             match status {
+                // Output past the budget came first in the stream: zlib
+                // can fill the room and then find corrupt data without
+                // needing room, and the verdict must not depend on where
+                // the reads were cut.
+                Err(_) if (out.len() - start) as u64 > limit => {
+                    break Err(ProtocolError::MessageTooBig {
+                        declared: (out.len() - start) as u64,
+                        limit,
+                    })
+                }
                 Err(_) => break Err(ProtocolError::InflateFailed),
                 Ok(Status::StreamEnd) => self.ended = true,
                 // Output room left over: everything inflatable so far is
