@@ -35,14 +35,14 @@
 //! Each stream is fed whole, byte by byte and (when short) cut at every
 //! point, through both input paths (`drive_connection`), whole messages
 //! and streaming (the random conversations: at random cuts, each input
-//! path on its own, see the second ignored test).
+//! path on its own: they compare the joined messages).
 //!
-//! One test is ignored, for a bug found here and left: in streaming mode,
-//! a compressed frame after a small one in the same read is chunked
-//! differently by `receive` and `read_buf` (the same bytes, other pieces).
-//! Another bug found here is fixed: output that filled the limit + 1 bytes
-//! in one inflate call that then read corrupt data was 1007, the same
-//! bytes arriving in smaller reads 1009; it is 1009 every way.
+//! Two bugs found here are fixed, each with its test: output that filled
+//! the limit + 1 bytes in one inflate call that then read corrupt data was
+//! 1007, the same bytes arriving in smaller reads 1009 (1009 every way
+//! now); in streaming mode, a compressed frame after a small one in the
+//! same read was chunked differently by `receive` and `read_buf` (the same
+//! pieces now).
 #![cfg(feature = "deflate")]
 
 mod common;
@@ -899,21 +899,16 @@ fn random_valid_conversations_come_out_as_sent() {
     }
 }
 
-/// Bug (or an unstated exception to `drive_connection`'s rule that both
-/// input paths give the same events): in streaming mode, a compressed
-/// message's frame that follows a small frame (here its own empty or
-/// 10-byte first frame) in the same `receive` call reaches the inflater
-/// in two pieces, 4082 compressed bytes (the rest of `recv/frames.rs`'s
-/// 4 KiB `WINDOW`) then the rest, so `receive` hands out one more chunk
-/// than `read_buf` does: 6000 random bytes stored (level 0) in frames of
-/// 0 and 6006 bytes, all given to `receive`, come out as chunks of 4077,
-/// 1923, 0 and 0 (last) bytes; appended to `read_buf`, as 6000, 0 and 0
-/// (last). The joined bytes are the same; an uncompressed message so
-/// framed is chunked the same both ways (6000, 0). Found by
-/// [`random_valid_conversations_come_out_as_sent`], which therefore
-/// compares the joined messages of each path.
+/// `drive_connection`'s rule, both input paths give the same events, in
+/// streaming mode for a compressed message's frame that follows a small
+/// frame (here its own empty or 10-byte first frame) in the same read. It
+/// used to reach the inflater in two pieces through `receive`: the rest
+/// of `recv/frames.rs`'s 4 KiB window of small frames, then the rest, so
+/// 6000 random bytes stored (level 0) in frames of 0 and 6006 bytes came
+/// out as chunks of 4077, 1923, 0 and 0 (last) bytes, against 6000, 0 and
+/// 0 through `read_buf`. Found by
+/// [`random_valid_conversations_come_out_as_sent`].
 #[test]
-#[ignore = "bug: streaming, a compressed frame after a small one in the same receive: receive and read_buf give different chunks"]
 fn a_frame_after_a_small_one_chunks_the_same_through_both_input_paths() {
     let mut rng = Rng(3);
     let data: Vec<u8> = (0..6000).map(|_| rng.below(256) as u8).collect();

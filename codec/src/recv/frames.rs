@@ -103,6 +103,12 @@ pub(crate) struct FrameReader {
     /// Bytes at the front of the read buffer that belong to the frame being
     /// read. Bytes after them are not read yet.
     kept: usize,
+    /// Reading a window of small frames copied from the caller's slice:
+    /// a transformed payload that goes on past the window is left for the
+    /// read to go on with in place, so that the extension gets it in the
+    /// pieces a read in place would give it (a streamed inflated message
+    /// is handed out in the same pieces whichever way the bytes came).
+    in_window: bool,
 }
 
 impl FrameReader {
@@ -113,6 +119,7 @@ impl FrameReader {
             rsv,
             place: Place::Header,
             kept: 0,
+            in_window: false,
         }
     }
 
@@ -205,8 +212,18 @@ impl FrameReader {
                         // read in place while it is in L1.
                         let span = bytes.len().min(WINDOW);
                         buf.extend_from_slice(&bytes[..span]);
+                        self.in_window = true;
                         self.run(buf, Input::InPlace, assembler, ready);
-                        Input::Copy(&bytes[span..])
+                        self.in_window = false;
+                        if buf.len() > self.kept && ready.len() < READY_MAX {
+                            // A transformed payload goes on past the
+                            // window: the rest of the read joins it, read
+                            // in place.
+                            buf.extend_from_slice(&bytes[span..]);
+                            Input::InPlace
+                        } else {
+                            Input::Copy(&bytes[span..])
+                        }
                     }
                     Input::InPlace
                         if self.kept == 0 && self.small_frames(buf, assembler, ready) =>
@@ -215,6 +232,11 @@ impl FrameReader {
                     }
                     _ => self.header(buf, input, assembler, ready),
                 },
+                Place::Payload {
+                    route: Route::Transform,
+                    remaining,
+                    ..
+                } if self.in_window && remaining > available as u64 => return,
                 Place::Payload {
                     remaining,
                     key,
