@@ -650,9 +650,12 @@ impl Inflater {
             }
             let len = out.len();
             let spare = out.spare_capacity_mut();
+            // At most what zlib takes in one call (its lengths are `u32`),
+            // so that room left over means all output is out.
             let room = spare
                 .len()
-                .min(usize::try_from(budget).unwrap_or(usize::MAX));
+                .min(usize::try_from(budget).unwrap_or(usize::MAX))
+                .min(u32::MAX as usize);
             let (status, consumed, written) = self.decompress(input, &mut spare[..room]);
             // SAFETY: `RawInflate::inflate` writes its output from the
             // start of the slice it is given, and `written` is how far
