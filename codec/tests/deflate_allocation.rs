@@ -50,9 +50,12 @@ fn wire(messages: &[Vec<u8>], fragmented: bool) -> Vec<u8> {
     let mut stream = Compress::new(Compression::default(), false);
     let mut input = Vec::new();
     for data in messages {
-        let mut payload = sync_flush(&mut stream, data);
-        payload.truncate(payload.len() - 4);
-        push_compressed(&mut input, BINARY, &payload, fragmented);
+        push_compressed(
+            &mut input,
+            BINARY,
+            &sync_message(&mut stream, data),
+            fragmented,
+        );
     }
     input
 }

@@ -40,19 +40,8 @@ fn events(
     push_compressed(&mut input, TEXT, &sync_compressed(b"after", 6), false);
     let config = Config::builder().max_message_size(LIMIT as u64).build();
     let make = || Connection::with_deflate(Role::Server, config, Some(params));
-    let whole = drive_connection(&make, &input, &[]);
-    let bytewise: Vec<usize> = (1..input.len()).collect();
-    assert!(
-        drive_connection(&make, &input, &bytewise) == whole,
-        "byte by byte: {payload:02x?}"
-    );
-    for cut in (0..=input.len()).filter(|_| every_cut) {
-        assert!(
-            drive_connection(&make, &input, &[cut]) == whole,
-            "cut at {cut}: {payload:02x?}"
-        );
-    }
-    whole.0
+    let what = format!("{payload:02x?}");
+    same_every_way(&what, &make, &input, every_cut, |run| run).0
 }
 
 /// Checks a payload against the oracle, each way it can be sent: the

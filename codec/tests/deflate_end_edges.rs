@@ -29,9 +29,7 @@
 
 mod common;
 
-use common::{deflate::*, *};
-use miniz_oxide::inflate::core::{decompress, inflate_flags::*, DecompressorOxide};
-use wsframe::{Config, Connection, DeflateParams, Event, Role};
+use common::{deflate::*, deflate_messages::*, *};
 
 /// §7.2.3.1's "Hello".
 const HELLO: &[u8] = &[0xF2, 0x48, 0xCD, 0xC9, 0xC9, 0x07, 0x00];
@@ -41,197 +39,6 @@ const HELLO_FINAL: &[u8] = &[0xF3, 0x48, 0xCD, 0xC9, 0xC9, 0x07, 0x00];
 const FINAL_AT_TAIL: &[u8] = &[0x01];
 /// "Hello" cut inside its Huffman block.
 const HELLO_CUT: &[u8] = &[0xF2, 0x48, 0xCD];
-
-/// How much miniz_oxide inflates of `payload` (no tail) before it stops
-/// or fails.
-fn inflated_before_failing(payload: &[u8]) -> usize {
-    let mut inflater = DecompressorOxide::new();
-    let mut out = vec![0; 1 << 20];
-    let (mut taken, mut made) = (0, 0);
-    let flags = TINFL_FLAG_HAS_MORE_INPUT | TINFL_FLAG_USING_NON_WRAPPING_OUTPUT_BUF;
-    loop {
-        let (_, used, wrote) = decompress(&mut inflater, &payload[taken..], &mut out, made, flags);
-        taken += used;
-        made += wrote;
-        if used == 0 && wrote == 0 {
-            return made;
-        }
-    }
-}
-
-/// A stored block (not final) of `len` declared bytes holding `content`.
-fn stored(len: u16, content: &[u8]) -> Vec<u8> {
-    let mut out = vec![0x00];
-    out.extend_from_slice(&len.to_le_bytes());
-    out.extend_from_slice(&(!len).to_le_bytes());
-    out.extend_from_slice(content);
-    out
-}
-
-/// What happened, comparable across cuts and modes: a message (text or
-/// not, its bytes), or the close (its code, and whether we failed).
-#[derive(Clone, Debug, PartialEq)]
-enum Seen {
-    Message(bool, Vec<u8>),
-    Closed(u16, bool),
-}
-
-/// A compressed message sent as these frame payloads (the first with RSV1).
-struct Msg {
-    opcode: u8,
-    frames: Vec<Vec<u8>>,
-    compressed: bool,
-}
-
-fn msg(opcode: u8, frames: &[&[u8]]) -> Msg {
-    Msg {
-        opcode,
-        frames: frames.iter().map(|f| f.to_vec()).collect(),
-        compressed: true,
-    }
-}
-
-fn plain(opcode: u8, data: &[u8]) -> Msg {
-    Msg {
-        opcode,
-        frames: vec![data.to_vec()],
-        compressed: false,
-    }
-}
-
-/// The wire bytes of `messages`, then a close frame (1000).
-fn wire(messages: &[Msg]) -> Vec<u8> {
-    let mut input = Vec::new();
-    for m in messages {
-        let n = m.frames.len();
-        for (i, frame) in m.frames.iter().enumerate() {
-            let mut first = if i == 0 { m.opcode } else { CONT };
-            if i == 0 && m.compressed {
-                first |= RSV1;
-            }
-            if i + 1 == n {
-                first |= FIN;
-            }
-            input.extend(client(first, frame));
-        }
-    }
-    input.extend(client(FIN | CLOSE, &close_payload(1000, b"")));
-    input
-}
-
-/// What the oracle says a server makes of `messages` under `limit`: each
-/// message inflated by [`reference`] (fresh context: the messages here
-/// never refer back), its text checked by std; the first that fails closes
-/// with 1007 (1009 when whole but over the limit); else the peer's 1000.
-fn expected(messages: &[Msg], limit: usize) -> Vec<Seen> {
-    let mut seen = Vec::new();
-    for m in messages {
-        let payload = m.frames.concat();
-        let data = match m.compressed {
-            true => reference_inflate(&payload),
-            false => Some(payload.clone()),
-        };
-        let Some(data) = data else {
-            // Corrupt: but over the limit first, if what inflates before
-            // the corruption is.
-            let code = if inflated_before_failing(&payload) > limit {
-                1009
-            } else {
-                1007
-            };
-            seen.push(Seen::Closed(code, true));
-            return seen;
-        };
-        let text = m.opcode == TEXT;
-        if text && std::str::from_utf8(&data).is_err() {
-            seen.push(Seen::Closed(1007, true));
-            return seen;
-        }
-        if data.len() > limit {
-            seen.push(Seen::Closed(1009, true));
-            return seen;
-        }
-        seen.push(Seen::Message(text, data));
-    }
-    seen.push(Seen::Closed(1000, false));
-    seen
-}
-
-/// Events as [`Seen`]s, a streamed message's chunks joined.
-fn seen(events: Vec<Event>) -> Vec<Seen> {
-    let mut out = Vec::new();
-    let mut partial: Option<(bool, Vec<u8>)> = None;
-    for event in events {
-        match event {
-            Event::Message(m) => out.push(Seen::Message(
-                matches!(m, wsframe::Message::Text(_)),
-                m.as_bytes().to_vec(),
-            )),
-            Event::Chunk { data, last } => {
-                let text = matches!(data, wsframe::Message::Text(_));
-                let entry = partial.get_or_insert((text, Vec::new()));
-                entry.1.extend_from_slice(data.as_bytes());
-                if last {
-                    let (text, bytes) = partial.take().unwrap();
-                    out.push(Seen::Message(text, bytes));
-                }
-            }
-            Event::Closed(c) => out.push(Seen::Closed(c.code.into(), c.error.is_some())),
-            other => panic!("unexpected event {other:?}"),
-        }
-    }
-    out
-}
-
-/// A server's [`Seen`]s for `messages` (then a close), with `params`,
-/// whole and streaming, fed whole, byte by byte and (short streams) cut
-/// at every point: the same every way; also the close code on the wire.
-fn run(params: DeflateParams, messages: &[Msg], limit: usize) -> Vec<Seen> {
-    let input = wire(messages);
-    let mut first: Option<Vec<Seen>> = None;
-    for streaming in [false, true] {
-        let config = Config::builder()
-            .max_message_size(limit as u64)
-            .streaming(streaming)
-            .build();
-        let make = || Connection::with_deflate(Role::Server, config, Some(params));
-        let (events, out) = drive_connection(&make, &input, &[]);
-        let whole = seen(events);
-        let Some(Seen::Closed(code, _)) = whole.last() else {
-            panic!("no close: {whole:?}")
-        };
-        assert_eq!(close_code_on_wire(&out), Some(*code), "close on the wire");
-        let bytewise: Vec<usize> = (1..input.len()).collect();
-        assert_eq!(
-            seen(drive_connection(&make, &input, &bytewise).0),
-            whole,
-            "byte by byte (streaming {streaming})"
-        );
-        if input.len() <= 400 {
-            for cut in 0..=input.len() {
-                assert_eq!(
-                    seen(drive_connection(&make, &input, &[cut]).0),
-                    whole,
-                    "cut at {cut} (streaming {streaming})"
-                );
-            }
-        }
-        match &first {
-            None => first = Some(whole),
-            Some(f) => assert_eq!(&whole, f, "streaming and whole differ"),
-        }
-    }
-    first.unwrap()
-}
-
-/// [`run`] with both context modes, checked against [`expected`].
-fn check(what: &str, messages: &[Msg], limit: usize) {
-    let want = expected(messages, limit);
-    for params in [NO_TAKEOVER, TAKEOVER] {
-        let got = run(params, messages, limit);
-        assert_eq!(got, want, "{what} ({params:?})");
-    }
-}
 
 const BIG: usize = 1 << 20;
 
@@ -355,24 +162,27 @@ fn invalid_utf8_in_a_message_that_also_ends_inside_a_block() {
     let cases: Vec<(&str, Vec<u8>)> = vec![
         (
             "FF in a stored block cut short",
-            stored(10, &[0xFF, b'a', b'b']),
+            stored_declaring(10, &[0xFF, b'a', b'b']),
         ),
         (
             "a cut sequence in a stored block cut short",
-            stored(10, &[b'a', 0xE2, 0x82]),
+            stored_declaring(10, &[b'a', 0xE2, 0x82]),
         ),
-        ("valid text in a stored block cut short", stored(10, b"abc")),
+        (
+            "valid text in a stored block cut short",
+            stored_declaring(10, b"abc"),
+        ),
         (
             "FF in a whole stored block",
-            [stored(3, &[0xFF, b'a', b'b']), vec![0x00]].concat(),
+            [stored_declaring(3, &[0xFF, b'a', b'b']), vec![0x00]].concat(),
         ),
         (
             "FF in a block the tail would finish",
-            stored(4, &[0xFF, b'a', b'b']),
+            stored_declaring(4, &[0xFF, b'a', b'b']),
         ),
         (
             "a cut sequence in a whole stored block",
-            [stored(2, &[b'a', 0xE2]), vec![0x00]].concat(),
+            [stored_declaring(2, &[b'a', 0xE2]), vec![0x00]].concat(),
         ),
     ];
     for (what, payload) in &cases {
@@ -429,10 +239,10 @@ fn a_block_cut_short_at_the_limit_closes_the_same_every_way() {
     for n in [100usize, 3000, 5000] {
         let data: Vec<u8> = b"cut ".iter().copied().cycle().take(n).collect();
         for (kind, payload) in [
-            ("stored, 10 B short", stored(n as u16 + 10, &data)),
-            ("stored, 3 B short", stored(n as u16 + 3, &data)),
-            ("stored, 4 B short", stored(n as u16 + 4, &data)),
-            ("stored, 1 B short", stored(n as u16 + 1, &data)),
+            ("stored, 10 B short", stored_declaring(n as u16 + 10, &data)),
+            ("stored, 3 B short", stored_declaring(n as u16 + 3, &data)),
+            ("stored, 4 B short", stored_declaring(n as u16 + 4, &data)),
+            ("stored, 1 B short", stored_declaring(n as u16 + 1, &data)),
         ] {
             assert!(
                 reference_inflate(&payload).is_none(),
@@ -475,6 +285,21 @@ fn a_block_cut_short_at_the_limit_closes_the_same_every_way() {
     }
 }
 
+/// `payload`, whose data the oracle says ends inside a block (what it
+/// makes of the tail is not an empty stored block's lengths), between two
+/// "Hello"s, in one frame and in three: [`check`]ed.
+fn check_inside_a_block_between_hellos(what: &str, payload: &[u8]) {
+    assert_eq!(reference_inflate(payload), None, "{what}");
+    for frames in framings(payload) {
+        let messages = [
+            msg(BINARY, &[HELLO]),
+            msg(BINARY, &frames),
+            msg(BINARY, &[HELLO]),
+        ];
+        check(what, &messages, BIG);
+    }
+}
+
 /// A non-final dynamic-Huffman block whose codes make the tail's bytes
 /// its content: `000` is literal 0, `01111111` literal 8, and the 9-bit
 /// all-ones code end-of-block, so `00 00 FF FF` (LSB first: sixteen 0s,
@@ -503,17 +328,7 @@ fn a_huffman_block_the_tail_finishes_is_closed_with_1007() {
     let mut final_block = payload.clone();
     final_block[0] |= 1;
     for (what, payload) in [("non-final", payload), ("final", final_block)] {
-        // The oracle: the data ends inside a block (what it makes of the
-        // tail is not an empty stored block's lengths).
-        assert_eq!(reference_inflate(&payload), None, "{what}");
-        for frames in framings(&payload) {
-            let messages = [
-                msg(BINARY, &[HELLO]),
-                msg(BINARY, &frames),
-                msg(BINARY, &[HELLO]),
-            ];
-            check(what, &messages, BIG);
-        }
+        check_inside_a_block_between_hellos(what, &payload);
     }
 }
 
@@ -526,20 +341,10 @@ const HUFFMAN_BLOCK_ENDING_IN_THE_TAIL_BUT_ONE_BIT: &str = "04c08161c3300c033092
 
 #[test]
 fn a_huffman_block_ending_one_bit_before_the_tail_ends_is_closed_with_1007() {
-    let payload = from_hex(HUFFMAN_BLOCK_ENDING_IN_THE_TAIL_BUT_ONE_BIT);
-    assert_eq!(reference_inflate(&payload), None);
-    for frames in framings(&payload) {
-        let messages = [
-            msg(BINARY, &[HELLO]),
-            msg(BINARY, &frames),
-            msg(BINARY, &[HELLO]),
-        ];
-        check(
-            "Huffman block ending one bit before the tail's end",
-            &messages,
-            BIG,
-        );
-    }
+    check_inside_a_block_between_hellos(
+        "Huffman block ending one bit before the tail's end",
+        &from_hex(HUFFMAN_BLOCK_ENDING_IN_THE_TAIL_BUT_ONE_BIT),
+    );
 }
 
 /// A non-final dynamic-Huffman block whose header the tail's bits finish,
@@ -564,16 +369,7 @@ fn a_dynamic_block_header_the_tail_finishes_is_closed_with_1007() {
     let mut final_block = payload.clone();
     final_block[0] |= 1;
     for (what, payload) in [("non-final", payload), ("final", final_block)] {
-        // The oracle: the tail is not an empty stored block's lengths.
-        assert_eq!(reference_inflate(&payload), None, "{what}");
-        for frames in framings(&payload) {
-            let messages = [
-                msg(BINARY, &[HELLO]),
-                msg(BINARY, &frames),
-                msg(BINARY, &[HELLO]),
-            ];
-            check(what, &messages, BIG);
-        }
+        check_inside_a_block_between_hellos(what, &payload);
     }
 }
 

@@ -13,24 +13,16 @@
 mod common;
 
 use common::{deflate::*, *};
-use flate2::{Compress, Compression, Decompress, FlushCompress, FlushDecompress};
+use flate2::{Decompress, FlushDecompress};
 use wsframe::{Config, Connection, DeflateParams, Event, Message, ProtocolError, Role};
 
 /// `data` compressed by a fresh compressor at `level`, tail stripped, or
 /// ending in a BFINAL block with `last`.
 fn compressed(data: &[u8], level: u32, last: bool) -> Vec<u8> {
-    let mut stream = Compress::new(Compression::new(level), false);
-    if !last {
-        let mut out = sync_flush(&mut stream, data);
-        assert!(out.ends_with(&[0, 0, 0xFF, 0xFF]));
-        out.truncate(out.len() - 4);
-        return out;
+    match last {
+        true => final_compressed(data, level),
+        false => sync_compressed(data, level),
     }
-    let mut out = Vec::with_capacity(data.len() + 64);
-    stream
-        .compress_vec(data, &mut out, FlushCompress::Finish)
-        .unwrap();
-    out
 }
 
 /// What the oracle inflates `payload` (one whole message) to: `None` if
@@ -222,21 +214,7 @@ fn run(params: DeflateParams, case: &Case, limit: u64, every_cut: bool) {
     input.extend(client(FIN | RSV1 | TEXT, &compressed(b"after", 6, false)));
     let config = Config::builder().max_message_size(limit).build();
     let make = || Connection::with_deflate(Role::Server, config, Some(params));
-    let whole = drive_connection(&make, &input, &[]);
-    let bytewise: Vec<usize> = (1..input.len()).collect();
-    assert!(
-        drive_connection(&make, &input, &bytewise) == whole,
-        "{}: byte by byte",
-        case.what
-    );
-    for cut in (0..=input.len()).filter(|_| every_cut) {
-        assert!(
-            drive_connection(&make, &input, &[cut]) == whole,
-            "{}: cut at {cut}",
-            case.what
-        );
-    }
-    let (mut events, _) = whole;
+    let (mut events, _) = same_every_way(&case.what, &make, &input, every_cut, |run| run);
     let want = expected(case, limit);
     match closing_error(case, limit) {
         None => assert!(events == want, "{} under {limit}: {events:?}", case.what),

@@ -52,159 +52,14 @@ use std::{
     cell::Cell,
 };
 
-use common::{deflate::*, *};
+use common::{deflate::*, deflate_messages::*, *};
 use flate2::{Compress, Compression, Decompress, FlushDecompress};
-use miniz_oxide::inflate::core::{decompress, inflate_flags::*, DecompressorOxide};
-use wsframe::{Config, Connection, DeflateParams, Event, Role};
+use wsframe::{Config, Connection, Role};
 
 /// §7.2.3.1's "Hello".
 const HELLO: &[u8] = &[0xF2, 0x48, 0xCD, 0xC9, 0xC9, 0x07, 0x00];
 
 const BIG: usize = 1 << 20;
-
-/// What happened, comparable across cuts and modes: a message (text or
-/// not, its bytes), or the close (its code, and whether we failed).
-#[derive(Clone, Debug, PartialEq)]
-enum Seen {
-    Message(bool, Vec<u8>),
-    Closed(u16, bool),
-}
-
-/// What goes on the wire: a message as frame payloads (the first with
-/// RSV1 when compressed), or a ping between frames.
-#[derive(Clone)]
-struct Msg {
-    opcode: u8,
-    frames: Vec<Vec<u8>>,
-    compressed: bool,
-    /// A ping goes after the frame of this index (not after the last).
-    ping_after: Option<usize>,
-}
-
-fn msg(opcode: u8, frames: &[&[u8]]) -> Msg {
-    Msg {
-        opcode,
-        frames: frames.iter().map(|f| f.to_vec()).collect(),
-        compressed: true,
-        ping_after: None,
-    }
-}
-
-fn plain(opcode: u8, data: &[u8]) -> Msg {
-    Msg {
-        opcode,
-        frames: vec![data.to_vec()],
-        compressed: false,
-        ping_after: None,
-    }
-}
-
-/// `payload` in three fragments, a ping between the first two.
-fn pinged(opcode: u8, payload: &[u8]) -> Msg {
-    let third = payload.len() / 3;
-    Msg {
-        ping_after: Some(0),
-        ..msg(
-            opcode,
-            &[
-                &payload[..third],
-                &payload[third..2 * third],
-                &payload[2 * third..],
-            ],
-        )
-    }
-}
-
-/// The wire bytes of `messages`, then a close frame (1000).
-fn wire(messages: &[Msg]) -> Vec<u8> {
-    let mut input = Vec::new();
-    for m in messages {
-        let n = m.frames.len();
-        for (i, frame) in m.frames.iter().enumerate() {
-            let mut first = if i == 0 { m.opcode } else { CONT };
-            if i == 0 && m.compressed {
-                first |= RSV1;
-            }
-            if i + 1 == n {
-                first |= FIN;
-            }
-            input.extend(client(first, frame));
-            if m.ping_after == Some(i) && i + 1 < n {
-                input.extend(client(FIN | PING, b"between"));
-            }
-        }
-    }
-    input.extend(client(FIN | CLOSE, &close_payload(1000, b"")));
-    input
-}
-
-/// Events as [`Seen`]s, a streamed message's chunks joined, pings left
-/// out (their pongs are the connection's business).
-fn seen(events: Vec<Event>) -> Vec<Seen> {
-    let mut out = Vec::new();
-    let mut partial: Option<(bool, Vec<u8>)> = None;
-    for event in events {
-        match event {
-            Event::Message(m) => out.push(Seen::Message(
-                matches!(m, wsframe::Message::Text(_)),
-                m.as_bytes().to_vec(),
-            )),
-            Event::Chunk { data, last } => {
-                let text = matches!(data, wsframe::Message::Text(_));
-                let entry = partial.get_or_insert((text, Vec::new()));
-                entry.1.extend_from_slice(data.as_bytes());
-                if last {
-                    let (text, bytes) = partial.take().unwrap();
-                    out.push(Seen::Message(text, bytes));
-                }
-            }
-            Event::Closed(c) => out.push(Seen::Closed(c.code.into(), c.error.is_some())),
-            Event::Ping(_) | Event::Pong(_) => {}
-        }
-    }
-    out
-}
-
-/// A server's [`Seen`]s for `messages` (then a close), with `params`,
-/// whole and streaming, fed whole, byte by byte and (short streams) cut
-/// at every point: the same every way; also the close code on the wire.
-fn run(params: DeflateParams, messages: &[Msg], limit: usize) -> Vec<Seen> {
-    let input = wire(messages);
-    let mut first: Option<Vec<Seen>> = None;
-    for streaming in [false, true] {
-        let config = Config::builder()
-            .max_message_size(limit as u64)
-            .streaming(streaming)
-            .build();
-        let make = || Connection::with_deflate(Role::Server, config, Some(params));
-        let (events, out) = drive_connection(&make, &input, &[]);
-        let whole = seen(events);
-        let Some(Seen::Closed(code, _)) = whole.last() else {
-            panic!("no close: {whole:?}")
-        };
-        assert_eq!(close_code_on_wire(&out), Some(*code), "close on the wire");
-        let bytewise: Vec<usize> = (1..input.len()).collect();
-        assert_eq!(
-            seen(drive_connection(&make, &input, &bytewise).0),
-            whole,
-            "byte by byte (streaming {streaming})"
-        );
-        if input.len() <= 400 {
-            for cut in 0..=input.len() {
-                assert_eq!(
-                    seen(drive_connection(&make, &input, &[cut]).0),
-                    whole,
-                    "cut at {cut} (streaming {streaming})"
-                );
-            }
-        }
-        match &first {
-            None => first = Some(whole),
-            Some(f) => assert_eq!(&whole, f, "streaming and whole differ"),
-        }
-    }
-    first.unwrap()
-}
 
 /// A reference compressor with context takeover: each message of
 /// `messages` sync-flushed after the last, its tail stripped.
@@ -212,12 +67,7 @@ fn takeover_compressed(messages: &[&[u8]]) -> Vec<Vec<u8>> {
     let mut stream = Compress::new(Compression::new(6), false);
     messages
         .iter()
-        .map(|data| {
-            let mut out = common::deflate::sync_flush(&mut stream, data);
-            assert!(out.ends_with(&TAIL));
-            out.truncate(out.len() - TAIL.len());
-            out
-        })
+        .map(|data| sync_message(&mut stream, data))
         .collect()
 }
 
@@ -383,33 +233,6 @@ fn after_a_final_block_a_new_stream_starts() {
     }
 }
 
-/// How much miniz_oxide inflates of `payload` (no tail) before it stops
-/// or fails.
-fn inflated_before_failing(payload: &[u8]) -> usize {
-    let mut inflater = DecompressorOxide::new();
-    let mut out = vec![0; 1 << 20];
-    let (mut taken, mut made) = (0, 0);
-    let flags = TINFL_FLAG_HAS_MORE_INPUT | TINFL_FLAG_USING_NON_WRAPPING_OUTPUT_BUF;
-    loop {
-        let (_, used, wrote) = decompress(&mut inflater, &payload[taken..], &mut out, made, flags);
-        taken += used;
-        made += wrote;
-        if used == 0 && wrote == 0 {
-            return made;
-        }
-    }
-}
-
-/// A stored block (not final) of `content`.
-fn stored(content: &[u8]) -> Vec<u8> {
-    let len = content.len() as u16;
-    let mut out = vec![0x00];
-    out.extend_from_slice(&len.to_le_bytes());
-    out.extend_from_slice(&(!len).to_le_bytes());
-    out.extend_from_slice(content);
-    out
-}
-
 /// A block header of the reserved type 3 (BFINAL 0): corrupt.
 const BAD_BLOCK_TYPE: u8 = 0x06;
 
@@ -458,11 +281,11 @@ fn output_filling_the_limit_then_corrupt_data_is_1009_every_way() {
     let make = || Connection::with_deflate(Role::Server, config, Some(NO_TAKEOVER));
     let bytewise: Vec<usize> = (1..input.len()).collect();
     assert_eq!(
-        seen(drive_connection(&make, &input, &bytewise).0),
+        seen(drive_connection(&make, &input, &bytewise).0, Pings::Skipped),
         [Seen::Closed(1009, true)]
     );
     assert_eq!(
-        seen(drive_connection(&make, &input, &[]).0),
+        seen(drive_connection(&make, &input, &[]).0, Pings::Skipped),
         [Seen::Closed(1009, true)],
         "whole"
     );
@@ -594,33 +417,6 @@ fn a_connection_dropped_mid_message_frees_the_inflater() {
     }
 }
 
-/// What the oracle says a server makes of `messages`, none of which
-/// refers back: each inflated from a fresh context by miniz_oxide
-/// ([`reference_inflate`]), text checked by std; the first that fails
-/// closes with 1007; else the peer's 1000.
-fn expected(messages: &[Msg]) -> Vec<Seen> {
-    let mut seen = Vec::new();
-    for m in messages {
-        let payload = m.frames.concat();
-        let data = match m.compressed {
-            true => reference_inflate(&payload),
-            false => Some(payload.clone()),
-        };
-        let text = m.opcode == TEXT;
-        match data {
-            Some(data) if !text || std::str::from_utf8(&data).is_ok() => {
-                seen.push(Seen::Message(text, data));
-            }
-            _ => {
-                seen.push(Seen::Closed(1007, true));
-                return seen;
-            }
-        }
-    }
-    seen.push(Seen::Closed(1000, false));
-    seen
-}
-
 /// `want` (messages, then a close) under `limit`: the first message over
 /// it closes with 1009 instead.
 fn with_limit(want: &[Seen], limit: usize) -> Vec<Seen> {
@@ -683,16 +479,9 @@ fn where_a_message_ends_with_a_tail_owed() {
                 pinged(TEXT, HELLO),
                 msg(BINARY, &[&[0x00]]),
             ] {
+                let frames = second.frames.len();
                 let messages = [first, second.clone(), msg(TEXT, &[HELLO])];
-                let want = expected(&messages);
-                for params in [TAKEOVER, NO_TAKEOVER] {
-                    let frames = messages[1].frames.len();
-                    assert_eq!(
-                        run(params, &messages, BIG),
-                        want,
-                        "{what} in {frames} frames, {params:?}"
-                    );
-                }
+                check(&format!("{what} in {frames} frames"), &messages, BIG);
             }
         }
     }
@@ -712,7 +501,7 @@ fn around_the_one_call_path_with_a_tail_owed() {
         assert_eq!(reference_inflate(&payload).as_deref(), Some(&content[..]));
         for first in [msg(TEXT, &[HELLO]), msg(BINARY, &[&payload])] {
             let messages = [first, msg(TEXT, &[&payload]), msg(TEXT, &[HELLO])];
-            let want = expected(&messages);
+            let want = expected(&messages, BIG);
             for params in [TAKEOVER, NO_TAKEOVER] {
                 for limit in [len - 7, len - 6, len - 5] {
                     let want = with_limit(&want, limit);
@@ -784,7 +573,7 @@ fn empty_messages_at_the_smallest_limits() {
             msg(BINARY, &[&one]),
             msg(BINARY, &[&two]),
         ];
-        let want = with_limit(&expected(&messages), limit);
+        let want = with_limit(&expected(&messages, BIG), limit);
         assert_eq!(want.len(), 4 + limit);
         for params in [TAKEOVER, NO_TAKEOVER] {
             assert_eq!(run(params, &messages, limit), want, "limit {limit}");
@@ -889,7 +678,7 @@ fn random_valid_conversations_come_out_as_sent() {
                 // `a_frame_after_a_small_one_chunks_the_same_through_both_input_paths`).
                 for use_read_buf in [false, true] {
                     assert_eq!(
-                        seen(feed_cut(&mut make(), &input, &cuts, use_read_buf).0),
+                        seen(feed_cut(&mut make(), &input, &cuts, use_read_buf).0, Pings::Skipped),
                         want,
                         "round {round}, streaming {streaming}, read_buf {use_read_buf}, cuts {cuts:?}"
                     );
@@ -921,7 +710,7 @@ fn a_frame_after_a_small_one_chunks_the_same_through_both_input_paths() {
         // Cut at 0: all of it through `receive`, or all through `read_buf`.
         let (events, _) = drive_connection(&make, &input, &[0]);
         assert_eq!(
-            seen(events),
+            seen(events, Pings::Skipped),
             [
                 Seen::Message(false, data.clone()),
                 Seen::Closed(1000, false)
@@ -995,7 +784,7 @@ fn mutated_messages_after_a_tail_owed() {
             _ => vec![&payload, &[]],
         };
         let messages = [msg(TEXT, &[HELLO]), msg(TEXT, &frames)];
-        let want = expected(&messages);
+        let want = expected(&messages, BIG);
         assert_eq!(
             run(NO_TAKEOVER, &messages, BIG),
             want,

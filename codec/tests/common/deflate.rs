@@ -65,16 +65,25 @@ pub fn push_compressed(input: &mut Vec<u8>, opcode: u8, payload: &[u8], in_third
 /// The `00 00 FF FF` a receiver appends to each message (§7.2.2).
 pub const TAIL: [u8; 4] = [0x00, 0x00, 0xFF, 0xFF];
 
-/// `data` compressed by a fresh compressor at `level` with a sync flush,
-/// the tail stripped; `00` (§7.2.3.6) if zlib wrote nothing.
-pub fn sync_compressed(data: &[u8], level: u32) -> Vec<u8> {
-    let mut out = sync_flush(&mut Compress::new(Compression::new(level), false), data);
-    assert!(out.ends_with(&TAIL));
-    out.truncate(out.len() - TAIL.len());
+/// `stream`'s next message: `data` compressed with a sync flush, the tail
+/// stripped (§7.2.1); `00` (§7.2.3.6) if that leaves nothing (zlib writes
+/// nothing for a flush with nothing new).
+pub fn sync_message(stream: &mut Compress, data: &[u8]) -> Vec<u8> {
+    let mut out = sync_flush(stream, data);
+    if !out.is_empty() {
+        assert!(out.ends_with(&TAIL));
+        out.truncate(out.len() - TAIL.len());
+    }
     if out.is_empty() {
         out.push(0x00);
     }
     out
+}
+
+/// `data` compressed by a fresh compressor at `level` with a sync flush,
+/// the tail stripped ([`sync_message`]).
+pub fn sync_compressed(data: &[u8], level: u32) -> Vec<u8> {
+    sync_message(&mut Compress::new(Compression::new(level), false), data)
 }
 
 /// `data` compressed by a fresh compressor at `level`, ending in a final
@@ -102,6 +111,38 @@ pub fn reference_inflate(payload: &[u8]) -> Option<Vec<u8>> {
     // byte, and that byte, give one byte more.
     let (_, longer) = inflate_with(payload, &[0x01, 0x00, 0xFE, 0xFF, b'Z'])?;
     (longer == [&out[..], b"Z"].concat()).then_some(out)
+}
+
+/// How much miniz_oxide inflates of `payload` (no tail) before it stops
+/// or fails.
+pub fn inflated_before_failing(payload: &[u8]) -> usize {
+    let mut inflater = DecompressorOxide::new();
+    let mut out = vec![0; 1 << 20];
+    let (mut taken, mut made) = (0, 0);
+    let flags = TINFL_FLAG_HAS_MORE_INPUT | TINFL_FLAG_USING_NON_WRAPPING_OUTPUT_BUF;
+    loop {
+        let (_, used, wrote) = decompress(&mut inflater, &payload[taken..], &mut out, made, flags);
+        taken += used;
+        made += wrote;
+        if used == 0 && wrote == 0 {
+            return made;
+        }
+    }
+}
+
+/// A stored block (not final) holding `content`.
+pub fn stored(content: &[u8]) -> Vec<u8> {
+    stored_declaring(content.len() as u16, content)
+}
+
+/// A stored block (not final) of `len` declared bytes holding `content`:
+/// cut short or overrun when they differ.
+pub fn stored_declaring(len: u16, content: &[u8]) -> Vec<u8> {
+    let mut out = vec![0x00];
+    out.extend_from_slice(&len.to_le_bytes());
+    out.extend_from_slice(&(!len).to_le_bytes());
+    out.extend_from_slice(content);
+    out
 }
 
 /// `payload` and `follows` through miniz_oxide, stopping at every block

@@ -4,6 +4,8 @@
 
 #[cfg(feature = "deflate")]
 pub mod deflate;
+#[cfg(feature = "deflate")]
+pub mod deflate_messages;
 #[cfg(feature = "tokio")]
 pub mod tokio_peer;
 
@@ -103,6 +105,34 @@ pub fn drive_connection(
     let mixed = drive_with(make, input, cuts, true);
     assert_eq!(received, mixed, "receive and read_buf differ");
     received
+}
+
+/// `input` to connections that `make` builds, fed whole, byte by byte and
+/// (with `every_cut`) cut at every point, each through both input paths
+/// ([`drive_connection`]): what `view` makes of each run must be the same
+/// every way (`what` names the case); returns the whole run's.
+pub fn same_every_way<T: PartialEq + std::fmt::Debug>(
+    what: &str,
+    make: &dyn Fn() -> Connection,
+    input: &[u8],
+    every_cut: bool,
+    view: impl Fn((Vec<Event>, Vec<u8>)) -> T,
+) -> T {
+    let whole = view(drive_connection(make, input, &[]));
+    let bytewise: Vec<usize> = (1..input.len()).collect();
+    assert_eq!(
+        view(drive_connection(make, input, &bytewise)),
+        whole,
+        "{what}: byte by byte"
+    );
+    for cut in (0..=input.len()).filter(|_| every_cut) {
+        assert_eq!(
+            view(drive_connection(make, input, &[cut])),
+            whole,
+            "{what}: cut at {cut}"
+        );
+    }
+    whole
 }
 
 fn drive_with(
