@@ -987,3 +987,308 @@ async fn after_the_peers_close_next_stays_none_and_send_is_closed() {
     );
     assert_eq!(peer.frame(64).await, None);
 }
+
+/// A client's frames, parsed by RFC 6455 §5.2 and unmasked by §5.3 by
+/// hand: `(first byte, payload, frame length)`; every one must be masked.
+fn parse_client_frame(buf: &[u8]) -> Option<(u8, Vec<u8>, usize)> {
+    let (&first, rest) = buf.split_first()?;
+    let (&second, rest) = rest.split_first()?;
+    assert_eq!(
+        second & 0x80,
+        0x80,
+        "a client frame is always masked (§5.3)"
+    );
+    let (len, rest) = match second & 0x7F {
+        126 => (
+            u16::from_be_bytes(rest.get(..2)?.try_into().unwrap()) as usize,
+            &rest[2..],
+        ),
+        127 => (
+            u64::from_be_bytes(rest.get(..8)?.try_into().unwrap()) as usize,
+            &rest[8..],
+        ),
+        n => (n as usize, rest),
+    };
+    let key: [u8; 4] = rest.get(..4)?.try_into().unwrap();
+    let payload = rest.get(4..4 + len)?;
+    let unmasked = payload
+        .iter()
+        .enumerate()
+        .map(|(i, b)| b ^ key[i % 4])
+        .collect();
+    Some((first, unmasked, buf.len() - rest.len() + 4 + len))
+}
+
+/// A client made by `client` masks what it sends, and refuses a masked
+/// frame from the server with 1002 (§5.1).
+#[tokio::test]
+async fn a_client_masks_its_frames_and_refuses_masked_ones() {
+    let mut response = GOOD_101.to_vec();
+    response.extend(masked(FIN | TEXT, b"masked by a server"));
+    let (ours, mut theirs) = duplex(1 << 16);
+    let mut request = Vec::new();
+    let answering = tokio::spawn(async move {
+        let mut buf = [0; 1024];
+        while !request.ends_with(b"\r\n\r\n") {
+            let n = theirs.read(&mut buf).await.unwrap();
+            request.extend_from_slice(&buf[..n]);
+        }
+        theirs.write_all(&response).await.unwrap();
+        theirs
+    });
+    let (mut ws, _) = within(
+        "client",
+        WebSocket::client(ours, &rfc_request(), Config::default()),
+    )
+    .await
+    .unwrap();
+    let mut theirs = answering.await.unwrap();
+    ws.feed(Message::from(vec![9u8; 300])).await.unwrap();
+    let event = within("the masked frame", ws.next())
+        .await
+        .unwrap()
+        .unwrap();
+    let Event::Closed(closed) = event else {
+        panic!("a masked server frame was taken: {event:?}")
+    };
+    assert_eq!(closed.code, CloseCode(1002));
+    // A client leaves closing TCP to the server (§7.1.1); we hang up here.
+    drop(ws);
+    let mut wire = Vec::new();
+    within("the client's frames", theirs.read_to_end(&mut wire))
+        .await
+        .unwrap();
+    let (first, payload, len) = parse_client_frame(&wire).unwrap();
+    assert_eq!((first, payload), (FIN | BINARY, vec![9u8; 300]));
+    let (first, payload, _) = parse_client_frame(&wire[len..]).unwrap();
+    assert_eq!(first, FIN | CLOSE);
+    assert_eq!(payload[..2], 1002u16.to_be_bytes());
+}
+
+/// The server refuses an unmasked client frame with 1002 (§5.1).
+#[tokio::test]
+async fn a_server_refuses_an_unmasked_frame() {
+    let (mut ws, mut peer) = server(1 << 16, Config::default());
+    peer.send(&[FIN | TEXT, 2, b'h', b'i']).await;
+    match within("the event", ws.next()).await {
+        Some(Ok(Event::Closed(closed))) => assert_eq!(closed.code, CloseCode(1002)),
+        other => panic!("{other:?}"),
+    }
+    let (first, payload) = peer.frame(64).await.unwrap();
+    assert_eq!(first, FIN | CLOSE);
+    assert_eq!(payload[..2], 1002u16.to_be_bytes());
+}
+
+/// Split, over a small pipe: the writer sends large messages (the kind
+/// written from the sender's buffer) while the peer pings all along and
+/// the reader answers: no pong lands inside a message's frame (§5.4: a
+/// control frame goes between frames), every message arrives whole.
+#[tokio::test]
+async fn pongs_never_land_inside_a_large_message_written_at_the_same_time() {
+    let (ws, peer) = server(512, Config::default());
+    let (mut reader, mut writer) = ws.split();
+    let RawPeer { io, .. } = peer;
+    let (mut peer_read, mut peer_write) = tokio::io::split(io);
+    let big = |i: usize| -> Vec<u8> { (0..70_000 + i * 1000).map(|j| (i + j * 7) as u8).collect() };
+    let pinging = tokio::spawn(async move {
+        for i in 0..200u32 {
+            peer_write
+                .write_all(&masked(FIN | PING, &i.to_be_bytes()))
+                .await
+                .unwrap();
+            tokio::task::yield_now().await;
+        }
+        peer_write
+    });
+    let reading = tokio::spawn(async move {
+        let mut pings = 0;
+        while pings < 200 {
+            match reader.next().await.unwrap().unwrap() {
+                Event::Ping(_) => pings += 1,
+                other => panic!("unexpected {other:?}"),
+            }
+        }
+        reader
+    });
+    let parsing = tokio::spawn(async move {
+        let mut read = Vec::new();
+        let mut buf = vec![0; 333];
+        let (mut messages, mut pongs) = (Vec::new(), Vec::new());
+        while messages.len() < 10 || pongs.len() < 200 {
+            let n = peer_read.read(&mut buf).await.unwrap();
+            assert!(n > 0);
+            read.extend_from_slice(&buf[..n]);
+            while let Some((first, payload, len)) = parse_server_frame(&read) {
+                match first {
+                    f if f == FIN | PONG => pongs.push(payload),
+                    f if f == FIN | BINARY => messages.push(payload),
+                    f => panic!("a frame of first byte {f:02x}: a cut message?"),
+                }
+                read.drain(..len);
+            }
+        }
+        (messages, pongs)
+    });
+    within("the writer", async {
+        for i in 0..10 {
+            writer.send(Message::from(big(i))).await.unwrap();
+        }
+        writer.flush().await.unwrap();
+    })
+    .await;
+    let (messages, pongs) = within("the peer", parsing).await.unwrap();
+    for (i, message) in messages.iter().enumerate() {
+        assert!(*message == big(i), "message {i} differs");
+    }
+    for (i, pong) in pongs.iter().enumerate() {
+        assert_eq!(pong[..], (i as u32).to_be_bytes(), "pong {i}");
+    }
+    within("the reader", reading).await.unwrap();
+    pinging.await.unwrap();
+}
+
+/// A large `send` dropped mid-write, then a close: the close frame comes
+/// after the whole message, never inside it.
+#[tokio::test]
+async fn a_close_after_a_dropped_large_send_follows_the_whole_message() {
+    let (mut ws, mut peer) = server(64, Config::default());
+    let big: Vec<u8> = (0..200_000).map(|j| (j % 251) as u8).collect();
+    let dropped = timeout(
+        Duration::from_millis(20),
+        ws.send(Message::from(big.clone())),
+    )
+    .await;
+    assert!(
+        dropped.is_err(),
+        "a 200 KB send went through a 64 B pipe nobody reads"
+    );
+    let reading = tokio::spawn(async move { (frames_until_close(&mut peer, 1000).await, peer) });
+    let closed = within("close", ws.close(CloseCode(1000), "after"))
+        .await
+        .unwrap();
+    assert_eq!(closed.code, CloseCode(1000));
+    let (frames, _peer) = within("peer", reading).await.unwrap();
+    assert_eq!(frames.len(), 2);
+    assert!(
+        frames[0] == (FIN | BINARY, big),
+        "the message is cut or changed"
+    );
+    assert_eq!(frames[1], (FIN | CLOSE, close_payload(1000, "after")));
+}
+
+/// `close` dropped while it waits for the answer; the peer's answer is
+/// then `next`'s `Event::Closed`, initiated by us.
+#[tokio::test]
+async fn close_dropped_while_waiting_leaves_the_answer_to_next() {
+    let (mut ws, mut peer) = server(1 << 16, Config::default());
+    let waited = timeout(Duration::from_millis(20), ws.close(CloseCode(1000), "")).await;
+    assert!(waited.is_err(), "no answer was sent");
+    assert_eq!(
+        peer.frame(64).await,
+        Some((FIN | CLOSE, close_payload(1000, "")))
+    );
+    peer.send(&masked(FIN | TEXT, b"dropped after our close (5.5.1)"))
+        .await;
+    peer.send(&masked(FIN | CLOSE, &close_payload(1000, "")))
+        .await;
+    let mut events = Vec::new();
+    while let Some(event) = within("next", ws.next()).await {
+        events.push(event.unwrap());
+    }
+    let closed = events
+        .iter()
+        .find_map(|event| match event {
+            Event::Closed(closed) => Some(closed),
+            _ => None,
+        })
+        .unwrap_or_else(|| panic!("no close in {events:?}"));
+    assert_eq!(closed.code, CloseCode(1000));
+    assert_eq!(closed.initiator, wsframe::Initiator::Local);
+    assert_eq!(peer.frame(64).await, None, "no second close frame");
+}
+
+/// The writer `feed`s and never flushes; the reader, parked in `next`,
+/// writes the message out ("the reader writes the message out if this
+/// half does not flush it").
+#[tokio::test]
+async fn a_fed_message_goes_out_through_the_parked_reader() {
+    let (ws, mut peer) = server(1 << 16, Config::default());
+    let (mut reader, mut writer) = ws.split();
+    let reading = tokio::spawn(async move {
+        let event = reader.next().await;
+        (event, reader)
+    });
+    tokio::task::yield_now().await;
+    writer.feed(Message::from("fed")).await.unwrap();
+    assert_eq!(
+        within("the fed message", peer.frame(64)).await,
+        Some((FIN | TEXT, b"fed".to_vec()))
+    );
+    peer.send(&masked(FIN | TEXT, b"reply")).await;
+    let (event, _reader) = within("reader", reading).await.unwrap();
+    assert!(matches!(event, Some(Ok(Event::Message(m))) if m.as_bytes() == b"reply"));
+}
+
+/// A message in fragments (§5.4) with a ping from us between them: the
+/// peer reads the fragments with the opcode on the first only, and the
+/// ping between, each whole.
+#[tokio::test]
+async fn fragments_and_a_control_frame_between_them_are_framed_as_the_rfc_says() {
+    let (mut ws, mut peer) = server(1 << 16, Config::default());
+    ws.send_fragment(Message::from("one "), false)
+        .await
+        .unwrap();
+    ws.ping(b"mid").await.unwrap();
+    ws.send_fragment(Message::from("two "), false)
+        .await
+        .unwrap();
+    ws.pong(b"beat").await.unwrap();
+    ws.send_fragment(Message::from("three"), true)
+        .await
+        .unwrap();
+    let mut frames = Vec::new();
+    for _ in 0..5 {
+        frames.push(peer.frame(64).await.unwrap());
+    }
+    assert_eq!(
+        frames,
+        vec![
+            (TEXT, b"one ".to_vec()),
+            (FIN | PING, b"mid".to_vec()),
+            (0, b"two ".to_vec()),
+            (FIN | PONG, b"beat".to_vec()),
+            (FIN, b"three".to_vec()),
+        ]
+    );
+}
+
+/// The `futures` surface: a `Sink` of messages, closed with 1000, and a
+/// `Stream` of events that ends after the close.
+#[cfg(feature = "futures")]
+#[tokio::test]
+async fn the_sink_and_stream_speak_the_rfc() {
+    use futures_util::{SinkExt, StreamExt};
+    let (mut ws, mut peer) = server(64, Config::default());
+    let reading = tokio::spawn(async move { (frames_until_close(&mut peer, 9).await, peer) });
+    within("sink", async {
+        for i in 0..5 {
+            ws.feed(Message::from(payload(i))).await.unwrap();
+        }
+        SinkExt::close(&mut ws).await.unwrap();
+    })
+    .await;
+    let (frames, _peer) = within("peer", reading).await.unwrap();
+    assert_eq!(frames.len(), 6);
+    for (i, (first, bytes)) in frames[..5].iter().enumerate() {
+        assert_eq!((*first, bytes), (FIN | BINARY, &payload(i)));
+    }
+    assert_eq!(frames[5], (FIN | CLOSE, close_payload(1000, "")));
+    let mut events = Vec::new();
+    while let Some(event) = within("stream", StreamExt::next(&mut ws)).await {
+        events.push(event.unwrap());
+    }
+    assert!(
+        matches!(&events[..], [Event::Closed(closed)] if closed.code == CloseCode(1000)),
+        "{events:?}"
+    );
+}
