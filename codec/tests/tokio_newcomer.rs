@@ -1299,7 +1299,6 @@ async fn the_sink_and_stream_speak_the_rfc() {
 /// be written (the peer reads nothing), so `next` reports the 1001 close
 /// without it once `close_timeout` has passed, instead of waiting forever.
 #[tokio::test(start_paused = true)]
-#[ignore = "bug: next withholds the idle timeout's Event::Closed until its close frame is written, forever if the peer reads nothing"]
 async fn the_idle_timeout_ends_a_connection_whose_peer_reads_nothing() {
     let config = Config::builder()
         .idle_timeout(Some(Duration::from_secs(5)))
@@ -1331,10 +1330,9 @@ async fn the_idle_timeout_ends_a_connection_whose_peer_reads_nothing() {
 }
 
 /// The same after `split`: the reader reports the close, and the writer
-/// blocked in `send` for room wakes with `Error::Closed` (the connection
-/// is closed: nothing more can be sent) rather than waiting forever.
+/// blocked in `send` (its message queued, waiting to be written) fails
+/// when the reader gives the close's write up, rather than waiting forever.
 #[tokio::test(start_paused = true)]
-#[ignore = "bug: a send waiting for room is not woken when the connection closes, and the reader withholds the close"]
 async fn after_split_the_idle_timeout_frees_both_halves_of_a_peer_that_reads_nothing() {
     let config = Config::builder()
         .idle_timeout(Some(Duration::from_secs(5)))
@@ -1363,12 +1361,14 @@ async fn after_split_the_idle_timeout_frees_both_halves_of_a_peer_that_reads_not
         Some(Ok(Event::Closed(closed))) => assert_eq!(closed.code, CloseCode(1001)),
         other => panic!("{other:?}"),
     }
-    assert!(matches!(written, Error::Closed), "{written}");
-    assert_eq!(
-        writer_end - start,
-        Duration::from_secs(5),
-        "the writer wakes at the timeout"
-    );
+    // Its message was queued before the close, so it fails when the
+    // reader gives the close's write up, saying why.
+    let Error::Io(io_err) = &written else {
+        panic!("{written}")
+    };
+    assert_eq!(io_err.kind(), io::ErrorKind::TimedOut, "{written}");
+    assert!(written.to_string().contains("close_timeout"), "{written}");
+    assert_eq!(writer_end - start, Duration::from_secs(6));
     assert_eq!(start.elapsed(), Duration::from_secs(6));
 }
 
@@ -1376,7 +1376,6 @@ async fn after_split_the_idle_timeout_frees_both_halves_of_a_peer_that_reads_not
 /// full: the reply cannot be written, and `next` reports the peer's close
 /// without it once `close_timeout` has passed.
 #[tokio::test(start_paused = true)]
-#[ignore = "bug: next withholds the peer's Event::Closed until the reply is written, forever if the peer reads nothing"]
 async fn a_close_from_a_peer_that_reads_nothing_does_not_hold_next_forever() {
     let config = Config::builder()
         .close_timeout(Some(Duration::from_secs(1)))
@@ -1404,4 +1403,124 @@ async fn a_close_from_a_peer_that_reads_nothing_does_not_hold_next_forever() {
     }
     assert_eq!(start.elapsed(), Duration::from_secs(1));
     assert!(ws.next().await.is_none());
+}
+
+/// `close` against a peer that reads nothing, our output full: the close
+/// frame cannot be written, and the call still ends with `Error::Timeout`
+/// after `close_timeout` ("for at most close_timeout").
+#[tokio::test(start_paused = true)]
+async fn close_against_a_peer_that_reads_nothing_times_out() {
+    let config = Config::builder()
+        .close_timeout(Some(Duration::from_secs(2)))
+        .max_output_buffer(4096)
+        .build();
+    let (mut ws, _peer) = server(1024, config);
+    while timeout(
+        Duration::from_millis(10),
+        ws.send(Message::from(vec![1u8; 1000])),
+    )
+    .await
+    .is_ok()
+    {}
+    let start = Instant::now();
+    let err = timeout(Duration::from_secs(60), ws.close(CloseCode(1000), ""))
+        .await
+        .unwrap_or_else(|_| panic!("close still waits 60 s on a peer that reads nothing"))
+        .unwrap_err();
+    assert!(matches!(err, Error::Timeout), "{err}");
+    assert!(
+        start.elapsed() <= Duration::from_secs(4),
+        "{:?}",
+        start.elapsed()
+    );
+    assert!(ws.next().await.is_none());
+}
+
+/// After `split`, a writer waiting for room when the connection closes is
+/// refused at once with `Error::Closed` (nothing more can be sent), not
+/// when a peer that reads nothing makes room.
+#[tokio::test(start_paused = true)]
+async fn a_split_writer_waiting_for_room_is_refused_when_the_peer_closes() {
+    let config = Config::builder().max_output_buffer(4096).build();
+    let (ws, mut peer) = server(1024, config);
+    let (mut reader, mut writer) = ws.split();
+    // Output past the limit, from messages whose sends were dropped.
+    while timeout(
+        Duration::from_millis(10),
+        writer.feed(Message::from(vec![1u8; 1000])),
+    )
+    .await
+    .is_ok()
+    {}
+    let waiting = tokio::spawn(async move {
+        let result = writer.feed(Message::from("late")).await;
+        (result, Instant::now())
+    });
+    tokio::task::yield_now().await;
+    let start = Instant::now();
+    peer.send(&masked(FIN | CLOSE, &close_payload(1000, "")))
+        .await;
+    let reading = tokio::spawn(async move { reader.next().await });
+    let (result, refused_at) = timeout(Duration::from_secs(60), waiting)
+        .await
+        .expect("the writer still waits for room 60 s after the peer's close")
+        .unwrap();
+    assert!(matches!(result, Err(Error::Closed)), "{result:?}");
+    assert_eq!(refused_at, start, "refused as the close arrives");
+    let read = timeout(Duration::from_secs(60), reading)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(matches!(read, Some(Ok(Event::Closed(_)))), "{read:?}");
+}
+
+/// A peer that closes and then reads our full output slowly but steadily
+/// (a message a second: longer in all than the close timeout) gets every
+/// byte and the reply: only a write that stalls is given up.
+#[tokio::test(start_paused = true)]
+async fn a_slow_reader_after_its_close_still_gets_everything() {
+    let config = Config::builder()
+        .close_timeout(Some(Duration::from_secs(2)))
+        .max_output_buffer(4096)
+        .build();
+    let (mut ws, mut peer) = server(256, config);
+    let mut sent = 0;
+    while timeout(
+        Duration::from_millis(10),
+        ws.feed(Message::from(vec![3u8; 1000])),
+    )
+    .await
+    .is_ok()
+    {
+        sent += 1;
+    }
+    peer.send(&masked(FIN | CLOSE, &close_payload(1000, "")))
+        .await;
+    let server_side = tokio::spawn(async move {
+        let mut events = Vec::new();
+        while let Some(event) = ws.next().await {
+            events.push(event.unwrap());
+        }
+        events
+    });
+    let start = Instant::now();
+    let mut frames = Vec::new();
+    while let Some(frame) = peer.frame(100).await {
+        frames.push(frame);
+        sleep(Duration::from_secs(1)).await;
+    }
+    assert!(sent >= 4, "{sent}");
+    assert!(
+        start.elapsed() >= Duration::from_secs(4),
+        "{:?}",
+        start.elapsed()
+    );
+    let (close, messages) = frames.split_last().unwrap();
+    assert_eq!(close, &(FIN | CLOSE, close_payload(1000, "")));
+    assert_eq!(messages.len(), sent);
+    assert!(messages
+        .iter()
+        .all(|m| *m == (FIN | BINARY, vec![3u8; 1000])));
+    let events = server_side.await.unwrap();
+    assert!(matches!(&events[..], [Event::Closed(_)]), "{events:?}");
 }
