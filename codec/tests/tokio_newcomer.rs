@@ -6,12 +6,14 @@
 //! `tokio::select!` at every turn over a one-byte pipe, and the peer still
 //! reads an intact stream; keepalive that fires on time while `next` keeps
 //! being dropped; split halves used at once, one dropped, then the other;
-//! the writer closing while the reader waits; a peer that never reads; a
-//! peer that sends a close and vanishes; the close timeout on a paused
-//! clock; `accept_with` refusing; `from_upgraded` with leftover bytes
-//! holding a frame and a half; `client` against garbage, a wrong accept
-//! key, an endless head and a 101 cut byte by byte; the error type's
-//! `Display`, `source()` and `io::Error` kinds.
+//! the writer closing while the reader waits; a peer that never reads
+//! (`send` waits, and no close, idle timeout or waiting write is held
+//! forever by it; a slow reader still gets everything); a peer that sends
+//! a close and vanishes; the close timeout on a paused clock;
+//! `accept_with` refusing; `from_upgraded` with leftover bytes holding a
+//! frame and a half; `client` against garbage, a wrong accept key, an
+//! endless head and a 101 cut byte by byte; masking both ways; the error
+//! type's `Display`, `source()` and `io::Error` kinds.
 #![cfg(feature = "tokio")]
 
 use std::{error::Error as _, io, time::Duration};
@@ -1523,4 +1525,40 @@ async fn a_slow_reader_after_its_close_still_gets_everything() {
         .all(|m| *m == (FIN | BINARY, vec![3u8; 1000])));
     let events = server_side.await.unwrap();
     assert!(matches!(&events[..], [Event::Closed(_)]), "{events:?}");
+}
+
+/// After `split`, the writer's `close` against a peer that reads nothing,
+/// the output full, while the reader polls: the reader reports the close
+/// timeout's 1006, and the writer's `close`, still writing its frame, fails
+/// then instead of waiting forever.
+#[tokio::test(start_paused = true)]
+async fn a_split_writers_close_to_a_peer_that_reads_nothing_ends() {
+    let config = Config::builder()
+        .close_timeout(Some(Duration::from_secs(2)))
+        .max_output_buffer(4096)
+        .build();
+    let (ws, _peer) = server(1024, config);
+    let (mut reader, mut writer) = ws.split();
+    while timeout(
+        Duration::from_millis(10),
+        writer.feed(Message::from(vec![1u8; 1000])),
+    )
+    .await
+    .is_ok()
+    {}
+    let start = Instant::now();
+    let reading = tokio::spawn(async move { reader.next().await });
+    let closed = timeout(Duration::from_secs(60), writer.close(CloseCode(1000), ""))
+        .await
+        .expect("the writer's close still waits 60 s on a peer that reads nothing");
+    let Err(Error::Io(err)) = &closed else {
+        panic!("{closed:?}")
+    };
+    assert_eq!(err.kind(), io::ErrorKind::TimedOut);
+    // The close timeout, then as long again for the frame's write.
+    assert_eq!(start.elapsed(), Duration::from_secs(4));
+    match reading.await.unwrap() {
+        Some(Ok(Event::Closed(closed))) => assert_eq!(closed.code, CloseCode(1006)),
+        other => panic!("{other:?}"),
+    }
 }
