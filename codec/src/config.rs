@@ -223,6 +223,11 @@ impl ConfigBuilder {
     /// [`Event::Closed`](crate::Event::Closed) reports code 1006 (Abnormal
     /// Closure: no close frame came back; it is never sent on the wire)
     /// with the reason `"close timeout"`. `None` waits forever.
+    ///
+    /// With `tokio`, it also bounds how long a close frame (ours, or the
+    /// reply to the peer's) may wait to be written while the peer reads
+    /// nothing: after that long without progress the close is reported
+    /// without it.
     pub const fn close_timeout(mut self, timeout: Option<Duration>) -> Self {
         self.config.close_timeout = timeout;
         self

@@ -397,7 +397,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
     /// `feed` thus costs one read and one write. What the stream does not
     /// take at once goes out on the next call. A close frame is written before
     /// [`Event::Closed`] is returned, and then a server shuts its write side
-    /// (RFC 6455 §7.1.1: the server closes TCP first).
+    /// (RFC 6455 §7.1.1: the server closes TCP first); a peer that reads
+    /// nothing cannot hold it there: once the write has made no progress for
+    /// [`Config::close_timeout`], the close is returned without it, and any
+    /// write still waiting fails with [`Error::Io`] of kind `TimedOut`.
     ///
     /// # Errors
     ///
@@ -417,7 +420,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
     ///
     /// # Errors
     ///
-    /// [`Error::Closed`] after our close, [`Error::Io`].
+    /// [`Error::Closed`] after our close or the peer's (at once, also while
+    /// waiting for room), [`Error::Io`].
     ///
     /// # Cancel safety
     ///
@@ -509,7 +513,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
 
     /// Closes the connection (RFC 6455 §7.1.2): sends our close frame, then
     /// reads until the peer's answer, for at most
-    /// [`Config::close_timeout`]. Events that arrive meanwhile are
+    /// [`Config::close_timeout`] (a peer that reads nothing, so that the
+    /// frame cannot even be written, times out the same way). Events that arrive meanwhile are
     /// dropped (data after our close is not processed, §5.5.1).
     ///
     /// # Errors
@@ -524,7 +529,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
     /// Cancel-safe: called again after being dropped, it does not send a
     /// second close frame but goes on waiting for the answer.
     pub async fn close(&mut self, code: CloseCode, reason: &str) -> Result<Closed, Error> {
-        core::start_close(&mut self.core, Side::Writer, code, reason).await?;
+        // Queued only: `await_close` writes it while the close timeout runs,
+        // so a peer that reads nothing cannot hold the call.
+        core::queue_close(&mut self.core, code, reason)?;
         core::await_close(&mut self.core).await
     }
 

@@ -15,7 +15,7 @@ use std::{
 
 use ::tokio::{
     io::{AsyncRead, AsyncWrite},
-    time::{sleep_until, Instant, Sleep},
+    time::{sleep, sleep_until, Instant, Sleep},
 };
 use bytes::BufMut;
 use tokio_util::io::poll_read_buf;
@@ -97,6 +97,14 @@ pub(crate) struct Core<S> {
     shut_down: bool,
     /// A close event held until the close frame is written.
     closing: Option<Event>,
+    /// How long that write may stall, with the output left when it last
+    /// started: [`Config::close_timeout`](crate::Config::close_timeout)
+    /// from its first wait, restarted whenever the peer takes some of it;
+    /// a peer that reads nothing must not hold the close forever.
+    closing_write_deadline: Option<(Pin<Box<Sleep>>, usize)>,
+    /// That deadline passed: the output left will never be written, and a
+    /// write still waiting for it fails instead of waiting forever.
+    output_abandoned: bool,
     /// The task last polling for events: it writes output the writer left.
     reader: Option<Waker>,
 }
@@ -116,6 +124,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Core<S> {
             eof: false,
             shut_down: false,
             closing: None,
+            closing_write_deadline: None,
+            output_abandoned: false,
             reader: None,
         }
     }
@@ -136,6 +146,13 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Core<S> {
             // Nothing touches the stream: the echo loop asks this several
             // times per message, so this check is inlined and cheap.
             return Poll::Ready(Ok(()));
+        }
+        if self.output_abandoned {
+            return Poll::Ready(Err(io::Error::new(
+                io::ErrorKind::TimedOut,
+                "the connection closed with output unwritten: the peer read nothing \
+                 for the close timeout (Config::close_timeout)",
+            )));
         }
         // The caller's waker is registered only when the stream is not
         // ready, and the stream is then polled again: a wakeup between
@@ -178,8 +195,13 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Core<S> {
 
     /// Ready once the output is under
     /// [`Config::max_output_buffer`](crate::Config::max_output_buffer),
-    /// writing to get there.
+    /// writing to get there; at once when the connection is not open (the
+    /// send is then refused, and must not wait for room that a peer reading
+    /// nothing would never make).
     pub(crate) fn poll_room(&mut self, cx: &mut Context<'_>, side: Side) -> Poll<io::Result<()>> {
+        if self.conn.state() != State::Open {
+            return Poll::Ready(Ok(()));
+        }
         let limit = self.conn.output_limit();
         self.poll_write_output(cx, side, limit.saturating_sub(1))
     }
@@ -189,6 +211,24 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Core<S> {
         if let Some(reader) = &self.reader {
             reader.wake_by_ref();
         }
+    }
+
+    /// Whether the close frame's write has made no progress for
+    /// [`Config::close_timeout`](crate::Config::close_timeout) (never,
+    /// when it is `None`).
+    fn closing_write_expired(&mut self, cx: &mut Context<'_>) -> bool {
+        let Some(limit) = self.conn.config().close_timeout() else {
+            return false;
+        };
+        let left = self.conn.output_len();
+        let (deadline, left_then) = self
+            .closing_write_deadline
+            .get_or_insert_with(|| (Box::pin(sleep(limit)), left));
+        if *left_then != left {
+            deadline.as_mut().reset(Instant::now() + limit);
+            *left_then = left;
+        }
+        deadline.as_mut().poll(cx).is_ready()
     }
 
     /// Sleeps until the connection's next deadline, and handles what ran
@@ -231,11 +271,23 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Core<S> {
                 // close is reported; a server then shuts its write side
                 // (§7.1.1: the server closes TCP first).
                 // A write error (the peer gone) is no reason to withhold
-                // the close: it is reported all the same.
-                ready!(self.poll_write_output(cx, Side::Reader, 0)).ok();
+                // the close: it is reported all the same, and so is a write
+                // that a peer reading nothing stalls for the close timeout.
+                let written = self.poll_write_output(cx, Side::Reader, 0).is_ready();
+                if !written {
+                    if !self.closing_write_expired(cx) {
+                        return Poll::Pending;
+                    }
+                    self.output_abandoned = true;
+                    self.write_waker.wake_by_ref();
+                }
                 if self.conn.role() == Role::Server && !self.shut_down {
-                    // Best effort: the peer may already be gone.
-                    let _ = ready!(Pin::new(&mut self.io).poll_shutdown(cx));
+                    // Best effort: the peer may already be gone. After a
+                    // stalled write the shutdown could stall too: dropping
+                    // the stream ends it.
+                    if written {
+                        let _ = ready!(Pin::new(&mut self.io).poll_shutdown(cx));
+                    }
                     self.shut_down = true;
                 }
                 return Poll::Ready(self.closing.take().map(Ok));
@@ -244,6 +296,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Core<S> {
             if let Some(event) = self.conn.next_event() {
                 if matches!(event, Event::Closed(_)) {
                     self.closing = Some(event);
+                    // A writer waiting for room is refused now, not when a
+                    // peer that reads nothing makes room.
+                    self.write_waker.wake_by_ref();
                     continue;
                 }
                 // With nothing more received in hand, pongs and what was
@@ -372,8 +427,20 @@ where
     .await
 }
 
-/// Queues our close frame (unless one was sent: a cancelled close resumes)
-/// and writes it out.
+/// Queues our close frame (unless one was sent: a cancelled close resumes).
+pub(crate) fn queue_close<S, C>(core: &mut C, code: CloseCode, reason: &str) -> Result<(), Error>
+where
+    C: WithCore<S>,
+{
+    core.with(|core| match core.conn.state() {
+        State::Open => core.conn.close(code, reason),
+        State::CloseSent => Ok(()),
+        State::Closed => Err(crate::SendError::Closed),
+    })?;
+    Ok(())
+}
+
+/// Queues our close frame (see [`queue_close`]) and writes it out.
 pub(crate) async fn start_close<S, C>(
     core: &mut C,
     side: Side,
@@ -384,11 +451,7 @@ where
     S: AsyncRead + AsyncWrite + Unpin,
     C: WithCore<S>,
 {
-    core.with(|core| match core.conn.state() {
-        State::Open => core.conn.close(code, reason),
-        State::CloseSent => Ok(()),
-        State::Closed => Err(crate::SendError::Closed),
-    })?;
+    queue_close(core, code, reason)?;
     flush(core, side).await
 }
 
