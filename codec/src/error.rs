@@ -158,8 +158,8 @@ pub enum SendError {
     UnsendableCloseCode(u16),
     /// A control frame payload (or close reason plus code) over 125 bytes (§5.5).
     ControlPayloadTooLong(usize),
-    /// A continuation with no fragmented message open, or a new message while
-    /// one is open (§5.4).
+    /// A new message while a fragmented one is open, or a fragment of the
+    /// other kind (text, binary) than the open message's (§5.4).
     FragmentOutOfOrder,
     /// The output already holds `pending` unsent bytes, at or over
     /// [`Config::max_output_buffer`](crate::Config::max_output_buffer)'s
@@ -177,12 +177,16 @@ impl fmt::Display for SendError {
         match *self {
             Self::Closed => f.write_str("the connection is closing or closed"),
             Self::UnsendableCloseCode(code) => write!(f, "close code {code} may not be sent"),
-            Self::ControlPayloadTooLong(len) => {
-                write!(f, "control frame payload of {len} bytes exceeds 125")
-            }
-            Self::FragmentOutOfOrder => {
-                f.write_str("fragment does not continue or start a message as required")
-            }
+            Self::ControlPayloadTooLong(len) => write!(
+                f,
+                "control frame payload of {len} bytes exceeds 125 (RFC 6455 §5.5; \
+                 a close reason takes at most 123 bytes, after its 2-byte code)"
+            ),
+            Self::FragmentOutOfOrder => f.write_str(
+                "a fragmented message is open (RFC 6455 §5.4): finish it with \
+                 send_fragment(.., fin = true), its fragments all of its kind (text or \
+                 binary), before sending another message",
+            ),
             Self::OutputFull { pending, limit } => write!(
                 f,
                 "{pending} bytes wait to be written, at or over the output limit of {limit}: \

@@ -16,7 +16,7 @@
 //!
 //! A thread per client. Copy the handling of the socket too: a client may
 //! send half a request and hang up (`read` returns 0), stall (the deadline),
-//! or send something that is not an upgrade (the 400/426 answer).
+//! or send something that is not an upgrade (the 4xx or 505 answer).
 //!
 //! ```
 //! use std::{

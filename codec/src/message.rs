@@ -161,8 +161,10 @@ pub enum Event {
     Pong(Bytes),
     /// The connection closed: by a close handshake, or because the peer broke
     /// the protocol. Nothing more will be read; send the remaining output,
-    /// then close the socket. (Boxed: it comes once, and keeps every other
-    /// event small.)
+    /// then close the socket. When the peer closed first, our answering
+    /// close frame is already queued: it echoes the peer's code (1000 if
+    /// its frame had none) without a reason, as RFC 6455 §5.5.1 allows.
+    /// (Boxed: it comes once, and keeps every other event small.)
     Closed(Box<Closed>),
 }
 

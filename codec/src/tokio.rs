@@ -163,6 +163,15 @@ impl Encoder<Message> for WsCodec {
 /// [`Config::close_timeout`]) run while `next` is awaited, on tokio's
 /// clock (the runtime needs its time driver: `enable_time`).
 ///
+/// With the `futures` feature, `WebSocket` and both halves of
+/// [`split`](Self::split) are a `futures::Stream` of
+/// `Result<`[`Event`]`, `[`Error`]`>` (as [`next`](Self::next)) and a
+/// `futures::Sink<`[`Message`]`>`: `poll_ready` waits for room under
+/// [`Config::max_output_buffer`], `start_send` queues the message (as
+/// [`feed`](Self::feed)), `poll_flush` writes all output, and
+/// `poll_close` sends a 1000 close frame and writes it out (the peer's
+/// answer then arrives on the stream).
+///
 /// I/O: a large whole message is read straight into the buffer it is
 /// handed out in (once its header is in, room for the rest of the frame,
 /// as [`Connection::read_hint`] gives it, is reserved at once: up to
@@ -243,7 +252,11 @@ fn with_deflate(
 
 impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
     /// Performs the server side of the opening handshake on `io`: reads the
-    /// upgrade request, answers 101, or answers 400/426 and fails.
+    /// upgrade request, answers 101, or refuses it and fails: 400 for a
+    /// malformed upgrade (a header missing or wrong), 405 for a method other
+    /// than GET, 426 for a WebSocket version other than 13, 431 for a head
+    /// over the handshake's size limit, 505 for an HTTP version other than
+    /// 1.1 ([`HandshakeError::status`](crate::handshake::HandshakeError::status)).
     ///
     /// # Errors
     ///
@@ -293,7 +306,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
         let mut request = BytesMut::with_capacity(1024);
         let (upgrade, used) = loop {
             if io.read_buf(&mut request).await? == 0 {
-                return Err(Error::Io(std::io::ErrorKind::UnexpectedEof.into()));
+                return Err(Error::Io(std::io::Error::new(
+                    std::io::ErrorKind::UnexpectedEof,
+                    "the client hung up before its upgrade request was complete",
+                )));
             }
             match UpgradeRequest::parse(&request) {
                 Ok(Status::Complete(parsed)) => break parsed,
@@ -376,7 +392,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
         let mut response = BytesMut::with_capacity(1024);
         loop {
             if io.read_buf(&mut response).await? == 0 {
-                return Err(Error::Io(std::io::ErrorKind::UnexpectedEof.into()));
+                return Err(Error::Io(std::io::Error::new(
+                    std::io::ErrorKind::UnexpectedEof,
+                    "the server hung up before its handshake response was complete",
+                )));
             }
             if let Status::Complete(accepted) = request.parse_response(&response)? {
                 response.advance(accepted.head_len);
@@ -450,7 +469,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
     /// Cancel-safe, strictly: dropped before it completes, the message was
     /// not queued.
     pub async fn feed(&mut self, message: Message) -> Result<(), Error> {
-        core::feed(&mut self.core, Side::Writer, message).await
+        core::queue_when_room(&mut self.core, Side::Writer, |conn| conn.send(message)).await
     }
 
     /// Sends one fragment of a message (RFC 6455 §5.4); see
@@ -463,9 +482,33 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
     ///
     /// # Cancel safety
     ///
-    /// As [`send`](Self::send).
+    /// As [`send`](Self::send): dropped midway, the fragment may or may not
+    /// have been queued. To know which (before sending the next fragment),
+    /// use [`feed_fragment`](Self::feed_fragment), then
+    /// [`flush`](Self::flush).
     pub async fn send_fragment(&mut self, fragment: Message, fin: bool) -> Result<(), Error> {
         core::queue_and_flush(&mut self.core, Side::Writer, |conn| {
+            conn.send_fragment(fragment, fin)
+        })
+        .await
+    }
+
+    /// Queues one fragment of a message (RFC 6455 §5.4) once there is room
+    /// (below [`Config::max_output_buffer`]), without waiting for it to be
+    /// written: [`feed`](Self::feed) for fragments. It goes out with the
+    /// next call that writes ([`flush`](Self::flush), [`next`](Self::next),
+    /// any send).
+    ///
+    /// # Errors
+    ///
+    /// As [`send_fragment`](Self::send_fragment).
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel-safe, strictly: dropped before it completes, the fragment was
+    /// not queued; once it returns `Ok`, it was.
+    pub async fn feed_fragment(&mut self, fragment: Message, fin: bool) -> Result<(), Error> {
+        core::queue_when_room(&mut self.core, Side::Writer, |conn| {
             conn.send_fragment(fragment, fin)
         })
         .await

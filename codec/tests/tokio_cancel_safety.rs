@@ -86,6 +86,52 @@ async fn feed_dropped_while_waiting_for_room_queues_nothing() {
     assert_eq!(events, [Event::Message(first), Event::Message(last)]);
 }
 
+/// `feed_fragment` is `feed` for fragments: dropped while waiting for
+/// room, the fragment was not queued, so the caller sends it again and the
+/// peer reads the message once, whole.
+#[tokio::test(start_paused = true)]
+async fn feed_fragment_dropped_while_waiting_for_room_queues_nothing() {
+    let (mut ws, mut io) = server(64, Config::builder().max_output_buffer(100).build());
+    ws.feed_fragment(Message::Binary(vec![1; 200].into()), false)
+        .await
+        .unwrap();
+    let second = Message::Binary(vec![2; 50].into());
+    select! {
+        _ = ws.feed_fragment(second.clone(), true) => panic!("no room: 200 bytes unsent"),
+        () = sleep(Duration::from_millis(50)) => {}
+    }
+    let mut peer = peer();
+    let sent = async {
+        ws.feed_fragment(second, true).await?;
+        ws.flush().await
+    };
+    let (sent, events) = tokio::join!(sent, read_events(&mut io, &mut peer, 1));
+    sent.unwrap();
+    let whole: Vec<u8> = [vec![1; 200], vec![2; 50]].concat();
+    assert_eq!(events, [Event::Message(Message::Binary(whole.into()))]);
+}
+
+/// The split writer's `feed_fragment` queues without writing; the parked
+/// reader writes it out.
+#[tokio::test(start_paused = true)]
+async fn a_split_writer_fed_fragments_are_written_by_the_reader() {
+    let (ws, mut io) = server(4096, Config::default());
+    let (mut reader, mut writer) = ws.split();
+    let reading = tokio::spawn(async move { while reader.next().await.is_some() {} });
+    writer
+        .feed_fragment(Message::from("two "), false)
+        .await
+        .unwrap();
+    writer
+        .feed_fragment(Message::from("halves"), true)
+        .await
+        .unwrap();
+    let mut peer = peer();
+    let events = read_events(&mut io, &mut peer, 1).await;
+    assert_eq!(events, [Event::Message(Message::from("two halves"))]);
+    reading.abort();
+}
+
 #[tokio::test(start_paused = true)]
 async fn close_dropped_mid_write_sends_one_whole_close_and_resumes() {
     let (mut ws, mut io) = server(8, Config::default());

@@ -848,7 +848,10 @@ async fn client_refuses_garbage_a_wrong_key_and_a_cut_response() {
             .map(|_| ())
             .unwrap_err();
         match &err {
-            Error::Io(io) => assert_eq!(io.kind(), io::ErrorKind::UnexpectedEof, "cut {cut}"),
+            Error::Io(io) => {
+                assert_eq!(io.kind(), io::ErrorKind::UnexpectedEof, "cut {cut}");
+                assert!(err.to_string().contains("handshake"), "say when: {err}");
+            }
             other => panic!("cut {cut}: {other}"),
         }
     }
@@ -932,6 +935,18 @@ async fn errors_say_what_to_do_and_chain_their_source() {
     ws.send_fragment(Message::from("a"), false).await.unwrap();
     let out_of_order = ws.send(Message::from("b")).await.unwrap_err();
     assert!(matches!(out_of_order, Error::Send(_)), "{out_of_order}");
+    assert!(
+        out_of_order.to_string().contains("send_fragment"),
+        "say how to finish the open message: {out_of_order}"
+    );
+    let long_reason = ws
+        .close(CloseCode::NORMAL, &"r".repeat(124))
+        .await
+        .unwrap_err();
+    assert!(
+        long_reason.to_string().contains("123"),
+        "say the reason's limit: {long_reason}"
+    );
 
     let io_err = Error::from(io::Error::new(
         io::ErrorKind::ConnectionReset,

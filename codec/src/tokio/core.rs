@@ -388,9 +388,25 @@ where
     S: AsyncRead + AsyncWrite + Unpin,
     C: WithCore<S>,
 {
+    queue_when_room(core, side, queue).await?;
+    flush(core, side).await
+}
+
+/// Queues with `queue` once there is room (below
+/// [`Config::max_output_buffer`](crate::Config::max_output_buffer)),
+/// writing nothing more than making that room takes.
+pub(crate) async fn queue_when_room<S, C>(
+    core: &mut C,
+    side: Side,
+    queue: impl FnOnce(&mut Connection) -> Result<(), crate::SendError>,
+) -> Result<(), Error>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+    C: WithCore<S>,
+{
     poll_fn(|cx| core.with(|core| core.poll_room(cx, side))).await?;
     core.with(|core| queue(&mut core.conn))?;
-    flush(core, side).await
+    Ok(())
 }
 
 /// Writes all queued output and flushes the stream.
@@ -400,17 +416,6 @@ where
     C: WithCore<S>,
 {
     poll_fn(|cx| core.with(|core| core.poll_write_output(cx, side, 0))).await?;
-    Ok(())
-}
-
-/// Queues a whole message once there is room.
-pub(crate) async fn feed<S, C>(core: &mut C, side: Side, message: Message) -> Result<(), Error>
-where
-    S: AsyncRead + AsyncWrite + Unpin,
-    C: WithCore<S>,
-{
-    poll_fn(|cx| core.with(|core| core.poll_room(cx, side))).await?;
-    core.with(|core| core.conn.send(message))?;
     Ok(())
 }
 

@@ -14,6 +14,12 @@ pub enum Error {
     Io(io::Error),
     /// The peer broke RFC 6455; the close frame with the code it deserves
     /// was sent.
+    ///
+    /// Not returned by this crate's calls today: [`next`](super::WebSocket::next)
+    /// reports a violation as [`Event::Closed`](crate::Event::Closed), whose
+    /// [`Closed`](crate::Closed) holds the code sent and the
+    /// [`ProtocolError`], then ends. The variant is for code that turns such
+    /// a close into an error of its own, and for later versions.
     Protocol(ProtocolError),
     /// The connection is closing or closed: nothing more can be sent
     /// (RFC 6455 §5.5.1).
@@ -46,7 +52,7 @@ impl fmt::Display for Error {
             Self::Closed => f.write_str(
                 "the WebSocket connection is closing or closed: nothing more can be sent",
             ),
-            Self::Handshake(err) => write!(f, "WebSocket handshake refused: {err}"),
+            Self::Handshake(err) => write!(f, "WebSocket handshake failed: {err}"),
             Self::Rejected => f.write_str("the upgrade request was refused by the accept callback"),
             Self::Send(err) => write!(f, "not sent: {err}"),
             Self::Timeout => f.write_str(

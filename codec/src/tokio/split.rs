@@ -129,7 +129,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocketWriter<S> {
     /// Cancel-safe, strictly: dropped before it completes, the message was
     /// not queued.
     pub async fn feed(&mut self, message: Message) -> Result<(), Error> {
-        core::feed(&mut self.core, Side::Writer, message).await?;
+        core::queue_when_room(&mut self.core, Side::Writer, |conn| conn.send(message)).await?;
         self.core.with(|core| core.wake_reader());
         Ok(())
     }
@@ -142,12 +142,32 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocketWriter<S> {
     ///
     /// # Cancel safety
     ///
-    /// As [`WebSocket::send`](super::WebSocket::send).
+    /// As [`WebSocket::send_fragment`](super::WebSocket::send_fragment).
     pub async fn send_fragment(&mut self, fragment: Message, fin: bool) -> Result<(), Error> {
         core::queue_and_flush(&mut self.core, Side::Writer, |conn| {
             conn.send_fragment(fragment, fin)
         })
         .await
+    }
+
+    /// As [`WebSocket::feed_fragment`](super::WebSocket::feed_fragment):
+    /// the reader writes the fragment out if this half does not flush it.
+    ///
+    /// # Errors
+    ///
+    /// As [`WebSocket::send_fragment`](super::WebSocket::send_fragment).
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel-safe, strictly: dropped before it completes, the fragment was
+    /// not queued.
+    pub async fn feed_fragment(&mut self, fragment: Message, fin: bool) -> Result<(), Error> {
+        core::queue_when_room(&mut self.core, Side::Writer, |conn| {
+            conn.send_fragment(fragment, fin)
+        })
+        .await?;
+        self.core.with(|core| core.wake_reader());
+        Ok(())
     }
 
     /// As [`WebSocket::ping`](super::WebSocket::ping).
