@@ -707,17 +707,26 @@ impl Inflater {
         out: &mut BytesMut,
         limit: u64,
     ) -> Result<(), ProtocolError> {
-        debug_assert!(payload.len() <= ONE_CALL_INPUT && out.is_empty());
-        // The owed tail, then the payload, side by side for one call.
-        let mut input = [0u8; SYNC_TAIL.len() + ONE_CALL_INPUT];
-        let owed = if std::mem::take(&mut self.owes_tail) {
-            input[..SYNC_TAIL.len()].copy_from_slice(&SYNC_TAIL);
-            SYNC_TAIL.len()
-        } else {
-            0
+        assert!(payload.len() <= ONE_CALL_INPUT && out.is_empty());
+        // The owed tail, then the payload, side by side for one call, in
+        // room not zero-filled first (what is not written is not read).
+        let mut input = [MaybeUninit::<u8>::uninit(); SYNC_TAIL.len() + ONE_CALL_INPUT];
+        let owed = match std::mem::take(&mut self.owes_tail) {
+            true => SYNC_TAIL.len(),
+            false => 0,
         };
-        input[owed..owed + payload.len()].copy_from_slice(payload);
-        let input = &input[..owed + payload.len()];
+        let len = owed + payload.len();
+        let start = input.as_mut_ptr().cast::<u8>();
+        // SAFETY: `input` has room for the tail and `payload`, which is at
+        // most `ONE_CALL_INPUT` bytes (asserted above, and the caller's
+        // condition); the source slices do not overlap the local array.
+        // The first `len` bytes are written here, so the slice made of
+        // them is initialised.
+        let input = unsafe {
+            std::ptr::copy_nonoverlapping(SYNC_TAIL.as_ptr(), start, owed);
+            std::ptr::copy_nonoverlapping(payload.as_ptr(), start.add(owed), payload.len());
+            std::slice::from_raw_parts(start.cast_const(), len)
+        };
         let mut room = [MaybeUninit::<u8>::uninit(); ONE_CALL_OUTPUT];
         // One byte past the budget shows the message is over it.
         let room = &mut room[..limit.saturating_add(1).min(ONE_CALL_OUTPUT as u64) as usize];

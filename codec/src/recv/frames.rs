@@ -278,6 +278,10 @@ impl FrameReader {
                 ready.push_back(item);
                 continue;
             }
+            if let Some(item) = Self::whole_transformed_message(buf, &header, len, assembler) {
+                ready.push_back(item);
+                continue;
+            }
             let n = header.payload_len as usize;
             buf.advance(len);
             let route = match assembler.begin(&header, true) {
@@ -381,6 +385,32 @@ impl FrameReader {
         let mut payload = buf.split_to(len + n).freeze();
         payload.advance(len);
         Some(MessageAssembler::whole_message(text, payload, verdict))
+    }
+
+    /// If the small frame with `header` (`len` bytes) lying whole at the
+    /// front of `buf` is a transformed message on its own, as
+    /// [`MessageAssembler::transformed_whole_message`] says: its payload
+    /// unmasked where it lies and handed to the transform in one step, as
+    /// the general path hands a whole message's payload (see
+    /// [`MessageAssembler::transformed_message`]), without opening a message
+    /// or routing a frame. `None`, with nothing read, for any other frame.
+    #[inline(always)]
+    fn whole_transformed_message(
+        buf: &mut BytesMut,
+        header: &FrameHeader,
+        len: usize,
+        assembler: &mut MessageAssembler,
+    ) -> Option<Inbound> {
+        let text = assembler.transformed_whole_message(header)?;
+        // Under FUSE_MIN, so it fits a usize.
+        let n = header.payload_len as usize;
+        let payload = &mut buf[len..len + n];
+        if let Some(key) = header.mask {
+            apply_mask(payload, key, 0);
+        }
+        let item = assembler.transformed_message(text, payload);
+        buf.advance(len + n);
+        Some(item)
     }
 
     /// Reads (the rest of) a header and starts its frame.

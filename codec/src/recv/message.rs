@@ -232,6 +232,76 @@ impl MessageAssembler {
         }
     }
 
+    /// A small frame lying whole in the read buffer: if it is a transformed
+    /// message on its own with a payload (not streamed: its output is
+    /// handed out whole), `Some(text)`: the reader hands its payload to
+    /// [`transformed_message`](Self::transformed_message) without opening a
+    /// message. `None` for any other frame, which goes through
+    /// [`begin`](Self::begin). (An empty payload goes there too: its
+    /// message is ended with no payload step, however it arrives.)
+    #[inline(always)]
+    pub(super) fn transformed_whole_message(&self, header: &FrameHeader) -> Option<bool> {
+        // No message open, so the message rules hold: a transformed
+        // message's limit applies to its output.
+        let whole = header.fin
+            && matches!(header.opcode, OpCode::Text | OpCode::Binary)
+            && header.rsv != 0
+            && header.payload_len != 0
+            && !self.streaming
+            && self.open.is_none();
+        whole.then_some(header.opcode == OpCode::Text)
+    }
+
+    /// A message [`transformed_whole_message`](Self::transformed_whole_message)
+    /// accepted: `payload` (unmasked) is all of its payload. It goes through
+    /// the transform in one step, as [`transform`](Self::transform) hands a
+    /// whole message's payload, and text is checked in one shot; the
+    /// message, or the violation the general path reports.
+    #[inline]
+    pub(super) fn transformed_message(&mut self, text: bool, payload: &[u8]) -> Inbound {
+        let mut out = BytesMut::new();
+        let result = self
+            .extensions
+            .transform()
+            .message(payload, &mut out, self.max_message_size);
+        let verdict = match text {
+            true => utf8stream::check(&out),
+            false => Ok(()),
+        };
+        match (result, verdict) {
+            (Ok(()), Ok(())) => Inbound::Message(message(text, out.freeze())),
+            (result, _) => match self.judge_in_order(text, &out, result) {
+                Ok(()) => Inbound::Message(message(text, out.freeze())),
+                Err(err) => Inbound::Violation(err),
+            },
+        }
+    }
+
+    /// The verdict on a message [`transformed_message`](Self::transformed_message)
+    /// found invalid, as the general path reaches it: what came out judged
+    /// first, fed to the message's validator (as
+    /// [`after_transform`](Self::after_transform) does), then the
+    /// transform's `result` (counted from its call, the message's start),
+    /// then the end of the text (as [`end_frame`](Self::end_frame)'s
+    /// `finish`).
+    #[cold]
+    fn judge_in_order(
+        &mut self,
+        text: bool,
+        out: &[u8],
+        result: Result<(), ProtocolError>,
+    ) -> Result<(), ProtocolError> {
+        if !text {
+            return result;
+        }
+        let evidence =
+            |err: Utf8Error| ProtocolError::InvalidUtf8(InvalidUtf8::capture(&[out], 0, &err, 1));
+        self.utf8.reset();
+        self.utf8.feed(out).map_err(evidence)?;
+        result?;
+        self.utf8.finish().map_err(evidence)
+    }
+
     /// A frame with `header` starts (its header rules already checked):
     /// applies the message rules and routes its payload. `in_place`: its
     /// bytes are being read where they lie in the read buffer.
@@ -604,7 +674,10 @@ fn message(text: bool, bytes: Bytes) -> Message {
         // message's `Utf8Validator` (or, for a small whole message read in
         // place, the one-shot `utf8stream::check` or
         // `check_unmasking_in_place` over all of it, whose `Ok` verdict
-        // `whole_message` requires), which accepted all of them: a
+        // `whole_message` requires; for a small transformed message read
+        // whole, `utf8stream::check` over all of its output, or the
+        // validator fed all of it then finished, whose `Ok` verdicts
+        // `transformed_message` requires), which accepted all of them: a
         // message or piece with a rejected byte is dropped before it gets
         // here. A message is complete only after `finish` confirmed it does
         // not end inside a code point; a streamed piece starts with the
