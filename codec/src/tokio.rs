@@ -170,7 +170,8 @@ impl Encoder<Message> for WsCodec {
 /// [`Config::max_output_buffer`], `start_send` queues the message (as
 /// [`feed`](Self::feed)), `poll_flush` writes all output, and
 /// `poll_close` sends a 1000 close frame and writes it out (the peer's
-/// answer then arrives on the stream).
+/// answer then arrives on the stream; a write that makes no progress for
+/// [`Config::close_timeout`] fails with [`Error::Io`] of kind `TimedOut`).
 ///
 /// I/O: a large whole message is read straight into the buffer it is
 /// handed out in (once its header is in, room for the rest of the frame,

@@ -1445,11 +1445,7 @@ async fn close_against_a_peer_that_reads_nothing_times_out() {
         .unwrap_or_else(|_| panic!("close still waits 60 s on a peer that reads nothing"))
         .unwrap_err();
     assert!(matches!(err, Error::Timeout), "{err}");
-    assert!(
-        start.elapsed() <= Duration::from_secs(4),
-        "{:?}",
-        start.elapsed()
-    );
+    assert_eq!(start.elapsed(), Duration::from_secs(2));
     assert!(ws.next().await.is_none());
 }
 
@@ -1570,8 +1566,8 @@ async fn a_split_writers_close_to_a_peer_that_reads_nothing_ends() {
         panic!("{closed:?}")
     };
     assert_eq!(err.kind(), io::ErrorKind::TimedOut);
-    // The close timeout, then as long again for the frame's write.
-    assert_eq!(start.elapsed(), Duration::from_secs(4));
+    // The close timeout: the frame's write has stalled as long by then.
+    assert_eq!(start.elapsed(), Duration::from_secs(2));
     match reading.await.unwrap() {
         Some(Ok(Event::Closed(closed))) => assert_eq!(closed.code, CloseCode(1006)),
         other => panic!("{other:?}"),

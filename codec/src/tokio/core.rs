@@ -148,11 +148,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Core<S> {
             return Poll::Ready(Ok(()));
         }
         if self.output_abandoned {
-            return Poll::Ready(Err(io::Error::new(
-                io::ErrorKind::TimedOut,
-                "the connection closed with output unwritten: the peer read nothing \
-                 for the close timeout (Config::close_timeout)",
-            )));
+            return Poll::Ready(Err(abandoned_output()));
         }
         // The caller's waker is registered only when the stream is not
         // ready, and the stream is then polled again: a wakeup between
@@ -231,6 +227,25 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Core<S> {
         deadline.as_mut().poll(cx).is_ready()
     }
 
+    /// Gives up the output a peer reading nothing left unwritten: writes
+    /// still waiting for it fail (with [`abandoned_output`]'s error) instead
+    /// of waiting forever.
+    pub(crate) fn abandon_output(&mut self) {
+        self.output_abandoned = true;
+        self.write_waker.wake_by_ref();
+    }
+
+    /// Whether a close frame's write stalled past
+    /// [`closing_write_expired`](Self::closing_write_expired): given up
+    /// then, as the reader gives it up.
+    pub(crate) fn close_write_given_up(&mut self, cx: &mut Context<'_>) -> bool {
+        if !self.closing_write_expired(cx) {
+            return false;
+        }
+        self.abandon_output();
+        true
+    }
+
     /// Sleeps until the connection's next deadline, and handles what ran
     /// out (keepalive ping, idle or close timeout).
     fn poll_timer(&mut self, cx: &mut Context<'_>) {
@@ -273,23 +288,25 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Core<S> {
                 // A write error (the peer gone) is no reason to withhold
                 // the close: it is reported all the same, and so is a write
                 // that a peer reading nothing stalls for the close timeout.
+                // The shutdown (which may write: TLS's close_notify) is
+                // held to the same bound.
                 let written = self.poll_write_output(cx, Side::Reader, 0).is_ready();
-                if !written {
+                let server = self.conn.role() == Role::Server;
+                // Best effort: the peer may already be gone, and an error
+                // ends the shutdown as well as success.
+                let shut = !server
+                    || self.shut_down
+                    || (written && Pin::new(&mut self.io).poll_shutdown(cx).is_ready());
+                if !written || !shut {
                     if !self.closing_write_expired(cx) {
                         return Poll::Pending;
                     }
-                    self.output_abandoned = true;
-                    self.write_waker.wake_by_ref();
-                }
-                if self.conn.role() == Role::Server && !self.shut_down {
-                    // Best effort: the peer may already be gone. After a
-                    // stalled write the shutdown could stall too: dropping
-                    // the stream ends it.
-                    if written {
-                        let _ = ready!(Pin::new(&mut self.io).poll_shutdown(cx));
+                    if !written {
+                        self.abandon_output();
                     }
-                    self.shut_down = true;
                 }
+                // Given up or done: dropping the stream ends a stalled one.
+                self.shut_down |= server;
                 return Poll::Ready(self.closing.take().map(Ok));
             }
             self.poll_timer(cx);
@@ -314,8 +331,16 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Core<S> {
             if self.conn.state() == State::Closed || self.eof {
                 return Poll::Ready(None);
             }
-            if let Poll::Ready(Err(err)) = self.poll_write_output(cx, Side::Reader, 0) {
-                return Poll::Ready(Some(Err(err.into())));
+            match self.poll_write_output(cx, Side::Reader, 0) {
+                Poll::Ready(Err(err)) => return Poll::Ready(Some(Err(err.into()))),
+                // Our close frame waits behind a peer that reads nothing:
+                // the write's stall clock runs from now, so the close
+                // timeout's close finds it stalled as long and gives it up
+                // at once (`close` ends at the close timeout, not twice it).
+                Poll::Pending if self.conn.state() == State::CloseSent => {
+                    let _ = self.closing_write_expired(cx);
+                }
+                _ => {}
             }
             // Room as the connection asks for it: the rest of a large
             // frame is read straight into the room it will be handed out
@@ -440,6 +465,9 @@ where
     core.with(|core| match core.conn.state() {
         State::Open => core.conn.close(code, reason),
         State::CloseSent => Ok(()),
+        // Closed, its event not yet returned: a close dropped after the
+        // answer (or the timeout) came resumes to return it.
+        State::Closed if core.closing.is_some() => Ok(()),
         State::Closed => Err(crate::SendError::Closed),
     })?;
     Ok(())
@@ -486,4 +514,14 @@ where
             None => return Err(Error::Io(io::ErrorKind::UnexpectedEof.into())),
         }
     }
+}
+
+/// The error of a write whose output was given up: the peer read nothing
+/// for the close timeout.
+pub(crate) fn abandoned_output() -> io::Error {
+    io::Error::new(
+        io::ErrorKind::TimedOut,
+        "the connection closed with output unwritten: the peer read nothing \
+         for the close timeout (Config::close_timeout)",
+    )
 }

@@ -7,7 +7,7 @@
 
 use std::{
     pin::Pin,
-    task::{ready, Context, Poll},
+    task::{Context, Poll},
 };
 
 use ::tokio::io::{AsyncRead, AsyncWrite};
@@ -15,20 +15,31 @@ use futures_core::Stream;
 use futures_sink::Sink;
 
 use super::{
-    core::{Core, Side, WithCore},
+    core::{abandoned_output, Core, Side, WithCore},
     Error, WebSocket, WebSocketReader, WebSocketWriter,
 };
 use crate::{CloseCode, Event, Message, State};
 
+/// Sends our close frame and writes it out. `bounded`: this task alone
+/// polls the connection (a whole `WebSocket`), so it gives the write up as
+/// the reader would, once it made no progress for
+/// [`Config::close_timeout`](crate::Config::close_timeout); a split
+/// writer leaves that to its reader.
 fn poll_close<S: AsyncRead + AsyncWrite + Unpin>(
     core: &mut Core<S>,
     cx: &mut Context<'_>,
+    bounded: bool,
 ) -> Poll<Result<(), Error>> {
     if core.conn.state() == State::Open {
         core.conn.close(CloseCode::NORMAL, "")?;
     }
-    ready!(core.poll_write_output(cx, Side::Writer, 0))?;
-    Poll::Ready(Ok(()))
+    match core.poll_write_output(cx, Side::Writer, 0) {
+        Poll::Pending if bounded && core.close_write_given_up(cx) => {
+            Poll::Ready(Err(abandoned_output().into()))
+        }
+        Poll::Pending => Poll::Pending,
+        Poll::Ready(result) => Poll::Ready(result.map_err(Error::from)),
+    }
 }
 
 fn start_send<S: AsyncRead + AsyncWrite + Unpin>(
@@ -41,7 +52,7 @@ fn start_send<S: AsyncRead + AsyncWrite + Unpin>(
 }
 
 macro_rules! stream_and_sink {
-    ($stream:ident, $sink:ident, $field:ident) => {
+    ($stream:ident, $sink:ident, $field:ident, $bounded_close:expr) => {
         impl<S: AsyncRead + AsyncWrite + Unpin> Stream for $stream<S> {
             type Item = Result<Event, Error>;
 
@@ -82,11 +93,12 @@ macro_rules! stream_and_sink {
                 mut self: Pin<&mut Self>,
                 cx: &mut Context<'_>,
             ) -> Poll<Result<(), Error>> {
-                self.$field.with(|core| poll_close(core, cx))
+                self.$field
+                    .with(|core| poll_close(core, cx, $bounded_close))
             }
         }
     };
 }
 
-stream_and_sink!(WebSocket, WebSocket, core);
-stream_and_sink!(WebSocketReader, WebSocketWriter, core);
+stream_and_sink!(WebSocket, WebSocket, core, true);
+stream_and_sink!(WebSocketReader, WebSocketWriter, core, false);
