@@ -534,9 +534,18 @@ fn random_streams_give_the_same_events_every_way() {
                 None => 16,
             },
         };
-        let config = Config::builder().max_message_size(limit).build();
+        let max_frame = match rng.below(4) {
+            0 => rng.below(300) as u64,
+            _ => 1 << 20,
+        };
+        let config = Config::builder()
+            .max_message_size(limit)
+            .max_frame_size(max_frame)
+            .build();
         same_every_way_as(
-            &format!("round {round}: {role:?} {params:?} limit {limit} {input:02x?}"),
+            &format!(
+                "round {round}: {role:?} {params:?} limit {limit} frame {max_frame} {input:02x?}"
+            ),
             role,
             config,
             Some(params),
@@ -620,6 +629,108 @@ fn output_around_the_stack_room() {
                     }
                 }
             }
+        }
+    }
+}
+
+/// A small compressed frame at every offset across the end of the
+/// reader's 4 KiB window of one read (and after a frame longer than it):
+/// the same every way, read through `receive` and `read_buf`.
+#[test]
+#[cfg_attr(miri, ignore)]
+fn across_the_window_of_one_read() {
+    let messages: [(&str, &[u8]); 3] = [
+        ("valid", b"small and whole"),
+        ("invalid", b"small \xFF whole"),
+        ("cut", b"small \xE2\x82"),
+    ];
+    for (what, text) in messages {
+        let compressed = client(FIN | RSV1 | TEXT, &sync_compressed(text, 6));
+        for first_len in [4000, 5000] {
+            let first = client(FIN | BINARY, &vec![b'b'; first_len]);
+            for pad in 0..=(4096 + 300 - first.len().min(4096 + 200)) {
+                if first_len == 5000 && pad > 120 {
+                    break;
+                }
+                let mut input = first.clone();
+                // Plain ping frames of 6 to 131 bytes as padding.
+                let mut left = pad;
+                while left > 0 {
+                    let n = left.min(131);
+                    if n < 6 {
+                        input.extend(client(FIN | PING, b""));
+                        input.truncate(input.len());
+                        break;
+                    }
+                    input.extend(client(FIN | PING, &vec![b'p'; n - 6]));
+                    left -= n;
+                }
+                input.extend(&compressed);
+                input.extend(client(FIN | RSV1 | TEXT, &sync_compressed(b"next", 6)));
+                let make =
+                    || Connection::with_deflate(Role::Server, Config::default(), Some(NO_TAKEOVER));
+                let whole = drive_connection(&make, &input, &[]);
+                let via_read_buf = drive_connection(&make, &input, &[0]);
+                assert!(
+                    via_read_buf == whole,
+                    "{what} {first_len} pad {pad}: read_buf"
+                );
+                if pad % 16 == 0 {
+                    let bytewise: Vec<usize> = (1..input.len()).collect();
+                    assert!(
+                        drive_connection(&make, &input, &bytewise) == whole,
+                        "{what} pad {pad}: byte by byte"
+                    );
+                }
+                let step: Vec<usize> = (1..input.len()).step_by(97).collect();
+                assert!(
+                    drive_connection(&make, &input, &step) == whole,
+                    "{what} pad {pad}: every 97"
+                );
+                let messages = whole
+                    .0
+                    .iter()
+                    .filter(|e| matches!(e, Event::Message(_)))
+                    .count();
+                let closed = closed_code(&whole.0);
+                match what {
+                    "valid" => assert_eq!((messages, closed), (3, None), "{what} pad {pad}"),
+                    _ => assert_eq!((messages, closed), (1, Some(1007)), "{what} pad {pad}"),
+                }
+            }
+        }
+    }
+}
+
+/// Without context takeover, a peer whose messages refer back to earlier
+/// ones (it kept its context) fails at the first that does, every way.
+#[test]
+#[cfg_attr(miri, ignore)]
+fn referring_back_without_context_takeover_fails_the_same_every_way() {
+    let mut stream = flate2::Compress::new(flate2::Compression::new(9), false);
+    let mut input = Vec::new();
+    let texts: [&[u8]; 3] = [b"repeat after me, repeat", b"repeat after me, repeat", b"x"];
+    for text in texts {
+        input.extend(client(FIN | RSV1 | TEXT, &sync_message(&mut stream, text)));
+    }
+    for params in [NO_TAKEOVER, TAKEOVER] {
+        let events = same_every_way_as(
+            "refers back",
+            Role::Server,
+            Config::default(),
+            Some(params),
+            &input,
+        );
+        let messages = events
+            .iter()
+            .filter(|e| matches!(e, Event::Message(_)))
+            .count();
+        match params.client_no_context_takeover {
+            true => {
+                assert_eq!(messages, 1, "{events:?}");
+                assert_eq!(closed_code(&events), Some(1007), "{events:?}");
+            }
+            false => assert_eq!((messages, closed_code(&events)), (3, None), "{events:?}"),
         }
     }
 }
