@@ -10,7 +10,10 @@
 //! the inflated size, invalid text at the start, middle and end with
 //! corruption or an overrun after it, RSV bits the extension does not
 //! define or with no extension, streaming, context takeover across many
-//! messages, and random streams of all of these.
+//! messages (and a peer referring back without it), output around the
+//! 4 KiB stack room, the frame at every offset across the reader's 4 KiB
+//! window, and random streams of all of these with fragments, closes and
+//! frame, message and output limits. (`SEED=n` reseeds the random ones.)
 #![cfg(feature = "deflate")]
 
 mod common;
@@ -541,6 +544,7 @@ fn random_streams_give_the_same_events_every_way() {
         let config = Config::builder()
             .max_message_size(limit)
             .max_frame_size(max_frame)
+            .max_output_buffer([1 << 20, 8, 64][rng.below(3)])
             .build();
         same_every_way_as(
             &format!(
