@@ -238,6 +238,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Core<S> {
     /// Whether a close frame's write stalled past
     /// [`closing_write_expired`](Self::closing_write_expired): given up
     /// then, as the reader gives it up.
+    #[cfg(feature = "futures")]
     pub(crate) fn close_write_given_up(&mut self, cx: &mut Context<'_>) -> bool {
         if !self.closing_write_expired(cx) {
             return false;
