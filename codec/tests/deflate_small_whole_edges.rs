@@ -105,7 +105,7 @@ fn oracle(text: bool, payload: &[u8], limit: u64) -> Result<Message, u16> {
     let Some(data) = reference_inflate(payload) else {
         // What came out before the data failed is judged first, then the
         // limit, then the failure.
-        let before = inflated_before_failing_bytes(payload);
+        let before = inflated_before_failing_bytes(payload, 1 << 16);
         let within = &before[..before.len().min(limit as usize + 1)];
         if text && std::str::from_utf8(within).is_err_and(|e| e.error_len().is_some()) {
             return Err(1007);
@@ -130,25 +130,6 @@ fn oracle(text: bool, payload: &[u8], limit: u64) -> Result<Message, u16> {
         true => Message::from(String::from_utf8(data).expect("checked")),
         false => Message::from(data),
     })
-}
-
-/// What miniz_oxide inflates of `payload` (no tail) before it stops or
-/// fails.
-fn inflated_before_failing_bytes(payload: &[u8]) -> Vec<u8> {
-    use miniz_oxide::inflate::core::{decompress, inflate_flags::*, DecompressorOxide};
-    let mut inflater = DecompressorOxide::new();
-    let mut out = vec![0; 1 << 16];
-    let (mut taken, mut made) = (0, 0);
-    let flags = TINFL_FLAG_HAS_MORE_INPUT | TINFL_FLAG_USING_NON_WRAPPING_OUTPUT_BUF;
-    loop {
-        let (_, used, wrote) = decompress(&mut inflater, &payload[taken..], &mut out, made, flags);
-        taken += used;
-        made += wrote;
-        if used == 0 && wrote == 0 {
-            out.truncate(made);
-            return out;
-        }
-    }
 }
 
 fn closed_code(events: &[Event]) -> Option<u16> {

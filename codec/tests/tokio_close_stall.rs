@@ -15,6 +15,8 @@
 //! close; a server whose stream's shutdown writes (TLS's close_notify).
 #![cfg(feature = "futures")]
 
+mod common;
+
 use std::{
     future::{poll_fn, Future},
     io,
@@ -34,50 +36,10 @@ use wsframe::{
     CloseCode, Config, Event, Message, Role, SendError, State,
 };
 
-const MASK: [u8; 4] = [0x37, 0xFA, 0x21, 0x3D];
-const TEXT: u8 = 0x1;
-const BINARY: u8 = 0x2;
-const CONTINUATION: u8 = 0x0;
-const CLOSE: u8 = 0x8;
-const PING: u8 = 0x9;
-const FIN: u8 = 0x80;
-
-/// A frame as a client sends it (RFC 6455 §5.2, masked by §5.3 by hand).
-fn masked(first: u8, payload: &[u8]) -> Vec<u8> {
-    assert!(payload.len() <= 125, "short frames only");
-    let mut out = vec![first, 0x80 | payload.len() as u8];
-    out.extend_from_slice(&MASK);
-    out.extend(payload.iter().enumerate().map(|(i, b)| b ^ MASK[i % 4]));
-    out
-}
-
-fn close_payload(code: u16, reason: &str) -> Vec<u8> {
-    let mut payload = code.to_be_bytes().to_vec();
-    payload.extend_from_slice(reason.as_bytes());
-    payload
-}
-
-/// The unmasked frames a server wrote (RFC 6455 §5.2), `(first byte,
-/// payload)`; panics on a cut frame at the end.
-fn parse_server_frames(mut buf: &[u8]) -> Vec<(u8, Vec<u8>)> {
-    let mut frames = Vec::new();
-    while !buf.is_empty() {
-        assert!(buf.len() >= 2, "cut frame: {buf:02x?}");
-        assert_eq!(buf[1] & 0x80, 0, "a server frame is never masked (§5.1)");
-        let (len, header) = match buf[1] & 0x7F {
-            126 => (u16::from_be_bytes([buf[2], buf[3]]) as usize, 4),
-            127 => (
-                u64::from_be_bytes(buf[2..10].try_into().unwrap()) as usize,
-                10,
-            ),
-            n => (n as usize, 2),
-        };
-        assert!(buf.len() >= header + len, "cut frame: {buf:02x?}");
-        frames.push((buf[0], buf[header..header + len].to_vec()));
-        buf = &buf[header + len..];
-    }
-    frames
-}
+use common::{
+    client as masked, close_payload, parse_server_frames, BINARY, CLOSE, CONT as CONTINUATION, FIN,
+    PING, TEXT,
+};
 
 fn server(pipe: usize, config: Config) -> (WebSocket<DuplexStream>, DuplexStream) {
     let (ours, theirs) = duplex(pipe);
@@ -133,7 +95,7 @@ async fn a_byte_every_close_timeout_less_1ms_gets_the_messages_and_the_reply() {
     let message = Message::from(vec![7u8; 60]);
     let fed = fill_output(&mut ws, &message).await;
     assert!(fed >= 3, "{fed}");
-    peer.write_all(&masked(FIN | CLOSE, &close_payload(1000, "")))
+    peer.write_all(&masked(FIN | CLOSE, &close_payload(1000, b"")))
         .await
         .unwrap();
     let server_side = tokio::spawn(async move {
@@ -146,7 +108,7 @@ async fn a_byte_every_close_timeout_less_1ms_gets_the_messages_and_the_reply() {
     let wire = read_slowly(&mut peer, JUST_UNDER).await;
     let frames = parse_server_frames(&wire);
     let (reply, messages) = frames.split_last().unwrap();
-    assert_eq!(reply, &(FIN | CLOSE, close_payload(1000, "")));
+    assert_eq!(reply, &(FIN | CLOSE, close_payload(1000, b"")));
     assert_eq!(messages.len(), fed);
     assert!(messages.iter().all(|m| *m == (FIN | BINARY, vec![7u8; 60])));
     let events = server_side.await.unwrap();
@@ -202,7 +164,7 @@ async fn a_byte_every_close_timeout_less_1ms_gets_close_s_own_frame() {
     let wire = read_slowly(&mut peer, JUST_UNDER).await;
     let frames = parse_server_frames(&wire);
     let (close, messages) = frames.split_last().unwrap();
-    assert_eq!(close, &(FIN | CLOSE, close_payload(1000, "done")));
+    assert_eq!(close, &(FIN | CLOSE, close_payload(1000, b"done")));
     assert_eq!(messages.len(), fed);
     let (result, ws) = closing.await.unwrap();
     assert!(matches!(result, Err(Error::Timeout)), "{result:?}");
@@ -257,7 +219,7 @@ async fn the_reply_is_given_up_while_the_peer_pings_and_reads_nothing() {
         .await
         .unwrap();
     peer_writes
-        .write_all(&masked(FIN | CLOSE, &close_payload(1000, "")))
+        .write_all(&masked(FIN | CLOSE, &close_payload(1000, b"")))
         .await
         .unwrap();
     let flooding = tokio::spawn(async move {
@@ -293,7 +255,7 @@ async fn without_a_close_timeout_the_reply_waits_forever_without_spinning() {
     let (mut ws, mut peer) = server(8, config(None));
     let message = Message::from(vec![1u8; 60]);
     fill_output(&mut ws, &message).await;
-    peer.write_all(&masked(FIN | CLOSE, &close_payload(1000, "")))
+    peer.write_all(&masked(FIN | CLOSE, &close_payload(1000, b"")))
         .await
         .unwrap();
     let mut polls = 0;
@@ -380,7 +342,7 @@ async fn close_dropped_after_the_answer_and_called_again_returns_the_answer() {
     let (mut ws, mut peer) = server(8, config(Some(close_timeout)));
     let message = Message::from(vec![1u8; 60]);
     fill_output(&mut ws, &message).await;
-    peer.write_all(&masked(FIN | CLOSE, &close_payload(1000, "")))
+    peer.write_all(&masked(FIN | CLOSE, &close_payload(1000, b"")))
         .await
         .unwrap();
     let first = timeout(Duration::from_millis(500), ws.close(CloseCode(1000), "")).await;
@@ -457,7 +419,7 @@ async fn both_split_halves_waiting_end_when_the_write_is_given_up() {
     });
     tokio::task::yield_now().await;
     let start = Instant::now();
-    peer.write_all(&masked(FIN | CLOSE, &close_payload(1000, "")))
+    peer.write_all(&masked(FIN | CLOSE, &close_payload(1000, b"")))
         .await
         .unwrap();
     let reading = tokio::spawn(async move {
@@ -510,7 +472,7 @@ async fn after_the_write_is_given_up_every_call_answers_at_once() {
     let (mut ws, mut peer) = server(8, config(Some(close_timeout)));
     let message = Message::from(vec![1u8; 60]);
     fill_output(&mut ws, &message).await;
-    peer.write_all(&masked(FIN | CLOSE, &close_payload(1000, "")))
+    peer.write_all(&masked(FIN | CLOSE, &close_payload(1000, b"")))
         .await
         .unwrap();
     let closed = timeout(Duration::from_secs(60), ws.next()).await.unwrap();
@@ -698,7 +660,7 @@ async fn feed_fragment_after_close_is_refused_at_once() {
         frames,
         [
             (BINARY, vec![1u8; 10]),
-            (FIN | CLOSE, close_payload(1000, "")),
+            (FIN | CLOSE, close_payload(1000, b"")),
         ]
     );
 }
@@ -770,7 +732,7 @@ async fn a_shutdown_that_writes_does_not_hold_the_close_forever() {
     );
     // A 4-byte frame, then our 4-byte reply: the 8-byte pipe is full.
     ws.send(Message::from(vec![1u8, 2])).await.unwrap();
-    peer.write_all(&masked(FIN | CLOSE, &close_payload(1000, "")))
+    peer.write_all(&masked(FIN | CLOSE, &close_payload(1000, b"")))
         .await
         .unwrap();
     let start = Instant::now();

@@ -16,6 +16,8 @@
 //! type's `Display`, `source()` and `io::Error` kinds.
 #![cfg(feature = "tokio")]
 
+mod common;
+
 use std::{error::Error as _, io, time::Duration};
 
 use bytes::Bytes;
@@ -29,60 +31,9 @@ use wsframe::{
     CloseCode, Config, Event, Message, Role,
 };
 
-const MASK: [u8; 4] = [0x37, 0xFA, 0x21, 0x3D];
-const TEXT: u8 = 0x1;
-const BINARY: u8 = 0x2;
-const CLOSE: u8 = 0x8;
-const PING: u8 = 0x9;
-const PONG: u8 = 0xA;
-const FIN: u8 = 0x80;
-
-/// A frame as a client sends it (RFC 6455 §5.2, masked by §5.3 by hand).
-fn masked(first: u8, payload: &[u8]) -> Vec<u8> {
-    let mut out = vec![first];
-    match payload.len() {
-        n @ 0..=125 => out.push(0x80 | n as u8),
-        n @ 126..=0xFFFF => {
-            out.push(0x80 | 126);
-            out.extend_from_slice(&(n as u16).to_be_bytes());
-        }
-        n => {
-            out.push(0x80 | 127);
-            out.extend_from_slice(&(n as u64).to_be_bytes());
-        }
-    }
-    out.extend_from_slice(&MASK);
-    out.extend(payload.iter().enumerate().map(|(i, b)| b ^ MASK[i % 4]));
-    out
-}
-
-fn close_payload(code: u16, reason: &str) -> Vec<u8> {
-    let mut payload = code.to_be_bytes().to_vec();
-    payload.extend_from_slice(reason.as_bytes());
-    payload
-}
-
-/// One unmasked frame as a server writes it, parsed by RFC 6455 §5.2:
-/// `(first byte, payload, frame length)`, or `None` if `buf` holds less.
-fn parse_server_frame(buf: &[u8]) -> Option<(u8, Vec<u8>, usize)> {
-    let (&first, rest) = buf.split_first()?;
-    let (&second, rest) = rest.split_first()?;
-    assert_eq!(second & 0x80, 0, "a server frame is never masked (§5.1)");
-    assert_eq!(first & 0x70, 0, "no extension negotiated: RSV bits are 0");
-    let (len, header) = match second & 0x7F {
-        126 => (
-            u16::from_be_bytes(rest.get(..2)?.try_into().unwrap()) as usize,
-            4,
-        ),
-        127 => (
-            u64::from_be_bytes(rest.get(..8)?.try_into().unwrap()) as usize,
-            10,
-        ),
-        n => (n as usize, 2),
-    };
-    let payload = buf.get(header..header + len)?;
-    Some((first, payload.to_vec(), header + len))
-}
+use common::{
+    client as masked, close_payload, parse_server_frame, BINARY, CLOSE, FIN, PING, PONG, TEXT,
+};
 
 /// The peer's side: a raw byte pipe and what it has read but not parsed.
 struct RawPeer {
@@ -238,7 +189,7 @@ async fn frames_until_close(peer: &mut RawPeer, read_size: usize) -> Vec<(u8, Ve
         let is_close = frame.0 & 0x0F == CLOSE;
         frames.push(frame);
         if is_close {
-            peer.send(&masked(FIN | CLOSE, &close_payload(1000, "")))
+            peer.send(&masked(FIN | CLOSE, &close_payload(1000, b"")))
                 .await;
             break;
         }
@@ -279,7 +230,7 @@ async fn send_dropped_at_every_turn_never_cuts_a_message() {
     let (frames, _peer) = reader.await.unwrap();
     let (close, messages) = frames.split_last().unwrap();
     assert_eq!(close.0, FIN | CLOSE);
-    assert_eq!(close.1, close_payload(1000, "done"));
+    assert_eq!(close.1, close_payload(1000, b"done"));
     let mut tried = 0..80;
     let mut on_wire = Vec::new();
     for (first, bytes) in messages {
@@ -360,7 +311,7 @@ async fn close_dropped_at_every_turn_sends_one_close_and_returns_the_answer() {
     assert_eq!(dropped, 5);
     let answer = tokio::spawn(async move {
         let frame = peer.frame(1).await.unwrap();
-        peer.send(&masked(FIN | CLOSE, &close_payload(1001, "ok")))
+        peer.send(&masked(FIN | CLOSE, &close_payload(1001, b"ok")))
             .await;
         let after = peer.frame(1).await;
         (frame, after)
@@ -372,7 +323,7 @@ async fn close_dropped_at_every_turn_sends_one_close_and_returns_the_answer() {
     assert_eq!(closed.reason, "ok");
     drop(ws);
     let (frame, after) = answer.await.unwrap();
-    assert_eq!(frame, (FIN | CLOSE, close_payload(1001, "going")));
+    assert_eq!(frame, (FIN | CLOSE, close_payload(1001, b"going")));
     assert_eq!(after, None, "a second close frame, or more, was written");
 }
 
@@ -413,7 +364,7 @@ async fn keepalive_fires_on_time_while_next_keeps_being_dropped() {
         vec![
             (5, FIN | PING, vec![]),
             (10, FIN | PING, vec![]),
-            (12, FIN | CLOSE, close_payload(1001, "idle timeout")),
+            (12, FIN | CLOSE, close_payload(1001, b"idle timeout")),
         ]
     );
 }
@@ -464,11 +415,11 @@ async fn the_reader_answers_pings_alone_and_outlives_the_writer() {
     drop(writer);
     peer.send(&masked(FIN | PING, b"after")).await;
     assert_eq!(peer.frame(7).await, Some((FIN | PONG, b"after".to_vec())));
-    peer.send(&masked(FIN | CLOSE, &close_payload(1000, "bye")))
+    peer.send(&masked(FIN | CLOSE, &close_payload(1000, b"bye")))
         .await;
     assert_eq!(
         peer.frame(7).await,
-        Some((FIN | CLOSE, close_payload(1000, ""))),
+        Some((FIN | CLOSE, close_payload(1000, b""))),
         "the close's code is echoed (§5.5.1)"
     );
     let (pings, closed) = within("reader", reading).await.unwrap();
@@ -497,7 +448,7 @@ async fn the_writer_works_alone_after_the_reader_is_dropped() {
     for (i, (first, bytes)) in frames[..20].iter().enumerate() {
         assert_eq!((*first, bytes), (FIN | BINARY, &payload(i)));
     }
-    assert_eq!(frames[20], (FIN | CLOSE, close_payload(1000, "w")));
+    assert_eq!(frames[20], (FIN | CLOSE, close_payload(1000, b"w")));
 }
 
 /// The writer closes while the reader awaits `next`: the reader gets the
@@ -518,13 +469,13 @@ async fn the_writer_closes_while_the_reader_waits() {
         .unwrap();
     assert_eq!(
         peer.frame(5).await,
-        Some((FIN | CLOSE, close_payload(4000, "app")))
+        Some((FIN | CLOSE, close_payload(4000, b"app")))
     );
     assert!(matches!(
         writer.send(Message::from("late")).await,
         Err(Error::Closed)
     ));
-    peer.send(&masked(FIN | CLOSE, &close_payload(4000, "ok")))
+    peer.send(&masked(FIN | CLOSE, &close_payload(4000, b"ok")))
         .await;
     let (first, second) = within("reader", reading).await.unwrap();
     match first {
@@ -591,7 +542,7 @@ async fn send_waits_for_a_peer_that_does_not_read() {
         let mut count = 0;
         while let Some((first, bytes)) = peer.frame(512).await {
             if first & 0x0F == CLOSE {
-                peer.send(&masked(FIN | CLOSE, &close_payload(1000, "")))
+                peer.send(&masked(FIN | CLOSE, &close_payload(1000, b"")))
                     .await;
                 break;
             }
@@ -623,7 +574,7 @@ async fn send_waits_for_a_peer_that_does_not_read() {
 async fn a_peer_that_closes_and_vanishes_is_a_close_then_the_end() {
     let (mut ws, mut peer) = server(1 << 16, Config::default());
     peer.send(&masked(FIN | TEXT, b"last words")).await;
-    peer.send(&masked(FIN | CLOSE, &close_payload(1000, "bye")))
+    peer.send(&masked(FIN | CLOSE, &close_payload(1000, b"bye")))
         .await;
     drop(peer);
     let mut events = Vec::new();
@@ -981,7 +932,7 @@ async fn errors_say_what_to_do_and_chain_their_source() {
 #[tokio::test]
 async fn after_the_peers_close_next_stays_none_and_send_is_closed() {
     let (mut ws, mut peer) = server(1 << 16, Config::default());
-    peer.send(&masked(FIN | CLOSE, &close_payload(1000, "")))
+    peer.send(&masked(FIN | CLOSE, &close_payload(1000, b"")))
         .await;
     assert!(matches!(
         within("close", ws.next()).await,
@@ -1000,7 +951,7 @@ async fn after_the_peers_close_next_stays_none_and_send_is_closed() {
     ));
     assert_eq!(
         peer.frame(64).await,
-        Some((FIN | CLOSE, close_payload(1000, "")))
+        Some((FIN | CLOSE, close_payload(1000, b"")))
     );
     assert_eq!(peer.frame(64).await, None);
 }
@@ -1190,7 +1141,7 @@ async fn a_close_after_a_dropped_large_send_follows_the_whole_message() {
         frames[0] == (FIN | BINARY, big),
         "the message is cut or changed"
     );
-    assert_eq!(frames[1], (FIN | CLOSE, close_payload(1000, "after")));
+    assert_eq!(frames[1], (FIN | CLOSE, close_payload(1000, b"after")));
 }
 
 /// `close` dropped while it waits for the answer; the peer's answer is
@@ -1202,11 +1153,11 @@ async fn close_dropped_while_waiting_leaves_the_answer_to_next() {
     assert!(waited.is_err(), "no answer was sent");
     assert_eq!(
         peer.frame(64).await,
-        Some((FIN | CLOSE, close_payload(1000, "")))
+        Some((FIN | CLOSE, close_payload(1000, b"")))
     );
     peer.send(&masked(FIN | TEXT, b"dropped after our close (5.5.1)"))
         .await;
-    peer.send(&masked(FIN | CLOSE, &close_payload(1000, "")))
+    peer.send(&masked(FIN | CLOSE, &close_payload(1000, b"")))
         .await;
     let mut events = Vec::new();
     while let Some(event) = within("next", ws.next()).await {
@@ -1299,7 +1250,7 @@ async fn the_sink_and_stream_speak_the_rfc() {
     for (i, (first, bytes)) in frames[..5].iter().enumerate() {
         assert_eq!((*first, bytes), (FIN | BINARY, &payload(i)));
     }
-    assert_eq!(frames[5], (FIN | CLOSE, close_payload(1000, "")));
+    assert_eq!(frames[5], (FIN | CLOSE, close_payload(1000, b"")));
     let mut events = Vec::new();
     while let Some(event) = within("stream", StreamExt::next(&mut ws)).await {
         events.push(event.unwrap());
@@ -1406,7 +1357,7 @@ async fn a_close_from_a_peer_that_reads_nothing_does_not_hold_next_forever() {
     .await
     .is_ok()
     {}
-    peer.send(&masked(FIN | CLOSE, &close_payload(1000, "")))
+    peer.send(&masked(FIN | CLOSE, &close_payload(1000, b"")))
         .await;
     let start = Instant::now();
     let end = timeout(Duration::from_secs(60), ws.next())
@@ -1471,7 +1422,7 @@ async fn a_split_writer_waiting_for_room_is_refused_when_the_peer_closes() {
     });
     tokio::task::yield_now().await;
     let start = Instant::now();
-    peer.send(&masked(FIN | CLOSE, &close_payload(1000, "")))
+    peer.send(&masked(FIN | CLOSE, &close_payload(1000, b"")))
         .await;
     let reading = tokio::spawn(async move { reader.next().await });
     let (result, refused_at) = timeout(Duration::from_secs(60), waiting)
@@ -1507,7 +1458,7 @@ async fn a_slow_reader_after_its_close_still_gets_everything() {
     {
         sent += 1;
     }
-    peer.send(&masked(FIN | CLOSE, &close_payload(1000, "")))
+    peer.send(&masked(FIN | CLOSE, &close_payload(1000, b"")))
         .await;
     let server_side = tokio::spawn(async move {
         let mut events = Vec::new();
@@ -1529,7 +1480,7 @@ async fn a_slow_reader_after_its_close_still_gets_everything() {
         start.elapsed()
     );
     let (close, messages) = frames.split_last().unwrap();
-    assert_eq!(close, &(FIN | CLOSE, close_payload(1000, "")));
+    assert_eq!(close, &(FIN | CLOSE, close_payload(1000, b"")));
     assert_eq!(messages.len(), sent);
     assert!(messages
         .iter()

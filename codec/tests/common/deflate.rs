@@ -116,8 +116,14 @@ pub fn reference_inflate(payload: &[u8]) -> Option<Vec<u8>> {
 /// How much miniz_oxide inflates of `payload` (no tail) before it stops
 /// or fails.
 pub fn inflated_before_failing(payload: &[u8]) -> usize {
+    inflated_before_failing_bytes(payload, 1 << 20).len()
+}
+
+/// What miniz_oxide inflates of `payload` (no tail), into at most `room`
+/// bytes, before it stops or fails.
+pub fn inflated_before_failing_bytes(payload: &[u8], room: usize) -> Vec<u8> {
     let mut inflater = DecompressorOxide::new();
-    let mut out = vec![0; 1 << 20];
+    let mut out = vec![0; room];
     let (mut taken, mut made) = (0, 0);
     let flags = TINFL_FLAG_HAS_MORE_INPUT | TINFL_FLAG_USING_NON_WRAPPING_OUTPUT_BUF;
     loop {
@@ -125,7 +131,8 @@ pub fn inflated_before_failing(payload: &[u8]) -> usize {
         taken += used;
         made += wrote;
         if used == 0 && wrote == 0 {
-            return made;
+            out.truncate(made);
+            return out;
         }
     }
 }

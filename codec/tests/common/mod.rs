@@ -77,6 +77,43 @@ pub fn server_frames(mut out: &[u8]) -> Vec<(u8, Vec<u8>)> {
     frames
 }
 
+/// One unmasked frame as a server writes it, parsed by hand from RFC 6455
+/// §5.2 (not by the code under test): `(first byte, payload, frame
+/// length)`, or `None` if `buf` holds less.
+pub fn parse_server_frame(buf: &[u8]) -> Option<(u8, Vec<u8>, usize)> {
+    let (&first, rest) = buf.split_first()?;
+    let (&second, rest) = rest.split_first()?;
+    assert_eq!(second & 0x80, 0, "a server frame is never masked (§5.1)");
+    assert_eq!(first & 0x70, 0, "no extension negotiated: RSV bits are 0");
+    let (len, header) = match second & 0x7F {
+        126 => (
+            u16::from_be_bytes(rest.get(..2)?.try_into().unwrap()) as usize,
+            4,
+        ),
+        127 => (
+            u64::from_be_bytes(rest.get(..8)?.try_into().unwrap()) as usize,
+            10,
+        ),
+        n => (n as usize, 2),
+    };
+    let payload = buf.get(header..header + len)?;
+    Some((first, payload.to_vec(), header + len))
+}
+
+/// All the frames in `buf`, parsed as [`parse_server_frame`] does:
+/// `(first byte, payload)`; panics on a cut frame at the end.
+pub fn parse_server_frames(mut buf: &[u8]) -> Vec<(u8, Vec<u8>)> {
+    let mut frames = Vec::new();
+    while !buf.is_empty() {
+        let Some((first, payload, len)) = parse_server_frame(buf) else {
+            panic!("cut frame: {buf:02x?}");
+        };
+        frames.push((first, payload));
+        buf = &buf[len..];
+    }
+    frames
+}
+
 /// The close code of the last frame written, if it is a close frame.
 pub fn close_code_on_wire(out: &[u8]) -> Option<u16> {
     let (first, payload) = server_frames(out).pop()?;
