@@ -37,6 +37,12 @@
 //! wsframe and yawc allow messages and frames up to [`LIMIT`]. Every closure checks
 //! the count and length of what it decoded or wrote.
 //!
+//! `DEFLATE_INTERLEAVED=<rounds>` replaces criterion's groups with the
+//! decode rows run interleaved: each round runs every implementation of a
+//! row once, in turn, so a burst of another tenant's load hits all of them
+//! alike instead of one implementation's whole sample; it prints each
+//! one's median and fastest run (MiB/s) and wsframe's ratios of both.
+//!
 //! `DEFLATE_WORKLOAD=<part of a workload's name>` sets up only the workloads
 //! named so, with the same bytes, so that counting one row with callgrind
 //! (`--toggle-collect='*decode_wsframe*'`, `'*decode_floor*'`,
@@ -59,7 +65,7 @@ use std::{
         Arc,
     },
     task::{Context, Poll},
-    time::Duration,
+    time::{Duration, Instant},
 };
 
 use criterion::{
@@ -679,9 +685,71 @@ fn encode(c: &mut Criterion, workloads: &[Workload], rt: &tokio::runtime::Runtim
     }
 }
 
+/// The decode rows run interleaved, `rounds` times each (see the module
+/// docs); prints one table row per workload.
+fn decode_interleaved(workloads: &[Workload], rt: &tokio::runtime::Runtime, rounds: usize) {
+    type Run<'a> = Box<dyn Fn() -> (usize, usize) + 'a>;
+    println!("| decode (MiB/s, median / fastest of {rounds} interleaved rounds) | wsframe | wsframe read_buf | floor: inflate | floor: inflate, owned | yawc | vs floor | vs owned floor | vs yawc |");
+    println!("|---|---|---|---|---|---|---|---|---|");
+    for w in workloads {
+        let want = (w.messages.len(), w.bytes);
+        let largest = w.messages.iter().map(Vec::len).max().unwrap_or(0);
+        let lens: Vec<usize> = w.messages.iter().map(Vec::len).collect();
+        let runs: [Run<'_>; 5] = [
+            Box::new(|| decode_wsframe(black_box(&w.stream), w.text, false)),
+            Box::new(|| decode_wsframe(black_box(&w.stream), w.text, true)),
+            Box::new(|| decode_floor(black_box(&w.compressed), largest, false)),
+            Box::new(|| decode_floor_owned(black_box(&w.compressed), &lens)),
+            Box::new(|| decode_yawc(rt, black_box(&w.stream), w.text, w.messages.len())),
+        ];
+        let mut times: Vec<Vec<Duration>> = vec![Vec::with_capacity(rounds); runs.len()];
+        for _ in 0..rounds {
+            for (run, times) in runs.iter().zip(&mut times) {
+                let start = Instant::now();
+                let got = run();
+                times.push(start.elapsed());
+                assert_eq!(got, want);
+            }
+        }
+        let mib_s = |t: Duration| w.bytes as f64 / (1 << 20) as f64 / t.as_secs_f64();
+        let (median, fastest): (Vec<f64>, Vec<f64>) = times
+            .iter_mut()
+            .map(|times| {
+                times.sort();
+                (mib_s(times[times.len() / 2]), mib_s(times[0]))
+            })
+            .unzip();
+        let cell = |i: usize| format!("{:.1} / {:.1}", median[i], fastest[i]);
+        let ratio = |i: usize| {
+            format!(
+                "{:.2}x / {:.2}x",
+                median[0] / median[i],
+                fastest[0] / fastest[i]
+            )
+        };
+        println!(
+            "| {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+            w.name,
+            cell(0),
+            cell(1),
+            cell(2),
+            cell(3),
+            cell(4),
+            ratio(2),
+            ratio(3),
+            ratio(4)
+        );
+    }
+}
+
 fn benches(c: &mut Criterion) {
     let workloads = workloads();
     let rt = runtime();
+    if let Ok(rounds) = std::env::var("DEFLATE_INTERLEAVED") {
+        let rounds = rounds.parse().expect("DEFLATE_INTERLEAVED=<rounds>");
+        decode_interleaved(&workloads, &rt, rounds);
+        return;
+    }
     decode(c, &workloads, &rt);
     encode(c, &workloads, &rt);
 }
