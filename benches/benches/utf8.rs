@@ -1,9 +1,16 @@
 //! Group `utf8`: the streaming validator against std one-shot, a std-based
 //! streaming validator and one-shot simdutf8, by input kind and chunk size.
+//!
+//! `UTF8_INTERLEAVED=<rounds>` replaces criterion's groups with the same
+//! runs interleaved: each round validates every input once with each
+//! contender in turn (1 MiB each), so a burst of another tenant's load
+//! hits all of them alike; it prints, per input and chunk size, the
+//! streaming validator's ratio to one-shot simdutf8 and to the std
+//! streaming validator, by the medians and by the fastest runs.
 #![allow(missing_docs)] // criterion_group! generates undocumented public items
 
 use criterion::{black_box, criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use utf8stream::Utf8Validator;
 use wsframe_benches::{text_of_len, StdStreamingValidator, CORPORA};
 
@@ -17,8 +24,80 @@ const CHUNKS: [(usize, &str); 6] = [
     (INPUT_LEN, "whole"),
 ];
 
+/// Validates `input` in chunks of `size` with the streaming validator.
+fn utf8stream_in_chunks(input: &[u8], size: usize) {
+    let mut v = Utf8Validator::new();
+    for chunk in input.chunks(size) {
+        v.feed(chunk).unwrap();
+    }
+    v.finish().unwrap();
+}
+
+/// Validates `input` in chunks of `size` with the std-based streaming
+/// validator.
+fn std_stream_in_chunks(input: &[u8], size: usize) {
+    let mut v = StdStreamingValidator::default();
+    for chunk in input.chunks(size) {
+        assert!(v.feed(chunk));
+    }
+    assert!(v.finish());
+}
+
+/// The interleaved runs (see the module docs): one table row per input
+/// and chunk size.
+fn interleaved(rounds: usize) {
+    println!("| input | chunk | utf8stream MiB/s (median / fastest of {rounds}) | vs simdutf8 one-shot | vs std streaming |");
+    println!("|---|---|---|---|---|");
+    for (kind, seed) in CORPORA {
+        let input = text_of_len(seed, INPUT_LEN);
+        let input = &input[..];
+        for (size, label) in CHUNKS {
+            let runs: [&dyn Fn(); 3] = [
+                &|| utf8stream_in_chunks(black_box(input), size),
+                &|| assert!(simdutf8::basic::from_utf8(black_box(input)).is_ok()),
+                &|| std_stream_in_chunks(black_box(input), size),
+            ];
+            let mut times = vec![Vec::with_capacity(rounds); runs.len()];
+            for _ in 0..rounds {
+                for (run, times) in runs.iter().zip(&mut times) {
+                    let start = Instant::now();
+                    run();
+                    times.push(start.elapsed());
+                }
+            }
+            let (median, fastest): (Vec<f64>, Vec<f64>) = times
+                .iter_mut()
+                .map(|times| {
+                    times.sort();
+                    let secs = |t: Duration| t.as_secs_f64();
+                    (secs(times[times.len() / 2]), secs(times[0]))
+                })
+                .unzip();
+            let mib_s = |secs: f64| input.len() as f64 / (1 << 20) as f64 / secs;
+            let ratio = |i: usize| {
+                format!(
+                    "{:.2}x / {:.2}x",
+                    median[i] / median[0],
+                    fastest[i] / fastest[0]
+                )
+            };
+            println!(
+                "| {kind} | {label} | {:.0} / {:.0} | {} | {} |",
+                mib_s(median[0]),
+                mib_s(fastest[0]),
+                ratio(1),
+                ratio(2)
+            );
+        }
+    }
+}
+
 fn utf8(c: &mut Criterion) {
     wsframe_benches::select_kernel_from_env();
+    if let Ok(rounds) = std::env::var("UTF8_INTERLEAVED") {
+        interleaved(rounds.parse().expect("UTF8_INTERLEAVED=<rounds>"));
+        return;
+    }
     for (kind, seed) in CORPORA {
         let input = text_of_len(seed, INPUT_LEN);
         let mut group = c.benchmark_group(format!("utf8/{kind}"));
@@ -35,22 +114,10 @@ fn utf8(c: &mut Criterion) {
         });
         for (size, label) in CHUNKS {
             group.bench_with_input(BenchmarkId::new("utf8stream", label), &size, |b, &size| {
-                b.iter(|| {
-                    let mut v = Utf8Validator::new();
-                    for chunk in black_box(&input).chunks(size) {
-                        v.feed(chunk).unwrap();
-                    }
-                    v.finish().unwrap();
-                })
+                b.iter(|| utf8stream_in_chunks(black_box(&input), size))
             });
             group.bench_with_input(BenchmarkId::new("std_stream", label), &size, |b, &size| {
-                b.iter(|| {
-                    let mut v = StdStreamingValidator::default();
-                    for chunk in black_box(&input).chunks(size) {
-                        assert!(v.feed(chunk));
-                    }
-                    assert!(v.finish());
-                })
+                b.iter(|| std_stream_in_chunks(black_box(&input), size))
             });
         }
         group.finish();
