@@ -276,3 +276,75 @@ fn the_message_limit_counts_inflated_bytes_exactly() {
         }
     }
 }
+
+#[test]
+fn fragments_inflated_together_or_apart_give_the_same_events() {
+    // A compressed text message in five frames that may all arrive in one
+    // read (the reader then inflates them in one call): its events, and
+    // the frame an invalid byte is found in, are those of any other cut,
+    // with a ping between fragments keeping its place; first on the
+    // connection, or after a message that leaves the inflater its tail
+    // owed.
+    let parts: [&[u8]; 5] = [
+        b"first, ",
+        b"second \xC3\xA9, ",
+        b"third, ",
+        b"fourth, ",
+        b"end",
+    ];
+    for (bad, between, after) in (0..6 * 3 * 2).map(|i| {
+        let bad = [None, Some(0), Some(1), Some(2), Some(3), Some(4)][i % 6];
+        (bad, [None, Some(1), Some(3)][i / 6 % 3], i / 18 == 1)
+    }) {
+        {
+            let mut ours = Deflate::new();
+            let mut input = Vec::new();
+            if after {
+                input.extend(client(FIN | RSV1 | TEXT, &ours.chunk(b"before", true)));
+            }
+            let mut text = Vec::new();
+            for (i, part) in parts.iter().enumerate() {
+                let mut data = part.to_vec();
+                if bad == Some(i) {
+                    data.insert(1, 0xFF);
+                }
+                text.extend_from_slice(&data);
+                let fin = i == parts.len() - 1;
+                let first = match i {
+                    0 => RSV1 | TEXT,
+                    _ => CONT,
+                };
+                input.extend(client(
+                    if fin { FIN | first } else { first },
+                    &ours.chunk(&data, fin),
+                ));
+                if between == Some(i) {
+                    input.extend(client(FIN | PING, b"between"));
+                }
+            }
+            let (events, _) = everywhere(Config::default(), TAKEOVER, &input);
+            let pings = events
+                .iter()
+                .filter(|e| matches!(e, Event::Ping(_)))
+                .count();
+            match bad {
+                None => {
+                    let oracle = String::from_utf8(text).unwrap();
+                    assert_eq!(events.last(), Some(&Event::Message(Message::from(oracle))));
+                    assert_eq!(pings, usize::from(between.is_some()));
+                    assert_eq!(events.len(), usize::from(after) + pings + 1);
+                }
+                Some(i) => {
+                    let evidence = closed_with(&events)
+                        .and_then(|e| e.invalid_utf8().copied())
+                        .expect("1007 for the invalid byte");
+                    let offset: usize = parts[..i].iter().map(|p| p.len()).sum::<usize>() + 1;
+                    assert_eq!(evidence.offset(), offset as u64);
+                    assert_eq!(evidence.frame(), i as u32 + 1, "bad in frame {}", i + 1);
+                    // A ping before the bad fragment came out first.
+                    assert_eq!(pings, usize::from(between.is_some_and(|b| b < i)));
+                }
+            }
+        }
+    }
+}

@@ -518,6 +518,8 @@ impl DeflateParams {
                 message_out: 0,
                 ratio_eighths: DEFAULT_RATIO_EIGHTHS,
                 last_message_out: 0,
+                wants_checkpoint: false,
+                checkpoint: None,
             },
             Deflater {
                 window_bits: clamp_window_bits(ours.0),
@@ -576,6 +578,12 @@ pub(crate) struct Inflater {
     /// The last message's inflated length: the room a message kept whole
     /// grows to when it outgrows its first.
     last_message_out: u64,
+    /// The next call is several frames' payload: copy the decoder first
+    /// (see [`Inbound::checkpoint`]).
+    wants_checkpoint: bool,
+    /// The decoder as it stood before that call, for
+    /// [`Inbound::replay`].
+    checkpoint: Option<RawInflate>,
 }
 
 impl std::fmt::Debug for Inflater {
@@ -895,6 +903,9 @@ impl Inflater {
                 return (Err(InflateError::DataError), 0, 0);
             }
         }
+        if std::mem::take(&mut self.wants_checkpoint) {
+            self.checkpoint = inflater.try_clone();
+        }
         let step = inflater.inflate(input, room);
         (step.status, step.consumed, step.written)
     }
@@ -941,6 +952,40 @@ impl Inbound for Inflater {
             *out = from_vec(vec);
         }
         self.finish_message(result)
+    }
+
+    fn checkpoint(&mut self) {
+        self.wants_checkpoint = true;
+    }
+
+    fn forget_checkpoint(&mut self) {
+        self.wants_checkpoint = false;
+        self.checkpoint = None;
+    }
+
+    fn replay(&mut self, payload: &[u8], ends: &[usize], output: u64) -> Option<Vec<u64>> {
+        let mut inflater = self.checkpoint.take()?;
+        let mut room = vec![MaybeUninit::<u8>::uninit(); 32 * 1024];
+        let mut total = 0u64;
+        let mut from = 0;
+        let mut outputs = Vec::with_capacity(ends.len());
+        for &end in ends {
+            let mut input = payload.get(from..end).unwrap_or_default();
+            from = end;
+            // As the frame's own calls: until all its output is out (room
+            // left over) and its input taken, or the data ends or fails.
+            while total < output {
+                let step = inflater.inflate(input, &mut room);
+                total += step.written as u64;
+                input = &input[step.consumed..];
+                let more = step.written == room.len() || !input.is_empty() && step.consumed > 0;
+                if !matches!(step.status, Ok(Status::Ok | Status::BufError)) || !more {
+                    break;
+                }
+            }
+            outputs.push(total.min(output));
+        }
+        Some(outputs)
     }
 
     /// What the first piece is expected to inflate to, or the last

@@ -51,6 +51,25 @@ pub(crate) trait Inbound: fmt::Debug + Send {
         0
     }
 
+    /// The next [`payload`](Self::payload) call is several frames' payload:
+    /// keep where the transform stands now, so that
+    /// [`replay`](Self::replay) can tell how much each frame gives.
+    fn checkpoint(&mut self) {}
+
+    /// The checkpoint is no longer needed.
+    fn forget_checkpoint(&mut self) {}
+
+    /// From the checkpoint, `payload` (the last call's input) again, frame
+    /// by frame, each ending where `ends` says: how much output the frames
+    /// up to each end give, as their own calls would have, up to `output`
+    /// (what the call gave). `None`: not known (no checkpoint). Only on an
+    /// error path; the transform's state after it is not used again for
+    /// this message.
+    fn replay(&mut self, payload: &[u8], ends: &[usize], output: u64) -> Option<Vec<u64>> {
+        let _ = (payload, ends, output);
+        None
+    }
+
     /// A whole message's payload, its one frame arrived at once: as
     /// [`payload`](Self::payload) then [`end`](Self::end), which a transform
     /// may do in one step. Errors as [`payload`](Self::payload), `declared`

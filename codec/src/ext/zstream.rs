@@ -10,8 +10,9 @@
 use std::{ffi::c_int, mem::MaybeUninit};
 
 use libz_rs_sys::{
-    inflate, inflateEnd, inflateInit2_, inflateReset, inflateSyncPoint, z_stream, zlibVersion,
-    Z_BUF_ERROR, Z_DATA_ERROR, Z_MEM_ERROR, Z_NEED_DICT, Z_NO_FLUSH, Z_OK, Z_STREAM_END,
+    inflate, inflateCopy, inflateEnd, inflateInit2_, inflateReset, inflateSyncPoint, z_stream,
+    zlibVersion, Z_BUF_ERROR, Z_DATA_ERROR, Z_MEM_ERROR, Z_NEED_DICT, Z_NO_FLUSH, Z_OK,
+    Z_STREAM_END,
 };
 use zlib_rs::{InflateError, Status};
 
@@ -126,6 +127,30 @@ impl RawInflate {
         }
     }
 
+    /// A copy of the decoder as it stands, its state and window, to go on
+    /// from here apart from this one (zlib's `inflateCopy`); `None` if it
+    /// cannot be allocated.
+    pub(crate) fn try_clone(&mut self) -> Option<Self> {
+        let mut copy = Box::<z_stream>::default();
+        // zlib-rs refuses to copy a stream whose output pointer is null, as
+        // ours is between calls: one to a local byte passes the check, and
+        // is cleared before the byte goes (nothing is written through it).
+        let mut unused = MaybeUninit::<u8>::uninit();
+        self.stream.next_out = unused.as_mut_ptr();
+        // SAFETY: `self.stream` was initialised by `inflateInit2_` and not
+        // ended, its input pointer is null with `avail_in` 0 between calls,
+        // and its output pointer points to `unused`, live for the call;
+        // `copy` is a live, exclusively borrowed `z_stream` that zlib-rs
+        // overwrites with the source's fields and a new state of its own
+        // (allocated with the source's allocator, null here: zlib-rs's).
+        // The box is never moved out of afterwards.
+        let ret = unsafe { inflateCopy(&mut *copy, &*self.stream) };
+        self.stream.next_out = std::ptr::null_mut();
+        copy.next_out = std::ptr::null_mut();
+        copy.avail_out = 0;
+        (ret == Z_OK).then_some(Self { stream: copy })
+    }
+
     /// Where the decoder stood after the last call (zlib's `data_type`).
     pub(crate) fn state(&self) -> DecoderState {
         DecoderState(self.stream.data_type)
@@ -209,5 +234,19 @@ mod tests {
         inflater.reset();
         let (step, _) = inflate_all(&mut inflater, &[0x06]);
         assert!(matches!(step.status, Err(InflateError::DataError)));
+    }
+
+    #[test]
+    fn a_copy_goes_on_as_the_decoder_would() {
+        let mut inflater = RawInflate::new();
+        // "Hello" in a non-final fixed block, cut inside it.
+        let data = [0xF2, 0x48, 0xCD, 0xC9, 0xC9, 0x07, 0x00];
+        let (_, out) = inflate_all(&mut inflater, &data[..3]);
+        let mut copy = inflater.try_clone().expect("allocated");
+        let (_, rest) = inflate_all(&mut inflater, &data[3..]);
+        let (_, copy_rest) = inflate_all(&mut copy, &data[3..]);
+        assert_eq!([&out[..], &rest[..]].concat(), b"Hello");
+        assert_eq!(copy_rest, rest);
+        assert!(copy.at_sync_point() && inflater.at_sync_point());
     }
 }

@@ -58,6 +58,14 @@ const WINDOW: usize = 4096;
 /// larger messages never holds this many.
 pub(super) const READY_MAX: usize = 64;
 
+/// The most compressed payload held back to go through the extension with
+/// the next frame's (see [`FrameReader::deferred`]); no frame longer joins
+/// it, so it holds less than twice this.
+const DEFERRED_MAX: usize = 256 * 1024;
+
+/// The most frames whose payload is held back so.
+const DEFERRED_FRAMES_MAX: usize = 64;
+
 /// How many reads of the current size the read buffer makes room for when
 /// it must make room.
 const ROOM_FOR_READS: usize = 4;
@@ -109,10 +117,21 @@ pub(crate) struct FrameReader {
     /// pieces a read in place would give it (a streamed inflated message
     /// is handed out in the same pieces whichever way the bytes came).
     in_window: bool,
+    /// Unmasked compressed payload of the open message's frames that ended
+    /// in this read, held to go through the extension in one call with
+    /// what follows them in the read (each call has a fixed cost: zlib
+    /// copies its last 32 KiB of output into its window). Handed on before
+    /// anything else is read or reported, and at the read's end, so that
+    /// nothing is judged later than a read that brings it, in order.
+    deferred: BytesMut,
+    /// Where each frame's part of [`deferred`](Self::deferred) ends, so
+    /// that an error found in the one call's output is told in the frame
+    /// whose own call would have found it.
+    deferred_ends: Vec<usize>,
 }
 
 impl FrameReader {
-    pub(super) const fn new(role: Role, max_frame_size: u64, rsv: AllowedRsv) -> Self {
+    pub(super) fn new(role: Role, max_frame_size: u64, rsv: AllowedRsv) -> Self {
         Self {
             role,
             max_frame_size,
@@ -120,6 +139,8 @@ impl FrameReader {
             place: Place::Header,
             kept: 0,
             in_window: false,
+            deferred: BytesMut::new(),
+            deferred_ends: Vec::new(),
         }
     }
 
@@ -147,6 +168,44 @@ impl FrameReader {
     pub(super) fn stop(&mut self) {
         self.place = Place::Stopped;
         self.kept = 0;
+        self.deferred = BytesMut::new();
+        self.deferred_ends = Vec::new();
+    }
+
+    /// Hands the deferred payload (see [`FrameReader::deferred`]) to the
+    /// extension.
+    fn hand_on_deferred(
+        &mut self,
+        assembler: &mut MessageAssembler,
+        ready: &mut VecDeque<Inbound>,
+    ) {
+        if !self.deferred.is_empty() {
+            assembler.transform(&self.deferred, &self.deferred_ends, ready);
+            self.deferred.clear();
+            self.deferred_ends.clear();
+        }
+    }
+
+    /// Before the frame with `header` is acted on: the deferred payload is
+    /// handed on, unless the frame goes on with it (a continuation with a
+    /// payload of at most [`DEFERRED_MAX`], some of which is `here` in this
+    /// read, so that the deferred frames are all before the one being read
+    /// when they go on).
+    #[inline(always)]
+    fn before_frame(
+        &mut self,
+        header: &FrameHeader,
+        here: bool,
+        assembler: &mut MessageAssembler,
+        ready: &mut VecDeque<Inbound>,
+    ) {
+        let joins = header.opcode == OpCode::Continuation
+            && header.payload_len > 0
+            && header.payload_len <= DEFERRED_MAX as u64
+            && here;
+        if !joins {
+            self.hand_on_deferred(assembler, ready);
+        }
     }
 
     /// Reads `input`, telling `assembler` what it finds.
@@ -166,6 +225,7 @@ impl FrameReader {
             }
         }
         self.run(buf, input, assembler, ready);
+        self.hand_on_deferred(assembler, ready);
         if let Place::Payload {
             route: Route::Streamed { .. },
             ..
@@ -274,6 +334,8 @@ impl FrameReader {
                 break;
             };
             progress = true;
+            // Whole in the buffer: its payload is here.
+            self.before_frame(&header, true, assembler, ready);
             if let Some(item) = Self::whole_message(buf, &header, len, assembler) {
                 ready.push_back(item);
                 continue;
@@ -434,6 +496,16 @@ impl FrameReader {
                 self.read_header(&joined[..self.kept + more])
             }
         };
+        match &parsed {
+            Ok(Status::Complete((header, len))) => {
+                let here = match input {
+                    Input::Copy(bytes) => bytes.len() + self.kept > *len,
+                    Input::InPlace => buf.len() > *len,
+                };
+                self.before_frame(header, here, assembler, ready);
+            }
+            _ => self.hand_on_deferred(assembler, ready),
+        }
         match parsed {
             Err(err) => {
                 self.fail(buf, err, ready);
@@ -668,6 +740,33 @@ impl FrameReader {
                     }
                 }
             }
+            Route::Transform
+                if !self.deferred.is_empty()
+                    || remaining == n as u64
+                        && n <= DEFERRED_MAX
+                        && assembler.defers_transform() =>
+            {
+                // Unmasked into the deferred payload; handed on with it
+                // unless the frame ends here and the message goes on.
+                match src {
+                    Some(src) => {
+                        let _ = copy_payload(&mut self.deferred, src, key, None);
+                    }
+                    None => {
+                        let _ = copy_payload(&mut self.deferred, &buf[..n], key, None);
+                        buf.advance(n);
+                    }
+                }
+                self.deferred_ends.push(self.deferred.len());
+                let more = remaining == n as u64
+                    && self.deferred.len() < DEFERRED_MAX
+                    && self.deferred_ends.len() < DEFERRED_FRAMES_MAX
+                    && assembler.defers_transform();
+                if !more {
+                    self.hand_on_deferred(assembler, ready);
+                }
+                Ok(())
+            }
             Route::Transform => {
                 // Unmasked where it lands, then through the extension.
                 match src {
@@ -678,7 +777,7 @@ impl FrameReader {
                         let _ = unmask_in_place(&mut buf[..n], key, None);
                     }
                 }
-                assembler.transform(&buf[..n], ready);
+                assembler.transform(&buf[..n], &[], ready);
                 buf.advance(n);
                 Ok(())
             }

@@ -465,12 +465,39 @@ impl MessageAssembler {
         self.held = BytesMut::new();
     }
 
+    /// Whether the payload of the transformed frame being read, which ends
+    /// here, may wait to go through the transform with the next frame's: a
+    /// message kept whole (streamed pieces come out per call), still valid,
+    /// that goes on.
+    pub(super) fn defers_transform(&self) -> bool {
+        !self.streaming
+            && matches!(
+                self.frame,
+                Frame::Data {
+                    fin: false,
+                    route: Route::Transform
+                }
+            )
+            && self.open.is_some_and(|open| !open.invalid)
+    }
+
     /// Unmasked payload of a transformed message: through the extension
     /// into the message's buffer, where text is validated as it comes out
     /// of this call (fail-fast per read). In streaming mode what came out
     /// is handed out at once as a piece, so only the transform's own state
     /// is kept.
-    pub(super) fn transform(&mut self, payload: &[u8], ready: &mut VecDeque<Inbound>) {
+    /// `ends`: where each frame's part of `payload` ends, when it is the
+    /// payload of several frames (see [`FrameReader`]'s `deferred`), so
+    /// that invalid text in the output is told in the frame whose own call
+    /// would have brought it.
+    ///
+    /// [`FrameReader`]: super::frames::FrameReader
+    pub(super) fn transform(
+        &mut self,
+        payload: &[u8],
+        ends: &[usize],
+        ready: &mut VecDeque<Inbound>,
+    ) {
         // A message in one frame whose payload is all here: the transform
         // takes it and the end in one step (not streamed, so that pieces
         // come out as they do for any other cut).
@@ -483,7 +510,7 @@ impl MessageAssembler {
             true => Step::Message(payload),
             false => Step::Payload(payload),
         };
-        self.run_transform(step, ready);
+        self.run_transform(step, ends, ready);
         if let Some(open) = self.open.filter(|open| self.streaming && !open.invalid) {
             let bytes = std::mem::take(&mut self.buffer);
             self.hand_out_piece(bytes, open.text, false, ready);
@@ -492,7 +519,7 @@ impl MessageAssembler {
 
     /// Hands `step` to the inbound transform with the message's remaining
     /// budget, counts what came out, and validates it.
-    fn run_transform(&mut self, step: Step<'_>, ready: &mut VecDeque<Inbound>) {
+    fn run_transform(&mut self, step: Step<'_>, ends: &[usize], ready: &mut VecDeque<Inbound>) {
         let Some(open) = &mut self.open else {
             return;
         };
@@ -500,6 +527,15 @@ impl MessageAssembler {
         let limit = self.max_message_size.saturating_sub(produced);
         let start = self.buffer.len();
         let transform = self.extensions.transform();
+        // Several frames' text in one call: the transform keeps where it
+        // stood, to tell the frame of an error found in the output.
+        let frames = match step {
+            Step::Payload(payload) if ends.len() > 1 && open.text => {
+                transform.checkpoint();
+                Some((payload, ends))
+            }
+            _ => None,
+        };
         if let Step::Payload(payload) = step {
             if !self.streaming && produced == 0 && self.buffer.capacity() == 0 {
                 // The first piece of a message kept whole: its room, as the
@@ -526,15 +562,21 @@ impl MessageAssembler {
         });
         open.produced += (self.buffer.len() - start) as u64;
         open.ended = !matches!(step, Step::Payload(_));
-        self.after_transform(start, result, ready);
+        self.after_transform(start, result, frames, ready);
+        if frames.is_some() {
+            self.extensions.transform().forget_checkpoint();
+        }
     }
 
     /// Validates what a transform appended from `start` on, or reports its
     /// error.
+    /// `frames`: the call's input was several frames' payload, ending
+    /// where the second says.
     fn after_transform(
         &mut self,
         start: usize,
         result: Result<(), ProtocolError>,
+        frames: Option<(&[u8], &[usize])>,
         ready: &mut VecDeque<Inbound>,
     ) {
         // What came out is judged first, even when the transform then
@@ -542,15 +584,57 @@ impl MessageAssembler {
         // the input it could not take, however the reads were cut.
         let text = self.open.is_some_and(|open| open.text);
         let verdict = match text {
-            true => self
-                .utf8
-                .feed(&self.buffer[start..])
-                .map_err(|err| ProtocolError::InvalidUtf8(self.evidence(self.open, &err, None, 0))),
+            true => self.utf8.feed(&self.buffer[start..]).map_err(|err| {
+                let open = self.open.map(|open| Open {
+                    frames: self.frame_of_invalid_text(start, frames, open.frames),
+                    ..open
+                });
+                ProtocolError::InvalidUtf8(self.evidence(open, &err, None, 0))
+            }),
             false => Ok(()),
         };
         if let Err(err) = verdict.and(result) {
             self.poison(err, ready);
         }
+    }
+
+    /// The frame whose own call would have found the invalid text in the
+    /// output appended from `start` on, when that output came of several
+    /// frames' payload in one call (`frames`, the last of them frame
+    /// `last`): the transform replays the call frame by frame from where
+    /// it stood to tell how much each gave, and the text so far is checked
+    /// again up to each. Only on the error path; the message is kept whole
+    /// (not streamed), so all its output is in its buffer.
+    #[cold]
+    fn frame_of_invalid_text(
+        &mut self,
+        start: usize,
+        frames: Option<(&[u8], &[usize])>,
+        last: u32,
+    ) -> u32 {
+        let Some((payload, ends)) = frames else {
+            return last;
+        };
+        let Some(outputs) =
+            self.extensions
+                .transform()
+                .replay(payload, ends, (self.buffer.len() - start) as u64)
+        else {
+            return last;
+        };
+        let mut utf8 = Utf8Validator::new();
+        let mut checked = 0;
+        for (i, output) in outputs.iter().enumerate() {
+            let end = (start as u64).saturating_add(*output);
+            let end =
+                usize::try_from(end).map_or(self.buffer.len(), |end| end.min(self.buffer.len()));
+            if utf8.feed(&self.buffer[checked..end]).is_err() {
+                // `ends.len()` frames, the last of them `last`.
+                return last.saturating_sub((ends.len() - 1 - i) as u32);
+            }
+            checked = end;
+        }
+        last
     }
 
     /// Streaming mode: the payload of the frame being read that arrived,
@@ -581,7 +665,7 @@ impl MessageAssembler {
             Frame::Data { fin, route } => (fin, route),
         };
         if route == Route::Transform && fin && !self.open.is_some_and(|open| open.ended) {
-            self.run_transform(Step::End, ready);
+            self.run_transform(Step::End, &[], ready);
         }
         let Some(open) = self.open else {
             unreachable!("a data frame without a message");
