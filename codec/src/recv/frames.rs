@@ -174,16 +174,27 @@ impl FrameReader {
 
     /// Hands the deferred payload (see [`FrameReader::deferred`]) to the
     /// extension.
+    #[inline(always)]
     fn hand_on_deferred(
         &mut self,
         assembler: &mut MessageAssembler,
         ready: &mut VecDeque<Inbound>,
     ) {
         if !self.deferred.is_empty() {
-            assembler.transform(&self.deferred, &self.deferred_ends, ready);
-            self.deferred.clear();
-            self.deferred_ends.clear();
+            self.hand_on_deferred_now(assembler, ready);
         }
+    }
+
+    /// [`hand_on_deferred`](Self::hand_on_deferred)'s work, out of line.
+    #[inline(never)]
+    fn hand_on_deferred_now(
+        &mut self,
+        assembler: &mut MessageAssembler,
+        ready: &mut VecDeque<Inbound>,
+    ) {
+        assembler.transform(&self.deferred, &self.deferred_ends, ready);
+        self.deferred.clear();
+        self.deferred_ends.clear();
     }
 
     /// Before the frame with `header` is acted on: the deferred payload is
@@ -746,25 +757,7 @@ impl FrameReader {
                         && n <= DEFERRED_MAX
                         && assembler.defers_transform() =>
             {
-                // Unmasked into the deferred payload; handed on with it
-                // unless the frame ends here and the message goes on.
-                match src {
-                    Some(src) => {
-                        let _ = copy_payload(&mut self.deferred, src, key, None);
-                    }
-                    None => {
-                        let _ = copy_payload(&mut self.deferred, &buf[..n], key, None);
-                        buf.advance(n);
-                    }
-                }
-                self.deferred_ends.push(self.deferred.len());
-                let more = remaining == n as u64
-                    && self.deferred.len() < DEFERRED_MAX
-                    && self.deferred_ends.len() < DEFERRED_FRAMES_MAX
-                    && assembler.defers_transform();
-                if !more {
-                    self.hand_on_deferred(assembler, ready);
-                }
+                self.defer(buf, src, n, (remaining, key), assembler, ready);
                 Ok(())
             }
             Route::Transform => {
@@ -810,6 +803,40 @@ impl FrameReader {
             self.end_frame(buf, assembler, ready);
         }
         rest
+    }
+
+    /// `n` payload bytes of a transformed frame (from `src`, or where they
+    /// lie in `buf`), unmasked into the deferred payload (see
+    /// [`FrameReader::deferred`]); handed on with it unless the frame ends
+    /// here and the message goes on. Out of line: the common paths (a
+    /// frame inflated on its own) stay small.
+    #[inline(never)]
+    fn defer(
+        &mut self,
+        buf: &mut BytesMut,
+        src: Option<&[u8]>,
+        n: usize,
+        (remaining, key): (u64, Option<[u8; 4]>),
+        assembler: &mut MessageAssembler,
+        ready: &mut VecDeque<Inbound>,
+    ) {
+        match src {
+            Some(src) => {
+                let _ = copy_payload(&mut self.deferred, src, key, None);
+            }
+            None => {
+                let _ = copy_payload(&mut self.deferred, &buf[..n], key, None);
+                buf.advance(n);
+            }
+        }
+        self.deferred_ends.push(self.deferred.len());
+        let more = remaining == n as u64
+            && self.deferred.len() < DEFERRED_MAX
+            && self.deferred_ends.len() < DEFERRED_FRAMES_MAX
+            && assembler.defers_transform();
+        if !more {
+            self.hand_on_deferred(assembler, ready);
+        }
     }
 
     /// Keeps `n` more payload bytes in the read buffer, unmasked (and
