@@ -108,7 +108,10 @@ const ROOM_SLACK: u64 = 64;
 /// the defaults; see [`max_window_bits`](Self::max_window_bits) and
 /// [`memory_level`](Self::memory_level)); an inflater, from the peer's
 /// first, about 47 KiB. Each is released after every message when its side
-/// does not take its context over (§7.1.1).
+/// does not take its context over (§7.1.1). While several fragments of a
+/// compressed text message that arrived in one read are inflated in one
+/// call, a copy of the inflater (about 47 KiB more) is held for that call,
+/// to name the fragment of invalid text exactly.
 ///
 /// ```
 /// use wsframe::{Config, DeflateConfig};
