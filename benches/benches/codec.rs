@@ -2,9 +2,19 @@
 //! validation on) with wsframe, tungstenite, tokio-websockets and
 //! fastwebsockets; and encoding server messages. Every iteration consumes
 //! every message and checks the count and total length.
+//!
+//! `CODEC_INTERLEAVED=<rounds>` replaces criterion's groups with the decode
+//! rows run interleaved: each round runs every implementation of a row
+//! once, in turn, so a burst of another tenant's load hits all of them
+//! alike; it prints each one's median and fastest run (GiB/s) and
+//! wsframe's ratios to tungstenite and to the faster of tokio-websockets
+//! and fastwebsockets, by the medians and by the fastest runs.
 #![allow(missing_docs)] // criterion_group! generates undocumented public items
 
-use std::{io::Write, time::Duration};
+use std::{
+    io::Write,
+    time::{Duration, Instant},
+};
 
 use criterion::{black_box, criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use futures_util::{SinkExt, StreamExt};
@@ -87,9 +97,64 @@ fn decode_fastwebsockets(
     })
 }
 
+/// The decode rows run interleaved (see the module docs): one table row
+/// per workload.
+fn decode_interleaved(rt: &tokio::runtime::Runtime, rounds: usize) {
+    type Run<'a> = Box<dyn Fn() -> (usize, usize) + 'a>;
+    println!("| decode (GiB/s, median / fastest of {rounds} interleaved rounds) | wsframe | wsframe read_buf | tungstenite | tokio-websockets | fastwebsockets | vs tungstenite | vs best of the other two |");
+    println!("|---|---|---|---|---|---|---|---|");
+    for w in workloads::all() {
+        let want = (w.messages, w.payload_bytes);
+        let (stream, messages) = (&w.stream[..], w.messages);
+        let runs: [Run<'_>; 5] = [
+            Box::new(|| decode_wsframe(black_box(stream), false)),
+            Box::new(|| decode_wsframe(black_box(stream), true)),
+            Box::new(|| decode_tungstenite(black_box(stream), messages)),
+            Box::new(|| decode_tokio_websockets(rt, black_box(stream), messages)),
+            Box::new(|| decode_fastwebsockets(rt, black_box(stream), messages)),
+        ];
+        let mut times: Vec<Vec<Duration>> = vec![Vec::with_capacity(rounds); runs.len()];
+        for _ in 0..rounds {
+            for (run, times) in runs.iter().zip(&mut times) {
+                let start = Instant::now();
+                let got = run();
+                times.push(start.elapsed());
+                assert_eq!(got, want);
+            }
+        }
+        let gib_s = |t: Duration| stream.len() as f64 / (1u64 << 30) as f64 / t.as_secs_f64();
+        let (median, fastest): (Vec<f64>, Vec<f64>) = times
+            .iter_mut()
+            .map(|times| {
+                times.sort();
+                (gib_s(times[times.len() / 2]), gib_s(times[0]))
+            })
+            .unzip();
+        let cell = |i: usize| format!("{:.2} / {:.2}", median[i], fastest[i]);
+        let best = |of: &[f64]| of[3].max(of[4]);
+        println!(
+            "| {} | {} | {} | {} | {} | {} | {:.2}x / {:.2}x | {:.2}x / {:.2}x |",
+            w.name,
+            cell(0),
+            cell(1),
+            cell(2),
+            cell(3),
+            cell(4),
+            median[0] / median[2],
+            fastest[0] / fastest[2],
+            median[0] / best(&median),
+            fastest[0] / best(&fastest)
+        );
+    }
+}
+
 fn decode(c: &mut Criterion) {
     wsframe_benches::select_kernel_from_env();
     let rt = runtime();
+    if let Ok(rounds) = std::env::var("CODEC_INTERLEAVED") {
+        decode_interleaved(&rt, rounds.parse().expect("CODEC_INTERLEAVED=<rounds>"));
+        return;
+    }
     for w in workloads::all() {
         let mut group = c.benchmark_group(format!("codec_decode/{}", w.name));
         group.throughput(Throughput::Bytes(w.stream.len() as u64));
@@ -144,6 +209,9 @@ fn decode(c: &mut Criterion) {
 /// Encoding: the server sends `count` copies of the workload's message; each
 /// implementation writes every frame to the in-memory socket.
 fn encode(c: &mut Criterion) {
+    if std::env::var_os("CODEC_INTERLEAVED").is_some() {
+        return; // the decode rows only
+    }
     wsframe_benches::select_kernel_from_env();
     let rt = runtime();
     for w in workloads::all() {
