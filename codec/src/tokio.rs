@@ -333,6 +333,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
         };
         let (response, mut conn) = with_deflate(&upgrade, config, accept);
         io.write_all(&response).await?;
+        // A buffered stream (TLS, `BufStream`) would otherwise hold the 101
+        // while `next` waits for a first message the client sends after it.
+        io.flush().await?;
         request.advance(used);
         conn.receive(&request);
         Ok(Self {
