@@ -708,7 +708,6 @@ mod over_tcp {
     /// RFC 6455 §3: the resource name is `/` when the path is empty, then
     /// `?` and the query.
     #[tokio::test]
-    #[ignore = "bug: connect refuses a URI with a query and no path, as a malformed handshake"]
     async fn connect_to_a_uri_with_a_query_and_no_path_asks_for_slash_query() {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let port = listener.local_addr().unwrap().port();
@@ -720,7 +719,6 @@ mod over_tcp {
 
     /// The same without a connection: the builder's target.
     #[test]
-    #[ignore = "bug: ClientHandshake::uri refuses a URI with a query and no path (BuildError::Target)"]
     fn a_uri_with_a_query_and_no_path_targets_slash_query() {
         let uri: http::Uri = "ws://example.com?room=1".parse().unwrap();
         let client = ClientHandshake::new([7; 16]).uri(&uri);
