@@ -731,7 +731,6 @@ mod over_tcp {
     /// An IPv6 literal (RFC 3986 §3.2.2: in brackets in the URI and in
     /// `Host`, not in the address connected to). Loopback `::1` only.
     #[tokio::test]
-    #[ignore = "bug: connect looks up the bracketed IPv6 literal as a host name"]
     async fn connect_to_an_ipv6_literal() {
         let Ok(listener) = TcpListener::bind("[::1]:0").await else {
             return; // no IPv6 loopback here
@@ -750,7 +749,6 @@ mod over_tcp {
     /// `wss` needs TLS, which `connect` does not do (its docs: set it up
     /// and use `client`): the error must say so, before any connection.
     #[tokio::test]
-    #[ignore = "bug: connect answers wss:// with 'the handshake is not a well-formed HTTP/1.1 head'"]
     async fn connect_to_wss_says_tls_is_the_callers() {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let port = listener.local_addr().unwrap().port();
