@@ -771,7 +771,6 @@ mod over_tcp {
     /// authority, not `Host`; hyper keeps such a target in the request's
     /// URI, and `from_http` promises the checks of the bytes.
     #[test]
-    #[ignore = "bug: from_http drops an absolute-form target's authority and names the Host header's host"]
     fn from_http_names_the_host_of_an_absolute_form_target_as_the_bytes_do() {
         let bytes = edited(|r| r.replace("/chat?room=1", "ws://target.example:9001/chat?room=1"));
         let Ok(Status::Complete((from_bytes, _))) = UpgradeRequest::parse(&bytes) else {

@@ -67,7 +67,12 @@ impl UpgradeRequest {
         if method != http::Method::GET {
             return Err(HandshakeError::NotGet);
         }
-        let target = uri.path_and_query().map_or("/", |p| p.as_str());
+        // An absolute-form target (hyper keeps it whole in the URI) names
+        // the host instead of `Host` (RFC 9112 §3.2.2), as in the bytes.
+        let target = match (uri.scheme(), uri.authority()) {
+            (Some(_), Some(_)) => uri.to_string(),
+            _ => uri.path_and_query().map_or("/", |p| p.as_str()).to_owned(),
+        };
         let head = write_head(&format!("GET {target} HTTP/1.1"), headers);
         match Self::parse(&head)? {
             Status::Complete((request, _)) => Ok(request),
