@@ -3,20 +3,24 @@
 //! bytes written here).
 //!
 //! Server: a request followed by two frames, cut at every byte, through
-//! `UpgradeRequest::parse` and a `Connection` (`receive` and `read_buf`) and
-//! through tokio's `accept` over a stream that hands out exactly those
+//! `UpgradeRequest::parse` and a `Connection` (`receive` and `read_buf`)
+//! and through tokio's `accept` over a stream that hands out exactly those
 //! pieces: the handshake waits, succeeds once, and no frame behind it is
-//! lost; `accept` refusing (426 with the version, 505, 405 with `Allow`, a
-//! body, bad keys, 431) and accepting (header names in any case, repeated
-//! `Connection`/`Upgrade` lists, an absolute-form target) as the wire shows
-//! it; `accept_with` choosing only an offered subprotocol and refusing with
-//! its own status, headers and body; `accept` over a buffered stream (the
-//! 101 must be flushed, not left in the buffer while `next` waits).
-//! Client: `client` against a 101 without `Upgrade`, with a subprotocol or
-//! an extension not offered, 3xx/4xx with a body, HTTP/1.0, a 101 with a
-//! frame and a close behind it in one write; `connect` (feature `http`) to
-//! 127.0.0.1 with a port, a path and a query, a query without a path, an
-//! IPv6 literal (on `::1`), and `wss` (a clear error, no connection).
+//! lost; `Content-Length: 00` as no body; `accept` refusing (426 with the
+//! version, 505, 405 with `Allow`, a body, bad keys, 431) and accepting
+//! (header names in any case, repeated `Connection`/`Upgrade` lists, an
+//! absolute-form target) as the wire shows it; `accept_with` choosing only
+//! an offered subprotocol and refusing with its own status, headers and
+//! body; `accept` over a buffered stream (the 101 must be flushed, not left
+//! in the buffer while `next` waits).
+//!
+//! Client: `client` reading a 101 and two frames cut at every point, and
+//! against a 101 without `Upgrade`, with a subprotocol or an extension not
+//! offered, 3xx/4xx with a body, HTTP/1.0, a 101 with a frame and a close
+//! behind it in one write; `connect` (feature `http`) to 127.0.0.1 with a
+//! port, a path and a query, a query without a path, an IPv6 literal (on
+//! `::1`), and `wss` (a clear error, no connection).
+//!
 //! `from_upgraded` with leftover bytes holding a close frame, a ping and
 //! half a message, a message and a close. With `http`: `from_http` on an
 //! absolute-form target names the host as the bytes do.
@@ -137,6 +141,24 @@ fn rfc6455_4_2_1_a_request_cut_anywhere_waits_then_loses_no_frame_behind_it() {
                 "cuts {cuts:?}, read_buf {use_read_buf}"
             );
         }
+    }
+}
+
+/// RFC 9110 §8.6: `Content-Length = 1*DIGIT`, so `00` is a length of 0, no
+/// body, as `0` is; a length above 0 is still a body.
+#[test]
+#[ignore = "bug: Content-Length: 00 is refused as a request body"]
+fn rfc9110_8_6_a_zero_content_length_with_more_digits_is_no_body() {
+    for (length, accepted) in [("0", true), ("00", true), (" 000 ", true), ("01", false)] {
+        let request =
+            edited(|r| r.replace("\r\n\r\n", &format!("\r\nContent-Length:{length}\r\n\r\n")));
+        let result = UpgradeRequest::parse(&request).map(|_| ());
+        let expected = if accepted {
+            Ok(())
+        } else {
+            Err(HandshakeError::RequestBody)
+        };
+        assert_eq!(result, expected, "Content-Length: {length:?}");
     }
 }
 
@@ -555,6 +577,46 @@ async fn client_keeps_a_message_and_a_close_sent_in_the_101s_write() {
         matches!(&event, Event::Closed(c) if c.code == CloseCode(1000)),
         "{event:?}"
     );
+}
+
+/// The 101 and two frames behind it, cut at every point: the handshake
+/// waits for the whole head, then both frames come out, in order.
+#[tokio::test]
+async fn client_of_a_101_cut_anywhere_loses_no_frame_behind_it() {
+    let head = switching("Sec-WebSocket-Protocol: chat\r\n");
+    let mut input = head.clone();
+    input.extend_from_slice(&[FIN | TEXT, 5]);
+    input.extend_from_slice(b"hello");
+    input.extend_from_slice(&[FIN | BINARY, 126, 0x01, 0x2C]);
+    input.extend_from_slice(&[7; 300]);
+    for cuts in cut_sets(input.len()) {
+        let mut stream = Scripted::new(&input, &cuts);
+        let (mut ws, accepted) = within(
+            "client",
+            WebSocket::client(&mut stream, &offering_client(), Config::default()),
+        )
+        .await
+        .unwrap_or_else(|err| panic!("cuts {cuts:?}: {err}"));
+        assert_eq!(accepted.head_len, head.len());
+        assert_eq!(accepted.subprotocol.as_deref(), Some("chat"));
+        let mut events = Vec::new();
+        for _ in 0..2 {
+            events.push(within("a frame", ws.next()).await.unwrap().unwrap());
+        }
+        assert_eq!(
+            events,
+            [
+                Event::Message(Message::from("hello")),
+                Event::Message(Message::from(vec![7; 300]))
+            ],
+            "cuts {cuts:?}"
+        );
+        drop(ws);
+        assert!(
+            stream.written.starts_with(b"GET /chat HTTP/1.1\r\n"),
+            "the request went out first"
+        );
+    }
 }
 
 // ---- from_upgraded ----
