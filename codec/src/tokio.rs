@@ -333,6 +333,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
         };
         let (response, mut conn) = with_deflate(&upgrade, config, accept);
         io.write_all(&response).await?;
+        // A buffered stream (TLS, `BufStream`) would otherwise hold the 101
+        // while `next` waits for a first message the client sends after it.
+        io.flush().await?;
         request.advance(used);
         conn.receive(&request);
         Ok(Self {
@@ -598,14 +601,18 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
 }
 
 impl WebSocket<TcpStream> {
-    /// Connects to `uri` (`ws://host[:port]/path`, port 80 by default) over
-    /// TCP and performs the client handshake; for `wss://`, set up TLS
-    /// yourself and use [`client`](Self::client).
+    /// Connects to `uri` (`ws://host[:port]/path?query`, port 80 by
+    /// default; a host name, an IPv4 address or an IPv6 one in brackets)
+    /// over TCP and performs the client handshake; for `wss://`, set up
+    /// TLS yourself and use [`client`](Self::client).
     ///
     /// # Errors
     ///
-    /// [`Error::Handshake`] with `Malformed` for a URI that is not
-    /// `ws://`, as for [`client`](Self::client) otherwise.
+    /// [`Error::Io`] of kind `InvalidInput`, before connecting, for a URI
+    /// that is not `ws://` with a host (`wss://` says that TLS is the
+    /// caller's) or a path or query that the request cannot carry
+    /// ([`ClientHandshake::uri`]'s error as its source); as for
+    /// [`client`](Self::client) otherwise.
     ///
     /// # Cancel safety
     ///
@@ -613,20 +620,32 @@ impl WebSocket<TcpStream> {
     #[cfg(feature = "http")]
     #[cfg_attr(docsrs, doc(cfg(feature = "http")))]
     pub async fn connect(uri: &http::Uri, config: Config) -> Result<(Self, Accepted), Error> {
-        if uri.scheme_str() != Some("ws") {
-            return Err(Error::Handshake(
-                crate::handshake::HandshakeError::Malformed,
-            ));
+        let invalid =
+            |why: &str| Error::Io(std::io::Error::new(std::io::ErrorKind::InvalidInput, why));
+        match uri.scheme_str() {
+            Some(s) if s.eq_ignore_ascii_case("ws") => {}
+            Some(s) if s.eq_ignore_ascii_case("wss") => {
+                return Err(invalid(
+                    "connect does not do TLS, which wss:// needs: connect a TcpStream, \
+                     set up TLS over it and call WebSocket::client",
+                ))
+            }
+            _ => return Err(invalid("connect takes a ws:// URI")),
         }
-        let host = uri.host().ok_or(Error::Handshake(
-            crate::handshake::HandshakeError::Malformed,
-        ))?;
+        // Built before connecting: a URI it cannot carry costs no connection.
+        let request = ClientHandshake::random()?
+            .uri(uri)
+            .map_err(|err| Error::Io(err.into()))?;
+        let host = uri.host().ok_or_else(|| invalid("the URI has no host"))?;
+        // An IPv6 literal is bracketed in a URI (RFC 3986 §3.2.2), not in
+        // the address connected to.
+        let host = host
+            .strip_prefix('[')
+            .and_then(|h| h.strip_suffix(']'))
+            .unwrap_or(host);
         let port = uri.port_u16().unwrap_or(80);
         let stream = TcpStream::connect((host, port)).await?;
         stream.set_nodelay(true)?;
-        let request = ClientHandshake::random()?
-            .uri(uri)
-            .map_err(|_| Error::Handshake(crate::handshake::HandshakeError::Malformed))?;
         Self::client(stream, &request, config).await
     }
 }

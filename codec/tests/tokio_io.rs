@@ -410,10 +410,13 @@ async fn connect_fails_with_the_error_that_says_why() {
         Err(Error::Io(err)) => assert_eq!(err.kind(), io::ErrorKind::ConnectionRefused),
         other => panic!("{:?}", other.map(|_| ())),
     }
-    // Not ws:// (TLS is the caller's): refused before connecting.
+    // Not ws:// (TLS is the caller's): refused before connecting, saying so.
     let uri: http::Uri = "wss://127.0.0.1/".parse().unwrap();
     match WebSocket::connect(&uri, Config::default()).await {
-        Err(Error::Handshake(HandshakeError::Malformed)) => {}
+        Err(Error::Io(err)) => {
+            assert_eq!(err.kind(), io::ErrorKind::InvalidInput);
+            assert!(err.to_string().contains("TLS"), "{err}");
+        }
         other => panic!("{:?}", other.map(|_| ())),
     }
     // A server that hangs up mid-handshake.

@@ -67,7 +67,12 @@ impl UpgradeRequest {
         if method != http::Method::GET {
             return Err(HandshakeError::NotGet);
         }
-        let target = uri.path_and_query().map_or("/", |p| p.as_str());
+        // An absolute-form target (hyper keeps it whole in the URI) names
+        // the host instead of `Host` (RFC 9112 §3.2.2), as in the bytes.
+        let target = match (uri.scheme(), uri.authority()) {
+            (Some(_), Some(_)) => uri.to_string(),
+            _ => uri.path_and_query().map_or("/", |p| p.as_str()).to_owned(),
+        };
         let head = write_head(&format!("GET {target} HTTP/1.1"), headers);
         match Self::parse(&head)? {
             Status::Complete((request, _)) => Ok(request),
@@ -129,7 +134,9 @@ impl ClientHandshake {
     ///
     /// # Errors
     ///
-    /// [`BuildError::Uri`] for another scheme or no host.
+    /// [`BuildError::Uri`] for another scheme or no host;
+    /// [`BuildError::Target`] for a path or query holding a byte that
+    /// [`target`](Self::target) wants percent-encoded.
     pub fn uri(self, uri: &Uri) -> Result<Self, BuildError> {
         let default_port = match uri.scheme_str() {
             Some(s) if s.eq_ignore_ascii_case("ws") => 80,
@@ -144,9 +151,14 @@ impl ClientHandshake {
             Some(port) if port != default_port => format!("{host}:{port}"),
             _ => host.to_owned(),
         };
+        // RFC 6455 §3: the resource name is `/` when the path is empty,
+        // then the query (`ws://host?x` asks for `/?x`).
         let target = uri.path_and_query().map_or("/", |p| p.as_str());
-        let target = if target.is_empty() { "/" } else { target };
-        self.target(&host, target)
+        match target {
+            "" => self.target(&host, "/"),
+            query if query.starts_with('?') => self.target(&host, &format!("/{query}")),
+            _ => self.target(&host, target),
+        }
     }
 
     /// The request as an `http::Request<()>`: GET, HTTP/1.1, the target as

@@ -97,7 +97,11 @@ impl UpgradeRequest {
         };
         // A GET has no body here (RFC 9110 §9.3.1): bytes after the head
         // are frames, so a body would be read as frames a proxy never saw.
-        let empty = |v: &[u8]| v.trim_ascii() == b"0";
+        // RFC 9110 §8.6: `1*DIGIT`, so `00` is a length of 0 as well.
+        let empty = |v: &[u8]| {
+            let digits = v.trim_ascii();
+            !digits.is_empty() && digits.iter().all(|&b| b == b'0')
+        };
         if head.values("Transfer-Encoding").next().is_some()
             || head.values("Content-Length").any(|v| !empty(v))
         {
