@@ -25,7 +25,10 @@
 //!   a client told any `server_max_window_bits` (8 too) reads the server;
 //! - every window (9..=15), memory level and compression level keeps to
 //!   its window; `send_split` with the extension, uncompressed messages
-//!   between compressed ones under context takeover.
+//!   between compressed ones under context takeover;
+//! - no block larger than the limit + 1 is allocated (a per-thread
+//!   counting allocator) for messages at the limit, one over, and a bomb in
+//!   pinged fragments, in 1 KiB reads, whole and streaming.
 //!
 //! A bug found here is fixed: a client that asked for
 //! `server_no_context_takeover` took a response without it as agreed (with
@@ -1375,5 +1378,94 @@ fn streaming_a_large_compressed_frame_hands_it_out_in_bounded_pieces() {
         assert!(last_seen);
         assert_eq!(total, zeros.len());
         assert!(largest <= 4 << 20, "a piece of {largest} bytes");
+    }
+}
+
+/// The system allocator, remembering the largest block this thread asks
+/// for (tests run side by side on other threads).
+struct LargestPerThread;
+
+thread_local! {
+    static LARGEST: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+}
+
+fn note_block(size: usize) {
+    let _ = LARGEST.try_with(|largest| largest.set(largest.get().max(size)));
+}
+
+// SAFETY: every call goes to `System` unchanged; only a size is recorded,
+// in a thread-local `Cell` that needs no allocation.
+unsafe impl std::alloc::GlobalAlloc for LargestPerThread {
+    unsafe fn alloc(&self, layout: std::alloc::Layout) -> *mut u8 {
+        note_block(layout.size());
+        // SAFETY: the caller's contract, passed on.
+        unsafe { std::alloc::System.alloc(layout) }
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: std::alloc::Layout) {
+        // SAFETY: the caller's contract, passed on.
+        unsafe { std::alloc::System.dealloc(ptr, layout) }
+    }
+
+    unsafe fn realloc(&self, ptr: *mut u8, layout: std::alloc::Layout, new_size: usize) -> *mut u8 {
+        note_block(new_size);
+        // SAFETY: the caller's contract, passed on.
+        unsafe { std::alloc::System.realloc(ptr, layout, new_size) }
+    }
+}
+
+#[global_allocator]
+static ALLOCATOR: LargestPerThread = LargestPerThread;
+
+#[test]
+fn no_block_past_the_limit_plus_one_whole_or_streaming() {
+    // A limit larger than every other block (the read buffer of 1 KiB
+    // reads, the inflater's state): messages inflating to the limit and
+    // one past it, and a 4 MiB bomb in pinged fragments, fed in 1 KiB
+    // reads through both input paths, whole messages and streaming.
+    const LIMIT: usize = 256 * 1024;
+    let exact = sync_compressed(&letters(30, LIMIT), 6);
+    let over = sync_compressed(&letters(31, LIMIT + 1), 6);
+    let zeros = sync_compressed(&vec![0; 4 << 20], 9);
+    let pieces: Vec<&[u8]> = zeros.chunks(zeros.len() / 40 + 1).collect();
+    let mut bomb = msg(BINARY, &pieces);
+    bomb.ping_after = Some(0);
+    let cases = [
+        ("exact", wire(&[msg(BINARY, &[&exact])]), 1000),
+        ("exact, pinged", wire(&[pinged(BINARY, &exact)]), 1000),
+        ("one over", wire(&[msg(BINARY, &[&over])]), 1009),
+        ("one over, pinged", wire(&[pinged(TEXT, &over)]), 1009),
+        ("bomb", wire(&[bomb]), 1009),
+    ];
+    for streaming in [false, true] {
+        for (what, input, code) in &cases {
+            let cuts: Vec<usize> = (1024..input.len()).step_by(1024).collect();
+            for use_read_buf in [false, true] {
+                let config = Config::builder()
+                    .max_message_size(LIMIT as u64)
+                    .streaming(streaming)
+                    .build();
+                let mut server = Connection::with_deflate(Role::Server, config, Some(TAKEOVER));
+                LARGEST.with(|largest| largest.set(0));
+                let (events, out) = feed_cut(&mut server, input, &cuts, use_read_buf);
+                let largest = LARGEST.with(|largest| largest.get());
+                let seen = seen(events, Pings::Skipped);
+                assert_eq!(
+                    seen.last(),
+                    Some(&Seen::Closed(*code, *code != 1000)),
+                    "{what}"
+                );
+                assert_eq!(close_code_on_wire(&out), Some(*code));
+                assert!(
+                    largest <= LIMIT + 1,
+                    "{what} (streaming {streaming}, read_buf {use_read_buf}): a block of {largest} bytes"
+                );
+                if !streaming && *code == 1000 {
+                    // The tracker sees the message's own buffer.
+                    assert!(largest >= LIMIT, "{what}: {largest}");
+                }
+                drop(server);
+            }
+        }
     }
 }
