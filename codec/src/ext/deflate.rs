@@ -367,7 +367,9 @@ impl DeflateConfig {
     /// repeated parameter, an invalid value, `client_max_window_bits` when
     /// we did not offer it or larger than we offered,
     /// `server_max_window_bits` missing or larger than we asked for (with
-    /// [`peer_max_window_bits`](Self::peer_max_window_bits)), or
+    /// [`peer_max_window_bits`](Self::peer_max_window_bits)),
+    /// `server_no_context_takeover` missing when we asked for it (with
+    /// [`peer_no_context_takeover`](Self::peer_no_context_takeover)), or
     /// `client_max_window_bits=8`, which the backend cannot honour.
     pub fn check_response(
         &self,
@@ -381,6 +383,11 @@ impl DeflateConfig {
             return Err(HandshakeError::BadExtensionResponse);
         }
         let got = Params::parse(response).ok_or(HandshakeError::BadExtensionResponse)?;
+        // §7.1.1.1: a server accepts our server_no_context_takeover by
+        // answering it; without it the response accepts no offer we made.
+        if self.peer_no_context_takeover && !got.server_no_context_takeover {
+            return Err(HandshakeError::BadExtensionResponse);
+        }
         // §7.1.2.1: a server accepts our limit with the same or a smaller
         // value.
         let server_bits = match got.server_max_window_bits {
