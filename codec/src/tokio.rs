@@ -278,6 +278,12 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
     /// [`Accept`] builder, or refuses it with the bytes of a response (such
     /// as [`reject`](crate::handshake::reject)'s 403).
     ///
+    /// permessage-deflate is [`Config::deflate`]'s to negotiate: `decide`
+    /// must not accept it with [`Accept::extension`]. Accepted there too,
+    /// the 101 would name it twice (a client fails that, RFC 7692 §7.1);
+    /// accepted only there, the connection could not inflate what the
+    /// client then sends.
+    ///
     /// ```no_run
     /// use wsframe::{handshake::reject, tokio::WebSocket, Config};
     ///

@@ -234,6 +234,9 @@ impl DeflateConfig {
 
     /// Data messages shorter than `bytes` are sent uncompressed (default
     /// [`DEFAULT_THRESHOLD`](Self::DEFAULT_THRESHOLD)); 0 compresses all.
+    /// A message sent in fragments is judged by its first fragment (RSV1
+    /// goes on the first frame, before the rest is known): a short first
+    /// fragment sends the whole message uncompressed.
     #[must_use]
     pub const fn threshold(mut self, bytes: usize) -> Self {
         self.threshold = bytes;
