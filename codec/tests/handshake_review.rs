@@ -464,15 +464,6 @@ async fn client_fails_each_answer_rfc_6455_4_1_refuses() {
             UnofferedExtension,
         ),
         (
-            b"HTTP/1.1 302 Found\r\nLocation: /elsewhere\r\nContent-Length: 9\r\n\r\nelsewhere"
-                .to_vec(),
-            NotSwitching(302),
-        ),
-        (
-            b"HTTP/1.1 401 Unauthorized\r\nContent-Length: 12\r\n\r\nlog in first".to_vec(),
-            NotSwitching(401),
-        ),
-        (
             String::from_utf8(switching(""))
                 .unwrap()
                 .replace("HTTP/1.1", "HTTP/1.0")
@@ -484,6 +475,30 @@ async fn client_fails_each_answer_rfc_6455_4_1_refuses() {
         let what = String::from_utf8_lossy(&response).into_owned();
         match client_meets(response).await {
             Err(Error::Handshake(err)) => assert_eq!(err, expected, "{what}"),
+            Err(other) => panic!("{what}: {other}"),
+            Ok(_) => panic!("{what}: accepted"),
+        }
+    }
+    // Not 101: the refusal itself, body included (handshake_refusal.rs
+    // tests it whole).
+    let refusals: [(&[u8], u16, &[u8]); 2] = [
+        (
+            b"HTTP/1.1 302 Found\r\nLocation: /elsewhere\r\nContent-Length: 9\r\n\r\nelsewhere",
+            302,
+            b"elsewhere",
+        ),
+        (
+            b"HTTP/1.1 401 Unauthorized\r\nContent-Length: 12\r\n\r\nlog in first",
+            401,
+            b"log in first",
+        ),
+    ];
+    for (response, status, body) in refusals {
+        let what = String::from_utf8_lossy(response).into_owned();
+        match client_meets(response.to_vec()).await {
+            Err(Error::Refused(refused)) => {
+                assert_eq!((refused.status(), refused.body()), (status, body), "{what}");
+            }
             Err(other) => panic!("{what}: {other}"),
             Ok(_) => panic!("{what}: accepted"),
         }
