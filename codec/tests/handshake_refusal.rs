@@ -7,7 +7,9 @@
 //! until the head's end, then the same head whatever follows), next to
 //! `parse_response`'s `NotSwitching`; the body framing of RFC 9112 §6.3
 //! (1xx/204/304, `Content-Length` lists, chunked last or not, invalid
-//! lengths); with `http`, `to_http` field for field.
+//! lengths); `Display`'s advice per status (redirects, 401, 407, 426, 429
+//! with `Retry-After`, 5xx) and a non-ASCII header value escaped; with
+//! `http`, `to_http` field for field.
 //!
 //! tokio `client` over a stream handing out scripted pieces: a 403 with a
 //! `Content-Length` body cut at every byte (whole, and with the server
@@ -227,6 +229,63 @@ fn rfc9112_6_3_body_framing() {
         handshake().parse_response(&bytes),
         Err(HandshakeError::HttpVersion)
     );
+}
+
+#[test]
+fn display_says_what_to_do_and_escapes_what_is_not_printable() {
+    let cases: &[(&str, Fields, &str)] = &[
+        (
+            "HTTP/1.1 301 Moved Permanently",
+            &[("Location", "/v2/chat")],
+            "follow its Location (/v2/chat)",
+        ),
+        (
+            "HTTP/1.1 307 Temporary Redirect",
+            &[],
+            "a redirect without a Location",
+        ),
+        (
+            "HTTP/1.1 401 Unauthorized",
+            &[],
+            "send an Authorization header",
+        ),
+        (
+            "HTTP/1.1 407 Proxy Authentication Required",
+            &[],
+            "Proxy-Authorization",
+        ),
+        (
+            "HTTP/1.1 429 Too Many Requests",
+            &[("Retry-After", "120")],
+            "retry after 120",
+        ),
+        (
+            "HTTP/1.1 426 Upgrade Required",
+            &[("Sec-WebSocket-Version", "8")],
+            "Sec-WebSocket-Version",
+        ),
+        ("HTTP/1.1 404 Not Found", &[], "no WebSocket at this path"),
+        ("HTTP/1.1 502 Bad Gateway", &[], "retry later"),
+        // obs-text (RFC 9110 §5.5) reaches a log line escaped.
+        (
+            "HTTP/1.1 302 Found",
+            &[("Location", "/caf\u{e9}")],
+            "follow its Location (/caf\\xc3\\xa9)",
+        ),
+    ];
+    for (status_line, fields, advice) in cases {
+        let (bytes, _) = response(status_line, fields, b"");
+        let Status::Complete(refused) = RefusedResponse::parse(&bytes).unwrap() else {
+            panic!("{status_line}: partial")
+        };
+        let shown = refused.to_string();
+        let status = &status_line["HTTP/1.1 ".len()..];
+        assert!(
+            shown.starts_with(&format!("the server answered {status}, not 101")),
+            "{shown}"
+        );
+        assert!(shown.contains(advice), "{shown}");
+    }
 }
 
 #[cfg(feature = "http")]
