@@ -61,7 +61,10 @@ use self::core::{Core, Side};
 pub use self::error::Error;
 pub use self::split::{ReuniteError, WebSocketReader, WebSocketWriter};
 use crate::{
-    handshake::{Accept, Accepted, ClientHandshake, Status, UpgradeRequest, MAX_HANDSHAKE_LEN},
+    handshake::{
+        Accept, Accepted, BodyEnd, BodyFraming, ClientHandshake, HandshakeError, RefusedResponse,
+        Status, UpgradeRequest, MAX_HANDSHAKE_LEN,
+    },
     CloseCode, Closed, Config, Connection, Event, Message, Role,
 };
 
@@ -221,9 +224,7 @@ fn client_connection(accepted: &Accepted, config: Config) -> Result<Connection, 
     if deflate_accepted {
         // Offered in the request without `Config::deflate`: nothing here
         // could inflate what the server will send.
-        return Err(Error::Handshake(
-            crate::handshake::HandshakeError::BadExtensionResponse,
-        ));
+        return Err(Error::Handshake(HandshakeError::BadExtensionResponse));
     }
     Ok(Connection::new(Role::Client, config))
 }
@@ -383,14 +384,20 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
     ///
     /// # Errors
     ///
-    /// [`Error::Handshake`] for a response that is not a valid 101 for
-    /// this request (including a permessage-deflate answer that RFC 7692
+    /// [`Error::Refused`] for an answer other than 101 (HTTP/1.1 or 1.0),
+    /// with its status, headers and body: read as far as `Content-Length`
+    /// says, or to the server's close, at most [`MAX_REFUSED_BODY`] bytes
+    /// and for at most [`REFUSED_BODY_WAIT`] after the head (a chunked body
+    /// is kept as sent, not decoded); [`Error::Handshake`] for a response
+    /// that is not a valid 101 for this request (including a permessage-deflate answer that RFC 7692
     /// §7.1 refuses, or one to an offer made without [`Config::deflate`]),
     /// [`Error::Io`].
     ///
     /// # Cancel safety
     ///
-    /// Not cancel-safe; put a timeout on the whole call.
+    /// Not cancel-safe; put a timeout on the whole call: a server that
+    /// never completes its answer's head holds it until then (only the body
+    /// of a refusal has a wait of its own).
     pub async fn client(
         mut io: S,
         request: &ClientHandshake,
@@ -407,11 +414,26 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
                     "the server hung up before its handshake response was complete",
                 )));
             }
-            if let Status::Complete(accepted) = request.parse_response(&response)? {
-                response.advance(accepted.head_len);
-                let mut conn = client_connection(&accepted, config)?;
-                conn.receive(&response);
-                return Ok((Self::from_connection(io, conn), accepted));
+            match request.parse_response(&response) {
+                Ok(Status::Complete(accepted)) => {
+                    response.advance(accepted.head_len);
+                    let mut conn = client_connection(&accepted, config)?;
+                    conn.receive(&response);
+                    return Ok((Self::from_connection(io, conn), accepted));
+                }
+                Ok(Status::Partial) => {}
+                // An answer other than 101, HTTP/1.1 or 1.0 (a proxy's
+                // 403 may be either): a refusal to read, body included.
+                Err(err @ (HandshakeError::NotSwitching(_) | HandshakeError::HttpVersion)) => {
+                    return Err(match RefusedResponse::parse(&response) {
+                        Ok(Status::Complete(refused)) if refused.status() != 101 => {
+                            let refused = read_refused_body(&mut io, refused, response).await;
+                            Error::Refused(Box::new(refused))
+                        }
+                        _ => Error::Handshake(err),
+                    });
+                }
+                Err(err) => return Err(err.into()),
             }
         }
     }
@@ -604,6 +626,61 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
     pub fn into_inner(self) -> S {
         self.core.io
     }
+}
+
+/// The most bytes of a refusal's body that [`WebSocket::client`] reads
+/// into [`Error::Refused`]; a longer body is cut there
+/// ([`BodyEnd::Capped`]).
+pub const MAX_REFUSED_BODY: usize = 64 * 1024;
+
+/// How long [`WebSocket::client`] reads a refusal's body after its head,
+/// at most: a server may keep the connection open after a body whose end
+/// the client does not look for (chunked, close-delimited) or stall
+/// inside one; what arrived by then is kept ([`BodyEnd::WaitElapsed`]).
+/// A body without any (`Content-Length: 0`, 204, 304) is not waited for.
+pub const REFUSED_BODY_WAIT: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// Reads the body of `refused`, whose head is at the front of `read`, as
+/// its framing says, under [`MAX_REFUSED_BODY`] and [`REFUSED_BODY_WAIT`].
+async fn read_refused_body<S: AsyncRead + Unpin>(
+    io: &mut S,
+    refused: RefusedResponse,
+    mut read: BytesMut,
+) -> RefusedResponse {
+    read.advance(refused.head_len());
+    // A body whose end only a close tells is read one byte past the cap,
+    // to tell a body of exactly the cap from a longer one.
+    let (want, known_length) = match refused.framing() {
+        BodyFraming::Empty => return refused.with_body(Vec::new(), BodyEnd::Whole),
+        BodyFraming::Length(length) => (
+            usize::try_from(length).map_or(MAX_REFUSED_BODY, |l| l.min(MAX_REFUSED_BODY)),
+            Some(length),
+        ),
+        _ => (MAX_REFUSED_BODY + 1, None),
+    };
+    let mut body = read[..read.len().min(want)].to_vec();
+    let deadline = ::tokio::time::Instant::now() + REFUSED_BODY_WAIT;
+    let end = loop {
+        if body.len() == want {
+            break match known_length {
+                Some(length) if length == want as u64 => BodyEnd::Whole,
+                _ => BodyEnd::Capped,
+            };
+        }
+        let rest = (want - body.len()) as u64;
+        body.reserve(usize::try_from(rest).unwrap_or(0).min(16 * 1024));
+        let mut limited = (&mut *io).take(rest);
+        match ::tokio::time::timeout_at(deadline, limited.read_buf(&mut body)).await {
+            Err(_elapsed) => break BodyEnd::WaitElapsed,
+            Ok(Ok(0) | Err(_)) if known_length.is_some() => break BodyEnd::ConnectionEnded,
+            Ok(Ok(0)) => break BodyEnd::Whole,
+            // A reset after a close-delimited body's bytes: its end is unknown.
+            Ok(Err(_)) => break BodyEnd::ConnectionEnded,
+            Ok(Ok(_)) => {}
+        }
+    };
+    body.truncate(MAX_REFUSED_BODY);
+    refused.with_body(body, end)
 }
 
 impl WebSocket<TcpStream> {

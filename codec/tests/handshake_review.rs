@@ -28,16 +28,10 @@
 
 mod common;
 
-use std::{
-    collections::VecDeque,
-    io,
-    pin::Pin,
-    task::{Context, Poll},
-    time::Duration,
-};
+use std::time::Duration;
 
 use tokio::{
-    io::{duplex, AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufWriter, ReadBuf},
+    io::{duplex, AsyncReadExt, AsyncWriteExt, BufWriter},
     time::timeout,
 };
 use wsframe::{
@@ -46,6 +40,7 @@ use wsframe::{
     CloseCode, Config, Connection, Event, Initiator, Message, Role,
 };
 
+use common::tokio_peer::Scripted;
 use common::{client as masked, close_payload, feed_cut, parse_server_frames, CLOSE, FIN, PING};
 use common::{BINARY, PONG, TEXT};
 
@@ -158,73 +153,6 @@ fn rfc9110_8_6_a_zero_content_length_with_more_digits_is_no_body() {
             Err(HandshakeError::RequestBody)
         };
         assert_eq!(result, expected, "Content-Length: {length:?}");
-    }
-}
-
-/// A stream whose reads hand out `pieces` one at a time (each whole when it
-/// fits), then nothing more, ever; writes are kept, and so is whether it
-/// was shut down and what was flushed.
-#[derive(Default)]
-struct Scripted {
-    pieces: VecDeque<Vec<u8>>,
-    written: Vec<u8>,
-    shut_down: bool,
-}
-
-impl Scripted {
-    fn new(input: &[u8], cuts: &[usize]) -> Self {
-        let mut pieces = VecDeque::new();
-        let mut start = 0;
-        for end in cuts.iter().copied().chain([input.len()]) {
-            if end > start {
-                pieces.push_back(input[start..end].to_vec());
-            }
-            start = end;
-        }
-        Self {
-            pieces,
-            ..Self::default()
-        }
-    }
-}
-
-impl AsyncRead for Scripted {
-    fn poll_read(
-        mut self: Pin<&mut Self>,
-        _: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<io::Result<()>> {
-        let Some(mut piece) = self.pieces.pop_front() else {
-            // The peer waits for an answer: no byte, no end.
-            return Poll::Pending;
-        };
-        let n = piece.len().min(buf.remaining());
-        buf.put_slice(&piece[..n]);
-        if n < piece.len() {
-            piece.drain(..n);
-            self.pieces.push_front(piece);
-        }
-        Poll::Ready(Ok(()))
-    }
-}
-
-impl AsyncWrite for Scripted {
-    fn poll_write(
-        mut self: Pin<&mut Self>,
-        _: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        self.written.extend_from_slice(buf);
-        Poll::Ready(Ok(buf.len()))
-    }
-
-    fn poll_flush(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Poll::Ready(Ok(()))
-    }
-
-    fn poll_shutdown(mut self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
-        self.shut_down = true;
-        Poll::Ready(Ok(()))
     }
 }
 
@@ -536,15 +464,6 @@ async fn client_fails_each_answer_rfc_6455_4_1_refuses() {
             UnofferedExtension,
         ),
         (
-            b"HTTP/1.1 302 Found\r\nLocation: /elsewhere\r\nContent-Length: 9\r\n\r\nelsewhere"
-                .to_vec(),
-            NotSwitching(302),
-        ),
-        (
-            b"HTTP/1.1 401 Unauthorized\r\nContent-Length: 12\r\n\r\nlog in first".to_vec(),
-            NotSwitching(401),
-        ),
-        (
             String::from_utf8(switching(""))
                 .unwrap()
                 .replace("HTTP/1.1", "HTTP/1.0")
@@ -556,6 +475,30 @@ async fn client_fails_each_answer_rfc_6455_4_1_refuses() {
         let what = String::from_utf8_lossy(&response).into_owned();
         match client_meets(response).await {
             Err(Error::Handshake(err)) => assert_eq!(err, expected, "{what}"),
+            Err(other) => panic!("{what}: {other}"),
+            Ok(_) => panic!("{what}: accepted"),
+        }
+    }
+    // Not 101: the refusal itself, body included (handshake_refusal.rs
+    // tests it whole).
+    let refusals: [(&[u8], u16, &[u8]); 2] = [
+        (
+            b"HTTP/1.1 302 Found\r\nLocation: /elsewhere\r\nContent-Length: 9\r\n\r\nelsewhere",
+            302,
+            b"elsewhere",
+        ),
+        (
+            b"HTTP/1.1 401 Unauthorized\r\nContent-Length: 12\r\n\r\nlog in first",
+            401,
+            b"log in first",
+        ),
+    ];
+    for (response, status, body) in refusals {
+        let what = String::from_utf8_lossy(response).into_owned();
+        match client_meets(response.to_vec()).await {
+            Err(Error::Refused(refused)) => {
+                assert_eq!((refused.status(), refused.body()), (status, body), "{what}");
+            }
             Err(other) => panic!("{what}: {other}"),
             Ok(_) => panic!("{what}: accepted"),
         }

@@ -392,12 +392,12 @@ async fn connect_talks_to_our_own_server_over_tcp() {
 #[cfg(feature = "http")]
 #[tokio::test]
 async fn connect_fails_with_the_error_that_says_why() {
-    use wsframe::{handshake::HandshakeError, tokio::Error};
-    // The server refuses the upgrade: its status is in the error.
+    use wsframe::tokio::Error;
+    // The server refuses the upgrade: its response is in the error.
     let (port, server) = echo_server(true).await;
     let uri: http::Uri = format!("ws://127.0.0.1:{port}/").parse().unwrap();
     match WebSocket::connect(&uri, Config::default()).await {
-        Err(Error::Handshake(HandshakeError::NotSwitching(403))) => {}
+        Err(Error::Refused(refused)) if refused.status() == 403 => {}
         other => panic!("{:?}", other.map(|_| ())),
     }
     assert_eq!(server.await.unwrap().as_deref(), Some("/"));

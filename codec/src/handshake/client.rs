@@ -238,7 +238,9 @@ impl ClientHandshake {
     ///
     /// Every failure §4.1 requires: [`HandshakeError::HttpVersion`] for a
     /// response that is not HTTP/1.1, [`HandshakeError::NotSwitching`] (with
-    /// the status) for anything but 101; a missing or wrong `Upgrade` or
+    /// the status) for anything but 101 (read that response with
+    /// [`RefusedResponse::parse`](super::RefusedResponse::parse) on the same
+    /// `buf`); a missing or wrong `Upgrade` or
     /// `Connection`; a missing, duplicated or wrong `Sec-WebSocket-Accept`;
     /// more than one subprotocol or one we did not offer; an extension we
     /// did not offer; and the HTTP errors of [`UpgradeRequest::parse`](super::UpgradeRequest::parse).

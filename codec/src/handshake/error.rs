@@ -73,7 +73,12 @@ pub enum HandshakeError {
     MalformedSubprotocols,
     /// A `Sec-WebSocket-Extensions` value outside the grammar of §9.1 (400).
     MalformedExtensions,
-    /// Client side: the server answered this status, not 101 (§4.1).
+    /// Client side: the server answered this status, not 101 (§4.1). The
+    /// response (its `Location`, `WWW-Authenticate`, body…) is still in the
+    /// bytes given to `parse_response`: read it with
+    /// [`RefusedResponse::parse`](super::RefusedResponse::parse). The tokio
+    /// client returns it read, body included, as
+    /// `tokio::Error::Refused` instead.
     NotSwitching(u16),
     /// Client side: the 101 has no `Sec-WebSocket-Accept` (§4.1, item 4).
     MissingAccept,

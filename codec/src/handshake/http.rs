@@ -1,6 +1,9 @@
 //! The handshake over the `http` crate's types (feature `http`): what hyper
 //! and axum hand a server and a client.
 //!
+//! A refusal ([`RefusedResponse`]) converts to an `http::Response` with
+//! its body.
+//!
 //! Each conversion goes through the same checks as the bytes: an `http`
 //! request or response is written once into a head and validated by
 //! [`UpgradeRequest::parse`] or [`ClientHandshake::parse_response`].
@@ -8,7 +11,8 @@
 use http::{header::HeaderName, HeaderMap, HeaderValue, StatusCode, Uri, Version};
 
 use super::{
-    Accept, Accepted, BuildError, ClientHandshake, HandshakeError, Status, UpgradeRequest,
+    Accept, Accepted, BuildError, ClientHandshake, HandshakeError, RefusedResponse, Status,
+    UpgradeRequest,
 };
 
 impl UpgradeRequest {
@@ -220,4 +224,41 @@ fn append(headers: &mut HeaderMap, name: &str, value: &str) {
     let name = HeaderName::from_bytes(name.as_bytes()).expect("a token is a valid header name");
     let value = HeaderValue::from_str(value).expect("no control character but HTAB");
     headers.append(name, value);
+}
+
+impl RefusedResponse {
+    /// The refusal as an `http::Response<Vec<u8>>`: its status, version,
+    /// every header field in order and [`body`](Self::body) (what was read
+    /// of it: see [`body_end`](Self::body_end)).
+    ///
+    /// ```
+    /// use wsframe::handshake::{RefusedResponse, Status};
+    /// let read = b"HTTP/1.1 401 Unauthorized\r\nWWW-Authenticate: Basic realm=\"ws\"\r\n\r\n";
+    /// let Status::Complete(refused) = RefusedResponse::parse(read)? else { unreachable!() };
+    /// let response = refused.to_http();
+    /// assert_eq!(response.status(), http::StatusCode::UNAUTHORIZED);
+    /// assert_eq!(response.headers()["www-authenticate"], "Basic realm=\"ws\"");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn to_http(&self) -> http::Response<Vec<u8>> {
+        let mut response = http::Response::new(self.body().to_vec());
+        // `parse` keeps three-digit statuses from 100 on, all valid here.
+        *response.status_mut() =
+            StatusCode::from_u16(self.status()).unwrap_or(StatusCode::BAD_GATEWAY);
+        *response.version_mut() = match self.minor_version() {
+            0 => Version::HTTP_10,
+            _ => Version::HTTP_11,
+        };
+        for (name, value) in self.headers() {
+            // httparse's names are tokens and its values free of controls
+            // but HTAB: both valid `http` names and values.
+            if let (Ok(name), Ok(value)) = (
+                HeaderName::from_bytes(name.as_bytes()),
+                HeaderValue::from_bytes(value),
+            ) {
+                response.headers_mut().append(name, value);
+            }
+        }
+        response
+    }
 }

@@ -13,12 +13,15 @@
 //! Client: [`ClientHandshake`] builds the request (§4.1) and checks the
 //! server's answer with [`ClientHandshake::parse_response`]. The bytes after
 //! the answer's head are already WebSocket frames: feed them to the
-//! [`Connection`](crate::Connection).
+//! [`Connection`](crate::Connection). An answer other than 101
+//! ([`HandshakeError::NotSwitching`]: a redirect, a request to authenticate,
+//! a refusal with its reason in the body) is read with
+//! [`RefusedResponse::parse`] from the same bytes.
 //!
 //! With the `http` feature, every step also takes or gives the `http` crate's
 //! types (those of hyper and axum): `UpgradeRequest::from_http`,
-//! `Accept::to_http`, `HandshakeError::to_http`, `ClientHandshake::to_http`
-//! and `ClientHandshake::check_http`.
+//! `Accept::to_http`, `HandshakeError::to_http`, `ClientHandshake::to_http`,
+//! `ClientHandshake::check_http` and `RefusedResponse::to_http`.
 //!
 //! ```
 //! use wsframe::handshake::{ClientHandshake, Status, UpgradeRequest};
@@ -48,6 +51,7 @@ mod extensions;
 mod head;
 #[cfg(feature = "http")]
 mod http;
+mod refused;
 mod request;
 mod response;
 mod uri;
@@ -57,6 +61,7 @@ use base64::{engine::general_purpose::STANDARD, Engine};
 pub use self::client::{Accepted, ClientHandshake};
 pub use self::error::{BuildError, HandshakeError};
 pub use self::extensions::{ExtensionOffer, ExtensionParam};
+pub use self::refused::{BodyEnd, BodyFraming, RefusedResponse};
 pub use self::request::UpgradeRequest;
 pub use self::response::{reject, Accept};
 pub use crate::frame::Status;

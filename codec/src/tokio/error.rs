@@ -2,7 +2,10 @@
 
 use std::{error::Error as StdError, fmt, io};
 
-use crate::{handshake::HandshakeError, ProtocolError, SendError};
+use crate::{
+    handshake::{HandshakeError, RefusedResponse},
+    ProtocolError, SendError,
+};
 
 /// What went wrong in [`WebSocket`](super::WebSocket) or its halves; match on
 /// it, or turn it into an [`io::Error`] with `?` in a function returning
@@ -27,6 +30,19 @@ pub enum Error {
     /// The opening handshake failed: the peer's request or response was
     /// refused (a server has written the refusal).
     Handshake(HandshakeError),
+    /// The server answered the client's upgrade with a status other than
+    /// 101 (RFC 6455 §4.1): a redirect (3xx with `Location`), a request to
+    /// authenticate (401 with `WWW-Authenticate`, RFC 9110 §11.6.1), a
+    /// refusal (403, 429…) with its reason in the body. It holds the
+    /// status, every header and the body as far as
+    /// [`client`](super::WebSocket::client) read it (at most
+    /// [`MAX_REFUSED_BODY`](super::MAX_REFUSED_BODY) bytes, waiting at most
+    /// [`REFUSED_BODY_WAIT`](super::REFUSED_BODY_WAIT) after the head;
+    /// [`RefusedResponse::body_end`] says whether it is whole). Boxed: a
+    /// head and a body are large next to the other variants.
+    ///
+    /// Other answers that are not a valid 101 stay [`Error::Handshake`].
+    Refused(Box<RefusedResponse>),
     /// The accept callback of
     /// [`WebSocket::accept_with`](super::WebSocket::accept_with) refused the
     /// request; its response was written and the stream shut down.
@@ -53,6 +69,7 @@ impl fmt::Display for Error {
                 "the WebSocket connection is closing or closed: nothing more can be sent",
             ),
             Self::Handshake(err) => write!(f, "WebSocket handshake failed: {err}"),
+            Self::Refused(response) => write!(f, "WebSocket handshake refused: {response}"),
             Self::Rejected => f.write_str("the upgrade request was refused by the accept callback"),
             Self::Send(err) => write!(f, "not sent: {err}"),
             Self::Timeout => f.write_str(
@@ -69,6 +86,7 @@ impl StdError for Error {
             Self::Io(err) => Some(err),
             Self::Protocol(err) => Some(err),
             Self::Handshake(err) => Some(err),
+            Self::Refused(response) => Some(&**response),
             Self::Send(err) => Some(err),
             Self::Closed | Self::Rejected | Self::Timeout => None,
         }
@@ -99,8 +117,8 @@ impl From<SendError> for Error {
 
 impl From<Error> for io::Error {
     /// `Io` as it was; the others with the kind closest to them
-    /// (`InvalidData`, `ConnectionRefused`, `NotConnected`,
-    /// `InvalidInput`, `TimedOut`).
+    /// (`InvalidData`, `ConnectionRefused` for `Rejected` and `Refused`,
+    /// `NotConnected`, `InvalidInput`, `TimedOut`).
     fn from(err: Error) -> Self {
         let kind = match &err {
             Error::Io(_) => match err {
@@ -108,7 +126,7 @@ impl From<Error> for io::Error {
                 _ => unreachable!("matched as Io"),
             },
             Error::Protocol(_) | Error::Handshake(_) => io::ErrorKind::InvalidData,
-            Error::Rejected => io::ErrorKind::ConnectionRefused,
+            Error::Rejected | Error::Refused(_) => io::ErrorKind::ConnectionRefused,
             Error::Closed => io::ErrorKind::NotConnected,
             Error::Send(_) => io::ErrorKind::InvalidInput,
             Error::Timeout => io::ErrorKind::TimedOut,

@@ -1,8 +1,15 @@
 //! A sans-IO peer reading what a `wsframe::tokio::WebSocket` wrote into a
-//! `tokio::io::duplex` pipe.
+//! `tokio::io::duplex` pipe, and a stream that hands out scripted pieces.
+
+use std::{
+    collections::VecDeque,
+    io,
+    pin::Pin,
+    task::{Context, Poll},
+};
 
 use bytes::Bytes;
-use tokio::io::{duplex, AsyncReadExt, DuplexStream};
+use tokio::io::{duplex, AsyncRead, AsyncReadExt, AsyncWrite, DuplexStream, ReadBuf};
 use wsframe::{tokio::WebSocket, Config, Connection, Event, Role};
 
 /// A server `WebSocket` over one end of a `duplex(buffer)` pipe, and the
@@ -45,4 +52,82 @@ pub async fn read_events(
         peer.receive(&buf[..n]);
     }
     events
+}
+
+/// A stream whose reads hand out `pieces` one at a time (each whole when it
+/// fits), then nothing more, ever (or, after [`Scripted::then_eof`], the
+/// end of the stream); writes are kept, and so is whether it was shut down.
+#[derive(Default)]
+pub struct Scripted {
+    pieces: VecDeque<Vec<u8>>,
+    eof: bool,
+    pub written: Vec<u8>,
+    pub shut_down: bool,
+}
+
+impl Scripted {
+    /// `input` in pieces cut at `cuts` (ascending).
+    pub fn new(input: &[u8], cuts: &[usize]) -> Self {
+        let mut pieces = VecDeque::new();
+        let mut start = 0;
+        for end in cuts.iter().copied().chain([input.len()]) {
+            if end > start {
+                pieces.push_back(input[start..end].to_vec());
+            }
+            start = end;
+        }
+        Self {
+            pieces,
+            ..Self::default()
+        }
+    }
+
+    /// Reads end the stream (0 bytes) once the pieces are out.
+    pub fn then_eof(mut self) -> Self {
+        self.eof = true;
+        self
+    }
+}
+
+impl AsyncRead for Scripted {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        _: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let Some(mut piece) = self.pieces.pop_front() else {
+            if self.eof {
+                return Poll::Ready(Ok(()));
+            }
+            // The peer waits for an answer: no byte, no end.
+            return Poll::Pending;
+        };
+        let n = piece.len().min(buf.remaining());
+        buf.put_slice(&piece[..n]);
+        if n < piece.len() {
+            piece.drain(..n);
+            self.pieces.push_front(piece);
+        }
+        Poll::Ready(Ok(()))
+    }
+}
+
+impl AsyncWrite for Scripted {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        _: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        self.written.extend_from_slice(buf);
+        Poll::Ready(Ok(buf.len()))
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
+        self.shut_down = true;
+        Poll::Ready(Ok(()))
+    }
 }
