@@ -32,9 +32,7 @@ use std::time::Duration;
 
 use tokio::time::{timeout, Instant};
 use wsframe::{
-    handshake::{
-        Accepted, BodyEnd, BodyFraming, ClientHandshake, HandshakeError, RefusedResponse, Status,
-    },
+    handshake::{BodyEnd, BodyFraming, ClientHandshake, HandshakeError, RefusedResponse, Status},
     tokio::{Error, WebSocket, MAX_REFUSED_BODY, REFUSED_BODY_WAIT},
     Config,
 };
@@ -643,7 +641,7 @@ mod over_tcp {
             while let Some(Ok(_)) = ws.next().await {}
         });
         let uri: http::Uri = format!("ws://127.0.0.1:{port}/chat").parse().unwrap();
-        let (mut ws, accepted): (_, Accepted) =
+        let (mut ws, accepted): (_, wsframe::handshake::Accepted) =
             within("connect", WebSocket::connect(&uri, Config::default()))
                 .await
                 .unwrap();
