@@ -406,7 +406,6 @@ async fn every_method_dropped_at_every_poll_leaves_the_wire_whole() {
 /// the limit.
 #[cfg(feature = "futures")]
 #[tokio::test(start_paused = true)]
-#[ignore = "bug: start_send after poll_ready fails with Error::Send(OutputFull) once an automatic pong took the output past the limit"]
 async fn a_sink_ready_for_a_message_takes_it_after_an_automatic_pong() {
     use futures_util::Sink;
     let limit = 800;
