@@ -7,7 +7,9 @@
 //!   dropped at every poll of a script, driven as an executor would (polled
 //!   again only once woken, so a lost wakeup shows as a stall) over
 //!   `duplex` pipes of 1 to 64 bytes and a peer reading 1 to 64 bytes at a
-//!   time: the wire, parsed by hand (`parse_server_frames`), holds every
+//!   time, and with a 20,000-byte message held by reference and written
+//!   by vectored writes that end anywhere: the wire, parsed by hand
+//!   (`parse_server_frames`), holds every
 //!   frame once and whole (a dropped `send` either all of its frame or none
 //!   of it), and no event is lost;
 //! - split halves in two tasks on a multi-thread runtime: the reader's
@@ -44,7 +46,7 @@ use tokio::{
 };
 use wsframe::{
     tokio::{Error, WebSocket, WebSocketReader, WebSocketWriter},
-    CloseCode, Config, Event, Message, SendError,
+    CloseCode, Config, Event, Message, Role, SendError,
 };
 
 use common::{
@@ -186,10 +188,64 @@ fn drive<F: Future>(op: F, peer: &mut RawPeer, drop_at: Option<usize>) -> Option
     unreachable!()
 }
 
+/// A stream with vectored writes, as TCP's, each taking at most `cap`
+/// bytes gathered across the slices: a write may end inside any run of the
+/// output (the pipe may take fewer still).
+struct Vectored {
+    io: DuplexStream,
+    cap: usize,
+}
+
+impl AsyncRead for Vectored {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.io).poll_read(cx, buf)
+    }
+}
+
+impl AsyncWrite for Vectored {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        let cap = self.cap.min(buf.len());
+        Pin::new(&mut self.io).poll_write(cx, &buf[..cap])
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        slices: &[std::io::IoSlice<'_>],
+    ) -> Poll<std::io::Result<usize>> {
+        let mut gathered = Vec::new();
+        for slice in slices {
+            let room = self.cap - gathered.len();
+            gathered.extend_from_slice(&slice[..slice.len().min(room)]);
+        }
+        Pin::new(&mut self.io).poll_write(cx, &gathered)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        true
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.io).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.io).poll_shutdown(cx)
+    }
+}
+
 /// A whole socket, or its two halves.
-enum Socket {
-    Whole(Box<WebSocket<DuplexStream>>),
-    Split(WebSocketReader<DuplexStream>, WebSocketWriter<DuplexStream>),
+enum Socket<S> {
+    Whole(Box<WebSocket<S>>),
+    Split(WebSocketReader<S>, WebSocketWriter<S>),
 }
 
 /// The script's steps; each is one async call (two for a split close: the
@@ -226,8 +282,16 @@ const SCRIPT: [Op; 11] = [
 fn fed() -> Message {
     Message::Binary(vec![0xA1; 100].into())
 }
-fn fed_again() -> Message {
-    Message::Binary(vec![0xA2; 100].into())
+/// Large (`big`): a server holds it by reference in its output, a run of
+/// its own that a vectored write may end inside.
+fn fed_again(big: bool) -> Message {
+    let len = if big { 20_000 } else { 100 };
+    Message::Binary(
+        (0..len)
+            .map(|i| (i % 251) as u8)
+            .collect::<Vec<u8>>()
+            .into(),
+    )
 }
 fn ping_payload() -> Vec<u8> {
     vec![b'p'; 20]
@@ -238,13 +302,14 @@ fn sent() -> Message {
 const FIRST: &str = "frag-one ";
 const LAST: &str = "frag-two";
 
-impl Socket {
-    /// Runs `op`: the event `next` returned or the close `close` did.
-    async fn run(&mut self, op: Op) -> Result<Option<Event>, Error> {
+impl<S: AsyncRead + AsyncWrite + Unpin> Socket<S> {
+    /// Runs `op` (with [`fed_again`]`(big)`): the event `next` returned or
+    /// the close `close` did.
+    async fn run(&mut self, op: Op, big: bool) -> Result<Option<Event>, Error> {
         match self {
             Socket::Whole(ws) => match op {
                 Op::Feed => ws.feed(fed()).await.map(|()| None),
-                Op::FeedAgain => ws.feed(fed_again()).await.map(|()| None),
+                Op::FeedAgain => ws.feed(fed_again(big)).await.map(|()| None),
                 Op::NextPing | Op::NextText => ws.next().await.transpose(),
                 Op::Send => ws.send(sent()).await.map(|()| None),
                 Op::FirstFragment => ws
@@ -265,7 +330,7 @@ impl Socket {
             },
             Socket::Split(reader, writer) => match op {
                 Op::Feed => writer.feed(fed()).await.map(|()| None),
-                Op::FeedAgain => writer.feed(fed_again()).await.map(|()| None),
+                Op::FeedAgain => writer.feed(fed_again(big)).await.map(|()| None),
                 Op::NextPing | Op::NextText | Op::AwaitClose => reader.next().await.transpose(),
                 Op::Send => writer.send(sent()).await.map(|()| None),
                 Op::FirstFragment => writer
@@ -286,10 +351,10 @@ impl Socket {
 
 /// The frames the script puts on the wire, without the one `missing`
 /// frame (a dropped send, fragment or pong that was not queued).
-fn expected_wire(missing: Option<Op>) -> Vec<(u8, Vec<u8>)> {
+fn expected_wire(missing: Option<Op>, big: bool) -> Vec<(u8, Vec<u8>)> {
     let mut frames = vec![
         (FIN | BINARY, fed().as_bytes().to_vec()),
-        (FIN | BINARY, fed_again().as_bytes().to_vec()),
+        (FIN | BINARY, fed_again(big).as_bytes().to_vec()),
         (FIN | PONG, ping_payload()),
     ];
     if missing != Some(Op::Send) {
@@ -316,38 +381,59 @@ fn expected_wire(missing: Option<Op>) -> Vec<(u8, Vec<u8>)> {
 /// `flush` and `close` are called again; a dropped send, fragment or pong
 /// is not. Whether the drop point was reached at all.
 fn run_script(
-    (split, limit): (bool, usize),
+    (split, limit, vectored): (bool, usize, bool),
     (buffer, step): (usize, usize),
     dropped: Op,
     drop_at: usize,
 ) -> bool {
-    let (ws, io) = server(buffer, Config::builder().max_output_buffer(limit).build());
+    let config = Config::builder().max_output_buffer(limit).build();
+    let (ours, theirs) = tokio::io::duplex(buffer);
+    let case = format!(
+        "split {split}, limit {limit}, vectored {vectored}, pipe {buffer}, reads of {step}, \
+         {dropped:?} dropped at poll {drop_at}"
+    );
+    let peer = RawPeer::new(theirs, step, Vec::new());
+    if vectored {
+        let cap = 3 * step + 1;
+        let stream = Vectored { io: ours, cap };
+        let ws = WebSocket::from_upgraded(stream, Role::Server, config, Default::default());
+        run_on(ws, peer, split, true, (dropped, drop_at), &case)
+    } else {
+        let ws = WebSocket::from_upgraded(ours, Role::Server, config, Default::default());
+        run_on(ws, peer, split, false, (dropped, drop_at), &case)
+    }
+}
+
+/// [`run_script`] on `ws`, whole or `split`, with the large message if `big`.
+fn run_on<S: AsyncRead + AsyncWrite + Unpin>(
+    ws: WebSocket<S>,
+    mut peer: RawPeer,
+    split: bool,
+    big: bool,
+    (dropped, drop_at): (Op, usize),
+    case: &str,
+) -> bool {
     let mut socket = if split {
         let (reader, writer) = ws.split();
         Socket::Split(reader, writer)
     } else {
         Socket::Whole(Box::new(ws))
     };
-    let to_send = [
+    peer.to_send = [
         client(FIN | PING, &ping_payload()),
         client(FIN | TEXT, b"from the peer"),
     ]
     .concat();
-    let mut peer = RawPeer::new(io, step, to_send);
     let (mut events, mut reached) = (Vec::new(), false);
-    let case = format!(
-        "split {split}, limit {limit}, pipe {buffer}, reads of {step}, \
-         {dropped:?} dropped at poll {drop_at}"
-    );
     for op in SCRIPT {
         let drop_at = (op == dropped).then_some(drop_at);
-        let outcome = match drive(socket.run(op), &mut peer, drop_at) {
+        let outcome = match drive(socket.run(op, big), &mut peer, drop_at) {
             Some(outcome) => outcome,
             None => {
                 reached = true;
                 match op {
                     Op::Send | Op::FirstFragment | Op::Pong | Op::LastFragment => continue,
-                    _ => drive(socket.run(op), &mut peer, None).expect("not dropped"),
+                    _ => drive(socket.run(op, big), &mut peer, None).expect("not dropped"),
                 }
             }
         };
@@ -368,7 +454,7 @@ fn run_script(
     );
     while peer.round() {}
     let wire = parse_server_frames(&peer.wire);
-    let allowed = [expected_wire(None), expected_wire(Some(dropped))];
+    let allowed = [expected_wire(None, big), expected_wire(Some(dropped), big)];
     assert!(allowed.contains(&wire), "{case}: {wire:02x?}");
     reached
 }
@@ -383,13 +469,20 @@ async fn every_method_dropped_at_every_poll_leaves_the_wire_whole() {
     // its task; tokio's budget would make the pipe return Pending.
     tokio::task::unconstrained(async {
         let default_limit = Config::default().max_output_buffer();
+        let small = [(1, 1), (2, 1), (3, 7), (7, 3), (16, 5), (64, 64), (64, 1)];
+        // With a 20,000-byte message, held by reference and written with
+        // vectored writes that end anywhere: fewer, larger pipes.
+        let large = [(64, 61), (1000, 333), (4096, 4096)];
         for split in [false, true] {
             for limit in [default_limit, 64] {
-                for pipe in [(1, 1), (2, 1), (3, 7), (7, 3), (16, 5), (64, 64), (64, 1)] {
-                    for dropped in SCRIPT {
-                        for drop_at in 0.. {
-                            if !run_script((split, limit), pipe, dropped, drop_at) {
-                                break;
+                for (vectored, pipes) in [(false, &small[..]), (true, &large[..])] {
+                    for &pipe in pipes {
+                        for dropped in SCRIPT {
+                            for drop_at in 0.. {
+                                let params = (split, limit, vectored);
+                                if !run_script(params, pipe, dropped, drop_at) {
+                                    break;
+                                }
                             }
                         }
                     }
@@ -997,7 +1090,7 @@ async fn a_batch_answered_with_feed_costs_one_read_and_one_write() {
     };
     let mut ws = WebSocket::from_upgraded(
         counting,
-        wsframe::Role::Server,
+        Role::Server,
         Config::default(),
         Default::default(),
     );
