@@ -24,7 +24,11 @@
 //!   late pong within the idle timeout keeps the connection, past it the
 //!   close is 1001 "idle timeout";
 //! - `futures`: `StreamExt::split` and `forward` echo to a raw peer, and
-//!   the errors are variants one can match.
+//!   the errors are variants one can match;
+//! - `reunite` after queued output and a buffered message; a batch of
+//!   messages answered with `feed` against `next`'s "one read and one
+//!   write"; sans-IO, random sends, pings and partial vectored writes at a
+//!   small output limit.
 #![cfg(feature = "tokio")]
 
 mod common;
@@ -1116,4 +1120,70 @@ async fn a_batch_answered_with_feed_costs_one_read_and_one_write() {
     assert_eq!(parse_server_frames(&wire[..n]).len(), 30);
     let stream = ws.into_inner();
     assert_eq!((stream.reads, stream.writes), (3, 3));
+}
+
+/// Sans-IO, at random: a server at a 1,000-byte output limit queues small
+/// and large (held by reference) messages when there is room, takes pings
+/// in, and writes what a socket takes, plain or vectored, cut anywhere.
+/// The wire parses whole; the messages accepted arrive once and in order;
+/// pongs answer pings in order, the latest always; the output never holds
+/// more than the limit plus one message, one pong and a partly written one.
+#[test]
+fn random_sends_pings_and_partial_writes_keep_the_wire_whole() {
+    const LIMIT: usize = 1000;
+    for seed in 1..=20u64 {
+        let mut rng = common::Rng(seed);
+        let config = Config::builder().max_output_buffer(LIMIT).build();
+        let mut conn = wsframe::Connection::new(Role::Server, config);
+        let (mut accepted, mut wire, mut last_ping) = (Vec::new(), Vec::new(), None);
+        for step in 0..3000u32 {
+            match rng.below(4) {
+                0 => {
+                    let len = [10, 200, 20_000][rng.below(3)];
+                    let message = Message::Binary(vec![step as u8; len].into());
+                    match conn.send(message.clone()) {
+                        Ok(()) => accepted.push(message),
+                        Err(SendError::OutputFull { .. }) => assert!(conn.output_len() >= LIMIT),
+                        Err(err) => panic!("{err}"),
+                    }
+                }
+                1 => {
+                    conn.receive(&client(FIN | PING, &step.to_be_bytes()));
+                    assert!(matches!(conn.next_event(), Some(Event::Ping(_))));
+                    last_ping = Some(step);
+                }
+                _ => {
+                    let take = rng.below(3000);
+                    let mut slices = [std::io::IoSlice::new(&[]); 8];
+                    let n = conn.pending_output_vectored(&mut slices);
+                    let mut written = 0;
+                    for slice in &slices[..n] {
+                        let part = &slice[..slice.len().min(take - written)];
+                        wire.extend_from_slice(part);
+                        written += part.len();
+                    }
+                    conn.consume_output(written);
+                }
+            }
+            assert!(
+                conn.output_len() < LIMIT + 20_004 + 2 * (2 + 4),
+                "seed {seed}"
+            );
+        }
+        wire.extend_from_slice(&conn.take_output());
+        let frames = parse_server_frames(&wire);
+        let messages: Vec<Message> = frames
+            .iter()
+            .filter(|(first, _)| *first == FIN | BINARY)
+            .map(|(_, payload)| Message::Binary(payload.clone().into()))
+            .collect();
+        assert_eq!(messages, accepted, "seed {seed}");
+        let pongs: Vec<u32> = frames
+            .iter()
+            .filter(|(first, _)| *first == FIN | PONG)
+            .map(|(_, payload)| u32::from_be_bytes(payload[..].try_into().unwrap()))
+            .collect();
+        assert!(pongs.windows(2).all(|w| w[0] < w[1]), "seed {seed}");
+        assert_eq!(pongs.last().copied(), last_ping, "seed {seed}");
+    }
 }
