@@ -11,7 +11,8 @@
 //!   by vectored writes that end anywhere: the wire, parsed by hand
 //!   (`parse_server_frames`), holds every
 //!   frame once and whole (a dropped `send` either all of its frame or none
-//!   of it), and no event is lost;
+//!   of it), and no event is lost; the same for the close reply `next`
+//!   writes and the `Sink`'s close: one close frame, one close reported;
 //! - split halves in two tasks on a multi-thread runtime: the reader's
 //!   pongs reach the wire while the writer is idle, and while it waits on
 //!   a full output, after its message and never inside it;
@@ -1186,4 +1187,124 @@ fn random_sends_pings_and_partial_writes_keep_the_wire_whole() {
         assert!(pongs.windows(2).all(|w| w[0] < w[1]), "seed {seed}");
         assert_eq!(pongs.last().copied(), last_ping, "seed {seed}");
     }
+}
+
+/// The close frames dropped at every poll: the reply `next` writes to the
+/// peer's close (whole and split), and the `Sink`'s close (whole and
+/// split writer, then the answer awaited): each goes out once, whole, and
+/// the close is reported once.
+#[tokio::test(start_paused = true)]
+async fn close_frames_dropped_at_every_poll_go_out_once() {
+    tokio::task::unconstrained(async {
+        for (buffer, step) in [(1, 1), (2, 3), (5, 2), (64, 64)] {
+            for split in [false, true] {
+                for sink in [false, true] {
+                    if sink && !cfg!(feature = "futures") {
+                        continue;
+                    }
+                    for drop_at in 0.. {
+                        let case = format!(
+                            "pipe {buffer}/{step} split {split} sink {sink} drop at {drop_at}"
+                        );
+                        if !close_once(buffer, step, split, sink, drop_at, &case) {
+                            break;
+                        }
+                    }
+                }
+            }
+        }
+    })
+    .await;
+}
+
+/// One run of [`close_frames_dropped_at_every_poll_go_out_once`]; whether
+/// the drop point was reached.
+fn close_once(
+    buffer: usize,
+    step: usize,
+    split: bool,
+    sink: bool,
+    drop_at: usize,
+    case: &str,
+) -> bool {
+    let (ours, theirs) = tokio::io::duplex(buffer);
+    let ws = WebSocket::from_upgraded(ours, Role::Server, Config::default(), Default::default());
+    let mut socket = if split {
+        let (reader, writer) = ws.split();
+        Socket::Split(reader, writer)
+    } else {
+        Socket::Whole(Box::new(ws))
+    };
+    let mut peer = RawPeer::new(theirs, step, Vec::new());
+    let mut reached = false;
+    let (code, initiator) = if sink {
+        // The peer answers once it has our close whole.
+        loop {
+            let closing = sink_close(&mut socket);
+            match drive(closing, &mut peer, Some(drop_at).filter(|_| !reached)) {
+                None => reached = true,
+                Some(closed) => break closed.unwrap_or_else(|err| panic!("{case}: {err}")),
+            }
+        }
+        (1000, wsframe::Initiator::Local)
+    } else {
+        peer.answered_close = true;
+        peer.to_send = client(FIN | CLOSE, &close_payload(1001, b"away"));
+        (1001, wsframe::Initiator::Peer)
+    };
+    let closed = loop {
+        let polled = match &mut socket {
+            Socket::Whole(ws) => drive(
+                ws.next(),
+                &mut peer,
+                Some(drop_at).filter(|_| !reached && !sink),
+            ),
+            Socket::Split(reader, _) => drive(
+                reader.next(),
+                &mut peer,
+                Some(drop_at).filter(|_| !reached && !sink),
+            ),
+        };
+        match polled {
+            None => reached = true,
+            Some(Some(Ok(Event::Closed(closed)))) => break closed,
+            Some(other) => panic!("{case}: {other:?}"),
+        }
+    };
+    assert_eq!(
+        (closed.code.0, closed.initiator),
+        (code, initiator),
+        "{case}"
+    );
+    let after = match &mut socket {
+        Socket::Whole(ws) => drive(ws.next(), &mut peer, None),
+        Socket::Split(reader, _) => drive(reader.next(), &mut peer, None),
+    };
+    assert!(matches!(after, Some(None)), "{case}: {after:?}");
+    while peer.round() {}
+    let frames = parse_server_frames(&peer.wire);
+    let [(first, payload)] = &frames[..] else {
+        panic!("{case}: {frames:02x?}")
+    };
+    assert_eq!(
+        (*first, &payload[..2]),
+        (FIN | CLOSE, &code.to_be_bytes()[..]),
+        "{case}"
+    );
+    reached
+}
+
+/// `SinkExt::close` on the whole socket or the split writer.
+#[cfg(feature = "futures")]
+async fn sink_close(socket: &mut Socket<DuplexStream>) -> Result<(), Error> {
+    use futures_util::SinkExt;
+    match socket {
+        Socket::Whole(ws) => SinkExt::close(&mut **ws).await,
+        Socket::Split(_, writer) => SinkExt::close(writer).await,
+    }
+}
+
+#[cfg(not(feature = "futures"))]
+async fn sink_close(_: &mut Socket<DuplexStream>) -> Result<(), Error> {
+    unreachable!("only with the futures feature")
 }
