@@ -1308,3 +1308,60 @@ async fn sink_close(socket: &mut Socket<DuplexStream>) -> Result<(), Error> {
 async fn sink_close(_: &mut Socket<DuplexStream>) -> Result<(), Error> {
     unreachable!("only with the futures feature")
 }
+
+/// With the `futures` feature: a `Sink`'s `poll_ready` is pending while
+/// the output is at the limit, without queueing or spinning, and is woken
+/// and ready once the peer reads.
+#[cfg(feature = "futures")]
+#[tokio::test(start_paused = true)]
+async fn sink_poll_ready_waits_at_the_limit_and_wakes_when_the_peer_reads() {
+    use futures_util::Sink;
+    for split in [false, true] {
+        let (ws, mut io) = server(50, Config::builder().max_output_buffer(100).build());
+        let mut socket = if split {
+            let (reader, writer) = ws.split();
+            Socket::Split(reader, writer)
+        } else {
+            Socket::Whole(Box::new(ws))
+        };
+        let wakes = Arc::new(WakeCount::default());
+        let waker = Waker::from(Arc::clone(&wakes));
+        let mut cx = Context::from_waker(&waker);
+        let mut poll_ready = |socket: &mut Socket<DuplexStream>| match socket {
+            Socket::Whole(ws) => Pin::new(&mut **ws).poll_ready(&mut cx),
+            Socket::Split(_, writer) => Pin::new(writer).poll_ready(&mut cx),
+        };
+        assert!(matches!(poll_ready(&mut socket), Poll::Ready(Ok(()))));
+        let big = Message::Binary(vec![7; 200].into());
+        match &mut socket {
+            Socket::Whole(ws) => Pin::new(&mut **ws).start_send(big.clone()),
+            Socket::Split(_, writer) => Pin::new(writer).start_send(big.clone()),
+        }
+        .unwrap();
+        // 204 bytes queued: 50 go into the pipe, 154 are over the limit.
+        for _ in 0..3 {
+            assert!(poll_ready(&mut socket).is_pending());
+        }
+        assert_eq!(wakes.get(), 0, "woken with nothing to do");
+        let mut wire = vec![0; 50];
+        io.read_exact(&mut wire).await.unwrap();
+        assert!(wakes.get() > 0, "not woken when the peer read");
+        // 104 left after the next 50: still over; then under.
+        assert!(poll_ready(&mut socket).is_pending());
+        let mut more = vec![0; 50];
+        io.read_exact(&mut more).await.unwrap();
+        assert!(matches!(poll_ready(&mut socket), Poll::Ready(Ok(()))));
+        wire.extend(more);
+        // 104 left: 50 in the pipe, 54 written by the flush.
+        let mut rest = [0; 104];
+        let flush = std::future::poll_fn(|cx| match &mut socket {
+            Socket::Whole(ws) => Pin::new(&mut **ws).poll_flush(cx),
+            Socket::Split(_, writer) => Pin::new(writer).poll_flush(cx),
+        });
+        let (flushed, read) = tokio::join!(flush, io.read_exact(&mut rest));
+        flushed.unwrap();
+        read.unwrap();
+        wire.extend(rest);
+        assert_eq!(parse_server_frames(&wire), [(FIN | BINARY, vec![7; 200])]);
+    }
+}
