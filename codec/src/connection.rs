@@ -627,6 +627,16 @@ impl Connection {
         self.sender.message(&message, None)
     }
 
+    /// [`send`](Self::send) into room promised earlier: past the output
+    /// limit if an automatic pong or keepalive ping took it since (a
+    /// `Sink`'s `start_send` after its `poll_ready`).
+    #[cfg(feature = "futures")]
+    pub(crate) fn send_in_promised_room(&mut self, message: Message) -> Result<(), SendError> {
+        self.check_open()?;
+        self.sender
+            .past_limit(|sender| sender.message(&message, None))
+    }
+
     /// Queues a whole message as one frame, compressed (`compress`) or not
     /// whatever its size, where permessage-deflate (RFC 7692) was
     /// negotiated; without it, the same as [`send`](Self::send).

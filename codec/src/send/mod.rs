@@ -218,6 +218,17 @@ impl Sender {
         });
     }
 
+    /// Runs `queue` with the output limit lifted: for room promised before
+    /// an automatic pong or keepalive ping took it (a `Sink`'s
+    /// `poll_ready`, then `start_send`).
+    #[cfg(feature = "futures")]
+    pub(crate) fn past_limit<R>(&mut self, queue: impl FnOnce(&mut Self) -> R) -> R {
+        let limit = std::mem::replace(&mut self.limit, usize::MAX);
+        let queued = queue(self);
+        self.limit = limit;
+        queued
+    }
+
     /// The output limit it was made with
     /// ([`Config::max_output_buffer`](crate::Config::max_output_buffer)).
     #[cfg(feature = "tokio")]

@@ -107,6 +107,10 @@ pub(crate) struct Core<S> {
     output_abandoned: bool,
     /// The task last polling for events: it writes output the writer left.
     reader: Option<Waker>,
+    /// A `Sink`'s `poll_ready` found room: its `start_send` takes the
+    /// message even if an automatic pong filled the output in between.
+    #[cfg(feature = "futures")]
+    pub(crate) room_promised: bool,
 }
 
 impl<S: AsyncRead + AsyncWrite + Unpin> Core<S> {
@@ -127,6 +131,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Core<S> {
             closing_write_deadline: None,
             output_abandoned: false,
             reader: None,
+            #[cfg(feature = "futures")]
+            room_promised: false,
         }
     }
 
@@ -430,9 +436,17 @@ where
     S: AsyncRead + AsyncWrite + Unpin,
     C: WithCore<S>,
 {
-    poll_fn(|cx| core.with(|core| core.poll_room(cx, side))).await?;
-    core.with(|core| queue(&mut core.conn))?;
-    Ok(())
+    // Room found and used under one lock: a split reader could otherwise
+    // queue an automatic pong in between, and the send be refused.
+    let mut queue = Some(queue);
+    poll_fn(|cx| {
+        core.with(|core| {
+            ready!(core.poll_room(cx, side))?;
+            let queue = queue.take().expect("not polled after it completed");
+            Poll::Ready(queue(&mut core.conn).map_err(Error::from))
+        })
+    })
+    .await
 }
 
 /// Writes all queued output and flushes the stream.

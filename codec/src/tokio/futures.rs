@@ -7,7 +7,7 @@
 
 use std::{
     pin::Pin,
-    task::{Context, Poll},
+    task::{ready, Context, Poll},
 };
 
 use ::tokio::io::{AsyncRead, AsyncWrite};
@@ -42,11 +42,28 @@ fn poll_close<S: AsyncRead + AsyncWrite + Unpin>(
     }
 }
 
+/// Ready once there is room; the room is then the next message's.
+fn poll_ready<S: AsyncRead + AsyncWrite + Unpin>(
+    core: &mut Core<S>,
+    cx: &mut Context<'_>,
+) -> Poll<Result<(), Error>> {
+    let ready = ready!(core.poll_room(cx, Side::Writer));
+    core.room_promised = ready.is_ok();
+    Poll::Ready(ready.map_err(Error::from))
+}
+
+/// Queues `message`, past the output limit if `poll_ready` promised room
+/// that an automatic pong or keepalive ping took since (the `Sink`
+/// contract: after `poll_ready`, `start_send` takes the item).
 fn start_send<S: AsyncRead + AsyncWrite + Unpin>(
     core: &mut Core<S>,
     message: Message,
 ) -> Result<(), Error> {
-    core.conn.send(message)?;
+    if std::mem::take(&mut core.room_promised) {
+        core.conn.send_in_promised_room(message)?;
+    } else {
+        core.conn.send(message)?;
+    }
     core.wake_reader();
     Ok(())
 }
@@ -71,9 +88,7 @@ macro_rules! stream_and_sink {
                 mut self: Pin<&mut Self>,
                 cx: &mut Context<'_>,
             ) -> Poll<Result<(), Error>> {
-                self.$field
-                    .with(|core| core.poll_room(cx, Side::Writer))
-                    .map_err(Error::from)
+                self.$field.with(|core| poll_ready(core, cx))
             }
 
             fn start_send(mut self: Pin<&mut Self>, message: Message) -> Result<(), Error> {
