@@ -443,10 +443,12 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
     ///
     /// All the messages one read brought are returned before the next read,
     /// and what is queued (pongs, messages [`feed`](Self::feed) queued) is
-    /// written once they are: with the last of them, or at the latest
-    /// before the next read. A batch of small messages answered with
-    /// `feed` thus costs one read and one write. What the stream does not
-    /// take at once goes out on the next call. A close frame is written before
+    /// written as the last of them is returned (so that a pong is not held
+    /// while the caller works on that message), and again before the next
+    /// read. A batch of small messages answered with `feed` thus costs one
+    /// read and two writes: the answers fed before its last message was
+    /// returned, then the last answer. What the stream does not take at
+    /// once goes out on the next call. A close frame is written before
     /// [`Event::Closed`] is returned, and then a server shuts its write side
     /// (RFC 6455 §7.1.1: the server closes TCP first); a peer that reads
     /// nothing cannot hold it there: once the write has made no progress for
