@@ -538,8 +538,10 @@ impl MessageAssembler {
     /// Unmasked payload of a transformed message: through the extension
     /// into the message's buffer, where text is validated as it comes out
     /// of this call (fail-fast per read). In streaming mode what came out
-    /// is handed out at once as a piece, so only the transform's own state
-    /// is kept.
+    /// is handed out at once as a piece of at most [`STREAMED_PIECE_MAX`]
+    /// bytes, so only the transform's own state is kept, and the rest of
+    /// `payload` when the piece filled first (the assembler is then
+    /// [`paused`](Self::paused)).
     /// `ends`: where each frame's part of `payload` ends, when it is the
     /// payload of several frames (see [`FrameReader`]'s `deferred`), so
     /// that invalid text in the output is told in the frame whose own call
