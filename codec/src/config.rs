@@ -160,12 +160,13 @@ impl ConfigBuilder {
 
     /// The largest message accepted, all fragments together, in bytes
     /// (default 64 MiB); more is 1009. In streaming mode nothing is
-    /// buffered, so it can be lifted with `u64::MAX`; but with
-    /// permessage-deflate, a read's compressed bytes are inflated in
-    /// [`receive`](crate::Connection::receive) and handed out as one
-    /// piece, which this limit is then all that bounds: DEFLATE inflates
-    /// up to about 1032 times, so a 64 KiB read may give a 64 MiB piece.
-    /// Keep a limit there, or read in smaller pieces.
+    /// buffered, so it can be lifted with `u64::MAX`, also with
+    /// permessage-deflate: a compressed message's pieces hold at most
+    /// 64 KiB each however much a read inflates to (DEFLATE inflates up
+    /// to about 1032 times, so a 64 KiB read may give 64 MiB); the rest of
+    /// the read's compressed bytes is held, and nothing after it read,
+    /// until the pieces before it are taken with
+    /// [`next_event`](crate::Connection::next_event).
     pub const fn max_message_size(mut self, bytes: u64) -> Self {
         self.config.max_message_size = bytes;
         self

@@ -372,8 +372,9 @@ impl Connection {
         self.timers.deadline()
     }
 
-    /// Bytes of received data held in memory: input not read yet, the
-    /// message being received, and messages read but not yet returned by
+    /// Bytes of received data held in memory: input not read yet (with a
+    /// streamed compressed message's input waiting for its next pieces),
+    /// the message being received, and messages read but not yet returned by
     /// [`next_event`](Self::next_event). After `next_event` returns `None`
     /// it is at most the frame size limit plus a header, plus the message
     /// size limit (nothing of the message in streaming mode).

@@ -32,10 +32,10 @@
 //!
 //! A bug found here is fixed: a client that asked for
 //! `server_no_context_takeover` took a response without it as agreed (with
-//! context takeover); it fails the handshake now. One ignored test holds a
-//! bug: in streaming mode, the compressed bytes
-//! of one read come out as one piece, however much they inflate to (64 MiB
-//! from a 64 KiB read), so with the limit lifted memory follows the ratio.
+//! context takeover); it fails the handshake now. So is another: in
+//! streaming mode, the compressed bytes of one read came out as one piece,
+//! however much they inflated to (64 MiB from a 64 KiB read), so with the
+//! limit lifted memory followed the ratio.
 //!
 //! Every stream is fed whole, byte by byte and (when short) cut at every
 //! point, through both input paths (`same_every_way`, `deflate_messages`).
@@ -1341,9 +1341,6 @@ fn a_client_reads_a_server_held_to_any_window() {
 }
 
 #[test]
-#[ignore = "bug: in streaming mode the compressed bytes of one read are inflated into one piece \
-            (64 MiB from a 64 KiB read), so with the limit lifted, as Config::max_message_size \
-            invites, memory is ~1000x the read"]
 fn streaming_a_large_compressed_frame_hands_it_out_in_bounded_pieces() {
     // Streaming with the limit lifted (Config::max_message_size: "in
     // streaming mode nothing is buffered, so it can be lifted with

@@ -622,12 +622,22 @@ impl Inflater {
     /// a message kept whole that comes in pieces starts with the room
     /// [`Inbound::message_room`] gives it (the assembler reserves it), so
     /// that one as long as the last is never moved.
+    ///
+    /// `piece_max` (`u64::MAX`: none) bounds this call's output for a
+    /// message streamed out in pieces: room grows no further than it, and
+    /// the call stops once its output reached it and zlib filled its room
+    /// (it may hold more output, even with all input taken: a long match).
+    /// Returns how many bytes of `input` were taken and whether it stopped
+    /// early.
     fn inflate(
         &mut self,
-        mut input: &[u8],
+        input: &[u8],
         out: &mut BytesMut,
         limit: u64,
-    ) -> Result<(), ProtocolError> {
+        piece_max: u64,
+    ) -> Result<(usize, bool), ProtocolError> {
+        let whole_input = input;
+        let mut input = input;
         let start = out.len();
         // One byte past the budget shows the message is over it.
         let cap = limit.saturating_add(1);
@@ -640,21 +650,26 @@ impl Inflater {
                     limit,
                 });
             }
+            if produced >= piece_max && !self.ended {
+                // This piece is full and zlib filled its room: the rest
+                // waits for the next call.
+                break Ok(true);
+            }
             if self.ended {
                 // §7.2.3.4: a BFINAL block ends the message's data, but for
                 // the header byte of the empty stored block a sender
                 // appends after it (its lengths stripped as the tail).
                 break match input {
-                    [] => Ok(()),
+                    [] => Ok(false),
                     [0x00] if !self.padded => {
                         self.padded = true;
                         self.message_in += 1;
-                        Ok(())
+                        Ok(false)
                     }
                     _ => Err(ProtocolError::InflateFailed),
                 };
             }
-            let budget = cap - produced;
+            let budget = (cap - produced).min(piece_max - produced);
             if out.capacity() == out.len() {
                 let expected = input.len() as u64 * self.ratio_eighths / 8 + ROOM_SLACK;
                 // A message kept whole (`out` held its earlier output when
@@ -702,7 +717,7 @@ impl Inflater {
                 // out (and all input taken, or none could be).
                 Ok(_) if written < room => {
                     if input.is_empty() {
-                        break Ok(());
+                        break Ok(false);
                     }
                     if consumed == 0 {
                         break Err(ProtocolError::InflateFailed);
@@ -712,7 +727,10 @@ impl Inflater {
             }
         };
         self.message_out += (out.len() - start) as u64;
-        result
+        result.map(|stopped| match stopped {
+            true => (whole_input.len() - input.len(), true),
+            false => (whole_input.len(), false),
+        })
     }
 
     /// A whole message of at most [`ONE_CALL_INPUT`] compressed bytes into
@@ -801,7 +819,9 @@ impl Inflater {
                     // as any other message's.
                     out.extend_from_slice(inflated);
                     let budget = limit - out.len() as u64;
-                    let mut result = self.inflate(&payload[taken..], out, budget);
+                    let mut result = self
+                        .inflate(&payload[taken..], out, budget, u64::MAX)
+                        .map(|_| ());
                     if result.is_ok() && !self.ended {
                         result = self.end_at_sync_point();
                     }
@@ -946,7 +966,19 @@ impl Inbound for Inflater {
         out: &mut BytesMut,
         limit: u64,
     ) -> Result<(), ProtocolError> {
-        self.inflate(payload, out, limit)
+        self.inflate(payload, out, limit, u64::MAX)
+            .map(|_| ())
+            .inspect_err(|_| self.release())
+    }
+
+    fn payload_piece(
+        &mut self,
+        payload: &[u8],
+        out: &mut BytesMut,
+        limit: u64,
+        piece_max: usize,
+    ) -> Result<(usize, bool), ProtocolError> {
+        self.inflate(payload, out, limit, piece_max as u64)
             .inspect_err(|_| self.release())
     }
 

@@ -39,6 +39,24 @@ pub(crate) trait Inbound: fmt::Debug + Send {
         limit: u64,
     ) -> Result<(), ProtocolError>;
 
+    /// As [`payload`](Self::payload), for a message streamed out in pieces:
+    /// stops early once this call's output reached `piece_max` bytes while
+    /// more may be pending, so that one read's input does not inflate into
+    /// one unbounded piece. Returns how many bytes of `payload` it took and
+    /// whether it stopped early; then it is called again with the rest
+    /// (possibly none: the output still pending) before anything else.
+    fn payload_piece(
+        &mut self,
+        payload: &[u8],
+        out: &mut BytesMut,
+        limit: u64,
+        piece_max: usize,
+    ) -> Result<(usize, bool), ProtocolError> {
+        let _ = piece_max;
+        self.payload(payload, out, limit)
+            .map(|()| (payload.len(), false))
+    }
+
     /// The message's last frame ended: appends what remains to `out`.
     fn end(&mut self, out: &mut BytesMut, limit: u64) -> Result<(), ProtocolError>;
 

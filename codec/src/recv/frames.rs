@@ -265,8 +265,9 @@ impl FrameReader {
             if available == 0 {
                 return;
             }
-            if ready.len() >= READY_MAX {
-                // Enough waits: the rest is read in place when it is taken.
+            if ready.len() >= READY_MAX || assembler.paused() {
+                // Enough waits (or a transform holds a full piece's worth
+                // more): the rest is read in place when it is taken.
                 if let Input::Copy(bytes) = input {
                     buf.extend_from_slice(bytes);
                 }
@@ -286,7 +287,7 @@ impl FrameReader {
                         self.in_window = true;
                         self.run(buf, Input::InPlace, assembler, ready);
                         self.in_window = false;
-                        if buf.len() > self.kept && ready.len() < READY_MAX {
+                        if buf.len() > self.kept && ready.len() < READY_MAX && !assembler.paused() {
                             // A transformed payload goes on past the
                             // window: the rest of the read joins it, read
                             // in place.
@@ -340,6 +341,7 @@ impl FrameReader {
         ready: &mut VecDeque<Inbound>,
     ) -> bool {
         let mut progress = false;
+        // (A transform pauses only on the general path: none runs here.)
         while ready.len() < READY_MAX {
             let Some((header, len)) = self.small_frame_header(buf) else {
                 break;

@@ -14,7 +14,7 @@
 
 use std::collections::VecDeque;
 
-use bytes::{Bytes, BytesMut};
+use bytes::{Buf, Bytes, BytesMut};
 use utf8stream::{Utf8Error, Utf8Validator};
 
 use super::Inbound;
@@ -41,6 +41,14 @@ pub(super) const OWN_BUFFER_MIN: u64 = if cfg!(any(fuzzing, miri)) {
 } else {
     32 * 1024
 };
+
+/// Streaming mode: the most a transformed message's piece holds. A read's
+/// compressed bytes may inflate to a thousand times their length (DEFLATE's
+/// longest match, 258 bytes, costs about two bits), so a transform stops
+/// once a piece holds this much; the rest of its input waits in the
+/// assembler, and the frame reader reads nothing more, until the pieces
+/// before it are taken.
+pub(crate) const STREAMED_PIECE_MAX: usize = 64 * 1024;
 
 /// Where the frame reader puts a frame's payload.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
@@ -113,6 +121,15 @@ pub(crate) struct MessageAssembler {
     /// Streaming mode: the last bytes of text handed out, the context a
     /// UTF-8 error in the next piece is diagnosed with.
     handed_out_tail: HandedOutTail,
+    /// Streaming mode: the transform stopped early, a piece full; the rest
+    /// of that step's input (unmasked, at most one read's) waits in
+    /// `rest`, and nothing more is read until it is taken (see
+    /// [`resume`](Self::resume)).
+    paused: bool,
+    rest: BytesMut,
+    /// The message's last frame ended while paused: it ends once `rest`
+    /// is taken.
+    end_pending: bool,
 }
 
 /// The last [`CONTEXT_LEN`] bytes of the open text message's pieces that
@@ -151,12 +168,42 @@ impl MessageAssembler {
             utf8: Utf8Validator::new(),
             held: BytesMut::new(),
             handed_out_tail: HandedOutTail::default(),
+            paused: false,
+            rest: BytesMut::new(),
+            end_pending: false,
         }
     }
 
     /// Bytes of messages held: the open message's so far.
     pub(super) fn buffered_len(&self) -> usize {
-        self.buffer.len() + self.held.len()
+        self.buffer.len() + self.held.len() + self.rest.len()
+    }
+
+    /// Streaming mode: a piece is full and the transform holds more (see
+    /// [`STREAMED_PIECE_MAX`]); nothing more is read until
+    /// [`resume`](Self::resume) drained it.
+    #[inline(always)]
+    pub(super) const fn paused(&self) -> bool {
+        self.paused
+    }
+
+    /// While [`paused`](Self::paused): the next piece of the held input,
+    /// then, once it is all taken, the message's end if its last frame
+    /// ended meanwhile.
+    pub(super) fn resume(&mut self, ready: &mut VecDeque<Inbound>) {
+        let mut rest = std::mem::take(&mut self.rest);
+        match self.stream_piece(&rest, ready) {
+            Some(taken) => {
+                rest.advance(taken);
+                self.rest = rest;
+            }
+            None => {
+                self.paused = false;
+                if std::mem::take(&mut self.end_pending) {
+                    self.end_frame(BytesMut::new(), ready);
+                }
+            }
+        }
     }
 
     /// Drops the open message.
@@ -164,6 +211,9 @@ impl MessageAssembler {
         self.open = None;
         self.buffer = BytesMut::new();
         self.held = BytesMut::new();
+        self.paused = false;
+        self.rest = BytesMut::new();
+        self.end_pending = false;
     }
 
     /// The message rules for a data frame with `header`, against the open
@@ -463,6 +513,10 @@ impl MessageAssembler {
         }
         self.buffer = BytesMut::new();
         self.held = BytesMut::new();
+        // Nothing held is inflated any more (a pending end still ends the
+        // message: see `resume`).
+        self.paused = false;
+        self.rest = BytesMut::new();
     }
 
     /// Whether the payload of the transformed frame being read, which ends
@@ -484,8 +538,10 @@ impl MessageAssembler {
     /// Unmasked payload of a transformed message: through the extension
     /// into the message's buffer, where text is validated as it comes out
     /// of this call (fail-fast per read). In streaming mode what came out
-    /// is handed out at once as a piece, so only the transform's own state
-    /// is kept.
+    /// is handed out at once as a piece of at most [`STREAMED_PIECE_MAX`]
+    /// bytes, so only the transform's own state is kept, and the rest of
+    /// `payload` when the piece filled first (the assembler is then
+    /// [`paused`](Self::paused)).
     /// `ends`: where each frame's part of `payload` ends, when it is the
     /// payload of several frames (see [`FrameReader`]'s `deferred`), so
     /// that invalid text in the output is told in the frame whose own call
@@ -498,6 +554,13 @@ impl MessageAssembler {
         ends: &[usize],
         ready: &mut VecDeque<Inbound>,
     ) {
+        if self.streaming {
+            if let Some(taken) = self.stream_piece(payload, ready) {
+                self.rest.extend_from_slice(&payload[taken..]);
+                self.paused = true;
+            }
+            return;
+        }
         // A message in one frame whose payload is all here: the transform
         // takes it and the end in one step (not streamed, so that pieces
         // come out as they do for any other cut).
@@ -511,17 +574,33 @@ impl MessageAssembler {
             false => Step::Payload(payload),
         };
         self.run_transform(step, ends, ready);
-        if let Some(open) = self.open.filter(|open| self.streaming && !open.invalid) {
+    }
+
+    /// Streaming mode: `payload` through the transform into one piece of
+    /// at most [`STREAMED_PIECE_MAX`] bytes, handed out. `Some(taken)`: the
+    /// piece filled before the transform gave all it could of `payload`,
+    /// of which it took `taken` bytes.
+    fn stream_piece(&mut self, payload: &[u8], ready: &mut VecDeque<Inbound>) -> Option<usize> {
+        let open = self.open.filter(|open| !open.invalid)?;
+        let stopped = self.run_transform(Step::Piece(payload), &[], ready);
+        if self.open.is_some_and(|open| !open.invalid) {
             let bytes = std::mem::take(&mut self.buffer);
             self.hand_out_piece(bytes, open.text, false, ready);
         }
+        stopped
     }
 
     /// Hands `step` to the inbound transform with the message's remaining
-    /// budget, counts what came out, and validates it.
-    fn run_transform(&mut self, step: Step<'_>, ends: &[usize], ready: &mut VecDeque<Inbound>) {
+    /// budget, counts what came out, and validates it. `Some(taken)`: a
+    /// [`Step::Piece`] stopped early, having taken `taken` bytes.
+    fn run_transform(
+        &mut self,
+        step: Step<'_>,
+        ends: &[usize],
+        ready: &mut VecDeque<Inbound>,
+    ) -> Option<usize> {
         let Some(open) = &mut self.open else {
-            return;
+            return None;
         };
         let produced = open.produced;
         let limit = self.max_message_size.saturating_sub(produced);
@@ -547,8 +626,17 @@ impl MessageAssembler {
                 self.buffer.reserve(room as usize);
             }
         }
+        let mut stopped = None;
         let result = match step {
             Step::Payload(payload) => transform.payload(payload, &mut self.buffer, limit),
+            Step::Piece(payload) => {
+                // Room for the bytes of a code point held from the last
+                // piece, which join this one in front.
+                let piece_max = STREAMED_PIECE_MAX - self.held.len();
+                transform
+                    .payload_piece(payload, &mut self.buffer, limit, piece_max)
+                    .map(|(taken, early)| stopped = early.then_some(taken))
+            }
             Step::Message(payload) => transform.message(payload, &mut self.buffer, limit),
             Step::End => transform.end(&mut self.buffer, limit),
         }
@@ -561,11 +649,12 @@ impl MessageAssembler {
             other => other,
         });
         open.produced += (self.buffer.len() - start) as u64;
-        open.ended = !matches!(step, Step::Payload(_));
+        open.ended = !matches!(step, Step::Payload(_) | Step::Piece(_));
         self.after_transform(start, result, frames, ready);
         if frames.is_some() {
             self.extensions.transform().forget_checkpoint();
         }
+        stopped.filter(|_| self.open.is_some_and(|open| !open.invalid))
     }
 
     /// Validates what a transform appended from `start` on, or reports its
@@ -664,6 +753,12 @@ impl MessageAssembler {
             }
             Frame::Data { fin, route } => (fin, route),
         };
+        if self.paused {
+            // The transform still holds this message's input: its end
+            // comes once that is taken (see `resume`).
+            self.end_pending |= fin;
+            return true;
+        }
         if route == Route::Transform && fin && !self.open.is_some_and(|open| open.ended) {
             self.run_transform(Step::End, &[], ready);
         }
@@ -743,6 +838,9 @@ impl MessageAssembler {
 enum Step<'a> {
     /// More of the message's payload.
     Payload(&'a [u8]),
+    /// More of a message streamed out in pieces: as much of it as one
+    /// piece holds.
+    Piece(&'a [u8]),
     /// All of a one-frame message's payload, and its end.
     Message(&'a [u8]),
     /// The message's end.

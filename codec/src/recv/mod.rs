@@ -203,11 +203,12 @@ impl Receiver {
     }
 
     /// Whether [`poll`](Self::poll) has anything to give or read: items
-    /// ready, or bytes appended and not read yet. When not, it returns
+    /// ready, a streamed message's input held for its next piece, or bytes
+    /// appended and not read yet. When not, it returns
     /// `None`.
     #[inline]
     pub(crate) fn has_unread(&self) -> bool {
-        !self.ready.is_empty() || self.buf.len() > self.reader.kept()
+        !self.ready.is_empty() || self.buf.len() > self.reader.kept() || self.assembler.paused()
     }
 
     /// The next item, or `None` until more bytes arrive.
@@ -223,6 +224,16 @@ impl Receiver {
             .next_small_message(&mut self.buf, &self.assembler)
         {
             return Some(item);
+        }
+        // (Only in streaming mode, where the small-message path hands out
+        // nothing.)
+        if self.assembler.paused() {
+            // A streamed message's held input comes before anything read
+            // after it.
+            self.assembler.resume(&mut self.ready);
+            if let Some(item) = self.ready.pop_front() {
+                return Some(item);
+            }
         }
         self.catch_up();
         self.ready.pop_front()

@@ -169,6 +169,8 @@ fn inflate_with(payload: &[u8], follows: &[u8]) -> Option<(bool, Vec<u8>)> {
         taken += used;
         made += wrote;
         match status {
+            // Room for more: a bomb's output is larger than the first.
+            TINFLStatus::HasMoreOutput => out.resize(out.len() * 2, 0),
             TINFLStatus::BlockBoundary if taken == input.len() => break false,
             TINFLStatus::BlockBoundary => {}
             TINFLStatus::Done
