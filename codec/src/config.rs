@@ -194,9 +194,12 @@ impl ConfigBuilder {
     /// so the output never exceeds it by more than one frame, plus the one
     /// coalesced automatic pong and one close frame the connection may add.
     /// Payloads held by reference (a server's large ones) count as fully as
-    /// copied ones.
+    /// copied ones. 0 is taken as 1: a send needs an empty output (the
+    /// tokio wrapper's `send` waits until the last write is taken; the
+    /// `Connection`'s is refused while anything is unsent), where 0 would
+    /// refuse every send.
     pub const fn max_output_buffer(mut self, bytes: usize) -> Self {
-        self.config.max_output_buffer = bytes;
+        self.config.max_output_buffer = if bytes == 0 { 1 } else { bytes };
         self
     }
 

@@ -11,7 +11,10 @@
 //! `pending_output`/`consume_output`, so a `tokio::select!` that drops a
 //! call leaves the stream whole. [`WebSocket::split`] gives a reader and a
 //! writer for two tasks; with the `futures` feature both halves (and
-//! `WebSocket`) are a `Stream` of events and a `Sink` of messages. Keepalive
+//! `WebSocket`) are a `Stream` of events and a `Sink` of messages (an echo
+//! client that closes must first wait for every echo: once the peer's
+//! close arrives, what is still to be sent fails with [`Error::Closed`],
+//! RFC 6455 §5.5.1). Keepalive
 //! pings and the idle and close timeouts of [`Config`] run on tokio's clock
 //! while events are awaited.
 //!

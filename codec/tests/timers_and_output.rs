@@ -388,3 +388,22 @@ fn a_client_masks_a_large_payload_into_the_output() {
     assert_eq!(conn.pending_output().len(), 8 + 20_000);
     assert_eq!(conn.pending_output()[8..12], [6, 5, 4, 3]);
 }
+
+#[test]
+fn an_output_limit_of_zero_sends_one_message_at_a_time() {
+    // 0 is taken as 1: a send needs an empty output (0 would refuse all).
+    let config = Config::builder().max_output_buffer(0).build();
+    assert_eq!(config.max_output_buffer(), 1);
+    let (mut conn, _) = server(config);
+    conn.send(Message::from("first")).unwrap();
+    let pending = conn.output_len();
+    assert_eq!(
+        conn.send(Message::from("second")),
+        Err(SendError::OutputFull { pending, limit: 1 })
+    );
+    conn.consume_output(pending);
+    conn.send(Message::from("second")).unwrap();
+    let frames = wire(&mut conn);
+    assert_eq!(frames.len(), 1);
+    assert_eq!(frames[0].1, b"second");
+}
