@@ -6,10 +6,15 @@
 //! Sans-IO: `RefusedResponse::parse` of a 302 cut at every byte (partial
 //! until the head's end, then the same head whatever follows), next to
 //! `parse_response`'s `NotSwitching`; the body framing of RFC 9112 §6.3
-//! (1xx/204/304, `Content-Length` lists, chunked last or not, invalid
+//! (101/204/304, `Content-Length` lists, chunked last or not, invalid
 //! lengths); `Display`'s advice per status (redirects, 401, 407, 426, 429
 //! with `Retry-After`, 5xx) and a non-ASCII header value escaped; with
 //! `http`, `to_http` field for field.
+//!
+//! Interim responses (RFC 9110 §15.2: a 103 Early Hints and a 100
+//! Continue) before a 302 or a 101, cut at every byte: skipped by
+//! `RefusedResponse::parse`, `parse_response` and tokio's `client`, their
+//! bytes counted in the head's length, the frame behind the 101 kept.
 //!
 //! tokio `client` over a stream handing out scripted pieces: a 403 with a
 //! `Content-Length` body cut at every byte (whole, and with the server
@@ -144,7 +149,9 @@ fn rfc9112_6_3_body_framing() {
         ("HTTP/1.1 403 Forbidden", &[], UntilClose),
         ("HTTP/1.1 204 No Content", &[("Content-Length", "5")], Empty),
         ("HTTP/1.1 304 Not Modified", &[], Empty),
-        ("HTTP/1.1 100 Continue", &[], Empty),
+        // A 1xx has no body; other 1xx than 101 are interim, skipped to
+        // the final response (see the interim responses' test).
+        ("HTTP/1.1 101 Switching Protocols", &[], Empty),
         ("HTTP/1.1 403 Forbidden", &[("Content-Length", "0")], Empty),
         (
             "HTTP/1.1 403 Forbidden",
@@ -648,5 +655,92 @@ mod over_tcp {
         assert!(accepted.subprotocol.is_none());
         ws.close(wsframe::CloseCode::NORMAL, "").await.unwrap();
         server.await.unwrap();
+    }
+}
+
+/// Interim responses (RFC 9110 §15.2): a 103 Early Hints and a 100
+/// Continue at the front.
+fn interim() -> Vec<u8> {
+    let (early, _) = response(
+        "HTTP/1.1 103 Early Hints",
+        &[("Link", "</style.css>; rel=preload")],
+        b"",
+    );
+    let (go_on, _) = response("HTTP/1.1 100 Continue", &[], b"");
+    [early, go_on].concat()
+}
+
+/// A 101 for [`handshake`] with a text frame `hi` behind it.
+fn switching() -> (Vec<u8>, usize) {
+    let accept = wsframe::handshake::accept_key(handshake().key().as_bytes());
+    response(
+        "HTTP/1.1 101 Switching Protocols",
+        &[
+            ("Upgrade", "websocket"),
+            ("Connection", "Upgrade"),
+            ("Sec-WebSocket-Accept", &accept),
+        ],
+        b"\x81\x02hi",
+    )
+}
+
+#[test]
+fn interim_responses_before_the_final_one_are_skipped_at_every_cut() {
+    let interim = interim();
+    // A refusal behind them: read as the refusal, its head_len counting
+    // them, so that its body starts there.
+    let (refusal, head_len) = response("HTTP/1.1 302 Found", REDIRECT, b"elsewhere");
+    let bytes = [&interim[..], &refusal[..]].concat();
+    let whole = interim.len() + head_len;
+    for end in 0..=bytes.len() {
+        let prefix = &bytes[..end];
+        match RefusedResponse::parse(prefix).unwrap() {
+            Status::Partial => assert!(end < whole, "{end}"),
+            Status::Complete(refused) => {
+                assert!(end >= whole, "{end}");
+                assert_eq!(refused.status(), 302);
+                assert_eq!(refused.head_len(), whole);
+                assert_eq!(refused.head_bytes(), &refusal[..head_len]);
+            }
+        }
+        let expected = match end < whole {
+            true => Ok(Status::Partial),
+            false => Err(HandshakeError::NotSwitching(302)),
+        };
+        assert_eq!(handshake().parse_response(prefix), expected, "{end}");
+    }
+    // A 101 behind them: accepted, the frames after all the heads.
+    let (switching, head_len) = switching();
+    let bytes = [&interim[..], &switching[..]].concat();
+    let whole = interim.len() + head_len;
+    for end in 0..=bytes.len() {
+        match handshake().parse_response(&bytes[..end]).unwrap() {
+            Status::Partial => assert!(end < whole, "{end}"),
+            Status::Complete(accepted) => {
+                assert!(end >= whole, "{end}");
+                assert_eq!(accepted.head_len, whole);
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn client_skips_interim_responses_and_keeps_the_frame_behind_the_101() {
+    let (switching, _) = switching();
+    let bytes = [interim(), switching].concat();
+    for cut in 1..bytes.len() {
+        let stream = Scripted::new(&bytes, &[cut]);
+        let (mut ws, _) = within(
+            "client",
+            WebSocket::client(stream, &handshake(), Config::default()),
+        )
+        .await
+        .unwrap_or_else(|err| panic!("{cut}: {err}"));
+        match within("next", ws.next()).await {
+            Some(Ok(wsframe::Event::Message(message))) => {
+                assert_eq!(message.as_bytes(), b"hi", "{cut}")
+            }
+            other => panic!("{cut}: {other:?}"),
+        }
     }
 }

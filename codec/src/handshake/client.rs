@@ -3,7 +3,7 @@
 
 use base64::{engine::general_purpose::STANDARD, Engine};
 
-use super::head::{header_slots, parse_status, Head};
+use super::head::{header_slots, interim_len, parse_status, Head};
 use super::uri::{is_authority, is_uri_char, parse_target};
 use super::{
     accept_key, check_header, has_token, is_token, write_header, BuildError, ExtensionOffer,
@@ -232,7 +232,10 @@ impl ClientHandshake {
     /// On success, the [`Accepted`] answer says how many bytes its head took
     /// ([`head_len`](Accepted::head_len)): the bytes after it are frames and
     /// must be fed to the [`Connection`](crate::Connection); returns
-    /// [`Status::Partial`] while the head is incomplete.
+    /// [`Status::Partial`] while the head is incomplete. Interim responses
+    /// before it (a 1xx other than 101: 100 Continue, 103 Early Hints) are
+    /// skipped, as RFC 9110 §15.2 asks of a client, and counted in
+    /// `head_len`.
     ///
     /// # Errors
     ///
@@ -245,6 +248,8 @@ impl ClientHandshake {
     /// more than one subprotocol or one we did not offer; an extension we
     /// did not offer; and the HTTP errors of [`UpgradeRequest::parse`](super::UpgradeRequest::parse).
     pub fn parse_response(&self, buf: &[u8]) -> Result<Status<Accepted>, HandshakeError> {
+        let interim = interim_len(buf);
+        let buf = &buf[interim..];
         let mut slots = header_slots();
         let mut res = httparse::Response::new(&mut slots);
         let parsed = res.parse(buf);
@@ -258,7 +263,9 @@ impl ClientHandshake {
         }
         let code = res.code.unwrap_or(0);
         let head = Head::new(buf, used, res.headers);
-        Ok(Status::Complete(self.check(code, head)?))
+        let mut accepted = self.check(code, head)?;
+        accepted.head_len += interim;
+        Ok(Status::Complete(accepted))
     }
 
     /// The checks of §4.1 on a response with status `code` and head `head`.

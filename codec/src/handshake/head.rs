@@ -105,6 +105,28 @@ pub(crate) fn parse_status(
     }
 }
 
+/// How many bytes the interim responses at the front of `buf` take: whole
+/// heads of a 1xx status other than 101 (100 Continue, 103 Early Hints),
+/// which a client skips to the final response (RFC 9110 §15.2: it "MUST be
+/// able to parse one or more 1xx responses received prior to a final
+/// response"). At most [`MAX_HANDSHAKE_LEN`] of them.
+pub(crate) fn interim_len(buf: &[u8]) -> usize {
+    let mut skipped = 0;
+    loop {
+        let mut slots = header_slots();
+        let mut res = httparse::Response::new(&mut slots);
+        match res.parse(&buf[skipped..]) {
+            Ok(httparse::Status::Complete(used))
+                if matches!(res.code, Some(100 | 102..=199))
+                    && skipped + used <= MAX_HANDSHAKE_LEN =>
+            {
+                skipped += used;
+            }
+            _ => return skipped,
+        }
+    }
+}
+
 /// An empty header array for httparse, [`MAX_HEADERS`] long.
 pub(crate) fn header_slots() -> [httparse::Header<'static>; MAX_HEADERS] {
     [httparse::EMPTY_HEADER; MAX_HEADERS]

@@ -5,7 +5,7 @@
 
 use std::fmt;
 
-use super::head::{header_slots, parse_status, Head};
+use super::head::{header_slots, interim_len, parse_status, Head};
 use super::{HandshakeError, Status};
 
 /// How a response's body ends (RFC 9112 §6.3), as its head says.
@@ -86,6 +86,8 @@ pub struct RefusedResponse {
     minor_version: u8,
     reason: String,
     head: Head,
+    /// The interim (1xx) responses skipped before the head.
+    interim: usize,
     body: Vec<u8>,
     body_end: BodyEnd,
 }
@@ -97,7 +99,8 @@ impl RefusedResponse {
     /// [`MAX_HEADERS`](super::MAX_HEADERS)); [`Status::Partial`] while it
     /// is incomplete. The body is not read ([`BodyEnd::NotRead`]): it
     /// starts at [`head_len`](Self::head_len), delimited as
-    /// [`framing`](Self::framing) says.
+    /// [`framing`](Self::framing) says. Interim responses before it (a 1xx
+    /// other than 101) are skipped, as `parse_response` does.
     ///
     /// # Errors
     ///
@@ -107,6 +110,8 @@ impl RefusedResponse {
     /// [`HandshakeError::TooManyHeaders`]. A 101 parses too, but is no
     /// refusal: check it with `parse_response`.
     pub fn parse(buf: &[u8]) -> Result<Status<Self>, HandshakeError> {
+        let interim = interim_len(buf);
+        let buf = &buf[interim..];
         let mut slots = header_slots();
         let mut res = httparse::Response::new(&mut slots);
         let parsed = res.parse(buf);
@@ -122,6 +127,7 @@ impl RefusedResponse {
             minor_version: res.version.unwrap_or(1),
             reason: res.reason.unwrap_or_default().to_owned(),
             head: Head::new(buf, used, res.headers),
+            interim,
             body: Vec::new(),
             body_end: BodyEnd::NotRead,
         }))
@@ -163,9 +169,10 @@ impl RefusedResponse {
         self.head.fields()
     }
 
-    /// How many bytes the head took (status line, fields, blank line).
+    /// How many bytes the head took (status line, fields, blank line),
+    /// with the interim responses skipped before it: the body starts here.
     pub fn head_len(&self) -> usize {
-        self.head.bytes().len()
+        self.interim + self.head.bytes().len()
     }
 
     /// The head's bytes as received.
