@@ -383,7 +383,11 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
     ///
     /// With [`Config::deflate`] on, permessage-deflate is offered (RFC
     /// 7692 §5, unless `request` already offers it) and, if the server
-    /// accepts, used as it answered.
+    /// accepts, used as it answered. The answer is checked against
+    /// `Config::deflate`'s preferences (RFC 7692 §7.1), also when `request`
+    /// made the offer itself: make that offer with
+    /// [`DeflateConfig::offer`](crate::DeflateConfig::offer) of the same
+    /// preferences, or leave it to `Config::deflate`.
     ///
     /// # Errors
     ///
