@@ -692,3 +692,118 @@ fn prepare_read_while_paused_taking_one_event_a_read_loses_nothing() {
         assert_eq!(seen(events, None), want, "chunk {chunk}");
     }
 }
+
+#[test]
+fn text_cut_short_at_its_end_behind_held_input_is_1007_at_stds_offset() {
+    // The message's end arrives while its input is held: the cut code
+    // point is found once the last piece is inflated.
+    for tail in [&[0xE2][..], &[0xE2, 0x82], &[0xF0, 0x9D, 0x84]] {
+        for before in [PIECE_MAX - 2, PIECE_MAX, 3 * PIECE_MAX + 1] {
+            let mut text = b"a".repeat(before);
+            text.extend_from_slice(tail);
+            let input = [compressed_frame(TEXT, &text), client(FIN | PING, b"never")].concat();
+            let seen = every_way("cut at the end", TAKEOVER, u64::MAX, &input, Some(&text));
+            let err = std::str::from_utf8(&text).unwrap_err();
+            let [Seen::Closed(1007, Some(ProtocolError::InvalidUtf8(evidence)))] = &seen[..] else {
+                panic!("{tail:02x?} after {before}: {seen:?}")
+            };
+            assert_eq!(evidence.offset(), err.valid_up_to() as u64);
+            assert_eq!(evidence.bytes(), tail);
+        }
+    }
+}
+
+#[test]
+fn two_held_fragments_in_one_read_and_the_limit_in_the_second() {
+    // Two fragments of 256 KiB of zeros each, the first ended by a sync
+    // flush: with the limit lifted the message is whole; with a limit
+    // inside the second fragment, 1009 once.
+    let half = vec![0u8; 256 * 1024];
+    let mut compressor = Compress::new(Compression::new(9), false);
+    let first = sync_flush(&mut compressor, &half);
+    let second = sync_message(&mut compressor, &half);
+    let whole = reference_inflate(&[&first[..], &second[..]].concat()).expect("a whole message");
+    let input = [
+        client(RSV1 | BINARY, &first),
+        client(FIN | CONT, &second),
+        client(FIN | PING, b"p"),
+    ]
+    .concat();
+    let seen = every_way("two fragments", TAKEOVER, u64::MAX, &input, None);
+    assert_eq!(seen, [Seen::Message(false, whole.clone()), Seen::Ping(b"p".to_vec())]);
+    let limit = (half.len() + 100_000) as u64;
+    let seen = every_way("limit in the second", TAKEOVER, limit, &input, Some(&whole));
+    assert_eq!(
+        seen,
+        [Seen::Closed(
+            1009,
+            Some(ProtocolError::MessageTooBig {
+                declared: limit + 1,
+                limit
+            })
+        )]
+    );
+}
+
+#[test]
+fn our_close_while_paused_with_the_frame_still_arriving_ends_at_the_peers_close() {
+    // Our close after the first piece, the input cut at every point: the
+    // rest of the message (data, which may go out or not after our close)
+    // is read past, the ping is answered, and the peer's close ends it;
+    // nothing is held after.
+    let data = bomb();
+    let frame = compressed_frame(BINARY, &data);
+    let input = [
+        frame.clone(),
+        client(FIN | PING, b"p"),
+        client(FIN | CLOSE, &close_payload(1000, b"")),
+    ]
+    .concat();
+    for cut in 2..=frame.len() {
+        for use_read_buf in [false, true] {
+            let mut server = streaming_server(TAKEOVER, u64::MAX);
+            let mut events = Vec::new();
+            server.receive(&input[..cut]);
+            events.extend(server.next_event());
+            server.close(CloseCode::NORMAL, "bye").unwrap();
+            if use_read_buf {
+                server.read_buf().extend_from_slice(&input[cut..]);
+            } else {
+                server.receive(&input[cut..]);
+            }
+            events.extend(std::iter::from_fn(|| server.next_event()));
+            let controls: Vec<Seen> = seen(events, Some(&data))
+                .into_iter()
+                .filter(|seen| !matches!(seen, Seen::Message(..)))
+                .collect();
+            assert_eq!(
+                controls,
+                [Seen::Ping(b"p".to_vec()), Seen::Closed(1000, None)],
+                "cut {cut}, read_buf {use_read_buf}"
+            );
+            assert_eq!(server.buffered_len(), 0);
+        }
+    }
+}
+
+#[test]
+fn an_idle_timeout_while_paused_drops_the_held_input() {
+    use std::time::{Duration, Instant};
+    let input = [compressed_frame(BINARY, &bomb()), client(FIN | PING, b"p")].concat();
+    let config = Config::builder()
+        .max_message_size(u64::MAX)
+        .streaming(true)
+        .idle_timeout(Some(Duration::from_secs(1)))
+        .build();
+    let mut server = Connection::with_deflate(Role::Server, config, Some(TAKEOVER));
+    let start = Instant::now();
+    server.handle_timeout(start);
+    server.receive(&input);
+    server.handle_timeout(start);
+    assert!(matches!(server.next_event(), Some(Event::Chunk { last: false, .. })));
+    assert!(server.buffered_len() > 0, "the rest of the input is held");
+    server.handle_timeout(start + Duration::from_secs(2));
+    let events: Vec<Event> = std::iter::from_fn(|| server.next_event()).collect();
+    assert_eq!(seen(events, Some(&bomb())), [Seen::Closed(1001, None)]);
+    assert_eq!(server.buffered_len(), 0);
+}
