@@ -807,3 +807,82 @@ fn an_idle_timeout_while_paused_drops_the_held_input() {
     assert_eq!(seen(events, Some(&bomb())), [Seen::Closed(1001, None)]);
     assert_eq!(server.buffered_len(), 0);
 }
+
+#[test]
+fn a_broken_block_in_held_input_is_1007_after_what_inflated_before_it() {
+    // A bomb's blocks, then a block of the reserved type 11: the bad
+    // block sits in the input held past the first piece.
+    let mut payload = sync_flush(&mut Compress::new(Compression::new(9), false), &bomb());
+    payload.extend_from_slice(&[0xFF, 0xFF, 0xFF]);
+    assert_eq!(reference_inflate(&payload), None, "the oracle refuses it");
+    let inflated = inflated_before_failing_bytes(&payload, 1 << 20);
+    assert_eq!(inflated.len(), bomb().len());
+    let input = [client(FIN | RSV1 | BINARY, &payload), client(FIN | PING, b"never")].concat();
+    let seen = every_way("broken block", TAKEOVER, u64::MAX, &input, Some(&inflated));
+    assert_eq!(seen, [Seen::Closed(1007, Some(ProtocolError::InflateFailed))]);
+}
+
+#[test]
+fn a_bad_continuation_behind_a_held_fragment_fails_after_all_its_pieces() {
+    // RSV1 on a continuation (RFC 7692 §6.1: only the first frame) and a
+    // new message inside an open one (RFC 6455 §5.4): both found only
+    // once the held fragment's pieces are all out, whatever the cuts.
+    let half = bomb();
+    let mut compressor = Compress::new(Compression::new(9), false);
+    let first = sync_flush(&mut compressor, &half);
+    let second = sync_message(&mut compressor, &half);
+    for bad in [
+        client(FIN | RSV1 | CONT, &second),
+        client(FIN | BINARY, b"new message"),
+    ] {
+        let input = [client(RSV1 | BINARY, &first), bad].concat();
+        let view = |(events, _): (Vec<Event>, Vec<u8>)| {
+            let handed: usize = events
+                .iter()
+                .map(|e| match e {
+                    Event::Chunk { data, .. } => data.as_bytes().len(),
+                    _ => 0,
+                })
+                .sum();
+            let code = match events.last() {
+                Some(Event::Closed(closed)) => u16::from(closed.code),
+                other => panic!("{:?}", other.map(|_| "not a close")),
+            };
+            (handed, code)
+        };
+        let seen = same_every_way(
+            "bad continuation",
+            &|| streaming_server(TAKEOVER, u64::MAX),
+            &input,
+            true,
+            view,
+        );
+        assert_eq!(seen, (half.len(), 1002));
+    }
+}
+
+#[test]
+fn an_empty_last_fragment_and_a_full_ready_queue_around_a_held_fragment() {
+    // The held fragment, then more pings than the ready queue holds,
+    // then an empty last fragment.
+    let data = bomb();
+    let mut compressor = Compress::new(Compression::new(9), false);
+    let payload = sync_message(&mut compressor, &data);
+    let mut input = client(RSV1 | TEXT, &payload);
+    for i in 0..100u8 {
+        input.extend(client(FIN | PING, &[i]));
+    }
+    input.extend(client(FIN | CONT, b""));
+    input.extend(client(FIN | PING, b"after"));
+    let mut want: Vec<Seen> = (0..100u8).map(|i| Seen::Ping(vec![i])).collect();
+    want.push(Seen::Message(true, data));
+    want.push(Seen::Ping(b"after".to_vec()));
+    let seen = same_every_way(
+        "pings, empty last fragment",
+        &|| streaming_server(TAKEOVER, u64::MAX),
+        &input,
+        false,
+        |(events, _)| seen(events, None),
+    );
+    assert_eq!(seen, want);
+}
