@@ -886,3 +886,38 @@ fn an_empty_last_fragment_and_a_full_ready_queue_around_a_held_fragment() {
     );
     assert_eq!(seen, want);
 }
+
+#[test]
+fn invalid_text_in_a_held_fragment_names_its_frame_and_context() {
+    // Two fragments, each ended by a sync flush so that each inflates to
+    // exactly its own text; the invalid byte deep in the first (in input
+    // held past its first pieces) or in the second.
+    let good = b"abc".repeat(60 * 1024);
+    let mut bad = b"abc".repeat(50 * 1024);
+    bad.push(0xFF);
+    bad.extend(b"xyz".repeat(10 * 1024));
+    for (first_text, second_text, frame) in [(&bad, &good, 1), (&good, &bad, 2)] {
+        let mut compressor = Compress::new(Compression::new(9), false);
+        let first = sync_flush(&mut compressor, first_text);
+        let second = sync_message(&mut compressor, second_text);
+        let text = [&first_text[..], &second_text[..]].concat();
+        let input = [
+            client(RSV1 | TEXT, &first),
+            client(FIN | CONT, &second),
+            client(FIN | PING, b"never"),
+        ]
+        .concat();
+        let seen = every_way("invalid in a fragment", TAKEOVER, u64::MAX, &input, Some(&text));
+        let [Seen::Closed(1007, Some(ProtocolError::InvalidUtf8(evidence)))] = &seen[..] else {
+            panic!("frame {frame}: {seen:?}")
+        };
+        let err = std::str::from_utf8(&text).unwrap_err();
+        let at = err.valid_up_to();
+        assert_eq!(evidence.offset(), at as u64);
+        assert_eq!(evidence.frame(), frame);
+        assert_eq!(evidence.bytes(), [0xFF]);
+        let context = evidence.context();
+        assert!(!context.is_empty());
+        assert_eq!(context, &text[at - context.len()..at]);
+    }
+}
