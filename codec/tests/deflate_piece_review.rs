@@ -12,7 +12,8 @@
 //! broken block in held input (1007); messages of whole pieces (one last
 //! piece, no empty one before it); the message limit met mid-drain, at a
 //! piece boundary and in a second fragment (1009 once, nothing past the
-//! limit handed out); our close and an idle timeout while paused;
+//! limit handed out); our close and an idle timeout while paused; the
+//! inflater released after a held message without context takeover;
 //! `buffered_len` while paused and after; a client; a bomb without
 //! streaming still 1009; the tokio wrapper writing a pong before the
 //! caller works through a held message's pieces. Every stream test runs
@@ -977,5 +978,70 @@ async fn the_tokio_wrapper_does_not_hold_a_pong_behind_a_held_messages_pieces() 
     assert_eq!(
         parse_server_frames(&buf[..n]),
         [(FIN | PONG, b"p".to_vec())]
+    );
+}
+
+/// The system allocator, counting this thread's live bytes (tests run side
+/// by side on other threads).
+struct LivePerThread;
+
+thread_local! {
+    static LIVE: std::cell::Cell<isize> = const { std::cell::Cell::new(0) };
+}
+
+fn note_live(change: isize) {
+    let _ = LIVE.try_with(|live| live.set(live.get() + change));
+}
+
+// SAFETY: every call goes to `System` unchanged; only a size is recorded,
+// in a thread-local `Cell` that needs no allocation.
+unsafe impl std::alloc::GlobalAlloc for LivePerThread {
+    unsafe fn alloc(&self, layout: std::alloc::Layout) -> *mut u8 {
+        note_live(layout.size() as isize);
+        // SAFETY: the caller's contract, passed on.
+        unsafe { std::alloc::System.alloc(layout) }
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: std::alloc::Layout) {
+        note_live(-(layout.size() as isize));
+        // SAFETY: the caller's contract, passed on.
+        unsafe { std::alloc::System.dealloc(ptr, layout) }
+    }
+
+    unsafe fn realloc(&self, ptr: *mut u8, layout: std::alloc::Layout, new_size: usize) -> *mut u8 {
+        note_live(new_size as isize - layout.size() as isize);
+        // SAFETY: the caller's contract, passed on.
+        unsafe { std::alloc::System.realloc(ptr, layout, new_size) }
+    }
+}
+
+#[global_allocator]
+static ALLOCATOR: LivePerThread = LivePerThread;
+
+#[test]
+fn without_context_takeover_the_inflater_goes_after_a_held_message() {
+    // The docs of `DeflateConfig`: an inflater costs about 47 KiB and is
+    // released after every message when the peer does not take its
+    // context over (§7.1.1); with takeover it stays.
+    let input = compressed_frame(BINARY, &bomb());
+    let mut kept = Vec::new();
+    for params in [NO_TAKEOVER, TAKEOVER] {
+        for use_read_buf in [false, true] {
+            let mut server = streaming_server(params, u64::MAX);
+            let before = LIVE.with(|live| live.get());
+            let (events, _) = feed_cut(&mut server, &input, &[], use_read_buf);
+            assert_eq!(seen(events, None), [Seen::Message(false, bomb())]);
+            assert_eq!(server.buffered_len(), 0);
+            // The read buffer keeps its room: a few reads' worth.
+            kept.push(LIVE.with(|live| live.get()) - before - 8 * input.len() as isize);
+        }
+    }
+    assert!(
+        kept[..2].iter().all(|&bytes| bytes < 16 * 1024),
+        "no takeover: {kept:?} bytes kept"
+    );
+    assert!(
+        kept[2..].iter().all(|&bytes| bytes > 32 * 1024),
+        "takeover keeps the window: {kept:?}"
     );
 }
