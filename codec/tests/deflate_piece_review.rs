@@ -9,7 +9,8 @@
 //! (nothing lost, nothing early); text cut by a piece boundary inside a
 //! code point, invalid UTF-8 at a piece boundary, in a held fragment (its
 //! frame and context) or cut short at the end (1007, std's offset); a
-//! broken block in held input (1007); messages of whole pieces (one last
+//! broken block in held input (1007); a final block ending a held
+//! message, with its pad byte or more (the oracle decides); messages of whole pieces (one last
 //! piece, no empty one before it); the message limit met mid-drain, at a
 //! piece boundary and in a second fragment (1009 once, nothing past the
 //! limit handed out); our close and an idle timeout while paused; the
@@ -1044,4 +1045,40 @@ fn without_context_takeover_the_inflater_goes_after_a_held_message() {
         kept[2..].iter().all(|&bytes| bytes > 32 * 1024),
         "takeover keeps the window: {kept:?}"
     );
+}
+
+#[test]
+fn a_final_block_ending_a_held_message_with_or_without_its_pad_byte() {
+    // §7.2.3.4: data ended by a BFINAL block, then at most the `00` of the
+    // empty stored block a sender appends; anything else after it is not
+    // a message (the oracle decides).
+    let data = bomb();
+    let finished = final_compressed(&data, 9);
+    for extra in [&[][..], &[0x00], &[0x00, 0x00], &[0x01]] {
+        let payload = [&finished[..], extra].concat();
+        // After a final block the next message starts a stream afresh.
+        let input = [
+            client(FIN | RSV1 | BINARY, &payload),
+            client(FIN | PING, b"p"),
+            compressed_frame(TEXT, b"next, afresh"),
+        ]
+        .concat();
+        let seen = every_way("final block", TAKEOVER, u64::MAX, &input, Some(&data));
+        match reference_inflate(&payload) {
+            Some(bytes) => assert_eq!(
+                seen,
+                [
+                    Seen::Message(false, bytes),
+                    Seen::Ping(b"p".to_vec()),
+                    Seen::Message(true, b"next, afresh".to_vec())
+                ],
+                "{extra:02x?}"
+            ),
+            None => assert_eq!(
+                seen,
+                [Seen::Closed(1007, Some(ProtocolError::InflateFailed))],
+                "{extra:02x?}"
+            ),
+        }
+    }
 }
