@@ -9,15 +9,15 @@
 //! (nothing lost, nothing early); text cut by a piece boundary inside a
 //! code point, invalid UTF-8 at a piece boundary, in a held fragment (its
 //! frame and context) or cut short at the end (1007, std's offset); a
-//! broken block in held input (1007); a final block ending a held
-//! message, with its pad byte or more (the oracle decides); messages of whole pieces (one last
-//! piece, no empty one before it); the message limit met mid-drain, at a
-//! piece boundary and in a second fragment (1009 once, nothing past the
-//! limit handed out); our close and an idle timeout while paused; the
-//! inflater released after a held message without context takeover;
-//! `buffered_len` while paused and after; a client; a bomb without
-//! streaming still 1009; the tokio wrapper writing a pong before the
-//! caller works through a held message's pieces. Every stream test runs
+//! broken block in held input (1007); a final block ending a held message,
+//! with its pad byte or more (the oracle decides); messages of whole pieces
+//! (one last piece, no empty one before it); the message limit met
+//! mid-drain, at a piece boundary and in a second fragment (1009 once,
+//! nothing past the limit handed out); our close and an idle timeout while
+//! paused; the inflater released after a held message without context
+//! takeover; `buffered_len` while paused and after; a client; a bomb
+//! without streaming still 1009; the tokio wrapper writing a pong before
+//! the caller works through a held message's pieces. Every stream test runs
 //! whole, byte by byte and cut at every point, through both input paths;
 //! the oracle is `reference_inflate` and std's UTF-8 check.
 #![cfg(feature = "deflate")]
