@@ -918,7 +918,13 @@ fn invalid_text_in_a_held_fragment_names_its_frame_and_context() {
     let mut bad = b"abc".repeat(50 * 1024);
     bad.push(0xFF);
     bad.extend(b"xyz".repeat(10 * 1024));
-    for (first_text, second_text, frame) in [(&bad, &good, 1), (&good, &bad, 2)] {
+    // And a code point cut short at the very end, found only as the
+    // message ends after its held input.
+    let mut cut_short = b"abc".repeat(60 * 1024);
+    cut_short.extend_from_slice(&[0xF0, 0x9D, 0x84]);
+    for (first_text, second_text, frame) in
+        [(&bad, &good, 1), (&good, &bad, 2), (&good, &cut_short, 2)]
+    {
         let mut compressor = Compress::new(Compression::new(9), false);
         let first = sync_flush(&mut compressor, first_text);
         let second = sync_message(&mut compressor, second_text);
@@ -943,7 +949,8 @@ fn invalid_text_in_a_held_fragment_names_its_frame_and_context() {
         let at = err.valid_up_to();
         assert_eq!(evidence.offset(), at as u64);
         assert_eq!(evidence.frame(), frame);
-        assert_eq!(evidence.bytes(), [0xFF]);
+        let end = err.error_len().map_or(text.len(), |len| at + len);
+        assert_eq!(evidence.bytes(), &text[at..end]);
         let context = evidence.context();
         assert!(!context.is_empty());
         assert_eq!(context, &text[at - context.len()..at]);
