@@ -393,6 +393,15 @@ impl Connection {
         self.sender.limit()
     }
 
+    /// Whether a streamed compressed message's input is held for its next
+    /// pieces: the events up to its end are one message, not a batch (the
+    /// tokio wrapper writes what is queued before the caller works on it).
+    #[cfg(feature = "tokio")]
+    #[inline]
+    pub(crate) const fn holds_streamed_input(&self) -> bool {
+        self.receiver.holds_streamed_input()
+    }
+
     /// Whether bytes are waiting to be written to the peer.
     pub fn has_output(&self) -> bool {
         self.sender.pending_len() > 0

@@ -211,6 +211,14 @@ impl Receiver {
         !self.ready.is_empty() || self.buf.len() > self.reader.kept() || self.assembler.paused()
     }
 
+    /// Whether a streamed compressed message's input is held for its next
+    /// pieces (see [`MessageAssembler::paused`]).
+    #[cfg(feature = "tokio")]
+    #[inline]
+    pub(crate) const fn holds_streamed_input(&self) -> bool {
+        self.assembler.paused()
+    }
+
     /// The next item, or `None` until more bytes arrive.
     #[inline]
     pub(crate) fn poll(&mut self) -> Option<Inbound> {

@@ -329,8 +329,11 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Core<S> {
                 // fed start on their way now; what the stream does not take
                 // stays queued for the next poll (a write error shows again
                 // there). With more in hand, the next polls return it first
-                // and write once, before they read: one write per batch.
-                if self.conn.buffered_len() == 0 {
+                // and write once, before they read: one write per batch. A
+                // compressed message's held input is no batch but up to a
+                // thousand times its length of pieces: what is queued goes
+                // now, not after them.
+                if self.conn.buffered_len() == 0 || self.conn.holds_streamed_input() {
                     let _ = self.poll_write_output(cx, Side::Reader, 0);
                 }
                 return Poll::Ready(Some(Ok(event)));
