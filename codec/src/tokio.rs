@@ -452,11 +452,12 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
     /// and what is queued (pongs, messages [`feed`](Self::feed) queued) is
     /// written as the last of them is returned (so that a pong is not held
     /// while the caller works on that message), and again before the next
-    /// read; also as each piece of a compressed message whose input is held
-    /// is returned ([`Config::max_message_size`]: up to a thousand times the
-    /// read), so that such a message is not taken as a batch. A batch of small messages answered with `feed` thus costs one
-    /// read and two writes: the answers fed before its last message was
-    /// returned, then the last answer. What the stream does not take at
+    /// read; in streaming mode, also as each piece of a compressed message
+    /// whose input is held is returned (a read may inflate to a thousand
+    /// times its size, handed out in pieces of at most 64 KiB), so that
+    /// such a message is not taken as one batch. A batch of small messages
+    /// answered with `feed` thus costs one read and two writes: the answers
+    /// fed before its last message was returned, then the last answer. What the stream does not take at
     /// once goes out on the next call. A close frame is written before
     /// [`Event::Closed`] is returned, and then a server shuts its write side
     /// (RFC 6455 §7.1.1: the server closes TCP first); a peer that reads
