@@ -1378,41 +1378,9 @@ fn streaming_a_large_compressed_frame_hands_it_out_in_bounded_pieces() {
     }
 }
 
-/// The system allocator, remembering the largest block this thread asks
-/// for (tests run side by side on other threads).
-struct LargestPerThread;
-
-thread_local! {
-    static LARGEST: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
-}
-
-fn note_block(size: usize) {
-    let _ = LARGEST.try_with(|largest| largest.set(largest.get().max(size)));
-}
-
-// SAFETY: every call goes to `System` unchanged; only a size is recorded,
-// in a thread-local `Cell` that needs no allocation.
-unsafe impl std::alloc::GlobalAlloc for LargestPerThread {
-    unsafe fn alloc(&self, layout: std::alloc::Layout) -> *mut u8 {
-        note_block(layout.size());
-        // SAFETY: the caller's contract, passed on.
-        unsafe { std::alloc::System.alloc(layout) }
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: std::alloc::Layout) {
-        // SAFETY: the caller's contract, passed on.
-        unsafe { std::alloc::System.dealloc(ptr, layout) }
-    }
-
-    unsafe fn realloc(&self, ptr: *mut u8, layout: std::alloc::Layout, new_size: usize) -> *mut u8 {
-        note_block(new_size);
-        // SAFETY: the caller's contract, passed on.
-        unsafe { std::alloc::System.realloc(ptr, layout, new_size) }
-    }
-}
-
+/// The largest block each thread asks for (common's allocator).
 #[global_allocator]
-static ALLOCATOR: LargestPerThread = LargestPerThread;
+static ALLOCATOR: common::largest_block::LargestPerThread = common::largest_block::LargestPerThread;
 
 #[test]
 fn no_block_past_the_limit_plus_one_whole_or_streaming() {
@@ -1443,9 +1411,9 @@ fn no_block_past_the_limit_plus_one_whole_or_streaming() {
                     .streaming(streaming)
                     .build();
                 let mut server = Connection::with_deflate(Role::Server, config, Some(TAKEOVER));
-                LARGEST.with(|largest| largest.set(0));
+                common::largest_block::reset();
                 let (events, out) = feed_cut(&mut server, input, &cuts, use_read_buf);
-                let largest = LARGEST.with(|largest| largest.get());
+                let largest = common::largest_block::largest();
                 let seen = seen(events, Pings::Skipped);
                 assert_eq!(
                     seen.last(),

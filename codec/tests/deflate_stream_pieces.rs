@@ -84,41 +84,9 @@ fn compressed_frame(opcode: u8, data: &[u8]) -> (Vec<u8>, Vec<u8>) {
     (raw_frame(FIN | RSV1 | opcode, &payload, Some(KEY)), payload)
 }
 
-/// The system allocator, remembering the largest block this thread asks
-/// for (tests run side by side on other threads).
-struct LargestPerThread;
-
-thread_local! {
-    static LARGEST: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
-}
-
-fn note_block(size: usize) {
-    let _ = LARGEST.try_with(|largest| largest.set(largest.get().max(size)));
-}
-
-// SAFETY: every call goes to `System` unchanged; only a size is recorded,
-// in a thread-local `Cell` that needs no allocation.
-unsafe impl std::alloc::GlobalAlloc for LargestPerThread {
-    unsafe fn alloc(&self, layout: std::alloc::Layout) -> *mut u8 {
-        note_block(layout.size());
-        // SAFETY: the caller's contract, passed on.
-        unsafe { std::alloc::System.alloc(layout) }
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: std::alloc::Layout) {
-        // SAFETY: the caller's contract, passed on.
-        unsafe { std::alloc::System.dealloc(ptr, layout) }
-    }
-
-    unsafe fn realloc(&self, ptr: *mut u8, layout: std::alloc::Layout, new_size: usize) -> *mut u8 {
-        note_block(new_size);
-        // SAFETY: the caller's contract, passed on.
-        unsafe { std::alloc::System.realloc(ptr, layout, new_size) }
-    }
-}
-
+/// The largest block each thread asks for (common's allocator).
 #[global_allocator]
-static ALLOCATOR: LargestPerThread = LargestPerThread;
+static ALLOCATOR: common::largest_block::LargestPerThread = common::largest_block::LargestPerThread;
 
 #[test]
 fn a_64_mib_bomb_read_at_once_comes_out_in_bounded_pieces() {
@@ -132,9 +100,9 @@ fn a_64_mib_bomb_read_at_once_comes_out_in_bounded_pieces() {
     for cuts in [&[][..], &reads] {
         for use_read_buf in [false, true] {
             let mut server = streaming_server(u64::MAX);
-            LARGEST.with(|largest| largest.set(0));
+            common::largest_block::reset();
             let (events, _) = feed_cut(&mut server, &input, cuts, use_read_buf);
-            let largest = LARGEST.with(|largest| largest.get());
+            let largest = common::largest_block::largest();
             // The read buffer holds the input (for `read_buf`, all of it,
             // with room to grow); beyond it, a piece at a time.
             assert!(

@@ -6,6 +6,7 @@
 pub mod deflate;
 #[cfg(feature = "deflate")]
 pub mod deflate_messages;
+pub mod largest_block;
 #[cfg(feature = "tokio")]
 pub mod tokio_peer;
 
