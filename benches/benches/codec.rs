@@ -11,16 +11,14 @@
 //! and fastwebsockets, by the medians and by the fastest runs.
 #![allow(missing_docs)] // criterion_group! generates undocumented public items
 
-use std::{
-    io::Write,
-    time::{Duration, Instant},
-};
+use std::{io::Write, time::Duration};
 
 use criterion::{black_box, criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use futures_util::{SinkExt, StreamExt};
 use wsframe::{Config, Connection, Role};
 use wsframe_benches::{
     client_stream::read_stream,
+    interleaved,
     mem_socket::{MemSocket, READ_SIZE},
     workloads::{self, Workload},
 };
@@ -100,35 +98,29 @@ fn decode_fastwebsockets(
 /// The decode rows run interleaved (see the module docs): one table row
 /// per workload.
 fn decode_interleaved(rt: &tokio::runtime::Runtime, rounds: usize) {
-    type Run<'a> = Box<dyn Fn() -> (usize, usize) + 'a>;
     println!("| decode (GiB/s, median / fastest of {rounds} interleaved rounds) | wsframe | wsframe read_buf | tungstenite | tokio-websockets | fastwebsockets | vs tungstenite | vs best of the other two |");
     println!("|---|---|---|---|---|---|---|---|");
     for w in workloads::all() {
         let want = (w.messages, w.payload_bytes);
         let (stream, messages) = (&w.stream[..], w.messages);
-        let runs: [Run<'_>; 5] = [
-            Box::new(|| decode_wsframe(black_box(stream), false)),
-            Box::new(|| decode_wsframe(black_box(stream), true)),
-            Box::new(|| decode_tungstenite(black_box(stream), messages)),
-            Box::new(|| decode_tokio_websockets(rt, black_box(stream), messages)),
-            Box::new(|| decode_fastwebsockets(rt, black_box(stream), messages)),
-        ];
-        let mut times: Vec<Vec<Duration>> = vec![Vec::with_capacity(rounds); runs.len()];
-        for _ in 0..rounds {
-            for (run, times) in runs.iter().zip(&mut times) {
-                let start = Instant::now();
-                let got = run();
-                times.push(start.elapsed());
-                assert_eq!(got, want);
-            }
-        }
-        let gib_s = |t: Duration| stream.len() as f64 / (1u64 << 30) as f64 / t.as_secs_f64();
+        let times = interleaved::run(
+            &[
+                &|| assert_eq!(decode_wsframe(black_box(stream), false), want),
+                &|| assert_eq!(decode_wsframe(black_box(stream), true), want),
+                &|| assert_eq!(decode_tungstenite(black_box(stream), messages), want),
+                &|| {
+                    assert_eq!(
+                        decode_tokio_websockets(rt, black_box(stream), messages),
+                        want
+                    )
+                },
+                &|| assert_eq!(decode_fastwebsockets(rt, black_box(stream), messages), want),
+            ],
+            rounds,
+        );
         let (median, fastest): (Vec<f64>, Vec<f64>) = times
-            .iter_mut()
-            .map(|times| {
-                times.sort();
-                (gib_s(times[times.len() / 2]), gib_s(times[0]))
-            })
+            .iter()
+            .map(|t| t.throughput(stream.len(), (1u64 << 30) as f64))
             .unzip();
         let cell = |i: usize| format!("{:.2} / {:.2}", median[i], fastest[i]);
         let best = |of: &[f64]| of[3].max(of[4]);

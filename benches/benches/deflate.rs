@@ -65,7 +65,7 @@ use std::{
         Arc,
     },
     task::{Context, Poll},
-    time::{Duration, Instant},
+    time::Duration,
 };
 
 use criterion::{
@@ -76,6 +76,7 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use wsframe::{Config, Connection, DeflateConfig, DeflateParams, Message, Role};
 use wsframe_benches::{
     client_stream::{push_masked_frame, read_stream},
+    interleaved,
     mem_socket::MemSocket,
 };
 use zlib_rs::{Deflate, DeflateFlush, Inflate, InflateFlush};
@@ -688,36 +689,29 @@ fn encode(c: &mut Criterion, workloads: &[Workload], rt: &tokio::runtime::Runtim
 /// The decode rows run interleaved, `rounds` times each (see the module
 /// docs); prints one table row per workload.
 fn decode_interleaved(workloads: &[Workload], rt: &tokio::runtime::Runtime, rounds: usize) {
-    type Run<'a> = Box<dyn Fn() -> (usize, usize) + 'a>;
     println!("| decode (MiB/s, median / fastest of {rounds} interleaved rounds) | wsframe | wsframe read_buf | floor: inflate | floor: inflate, owned | yawc | vs floor | vs owned floor | vs yawc |");
     println!("|---|---|---|---|---|---|---|---|---|");
     for w in workloads {
         let want = (w.messages.len(), w.bytes);
         let largest = w.messages.iter().map(Vec::len).max().unwrap_or(0);
         let lens: Vec<usize> = w.messages.iter().map(Vec::len).collect();
-        let runs: [Run<'_>; 5] = [
-            Box::new(|| decode_wsframe(black_box(&w.stream), w.text, false)),
-            Box::new(|| decode_wsframe(black_box(&w.stream), w.text, true)),
-            Box::new(|| decode_floor(black_box(&w.compressed), largest, false)),
-            Box::new(|| decode_floor_owned(black_box(&w.compressed), &lens)),
-            Box::new(|| decode_yawc(rt, black_box(&w.stream), w.text, w.messages.len())),
-        ];
-        let mut times: Vec<Vec<Duration>> = vec![Vec::with_capacity(rounds); runs.len()];
-        for _ in 0..rounds {
-            for (run, times) in runs.iter().zip(&mut times) {
-                let start = Instant::now();
-                let got = run();
-                times.push(start.elapsed());
-                assert_eq!(got, want);
-            }
-        }
-        let mib_s = |t: Duration| w.bytes as f64 / (1 << 20) as f64 / t.as_secs_f64();
+        let (stream, compressed) = (&w.stream[..], &w.compressed[..]);
+        let times = interleaved::run(
+            &[
+                &|| assert_eq!(decode_wsframe(black_box(stream), w.text, false), want),
+                &|| assert_eq!(decode_wsframe(black_box(stream), w.text, true), want),
+                &|| assert_eq!(decode_floor(black_box(compressed), largest, false), want),
+                &|| assert_eq!(decode_floor_owned(black_box(compressed), &lens), want),
+                &|| {
+                    let got = decode_yawc(rt, black_box(stream), w.text, w.messages.len());
+                    assert_eq!(got, want)
+                },
+            ],
+            rounds,
+        );
         let (median, fastest): (Vec<f64>, Vec<f64>) = times
-            .iter_mut()
-            .map(|times| {
-                times.sort();
-                (mib_s(times[times.len() / 2]), mib_s(times[0]))
-            })
+            .iter()
+            .map(|t| t.throughput(w.bytes, (1 << 20) as f64))
             .unzip();
         let cell = |i: usize| format!("{:.1} / {:.1}", median[i], fastest[i]);
         let ratio = |i: usize| {

@@ -10,9 +10,9 @@
 #![allow(missing_docs)] // criterion_group! generates undocumented public items
 
 use criterion::{black_box, criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use utf8stream::Utf8Validator;
-use wsframe_benches::{text_of_len, StdStreamingValidator, CORPORA};
+use wsframe_benches::{interleaved, text_of_len, StdStreamingValidator, CORPORA};
 
 const INPUT_LEN: usize = 1 << 20;
 const CHUNKS: [(usize, &str); 6] = [
@@ -45,46 +45,37 @@ fn std_stream_in_chunks(input: &[u8], size: usize) {
 
 /// The interleaved runs (see the module docs): one table row per input
 /// and chunk size.
-fn interleaved(rounds: usize) {
+fn run_interleaved(rounds: usize) {
     println!("| input | chunk | utf8stream MiB/s (median / fastest of {rounds}) | vs simdutf8 one-shot | vs std streaming |");
     println!("|---|---|---|---|---|");
     for (kind, seed) in CORPORA {
         let input = text_of_len(seed, INPUT_LEN);
         let input = &input[..];
         for (size, label) in CHUNKS {
-            let runs: [&dyn Fn(); 3] = [
-                &|| utf8stream_in_chunks(black_box(input), size),
-                &|| assert!(simdutf8::basic::from_utf8(black_box(input)).is_ok()),
-                &|| std_stream_in_chunks(black_box(input), size),
-            ];
-            let mut times = vec![Vec::with_capacity(rounds); runs.len()];
-            for _ in 0..rounds {
-                for (run, times) in runs.iter().zip(&mut times) {
-                    let start = Instant::now();
-                    run();
-                    times.push(start.elapsed());
-                }
-            }
+            let times = interleaved::run(
+                &[
+                    &|| utf8stream_in_chunks(black_box(input), size),
+                    &|| assert!(simdutf8::basic::from_utf8(black_box(input)).is_ok()),
+                    &|| std_stream_in_chunks(black_box(input), size),
+                ],
+                rounds,
+            );
             let (median, fastest): (Vec<f64>, Vec<f64>) = times
-                .iter_mut()
-                .map(|times| {
-                    times.sort();
-                    let secs = |t: Duration| t.as_secs_f64();
-                    (secs(times[times.len() / 2]), secs(times[0]))
-                })
+                .iter()
+                .map(|t| t.throughput(input.len(), (1 << 20) as f64))
                 .unzip();
-            let mib_s = |secs: f64| input.len() as f64 / (1 << 20) as f64 / secs;
+            // Ours over theirs: above 1 is faster.
             let ratio = |i: usize| {
                 format!(
                     "{:.2}x / {:.2}x",
-                    median[i] / median[0],
-                    fastest[i] / fastest[0]
+                    median[0] / median[i],
+                    fastest[0] / fastest[i]
                 )
             };
             println!(
                 "| {kind} | {label} | {:.0} / {:.0} | {} | {} |",
-                mib_s(median[0]),
-                mib_s(fastest[0]),
+                median[0],
+                fastest[0],
                 ratio(1),
                 ratio(2)
             );
@@ -95,7 +86,7 @@ fn interleaved(rounds: usize) {
 fn utf8(c: &mut Criterion) {
     wsframe_benches::select_kernel_from_env();
     if let Ok(rounds) = std::env::var("UTF8_INTERLEAVED") {
-        interleaved(rounds.parse().expect("UTF8_INTERLEAVED=<rounds>"));
+        run_interleaved(rounds.parse().expect("UTF8_INTERLEAVED=<rounds>"));
         return;
     }
     for (kind, seed) in CORPORA {

@@ -5,6 +5,7 @@
 #![forbid(unsafe_code)]
 
 pub mod client_stream;
+pub mod interleaved;
 pub mod mem_socket;
 pub mod workloads;
 
