@@ -3,7 +3,7 @@
 
 use base64::{engine::general_purpose::STANDARD, Engine};
 
-use super::head::{header_slots, interim_len, parse_status, Head};
+use super::head::{final_response, Head};
 use super::uri::{is_authority, is_uri_char, parse_target};
 use super::{
     accept_key, check_header, has_token, is_token, write_header, BuildError, ExtensionOffer,
@@ -248,23 +248,16 @@ impl ClientHandshake {
     /// more than one subprotocol or one we did not offer; an extension we
     /// did not offer; and the HTTP errors of [`UpgradeRequest::parse`](super::UpgradeRequest::parse).
     pub fn parse_response(&self, buf: &[u8]) -> Result<Status<Accepted>, HandshakeError> {
-        let interim = interim_len(buf);
-        let buf = &buf[interim..];
-        let mut slots = header_slots();
-        let mut res = httparse::Response::new(&mut slots);
-        let parsed = res.parse(buf);
-        let Status::Complete(used) = parse_status(buf, parsed)? else {
+        let Status::Complete(response) = final_response(buf)? else {
             return Ok(Status::Partial);
         };
         // §4.1: the answer to an HTTP/1.1 upgrade; an HTTP/1.0 peer cannot
         // have switched protocols (RFC 9110 §7.8).
-        if res.version != Some(1) {
+        if response.minor_version != 1 {
             return Err(HandshakeError::HttpVersion);
         }
-        let code = res.code.unwrap_or(0);
-        let head = Head::new(buf, used, res.headers);
-        let mut accepted = self.check(code, head)?;
-        accepted.head_len += interim;
+        let mut accepted = self.check(response.code, response.head)?;
+        accepted.head_len += response.interim;
         Ok(Status::Complete(accepted))
     }
 

@@ -127,6 +127,46 @@ pub(crate) fn interim_len(buf: &[u8]) -> usize {
     }
 }
 
+/// A response's final head, after any interim responses (see
+/// [`final_response`]).
+pub(crate) struct FinalResponse {
+    /// The status code.
+    pub(crate) code: u16,
+    /// The minor HTTP version (1 for HTTP/1.1).
+    pub(crate) minor_version: u8,
+    /// The reason phrase, empty if none or not UTF-8.
+    pub(crate) reason: String,
+    /// The head.
+    pub(crate) head: Head,
+    /// The bytes of the interim responses skipped before it.
+    pub(crate) interim: usize,
+}
+
+/// The final response head at the front of `buf`, interim responses
+/// skipped ([`interim_len`]); [`Status::Partial`] while it is incomplete.
+/// The head is as httparse reads it: what it must be is the caller's.
+///
+/// # Errors
+///
+/// As [`parse_status`].
+pub(crate) fn final_response(buf: &[u8]) -> Result<Status<FinalResponse>, HandshakeError> {
+    let interim = interim_len(buf);
+    let buf = &buf[interim..];
+    let mut slots = header_slots();
+    let mut res = httparse::Response::new(&mut slots);
+    let parsed = res.parse(buf);
+    let Status::Complete(used) = parse_status(buf, parsed)? else {
+        return Ok(Status::Partial);
+    };
+    Ok(Status::Complete(FinalResponse {
+        code: res.code.unwrap_or(0),
+        minor_version: res.version.unwrap_or(1),
+        reason: res.reason.unwrap_or_default().to_owned(),
+        head: Head::new(buf, used, res.headers),
+        interim,
+    }))
+}
+
 /// An empty header array for httparse, [`MAX_HEADERS`] long.
 pub(crate) fn header_slots() -> [httparse::Header<'static>; MAX_HEADERS] {
     [httparse::EMPTY_HEADER; MAX_HEADERS]

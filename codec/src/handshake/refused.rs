@@ -5,7 +5,7 @@
 
 use std::fmt;
 
-use super::head::{header_slots, interim_len, parse_status, Head};
+use super::head::{final_response, Head};
 use super::{HandshakeError, Status};
 
 /// How a response's body ends (RFC 9112 §6.3), as its head says.
@@ -110,24 +110,18 @@ impl RefusedResponse {
     /// [`HandshakeError::TooManyHeaders`]. A 101 parses too, but is no
     /// refusal: check it with `parse_response`.
     pub fn parse(buf: &[u8]) -> Result<Status<Self>, HandshakeError> {
-        let interim = interim_len(buf);
-        let buf = &buf[interim..];
-        let mut slots = header_slots();
-        let mut res = httparse::Response::new(&mut slots);
-        let parsed = res.parse(buf);
-        let Status::Complete(used) = parse_status(buf, parsed)? else {
+        let Status::Complete(response) = final_response(buf)? else {
             return Ok(Status::Partial);
         };
-        let status = res.code.unwrap_or(0);
-        if status < 100 {
+        if response.code < 100 {
             return Err(HandshakeError::Malformed);
         }
         Ok(Status::Complete(Self {
-            status,
-            minor_version: res.version.unwrap_or(1),
-            reason: res.reason.unwrap_or_default().to_owned(),
-            head: Head::new(buf, used, res.headers),
-            interim,
+            status: response.code,
+            minor_version: response.minor_version,
+            reason: response.reason,
+            head: response.head,
+            interim: response.interim,
             body: Vec::new(),
             body_end: BodyEnd::NotRead,
         }))
