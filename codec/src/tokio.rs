@@ -65,8 +65,8 @@ pub use self::error::Error;
 pub use self::split::{ReuniteError, WebSocketReader, WebSocketWriter};
 use crate::{
     handshake::{
-        Accept, Accepted, BodyEnd, BodyFraming, ClientHandshake, HandshakeError, RefusedResponse,
-        Status, UpgradeRequest, MAX_HANDSHAKE_LEN,
+        Accept, Accepted, BodyEnd, BodyFraming, ClientHandshake, HandshakeError, HeadScan,
+        RefusedResponse, Status, UpgradeRequest, MAX_HANDSHAKE_LEN,
     },
     CloseCode, Closed, Config, Connection, Event, Message, Role,
 };
@@ -315,12 +315,16 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
         F: FnOnce(&UpgradeRequest) -> Result<Accept<'_>, Vec<u8>>,
     {
         let mut request = BytesMut::with_capacity(1024);
+        let mut scan = HeadScan::new();
         let (upgrade, used) = loop {
             if io.read_buf(&mut request).await? == 0 {
                 return Err(Error::Io(std::io::Error::new(
                     std::io::ErrorKind::UnexpectedEof,
                     "the client hung up before its upgrade request was complete",
                 )));
+            }
+            if !scan.worth_parsing(&request) {
+                continue;
             }
             match UpgradeRequest::parse(&request) {
                 Ok(Status::Complete(parsed)) => break parsed,
@@ -414,12 +418,16 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
         io.write_all(&request.to_bytes()).await?;
         io.flush().await?;
         let mut response = BytesMut::with_capacity(1024);
+        let mut scan = HeadScan::new();
         loop {
             if io.read_buf(&mut response).await? == 0 {
                 return Err(Error::Io(std::io::Error::new(
                     std::io::ErrorKind::UnexpectedEof,
                     "the server hung up before its handshake response was complete",
                 )));
+            }
+            if !scan.worth_parsing(&response) {
+                continue;
             }
             match request.parse_response(&response) {
                 Ok(Status::Complete(accepted)) => {

@@ -49,6 +49,7 @@ mod client;
 mod error;
 mod extensions;
 mod head;
+mod head_scan;
 #[cfg(feature = "http")]
 mod http;
 mod refused;
@@ -61,6 +62,7 @@ use base64::{engine::general_purpose::STANDARD, Engine};
 pub use self::client::{Accepted, ClientHandshake};
 pub use self::error::{BuildError, HandshakeError};
 pub use self::extensions::{ExtensionOffer, ExtensionParam};
+pub use self::head_scan::HeadScan;
 pub use self::refused::{BodyEnd, BodyFraming, RefusedResponse};
 pub use self::request::UpgradeRequest;
 pub use self::response::{reject, Accept};

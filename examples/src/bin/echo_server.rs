@@ -24,7 +24,7 @@ use std::{
 use wsframe_examples::say;
 
 use wsframe::{
-    handshake::{Status, UpgradeRequest},
+    handshake::{HeadScan, Status, UpgradeRequest},
     CloseCode, Config, Connection, Event, Role, State,
 };
 use wsframe_examples::{
@@ -109,6 +109,9 @@ fn handshake(
 ) -> io::Result<Option<(Vec<u8>, Connection)>> {
     let deadline = Instant::now() + timeout;
     let mut request = Vec::new();
+    // Parses only when a read may have completed the head: a request
+    // trickled a byte at a time costs linear time, not quadratic.
+    let mut scan = HeadScan::new();
     let mut buf = [0u8; 4096];
     loop {
         let left = deadline.saturating_duration_since(Instant::now());
@@ -129,6 +132,9 @@ fn handshake(
             return Ok(None);
         }
         request.extend_from_slice(&buf[..n]);
+        if !scan.worth_parsing(&request) {
+            continue;
+        }
         match UpgradeRequest::parse(&request) {
             Ok(Status::Complete((upgrade, used))) => {
                 // permessage-deflate if on and offered acceptably.
