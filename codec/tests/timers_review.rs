@@ -732,89 +732,128 @@ fn a_users_pong_and_ping_are_never_replaced_by_an_automatic_pong() {
 /// and then; data is sent when there is room. What the peer reads must be
 /// whole frames: every data message intact and in order, pongs answering
 /// pings in the order they came (some skipped, §5.5.3), the latest ping
-/// answered, and the output bounded at every step.
+/// answered, and the output bounded at every step. Small messages read a
+/// few bytes at a time; then large ones (a server holds 16 KiB or more by
+/// reference) read with vectored writes that end anywhere.
 #[test]
 fn pings_flooding_a_trickling_reader_give_whole_frames_and_the_latest_answer() {
     const LIMIT: usize = 64;
-    for seed in 1..200u64 {
-        let mut rng = Rng(seed);
-        let (mut conn, _) = server(Config::builder().max_output_buffer(LIMIT).build());
-        let mut peer_read = Vec::new();
-        let mut sent_messages = Vec::new();
-        let mut last_ping = None;
-        for n in 0..300u32 {
-            match rng.below(4) {
-                0 | 1 => {
-                    let len = rng.below(126);
-                    let mut payload = vec![(n % 251) as u8; len];
-                    if len >= 4 {
-                        payload[..4].copy_from_slice(&n.to_be_bytes());
-                    }
-                    let wire_ping = client(0x80 | PING, &payload);
-                    // The ping itself arrives cut in two.
-                    let cut = rng.below(wire_ping.len() + 1);
-                    conn.receive(&wire_ping[..cut]);
-                    let mut events = drain(&mut conn);
-                    conn.receive(&wire_ping[cut..]);
-                    events.extend(drain(&mut conn));
-                    assert!(
-                        matches!(&events[..], [Event::Ping(p)] if p[..] == payload[..]),
-                        "seed {seed}"
-                    );
-                    last_ping = Some(payload);
-                }
-                2 => {
-                    let message = vec![(n % 256) as u8; rng.below(40)];
-                    if conn.send(Message::Binary(message.clone().into())).is_ok() {
-                        sent_messages.push(message);
-                    }
-                }
-                _ => {
-                    let n = rng.below(4).min(conn.pending_output().len());
-                    peer_read.extend_from_slice(&conn.pending_output()[..n]);
-                    conn.consume_output(n);
-                }
-            }
-            // Under the limit, one frame more (a pong is the largest, 127
-            // bytes, begun and so kept); then the one coalesced pong.
-            assert!(
-                conn.output_len() < LIMIT + 127 + 127,
-                "seed {seed}: {}",
-                conn.output_len()
-            );
+    for (largest, read_at_most, seeds) in [(40, 4, 200u64), (20_000, 6000, 40)] {
+        // Under the limit, one frame more (a message, or a pong begun and
+        // so kept); then the one coalesced pong.
+        let bound = LIMIT + (largest + 4).max(127) + 127;
+        let (mut pings, mut pongs) = (0, 0);
+        for seed in 1..seeds {
+            let (sent, answered) = flood(seed, LIMIT, largest, read_at_most, bound);
+            pings += sent;
+            pongs += answered;
         }
-        peer_read.extend_from_slice(&conn.take_output());
-        let frames = parse_server_frames(&peer_read);
-        let data: Vec<Vec<u8>> = frames
-            .iter()
-            .filter(|f| f.0 == 0x80 | BINARY)
-            .map(|f| f.1.clone())
-            .collect();
-        assert_eq!(data, sent_messages, "seed {seed}: data intact, in order");
-        let pongs: Vec<&Vec<u8>> = frames
-            .iter()
-            .filter(|f| f.0 == 0x80 | PONG)
-            .map(|f| &f.1)
-            .collect();
-        assert_eq!(
-            frames.len(),
-            data.len() + pongs.len(),
-            "seed {seed}: nothing else"
-        );
-        if let Some(last) = &last_ping {
-            assert_eq!(pongs.last(), Some(&last), "seed {seed}: latest answered");
-        }
-        // Pongs answer pings in order: each tagged payload's number rises.
-        let tags: Vec<u32> = pongs
-            .iter()
-            .filter(|p| p.len() >= 4)
-            .map(|p| u32::from_be_bytes(p[..4].try_into().unwrap()))
-            .collect();
         assert!(
-            tags.windows(2).all(|w| w[0] < w[1]),
-            "seed {seed}: {tags:?}"
+            pongs < pings,
+            "the runs coalesce: {pongs} pongs, {pings} pings"
         );
     }
+}
+
+/// Bytes the peer reads: at most `n` from the runs a vectored write gets.
+fn read_vectored(conn: &mut Connection, n: usize) -> Vec<u8> {
+    let mut slices = [std::io::IoSlice::new(&[]); 8];
+    let filled = conn.pending_output_vectored(&mut slices);
+    let mut read = Vec::new();
+    for slice in &slices[..filled] {
+        let take = (n - read.len()).min(slice.len());
+        read.extend_from_slice(&slice[..take]);
+    }
+    conn.consume_output(read.len());
+    read
+}
+
+/// One run of the flood: see the test above.
+/// Returns how many pings were sent and how many pongs answered them.
+fn flood(
+    seed: u64,
+    limit: usize,
+    largest: usize,
+    read_at_most: usize,
+    bound: usize,
+) -> (usize, usize) {
+    let mut rng = Rng(seed);
+    let (mut conn, _) = server(Config::builder().max_output_buffer(limit).build());
+    let mut peer_read = Vec::new();
+    let mut sent_messages = Vec::new();
+    let mut last_ping = None;
+    let mut pings = 0;
+    for n in 0..300u32 {
+        match rng.below(4) {
+            0 | 1 => {
+                let len = rng.below(126);
+                let mut payload = vec![(n % 251) as u8; len];
+                if len >= 4 {
+                    payload[..4].copy_from_slice(&n.to_be_bytes());
+                }
+                let wire_ping = client(0x80 | PING, &payload);
+                // The ping itself arrives cut in two.
+                let cut = rng.below(wire_ping.len() + 1);
+                conn.receive(&wire_ping[..cut]);
+                let mut events = drain(&mut conn);
+                conn.receive(&wire_ping[cut..]);
+                events.extend(drain(&mut conn));
+                assert!(
+                    matches!(&events[..], [Event::Ping(p)] if p[..] == payload[..]),
+                    "seed {seed}"
+                );
+                last_ping = Some(payload);
+                pings += 1;
+            }
+            2 => {
+                let message = vec![(n % 256) as u8; rng.below(largest)];
+                if conn.send(Message::Binary(message.clone().into())).is_ok() {
+                    sent_messages.push(message);
+                }
+            }
+            _ => {
+                let n = rng.below(read_at_most);
+                peer_read.extend(read_vectored(&mut conn, n));
+            }
+        }
+        assert!(
+            conn.output_len() < bound,
+            "seed {seed}: {}",
+            conn.output_len()
+        );
+    }
+    peer_read.extend_from_slice(&conn.take_output());
+    let frames = parse_server_frames(&peer_read);
+    let data: Vec<Vec<u8>> = frames
+        .iter()
+        .filter(|f| f.0 == 0x80 | BINARY)
+        .map(|f| f.1.clone())
+        .collect();
+    assert_eq!(data, sent_messages, "seed {seed}: data intact, in order");
+    let pongs: Vec<&Vec<u8>> = frames
+        .iter()
+        .filter(|f| f.0 == 0x80 | PONG)
+        .map(|f| &f.1)
+        .collect();
+    assert_eq!(
+        frames.len(),
+        data.len() + pongs.len(),
+        "seed {seed}: nothing else"
+    );
+    if let Some(last) = &last_ping {
+        assert_eq!(pongs.last(), Some(&last), "seed {seed}: latest answered");
+    }
+    // Pongs answer pings in order: each tagged payload's number rises.
+    let tags: Vec<u32> = pongs
+        .iter()
+        .filter(|p| p.len() >= 4)
+        .map(|p| u32::from_be_bytes(p[..4].try_into().unwrap()))
+        .collect();
+    assert!(
+        tags.windows(2).all(|w| w[0] < w[1]),
+        "seed {seed}: {tags:?}"
+    );
+    (pings, pongs.len())
 }
 
 #[test]
@@ -932,4 +971,132 @@ fn close_while_the_output_is_full_is_queued_after_everything_unsent() {
         ]
     );
     assert_eq!(conn.poll_timeout(), None);
+}
+
+#[test]
+fn an_empty_receive_is_no_sign_of_life() {
+    let (mut conn, start) = server(Config::builder().idle_timeout(Some(10 * SECOND)).build());
+    for s in [3, 6, 9] {
+        conn.receive(&[]);
+        drain(&mut conn);
+        conn.handle_timeout(start + s * SECOND);
+    }
+    assert_eq!(conn.poll_timeout(), Some(start + 10 * SECOND));
+    conn.handle_timeout(start + 10 * SECOND);
+    assert_eq!(conn.state(), State::Closed);
+}
+
+#[test]
+fn with_auto_pong_off_a_ping_flood_queues_nothing() {
+    let (mut conn, _) = server(
+        Config::builder()
+            .auto_pong(false)
+            .max_output_buffer(1)
+            .build(),
+    );
+    conn.send(Message::from("unread")).unwrap();
+    let before = conn.output_len();
+    for n in 0..1000u32 {
+        conn.receive(&client(0x80 | PING, &n.to_be_bytes()));
+        assert_eq!(drain(&mut conn).len(), 1);
+    }
+    assert_eq!(conn.output_len(), before);
+}
+
+#[test]
+fn both_closes_crossing_while_our_output_is_full_send_one_close_frame() {
+    let answer = client(0x80 | CLOSE, &close_payload(1000, b"crossing"));
+    for cuts in every_cut(answer.len()) {
+        for use_read_buf in [false, true] {
+            let what = format!("cuts {cuts:?} read_buf {use_read_buf}");
+            let (mut conn, start) = server(Config::builder().max_output_buffer(1).build());
+            conn.send(Message::from("unread")).unwrap();
+            let mut read = conn.pending_output()[..1].to_vec();
+            conn.consume_output(1);
+            conn.close(CloseCode::NORMAL, "mine").unwrap();
+            conn.handle_timeout(start);
+            let (events, out) = feed_cut(&mut conn, &answer, &cuts, use_read_buf);
+            read.extend_from_slice(&out);
+            assert_eq!(events.len(), 1, "{what}: {events:?}");
+            let closed = closed(&events);
+            assert_eq!(
+                (closed.code, closed.reason.as_str(), closed.initiator),
+                (CloseCode::NORMAL, "crossing", Initiator::Local),
+                "{what}"
+            );
+            assert_eq!(
+                parse_server_frames(&read),
+                [
+                    (0x80 | TEXT, b"unread".to_vec()),
+                    (0x80 | CLOSE, close_payload(1000, b"mine"))
+                ],
+                "{what}"
+            );
+            assert_eq!(conn.poll_timeout(), None, "{what}");
+        }
+    }
+}
+
+#[test]
+fn a_protocol_error_while_our_output_is_full_still_queues_its_close() {
+    // A ping (answered, coalesced), then a reserved opcode: 1002 (§7.1.7).
+    let input = stream(&[client(0x80 | PING, b"p"), client(0x80 | 0xB, b"")]);
+    for cuts in every_cut(input.len()) {
+        for use_read_buf in [false, true] {
+            let what = format!("cuts {cuts:?} read_buf {use_read_buf}");
+            let (mut conn, _) = server(Config::builder().max_output_buffer(1).build());
+            conn.send(Message::from("unread")).unwrap();
+            let mut read = conn.pending_output()[..3].to_vec();
+            conn.consume_output(3);
+            let (events, out) = feed_cut(&mut conn, &input, &cuts, use_read_buf);
+            read.extend_from_slice(&out);
+            assert_eq!(closed(&events).code, CloseCode::PROTOCOL_ERROR, "{what}");
+            let frames = parse_server_frames(&read);
+            assert_eq!(frames.len(), 3, "{what}: {frames:?}");
+            assert_eq!(frames[0], (0x80 | TEXT, b"unread".to_vec()), "{what}");
+            assert_eq!(frames[1], (0x80 | PONG, b"p".to_vec()), "{what}");
+            assert_eq!(frames[2].0, 0x80 | CLOSE, "{what}");
+            assert_eq!(frames[2].1[..2], 1002u16.to_be_bytes(), "{what}");
+            assert_eq!(conn.poll_timeout(), None, "{what}");
+        }
+    }
+}
+
+/// Bytes handed over before a `now` count as arriving at that `now`: for
+/// the idle clock they are in time (the idle deadline at that `now` does
+/// not fire), and so should the peer's close among them be for the close
+/// clock. Instead the close already in hand is dropped unread and the
+/// connection reports 1006 "close timeout" ("no close frame came back").
+/// A loop that does what `handle_timeout`'s docs say (call it after
+/// receiving bytes), read, `handle_timeout(now)`, then `next_event`, meets
+/// it whenever the answer is read in the same turn as the deadline.
+#[test]
+#[ignore = "bug: a peer's close received but not yet read when handle_timeout reaches the close deadline is dropped and reported as 1006 close timeout"]
+fn a_peers_close_in_hand_at_the_close_deadline_is_the_answer() {
+    let answer = client(0x80 | CLOSE, &close_payload(1000, b"ok"));
+    for use_read_buf in [false, true] {
+        // The idle clock, the same order of calls: the bytes count.
+        let (mut conn, start) = server(Config::builder().idle_timeout(Some(10 * SECOND)).build());
+        conn.handle_timeout(start + 9 * SECOND);
+        conn.receive(&client(0x80 | PONG, b""));
+        conn.handle_timeout(start + 10 * SECOND);
+        assert_eq!(conn.state(), State::Open, "bytes in hand are life");
+
+        let (mut conn, start) = server(Config::default());
+        conn.close(CloseCode::NORMAL, "").unwrap();
+        conn.handle_timeout(start);
+        if use_read_buf {
+            conn.read_buf().extend_from_slice(&answer);
+        } else {
+            conn.receive(&answer);
+        }
+        conn.handle_timeout(start + Config::DEFAULT_CLOSE_TIMEOUT);
+        let events = drain(&mut conn);
+        let closed = closed(&events);
+        assert_eq!(
+            (closed.code, closed.reason.as_str()),
+            (CloseCode::NORMAL, "ok"),
+            "read_buf {use_read_buf}: the peer's answer, not a timeout"
+        );
+    }
 }
