@@ -1100,3 +1100,61 @@ fn a_peers_close_in_hand_at_the_close_deadline_is_the_answer() {
         );
     }
 }
+
+#[test]
+fn reading_what_is_in_read_buf_and_making_room_are_no_sign_of_life() {
+    // Handing out `read_buf`, reading the frames in it and `prepare_read`
+    // moving a partial frame down change its length: none is a byte from
+    // the peer. A frame read in place (40 000 bytes) and one copied.
+    for large in [false, true] {
+        let (mut conn, start) = server(Config::builder().idle_timeout(Some(10 * SECOND)).build());
+        let first = if large {
+            client(0x80 | BINARY, &vec![1; 40_000])
+        } else {
+            client(0x80 | PING, b"a")
+        };
+        let mut input = stream(&[first.clone(), first]);
+        input.extend_from_slice(&client(0x80 | PING, b"b")[..1]);
+        conn.read_buf().extend_from_slice(&input);
+        assert!(conn.next_event().is_some());
+        conn.handle_timeout(start + SECOND);
+        for s in 2..=10 {
+            let _ = conn.read_buf();
+            drain(&mut conn);
+            conn.prepare_read(if s % 2 == 0 { 4096 } else { 100_000 });
+            conn.prepare_read(16);
+            conn.handle_timeout(start + s * SECOND);
+            assert_eq!(conn.state(), State::Open, "large {large} at {s} s");
+        }
+        conn.handle_timeout(start + 11 * SECOND);
+        assert_eq!(conn.state(), State::Closed, "large {large}");
+    }
+}
+
+/// A zero keepalive interval would be due again at the very `now` that
+/// pinged: `poll_timeout` returns `now`, a caller sleeping until it spins,
+/// and every turn queues another ping (up to the 4 MiB output limit). As
+/// `max_output_buffer(0)` is taken as 1, a zero interval must not mean a
+/// busy loop.
+#[test]
+#[ignore = "bug: ping_interval(Some(Duration::ZERO)) is due again at the now that pinged: poll_timeout returns now, a ping every turn"]
+fn a_zero_ping_interval_is_no_busy_loop() {
+    let (mut conn, start) = server(
+        Config::builder()
+            .ping_interval(Some(Duration::ZERO))
+            .build(),
+    );
+    let mut now = start;
+    for turn in 0..100 {
+        conn.handle_timeout(now);
+        if let Some(at) = conn.poll_timeout() {
+            assert!(at > now, "turn {turn}: due again at once");
+            now = at;
+        }
+    }
+    assert!(
+        conn.output_len() <= 2,
+        "{} bytes of pings",
+        conn.output_len()
+    );
+}
