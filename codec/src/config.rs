@@ -227,7 +227,10 @@ impl ConfigBuilder {
     /// [`Event::Closed`](crate::Event::Closed) reports code 1001 with the
     /// reason `"idle timeout"`. Pair it with a shorter
     /// [`ping_interval`](Self::ping_interval) so a live but quiet peer is
-    /// asked to answer.
+    /// asked to answer. Both run while the connection is open: once our
+    /// close frame is queued, only [`close_timeout`](Self::close_timeout)
+    /// bounds the wait for the peer's (with `None` there, a silent peer
+    /// keeps the connection closing for ever).
     pub const fn idle_timeout(mut self, timeout: Option<Duration>) -> Self {
         self.config.idle_timeout = timeout;
         self
