@@ -207,9 +207,15 @@ impl ConfigBuilder {
     /// the peer for `interval`, a ping with an empty payload is queued, and
     /// again every `interval` while the silence lasts (RFC 6455 §5.5.2). The
     /// peer's pong restarts the [`idle_timeout`](Self::idle_timeout) clock.
-    /// No ping is queued while the output is full.
+    /// No ping is queued while the output is full. A zero interval is
+    /// taken as `None`: it would be due again at the very `now` that
+    /// pinged, a ping at every call and a caller sleeping until
+    /// [`poll_timeout`](crate::Connection::poll_timeout) never sleeping.
     pub const fn ping_interval(mut self, interval: Option<Duration>) -> Self {
-        self.config.ping_interval = interval;
+        self.config.ping_interval = match interval {
+            Some(interval) if interval.is_zero() => None,
+            interval => interval,
+        };
         self
     }
 
@@ -221,7 +227,10 @@ impl ConfigBuilder {
     /// [`Event::Closed`](crate::Event::Closed) reports code 1001 with the
     /// reason `"idle timeout"`. Pair it with a shorter
     /// [`ping_interval`](Self::ping_interval) so a live but quiet peer is
-    /// asked to answer.
+    /// asked to answer. Both run while the connection is open: once our
+    /// close frame is queued, only [`close_timeout`](Self::close_timeout)
+    /// bounds the wait for the peer's (with `None` there, a silent peer
+    /// keeps the connection closing for ever).
     pub const fn idle_timeout(mut self, timeout: Option<Duration>) -> Self {
         self.config.idle_timeout = timeout;
         self

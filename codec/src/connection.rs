@@ -308,9 +308,9 @@ impl Connection {
     /// then). An earlier `now` than one already given is taken as that one.
     ///
     /// What can run out (each configured in [`Config`]):
-    /// - the ping interval: an empty ping is queued (RFC 6455 §5.5.2), unless
-    ///   the output is full;
-    /// - the idle timeout: a close frame with 1001 (Going Away) is queued, the
+    /// - the ping interval, while open: an empty ping is queued (RFC 6455
+    ///   §5.5.2), unless the output is full;
+    /// - the idle timeout, while open: a close frame with 1001 (Going Away) is queued, the
     ///   connection is [`State::Closed`], and the next
     ///   [`next_event`](Self::next_event) is [`Event::Closed`] with code 1001
     ///   and reason `"idle timeout"`;
