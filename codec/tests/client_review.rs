@@ -778,7 +778,6 @@ async fn connect_refuses_what_is_not_a_ws_uri() {
 /// dropped without a word (the server never sees them): refused, as
 /// `ClientHandshake::target` refuses them in a target.
 #[tokio::test]
-#[ignore = "bug: connect drops the userinfo without a word and connects"]
 async fn connect_refuses_userinfo() {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let port = listener.local_addr().unwrap().port();
@@ -799,11 +798,8 @@ async fn connect_refuses_userinfo() {
 
 /// A port past 65535 is no port: refused, not replaced by the default 80.
 #[tokio::test]
-#[ignore = "bug: connect takes ws://host:70000 as port 80 (http::Uri::port_u16 is None)"]
 async fn connect_refuses_a_port_out_of_range() {
-    let Ok(parsed) = "ws://127.0.0.1:70000/".parse::<http::Uri>() else {
-        return println!("http::Uri refuses the port itself");
-    };
+    let parsed: http::Uri = "ws://127.0.0.1:70000/".parse().unwrap();
     match WebSocket::connect(&parsed, Config::default()).await {
         Err(Error::Io(err)) => assert_eq!(err.kind(), std::io::ErrorKind::InvalidInput, "{err}"),
         other => panic!("{:?}", other.map(|(_, a)| a)),
@@ -1240,4 +1236,34 @@ async fn node_ws_echoes_compressed_messages() {
             ],
         ]
     );
+}
+
+/// `ClientHandshake::uri`, which `connect` builds its request with:
+/// userinfo and a port past 65535 refused, an empty port the default.
+#[test]
+fn uri_refuses_userinfo_and_ports_past_65535() {
+    for uri in [
+        "ws://user:secret@example.com/",
+        "ws://user@example.com:8080/",
+        "ws://example.com:65536/",
+        "ws://example.com:99999999999/",
+        "wss://[::1]:70000/",
+    ] {
+        // http::Uri parses each: the check is ours.
+        assert_eq!(
+            ClientHandshake::new(SAMPLE_NONCE).uri(&uri.parse().unwrap()),
+            Err(wsframe::handshake::BuildError::Uri),
+            "{uri}"
+        );
+    }
+    for (uri, host) in [
+        ("ws://example.com:/", "example.com"),
+        ("ws://example.com:65535/", "example.com:65535"),
+        ("ws://[::1]:/", "[::1]"),
+    ] {
+        let request = ClientHandshake::new(SAMPLE_NONCE)
+            .uri(&uri.parse().unwrap())
+            .unwrap_or_else(|e| panic!("{uri}: {e}"));
+        assert_eq!(request.host(), host, "{uri}");
+    }
 }
