@@ -946,6 +946,32 @@ async fn deflate_answers_the_client_fails() {
         .expect("within every limit");
 }
 
+/// A server that does not answer the offer: no extension, plain frames;
+/// a compressed frame (RSV1) is then a protocol error (1002).
+#[tokio::test]
+async fn deflate_offered_but_not_accepted() {
+    let input = [
+        switching(""),
+        raw_frame(FIN | TEXT, b"plain", None),
+        raw_frame(
+            FIN | common::deflate::RSV1 | TEXT,
+            &common::deflate::sync_compressed(b"x", 6),
+            None,
+        ),
+    ]
+    .concat();
+    let (mut ws, accepted) = client_over(&input, &[], false, &sample_request(), deflate_config())
+        .await
+        .unwrap();
+    assert!(accepted.extensions.is_empty());
+    let events = events(&mut ws, 2).await;
+    assert_eq!(events[0], Event::Message(Message::from("plain")));
+    match &events[1] {
+        Event::Closed(closed) => assert_eq!(closed.code.0, 1002, "{closed}"),
+        other => panic!("{other:?}"),
+    }
+}
+
 /// A compressed text that inflates to invalid UTF-8, in a frame after the
 /// 101 in the same read: 1007, at every cut.
 #[tokio::test]
@@ -1178,6 +1204,14 @@ async fn python_websockets_echoes_compressed_messages() {
                     .threshold(0),
             ))
             .build(),
+        Config::builder()
+            .deflate(Some(
+                DeflateConfig::default()
+                    .max_window_bits(9)
+                    .peer_max_window_bits(9)
+                    .threshold(0),
+            ))
+            .build(),
     ] {
         let accepted = echo_through(server.port, config).await;
         answers.push(deflate_params(&accepted));
@@ -1195,6 +1229,7 @@ async fn python_websockets_echoes_compressed_messages() {
                 "server_max_window_bits=10",
                 "client_max_window_bits=12"
             ],
+            vec!["server_max_window_bits=9", "client_max_window_bits=9"],
         ]
     );
 }
@@ -1219,6 +1254,14 @@ async fn node_ws_echoes_compressed_messages() {
                     .threshold(0),
             ))
             .build(),
+        Config::builder()
+            .deflate(Some(
+                DeflateConfig::default()
+                    .max_window_bits(9)
+                    .peer_max_window_bits(9)
+                    .threshold(0),
+            ))
+            .build(),
     ] {
         let accepted = echo_through(server.port, config).await;
         answers.push(deflate_params(&accepted));
@@ -1234,6 +1277,7 @@ async fn node_ws_echoes_compressed_messages() {
                 "server_no_context_takeover",
                 "server_max_window_bits=10"
             ],
+            vec!["server_max_window_bits=9", "client_max_window_bits=9"],
         ]
     );
 }
@@ -1265,5 +1309,66 @@ fn uri_refuses_userinfo_and_ports_past_65535() {
             .uri(&uri.parse().unwrap())
             .unwrap_or_else(|e| panic!("{uri}: {e}"));
         assert_eq!(request.host(), host, "{uri}");
+    }
+}
+
+/// The server hangs up right after its 101, or inside the first frame:
+/// `next` ends (`None`) or fails with `Error::Io`, as its docs say; it
+/// never hangs or makes up a message.
+#[tokio::test]
+async fn the_server_hangs_up_after_its_101() {
+    let head = switching("");
+    let (mut ws, _) = client_over(&head, &[], true, &sample_request(), Config::default())
+        .await
+        .unwrap();
+    match ws.next().await {
+        None => {}
+        Some(Ok(Event::Closed(closed))) => assert_eq!(closed.code.0, 1006, "{closed}"),
+        Some(other) => panic!("{other:?}"),
+    }
+    let frame = raw_frame(FIN | TEXT, b"cut short", None);
+    for end in 1..frame.len() {
+        let input = [&head[..], &frame[..end]].concat();
+        let (mut ws, _) = client_over(&input, &[], true, &sample_request(), Config::default())
+            .await
+            .unwrap();
+        match ws.next().await {
+            None | Some(Err(Error::Io(_))) => {}
+            Some(Ok(Event::Closed(closed))) => assert_eq!(closed.code.0, 1006, "{closed}"),
+            Some(other) => panic!("end {end}: {other:?}"),
+        }
+    }
+}
+
+/// Subprotocols: the one offered and chosen is returned as offered; the
+/// server's choice is matched exactly (RFC 6455 §4.1 item 6: "not present
+/// in the client's handshake"), one value only.
+#[tokio::test]
+async fn the_chosen_subprotocol() {
+    let request = sample_request()
+        .subprotocol("chat.v2")
+        .unwrap()
+        .subprotocol("chat")
+        .unwrap();
+    let chosen = |answer: &str| {
+        let input = switching(&format!("Sec-WebSocket-Protocol: {answer}\r\n"));
+        let request = request.clone();
+        async move {
+            client_over(&input, &[], false, &request, Config::default())
+                .await
+                .map(|(_, accepted)| accepted.subprotocol)
+        }
+    };
+    assert_eq!(chosen("chat").await.unwrap().as_deref(), Some("chat"));
+    assert_eq!(chosen("chat.v2").await.unwrap().as_deref(), Some("chat.v2"));
+    for (answer, want) in [
+        ("Chat", HandshakeError::UnofferedSubprotocol),
+        ("chat.v3", HandshakeError::UnofferedSubprotocol),
+        ("chat, chat.v2", HandshakeError::SeveralSubprotocols),
+    ] {
+        match chosen(answer).await {
+            Err(Error::Handshake(err)) => assert_eq!(err, want, "{answer}"),
+            other => panic!("{answer}: {other:?}"),
+        }
     }
 }
