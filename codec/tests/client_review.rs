@@ -717,6 +717,7 @@ async fn connect_sends_the_target_and_host_of_its_uri() {
     } else {
         println!("skipped ws://[::1]: IPv6 loopback is unavailable here");
     }
+    let mut keys = Vec::new();
     for (uri, target, host, bind) in cases {
         let listener = TcpListener::bind((bind, port)).await.unwrap();
         let server = serve_once(listener, |_, accept| vec![plain_101(accept)]);
@@ -731,6 +732,23 @@ async fn connect_sends_the_target_and_host_of_its_uri() {
             Some(host.as_str()),
             "{uri}"
         );
+        // §4.1 items 5-9: the upgrade fields, a fresh 16-byte key.
+        assert_eq!(request_header(&request, "Upgrade"), Some("websocket"));
+        assert_eq!(request_header(&request, "Connection"), Some("Upgrade"));
+        assert_eq!(
+            request_header(&request, "Sec-WebSocket-Version"),
+            Some("13")
+        );
+        let key = request_header(&request, "Sec-WebSocket-Key")
+            .unwrap()
+            .to_owned();
+        use base64::Engine;
+        let nonce = base64::engine::general_purpose::STANDARD
+            .decode(&key)
+            .unwrap();
+        assert_eq!(nonce.len(), 16, "{key}");
+        assert!(!keys.contains(&key), "a key used twice: {key}");
+        keys.push(key);
     }
 }
 
@@ -1371,4 +1389,97 @@ async fn the_chosen_subprotocol() {
             other => panic!("{answer}: {other:?}"),
         }
     }
+}
+
+/// A ping among the frames that came with the 101 is answered: the pong
+/// (masked, the same payload) is written after the request.
+#[tokio::test]
+async fn a_ping_in_the_101s_read_is_answered() {
+    let input = [
+        switching(""),
+        raw_frame(FIN | common::PING, b"are you there", None),
+        raw_frame(FIN | TEXT, b"after", None),
+    ]
+    .concat();
+    let (mut ws, _) = client_over(&input, &[], false, &sample_request(), Config::default())
+        .await
+        .unwrap();
+    assert_eq!(
+        events(&mut ws, 2).await,
+        vec![
+            Event::Ping(b"are you there"[..].into()),
+            Event::Message(Message::from("after")),
+        ]
+    );
+    let written = ws.into_inner().written;
+    let request_end = written.windows(4).position(|w| w == b"\r\n\r\n").unwrap() + 4;
+    let pong = &written[request_end..];
+    assert_eq!((pong[0], pong[1]), (FIN | common::PONG, 0x80 | 13));
+    let key = &pong[2..6];
+    let payload: Vec<u8> = pong[6..]
+        .iter()
+        .enumerate()
+        .map(|(i, b)| b ^ key[i % 4])
+        .collect();
+    assert_eq!(payload, b"are you there");
+}
+
+/// A 101 near the head limit (16 KiB) and a 100 KiB frame in the same
+/// bytes, whole and in pieces of 997: the head is within the limit (the
+/// frame after it does not count), and the frame is read whole.
+#[tokio::test]
+async fn a_long_101_then_a_large_frame() {
+    let filler = format!("X-Filler: {}\r\n", "f".repeat(500)).repeat(30);
+    let head = switching(&filler);
+    assert!(head.len() < wsframe::handshake::MAX_HANDSHAKE_LEN);
+    assert!(head.len() > wsframe::handshake::MAX_HANDSHAKE_LEN - 1024);
+    let payload: Vec<u8> = (0..100 * 1024).map(|i| (i % 251) as u8).collect();
+    let input = [head, raw_frame(FIN | BINARY, &payload, None)].concat();
+    let pieces: Vec<usize> = (997..input.len()).step_by(997).collect();
+    for cuts in [vec![], pieces] {
+        let (mut ws, _) = client_over(&input, &cuts, false, &sample_request(), Config::default())
+            .await
+            .unwrap();
+        assert_eq!(
+            events(&mut ws, 1).await,
+            vec![Event::Message(Message::Binary(payload.clone().into()))]
+        );
+    }
+}
+
+/// Over real TCP, a refusal whose body trickles in (a byte every 50 ms,
+/// no end): `connect` returns about `REFUSED_BODY_WAIT` after the head
+/// (measured loosely: the machine is shared), with what arrived.
+#[tokio::test]
+async fn a_trickling_refusal_body_is_bounded_in_time() {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let server = tokio::spawn(async move {
+        let (mut stream, _) = listener.accept().await.unwrap();
+        read_request(&mut stream).await;
+        stream
+            .write_all(b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 1000\r\n\r\n")
+            .await
+            .unwrap();
+        while stream.write_all(b"z").await.is_ok() {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    });
+    let uri: http::Uri = format!("ws://127.0.0.1:{port}/").parse().unwrap();
+    let start = std::time::Instant::now();
+    let result = WebSocket::connect(&uri, Config::default()).await;
+    let took = start.elapsed();
+    server.abort();
+    let Err(Error::Refused(response)) = result else {
+        panic!("{:?}", result.map(|(_, a)| a));
+    };
+    assert!(took >= REFUSED_BODY_WAIT, "{took:?}");
+    assert!(took < REFUSED_BODY_WAIT * 3, "{took:?}");
+    assert_eq!(response.body_end(), BodyEnd::WaitElapsed);
+    assert!(!response.body().is_empty() && response.body().iter().all(|&b| b == b'z'));
+    let shown = Error::Refused(response).to_string();
+    assert!(
+        shown.contains("503") && shown.contains("as far as it arrived"),
+        "{shown}"
+    );
 }
