@@ -932,6 +932,9 @@ async fn deflate_answers_the_client_fails() {
             deflate_config(),
         ),
         ("permessage-deflate; server_no_context_takeover=1", deflate_config()),
+        // Allowed by §7.1.2.2, but the backend cannot compress with a
+        // 256-byte window, so the client cannot comply (documented).
+        ("permessage-deflate; client_max_window_bits=8", deflate_config()),
         // Against our limits: the server's window larger than we asked,
         // our context-takeover request ignored, our window raised.
         (
@@ -1046,7 +1049,8 @@ asyncio.run(main())
 
 const NODE_ECHO: &str = r#"
 const { WebSocketServer } = require('ws');
-const wss = new WebSocketServer({ host: '127.0.0.1', port: 0, perMessageDeflate: true, maxPayload: 0 });
+const perMessageDeflate = process.argv[1] ? JSON.parse(process.argv[1]) : true;
+const wss = new WebSocketServer({ host: '127.0.0.1', port: 0, perMessageDeflate, maxPayload: 0 });
 wss.on('listening', () => console.log(wss.address().port));
 wss.on('connection', (ws) => ws.on('message', (data, isBinary) => ws.send(data, { binary: isBinary })));
 "#;
@@ -1120,7 +1124,9 @@ fn python_server() -> Option<PeerServer> {
     )
 }
 
-fn node_server() -> Option<PeerServer> {
+/// Node `ws` with `perMessageDeflate` set to `options` (JSON; empty for
+/// `true`).
+fn node_server(options: &str) -> Option<PeerServer> {
     let dir = repo_root().join("conformance/node");
     if !dir.join("node_modules/ws").exists() {
         println!(
@@ -1132,7 +1138,7 @@ fn node_server() -> Option<PeerServer> {
     start_peer(
         "Node ws",
         std::path::Path::new("node"),
-        &["-e", NODE_ECHO],
+        &["-e", NODE_ECHO, options],
         &dir,
     )
 }
@@ -1254,7 +1260,7 @@ async fn python_websockets_echoes_compressed_messages() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn node_ws_echoes_compressed_messages() {
-    let Some(server) = node_server() else {
+    let Some(server) = node_server("") else {
         return;
     };
     let mut answers = Vec::new();
@@ -1481,5 +1487,25 @@ async fn a_trickling_refusal_body_is_bounded_in_time() {
     assert!(
         shown.contains("503") && shown.contains("as far as it arrived"),
         "{shown}"
+    );
+}
+
+/// Node `ws` limiting its own window unasked (RFC 7692 §7.1.2.1 allows
+/// it) and ours (we offered `client_max_window_bits`): the client accepts
+/// both, compresses within 10 bits, and the echoes come back whole.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn node_ws_limiting_both_windows() {
+    let Some(server) =
+        node_server(r#"{"serverMaxWindowBits":9,"clientMaxWindowBits":10,"threshold":0}"#)
+    else {
+        return;
+    };
+    let config = Config::builder()
+        .deflate(Some(DeflateConfig::default().threshold(0)))
+        .build();
+    let accepted = echo_through(server.port, config).await;
+    assert_eq!(
+        deflate_params(&accepted),
+        ["client_max_window_bits=10", "server_max_window_bits=9"]
     );
 }
