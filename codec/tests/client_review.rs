@@ -858,6 +858,8 @@ async fn deflate_answers_the_client_accepts() {
         "permessage-deflate; client_max_window_bits=10",
         "permessage-deflate; server_no_context_takeover; client_no_context_takeover",
         "permessage-deflate;server_max_window_bits=15;client_max_window_bits=9",
+        // §9.1: a quoted-string value is its unescaped content.
+        "permessage-deflate; server_max_window_bits=\"10\"; client_max_window_bits=\"1\\1\"",
     ] {
         let input = [
             switching(&format!("Sec-WebSocket-Extensions: {answer}\r\n")),
@@ -879,7 +881,7 @@ async fn deflate_answers_the_client_accepts() {
             .split(';')
             .skip(1)
             .map(|p| match p.trim().split_once('=') {
-                Some((n, v)) => (n.to_owned(), Some(v.to_owned())),
+                Some((n, v)) => (n.to_owned(), Some(v.replace(['"', '\\'], ""))),
                 None => (p.trim().to_owned(), None),
             })
             .collect();
@@ -1508,4 +1510,22 @@ async fn node_ws_limiting_both_windows() {
         deflate_params(&accepted),
         ["client_max_window_bits=10", "server_max_window_bits=9"]
     );
+}
+
+/// A refusal's `Display` goes to logs: a server's control bytes and
+/// non-ASCII in its body, Location and reason are escaped, never written
+/// as they came.
+#[tokio::test]
+async fn a_refusals_display_escapes_the_servers_bytes() {
+    let input = b"HTTP/1.1 302 Moved\xff\tAway\r\nLocation: ws://x/\xff\xfe\r\nContent-Length: 15\r\n\r\n\x1b[31mred\x07\r\n\x00\x9b2J";
+    let response =
+        refused(client_over(input, &[], true, &sample_request(), Config::default()).await);
+    assert_eq!(response.body(), &input[input.len() - 15..]);
+    let shown = Error::Refused(response).to_string();
+    assert!(
+        !shown.chars().any(|c| c.is_control()),
+        "a control character reached Display: {shown:?}"
+    );
+    assert!(shown.contains("302"), "{shown}");
+    assert!(shown.contains("ws://x/"), "{shown}");
 }
