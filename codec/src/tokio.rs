@@ -713,7 +713,8 @@ impl WebSocket<TcpStream> {
     ///
     /// [`Error::Io`] of kind `InvalidInput`, before connecting, for a URI
     /// that is not `ws://` with a host (`wss://` says that TLS is the
-    /// caller's) or a path or query that the request cannot carry
+    /// caller's), one with userinfo or a port past 65535, or a path or
+    /// query that the request cannot carry
     /// ([`ClientHandshake::uri`]'s error as its source); as for
     /// [`client`](Self::client) otherwise.
     ///

@@ -240,7 +240,8 @@ pub enum BuildError {
     /// A host that is empty, a request target that does not start with `/`,
     /// or either holding a byte that a URI cannot (RFC 3986 §2).
     Target,
-    /// A URI that is not `ws://` or `wss://` with a host.
+    /// A URI that is not `ws://` or `wss://` with a host and an optional
+    /// port of at most 65535, without userinfo (RFC 6455 §3).
     Uri,
     /// A status outside 200..=599 for [`reject`](super::reject).
     Status,
@@ -261,7 +262,10 @@ impl fmt::Display for BuildError {
             Self::Target => {
                 "the host must be non-empty and the target start with `/`, both in URI characters"
             }
-            Self::Uri => "the URI must be ws:// or wss:// with a host",
+            Self::Uri => {
+                "the URI must be ws:// or wss:// with a host, a port up to 65535 if any, \
+                 and no user:password@"
+            }
             Self::Status => "an HTTP error status must be within 200..=599",
         })
     }

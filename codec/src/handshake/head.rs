@@ -148,7 +148,8 @@ pub(crate) struct FinalResponse {
 ///
 /// # Errors
 ///
-/// As [`parse_status`].
+/// As [`parse_status`]; [`HandshakeError::HeadTooLarge`] also when the
+/// interim responses fill [`MAX_HANDSHAKE_LEN`] and another follows.
 pub(crate) fn final_response(buf: &[u8]) -> Result<Status<FinalResponse>, HandshakeError> {
     let interim = interim_len(buf);
     let buf = &buf[interim..];
@@ -158,6 +159,11 @@ pub(crate) fn final_response(buf: &[u8]) -> Result<Status<FinalResponse>, Handsh
     let Status::Complete(used) = parse_status(buf, parsed)? else {
         return Ok(Status::Partial);
     };
+    // An interim head here is one past the interim budget: the final
+    // answer has not come within the limit, and a 1xx is none.
+    if matches!(res.code, Some(100 | 102..=199)) {
+        return Err(HandshakeError::HeadTooLarge);
+    }
     Ok(Status::Complete(FinalResponse {
         code: res.code.unwrap_or(0),
         minor_version: res.version.unwrap_or(1),

@@ -138,7 +138,9 @@ impl ClientHandshake {
     ///
     /// # Errors
     ///
-    /// [`BuildError::Uri`] for another scheme or no host;
+    /// [`BuildError::Uri`] for another scheme, no host, userinfo
+    /// (`user:password@`, which RFC 6455 §3's URIs do not have) or a port
+    /// past 65535;
     /// [`BuildError::Target`] for a path or query holding a byte that
     /// [`target`](Self::target) wants percent-encoded.
     pub fn uri(self, uri: &Uri) -> Result<Self, BuildError> {
@@ -151,6 +153,19 @@ impl ClientHandshake {
             .host()
             .filter(|h| !h.is_empty())
             .ok_or(BuildError::Uri)?;
+        // RFC 6455 §3: `host [ ":" port ]`. Userinfo would be dropped
+        // unsent (RFC 9110 §4.2.4 has recipients take it as an error), and
+        // a port past 65535, which `port_u16` gives as none, is not the
+        // default port.
+        let port = uri
+            .authority()
+            .and_then(|a| a.as_str().strip_prefix(host))
+            .ok_or(BuildError::Uri)?;
+        match port.strip_prefix(':') {
+            None if port.is_empty() => {}
+            Some(digits) if digits.is_empty() || digits.parse::<u16>().is_ok() => {}
+            _ => return Err(BuildError::Uri),
+        }
         let host = match uri.port_u16() {
             Some(port) if port != default_port => format!("{host}:{port}"),
             _ => host.to_owned(),
