@@ -68,6 +68,10 @@ pub struct Connection {
     read_mark: Option<usize>,
     /// The close a timer caused, for the next [`next_event`](Self::next_event).
     timed_out: Option<Event>,
+    /// The close timeout ran out with received bytes not read yet: the
+    /// peer's close may be among them, so they are read first, and the
+    /// timeout closes only if they hold none.
+    close_expired: bool,
 }
 
 impl Connection {
@@ -125,6 +129,7 @@ impl Connection {
             timers: Timers::default(),
             read_mark: None,
             timed_out: None,
+            close_expired: false,
         }
     }
 
@@ -317,6 +322,11 @@ impl Connection {
     /// - the close timeout, while our close frame waits for the peer's: the
     ///   connection is closed, and the next event is [`Event::Closed`] with
     ///   code 1006 (Abnormal Closure, never sent) and reason `"close timeout"`.
+    ///   Received bytes not read yet arrived in time: if some are in hand,
+    ///   [`next_event`](Self::next_event) reads them first, and the peer's
+    ///   close among them is the answer (the 1006 comes only after them,
+    ///   if they hold none; until then the state stays
+    ///   [`State::CloseSent`] and `poll_timeout` is `None`).
     ///
     /// ```
     /// use std::time::{Duration, Instant};
@@ -347,6 +357,9 @@ impl Connection {
                 self.sender.close(CloseCode::GOING_AWAY, IDLE_TIMEOUT);
                 self.close_for_timeout(CloseCode::GOING_AWAY, IDLE_TIMEOUT);
             }
+            // Bytes in hand arrived by `now`: the peer's close among
+            // them is in time. `next_event` decides once they are read.
+            Expired::Close if self.receiver.has_unread() => self.close_expired = true,
             Expired::Close => self.close_for_timeout(CloseCode::ABNORMAL, CLOSE_TIMEOUT),
         }
     }
@@ -363,10 +376,13 @@ impl Connection {
 
     /// The instant at which [`handle_timeout`](Self::handle_timeout) has
     /// work next, or `None` when no timer runs (none configured, the
-    /// connection closed, or `handle_timeout` never called).
+    /// connection closed, the close timeout run out with received bytes
+    /// for [`next_event`](Self::next_event) to read first, or
+    /// `handle_timeout` never called).
     #[inline]
     pub fn poll_timeout(&self) -> Option<Instant> {
-        if self.state == State::Closed {
+        // Closed, or closed once the bytes in hand are read: no timer left.
+        if self.state == State::Closed || self.close_expired {
             return None;
         }
         self.timers.deadline()
@@ -511,9 +527,19 @@ impl Connection {
             // Asked again after the last event, or before the next read:
             // nothing to read, answered without the whole call.
             self.note_appended();
-            return None;
+            return self.close_expired_unanswered();
         }
         self.read_event()
+    }
+
+    /// The close timeout's event, if it ran out while bytes were in hand
+    /// and all of them are now read without the peer's close among them.
+    fn close_expired_unanswered(&mut self) -> Option<Event> {
+        if !std::mem::take(&mut self.close_expired) || self.state != State::CloseSent {
+            return None;
+        }
+        self.close_for_timeout(CloseCode::ABNORMAL, CLOSE_TIMEOUT);
+        self.timed_out.take()
     }
 
     /// [`next_event`](Self::next_event) with something to read.
@@ -523,7 +549,10 @@ impl Connection {
         }
         self.note_appended();
         while self.state != State::Closed {
-            let event = match self.receiver.poll()? {
+            let Some(inbound) = self.receiver.poll() else {
+                return self.close_expired_unanswered();
+            };
+            let event = match inbound {
                 // The common case, handed straight out.
                 Inbound::Message(message) if self.state == State::Open => {
                     return Some(Event::Message(message))
