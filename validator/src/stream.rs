@@ -86,6 +86,8 @@ impl Utf8Validator {
     pub fn feed(&mut self, chunk: &[u8]) -> Result<(), Utf8Error> {
         if self.failed.is_none() {
             self.feed_recording(chunk);
+        } else {
+            self.offset += chunk.len() as u64;
         }
         match self.failed {
             None => Ok(()),
@@ -95,9 +97,20 @@ impl Utf8Validator {
 
     /// [`feed`](Self::feed)'s work: an error goes into `failed`.
     fn feed_recording(&mut self, chunk: &[u8]) {
+        let fed = self.position() + chunk.len() as u64;
         if let Err(err) = self.feed_inner(chunk) {
-            self.failed = Some(err);
+            self.fail(err, fed);
         }
+    }
+
+    /// Records the stream's first error, met by a call that left `fed`
+    /// bytes fed in all. Each path stops its bookkeeping where it met the
+    /// error; `position` counts every byte fed and nothing is carried.
+    pub(crate) fn fail(&mut self, err: Utf8Error, fed: u64) -> Utf8Error {
+        self.failed = Some(err);
+        self.offset = fed;
+        self.carry_len = 0;
+        err
     }
 
     /// Declares the end of the stream (for WebSocket, of the text message).
@@ -116,8 +129,7 @@ impl Utf8Validator {
         }
         if self.carry_len > 0 {
             let err = Utf8Error::new(self.offset, None);
-            self.failed = Some(err);
-            return Err(err);
+            return Err(self.fail(err, self.position()));
         }
         Ok(())
     }
@@ -128,7 +140,7 @@ impl Utf8Validator {
     }
 
     /// The number of bytes of an unfinished code point carried from the
-    /// previous chunks (0 to 3).
+    /// previous chunks (0 to 3; 0 after an error).
     ///
     /// The last `pending()` bytes fed are valid so far but not yet a whole
     /// code point, so a caller that hands text out piece by piece can cut its
@@ -139,8 +151,8 @@ impl Utf8Validator {
 
     /// The bytes of an unfinished code point carried from the previous
     /// chunks: the last [`pending`](Self::pending) bytes fed (0 to 3), valid
-    /// so far. A caller handing text out piece by piece keeps them back
-    /// until the next piece completes them.
+    /// so far (none after an error). A caller handing text out piece by
+    /// piece keeps them back until the next piece completes them.
     ///
     /// ```
     /// let mut v = utf8stream::Utf8Validator::new();
@@ -153,7 +165,16 @@ impl Utf8Validator {
         &self.carry[..self.carry_len as usize]
     }
 
-    /// The number of bytes fed so far, carried bytes included.
+    /// The number of bytes fed so far, carried bytes included; after an
+    /// error too, the failing chunk and every later one counted in full.
+    ///
+    /// ```
+    /// let mut v = utf8stream::Utf8Validator::new();
+    /// v.feed(b"ab\xE2").unwrap();
+    /// assert_eq!(v.position(), 3);
+    /// let err = v.feed(b"\x82!?").unwrap_err();
+    /// assert_eq!((err.valid_up_to(), v.position(), v.pending()), (2, 6, 0));
+    /// ```
     pub const fn position(&self) -> u64 {
         self.offset + self.carry_len as u64
     }
