@@ -61,33 +61,84 @@ enum Entry {
 
 const ENTRIES: [Entry; 4] = [Entry::Feed, Entry::Unmasking, Entry::Uninit, Entry::InPlace];
 
-/// Feeds `chunk` (plain text at stream offset `at`) through `entry`, masked
-/// with `KEY` from the stream's start where the entry unmasks, and checks
-/// the bytes come back unmasked whatever the result.
+/// Bytes around every chunk in memory, and around every output: a lead
+/// that would break the chunk's first byte if read as one before it, and
+/// a continuation that would complete a lead at its end if read after it.
+const BEFORE: u8 = 0xF0;
+const AFTER: u8 = 0x80;
+const MARGIN: usize = 67;
+
+/// `bytes` at `MARGIN` in a buffer of `BEFORE` and `AFTER` bytes.
+fn framed(bytes: &[u8]) -> Vec<u8> {
+    let mut buf = vec![BEFORE; MARGIN];
+    buf.extend_from_slice(bytes);
+    buf.extend_from_slice(&[AFTER; MARGIN]);
+    buf
+}
+
+/// The middle of a `framed` buffer of `len` bytes, its margins checked
+/// untouched.
+fn unframed(buf: &[u8], len: usize) -> &[u8] {
+    assert!(
+        buf[..MARGIN].iter().all(|&b| b == BEFORE),
+        "wrote before the chunk"
+    );
+    assert!(
+        buf[MARGIN + len..].iter().all(|&b| b == AFTER),
+        "wrote after the chunk"
+    );
+    &buf[MARGIN..MARGIN + len]
+}
+
+/// Feeds `chunk` (plain text at stream offset `at`, lying in memory
+/// between bytes that must not be read) through `entry`, masked with `KEY`
+/// from the stream's start where the entry unmasks, and checks the bytes
+/// come back unmasked whatever the result, and nothing around them
+/// written.
 fn feed_via(v: &mut Utf8Validator, entry: Entry, chunk: &[u8], at: usize) -> Result<(), Utf8Error> {
-    let masked = mask_reference(chunk, KEY, at);
+    let len = chunk.len();
+    let range = MARGIN..MARGIN + len;
+    let masked = framed(&mask_reference(chunk, KEY, at));
     let key = rotate_key(KEY, at);
     let (result, out) = match entry {
-        Entry::Feed => return v.feed(chunk),
+        Entry::Feed => {
+            let plain = framed(chunk);
+            return v.feed(&plain[range]);
+        }
         Entry::Unmasking => {
-            let mut out = vec![0x55; chunk.len()];
-            (v.feed_unmasking(&mut out, &masked, key), out)
+            let mut out = framed(&vec![0x55; len]);
+            (
+                v.feed_unmasking(&mut out[range.clone()], &masked[range], key),
+                out,
+            )
         }
         Entry::Uninit => {
-            let mut out = Vec::with_capacity(chunk.len());
-            let result =
-                v.feed_unmasking_uninit(&mut out.spare_capacity_mut()[..chunk.len()], &masked, key);
-            // SAFETY: `feed_unmasking_uninit` documents that every byte of
-            // `dst` is initialized when it returns, `Ok` or `Err`.
-            unsafe { out.set_len(chunk.len()) };
+            let mut out = Vec::with_capacity(len + 2 * MARGIN);
+            let spare = &mut out.spare_capacity_mut()[..len + 2 * MARGIN];
+            for (i, b) in spare.iter_mut().enumerate() {
+                if i < MARGIN {
+                    b.write(BEFORE);
+                } else if i >= MARGIN + len {
+                    b.write(AFTER);
+                }
+            }
+            let result = v.feed_unmasking_uninit(&mut spare[range.clone()], &masked[range], key);
+            // SAFETY: the margins were written above, and
+            // `feed_unmasking_uninit` documents that every byte of `dst` is
+            // initialized when it returns, `Ok` or `Err`.
+            unsafe { out.set_len(len + 2 * MARGIN) };
             (result, out)
         }
         Entry::InPlace => {
             let mut out = masked;
-            (v.feed_unmasking_in_place(&mut out, key), out)
+            (v.feed_unmasking_in_place(&mut out[range], key), out)
         }
     };
-    assert_eq!(out, chunk, "{entry:?} left the bytes masked ({result:?})");
+    assert_eq!(
+        unframed(&out, len),
+        chunk,
+        "{entry:?} left the bytes masked ({result:?})"
+    );
     result
 }
 
@@ -637,6 +688,35 @@ fn position_and_pending_after_an_error() {
                 (4, &b""[..]),
                 "{kernel:?} {entry:?}"
             );
+        }
+    });
+}
+
+/// Long ASCII runs, where the block loop goes several blocks a step, left
+/// for multi-byte text at any offset and back: one bad byte at every
+/// offset near the switch and at the tail, fed whole and cut after the
+/// multi-byte character.
+#[test]
+fn a_bad_byte_where_a_long_ascii_run_ends_or_resumes() {
+    with_each_kernel(|kernel| {
+        for len in [1024, 4096] {
+            for switch in (0..len - 8).step_by(61).chain([255, 256, 257, len - 5]) {
+                let mut good = filled("a", len);
+                good[switch..switch + 3].copy_from_slice("€".as_bytes());
+                let near =
+                    (switch.saturating_sub(70)..(switch + 200).min(len)).chain(len - 70..len);
+                for at in near.step_by(3) {
+                    let mut bytes = good.clone();
+                    bytes[at] = if at % 2 == 0 { 0x80 } else { 0xF8 };
+                    for entry in ENTRIES {
+                        check_stream(&[&bytes], entry, kernel);
+                        check_stream(&[&bytes[..switch + 2], &bytes[switch + 2..]], entry, kernel);
+                    }
+                }
+                for entry in ENTRIES {
+                    check_stream(&[&good], entry, kernel);
+                }
+            }
         }
     });
 }
