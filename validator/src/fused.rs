@@ -166,7 +166,6 @@ impl Utf8Validator {
             apply_mask(buf, key, 0);
             return self.feed(buf);
         }
-        let fed = self.position() + buf.len() as u64;
         let mut start = 0;
         if self.carry_len > 0 {
             // At most three bytes finish the carried code point, and the
@@ -181,7 +180,7 @@ impl Utf8Validator {
                 }
                 Err(err) => {
                     apply_mask(&mut buf[3..], key, 3);
-                    return Err(self.fail(err, fed));
+                    return Err(self.fail(err, buf.len()));
                 }
             }
         }
@@ -193,7 +192,7 @@ impl Utf8Validator {
         // `blocks` is a multiple of 4: the key keeps its phase.
         apply_mask(&mut rest[blocks..], key, 0);
         self.judge_rest(kernel, rest, blocks, valid)
-            .map_err(|err| self.fail(err, fed))
+            .inspect_err(|&err| self.failed = Some(err))
     }
 
     /// # Safety
@@ -218,7 +217,6 @@ impl Utf8Validator {
             };
             return self.feed(dst);
         }
-        let fed = self.position() + len as u64;
         let mut start = 0;
         if self.carry_len > 0 {
             // At most three bytes finish the carried code point, and the
@@ -234,7 +232,7 @@ impl Utf8Validator {
                 Err(err) => {
                     // SAFETY: the remaining `len - 3` bytes of `dst`.
                     unsafe { unmask_copy(dst.add(3), &src[3..], rotate_key(key, 3)) };
-                    return Err(self.fail(err, fed));
+                    return Err(self.fail(err, len));
                 }
             }
         }
@@ -254,7 +252,7 @@ impl Utf8Validator {
             (valid, slice::from_raw_parts(out, src.len()))
         };
         self.judge_rest(kernel, dst, blocks, valid)
-            .map_err(|err| self.fail(err, fed))
+            .inspect_err(|&err| self.failed = Some(err))
     }
 }
 

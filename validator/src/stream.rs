@@ -97,18 +97,21 @@ impl Utf8Validator {
 
     /// [`feed`](Self::feed)'s work: an error goes into `failed`.
     fn feed_recording(&mut self, chunk: &[u8]) {
-        let fed = self.position() + chunk.len() as u64;
         if let Err(err) = self.feed_inner(chunk) {
-            self.fail(err, fed);
+            self.failed = Some(err);
         }
     }
 
-    /// Records the stream's first error, met by a call that left `fed`
-    /// bytes fed in all. Each path stops its bookkeeping where it met the
-    /// error; `position` counts every byte fed and nothing is carried.
-    pub(crate) fn fail(&mut self, err: Utf8Error, fed: u64) -> Utf8Error {
+    /// Records the stream's first error, met with `rest` bytes of the chunk
+    /// not yet counted in `position` (each path counts bytes as it judges
+    /// them, and stops where it meets the error): afterwards `position`
+    /// counts every byte fed and nothing is carried. Worked out here, on the
+    /// error, rather than from the position before the chunk, which would
+    /// cost every call (3-9 % of the instructions on 16-64 B chunks).
+    #[cold]
+    pub(crate) fn fail(&mut self, err: Utf8Error, rest: usize) -> Utf8Error {
         self.failed = Some(err);
-        self.offset = fed;
+        self.offset = self.position() + rest as u64;
         self.carry_len = 0;
         err
     }
@@ -129,7 +132,7 @@ impl Utf8Validator {
         }
         if self.carry_len > 0 {
             let err = Utf8Error::new(self.offset, None);
-            return Err(self.fail(err, self.position()));
+            return Err(self.fail(err, 0));
         }
         Ok(())
     }
@@ -201,7 +204,9 @@ impl Utf8Validator {
         let whole = chunk.len() - unfinished_tail_len(chunk);
         let tail = &chunk[whole..];
         let done = self.offset + u64::from(self.carry_len) + whole as u64;
-        check_prefix(done, tail)?;
+        if let Err(err) = check_prefix(done, tail) {
+            return Err(self.fail(err, chunk.len()));
+        }
         self.offset = done;
         self.keep(tail);
         Ok(())
@@ -244,7 +249,9 @@ impl Utf8Validator {
             // Invalid: the byte-at-a-time path locates the error.
             return self.feed_without_block_check(chunk);
         }
-        check_prefix(self.offset + whole as u64, &cut[..tail])?;
+        if let Err(err) = check_prefix(self.offset + whole as u64, &cut[..tail]) {
+            return Err(self.fail(err, chunk.len()));
+        }
         self.offset += whole as u64;
         self.keep(&cut[..tail]);
         Ok(())
@@ -311,7 +318,7 @@ impl Utf8Validator {
         valid: bool,
     ) -> Result<(), Utf8Error> {
         if !valid {
-            return Err(locate_error(self.offset, bytes));
+            return Err(self.fail(locate_error(self.offset, bytes), bytes.len()));
         }
         // The blocks are valid up to a code point their end may cut; that one
         // and the bytes after the blocks are left, under two blocks.
@@ -322,7 +329,9 @@ impl Utf8Validator {
         if is_valid_short(kernel, &rest[..whole]) {
             self.offset += whole as u64;
             let tail = &rest[whole..];
-            check_prefix(self.offset, tail)?;
+            if let Err(err) = check_prefix(self.offset, tail) {
+                return Err(self.fail(err, tail.len()));
+            }
             self.keep(tail);
             return Ok(());
         }
@@ -338,7 +347,10 @@ impl Utf8Validator {
     #[inline(always)]
     fn feed_without_block_check(&mut self, mut chunk: &[u8]) -> Result<(), Utf8Error> {
         if self.carry_len > 0 {
-            let used = self.complete_carry(chunk)?;
+            let used = match self.complete_carry(chunk) {
+                Ok(used) => used,
+                Err(err) => return Err(self.fail(err, chunk.len())),
+            };
             chunk = &chunk[used..];
             if self.carry_len > 0 {
                 // The chunk ended before the code point did.
@@ -354,10 +366,12 @@ impl Utf8Validator {
             // Locate the error in the whole chunk: a code point cut short at
             // the end of `bulk` is only known to be invalid (not incomplete)
             // once the lead byte of `tail` is seen after it.
-            return Err(locate_error(self.offset, chunk));
+            return Err(self.fail(locate_error(self.offset, chunk), chunk.len()));
         }
         self.offset += bulk.len() as u64;
-        check_prefix(self.offset, tail)?;
+        if let Err(err) = check_prefix(self.offset, tail) {
+            return Err(self.fail(err, tail.len()));
+        }
         self.keep(tail);
         Ok(())
     }
@@ -375,7 +389,9 @@ impl Utf8Validator {
         }
         match scalar::run(scalar::ACCEPT, chunk) {
             scalar::ACCEPT => self.offset += chunk.len() as u64,
-            scalar::ERROR => return Err(crate::core_error(self.offset, chunk)),
+            scalar::ERROR => {
+                return Err(self.fail(crate::core_error(self.offset, chunk), chunk.len()))
+            }
             _ => {
                 let whole = chunk.len() - unfinished_tail_len(chunk);
                 self.offset += whole as u64;
