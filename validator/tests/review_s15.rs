@@ -720,3 +720,35 @@ fn a_bad_byte_where_a_long_ascii_run_ends_or_resumes() {
         }
     });
 }
+
+/// A clone taken anywhere goes on as the original would, on its own; a
+/// validator can move to and be shared with other threads.
+#[test]
+fn a_clone_goes_on_independently() {
+    fn send_and_sync<T: Send + Sync + Clone + Default + std::fmt::Debug>() {}
+    send_and_sync::<Utf8Validator>();
+    with_each_kernel(|kernel| {
+        let mut bytes = filled("aé€😀", 150);
+        bytes.extend_from_slice(b"\xF0\x9F\x98");
+        for cut in 0..=bytes.len() {
+            let mut v = Utf8Validator::new();
+            let _ = v.feed(&bytes[..cut]);
+            let mut copy = v.clone();
+            let _ = v.feed(&bytes[cut..]);
+            // The original goes on to a different end; the copy is not moved.
+            let _ = v.feed(b"\x80!");
+            assert_eq!(v.finish(), Ok(()), "{kernel:?} {cut}");
+            let _ = copy.feed(&bytes[cut..]);
+            let err = copy.finish().unwrap_err();
+            assert_eq!(
+                (err.valid_up_to(), err.error_len()),
+                (150, None),
+                "{kernel:?} {cut}"
+            );
+        }
+        assert_eq!(
+            format!("{:?}", Utf8Validator::default()),
+            format!("{:?}", Utf8Validator::new())
+        );
+    });
+}
