@@ -180,8 +180,7 @@ impl Utf8Validator {
                 }
                 Err(err) => {
                     apply_mask(&mut buf[3..], key, 3);
-                    self.failed = Some(err);
-                    return Err(err);
+                    return Err(self.fail(err, buf.len()));
                 }
             }
         }
@@ -233,8 +232,7 @@ impl Utf8Validator {
                 Err(err) => {
                     // SAFETY: the remaining `len - 3` bytes of `dst`.
                     unsafe { unmask_copy(dst.add(3), &src[3..], rotate_key(key, 3)) };
-                    self.failed = Some(err);
-                    return Err(err);
+                    return Err(self.fail(err, len));
                 }
             }
         }
