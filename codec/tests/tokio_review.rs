@@ -679,7 +679,9 @@ async fn send_at_the_limit_waits_then_resumes_when_the_peer_reads() {
 }
 
 /// A peer that pings 100,000 times and never reads: the output stays
-/// bounded (coalesced pongs), and the socket does not spin: its polls are
+/// bounded (past the limit, the pongs the stream cannot take are
+/// coalesced: at most the rest of a partly written pong and the latest
+/// one), and the socket does not spin: its polls are
 /// about the pipe's reads, and once the pings stop, nothing wakes it, even
 /// an hour later.
 #[tokio::test(start_paused = true)]
