@@ -149,6 +149,14 @@ pub enum Event {
     Message(Message),
     /// Streaming mode only: the next piece of the current message. Text pieces
     /// are validated and end on code-point boundaries.
+    ///
+    /// A piece may be empty: the last one is empty when the message's end
+    /// comes after its bytes were handed out (an empty final fragment; a
+    /// compressed message whose last bytes filled the piece before). After
+    /// our close frame, the rest of a message being received is not
+    /// handed out (RFC 6455 §5.5.1: we are done with data), so a message
+    /// cut by [`Connection::close`](crate::Connection::close) gets no piece
+    /// with `last` set.
     Chunk {
         /// The piece.
         data: Message,

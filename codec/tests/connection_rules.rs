@@ -569,6 +569,56 @@ fn streaming_mode_hands_out_text_on_code_point_boundaries() {
     }
 }
 
+/// `Event::Chunk`'s docs: an empty final fragment is an empty last piece;
+/// after our close, the rest of a message being received is not handed
+/// out, so it gets no last piece. Whole, byte by byte and at every cut.
+#[test]
+fn streaming_mode_empty_last_piece_and_no_last_piece_after_our_close() {
+    let config = Config::builder().streaming(true).build();
+    let make = || Connection::new(Role::Server, config);
+    let input = stream(&[client(BINARY, b"abc"), client(FIN | CONT, b"")]);
+    let pieces = same_every_way(
+        "empty final fragment",
+        &make,
+        &input,
+        true,
+        |(events, _)| {
+            let mut joined = Vec::new();
+            let mut lasts = Vec::new();
+            for event in events {
+                let Event::Chunk { data, last } = event else {
+                    panic!("{event:?}");
+                };
+                joined.extend_from_slice(data.as_bytes());
+                lasts.push((data.as_bytes().is_empty(), last));
+            }
+            (joined, lasts.last().copied())
+        },
+    );
+    assert_eq!(pieces, (b"abc".to_vec(), Some((true, true))));
+
+    // Our close after the first fragment: the second is dropped, and a
+    // text's invalid byte in it is not judged (no 1007).
+    let second = stream(&[
+        client(FIN | CONT, b"d\xFF"),
+        client(FIN | CLOSE, &close_payload(1000, b"")),
+    ]);
+    for cut in 0..=second.len() {
+        let mut conn = make();
+        conn.receive(&client(TEXT, b"abc"));
+        assert!(matches!(
+            conn.next_event(),
+            Some(Event::Chunk { last: false, .. })
+        ));
+        conn.close(CloseCode::NORMAL, "").unwrap();
+        let (events, _) = feed_cut(&mut conn, &second, &[cut], false);
+        assert!(
+            matches!(&events[..], [Event::Closed(c)] if c.code == CloseCode::NORMAL),
+            "cut {cut}: {events:?}"
+        );
+    }
+}
+
 #[test]
 fn streaming_mode_still_fails_fast_and_at_a_cut_code_point() {
     let config = Config::builder().streaming(true).build();
