@@ -418,6 +418,14 @@ impl Connection {
         self.receiver.holds_streamed_input()
     }
 
+    /// Whether what was received stops inside a frame or a message: a
+    /// peer hanging up now cut it (the tokio codec's `decode_eof`).
+    #[cfg(feature = "tokio")]
+    #[inline]
+    pub(crate) fn mid_frame_or_message(&self) -> bool {
+        self.receiver.mid_frame_or_message()
+    }
+
     /// Whether bytes are waiting to be written to the peer.
     pub fn has_output(&self) -> bool {
         self.sender.pending_len() > 0

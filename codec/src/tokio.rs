@@ -51,7 +51,7 @@ mod error;
 mod futures;
 mod split;
 
-use std::future::poll_fn;
+use std::{future::poll_fn, io};
 
 use ::tokio::{
     io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt},
@@ -68,7 +68,7 @@ use crate::{
         Accept, Accepted, BodyEnd, BodyFraming, ClientHandshake, HandshakeError, HeadScan,
         RefusedResponse, Status, UpgradeRequest, MAX_HANDSHAKE_LEN,
     },
-    CloseCode, Closed, Config, Connection, Event, Message, Role,
+    CloseCode, Closed, Config, Connection, Event, Message, Role, State,
 };
 
 /// What a [`WsCodec`] can be asked to write.
@@ -100,6 +100,20 @@ impl From<Message> for Outgoing {
 /// cannot write: after an [`Event::Ping`] or [`Event::Closed`], send
 /// [`Outgoing::Flush`] through the encoder to put those replies on the wire.
 /// [`WebSocket`] does this for you.
+///
+/// At the end of the stream (`decode_eof`): if the peer hung up inside a
+/// frame or a message, or without answering our close frame, the stream
+/// fails with [`Error::Io`] of kind `UnexpectedEof`; at a message boundary
+/// it just ends (no close frame came: RFC 6455 §7.1.5 calls that 1006),
+/// and after [`Event::Closed`] it reads nothing more.
+///
+/// The encoder moves all the output into `Framed`'s write buffer at once,
+/// so [`Config::max_output_buffer`] never refuses a send here: `Framed`'s
+/// backpressure bounds what waits. The codec has no clock and negotiates
+/// nothing: [`Config::ping_interval`], [`Config::idle_timeout`] and
+/// [`Config::close_timeout`] do not run, and [`Config::deflate`] is not
+/// used (a compressed frame is a protocol error, 1002); [`WebSocket`] does
+/// both.
 #[derive(Debug)]
 pub struct WsCodec {
     conn: Connection,
@@ -129,6 +143,24 @@ impl Decoder for WsCodec {
             self.conn.read_buf().unsplit(src.split());
         }
         Ok(self.conn.next_event())
+    }
+
+    /// The bytes are all handed to the connection, so `Decoder`'s default
+    /// (an error if bytes are left in `src`) would never fail: the
+    /// connection says whether the peer's hang-up cut something.
+    fn decode_eof(&mut self, src: &mut BytesMut) -> Result<Option<Event>, Error> {
+        if let Some(event) = self.decode(src)? {
+            return Ok(Some(event));
+        }
+        let cut = match self.conn.state() {
+            State::Closed => return Ok(None),
+            State::CloseSent => "the peer hung up without answering our close frame",
+            State::Open if self.conn.mid_frame_or_message() => {
+                "the peer hung up inside a frame or a message"
+            }
+            State::Open => return Ok(None),
+        };
+        Err(Error::Io(io::Error::new(io::ErrorKind::UnexpectedEof, cut)))
     }
 }
 

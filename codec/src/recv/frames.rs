@@ -131,6 +131,14 @@ pub(crate) struct FrameReader {
 }
 
 impl FrameReader {
+    /// Whether a frame's payload is being read (its header came, not all
+    /// of its payload).
+    #[cfg(feature = "tokio")]
+    #[inline]
+    pub(super) const fn in_payload(&self) -> bool {
+        matches!(self.place, Place::Payload { .. })
+    }
+
     pub(super) fn new(role: Role, max_frame_size: u64, rsv: AllowedRsv) -> Self {
         Self {
             role,

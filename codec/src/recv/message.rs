@@ -206,6 +206,14 @@ impl MessageAssembler {
         }
     }
 
+    /// Whether a message is being received: its first frame came, its end
+    /// not yet.
+    #[cfg(feature = "tokio")]
+    #[inline]
+    pub(super) const fn is_open(&self) -> bool {
+        self.open.is_some()
+    }
+
     /// Drops the open message.
     pub(super) fn clear(&mut self) {
         self.open = None;

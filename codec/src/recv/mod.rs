@@ -259,6 +259,14 @@ impl Receiver {
         self.buf.len() + self.assembler.buffered_len() + ready
     }
 
+    /// Whether the stream stops inside something: bytes held, a frame's
+    /// payload or a message begun and not ended.
+    #[cfg(feature = "tokio")]
+    #[inline]
+    pub(crate) fn mid_frame_or_message(&self) -> bool {
+        self.buffered_len() > 0 || self.reader.in_payload() || self.assembler.is_open()
+    }
+
     /// Reads nothing more and drops everything held.
     pub(crate) fn close(&mut self) {
         self.reader.stop();
