@@ -104,8 +104,11 @@ impl From<Message> for Outgoing {
 /// At the end of the stream (`decode_eof`): if the peer hung up inside a
 /// frame or a message, or without answering our close frame, the stream
 /// fails with [`Error::Io`] of kind `UnexpectedEof`; at a message boundary
-/// it just ends (no close frame came: RFC 6455 §7.1.5 calls that 1006),
-/// and after [`Event::Closed`] it reads nothing more.
+/// it just ends (no close frame came: RFC 6455 §7.1.5 calls that 1006).
+/// After [`Event::Closed`] the codec yields nothing more, but `Framed`
+/// goes on reading until the peer hangs up, and a client waits for the
+/// server to close TCP first (§7.1.1): a server flushes, then stops
+/// polling and drops the `Framed`.
 ///
 /// The encoder moves all the output into `Framed`'s write buffer at once,
 /// so [`Config::max_output_buffer`] never refuses a send here: `Framed`'s

@@ -798,3 +798,210 @@ fn rsv1_is_refused_even_with_deflate_configured() {
     );
     assert_eq!(wire[0].1[..2], 1002u16.to_be_bytes());
 }
+
+/// Every event of `framed` until its stream ends (or fails).
+fn drain<T: tokio::io::AsyncRead + Unpin>(framed: &mut Framed<T, WsCodec>) -> Vec<Seen> {
+    let mut seen = Vec::new();
+    while let Some(next) = framed.next().now_or_never().expect("never waits") {
+        match next {
+            Ok(event) => seen.push(Seen::Event(event)),
+            Err(err) => {
+                seen.push(Seen::Failed(failure(&err)));
+                break;
+            }
+        }
+    }
+    seen
+}
+
+/// Our close, then the peer's data (dropped, §5.5.1: we are done with
+/// data) and its answer, cut at every point: the close handshake ends with
+/// `Closed` (ours); a hang-up before the answer is whole fails.
+#[test]
+fn our_close_answered_after_data_in_flight_every_cut() {
+    let input = [
+        client(FIN | TEXT, b"in flight"),
+        client(FIN | BINARY, &[5; 200]),
+        client(FIN | CLOSE, &close_payload(1000, b"")),
+    ]
+    .concat();
+    for cut in 0..=input.len() {
+        for (prefix, cuts) in [(input.len(), vec![cut]), (cut, vec![])] {
+            let io = Scripted::new(&input[..prefix], &cuts).then_eof();
+            let mut framed = Framed::new(io, WsCodec::new(Role::Server, Config::default()));
+            framed
+                .send(Outgoing::Close(CloseCode(4001), "going".into()))
+                .now_or_never()
+                .unwrap()
+                .unwrap();
+            let seen = drain(&mut framed);
+            if prefix < input.len() {
+                assert_eq!(
+                    seen,
+                    [Seen::Failed("Io(UnexpectedEof)".into())],
+                    "hang-up after {prefix}"
+                );
+                continue;
+            }
+            match &seen[..] {
+                [Seen::Event(Event::Closed(closed))] => {
+                    assert_eq!(closed.code, CloseCode(1000), "cut at {cut}");
+                    assert_eq!(closed.initiator, Initiator::Local);
+                }
+                other => panic!("cut at {cut}: {other:?}"),
+            }
+            // Our close only: nothing answers the peer's.
+            assert_eq!(
+                parse_server_frames(&framed.get_ref().written),
+                [(FIN | CLOSE, close_payload(4001, b"going"))]
+            );
+        }
+    }
+}
+
+/// With `auto_pong` off the ping is handed out and the Flush writes
+/// nothing; an `Outgoing::Pong` answers it.
+#[test]
+fn without_auto_pong_the_flush_writes_nothing() {
+    let config = Config::builder().auto_pong(false).build();
+    let (seen, wire) = every_way(config, &client(FIN | PING, b"hello"));
+    assert_eq!(seen, [Seen::Event(Event::Ping("hello".into()))]);
+    assert_eq!(wire, []);
+}
+
+/// A client codec: unmasked frames from the server are read, masked ones
+/// are 1002 (§5.1); what it sends is masked, each payload unmasked by
+/// hand with its frame's key.
+#[test]
+fn a_client_codec_masks_and_refuses_masked_frames() {
+    let input = [
+        raw_frame(FIN | TEXT, b"from the server", None),
+        raw_frame(FIN | BINARY, &[3; 300], None),
+    ]
+    .concat();
+    let io = Scripted::new(&input, &[1, 5, 20]).then_eof();
+    let mut framed = Framed::new(io, WsCodec::new(Role::Client, Config::default()));
+    assert_eq!(
+        drain(&mut framed),
+        [
+            Seen::Event(message(TEXT, b"from the server")),
+            Seen::Event(message(BINARY, &[3; 300])),
+        ]
+    );
+    for item in [
+        Outgoing::Message(Message::from("hi")),
+        Outgoing::Message(Message::from(vec![9; 70_000])),
+        Outgoing::Ping("p".into()),
+        Outgoing::Close(CloseCode(1000), "bye".into()),
+    ] {
+        framed.send(item).now_or_never().unwrap().unwrap();
+    }
+    let mut wire = &framed.get_ref().written[..];
+    let mut sent = Vec::new();
+    while !wire.is_empty() {
+        let first = wire[0];
+        assert_eq!(wire[1] & 0x80, 0x80, "a client masks every frame");
+        let (len, header) = match wire[1] & 0x7F {
+            126 => (u16::from_be_bytes([wire[2], wire[3]]) as usize, 4),
+            127 => (
+                u64::from_be_bytes(wire[2..10].try_into().unwrap()) as usize,
+                10,
+            ),
+            n => (n as usize, 2),
+        };
+        let key = &wire[header..header + 4];
+        let body: Vec<u8> = wire[header + 4..header + 4 + len]
+            .iter()
+            .enumerate()
+            .map(|(i, b)| b ^ key[i % 4])
+            .collect();
+        sent.push((first, body));
+        wire = &wire[header + 4 + len..];
+    }
+    assert_eq!(
+        sent,
+        [
+            (FIN | TEXT, b"hi".to_vec()),
+            (FIN | BINARY, vec![9; 70_000]),
+            (FIN | PING, b"p".to_vec()),
+            (FIN | CLOSE, close_payload(1000, b"bye")),
+        ]
+    );
+
+    let masked = client(FIN | TEXT, b"masked");
+    let (seen, _) = {
+        let io = Scripted::new(&masked, &[]).then_eof();
+        let mut framed = Framed::new(io, WsCodec::new(Role::Client, Config::default()));
+        let seen = drain(&mut framed);
+        framed
+            .send(Outgoing::Flush)
+            .now_or_never()
+            .unwrap()
+            .unwrap();
+        (seen, framed.into_inner().written)
+    };
+    assert!(
+        matches!(&seen[..], [Seen::Event(Event::Closed(c))] if c.code == CloseCode(1002)),
+        "{seen:?}"
+    );
+}
+
+/// A reader that never sends `Outgoing::Flush`: the pongs of a ping flood
+/// wait in the connection, bounded by `max_output_buffer` (past it the
+/// unsent pong is replaced, §5.5.3); the Flush then writes them, the last
+/// one answering the last ping.
+#[test]
+fn a_ping_flood_without_flush_holds_bounded_output() {
+    let limit = 16 * 1024;
+    let config = Config::builder().max_output_buffer(limit).build();
+    let pings: Vec<Vec<u8>> = (0..2000u32)
+        .map(|i| {
+            let mut p = i.to_be_bytes().to_vec();
+            p.resize(125, b'.');
+            p
+        })
+        .collect();
+    let input: Vec<u8> = pings.iter().flat_map(|p| client(FIN | PING, p)).collect();
+    for cuts in [vec![], (1..input.len()).step_by(97).collect::<Vec<_>>()] {
+        let io = Scripted::new(&input, &cuts).then_eof();
+        let mut framed = Framed::new(io, WsCodec::new(Role::Server, config));
+        let mut count = 0;
+        while let Some(event) = framed.next().now_or_never().unwrap() {
+            assert!(matches!(event, Ok(Event::Ping(_))), "{event:?}");
+            count += 1;
+            let held = framed.codec().connection().output_len();
+            assert!(held <= limit + 127, "{held} bytes held");
+        }
+        assert_eq!(count, pings.len());
+        framed
+            .send(Outgoing::Flush)
+            .now_or_never()
+            .unwrap()
+            .unwrap();
+        let wire = parse_server_frames(&framed.get_ref().written);
+        assert!(wire.iter().all(|(first, _)| *first == FIN | PONG));
+        assert_eq!(wire.last().unwrap().1, *pings.last().unwrap());
+    }
+}
+
+/// After `Closed` the codec yields nothing, but `Framed` waits on the
+/// socket for the peer's hang-up (a client waits for the server's, §7.1.1):
+/// the server must stop polling itself, as the docs say.
+#[test]
+fn after_closed_the_stream_waits_for_the_socket_not_for_more_events() {
+    let input = [
+        client(FIN | CLOSE, &close_payload(1000, b"")),
+        client(FIN | TEXT, b"ignored"),
+    ]
+    .concat();
+    let mut framed = Framed::new(
+        Scripted::new(&input, &[3]),
+        WsCodec::new(Role::Server, Config::default()),
+    );
+    assert!(matches!(
+        framed.next().now_or_never(),
+        Some(Some(Ok(Event::Closed(_))))
+    ));
+    assert!(framed.next().now_or_never().is_none(), "pending, not ended");
+    assert_eq!(framed.codec().connection().buffered_len(), 0);
+}
