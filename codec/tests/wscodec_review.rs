@@ -1005,3 +1005,44 @@ fn after_closed_the_stream_waits_for_the_socket_not_for_more_events() {
     assert!(framed.next().now_or_never().is_none(), "pending, not ended");
     assert_eq!(framed.codec().connection().buffered_len(), 0);
 }
+
+/// Judged as the bytes arrive, not at the frame's end: a text frame's
+/// invalid byte is 1007 and a frame over the message limit is 1009 at
+/// its header, with the rest of the frame never sent (the peer hangs up
+/// after the close); a header at the frame limit reserves nothing big.
+#[test]
+fn violations_are_judged_before_the_rest_of_the_frame_arrives() {
+    let long_text = client(
+        FIN | TEXT,
+        &[b"ok \xC3\x28".as_slice(), &[b'x'; 1000]].concat(),
+    );
+    let limited = Config::builder().max_message_size(150).build();
+    let over_message = [client(BINARY, &[1; 100]), client(FIN | CONT, &[2; 51])].concat();
+    let mut at_frame_limit = vec![FIN | BINARY, 0x80 | 127];
+    at_frame_limit.extend_from_slice(&(16u64 << 20).to_be_bytes());
+    at_frame_limit.extend_from_slice(&[1, 2, 3, 4]);
+    at_frame_limit.extend_from_slice(&[0; 100]);
+    for (what, config, input, prefix, expected) in [
+        // The header (2 + 2 + 4 bytes), "ok " and the two bad bytes.
+        ("bad UTF-8", Config::default(), long_text, 8 + 5, Some(1007)),
+        ("message limit", limited, over_message, 106 + 8, Some(1009)),
+        (
+            "frame limit",
+            Config::default(),
+            at_frame_limit.clone(),
+            at_frame_limit.len(),
+            None,
+        ),
+    ] {
+        largest_block::reset();
+        let (seen, _) = every_way(config, &input[..prefix]);
+        assert!(largest_block::largest() < 1 << 20, "{what}");
+        match expected {
+            Some(code) => assert!(
+                matches!(&seen[..], [Seen::Event(Event::Closed(c))] if c.code == CloseCode(code)),
+                "{what}: {seen:?}"
+            ),
+            None => assert_eq!(seen, [Seen::Failed("Io(UnexpectedEof)".into())], "{what}"),
+        }
+    }
+}
