@@ -113,10 +113,13 @@ impl From<Message> for Outgoing {
 /// The encoder moves all the output into `Framed`'s write buffer at once,
 /// so [`Config::max_output_buffer`] never refuses a send here: `Framed`'s
 /// backpressure bounds what waits. The codec has no clock and negotiates
-/// nothing: [`Config::ping_interval`], [`Config::idle_timeout`] and
-/// [`Config::close_timeout`] do not run, and [`Config::deflate`] is not
-/// used (a compressed frame is a protocol error, 1002); [`WebSocket`] does
-/// both.
+/// nothing, where [`WebSocket`] does both: [`Config::ping_interval`],
+/// [`Config::idle_timeout`] and [`Config::close_timeout`] run only when
+/// the caller drives them through [`connection_mut`](Self::connection_mut),
+/// and permessage-deflate is used only by a codec made
+/// [`from_connection`](Self::from_connection) with a connection that
+/// negotiated it ([`WsCodec::new`] makes one without: a compressed frame is
+/// then a protocol error, 1002).
 #[derive(Debug)]
 pub struct WsCodec {
     conn: Connection,
@@ -130,9 +133,26 @@ impl WsCodec {
         }
     }
 
+    /// A codec around `conn`: one built with
+    /// [`Connection::with_deflate`] for the permessage-deflate parameters a
+    /// handshake negotiated, and with the bytes read after the handshake's
+    /// head already [`receive`](Connection::receive)d.
+    pub fn from_connection(conn: Connection) -> Self {
+        Self { conn }
+    }
+
     /// The connection underneath, for its state.
     pub fn connection(&self) -> &Connection {
         &self.conn
+    }
+
+    /// The connection underneath, to drive its timers: call
+    /// [`handle_timeout`](Connection::handle_timeout) when
+    /// [`poll_timeout`](Connection::poll_timeout)'s instant comes (then
+    /// send [`Outgoing::Flush`] to write a keepalive ping or a close it
+    /// queued), and after each read.
+    pub fn connection_mut(&mut self) -> &mut Connection {
+        &mut self.conn
     }
 }
 
@@ -155,16 +175,25 @@ impl Decoder for WsCodec {
         if let Some(event) = self.decode(src)? {
             return Ok(Some(event));
         }
-        let cut = match self.conn.state() {
-            State::Closed => return Ok(None),
-            State::CloseSent => "the peer hung up without answering our close frame",
-            State::Open if self.conn.mid_frame_or_message() => {
-                "the peer hung up inside a frame or a message"
-            }
-            State::Open => return Ok(None),
-        };
-        Err(Error::Io(io::Error::new(io::ErrorKind::UnexpectedEof, cut)))
+        if self.conn.state() == State::CloseSent {
+            return Err(Error::Io(io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                "the peer hung up without answering our close frame",
+            )));
+        }
+        hang_up_cut(&self.conn).map_or(Ok(None), Err)
     }
+}
+
+/// The error for a peer that hung up while the connection was open with a
+/// frame or a message part-way in: [`Error::Io`] of kind `UnexpectedEof`.
+fn hang_up_cut(conn: &Connection) -> Option<Error> {
+    (conn.state() == State::Open && conn.mid_frame_or_message()).then(|| {
+        Error::Io(io::Error::new(
+            io::ErrorKind::UnexpectedEof,
+            "the peer hung up inside a frame or a message",
+        ))
+    })
 }
 
 impl Encoder<Outgoing> for WsCodec {
@@ -510,8 +539,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
     ///
     /// # Errors
     ///
-    /// [`Error::Io`]. A peer's protocol violation is an
-    /// [`Event::Closed`] carrying it, not an error.
+    /// [`Error::Io`]; of kind `UnexpectedEof`, once, when the peer hung up
+    /// inside a frame or a message (then `None`; a hang-up between messages
+    /// is just `None`, RFC 6455 §7.1.5's 1006 with no event). A peer's
+    /// protocol violation is an [`Event::Closed`] carrying it, not an error.
     ///
     /// # Cancel safety
     ///

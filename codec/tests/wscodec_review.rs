@@ -16,10 +16,11 @@ mod common;
 
 use bytes::BytesMut;
 use futures_util::{FutureExt, SinkExt, StreamExt};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio_util::codec::{Encoder, Framed};
 use wsframe::{
     tokio::{Error, Outgoing, WsCodec},
-    CloseCode, Config, Event, Initiator, Message, Role,
+    CloseCode, Config, Connection, Event, Initiator, Message, Role,
 };
 
 use common::{
@@ -1044,5 +1045,114 @@ fn violations_are_judged_before_the_rest_of_the_frame_arrives() {
             ),
             None => assert_eq!(seen, [Seen::Failed("Io(UnexpectedEof)".into())], "{what}"),
         }
+    }
+}
+
+/// A codec made `from_connection` with permessage-deflate negotiated reads
+/// a compressed message and compresses what it sends; `connection_mut`
+/// drives the keepalive: the ping it queues goes out with
+/// `Outgoing::Flush`.
+#[tokio::test]
+async fn from_connection_with_deflate_and_timers_driven_through_connection_mut() {
+    use std::time::{Duration, Instant};
+    use wsframe::{DeflateConfig, DeflateParams};
+
+    let config = Config::builder()
+        .deflate(Some(DeflateConfig::default()))
+        .ping_interval(Some(Duration::from_secs(5)))
+        .build();
+    let params = DeflateParams {
+        server_no_context_takeover: false,
+        client_no_context_takeover: false,
+        server_max_window_bits: 15,
+        client_max_window_bits: 15,
+    };
+    let server = Connection::with_deflate(Role::Server, config, Some(params));
+    let mut peer = Connection::with_deflate(Role::Client, config, Some(params));
+    let (ours, theirs) = tokio::io::duplex(1 << 16);
+    let mut framed = Framed::new(ours, WsCodec::from_connection(server));
+    let (mut read, mut write) = tokio::io::split(theirs);
+
+    let text = "compress me ".repeat(200);
+    peer.send_compressed(Message::from(text.as_str()), true)
+        .unwrap();
+    let sent = peer.take_output();
+    assert_ne!(sent[0] & 0x40, 0, "RSV1: the peer compressed it");
+    write.write_all(&sent).await.unwrap();
+    match framed.next().await.unwrap().unwrap() {
+        Event::Message(message) => assert_eq!(message, Message::from(text.as_str())),
+        other => panic!("{other:?}"),
+    }
+
+    framed
+        .send(Outgoing::Message(Message::from(text.as_str())))
+        .await
+        .unwrap();
+    let start = Instant::now();
+    framed.codec_mut().connection_mut().handle_timeout(start);
+    framed
+        .codec_mut()
+        .connection_mut()
+        .handle_timeout(start + Duration::from_secs(5));
+    framed.send(Outgoing::Flush).await.unwrap();
+    // Our compressed message (RSV1; its payload read by the reference
+    // inflater), then the keepalive ping, read by hand.
+    let mut wire = vec![0; 1 << 16];
+    let mut got = Vec::new();
+    let frames = loop {
+        if got.len() >= 2 {
+            let (len, at) = match got[1] {
+                126 if got.len() >= 4 => (usize::from(u16::from_be_bytes([got[2], got[3]])), 4),
+                126 => (usize::MAX, 4),
+                len => (usize::from(len), 2),
+            };
+            if len != usize::MAX && got.len() >= at + len + 2 {
+                break (got[0], got[at..at + len].to_vec(), got[at + len..].to_vec());
+            }
+        }
+        let n = read.read(&mut wire).await.unwrap();
+        assert_ne!(n, 0);
+        got.extend_from_slice(&wire[..n]);
+    };
+    assert_eq!(
+        frames.0,
+        0x80 | 0x40 | TEXT,
+        "our message compressed (RSV1)"
+    );
+    assert_eq!(
+        common::deflate::reference_inflate(&frames.1),
+        Some(text.into_bytes())
+    );
+    assert_eq!(frames.2, [0x80 | PING, 0], "the keepalive ping");
+}
+
+/// `WebSocket::next` agrees with the codec's `decode_eof`: a hang-up
+/// inside a frame or a message is `Error::Io` of kind `UnexpectedEof`, once,
+/// then `None`; one between messages is just `None`. Cut at every point of
+/// a two-frame message.
+#[tokio::test]
+async fn websocket_next_reports_a_hang_up_inside_a_frame_or_a_message() {
+    use wsframe::tokio::WebSocket;
+
+    let message = [client(TEXT, b"hel"), client(FIN | CONT, b"lo")].concat();
+    for cut in 0..=message.len() {
+        let (ours, mut theirs) = tokio::io::duplex(1 << 16);
+        let mut ws =
+            WebSocket::from_upgraded(ours, Role::Server, Config::default(), Default::default());
+        theirs.write_all(&message[..cut]).await.unwrap();
+        drop(theirs);
+        let mut results = Vec::new();
+        while let Some(result) = ws.next().await {
+            results.push(result.map_err(|err| match err {
+                Error::Io(err) => err.kind(),
+                other => panic!("cut {cut}: {other}"),
+            }));
+        }
+        let expected = match cut {
+            0 => vec![],
+            n if n == message.len() => vec![Ok(Event::Message(Message::from("hello")))],
+            _ => vec![Err(std::io::ErrorKind::UnexpectedEof)],
+        };
+        assert_eq!(results, expected, "cut {cut}");
     }
 }

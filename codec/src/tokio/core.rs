@@ -93,6 +93,8 @@ pub(crate) struct Core<S> {
     unflushed: bool,
     /// The peer hung up (read returned 0).
     eof: bool,
+    /// A hang-up that cut a frame or a message was reported (once).
+    cut_reported: bool,
     /// The write side was shut down after the close (server, §7.1.1).
     shut_down: bool,
     /// A close event held until the close frame is written.
@@ -126,6 +128,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Core<S> {
             write_wakers,
             unflushed: false,
             eof: false,
+            cut_reported: false,
             shut_down: false,
             closing: None,
             closing_write_deadline: None,
@@ -339,6 +342,12 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Core<S> {
                 return Poll::Ready(Some(Ok(event)));
             }
             if self.conn.state() == State::Closed || self.eof {
+                // A hang-up inside a frame or a message cut it: said once.
+                if self.eof && !std::mem::replace(&mut self.cut_reported, true) {
+                    if let Some(cut) = super::hang_up_cut(&self.conn) {
+                        return Poll::Ready(Some(Err(cut)));
+                    }
+                }
                 return Poll::Ready(None);
             }
             match self.poll_write_output(cx, Side::Reader, 0) {
