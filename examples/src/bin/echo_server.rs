@@ -129,6 +129,7 @@ fn handshake(
             Err(err) => return Err(err),
         };
         if n == 0 {
+            say!("[{peer}] left before its upgrade request was whole");
             return Ok(None);
         }
         request.extend_from_slice(&buf[..n]);

@@ -104,9 +104,9 @@ async fn serve(stream: TcpStream, peer: &str, options: &ServerOptions) -> io::Re
     let accept = WebSocket::accept(stream, options.config());
     let mut ws = match timeout(options.handshake_timeout, accept).await {
         Ok(Ok(ws)) => ws,
-        // The client left before its request was whole.
         Ok(Err(wsframe::tokio::Error::Io(err))) if err.kind() == io::ErrorKind::UnexpectedEof => {
-            return Ok(())
+            say!("[{peer}] left before its upgrade request was whole");
+            return Ok(());
         }
         Ok(Err(err)) => return Err(err.into()),
         Err(_elapsed) => {
