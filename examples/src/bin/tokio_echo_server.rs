@@ -133,7 +133,12 @@ async fn serve(stream: TcpStream, peer: &str, options: &ServerOptions) -> io::Re
                 {
                     Ok(Ok(closed)) => say!("[{peer}] {closed}"),
                     Ok(Err(err)) => say!("[{peer}] closing: {err}"),
-                    Err(_elapsed) => say!("[{peer}] no answer to our close frame: closed"),
+                    Err(_elapsed) => {
+                        // Done waiting: going round again would wait on
+                        // for the connection's own close timeout.
+                        say!("[{peer}] no answer to our close frame: closed");
+                        return Ok(());
+                    }
                 }
                 wait = CLOSE_REPLY_WAIT;
                 continue;
