@@ -71,6 +71,36 @@ fn a_client_that_reads_nothing_is_named(binary: &str) {
     echo_session(&server.addr).expect("another client is served");
 }
 
+/// A client that pings without a pause and reads none of the pongs is a
+/// client that reads nothing: `--help` says it is closed after the idle
+/// timeout. (The tokio server reads on, coalescing the pongs it cannot
+/// write, so it never sees the connection as idle and holds it for as
+/// long as the pings come.)
+fn a_client_that_pings_and_reads_nothing_is_let_go(binary: &str) {
+    let server = Server::start(binary, &["--idle-timeout", "1"]);
+    let (mut stream, mut conn) = open(&server.addr).expect("handshake");
+    let mut pings = Vec::new();
+    for _ in 0..1000 {
+        conn.ping(&[b'p'; 125]).expect("ping");
+        pings.extend_from_slice(&conn.take_output());
+    }
+    // The server stops reading when it gives up, or closes: either way our
+    // writes stop going out.
+    stream
+        .set_write_timeout(Some(Duration::from_secs(2)))
+        .expect("timeout");
+    let started = Instant::now();
+    while stream.write_all(&pings).is_ok() {
+        assert!(
+            started.elapsed() < Duration::from_secs(15),
+            "still taking pings after {:?}, none of the pongs read",
+            started.elapsed()
+        );
+    }
+    server.wait_for_log("the client reads nothing we write (--idle-timeout)", 1);
+    echo_session(&server.addr).expect("another client is served");
+}
+
 /// A client that leaves before its upgrade request is whole (half of one,
 /// or not a byte) is logged, like every other connection that fails.
 fn a_client_that_leaves_during_the_handshake_is_logged(binary: &str) {
@@ -106,7 +136,7 @@ fn an_unanswered_idle_close_is_let_go(binary: &str) {
 }
 
 macro_rules! server_tests {
-    ($module:ident, $binary:literal $(, #[$cfg:meta])?) => {
+    ($module:ident, $binary:literal $(, #[$cfg:meta])? $(, pings: #[$pings_ignored:meta])?) => {
         $(#[$cfg])?
         mod $module {
             const BINARY: &str = env!(concat!("CARGO_BIN_EXE_", $binary));
@@ -119,6 +149,12 @@ macro_rules! server_tests {
             #[test]
             fn a_client_that_reads_nothing_is_named() {
                 super::a_client_that_reads_nothing_is_named(BINARY);
+            }
+
+            #[test]
+            $(#[$pings_ignored])?
+            fn a_client_that_pings_and_reads_nothing_is_let_go() {
+                super::a_client_that_pings_and_reads_nothing_is_let_go(BINARY);
             }
 
             #[test]
@@ -135,4 +171,9 @@ macro_rules! server_tests {
 }
 
 server_tests!(echo_server, "echo_server");
-server_tests!(tokio_echo_server, "tokio_echo_server", #[cfg(feature = "tokio")]);
+server_tests!(
+    tokio_echo_server,
+    "tokio_echo_server",
+    #[cfg(feature = "tokio")],
+    pings: #[ignore = "bug: a client pinging without reading holds the tokio server for ever"]
+);
