@@ -129,6 +129,7 @@ fn handshake(
             Err(err) => return Err(err),
         };
         if n == 0 {
+            say!("[{peer}] left before its upgrade request was whole");
             return Ok(None);
         }
         request.extend_from_slice(&buf[..n]);
@@ -178,22 +179,29 @@ fn serve(mut stream: TcpStream, peer: &str, options: &ServerOptions) -> io::Resu
     };
     stream.set_read_timeout(Some(options.idle_timeout))?;
     conn.receive(&early);
+    let max_output = options.config().max_output_buffer();
     let mut buf = vec![0u8; READ_CHUNK];
     loop {
         while let Some(event) = conn.next_event() {
             match event {
                 Event::Message(message) => {
-                    // Sending only fails once we have closed, and then the
-                    // connection emits no more messages.
-                    let _ = conn.send(message);
+                    // One read can bring several messages, and `send`
+                    // refuses one while the output holds `max_output`
+                    // bytes: write it out first.
+                    if conn.output_len() >= max_output {
+                        write_output(&mut stream, &mut conn)?;
+                    }
+                    // With room, sending only fails once we have closed,
+                    // and then the connection emits no more messages.
+                    if let Err(err) = conn.send(message) {
+                        say!("[{peer}] message not echoed: {err}");
+                    }
                 }
                 Event::Closed(closed) => say!("[{peer}] {closed}"),
                 Event::Ping(_) | Event::Pong(_) | Event::Chunk { .. } => {}
             }
         }
-        if conn.has_output() {
-            stream.write_all(&conn.take_output())?;
-        }
+        write_output(&mut stream, &mut conn)?;
         if conn.state() == State::Closed {
             // §7.1.1: the server closes the TCP connection first. Drain what
             // the client still sends for a moment so that our close frame is
@@ -227,6 +235,25 @@ fn serve(mut stream: TcpStream, peer: &str, options: &ServerOptions) -> io::Resu
         }
         conn.receive(&buf[..n]);
     }
+}
+
+/// Writes what the connection has to send. A write stuck for the idle
+/// timeout (the socket's write timeout) means the client reads nothing we
+/// write, and the error says so.
+fn write_output(stream: &mut TcpStream, conn: &mut Connection) -> io::Result<()> {
+    if !conn.has_output() {
+        return Ok(());
+    }
+    stream.write_all(&conn.take_output()).map_err(|err| {
+        if is_timeout(&err) {
+            io::Error::new(
+                io::ErrorKind::TimedOut,
+                "the client reads nothing we write (--idle-timeout)",
+            )
+        } else {
+            err
+        }
+    })
 }
 
 /// Whether a read failed because its timeout passed (`WouldBlock` on Unix,

@@ -12,7 +12,11 @@
 //! are open at once. Exit codes: 0 after `--help`, 1 when it cannot listen, 2
 //! for a command line it does not understand.
 
-use std::{io, process::ExitCode, time::Duration};
+use std::{
+    io,
+    process::ExitCode,
+    time::{Duration, Instant},
+};
 use wsframe_examples::say;
 
 use tokio::{
@@ -104,9 +108,9 @@ async fn serve(stream: TcpStream, peer: &str, options: &ServerOptions) -> io::Re
     let accept = WebSocket::accept(stream, options.config());
     let mut ws = match timeout(options.handshake_timeout, accept).await {
         Ok(Ok(ws)) => ws,
-        // The client left before its request was whole.
         Ok(Err(wsframe::tokio::Error::Io(err))) if err.kind() == io::ErrorKind::UnexpectedEof => {
-            return Ok(())
+            say!("[{peer}] left before its upgrade request was whole");
+            return Ok(());
         }
         Ok(Err(err)) => return Err(err.into()),
         Err(_elapsed) => {
@@ -118,6 +122,11 @@ async fn serve(stream: TcpStream, peer: &str, options: &ServerOptions) -> io::Re
         }
     };
     let mut wait = options.idle_timeout;
+    let max_output = options.config().max_output_buffer();
+    // Since when our output has been full: `next` reads on while the client
+    // reads nothing (the pongs it cannot write are coalesced), so a client
+    // that only pings would never look idle.
+    let mut full_since: Option<Instant> = None;
     loop {
         let event = match timeout(wait, ws.next()).await {
             Ok(Some(event)) => event?,
@@ -133,7 +142,12 @@ async fn serve(stream: TcpStream, peer: &str, options: &ServerOptions) -> io::Re
                 {
                     Ok(Ok(closed)) => say!("[{peer}] {closed}"),
                     Ok(Err(err)) => say!("[{peer}] closing: {err}"),
-                    Err(_elapsed) => say!("[{peer}] no answer to our close frame: closed"),
+                    Err(_elapsed) => {
+                        // Done waiting: going round again would wait on
+                        // for the connection's own close timeout.
+                        say!("[{peer}] no answer to our close frame: closed");
+                        return Ok(());
+                    }
                 }
                 wait = CLOSE_REPLY_WAIT;
                 continue;
@@ -150,6 +164,11 @@ async fn serve(stream: TcpStream, peer: &str, options: &ServerOptions) -> io::Re
                 .map_err(|_| stuck_write())??,
             Event::Closed(closed) => say!("[{peer}] {closed}"),
             Event::Ping(_) | Event::Pong(_) | Event::Chunk { .. } => {}
+        }
+        if ws.connection().output_len() < max_output {
+            full_since = None;
+        } else if full_since.get_or_insert_with(Instant::now).elapsed() >= options.idle_timeout {
+            return Err(stuck_write());
         }
     }
     if ws.connection().state() != State::Closed {
