@@ -571,6 +571,29 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
         core::send(&mut self.core, Side::Writer, message).await
     }
 
+    /// Sends a whole message compressed (`compress`) or not, whatever its
+    /// size and [`DeflateConfig::threshold`](crate::DeflateConfig::threshold),
+    /// where permessage-deflate was negotiated (RFC 7692 §6: compression is
+    /// chosen per message); without it, the same as [`send`](Self::send).
+    /// Skip compression for payloads that do not shrink (already
+    /// compressed, random): compressing runs in this call, on the task's
+    /// thread, and a large message at a high level holds the runtime's
+    /// thread for as long.
+    ///
+    /// # Errors
+    ///
+    /// As [`send`](Self::send).
+    ///
+    /// # Cancel safety
+    ///
+    /// As [`send`](Self::send).
+    pub async fn send_compressed(&mut self, message: Message, compress: bool) -> Result<(), Error> {
+        core::queue_and_flush(&mut self.core, Side::Writer, |conn| {
+            conn.send_compressed(message, compress)
+        })
+        .await
+    }
+
     /// Queues a whole message once there is room (below
     /// [`Config::max_output_buffer`]), without waiting for it to be written:
     /// [`next`](Self::next), [`flush`](Self::flush) or the next send write

@@ -117,6 +117,23 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocketWriter<S> {
         core::send(&mut self.core, Side::Writer, message).await
     }
 
+    /// As [`WebSocket::send_compressed`](super::WebSocket::send_compressed).
+    ///
+    /// # Errors
+    ///
+    /// As [`WebSocket::send`](super::WebSocket::send).
+    ///
+    /// # Cancel safety
+    ///
+    /// As [`WebSocket::send`](super::WebSocket::send): never cut; queued
+    /// or not.
+    pub async fn send_compressed(&mut self, message: Message, compress: bool) -> Result<(), Error> {
+        core::queue_and_flush(&mut self.core, Side::Writer, |conn| {
+            conn.send_compressed(message, compress)
+        })
+        .await
+    }
+
     /// As [`WebSocket::feed`](super::WebSocket::feed): the reader writes
     /// the message out if this half does not flush it.
     ///
