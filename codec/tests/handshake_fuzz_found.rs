@@ -1,10 +1,13 @@
 //! What the `handshake` fuzz target found, as plain tests: a head's
 //! verdict must not depend on how the reads cut it, so a head that passes
 //! the size limit is refused for its size (431) whatever follows the limit,
-//! read whole or in pieces.
+//! read whole or in pieces; and `HeadScan` keeps a trickled head's parses
+//! few (its documented bound) past the limit too, where interim responses
+//! let a response's head run on.
 
 use wsframe::handshake::{
-    ClientHandshake, HandshakeError, RefusedResponse, Status, UpgradeRequest, MAX_HANDSHAKE_LEN,
+    ClientHandshake, HandshakeError, HeadScan, RefusedResponse, Status, UpgradeRequest,
+    MAX_HANDSHAKE_LEN,
 };
 
 /// `first_line`, a header field that fills the head past the limit, then a
@@ -60,4 +63,38 @@ fn a_response_past_the_limit_is_refused_with_431_whatever_follows() {
     let refusals = verdicts(&head, RefusedResponse::parse);
     assert_eq!(refusals[0], Err(HandshakeError::HeadTooLarge));
     assert!(refusals.iter().all(|v| *v == refusals[0]), "{refusals:?}");
+}
+
+#[test]
+fn a_response_trickled_past_the_limit_behind_an_interim_head_is_parsed_a_few_times() {
+    // A 100 Continue just under the limit, then a 101 with a long field:
+    // the buffer passes the limit inside the 101, which is still valid
+    // (each head is within the limit).
+    let mut response = b"HTTP/1.1 100 Continue\r\nX-Filler: ".to_vec();
+    response.resize(MAX_HANDSHAKE_LEN - 100, b'f');
+    response.extend_from_slice(b"\r\n\r\nHTTP/1.1 101 Switching Protocols\r\nX-Long: ");
+    response.resize(response.len() + 2000, b'l');
+    response.extend_from_slice(
+        b"\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+          Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n\r\n",
+    );
+    let client = ClientHandshake::new(*b"the sample nonce");
+    let mut scan = HeadScan::new();
+    let mut parses = 0;
+    let mut accepted = None;
+    for end in 1..=response.len() {
+        if !scan.worth_parsing(&response[..end]) {
+            continue;
+        }
+        parses += 1;
+        if let Status::Complete(answer) = client.parse_response(&response[..end]).unwrap() {
+            accepted = Some((end, answer.head_len));
+            break;
+        }
+    }
+    assert_eq!(accepted, Some((response.len(), response.len())));
+    // HeadScan's bound: one parse per empty line (two here), the doublings
+    // (log2 of the length, plus the first), and one past the limit.
+    let bound = 2 + response.len().ilog2() + 1 + 1;
+    assert!(parses <= bound, "{parses} parses, bound {bound}");
 }
