@@ -735,11 +735,14 @@ const EVERY_PREFIX_LIMIT: usize = 4096;
 ///
 /// The property: let `first` be the shortest prefix whose parse is not
 /// `Partial` (every prefix is parsed, for inputs up to
-/// [`EVERY_PREFIX_LIMIT`]), and `due` the first cut at or after it. Then
+/// [`EVERY_PREFIX_LIMIT`], and each from `first` on must give the whole
+/// input's verdict; longer inputs are bisected), and `due` the first cut
+/// at or after it. Then
 /// the scan stops at `due` if that verdict came from a complete head (a
 /// request, an answer, or an error other than 400 for a malformed head or
-/// 431 for too many fields), or if it is 431 for a head past the size
-/// limit; for the other errors, at `due` or later but at the latest at the
+/// 431 for too many fields), or if it is 431 for a buffer just past the
+/// size limit (a response's head behind interim heads may run on: it is
+/// refused later, at a doubling); for the other errors, at `due` or later but at the latest at the
 /// first cut at or after `2 * first` (the doubling rule), and not at all
 /// only if no cut lies there. Wherever it stops, its verdict is the whole
 /// input's. If it never stops, the whole input's verdict is `Partial` or an
@@ -753,9 +756,31 @@ fn head_scan_agrees<T: PartialEq + std::fmt::Debug>(
     parse: impl Fn(&[u8]) -> Option<Result<T, HandshakeError>>,
 ) {
     let whole = parse(input);
-    let first = (input.len() <= EVERY_PREFIX_LIMIT)
-        .then(|| (0..=input.len()).find(|&end| parse(&input[..end]).is_some()))
-        .flatten();
+    let first = if input.len() <= EVERY_PREFIX_LIMIT {
+        let first = (0..=input.len()).find(|&end| parse(&input[..end]).is_some());
+        // Once not `Partial`, the verdict stays: more bytes change nothing.
+        for end in first.unwrap_or(input.len())..input.len() {
+            assert_eq!(parse(&input[..end]), whole, "prefix {end}");
+        }
+        first
+    } else if whole.is_some() {
+        // By bisection, relying on the verdict staying (checked above on
+        // the shorter inputs): `lo` is `Partial`, `hi` is not.
+        let (mut lo, mut hi) = (0, input.len());
+        while hi - lo > 1 {
+            let mid = lo + (hi - lo) / 2;
+            match parse(&input[..mid]) {
+                None => lo = mid,
+                Some(verdict) => {
+                    assert_eq!(Some(verdict), whole, "prefix {mid}");
+                    hi = mid;
+                }
+            }
+        }
+        Some(hi)
+    } else {
+        None
+    };
     let ends_empty_line = |i: usize| {
         input[i] == b'\n'
             && ((i >= 1 && input[i - 1] == b'\n') || (i >= 2 && &input[i - 2..i] == b"\n\r"))
@@ -807,7 +832,7 @@ fn head_scan_agrees<T: PartialEq + std::fmt::Debug>(
         .find(|&&c| c >= first)
         .expect("the scan stopped at or after it");
     let past_limit = matches!(verdict, Err(HandshakeError::HeadTooLarge))
-        && first > crate::handshake::MAX_HANDSHAKE_LEN;
+        && first == crate::handshake::MAX_HANDSHAKE_LEN + 1;
     if from_complete_head(&verdict) || past_limit {
         assert_eq!(stop, due, "the verdict came at {first}: {verdict:?}");
     } else {
