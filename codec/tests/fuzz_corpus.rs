@@ -210,6 +210,17 @@ fn handshake_seeds() -> Vec<(&'static str, Vec<u8>)> {
             "long_request",
             [&[0x80, 0xE3, 140][..], &rfc_request("")].concat(),
         ),
+        // A 100 Continue filled to just under the head limit, then a 101
+        // whose long field takes the buffer past it.
+        (
+            "long_interim",
+            [
+                &[0x81, 0x00, 127][..],
+                b"HTTP/1.1 100 Continue\r\n\r\n",
+                rfc_response(&format!("X-Long: {}\r\n", "l".repeat(300))).as_bytes(),
+            ]
+            .concat(),
+        ),
         (
             "extension_list",
             [
