@@ -10,7 +10,7 @@ cd "$(dirname "$0")"
 seconds=${1:-30}
 shift || true
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(utf8_stream frame_header connection roundtrip mask deflate)
+[ ${#targets[@]} -gt 0 ] || targets=(utf8_stream frame_header connection roundtrip mask deflate handshake)
 
 if ! cargo +nightly fuzz --version >/dev/null 2>&1; then
   echo "installing cargo-fuzz ..."

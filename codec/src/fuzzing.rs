@@ -8,10 +8,15 @@
 //! `connection` and `roundtrip` drive whole connections, so every path of
 //! the pipeline (small frames in place, zero-copy messages, own buffers,
 //! streaming, copied or read in place) and the state machine above it;
-//! `mask` compares the unmasking kernels with the byte loop.
+//! `mask` compares the unmasking kernels with the byte loop; `handshake`
+//! reads the opening handshake's heads (request, response, extension
+//! offers) whole and as `HeadScan` paces them.
 
 use bytes::BytesMut;
 
+use crate::handshake::{
+    ClientHandshake, ExtensionOffer, HandshakeError, HeadScan, RefusedResponse, UpgradeRequest,
+};
 use crate::{
     apply_mask, apply_mask_bytewise,
     frame::{MAX_CONTROL_PAYLOAD, MAX_HEADER_LEN},
@@ -478,4 +483,471 @@ pub fn deflate(data: &[u8]) {
         );
         assert_eq!(message.is_text(), text);
     }
+}
+
+/// `handshake`: the opening handshake, the first thing a peer's bytes reach.
+///
+/// Layout: `data[0]` picks the mode (bits 0-1: 0 an upgrade request, 1 a
+/// response to [`fuzz_client`], 2 a `Sec-WebSocket-Extensions` value, 3 a
+/// permessage-deflate negotiation between two configurations made from the
+/// bytes) and, for modes 0 and 1, bit 7 inserts a header field of
+/// `data[2] * 128` bytes after the first line (so that heads reach
+/// [`MAX_HANDSHAKE_LEN`](crate::handshake::MAX_HANDSHAKE_LEN)); `data[1]`
+/// chooses where [`head_scan_agrees`] cuts the bytes (bits 0-4 seed the
+/// piece sizes, bits 5-7 their span: 1 to 128 bytes); the rest is the input.
+///
+/// A request or response never panics; a complete one says it used at most
+/// the bytes given; an error's status is one of those documented and its
+/// [`response`](crate::handshake::HandshakeError::response) is a
+/// well-formed HTTP response carrying it. A valid request's 101, with and
+/// without a permessage-deflate answer, is accepted by a client with the
+/// same key and offers. A response's verdict agrees with
+/// [`RefusedResponse::parse`](crate::handshake::RefusedResponse::parse) of
+/// the same bytes. Extension offers written back parse as the same offers,
+/// in a value and in a whole request; what a server's `DeflateConfig::accept`
+/// answers, a client whose offer it was accepts with the same parameters.
+pub fn handshake(data: &[u8]) {
+    let [mode, cuts, rest @ ..] = data else {
+        return;
+    };
+    let input = if mode & 0x80 != 0 && mode & 2 == 0 {
+        with_filler(rest)
+    } else {
+        rest.to_vec()
+    };
+    match mode & 3 {
+        0 => handshake_request(&input, *cuts),
+        1 => handshake_response(&input, *cuts),
+        2 => extension_grammar(&input),
+        _ => deflate_negotiation(&input),
+    }
+}
+
+/// `rest[1..]` with a header field of `rest[0] * 128` bytes after its first
+/// line (at the front if it has none).
+fn with_filler(rest: &[u8]) -> Vec<u8> {
+    let [size, head @ ..] = rest else {
+        return Vec::new();
+    };
+    let at = head
+        .iter()
+        .position(|&b| b == b'\n')
+        .map_or(0, |line_end| line_end + 1);
+    let mut out = head[..at].to_vec();
+    out.extend_from_slice(b"X-Filler: ");
+    out.resize(out.len() + usize::from(*size) * 128, b'f');
+    out.extend_from_slice(b"\r\n");
+    out.extend_from_slice(&head[at..]);
+    out
+}
+
+/// The nonce of RFC 6455 §1.2's example: its key is
+/// `dGhlIHNhbXBsZSBub25jZQ==`.
+const SAMPLE_NONCE: [u8; 16] = *b"the sample nonce";
+
+/// The client whose answers mode 1 reads: RFC 6455 §1.2's key, two
+/// subprotocols, the default permessage-deflate offer and one more
+/// extension.
+fn fuzz_client() -> ClientHandshake {
+    let client = ClientHandshake::new(SAMPLE_NONCE)
+        .target("server.example.com", "/chat")
+        .and_then(|c| c.subprotocol("chat"))
+        .and_then(|c| c.subprotocol("superchat"))
+        .expect("valid");
+    #[cfg(feature = "deflate")]
+    let client = client.extension(crate::DeflateConfig::default().offer());
+    client.extension(ExtensionOffer::new("x-test").expect("a token"))
+}
+
+/// Mode 0: `input` as a client's upgrade request.
+fn handshake_request(input: &[u8], cuts: u8) {
+    let parse = |buf: &[u8]| match UpgradeRequest::parse(buf) {
+        Ok(Status::Partial) => None,
+        Ok(Status::Complete(request)) => Some(Ok(request)),
+        Err(err) => Some(Err(err)),
+    };
+    match parse(input) {
+        None => {}
+        Some(Ok((request, used))) => {
+            assert!(used <= input.len(), "used {used} of {}", input.len());
+            assert_eq!(request.head(), &input[..used]);
+            answers_are_accepted(&request);
+        }
+        Some(Err(err)) => assert_error_answer(err),
+    }
+    head_scan_agrees(input, cuts, parse);
+}
+
+/// The 101 answers to `request` (the plain one choosing its first
+/// subprotocol; one with the permessage-deflate answer, if any) are
+/// accepted by a client with the same key and offers, which reads back the
+/// subprotocol and extensions chosen and the head's length.
+fn answers_are_accepted(request: &UpgradeRequest) {
+    use base64::{engine::general_purpose::STANDARD, Engine};
+    let nonce: [u8; 16] = STANDARD
+        .decode(request.key())
+        .ok()
+        .and_then(|raw| raw.try_into().ok())
+        .expect("a valid request's key is the base64 of 16 bytes");
+    let mut client = ClientHandshake::new(nonce);
+    assert_eq!(client.key(), request.key(), "the key is written one way");
+    for subprotocol in request.subprotocols() {
+        client = client.subprotocol(subprotocol).expect("checked tokens");
+    }
+    for offer in request.extensions() {
+        client = client.extension(offer.clone());
+    }
+    let chosen = request.subprotocols().next();
+    let mut accept = request.accept();
+    if let Some(subprotocol) = chosen {
+        accept = accept.subprotocol(subprotocol).expect("offered");
+    }
+    let mut answers = vec![(accept.to_bytes(), Vec::new())];
+    #[cfg(feature = "deflate")]
+    if let Some((_, answer)) = crate::DeflateConfig::default().accept(request.extensions()) {
+        let response = accept
+            .extension(answer.clone())
+            .expect("an offered extension")
+            .to_bytes();
+        answers.push((response, vec![answer]));
+    }
+    for (response, extensions) in answers {
+        let Ok(Status::Complete(accepted)) = client.parse_response(&response) else {
+            panic!(
+                "the client refuses the 101 {:?}: {:?}",
+                String::from_utf8_lossy(&response),
+                client.parse_response(&response)
+            );
+        };
+        assert_eq!(accepted.head_len, response.len());
+        assert_eq!(accepted.subprotocol.as_deref(), chosen);
+        assert_eq!(accepted.extensions, extensions);
+    }
+}
+
+/// Mode 1: `input` as the server's answer to [`fuzz_client`].
+fn handshake_response(input: &[u8], cuts: u8) {
+    let client = fuzz_client();
+    let parse = |buf: &[u8]| match client.parse_response(buf) {
+        Ok(Status::Partial) => None,
+        Ok(Status::Complete(accepted)) => Some(Ok(accepted)),
+        Err(err) => Some(Err(err)),
+    };
+    let verdict = parse(input);
+    let refused = RefusedResponse::parse(input);
+    match (&verdict, &refused) {
+        (None, Ok(Status::Partial)) => {}
+        (Some(Ok(accepted)), Ok(Status::Complete(head))) => {
+            assert!(accepted.head_len <= input.len());
+            assert_eq!((head.status(), head.head_len()), (101, accepted.head_len));
+            if let Some(subprotocol) = &accepted.subprotocol {
+                assert!(["chat", "superchat"].contains(&subprotocol.as_str()));
+            }
+            for extension in &accepted.extensions {
+                assert!(client
+                    .extensions()
+                    .iter()
+                    .any(|o| o.name() == extension.name()));
+            }
+            #[cfg(feature = "deflate")]
+            let _ = crate::DeflateConfig::default().check_response(&accepted.extensions);
+        }
+        (Some(Err(HandshakeError::NotSwitching(code))), Ok(Status::Complete(head))) => {
+            assert_eq!(head.status(), *code);
+            assert!(head.head_len() <= input.len());
+            let _ = (head.framing(), head.to_string());
+        }
+        // RefusedResponse refuses a status below 100 (documented).
+        (Some(Err(HandshakeError::NotSwitching(code))), Err(HandshakeError::Malformed)) => {
+            assert!(*code < 100, "{code}");
+        }
+        (Some(Err(HandshakeError::HttpVersion)), Ok(Status::Complete(head))) => {
+            assert_ne!(head.minor_version(), 1);
+        }
+        // A 101 breaking §4.1: the same head either way.
+        (Some(Err(err)), Ok(Status::Complete(head))) if head.status() == 101 => {
+            assert_error_answer(*err);
+            assert!(head.head_len() <= input.len());
+        }
+        // An HTTP error (400, 431) seen alike by both readers.
+        (Some(Err(err)), Err(same)) if err == same => assert_error_answer(*err),
+        other => panic!("parse_response and RefusedResponse::parse disagree: {other:?}"),
+    }
+    head_scan_agrees(input, cuts, parse);
+}
+
+/// What a server answers `err` with: one of the documented statuses, in a
+/// well-formed HTTP/1.1 response (httparse reads it whole) that carries
+/// that status, the error's own header fields, and its text as the body
+/// `Content-Length` counts.
+fn assert_error_answer(err: HandshakeError) {
+    let status = err.status();
+    assert!(
+        [400, 405, 426, 431, 505].contains(&status),
+        "{err:?}: {status}"
+    );
+    let response = err.response();
+    let mut slots = [httparse::EMPTY_HEADER; 16];
+    let mut parsed = httparse::Response::new(&mut slots);
+    let Ok(httparse::Status::Complete(head_len)) = parsed.parse(&response) else {
+        panic!(
+            "not a complete response: {:?}",
+            String::from_utf8_lossy(&response)
+        );
+    };
+    assert_eq!((parsed.version, parsed.code), (Some(1), Some(status)));
+    let header = |name: &str| {
+        parsed
+            .headers
+            .iter()
+            .find(|h| h.name.eq_ignore_ascii_case(name))
+            .map(|h| h.value)
+    };
+    let body = &response[head_len..];
+    assert_eq!(body, err.to_string().as_bytes());
+    assert_eq!(
+        header("Content-Length"),
+        Some(body.len().to_string().as_bytes())
+    );
+    for (name, value) in err.headers() {
+        assert_eq!(header(name), Some(value.as_bytes()), "{err:?}");
+    }
+}
+
+/// Whether a head's parse said something beyond `Partial` (a request or an
+/// answer, or an error) only once the head was complete: anything but the
+/// errors of its HTTP syntax and size, which can come before its end.
+fn from_complete_head<T>(verdict: &Result<T, HandshakeError>) -> bool {
+    !matches!(
+        verdict,
+        Err(HandshakeError::Malformed
+            | HandshakeError::TooManyHeaders
+            | HandshakeError::HeadTooLarge)
+    )
+}
+
+/// The longest input whose every prefix [`head_scan_agrees`] parses.
+const EVERY_PREFIX_LIMIT: usize = 4096;
+
+/// `input` read in pieces (cut where `cuts` says), parsed with `parse` only
+/// when [`HeadScan::worth_parsing`] says so, until the parse stops being
+/// `Partial` (`None`), against the parse of the whole and of every prefix.
+///
+/// The property: let `first` be the shortest prefix whose parse is not
+/// `Partial` (every prefix is parsed, for inputs up to
+/// [`EVERY_PREFIX_LIMIT`], and each from `first` on must give the whole
+/// input's verdict; longer inputs are bisected), and `due` the first cut
+/// at or after it. Then
+/// the scan stops at `due` if that verdict came from a complete head (a
+/// request, an answer, or an error other than 400 for a malformed head or
+/// 431 for too many fields), or if it is 431 for a buffer just past the
+/// size limit (a response's head behind interim heads may run on: it is
+/// refused later, at a doubling); for the other errors, at `due` or later but at the latest at the
+/// first cut at or after `2 * first` (the doubling rule), and not at all
+/// only if no cut lies there. Wherever it stops, its verdict is the whole
+/// input's. If it never stops, the whole input's verdict is `Partial` or an
+/// error of the head's syntax. And its parses are few: besides those at
+/// cuts that bring an empty line (`\n\n` or `\n\r\n`, judged here on the
+/// bytes), at most `log2(cut) + 2` (the doublings and the one past the
+/// limit).
+fn head_scan_agrees<T: PartialEq + std::fmt::Debug>(
+    input: &[u8],
+    cuts: u8,
+    parse: impl Fn(&[u8]) -> Option<Result<T, HandshakeError>>,
+) {
+    let whole = parse(input);
+    let first = if input.len() <= EVERY_PREFIX_LIMIT {
+        let first = (0..=input.len()).find(|&end| parse(&input[..end]).is_some());
+        // Once not `Partial`, the verdict stays: more bytes change nothing.
+        for end in first.unwrap_or(input.len())..input.len() {
+            assert_eq!(parse(&input[..end]), whole, "prefix {end}");
+        }
+        first
+    } else if whole.is_some() {
+        // By bisection, relying on the verdict staying (checked above on
+        // the shorter inputs): `lo` is `Partial`, `hi` is not.
+        let (mut lo, mut hi) = (0, input.len());
+        while hi - lo > 1 {
+            let mid = lo + (hi - lo) / 2;
+            match parse(&input[..mid]) {
+                None => lo = mid,
+                Some(verdict) => {
+                    assert_eq!(Some(verdict), whole, "prefix {mid}");
+                    hi = mid;
+                }
+            }
+        }
+        Some(hi)
+    } else {
+        None
+    };
+    let ends_empty_line = |i: usize| {
+        input[i] == b'\n'
+            && ((i >= 1 && input[i - 1] == b'\n') || (i >= 2 && &input[i - 2..i] == b"\n\r"))
+    };
+    let mut scan = HeadScan::new();
+    let (mut state, span) = (u32::from(cuts & 31), 1u32 << (cuts >> 5));
+    let (mut end, mut cut_points, mut other_parses) = (0, Vec::new(), 0u32);
+    let mut stopped = None;
+    while end < input.len() {
+        state = state.wrapping_mul(1_103_515_245).wrapping_add(12_345);
+        let previous = end;
+        end = (end + 1 + ((state >> 16) % span) as usize).min(input.len());
+        cut_points.push(end);
+        if !scan.worth_parsing(&input[..end]) {
+            continue;
+        }
+        if !(previous..end).any(ends_empty_line) {
+            other_parses += 1;
+            assert!(
+                other_parses <= end.ilog2() + 2,
+                "{other_parses} parses without an empty line by {end}"
+            );
+        }
+        if let Some(verdict) = parse(&input[..end]) {
+            stopped = Some((end, verdict));
+            break;
+        }
+    }
+    let Some((stop, verdict)) = stopped else {
+        assert!(
+            whole.as_ref().is_none_or(|v| !from_complete_head(v)),
+            "the scan never parsed the complete head: {whole:?}"
+        );
+        if let Some(first) = first {
+            assert!(
+                cut_points.iter().all(|&c| c < 2 * first),
+                "no parse by {} although the verdict came at {first}: {whole:?}",
+                2 * first
+            );
+        }
+        return;
+    };
+    assert_eq!(Some(&verdict), whole.as_ref(), "stopped at {stop}");
+    let Some(first) = first else {
+        return;
+    };
+    let due = *cut_points
+        .iter()
+        .find(|&&c| c >= first)
+        .expect("the scan stopped at or after it");
+    let past_limit = matches!(verdict, Err(HandshakeError::HeadTooLarge))
+        && first == crate::handshake::MAX_HANDSHAKE_LEN + 1;
+    if from_complete_head(&verdict) || past_limit {
+        assert_eq!(stop, due, "the verdict came at {first}: {verdict:?}");
+    } else {
+        assert!(
+            stop == due || cut_points.iter().all(|&c| c < 2 * first || c >= stop),
+            "stopped at {stop}, not by the first cut from {} (verdict at {first}): {verdict:?}",
+            2 * first
+        );
+    }
+}
+
+/// Mode 2: `input` as a `Sec-WebSocket-Extensions` value.
+fn extension_grammar(input: &[u8]) {
+    let Ok(offers) = ExtensionOffer::parse_list([input]) else {
+        return;
+    };
+    let written: Vec<String> = offers.iter().map(ToString::to_string).collect();
+    let value = written.join(", ");
+    assert_eq!(
+        ExtensionOffer::parse_list([value.as_bytes()]).as_ref(),
+        Ok(&offers),
+        "{value:?}"
+    );
+    // The same offers through a client's request and a server's parse.
+    let client = offers
+        .iter()
+        .fold(ClientHandshake::new(SAMPLE_NONCE), |c, offer| {
+            c.extension(offer.clone())
+        })
+        .target("server.example.com", "/")
+        .expect("valid");
+    let request = client.to_bytes();
+    let Ok(Status::Complete((upgrade, used))) = UpgradeRequest::parse(&request) else {
+        panic!("{:?}", String::from_utf8_lossy(&request));
+    };
+    assert_eq!((upgrade.extensions(), used), (&offers[..], request.len()));
+    #[cfg(feature = "deflate")]
+    for offer in &offers {
+        server_and_client_agree(&crate::DeflateConfig::default(), offer);
+    }
+}
+
+/// Mode 3: a client's and a server's permessage-deflate preferences from
+/// the bytes (windows, context takeover): the client's own offer is
+/// accepted, and the server's answer gives both the same parameters.
+fn deflate_negotiation(input: &[u8]) {
+    #[cfg(feature = "deflate")]
+    {
+        let config = |bytes: &[u8]| {
+            let [flags, window, peer_window, ..] = *bytes else {
+                return crate::DeflateConfig::default();
+            };
+            crate::DeflateConfig::default()
+                .no_context_takeover(flags & 1 != 0)
+                .peer_no_context_takeover(flags & 2 != 0)
+                .max_window_bits(window)
+                .peer_max_window_bits(peer_window)
+        };
+        let client = config(input);
+        let server = config(input.get(3..).unwrap_or_default());
+        let offer = client.offer();
+        assert!(
+            server.accept(std::slice::from_ref(&offer)).is_some(),
+            "{offer} declined"
+        );
+        server_and_client_agree(&server, &offer);
+    }
+    let _ = input;
+}
+
+/// If `server` accepts `offer` and `offer` is what some client
+/// configuration offers, that client accepts the answer with the
+/// parameters the server took. Either way the answer, written and parsed
+/// again, is the same.
+#[cfg(feature = "deflate")]
+fn server_and_client_agree(server: &crate::DeflateConfig, offer: &ExtensionOffer) {
+    let Some((params, answer)) = server.accept(std::slice::from_ref(offer)) else {
+        return;
+    };
+    let written = answer.to_string();
+    assert_eq!(
+        ExtensionOffer::parse_list([written.as_bytes()]),
+        Ok(vec![answer.clone()])
+    );
+    let Some(client) = client_offering(offer) else {
+        return;
+    };
+    assert_eq!(
+        client.check_response(std::slice::from_ref(&answer)),
+        Ok(Some(params)),
+        "offer {offer}, answer {answer}"
+    );
+}
+
+/// The client configuration whose [`offer`](crate::DeflateConfig::offer)
+/// is `offer` (its parameters in any order), if there is one.
+#[cfg(feature = "deflate")]
+fn client_offering(offer: &ExtensionOffer) -> Option<crate::DeflateConfig> {
+    let mut config = crate::DeflateConfig::default();
+    for param in offer.params() {
+        let bits = match param.value() {
+            Some(value) => Some(value.parse::<u8>().ok()?),
+            None => None,
+        };
+        config = match (param.name(), bits) {
+            ("client_no_context_takeover", None) => config.no_context_takeover(true),
+            ("server_no_context_takeover", None) => config.peer_no_context_takeover(true),
+            ("server_max_window_bits", Some(bits)) => config.peer_max_window_bits(bits),
+            ("client_max_window_bits", bits) => config.max_window_bits(bits.unwrap_or(15)),
+            _ => return None,
+        };
+    }
+    let made = config.offer();
+    let same = made.name() == offer.name()
+        && made.params().len() == offer.params().len()
+        && made.params().iter().all(|p| offer.params().contains(p));
+    same.then_some(config)
 }

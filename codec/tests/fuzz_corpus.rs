@@ -28,6 +28,7 @@ const TARGETS: &[(&str, Harness)] = &[
     ("connection", wsframe::fuzzing::connection),
     ("roundtrip", wsframe::fuzzing::roundtrip),
     ("mask", wsframe::fuzzing::mask),
+    ("handshake", wsframe::fuzzing::handshake),
     #[cfg(feature = "deflate")]
     ("deflate", wsframe::fuzzing::deflate),
 ];
@@ -135,8 +136,102 @@ fn seeds(target: &str) -> Vec<(&'static str, Vec<u8>)> {
             ("short", [&[1, 2, 3, 4, 1, 0][..], b"abc"].concat()),
             ("simd", [&[9, 8, 7, 6, 3, 5][..], &[0x55; 200]].concat()),
         ],
+        "handshake" => handshake_seeds(),
         _ => unreachable!(),
     }
+}
+
+/// RFC 6455 §1.2's client request, with `extensions` added.
+fn rfc_request(extensions: &str) -> Vec<u8> {
+    format!(
+        "GET /chat HTTP/1.1\r\nHost: server.example.com\r\nUpgrade: websocket\r\n\
+         Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\
+         Origin: http://example.com\r\nSec-WebSocket-Protocol: chat, superchat\r\n\
+         Sec-WebSocket-Version: 13\r\n{extensions}\r\n"
+    )
+    .into_bytes()
+}
+
+/// RFC 6455 §1.2's server answer, with `extensions` added.
+fn rfc_response(extensions: &str) -> String {
+    format!(
+        "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+         Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\nSec-WebSocket-Protocol: chat\r\n\
+         {extensions}\r\n"
+    )
+}
+
+/// `handshake`: mode byte, cut byte, then a request (mode 0), a response
+/// to RFC 6455 §1.2's client (mode 1), an extension list (mode 2), or two
+/// deflate configurations (mode 3); mode bit 7 adds a long header field.
+fn handshake_seeds() -> Vec<(&'static str, Vec<u8>)> {
+    let deflate_offers = "Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits, \
+                          permessage-deflate; server_max_window_bits=\"10\"; client_no_context_takeover\r\n";
+    let deflate_answer =
+        "Sec-WebSocket-Extensions: permessage-deflate; server_no_context_takeover; client_max_window_bits=12\r\n";
+    vec![
+        ("rfc_request", [&[0, 0][..], &rfc_request("")].concat()),
+        (
+            "deflate_request",
+            [&[0, 0x63][..], &rfc_request(deflate_offers)].concat(),
+        ),
+        (
+            "rfc_response",
+            [
+                &[1, 0x41][..],
+                rfc_response("").as_bytes(),
+                &[0x81, 0x02, b'h', b'i'],
+            ]
+            .concat(),
+        ),
+        (
+            "deflate_response",
+            [&[1, 0x22][..], rfc_response(deflate_answer).as_bytes()].concat(),
+        ),
+        (
+            "continue_then_101",
+            [
+                &[1, 0x85][..],
+                b"HTTP/1.1 100 Continue\r\n\r\n",
+                rfc_response("").as_bytes(),
+            ]
+            .concat(),
+        ),
+        (
+            "redirect_302",
+            [
+                &[1, 0xA7][..],
+                b"HTTP/1.1 302 Found\r\nLocation: wss://other.example.com/chat\r\n\
+                  Content-Length: 5\r\n\r\nmoved",
+            ]
+            .concat(),
+        ),
+        (
+            "long_request",
+            [&[0x80, 0xE3, 140][..], &rfc_request("")].concat(),
+        ),
+        // A 100 Continue filled to just under the head limit, then a 101
+        // whose long field takes the buffer past it.
+        (
+            "long_interim",
+            [
+                &[0x81, 0x00, 127][..],
+                b"HTTP/1.1 100 Continue\r\n\r\n",
+                rfc_response(&format!("X-Long: {}\r\n", "l".repeat(300))).as_bytes(),
+            ]
+            .concat(),
+        ),
+        (
+            "extension_list",
+            [
+                &[2, 0][..],
+                &b"permessage-deflate; client_max_window_bits; server_max_window_bits=\"10\", \
+                   x-webkit-deflate-frame, ,permessage-deflate"[..],
+            ]
+            .concat(),
+        ),
+        ("deflate_negotiation", vec![3, 0, 1, 12, 10, 2, 11, 15]),
+    ]
 }
 
 #[test]

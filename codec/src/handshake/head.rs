@@ -105,6 +105,15 @@ pub(crate) fn parse_status(
     }
 }
 
+/// The part of `buf` a head is read from: at most its first
+/// [`MAX_HANDSHAKE_LEN`] + 1 bytes. A head not complete within them is
+/// refused with 431 whatever follows (a syntax error after the limit
+/// included), so that the verdict does not depend on how the reads cut
+/// the bytes: a reader that parses at every read meets the 431 first.
+pub(crate) fn within_limit(buf: &[u8]) -> &[u8] {
+    &buf[..buf.len().min(MAX_HANDSHAKE_LEN + 1)]
+}
+
 /// How many bytes the interim responses at the front of `buf` take: whole
 /// heads of a 1xx status other than 101 (100 Continue, 103 Early Hints),
 /// which a client skips to the final response (RFC 9110 §15.2: it "MUST be
@@ -152,7 +161,7 @@ pub(crate) struct FinalResponse {
 /// interim responses fill [`MAX_HANDSHAKE_LEN`] and another follows.
 pub(crate) fn final_response(buf: &[u8]) -> Result<Status<FinalResponse>, HandshakeError> {
     let interim = interim_len(buf);
-    let buf = &buf[interim..];
+    let buf = within_limit(&buf[interim..]);
     let mut slots = header_slots();
     let mut res = httparse::Response::new(&mut slots);
     let parsed = res.parse(buf);

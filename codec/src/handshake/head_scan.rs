@@ -12,8 +12,10 @@ use super::MAX_HANDSHAKE_LEN;
 /// read since the last call hold an empty line (the end of a head; a
 /// response's interim 1xx heads end with one too), when the buffer has
 /// doubled since the last parse (so that a head that is wrong from its
-/// first line is refused soon, not only at its end), or when it is longer
-/// than [`MAX_HANDSHAKE_LEN`] (so that the parse refuses it with 431).
+/// first line is refused soon, not only at its end), or when it first
+/// grows longer than [`MAX_HANDSHAKE_LEN`] (so that the parse refuses it
+/// with 431; a response whose interim 1xx heads let it run on is parsed
+/// again at the doublings, and refused by the first past its own limit).
 /// Every byte is looked at once, and the parses' total length is at most
 /// twice the head's plus one parse per empty line.
 ///
@@ -76,9 +78,11 @@ impl HeadScan {
                 _ => false,
             });
         self.scanned = head.len();
+        // Past the limit once: a response's head may run on behind its
+        // interim heads, and a parse at every read would be quadratic.
         let due = empty_line
             || head.len() >= self.parsed.saturating_mul(2).max(1)
-            || head.len() > MAX_HANDSHAKE_LEN;
+            || (head.len() > MAX_HANDSHAKE_LEN && self.parsed <= MAX_HANDSHAKE_LEN);
         if due {
             self.parsed = head.len();
         }

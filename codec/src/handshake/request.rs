@@ -4,7 +4,7 @@ use std::ops::Range;
 
 use base64::{engine::general_purpose::STANDARD, Engine};
 
-use super::head::{header_slots, parse_status, range_in, Head};
+use super::head::{header_slots, parse_status, range_in, within_limit, Head};
 use super::uri::{is_authority, parse_target};
 use super::{accept_key, has_token, is_token, Accept, ExtensionOffer, HandshakeError, Status};
 
@@ -58,6 +58,7 @@ impl UpgradeRequest {
     /// # Ok::<(), wsframe::handshake::HandshakeError>(())
     /// ```
     pub fn parse(buf: &[u8]) -> Result<Status<(Self, usize)>, HandshakeError> {
+        let buf = within_limit(buf);
         let mut slots = header_slots();
         let mut req = httparse::Request::new(&mut slots);
         let parsed = req.parse(buf);
