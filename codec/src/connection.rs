@@ -587,9 +587,10 @@ impl Connection {
     }
 
     /// §5.5.2: a ping is answered with a pong carrying the same payload;
-    /// none after our close frame (§5.5.1: we are done sending). An unsent
-    /// earlier answer is replaced (§5.5.3: the latest ping may be the only
-    /// one answered), so unread pongs never pile up.
+    /// none after our close frame (§5.5.1: we are done sending). Under the
+    /// output limit every ping gets its pong; at or over it, an earlier
+    /// answer not yet begun is replaced (§5.5.3: the latest ping may be the
+    /// only one answered), so unread pongs never pile up.
     fn on_ping(&mut self, payload: Bytes) -> Event {
         if self.config.auto_pong() && self.state == State::Open {
             self.sender.auto_pong(&payload);
