@@ -76,7 +76,9 @@ const ACCEPT_GUID: &[u8] = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
 pub const MAX_HEADERS: usize = 64;
 
 /// The largest handshake head accepted, in bytes; a longer one is refused
-/// with 431 (RFC 6585 §5) instead of buffered without end.
+/// with 431 (RFC 6585 §5) instead of buffered without end. A response's
+/// interim 1xx heads (RFC 9110 §15.2) share one such budget, and its final
+/// head has its own: a client reads at most twice this before the 101.
 pub const MAX_HANDSHAKE_LEN: usize = 16 * 1024;
 
 /// `base64(SHA-1(key + GUID))` (RFC 6455 §4.2.2, item 5.4): the
