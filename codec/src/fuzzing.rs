@@ -488,12 +488,12 @@ pub fn deflate(data: &[u8]) {
 /// `handshake`: the opening handshake, the first thing a peer's bytes reach.
 ///
 /// Layout: `data[0]` picks the mode (bits 0-1: 0 an upgrade request, 1 a
-/// response to [`fuzz_client`], 2 a `Sec-WebSocket-Extensions` value, 3 a
+/// response to `fuzz_client`, 2 a `Sec-WebSocket-Extensions` value, 3 a
 /// permessage-deflate negotiation between two configurations made from the
 /// bytes) and, for modes 0 and 1, bit 7 inserts a header field of
 /// `data[2] * 128` bytes after the first line (so that heads reach
 /// [`MAX_HANDSHAKE_LEN`](crate::handshake::MAX_HANDSHAKE_LEN)); `data[1]`
-/// chooses where [`head_scan_agrees`] cuts the bytes (bits 0-4 seed the
+/// chooses where `head_scan_agrees` cuts the bytes (bits 0-4 seed the
 /// piece sizes, bits 5-7 their span: 1 to 128 bytes); the rest is the input.
 ///
 /// A request or response never panics; a complete one says it used at most
