@@ -602,6 +602,7 @@ fn answers_are_accepted(request: &UpgradeRequest) {
     if let Some(subprotocol) = chosen {
         accept = accept.subprotocol(subprotocol).expect("offered");
     }
+    #[cfg_attr(not(feature = "deflate"), allow(unused_mut))]
     let mut answers = vec![(accept.to_bytes(), Vec::new())];
     #[cfg(feature = "deflate")]
     if let Some((_, answer)) = crate::DeflateConfig::default().accept(request.extensions()) {
