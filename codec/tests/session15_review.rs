@@ -377,7 +377,6 @@ mod head_scan {
     }
 
     #[test]
-    #[ignore = "bug: a final head after interim heads gets a budget of its own, up to twice MAX_HANDSHAKE_LEN"]
     fn responses_with_interim_heads_every_way() {
         let client = handshake();
         let parse = |bytes: &[u8]| client.parse_response(bytes);
