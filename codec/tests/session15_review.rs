@@ -450,3 +450,251 @@ mod head_scan {
         );
     }
 }
+
+#[cfg(feature = "tokio")]
+mod hang_up {
+    use std::io::ErrorKind;
+
+    use bytes::Bytes;
+    use wsframe::{
+        tokio::{Error, WebSocket},
+        CloseCode, Config, Event, Role,
+    };
+
+    use super::common::{tokio_peer::Scripted, *};
+
+    /// What a reader gave until it said `None`, and twice more after:
+    /// messages (streamed pieces joined at `last`), pings, and I/O errors
+    /// by kind.
+    #[derive(Debug, PartialEq)]
+    enum Seen {
+        Message(Vec<u8>),
+        Ping,
+        Closed(u16),
+        Io(ErrorKind),
+        Other(String),
+    }
+
+    /// Pieces of a streamed message joined, the rest as [`Seen`].
+    fn classify(seen: &mut Vec<Seen>, piece: &mut Vec<u8>, item: Result<Event, Error>) {
+        match item {
+            Ok(Event::Message(m)) => seen.push(Seen::Message(m.as_bytes().to_vec())),
+            Ok(Event::Chunk { data, last }) => {
+                piece.extend_from_slice(data.as_bytes());
+                if last {
+                    seen.push(Seen::Message(std::mem::take(piece)));
+                }
+            }
+            Ok(Event::Ping(_)) => seen.push(Seen::Ping),
+            Ok(Event::Closed(c)) => seen.push(Seen::Closed(c.code.0)),
+            Ok(other) => seen.push(Seen::Other(format!("{other:?}"))),
+            Err(Error::Io(err)) => seen.push(Seen::Io(err.kind())),
+            Err(err) => seen.push(Seen::Other(format!("{err}"))),
+        }
+    }
+
+    /// Calls `$next` until `None`, then twice more (both must be `None`).
+    macro_rules! collect {
+        ($next:expr) => {{
+            let mut seen = Vec::new();
+            let mut piece = Vec::new();
+            while let Some(item) = $next.await {
+                classify(&mut seen, &mut piece, item);
+                assert!(seen.len() < 100, "no end: {seen:?}");
+            }
+            for _ in 0..2 {
+                if let Some(more) = $next.await {
+                    seen.push(Seen::Other(format!("after None: {more:?}")));
+                }
+            }
+            seen
+        }};
+    }
+
+    /// Frames of a peer, each marked with whether a message ends with it
+    /// (a control frame between messages ends nothing but cuts nothing).
+    fn script() -> (Vec<u8>, Vec<usize>, Vec<(usize, Seen)>) {
+        let frames = [
+            (
+                client(FIN | TEXT, b"hello"),
+                Some(Seen::Message(b"hello".to_vec())),
+            ),
+            (client(FIN | PING, b"p"), Some(Seen::Ping)),
+            (client(BINARY, b"ab"), None),
+            (client(FIN | PING, b"q"), Some(Seen::Ping)),
+            (
+                client(FIN | CONT, b"cd"),
+                Some(Seen::Message(b"abcd".to_vec())),
+            ),
+            (
+                client(FIN | BINARY, &[7; 300]),
+                Some(Seen::Message(vec![7; 300])),
+            ),
+        ];
+        let mut input = Vec::new();
+        let mut boundaries = vec![0];
+        let mut expected = Vec::new();
+        for (i, (frame, seen)) in frames.into_iter().enumerate() {
+            input.extend(frame);
+            if let Some(seen) = seen {
+                expected.push((input.len(), seen));
+            }
+            // Inside the fragmented message (frames 2 to 4) is no boundary.
+            if !(2..4).contains(&i) {
+                boundaries.push(input.len());
+            }
+        }
+        (input, boundaries, expected)
+    }
+
+    /// The peer hangs up after `end` bytes, which came in `cuts`: what
+    /// was whole, then `UnexpectedEof` once if `end` is inside a frame or a
+    /// message, then `None`.
+    fn expected_at(
+        end: usize,
+        boundaries: &[usize],
+        expected: &[(usize, Seen)],
+        streaming: bool,
+    ) -> Vec<Seen> {
+        let mut seen: Vec<Seen> = Vec::new();
+        for (at, s) in expected {
+            if *at <= end {
+                seen.push(match s {
+                    Seen::Message(m) => Seen::Message(m.clone()),
+                    Seen::Ping => Seen::Ping,
+                    _ => unreachable!(),
+                });
+            }
+        }
+        // In streaming mode a message's pieces before the cut come out,
+        // but the message is never whole: nothing to compare but the end.
+        let _ = streaming;
+        if !boundaries.contains(&end) {
+            seen.push(Seen::Io(ErrorKind::UnexpectedEof));
+        }
+        seen
+    }
+
+    fn runtime() -> tokio::runtime::Runtime {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap()
+    }
+
+    fn cut_ways(len: usize) -> Vec<Vec<usize>> {
+        let mut ways = vec![vec![], (1..len).collect()];
+        ways.extend((1..len).map(|cut| vec![cut]));
+        ways
+    }
+
+    #[test]
+    fn next_split_and_stream_report_a_cut_once_then_none() {
+        let (input, boundaries, expected) = script();
+        let rt = runtime();
+        for streaming in [false, true] {
+            let config = Config::builder().streaming(streaming).build();
+            for end in 0..=input.len() {
+                let want = expected_at(end, &boundaries, &expected, streaming);
+                for cuts in cut_ways(end) {
+                    let what = format!(
+                        "streaming {streaming}, end {end}, cuts {:?}",
+                        &cuts[..cuts.len().min(3)]
+                    );
+                    let make = || {
+                        let io = Scripted::new(&input[..end], &cuts).then_eof();
+                        WebSocket::from_upgraded(io, Role::Server, config, Bytes::new())
+                    };
+                    let whole = rt.block_on(async {
+                        let mut ws = make();
+                        collect!(ws.next())
+                    });
+                    assert_eq!(whole, want, "{what}: next");
+                    let split = rt.block_on(async {
+                        let (mut reader, _writer) = make().split();
+                        collect!(reader.next())
+                    });
+                    assert_eq!(split, want, "{what}: split reader");
+                    #[cfg(feature = "futures")]
+                    {
+                        use futures_util::StreamExt;
+                        let stream = rt.block_on(async {
+                            let mut ws = make();
+                            collect!(ws.next())
+                        });
+                        let via_stream = rt.block_on(async {
+                            let mut ws = make();
+                            collect!(StreamExt::next(&mut ws))
+                        });
+                        assert_eq!(stream, via_stream, "{what}: Stream");
+                    }
+                }
+            }
+        }
+    }
+
+    /// After our close (the split writer's, which does not wait): a cut
+    /// inside a frame is still `UnexpectedEof` once (`next`'s docs: "when
+    /// the peer hung up inside a frame or a message"; `WsCodec::decode_eof`
+    /// fails after our close even at a boundary), then `None`.
+    #[test]
+    #[ignore = "bug: after our close, a hang-up inside a frame is just None"]
+    fn a_cut_after_our_close_is_reported_once() {
+        let (input, _, _) = script();
+        let frame_ends: Vec<usize> = {
+            let mut ends = vec![0];
+            let mut rest = &input[..];
+            while let Some((_, _, len)) = parse_client_frame(rest) {
+                ends.push(ends.last().unwrap() + len);
+                rest = &rest[len..];
+            }
+            ends
+        };
+        let rt = runtime();
+        for end in 0..=input.len() {
+            for cuts in [vec![], (1..end).collect()] {
+                let io = Scripted::new(&input[..end], &cuts).then_eof();
+                let seen = rt.block_on(async {
+                    let ws =
+                        WebSocket::from_upgraded(io, Role::Server, Config::default(), Bytes::new());
+                    let (mut reader, mut writer) = ws.split();
+                    writer.close(CloseCode::NORMAL, "bye").await.unwrap();
+                    collect!(reader.next())
+                });
+                let errors = seen
+                    .iter()
+                    .filter(|s| matches!(s, Seen::Io(_) | Seen::Other(_)))
+                    .count();
+                assert!(errors <= 1, "end {end}: {seen:?}");
+                if !frame_ends.contains(&end) {
+                    assert_eq!(
+                        seen.last(),
+                        Some(&Seen::Io(ErrorKind::UnexpectedEof)),
+                        "end {end}: {seen:?}"
+                    );
+                }
+                if let Some(at) = seen.iter().position(|s| matches!(s, Seen::Io(_))) {
+                    assert_eq!(
+                        at,
+                        seen.len() - 1,
+                        "end {end}: the error is the last: {seen:?}"
+                    );
+                }
+            }
+        }
+    }
+
+    /// A masked frame's length at the front of `buf` (header parsed by hand).
+    fn parse_client_frame(buf: &[u8]) -> Option<((), (), usize)> {
+        if buf.len() < 2 {
+            return None;
+        }
+        let (len, header) = match buf[1] & 0x7F {
+            126 => (u16::from_be_bytes([buf[2], buf[3]]) as usize, 4),
+            127 => return None,
+            n => (n as usize, 2),
+        };
+        let total = header + 4 + len;
+        (buf.len() >= total).then_some(((), (), total))
+    }
+}
