@@ -638,7 +638,6 @@ mod hang_up {
     /// the peer hung up inside a frame or a message"; `WsCodec::decode_eof`
     /// fails after our close even at a boundary), then `None`.
     #[test]
-    #[ignore = "bug: after our close, a hang-up inside a frame is just None"]
     fn a_cut_after_our_close_is_reported_once() {
         let (input, _, _) = script();
         let frame_ends: Vec<usize> = {
