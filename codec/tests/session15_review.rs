@@ -729,7 +729,6 @@ mod handshake_trickled {
     /// `HeadScan`; it waited for the caller's timeout, the 21 bytes short
     /// of the next doubling (32).
     #[test]
-    #[ignore = "bug: a wrong first line is parsed only at the next doubling"]
     fn accept_refuses_a_head_wrong_from_its_first_bytes_soon() {
         let rt = runtime();
         let heads: [&[u8]; 3] = [
