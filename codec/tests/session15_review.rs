@@ -808,3 +808,108 @@ mod handshake_trickled {
         }
     }
 }
+
+/// permessage-deflate through `Framed` (`WsCodec::from_connection`) and
+/// through `WebSocket::from_connection`: compressed messages (context
+/// taken over), inflated as the reference inflater does, the same events
+/// both ways however the bytes are cut, and a hang-up cut inside a
+/// compressed message an `UnexpectedEof` from both, at a boundary none.
+#[cfg(all(feature = "tokio", feature = "futures", feature = "deflate"))]
+mod deflate_both_ways {
+    use std::io::ErrorKind;
+
+    use flate2::{Compress, Compression};
+    use futures_util::StreamExt;
+    use tokio_util::codec::Framed;
+    use wsframe::{
+        tokio::{Error, WebSocket, WsCodec},
+        Config, Connection, DeflateConfig, Event, Role,
+    };
+
+    use super::common::{deflate::*, tokio_peer::Scripted, *};
+
+    #[derive(Debug, PartialEq)]
+    enum Seen {
+        Message(Vec<u8>),
+        Eof,
+        Other(String),
+    }
+
+    fn seen(item: Result<Event, Error>, piece: &mut Vec<u8>) -> Option<Seen> {
+        match item {
+            Ok(Event::Message(m)) => Some(Seen::Message(m.as_bytes().to_vec())),
+            Ok(Event::Chunk { data, last }) => {
+                piece.extend_from_slice(data.as_bytes());
+                last.then(|| Seen::Message(std::mem::take(piece)))
+            }
+            Err(Error::Io(err)) if err.kind() == ErrorKind::UnexpectedEof => Some(Seen::Eof),
+            other => Some(Seen::Other(format!("{other:?}"))),
+        }
+    }
+
+    #[test]
+    fn compressed_messages_through_framed_and_websocket_agree() {
+        let messages: [Vec<u8>; 3] = [
+            b"hello hello hello".to_vec(),
+            vec![b'z'; 3000],
+            b"hello again, hello".to_vec(),
+        ];
+        let mut compress = Compress::new(Compression::default(), false);
+        let mut input = Vec::new();
+        let mut boundaries = vec![0];
+        for (i, m) in messages.iter().enumerate() {
+            push_compressed(&mut input, TEXT, &sync_message(&mut compress, m), i == 1);
+            boundaries.push(input.len());
+        }
+        // The oracle: each message as the reference inflater reads it.
+        assert_eq!(
+            messages[0],
+            reference_inflate(&sync_compressed(&messages[0], 6)).unwrap()
+        );
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        for streaming in [false, true] {
+            let config = Config::builder()
+                .streaming(streaming)
+                .deflate(Some(DeflateConfig::default()))
+                .build();
+            let conn = || Connection::with_deflate(Role::Server, config, Some(TAKEOVER));
+            for end in (0..=input.len()).step_by(3).chain([input.len()]) {
+                let mut want: Vec<Seen> = boundaries[1..]
+                    .iter()
+                    .zip(&messages)
+                    .filter(|(b, _)| **b <= end)
+                    .map(|(_, m)| Seen::Message(m.clone()))
+                    .collect();
+                if !boundaries.contains(&end) {
+                    want.push(Seen::Eof);
+                }
+                for cuts in [vec![], (1..end).collect::<Vec<_>>(), vec![end / 2]] {
+                    let what = format!("streaming {streaming}, end {end}, {} cuts", cuts.len());
+                    let (framed, socket) = rt.block_on(async {
+                        let io = Scripted::new(&input[..end], &cuts).then_eof();
+                        let mut framed = Framed::new(io, WsCodec::from_connection(conn()));
+                        let (mut a, mut piece) = (Vec::new(), Vec::new());
+                        while let Some(item) = framed.next().await {
+                            a.extend(seen(item, &mut piece));
+                            assert!(a.len() < 20);
+                        }
+                        let io = Scripted::new(&input[..end], &cuts).then_eof();
+                        let mut ws = WebSocket::from_connection(io, conn());
+                        let mut b = Vec::new();
+                        piece.clear();
+                        while let Some(item) = ws.next().await {
+                            b.extend(seen(item, &mut piece));
+                            assert!(b.len() < 20);
+                        }
+                        (a, b)
+                    });
+                    assert_eq!(framed, want, "{what}: Framed");
+                    assert_eq!(socket, want, "{what}: WebSocket");
+                }
+            }
+        }
+    }
+}
