@@ -913,3 +913,131 @@ mod deflate_both_ways {
         }
     }
 }
+
+/// `send_compressed` through the tokio wrapper and its split writer: RSV1
+/// exactly on the messages asked compressed (empty, small, over the
+/// threshold or under), each inflating by the reference inflater (no
+/// context takeover: each alone) to what was sent; without
+/// permessage-deflate, never compressed.
+#[cfg(all(feature = "tokio", feature = "deflate"))]
+mod send_compressed {
+    use tokio::io::AsyncReadExt;
+    use wsframe::{tokio::WebSocket, Config, Connection, DeflateConfig, Message, Role};
+
+    use super::common::{deflate::*, *};
+
+    const RSV1_BIT: u8 = 0x40;
+
+    fn payloads() -> Vec<(Vec<u8>, bool)> {
+        vec![
+            (Vec::new(), true),
+            (b"a".to_vec(), true),
+            (vec![b'x'; 5000], true),
+            (vec![b'x'; 5000], false),
+            (Vec::new(), false),
+            ((0..=255u8).cycle().take(70_000).collect(), true),
+            (b"tail".to_vec(), true),
+        ]
+    }
+
+    async fn wire(negotiated: bool, split: bool) -> Vec<(u8, Vec<u8>)> {
+        let config = Config::builder()
+            .deflate(Some(DeflateConfig::default()))
+            .build();
+        let conn =
+            Connection::with_deflate(Role::Server, config, negotiated.then_some(NO_TAKEOVER));
+        let (ours, mut theirs) = tokio::io::duplex(1 << 20);
+        let ws = WebSocket::from_connection(ours, conn);
+        let (_reader, mut writer);
+        let mut whole = None;
+        if split {
+            (_reader, writer) = ws.split();
+            for (p, c) in payloads() {
+                writer
+                    .send_compressed(Message::Binary(p.into()), c)
+                    .await
+                    .unwrap();
+            }
+        } else {
+            let mut ws = ws;
+            for (p, c) in payloads() {
+                ws.send_compressed(Message::Binary(p.into()), c)
+                    .await
+                    .unwrap();
+            }
+            whole = Some(ws);
+        }
+        drop(whole);
+        let mut out = Vec::new();
+        let mut buf = vec![0; 1 << 16];
+        loop {
+            let n = theirs.read(&mut buf).await.unwrap();
+            out.extend_from_slice(&buf[..n]);
+            if n == 0 || frames(&out).len() == payloads().len() {
+                break;
+            }
+        }
+        frames(&out)
+    }
+
+    /// An unmasked frame at the front of `buf`, RSV bits allowed: (first
+    /// byte, payload, bytes used); parsed by hand.
+    fn frame(buf: &[u8]) -> Option<(u8, Vec<u8>, usize)> {
+        let (len, header) = match *buf.get(1)? {
+            126 => (
+                u16::from_be_bytes(buf.get(2..4)?.try_into().unwrap()) as usize,
+                4,
+            ),
+            127 => (
+                u64::from_be_bytes(buf.get(2..10)?.try_into().unwrap()) as usize,
+                10,
+            ),
+            n => (n as usize, 2),
+        };
+        let payload = buf.get(header..header + len)?;
+        Some((buf[0], payload.to_vec(), header + len))
+    }
+
+    fn frames(mut out: &[u8]) -> Vec<(u8, Vec<u8>)> {
+        let mut all = Vec::new();
+        while let Some((first, payload, used)) = frame(out) {
+            all.push((first, payload));
+            out = &out[used..];
+        }
+        all
+    }
+
+    #[test]
+    fn rsv1_exactly_where_asked_and_the_payload_inflates_to_the_message() {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        for negotiated in [true, false] {
+            for split in [false, true] {
+                let frames = rt.block_on(wire(negotiated, split));
+                let what = format!("negotiated {negotiated}, split {split}");
+                assert_eq!(frames.len(), payloads().len(), "{what}");
+                for ((first, payload), (sent, compress)) in frames.iter().zip(payloads()) {
+                    let compressed = negotiated && compress;
+                    assert_eq!(
+                        first & RSV1_BIT != 0,
+                        compressed,
+                        "{what}: {} bytes",
+                        sent.len()
+                    );
+                    assert_eq!(first & 0x8F, FIN | BINARY, "{what}");
+                    if compressed {
+                        assert_eq!(
+                            reference_inflate(payload).as_deref(),
+                            Some(&sent[..]),
+                            "{what}"
+                        );
+                    } else {
+                        assert_eq!(payload, &sent, "{what}");
+                    }
+                }
+            }
+        }
+    }
+}
