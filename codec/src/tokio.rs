@@ -185,10 +185,12 @@ impl Decoder for WsCodec {
     }
 }
 
-/// The error for a peer that hung up while the connection was open with a
-/// frame or a message part-way in: [`Error::Io`] of kind `UnexpectedEof`.
+/// The error for a peer that hung up while the connection was open, or our
+/// close waited for its answer, with a frame or a message part-way in:
+/// [`Error::Io`] of kind `UnexpectedEof`.
 fn hang_up_cut(conn: &Connection) -> Option<Error> {
-    (conn.state() == State::Open && conn.mid_frame_or_message()).then(|| {
+    let reading = matches!(conn.state(), State::Open | State::CloseSent);
+    (reading && conn.mid_frame_or_message()).then(|| {
         Error::Io(io::Error::new(
             io::ErrorKind::UnexpectedEof,
             "the peer hung up inside a frame or a message",

@@ -161,13 +161,24 @@ pub(crate) struct FinalResponse {
 /// interim responses fill [`MAX_HANDSHAKE_LEN`] and another follows.
 pub(crate) fn final_response(buf: &[u8]) -> Result<Status<FinalResponse>, HandshakeError> {
     let interim = interim_len(buf);
-    let buf = within_limit(&buf[interim..]);
+    let whole = buf.len();
+    // Only the bytes within the limit are read: the verdict is the same
+    // however the head arrived (a syntax error past the limit is a 431).
+    let buf = &within_limit(buf)[interim..];
     let mut slots = header_slots();
     let mut res = httparse::Response::new(&mut slots);
     let parsed = res.parse(buf);
+    // The interim heads count in the head's length: the final head has
+    // what they left of the limit, not a limit of its own.
     let Status::Complete(used) = parse_status(buf, parsed)? else {
+        if whole > MAX_HANDSHAKE_LEN {
+            return Err(HandshakeError::HeadTooLarge);
+        }
         return Ok(Status::Partial);
     };
+    if interim + used > MAX_HANDSHAKE_LEN {
+        return Err(HandshakeError::HeadTooLarge);
+    }
     // An interim head here is one past the interim budget: the final
     // answer has not come within the limit, and a 1xx is none.
     if matches!(res.code, Some(100 | 102..=199)) {

@@ -10,14 +10,17 @@ use super::MAX_HANDSHAKE_LEN;
 
 /// Says when the head read so far is worth parsing again: when the bytes
 /// read since the last call hold an empty line (the end of a head; a
-/// response's interim 1xx heads end with one too), when the buffer has
+/// response's interim 1xx heads end with one too) or the end of the first
+/// line (so that a peer that sends a wrong request or status line and
+/// waits for an answer, an SSH client's banner, is refused then), when the buffer has
 /// doubled since the last parse (so that a head that is wrong from its
 /// first line is refused soon, not only at its end), or when it first
 /// grows longer than [`MAX_HANDSHAKE_LEN`] (so that the parse refuses it
 /// with 431; a response whose interim 1xx heads let it run on is parsed
 /// again at the doublings, and refused by the first past its own limit).
 /// Every byte is looked at once, and the parses' total length is at most
-/// twice the head's plus one parse per empty line.
+/// twice the head's plus one parse per empty line and one for the first
+/// line.
 ///
 /// ```
 /// use wsframe::handshake::{HeadScan, Status, UpgradeRequest};
@@ -45,6 +48,8 @@ pub struct HeadScan {
     scanned: usize,
     /// The buffer's length at the last parse (0: none yet).
     parsed: usize,
+    /// Whether a line end was seen (the first line's was parsed).
+    line_ended: bool,
 }
 
 impl HeadScan {
@@ -53,6 +58,7 @@ impl HeadScan {
         Self {
             scanned: 0,
             parsed: 0,
+            line_ended: false,
         }
     }
 
@@ -77,10 +83,13 @@ impl HeadScan {
                 b"\n\r" => head.get(from + i + 2) == Some(&b'\n'),
                 _ => false,
             });
+        let first_line_end = !self.line_ended && head[self.scanned..].contains(&b'\n');
+        self.line_ended |= first_line_end;
         self.scanned = head.len();
         // Past the limit once: a response's head may run on behind its
         // interim heads, and a parse at every read would be quadratic.
         let due = empty_line
+            || first_line_end
             || head.len() >= self.parsed.saturating_mul(2).max(1)
             || (head.len() > MAX_HANDSHAKE_LEN && self.parsed <= MAX_HANDSHAKE_LEN);
         if due {

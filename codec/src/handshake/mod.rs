@@ -77,8 +77,8 @@ pub const MAX_HEADERS: usize = 64;
 
 /// The largest handshake head accepted, in bytes; a longer one is refused
 /// with 431 (RFC 6585 §5) instead of buffered without end. A response's
-/// interim 1xx heads (RFC 9110 §15.2) share one such budget, and its final
-/// head has its own: a client reads at most twice this before the 101.
+/// interim 1xx heads (RFC 9110 §15.2) count in it: they and the final head
+/// together are at most this long.
 pub const MAX_HANDSHAKE_LEN: usize = 16 * 1024;
 
 /// `base64(SHA-1(key + GUID))` (RFC 6455 §4.2.2, item 5.4): the
