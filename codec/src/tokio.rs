@@ -175,27 +175,22 @@ impl Decoder for WsCodec {
         if let Some(event) = self.decode(src)? {
             return Ok(Some(event));
         }
-        if self.conn.state() == State::CloseSent {
-            return Err(Error::Io(io::Error::new(
-                io::ErrorKind::UnexpectedEof,
-                "the peer hung up without answering our close frame",
-            )));
-        }
         hang_up_cut(&self.conn).map_or(Ok(None), Err)
     }
 }
 
-/// The error for a peer that hung up while the connection was open, or our
-/// close waited for its answer, with a frame or a message part-way in:
-/// [`Error::Io`] of kind `UnexpectedEof`.
+/// The error for a peer that hung up with a frame or a message part-way
+/// in (the connection open, or our close waiting for its answer), or
+/// without answering our close: [`Error::Io`] of kind `UnexpectedEof`.
 fn hang_up_cut(conn: &Connection) -> Option<Error> {
-    let reading = matches!(conn.state(), State::Open | State::CloseSent);
-    (reading && conn.mid_frame_or_message()).then(|| {
-        Error::Io(io::Error::new(
-            io::ErrorKind::UnexpectedEof,
-            "the peer hung up inside a frame or a message",
-        ))
-    })
+    let why = match conn.state() {
+        State::Open | State::CloseSent if conn.mid_frame_or_message() => {
+            "the peer hung up inside a frame or a message"
+        }
+        State::CloseSent => "the peer hung up without answering our close frame",
+        State::Open | State::Closed => return None,
+    };
+    Some(Error::Io(io::Error::new(io::ErrorKind::UnexpectedEof, why)))
 }
 
 impl Encoder<Outgoing> for WsCodec {
@@ -542,9 +537,13 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
     /// # Errors
     ///
     /// [`Error::Io`]; of kind `UnexpectedEof`, once, when the peer hung up
-    /// inside a frame or a message (then `None`; a hang-up between messages
-    /// is just `None`, RFC 6455 §7.1.5's 1006 with no event). A peer's
-    /// protocol violation is an [`Event::Closed`] carrying it, not an error.
+    /// inside a frame or a message, or without answering our close frame
+    /// (then `None`; a hang-up between messages with no close begun is
+    /// just `None`, RFC 6455 §7.1.5's 1006 with no event). A write that
+    /// fails (the peer gone: broken pipe, reset) is reported once; `next`
+    /// then reads on to the end of what the peer sent, and every later
+    /// write fails at once with the same kind. A peer's protocol violation
+    /// is an [`Event::Closed`] carrying it, not an error.
     ///
     /// # Cancel safety
     ///

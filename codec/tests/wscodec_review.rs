@@ -1156,3 +1156,57 @@ async fn websocket_next_reports_a_hang_up_inside_a_frame_or_a_message() {
         assert_eq!(results, expected, "cut {cut}");
     }
 }
+
+/// After our close, a peer that reads it and hangs up without answering:
+/// `next` reports `UnexpectedEof` once, then `None`, as `decode_eof` does;
+/// with its close frame whole, the close is the answer. A peer gone
+/// before our close is written: the write's error once (`BrokenPipe`
+/// here), then `None`, not the same error at every call.
+#[tokio::test]
+async fn websocket_next_reports_a_hang_up_that_leaves_our_close_unanswered() {
+    use wsframe::tokio::WebSocket;
+
+    let answer = client(FIN | CLOSE, &close_payload(1000, b""));
+    let our_close = [0x80 | CLOSE, 2, 0x03, 0xE8];
+    let outcome = |result: Result<Event, Error>| match result {
+        Ok(Event::Closed(closed)) => Ok(closed.code),
+        Ok(other) => panic!("{other:?}"),
+        Err(Error::Io(err)) => Err(err.kind()),
+        Err(other) => panic!("{other}"),
+    };
+    for cut in 0..=answer.len() {
+        let (ours, mut theirs) = tokio::io::duplex(1 << 16);
+        let mut conn = Connection::new(Role::Server, Config::default());
+        conn.close(CloseCode::NORMAL, "").unwrap();
+        let mut ws = WebSocket::from_connection(ours, conn);
+        let sent = answer[..cut].to_vec();
+        let peer = tokio::spawn(async move {
+            let mut read = [0; 4];
+            theirs.read_exact(&mut read).await.unwrap();
+            assert_eq!(read, our_close);
+            theirs.write_all(&sent).await.unwrap();
+        });
+        let mut results = Vec::new();
+        while let Some(result) = ws.next().await {
+            results.push(outcome(result));
+        }
+        peer.await.unwrap();
+        let expected = match cut == answer.len() {
+            true => vec![Ok(CloseCode::NORMAL)],
+            false => vec![Err(std::io::ErrorKind::UnexpectedEof)],
+        };
+        assert_eq!(results, expected, "cut {cut}");
+    }
+
+    let (ours, theirs) = tokio::io::duplex(1 << 16);
+    drop(theirs);
+    let mut conn = Connection::new(Role::Server, Config::default());
+    conn.close(CloseCode::NORMAL, "").unwrap();
+    let mut ws = WebSocket::from_connection(ours, conn);
+    let mut results = Vec::new();
+    while let Some(result) = ws.next().await {
+        results.push(outcome(result));
+        assert!(results.len() < 10, "{results:?}");
+    }
+    assert_eq!(results, vec![Err(std::io::ErrorKind::BrokenPipe)]);
+}

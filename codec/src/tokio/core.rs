@@ -107,6 +107,11 @@ pub(crate) struct Core<S> {
     /// That deadline passed: the output left will never be written, and a
     /// write still waiting for it fails instead of waiting forever.
     output_abandoned: bool,
+    /// The first error a write met (the peer gone: broken pipe, reset):
+    /// every later write fails with it at once, the stream untouched.
+    write_failed: Option<(io::ErrorKind, String)>,
+    /// `next` reported that error (once: it reads on after it).
+    write_failure_reported: bool,
     /// The task last polling for events: it writes output the writer left.
     reader: Option<Waker>,
     /// A `Sink`'s `poll_ready` found room: its `start_send` takes the
@@ -133,6 +138,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Core<S> {
             closing: None,
             closing_write_deadline: None,
             output_abandoned: false,
+            write_failed: None,
+            write_failure_reported: false,
             reader: None,
             #[cfg(feature = "futures")]
             room_promised: false,
@@ -159,17 +166,24 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Core<S> {
         if self.output_abandoned {
             return Poll::Ready(Err(abandoned_output()));
         }
+        if let Some((kind, why)) = &self.write_failed {
+            return Poll::Ready(Err(io::Error::new(*kind, why.clone())));
+        }
         // The caller's waker is registered only when the stream is not
         // ready, and the stream is then polled again: a wakeup between
         // the two finds the waker in place, and a write that goes through
         // at once (nearly all) takes no lock.
-        match self.write_output(keep) {
+        let written = match self.write_output(keep) {
             Poll::Pending => {
                 self.write_wakers.register(side, cx.waker());
                 self.write_output(keep)
             }
             done => done,
+        };
+        if let Poll::Ready(Err(err)) = &written {
+            self.write_failed = Some((err.kind(), err.to_string()));
         }
+        written
     }
 
     /// [`poll_write_output`](Self::poll_write_output)'s writes, polled
@@ -342,8 +356,13 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Core<S> {
                 return Poll::Ready(Some(Ok(event)));
             }
             if self.conn.state() == State::Closed || self.eof {
-                // A hang-up inside a frame or a message cut it: said once.
-                if self.eof && !std::mem::replace(&mut self.cut_reported, true) {
+                // A hang-up inside a frame or a message cut it, or left our
+                // close unanswered: said once, unless a failed write (the
+                // peer gone) already said the connection ended.
+                if self.eof
+                    && !self.write_failure_reported
+                    && !std::mem::replace(&mut self.cut_reported, true)
+                {
                     if let Some(cut) = super::hang_up_cut(&self.conn) {
                         return Poll::Ready(Some(Err(cut)));
                     }
@@ -351,7 +370,12 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Core<S> {
                 return Poll::Ready(None);
             }
             match self.poll_write_output(cx, Side::Reader, 0) {
-                Poll::Ready(Err(err)) => return Poll::Ready(Some(Err(err.into()))),
+                // Said once; then reading goes on (what the peer sent
+                // before it went, its hang-up), the output left unwritten.
+                Poll::Ready(Err(err)) if !self.write_failure_reported => {
+                    self.write_failure_reported = true;
+                    return Poll::Ready(Some(Err(err.into())));
+                }
                 // Our close frame waits behind a peer that reads nothing:
                 // the write's stall clock runs from now, so the close
                 // timeout's close finds it stalled as long and gives it up
