@@ -144,4 +144,21 @@ mod tests {
         assert!(!scan.worth_parsing(b"GET / HTTP/1.1\r\nHost: a\r\n\r"));
         assert!(scan.worth_parsing(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n"));
     }
+
+    /// An empty line that ended the last read is not seen again in the
+    /// next (the `handshake` fuzz target found the extra parse: a 100
+    /// Continue's head ending a read, then one byte more).
+    #[test]
+    fn an_empty_line_is_seen_once() {
+        for ending in [&b"\r\n\r\n"[..], b"\n\n", b"\r\n\n", b"\n\r\n"] {
+            let mut head = b"HTTP/1.1 100 Continue".to_vec();
+            head.extend_from_slice(ending);
+            let mut scan = HeadScan::new();
+            assert!(scan.worth_parsing(&head), "{ending:?}");
+            head.push(b'H');
+            assert!(!scan.worth_parsing(&head), "{ending:?} seen again");
+            head.push(b'T');
+            assert!(!scan.worth_parsing(&head), "{ending:?} seen again");
+        }
+    }
 }
