@@ -74,13 +74,15 @@ impl HeadScan {
         assert!(head.len() >= self.scanned, "the head only grows");
         // An empty line is `\n\n` or `\n\r\n` (httparse takes both line
         // ends); the last read may have cut one after its first byte or two.
+        // Only an empty line whose last byte is new counts: one that ended
+        // the last read was seen then.
         let from = self.scanned.saturating_sub(2);
         let empty_line = head[from..]
             .windows(2)
             .enumerate()
             .any(|(i, pair)| match pair {
-                b"\n\n" => true,
-                b"\n\r" => head.get(from + i + 2) == Some(&b'\n'),
+                b"\n\n" => from + i + 1 >= self.scanned,
+                b"\n\r" => from + i + 2 >= self.scanned && head.get(from + i + 2) == Some(&b'\n'),
                 _ => false,
             });
         let first_line_end = !self.line_ended && head[self.scanned..].contains(&b'\n');
