@@ -184,33 +184,15 @@ impl Sender {
         Ok(())
     }
 
-    /// Queues `payload` (as sent, or as an extension transformed it) as one
-    /// data frame with the RSV bits `rsv`, or, if it is longer than the
-    /// frame bound, as several of at most that many bytes (§5.4): `opcode`
-    /// and `rsv` on the first (RFC 7692 §6.1), continuations with RSV 0
-    /// after it, `fin` on the last.
+    /// Queues one data frame with the RSV bits `rsv` carrying `payload`
+    /// (as sent, or as an extension transformed it): a server's large
+    /// payload by reference (written from where it is), any other copied
+    /// (and masked by a client, RFC 6455 §5.3, which needs a copy). Longer
+    /// than the frame bound, it goes as several ([`frames`](Self::frames)).
     fn frame(&mut self, opcode: OpCode, rsv: u8, fin: bool, payload: &Bytes) {
-        if payload.len() <= self.max_frame {
-            self.one_frame(opcode, rsv, fin, payload);
-            return;
-        }
-        let (mut opcode, mut rsv) = (opcode, rsv);
-        let mut start = 0;
-        while start < payload.len() {
-            let end = start + self.max_frame.min(payload.len() - start);
-            let last = end == payload.len();
-            self.one_frame(opcode, rsv, fin && last, &payload.slice(start..end));
-            (opcode, rsv) = (OpCode::Continuation, 0);
-            start = end;
-        }
-    }
-
-    /// Queues one data frame with the RSV bits `rsv` carrying `payload`: a
-    /// server's large payload by reference (written from where it is), any
-    /// other copied (and masked by a client, RFC 6455 §5.3, which needs a
-    /// copy).
-    fn one_frame(&mut self, opcode: OpCode, rsv: u8, fin: bool, payload: &Bytes) {
-        if self.encoder.masks() || payload.len() < SHARE_MIN {
+        if payload.len() > self.max_frame {
+            self.frames(opcode, rsv, fin, payload);
+        } else if self.encoder.masks() || payload.len() < SHARE_MIN {
             self.output.encode(|out| {
                 self.encoder.encode_with_rsv(opcode, rsv, fin, payload, out);
             });
@@ -220,6 +202,24 @@ impl Sender {
                     .encode_header(opcode, rsv, fin, payload.len(), out)
             });
             self.output.push_shared(payload.clone());
+        }
+    }
+
+    /// Queues `payload`, longer than the frame bound, as frames of at most
+    /// that many bytes (§5.4): `opcode` and `rsv` on the first (RFC 7692
+    /// §6.1), continuations with RSV 0 after it, `fin` on the last. Out of
+    /// line, so that the common one-frame send stays as short as it was.
+    #[cold]
+    #[inline(never)]
+    fn frames(&mut self, opcode: OpCode, rsv: u8, fin: bool, payload: &Bytes) {
+        let (mut opcode, mut rsv) = (opcode, rsv);
+        let mut start = 0;
+        while start < payload.len() {
+            let end = start + self.max_frame.min(payload.len() - start);
+            let last = end == payload.len();
+            self.frame(opcode, rsv, fin && last, &payload.slice(start..end));
+            (opcode, rsv) = (OpCode::Continuation, 0);
+            start = end;
         }
     }
 
