@@ -38,6 +38,7 @@ pub struct Config {
     auto_pong: bool,
     streaming: bool,
     max_output_buffer: usize,
+    max_outgoing_frame_size: u64,
     ping_interval: Option<Duration>,
     idle_timeout: Option<Duration>,
     close_timeout: Option<Duration>,
@@ -73,6 +74,7 @@ impl Config {
         auto_pong: true,
         streaming: false,
         max_output_buffer: Self::DEFAULT_MAX_OUTPUT_BUFFER,
+        max_outgoing_frame_size: Self::DEFAULT_MAX_FRAME_SIZE,
         ping_interval: None,
         idle_timeout: None,
         close_timeout: Some(Self::DEFAULT_CLOSE_TIMEOUT),
@@ -103,6 +105,11 @@ impl Config {
     /// The bound on unsent output, in bytes.
     pub const fn max_output_buffer(&self) -> usize {
         self.max_output_buffer
+    }
+
+    /// The largest payload of a data frame we send, in bytes.
+    pub const fn max_outgoing_frame_size(&self) -> u64 {
+        self.max_outgoing_frame_size
     }
 
     /// The keepalive interval, if on.
@@ -191,7 +198,9 @@ impl ConfigBuilder {
     /// or more, sending a message, fragment, ping or pong is refused with
     /// [`SendError::OutputFull`](crate::SendError::OutputFull) and nothing is
     /// queued. A message is accepted whenever the output is under the limit,
-    /// so the output never exceeds it by more than one frame, plus the one
+    /// so the output never exceeds it by more than one message (in several
+    /// frames if [`max_outgoing_frame_size`](Self::max_outgoing_frame_size)
+    /// splits it), plus the one
     /// coalesced automatic pong and one close frame the connection may add.
     /// Payloads held by reference (a server's large ones) count as fully as
     /// copied ones. 0 is taken as 1: a send needs an empty output (the
@@ -200,6 +209,29 @@ impl ConfigBuilder {
     /// refuse every send.
     pub const fn max_output_buffer(mut self, bytes: usize) -> Self {
         self.config.max_output_buffer = if bytes == 0 { 1 } else { bytes };
+        self
+    }
+
+    /// The largest payload of a data frame we send, in bytes (default
+    /// 16 MiB, [`Config::DEFAULT_MAX_FRAME_SIZE`]): a message, or a fragment
+    /// given to [`send_fragment`](crate::Connection::send_fragment), whose
+    /// payload as it goes on the wire is longer is sent as several frames
+    /// (RFC 6455 §5.4) of at most this many bytes each: the first with the
+    /// message's opcode and the extension's RSV bits (RFC 7692 §6.1: RSV1
+    /// on the first frame only), the rest continuation frames, FIN on the
+    /// last. A payload at or under it goes out as one frame, as before.
+    ///
+    /// It counts the bytes sent, compressed ones when permessage-deflate
+    /// compressed the message: a 16 MiB message that does not shrink
+    /// deflates to a little more, and as one frame a peer with the common
+    /// 16 MiB frame limit (ours, [`max_frame_size`](Self::max_frame_size),
+    /// and tungstenite's) refuses it with 1009. Set it to the peer's frame
+    /// limit if that is lower. Control frames (at most 125 bytes, never
+    /// fragmented, §5.5) are not split. 0 is taken as 1, as a frame
+    /// carries at least one byte of a non-empty payload; `u64::MAX` never
+    /// splits.
+    pub const fn max_outgoing_frame_size(mut self, bytes: u64) -> Self {
+        self.config.max_outgoing_frame_size = if bytes == 0 { 1 } else { bytes };
         self
     }
 

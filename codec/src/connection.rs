@@ -125,6 +125,7 @@ impl Connection {
                 FrameEncoder::new(role, masks),
                 outbound,
                 config.max_output_buffer(),
+                config.max_outgoing_frame_size(),
             ),
             timers: Timers::default(),
             read_mark: None,
@@ -659,7 +660,9 @@ impl Connection {
         self.receiver.close();
     }
 
-    /// Queues a whole message as one frame.
+    /// Queues a whole message as one frame, or as several if its payload
+    /// (compressed, where permessage-deflate compressed it) is longer than
+    /// [`Config::max_outgoing_frame_size`].
     ///
     /// # Errors
     ///
@@ -685,7 +688,7 @@ impl Connection {
             .past_limit(|sender| sender.message(&message, None))
     }
 
-    /// Queues a whole message as one frame, compressed (`compress`) or not
+    /// Queues a whole message as [`send`](Self::send) does, compressed (`compress`) or not
     /// whatever its size, where permessage-deflate (RFC 7692) was
     /// negotiated; without it, the same as [`send`](Self::send).
     ///
@@ -703,7 +706,10 @@ impl Connection {
     /// server, a masked copy for a client. [`send`](Self::send) does the
     /// same for a server's large payloads inside the output (see
     /// [`pending_output_vectored`](Self::pending_output_vectored)), where
-    /// cancel safety and the output limit cover them.
+    /// cancel safety and the output limit cover them. A payload longer
+    /// than [`Config::max_outgoing_frame_size`] cannot go as one frame: it
+    /// is queued as `send` queues it, and the payload returned is empty
+    /// (as for a message permessage-deflate compresses).
     ///
     /// # Errors
     ///
@@ -715,7 +721,9 @@ impl Connection {
 
     /// Queues one fragment of a message (§5.4): the first call opens the
     /// message with the fragment's kind, later calls must be of the same kind,
-    /// and `fin` ends it. Control frames may be sent in between.
+    /// and `fin` ends it. Control frames may be sent in between. A fragment
+    /// longer than [`Config::max_outgoing_frame_size`] goes as several
+    /// frames, FIN on the last only if `fin`.
     ///
     /// # Errors
     ///

@@ -176,6 +176,7 @@
 //! | [`Config::max_message_size`] | 64 MiB | 1009, before the frame's payload is read |
 //! | [`handshake::MAX_HANDSHAKE_LEN`] | 16 KiB of request head | 431 |
 //! | [`handshake::MAX_HEADERS`] | 64 header lines | 431 |
+//! | [`Config::max_outgoing_frame_size`] | 16 MiB per frame we send | a longer message (compressed or not) sent as several frames, so a peer with the same frame limit takes it |
 //! | [`Config::max_output_buffer`] | 4 MiB unsent | sends refused ([`SendError::OutputFull`]) or awaited (tokio); past it, automatic pongs coalesced |
 //! | [`Config::idle_timeout`] | off | 1001, see [`Connection::handle_timeout`] |
 //! | [`Config::close_timeout`] | 10 s | closed, reported as 1006 |

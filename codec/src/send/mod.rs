@@ -33,6 +33,9 @@ pub(crate) struct Sender {
     sending: Option<OpCode>,
     /// While `output` holds at least this many bytes, new frames are refused.
     limit: usize,
+    /// The largest payload of a data frame sent (at least 1): a longer one
+    /// is split into continuation frames.
+    max_frame: usize,
     /// Where in `output`'s encoded bytes the latest automatic pong lies
     /// while none of it is written yet: with the output full, the next
     /// automatic pong replaces it.
@@ -40,14 +43,22 @@ pub(crate) struct Sender {
 }
 
 impl Sender {
-    /// A sender that refuses new frames while `limit` bytes or more wait.
-    pub(crate) fn new(encoder: FrameEncoder, extensions: OutboundSet, limit: usize) -> Self {
+    /// A sender that refuses new frames while `limit` bytes or more wait,
+    /// and sends data frames of at most `max_frame` payload bytes (0 is
+    /// taken as 1; more than memory can hold never splits).
+    pub(crate) fn new(
+        encoder: FrameEncoder,
+        extensions: OutboundSet,
+        limit: usize,
+        max_frame: u64,
+    ) -> Self {
         Self {
             encoder,
             extensions,
             output: Output::default(),
             sending: None,
             limit,
+            max_frame: usize::try_from(max_frame).unwrap_or(usize::MAX).max(1),
             auto_pong: None,
         }
     }
@@ -65,8 +76,9 @@ impl Sender {
         Ok(())
     }
 
-    /// Queues a whole message as one frame, through the extension's
-    /// transform if one is negotiated; `choice` as [`OutboundSet::begin`].
+    /// Queues a whole message, through the extension's transform if one is
+    /// negotiated, as one frame, or several if it is longer than the frame
+    /// bound; `choice` as [`OutboundSet::begin`].
     ///
     /// # Errors
     ///
@@ -91,7 +103,10 @@ impl Sender {
     /// Queues the header of a whole message and returns its payload, to be
     /// written right after the output (the same bytes for a server, a
     /// masked copy for a client). Not transformed by an extension: a
-    /// transformed payload is a new buffer anyway, so it is queued whole.
+    /// transformed payload is a new buffer anyway, so it is queued whole,
+    /// and so is a payload longer than the frame bound, as its frames
+    /// (a server's large pieces still by reference); both return an empty
+    /// payload.
     ///
     /// # Errors
     ///
@@ -101,15 +116,15 @@ impl Sender {
         if self.sending.is_some() {
             return Err(SendError::FragmentOutOfOrder);
         }
+        let opcode = data_opcode(&message);
         if let Some((rsv, payload)) = self.extensions.begin(message.as_bytes(), true, None) {
-            let opcode = data_opcode(&message);
-            self.output.encode(|out| {
-                self.encoder
-                    .encode_with_rsv(opcode, rsv, true, &payload, out);
-            });
+            self.frame(opcode, rsv, true, &payload.freeze());
             return Ok(Bytes::new());
         }
-        let opcode = data_opcode(&message);
+        if message.as_bytes().len() > self.max_frame {
+            self.frame(opcode, 0, true, message.payload());
+            return Ok(Bytes::new());
+        }
         let payload = match message {
             Message::Text(text) => text.into_bytes(),
             Message::Binary(bytes) => bytes,
@@ -172,9 +187,12 @@ impl Sender {
     /// Queues one data frame with the RSV bits `rsv` carrying `payload`
     /// (as sent, or as an extension transformed it): a server's large
     /// payload by reference (written from where it is), any other copied
-    /// (and masked by a client, RFC 6455 §5.3, which needs a copy).
+    /// (and masked by a client, RFC 6455 §5.3, which needs a copy). Longer
+    /// than the frame bound, it goes as several ([`frames`](Self::frames)).
     fn frame(&mut self, opcode: OpCode, rsv: u8, fin: bool, payload: &Bytes) {
-        if self.encoder.masks() || payload.len() < SHARE_MIN {
+        if payload.len() > self.max_frame {
+            self.frames(opcode, rsv, fin, payload);
+        } else if self.encoder.masks() || payload.len() < SHARE_MIN {
             self.output.encode(|out| {
                 self.encoder.encode_with_rsv(opcode, rsv, fin, payload, out);
             });
@@ -184,6 +202,24 @@ impl Sender {
                     .encode_header(opcode, rsv, fin, payload.len(), out)
             });
             self.output.push_shared(payload.clone());
+        }
+    }
+
+    /// Queues `payload`, longer than the frame bound, as frames of at most
+    /// that many bytes (§5.4): `opcode` and `rsv` on the first (RFC 7692
+    /// §6.1), continuations with RSV 0 after it, `fin` on the last. Out of
+    /// line, so that the common one-frame send stays as short as it was.
+    #[cold]
+    #[inline(never)]
+    fn frames(&mut self, opcode: OpCode, rsv: u8, fin: bool, payload: &Bytes) {
+        let (mut opcode, mut rsv) = (opcode, rsv);
+        let mut start = 0;
+        while start < payload.len() {
+            let end = start + self.max_frame.min(payload.len() - start);
+            let last = end == payload.len();
+            self.frame(opcode, rsv, fin && last, &payload.slice(start..end));
+            (opcode, rsv) = (OpCode::Continuation, 0);
+            start = end;
         }
     }
 
