@@ -770,3 +770,187 @@ fn empty_messages_and_empty_last_fragments_are_relayed() {
         });
     }
 }
+
+/// The 1007 evidence a relay logs for a client's bad text: the same
+/// however the input is cut and read (the docs of `InvalidUtf8`), its
+/// context the text's bytes just before the offset, inflated bytes for a
+/// compressed text; the close reason the client gets names that offset.
+#[test]
+fn the_invalid_utf8_evidence_is_the_same_every_way_compressed_or_not() {
+    let mut text = "naïve ".repeat(200).into_bytes();
+    let bad = text.len() - 300;
+    text[bad] = 0xE9; // Latin-1 'é' amid UTF-8, followed by a space or letter
+    let invalid_at = std::str::from_utf8(&text).unwrap_err().valid_up_to();
+    let compressed = sync_compressed(&text, 6);
+    let third = compressed.len() / 3;
+    let deflated = [
+        client(RSV1 | TEXT, &compressed[..third]),
+        client(CONT, &compressed[third..2 * third]),
+        client(FIN | CONT, &compressed[2 * third..]),
+    ]
+    .concat();
+    let plain = [
+        client(TEXT, &text[..bad - 5]),
+        client(FIN | CONT, &text[bad - 5..]),
+    ]
+    .concat();
+    for (inbound, input) in [(false, plain), (true, deflated)] {
+        let make = || {
+            (
+                side(Role::Server, inbound, 1 << 20, u64::MAX),
+                side(Role::Client, false, 1 << 20, u64::MAX),
+            )
+        };
+        let seen = std::cell::RefCell::new(Vec::new());
+        every_way(&make, &input, true, &|what, run| {
+            let closed = run.direction.closed.expect("closed");
+            let Some(ProtocolError::InvalidUtf8(evidence)) = closed.error else {
+                panic!("{what}: {closed:?}");
+            };
+            assert_eq!(evidence.offset(), invalid_at as u64, "{what}");
+            assert_eq!(
+                evidence.context(),
+                &text[invalid_at - 12..invalid_at],
+                "{what}"
+            );
+            assert_eq!(evidence.bytes(), [0xE9], "{what}");
+            let reason = close_of(&read_wire(&run.back, false)).unwrap().1;
+            let reason = String::from_utf8(reason).unwrap();
+            assert!(
+                reason.contains(&format!("byte {invalid_at} ")),
+                "{what}: {reason}"
+            );
+            seen.borrow_mut().push((what.to_owned(), evidence, reason));
+        });
+        let seen = seen.into_inner();
+        for (what, evidence, reason) in &seen {
+            assert_eq!(
+                (evidence, reason),
+                (&seen[0].1, &seen[0].2),
+                "deflate in {inbound}: {what} against {}",
+                seen[0].0
+            );
+        }
+    }
+}
+
+/// A message of exactly the limit passes whole; one byte less of limit is
+/// 1009, with no more than the limit relayed: plain (its size declared by
+/// the headers) or compressed (its inflated size counted as it inflates).
+#[test]
+fn a_message_of_exactly_the_limit_is_relayed_and_one_byte_over_is_not() {
+    let data: Vec<u8> = (0..70_000u32).map(|i| (i % 7) as u8 + b'a').collect();
+    let compressed = sync_compressed(&data, 6);
+    let half = compressed.len() / 2;
+    let inputs = [
+        (
+            false,
+            [
+                client(BINARY, &data[..30_000]),
+                client(FIN | CONT, &data[30_000..]),
+            ]
+            .concat(),
+        ),
+        (
+            true,
+            [
+                client(RSV1 | BINARY, &compressed[..half]),
+                client(FIN | CONT, &compressed[half..]),
+            ]
+            .concat(),
+        ),
+    ];
+    for (inbound, input) in inputs {
+        for limit in [data.len() as u64, data.len() as u64 - 1] {
+            let make = || {
+                (
+                    side(Role::Server, inbound, 1 << 20, limit),
+                    side(Role::Client, false, 64 << 10, u64::MAX),
+                )
+            };
+            every_way_writing(&make, &input, false, 8 << 10, &|what, run| {
+                let what = format!("deflate in {inbound}, limit {limit}: {what}");
+                let relayed: Vec<u8> = run
+                    .direction
+                    .pieces
+                    .iter()
+                    .flat_map(|p| p.1.clone())
+                    .collect();
+                let upstream = read_wire(&run.forward, true);
+                if limit == data.len() as u64 {
+                    assert_eq!(run.direction.closed, None, "{what}");
+                    assert!(upstream.messages == vec![(false, data.clone())], "{what}");
+                } else {
+                    let closed = run.direction.closed.clone().expect("closed");
+                    assert_eq!(closed.code, CloseCode::MESSAGE_TOO_BIG, "{what}");
+                    assert!(relayed.len() as u64 <= limit, "{what}: {}", relayed.len());
+                    assert!(relayed == data[..relayed.len()], "{what}");
+                    assert_eq!(upstream.messages, vec![], "{what}");
+                }
+            });
+        }
+    }
+}
+
+/// The relay reading as the tokio wrapper does (`prepare_read`, then a
+/// read of up to its limit into `read_buf`) while it holds pieces the
+/// full far side has not taken: the buffer those pieces were read into
+/// must not be reused under them.
+fn run_prepared(
+    receiving: &mut Connection,
+    sending: &mut Connection,
+    input: &[u8],
+    chunk: usize,
+    write_size: usize,
+) -> Run {
+    let mut direction = Direction::default();
+    let (mut back, mut forward) = (Vec::new(), Vec::new());
+    let mut read = 0;
+    while read < input.len() {
+        let limit = receiving.prepare_read(chunk);
+        let n = limit.min(chunk).min(input.len() - read);
+        receiving
+            .read_buf()
+            .extend_from_slice(&input[read..read + n]);
+        read += n;
+        pump(receiving, sending, &mut direction);
+        write_some(sending, write_size, &mut forward);
+        back.extend_from_slice(&receiving.take_output());
+    }
+    loop {
+        pump(receiving, sending, &mut direction);
+        back.extend_from_slice(&receiving.take_output());
+        if write_some(sending, write_size, &mut forward) == 0 && direction.held.is_none() {
+            break;
+        }
+    }
+    Run {
+        back,
+        forward,
+        direction,
+    }
+}
+
+#[test]
+fn reading_through_prepare_read_while_pieces_are_held_loses_nothing() {
+    for (inbound, outbound) in [(false, false), (true, false), (false, true), (true, true)] {
+        let (mut messages, mut input) = client_stream(inbound);
+        // Whole messages large enough to be read in place (32 KiB or more).
+        for seed in 0..2u32 {
+            let big: Vec<u8> = (0..40_000u32).map(|i| (i * 31 + seed) as u8).collect();
+            input.extend(client(FIN | BINARY, &big));
+            messages.push((false, big));
+        }
+        for chunk in [7, 1000, 16 << 10, 64 << 10] {
+            let mut receiving = side(Role::Server, inbound, 1 << 20, u64::MAX);
+            let mut sending = side(Role::Client, outbound, 4000, u64::MAX);
+            let run = run_prepared(&mut receiving, &mut sending, &input, chunk, 1500);
+            let upstream = read_wire(&run.forward, true);
+            let what = format!("deflate in {inbound}, out {outbound}, chunk {chunk}");
+            assert_eq!(upstream.messages.len(), messages.len(), "{what}");
+            for (i, (got, want)) in upstream.messages.iter().zip(&messages).enumerate() {
+                assert!(got == want, "{what}: message {i} differs");
+            }
+        }
+    }
+}
