@@ -530,6 +530,10 @@ impl Connection {
     /// Call it until it returns `None` after every [`receive`](Self::receive):
     /// a text message's bytes are validated as they arrive, so invalid UTF-8
     /// is reported (and the 1007 close queued) by the call that sees it.
+    /// A caller may also stop earlier, to apply backpressure (a relay whose
+    /// other side's output is full): the bytes not read yet stay in the
+    /// connection, more may be received meanwhile, and the next calls go
+    /// on where it stopped.
     #[inline]
     pub fn next_event(&mut self) -> Option<Event> {
         if self.timed_out.is_none() && !self.receiver.has_unread() {
@@ -725,6 +729,15 @@ impl Connection {
     /// longer than [`Config::max_outgoing_frame_size`] goes as several
     /// frames, FIN on the last only if `fin`.
     ///
+    /// With permessage-deflate, the first fragment decides whether the
+    /// whole message is compressed (RSV1 goes on its first frame, RFC 7692
+    /// §6.1): by [`DeflateConfig::threshold`](crate::DeflateConfig::threshold)
+    /// against that fragment's length. A streaming relay, whose first
+    /// pieces are often short, sets `threshold(0)` to compress every
+    /// message. Each fragment is flushed as it is sent, a DEFLATE block and
+    /// a few bytes of framing apiece: forwarding many tiny pieces to a
+    /// compressing peer costs more than joining them first.
+    ///
     /// # Errors
     ///
     /// [`SendError::Closed`] after our close frame, and
@@ -771,6 +784,13 @@ impl Connection {
     /// Starts the close handshake (§7.1.2): queues a close frame; then only
     /// control frames and the peer's close are read, and the
     /// [`Event::Closed`] comes when the peer answers.
+    ///
+    /// It is also the way to abandon a message being sent with
+    /// [`send_fragment`](Self::send_fragment): RFC 6455 has no other, and
+    /// the peer sees the open message end with the close. The close frame
+    /// is queued whatever [`Config::max_output_buffer`] says. Every close
+    /// frame we send carries a code (a relay forwarding a peer's close
+    /// without one, reported as 1005, sends 1000).
     ///
     /// # Errors
     ///

@@ -104,7 +104,9 @@ impl InvalidUtf8 {
         Some(Self::capture(&[text], 0, &error, 1))
     }
 
-    /// Bytes of the text that were valid before the first offending byte.
+    /// Bytes of the text that were valid before the first offending byte:
+    /// of the text as validated, so inflated bytes for a compressed message
+    /// (RFC 7692), whatever the compressed frames' sizes.
     pub const fn offset(&self) -> u64 {
         self.offset
     }

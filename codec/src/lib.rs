@@ -173,7 +173,7 @@
 //! | limit | default | exceeded |
 //! |---|---|---|
 //! | [`Config::max_frame_size`] | 16 MiB | 1009, before the payload is read |
-//! | [`Config::max_message_size`] | 64 MiB | 1009, before the frame's payload is read |
+//! | [`Config::max_message_size`] | 64 MiB | 1009, before the frame's payload is read; a compressed message's inflated bytes, as soon as inflating passes it (in streaming mode the pieces up to the limit are handed out first) |
 //! | [`handshake::MAX_HANDSHAKE_LEN`] | 16 KiB of request head | 431 |
 //! | [`handshake::MAX_HEADERS`] | 64 header lines | 431 |
 //! | [`Config::max_outgoing_frame_size`] | 16 MiB per frame we send | a longer message (compressed or not) sent as several frames, so a peer with the same frame limit takes it |

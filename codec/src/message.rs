@@ -156,7 +156,10 @@ pub enum Event {
     /// our close frame, the rest of a message being received is not
     /// handed out (RFC 6455 §5.5.1: we are done with data), so a message
     /// cut by [`Connection::close`](crate::Connection::close) gets no piece
-    /// with `last` set.
+    /// with `last` set. Nor does a message cut by a failure (1007 for
+    /// invalid UTF-8, 1009 past the message limit, 1002): its pieces stop,
+    /// and [`Event::Closed`] follows; every piece handed out before was
+    /// valid and within the limit.
     Chunk {
         /// The piece.
         data: Message,
