@@ -269,9 +269,15 @@ fn joined(events: &[Event]) -> Vec<Event> {
 /// With the `deflate` feature, bit 2 of the first record's kind negotiates
 /// permessage-deflate (every message compressed), bit 3 without context
 /// takeover, bits 4-6 the client compressor's window (9 + the value mod 7
-/// bits), bit 7 its memory level (1, else the default 8).
+/// bits), bit 7 its memory level (1, else the default 8). The first
+/// record's length, when not 0, is also both ends'
+/// [`max_outgoing_frame_size`](crate::ConfigBuilder::max_outgoing_frame_size):
+/// what they send is split into frames of at most that many bytes.
 pub fn roundtrip(data: &[u8]) {
-    let (mut client, mut server) = roundtrip_pair(data.first().copied().unwrap_or(0));
+    let (mut client, mut server) = roundtrip_pair(
+        data.first().copied().unwrap_or(0),
+        data.get(2).copied().unwrap_or(0),
+    );
     let mut sent = Vec::new();
     let mut rest = data;
     while let [kind, fragment, len, tail @ ..] = rest {
@@ -339,9 +345,16 @@ pub fn roundtrip(data: &[u8]) {
 }
 
 /// The client and server of `roundtrip`, compressing if `kind` says so.
-fn roundtrip_pair(kind: u8) -> (Connection, Connection) {
-    let client =
-        Connection::with_mask_source(Role::Client, Config::default(), Box::new(|| [7, 7, 7, 7]));
+fn roundtrip_pair(kind: u8, frame_bound: u8) -> (Connection, Connection) {
+    // Both ends split what they send into frames of at most `frame_bound`
+    // bytes (0: the default bound, which these messages never reach).
+    let config = match frame_bound {
+        0 => Config::default(),
+        bound => Config::builder()
+            .max_outgoing_frame_size(u64::from(bound))
+            .build(),
+    };
+    let client = Connection::with_mask_source(Role::Client, config, Box::new(|| [7, 7, 7, 7]));
     #[cfg(feature = "deflate")]
     if kind & 4 != 0 {
         let reset = kind & 8 != 0;
@@ -359,19 +372,15 @@ fn roundtrip_pair(kind: u8) -> (Connection, Connection) {
                 .threshold(0)
                 .memory_level(memory_level),
         );
-        let client = Connection::with_extensions(
-            Role::Client,
-            Config::default(),
-            Box::new(|| [7, 7, 7, 7]),
-            deflate,
-        );
+        let client =
+            Connection::with_extensions(Role::Client, config, Box::new(|| [7, 7, 7, 7]), deflate);
         return (
             client,
-            Connection::with_deflate(Role::Server, Config::default(), Some(params)),
+            Connection::with_deflate(Role::Server, config, Some(params)),
         );
     }
     let _ = kind;
-    (client, Connection::new(Role::Server, Config::default()))
+    (client, Connection::new(Role::Server, config))
 }
 
 /// Sends `message` in fragments of `size` bytes (cut on code points for
