@@ -748,7 +748,6 @@ impl AsyncWrite for FailingReads {
 /// `None` (the docs: `None` once the peer hung up), and the stream is not
 /// read again; a loop that logs errors and goes on must not spin.
 #[tokio::test]
-#[ignore = "bug: next returns a failed read's error at every call, never None"]
 async fn a_read_that_keeps_failing_is_reported_once_then_none() {
     for kind in [io::ErrorKind::UnexpectedEof, io::ErrorKind::ConnectionReset] {
         let input = [client(FIN | TEXT, b"one"), client(FIN | TEXT, b"two")].concat();
