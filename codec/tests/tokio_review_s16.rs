@@ -21,7 +21,12 @@
 //! - split halves when the peer vanishes mid-frame while the writer sends:
 //!   the whole message delivered, each half ends, no spin;
 //! - a read that fails, and fails again at every call (TLS after a hang-up
-//!   without `close_notify`): reported once, then `None`.
+//!   without `close_notify`): reported once, then `None`; after a failed
+//!   write, `flush`, `ping` and `close` fail at the first poll;
+//! - split under permessage-deflate on two threads: the writer's sends
+//!   (forced compressed, forced plain, by the threshold) at a small output
+//!   limit while the reader answers a stream of pings: every message
+//!   inflates in order with one context, every pong whole.
 #![cfg(all(feature = "tokio", feature = "deflate"))]
 
 mod common;
@@ -775,4 +780,121 @@ async fn a_read_that_keeps_failing_is_reported_once_then_none() {
         let reads = ws.into_inner().reads;
         assert!(reads <= 3, "{reads} reads");
     }
+}
+
+/// After a failed write (the peer gone), every call that writes fails at
+/// once with its kind, `close` included, and none waits: `feed` (which
+/// only queues) and `close` answer at the first poll.
+#[tokio::test]
+async fn after_a_failed_write_every_call_answers_at_once() {
+    let (ours, theirs) = duplex(64);
+    let mut ws =
+        WebSocket::from_upgraded(ours, Role::Server, Config::default(), Default::default());
+    drop(theirs);
+    match ws.send(Message::from("x")).await {
+        Err(Error::Io(err)) => assert_eq!(err.kind(), io::ErrorKind::BrokenPipe),
+        other => panic!("{other:?}"),
+    }
+    assert!(poll_once(pin!(ws.feed(Message::from("fed")))).is_ready());
+    assert!(matches!(
+        poll_once(pin!(ws.flush())),
+        Poll::Ready(Err(Error::Io(err))) if err.kind() == io::ErrorKind::BrokenPipe
+    ));
+    assert!(matches!(
+        poll_once(pin!(ws.ping(b""))),
+        Poll::Ready(Err(Error::Io(err))) if err.kind() == io::ErrorKind::BrokenPipe
+    ));
+    match poll_once(pin!(ws.close(CloseCode::NORMAL, ""))) {
+        Poll::Ready(Err(Error::Io(err))) => assert!(
+            matches!(
+                err.kind(),
+                io::ErrorKind::BrokenPipe | io::ErrorKind::UnexpectedEof
+            ),
+            "{err}"
+        ),
+        other => panic!("close: {other:?}"),
+    }
+    assert!(ws.next().await.is_none());
+}
+
+/// Split under permessage-deflate on two threads: the writer sends (some
+/// forced compressed, some forced plain, some by the threshold) against
+/// a small output limit and a 64-byte pipe while the reader answers a
+/// stream of pings; the peer inflates every message in order with one
+/// context, reads every pong whole, and the close completes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn split_halves_under_deflate_on_two_threads() {
+    const COUNT: usize = 200;
+    let (ws, theirs) = deflate_server(64, 512);
+    let (mut reader, mut writer) = ws.split();
+    let writer = tokio::spawn(async move {
+        for i in 0..COUNT {
+            let message = Message::from(text(i));
+            match i % 3 {
+                0 => writer.send(message).await.unwrap(),
+                1 => writer.send_compressed(message, i % 2 == 0).await.unwrap(),
+                _ => writer.feed(message).await.unwrap(),
+            }
+        }
+        writer.close(CloseCode::NORMAL, "done").await.unwrap();
+    });
+    let reader = tokio::spawn(async move {
+        let mut pings = 0;
+        loop {
+            match timeout(Duration::from_secs(10), reader.next()).await {
+                Err(_) => panic!("the reader hangs"),
+                Ok(Some(Ok(Event::Ping(_)))) => pings += 1,
+                Ok(Some(Ok(Event::Closed(closed)))) => {
+                    assert_eq!(closed.code, CloseCode::NORMAL);
+                }
+                Ok(Some(Ok(event))) => panic!("{event:?}"),
+                Ok(Some(Err(err))) => panic!("{err}"),
+                Ok(None) => return pings,
+            }
+        }
+    });
+    let (mut read_half, mut write_half) = tokio::io::split(theirs);
+    let pinger = tokio::spawn(async move {
+        for i in 0..300 {
+            let sent = write_half
+                .write_all(&client(FIN | PING, format!("p{i}").as_bytes()))
+                .await;
+            if sent.is_err() {
+                break;
+            }
+            if i % 10 == 0 {
+                tokio::task::yield_now().await;
+            }
+        }
+        write_half
+    });
+    let mut wire = Vec::new();
+    let mut buf = [0; 97];
+    let frames = loop {
+        let n = timeout(Duration::from_secs(10), read_half.read(&mut buf))
+            .await
+            .expect("the peer waits for the close")
+            .unwrap();
+        assert!(n > 0, "hung up before the close");
+        wire.extend_from_slice(&buf[..n]);
+        if let Ok(frames) = std::panic::catch_unwind(|| frames_with_rsv1(&wire)) {
+            if frames
+                .last()
+                .is_some_and(|(first, _)| first & 0x0F == CLOSE)
+            {
+                break frames;
+            }
+        }
+    };
+    let mut write_half = pinger.await.unwrap();
+    write_half
+        .write_all(&client(FIN | CLOSE, &close_payload(1000, b"")))
+        .await
+        .unwrap();
+    writer.await.unwrap();
+    let pings = reader.await.unwrap();
+    let (messages, pongs) = messages_and_pongs(&frames);
+    assert_eq!(messages, (0..COUNT).map(text).collect::<Vec<_>>());
+    assert!(pongs.iter().all(|p| p.starts_with(b"p")), "{pongs:?}");
+    assert!(pings > 0 && !pongs.is_empty());
 }
