@@ -23,6 +23,8 @@
 //! - a read that fails, and fails again at every call (TLS after a hang-up
 //!   without `close_notify`): reported once, then `None`; after a failed
 //!   write, `flush`, `ping` and `close` fail at the first poll;
+//! - keepalive on the paused clock through a split reader, the writer
+//!   idle: pings at the interval, 1001 "idle timeout" at the idle timeout;
 //! - split under permessage-deflate on two threads: the writer's sends
 //!   (forced compressed, forced plain, by the threshold) at a small output
 //!   limit while the reader answers a stream of pings: every message
@@ -795,7 +797,11 @@ async fn after_a_failed_write_every_call_answers_at_once() {
         Err(Error::Io(err)) => assert_eq!(err.kind(), io::ErrorKind::BrokenPipe),
         other => panic!("{other:?}"),
     }
-    assert!(poll_once(pin!(ws.feed(Message::from("fed")))).is_ready());
+    // `feed` only queues: it takes the message while there is room.
+    assert!(matches!(
+        poll_once(pin!(ws.feed(Message::from("fed")))),
+        Poll::Ready(Ok(()))
+    ));
     assert!(matches!(
         poll_once(pin!(ws.flush())),
         Poll::Ready(Err(Error::Io(err))) if err.kind() == io::ErrorKind::BrokenPipe
@@ -897,4 +903,58 @@ async fn split_halves_under_deflate_on_two_threads() {
     assert_eq!(messages, (0..COUNT).map(text).collect::<Vec<_>>());
     assert!(pongs.iter().all(|p| p.starts_with(b"p")), "{pongs:?}");
     assert!(pings > 0 && !pongs.is_empty());
+}
+
+/// Keepalive on tokio's paused clock through a split reader with the
+/// writer idle: a silent peer gets an empty ping at 5 s and 10 s, and the
+/// idle timeout closes with 1001 "idle timeout" at 12 s (Config's docs).
+#[tokio::test(start_paused = true)]
+async fn keepalive_and_idle_close_on_the_paused_clock_through_the_split_reader() {
+    let config = Config::builder()
+        .ping_interval(Some(Duration::from_secs(5)))
+        .idle_timeout(Some(Duration::from_secs(12)))
+        .build();
+    let (ours, mut theirs) = duplex(256);
+    let start = tokio::time::Instant::now();
+    let ws = WebSocket::from_upgraded(ours, Role::Server, config, Default::default());
+    let (mut reader, _writer) = ws.split();
+    let reader = tokio::spawn(async move {
+        let mut events = Vec::new();
+        while let Some(event) = reader.next().await {
+            events.push(event.unwrap());
+        }
+        (events, start.elapsed())
+    });
+    let mut seen = Vec::new();
+    let mut wire = Vec::new();
+    let mut buf = [0; 64];
+    loop {
+        let n = theirs.read(&mut buf).await.unwrap();
+        if n == 0 {
+            break;
+        }
+        wire.extend_from_slice(&buf[..n]);
+        while let Some((first, payload, len)) = parse_server_frame(&wire) {
+            seen.push((first, payload, start.elapsed()));
+            wire.drain(..len);
+        }
+    }
+    let s = Duration::from_secs;
+    assert_eq!(
+        seen,
+        [
+            (FIN | PING, vec![], s(5)),
+            (FIN | PING, vec![], s(10)),
+            (FIN | CLOSE, close_payload(1001, b"idle timeout"), s(12)),
+        ]
+    );
+    let (events, ended) = reader.await.unwrap();
+    assert_eq!(ended, s(12));
+    match &events[..] {
+        [Event::Closed(closed)] => {
+            assert_eq!(closed.code, CloseCode::GOING_AWAY);
+            assert_eq!(closed.reason, "idle timeout");
+        }
+        other => panic!("{other:?}"),
+    }
 }
