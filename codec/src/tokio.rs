@@ -5,8 +5,9 @@
 //! Both are thin layers on the sans-IO core: the same rules, the same close
 //! codes, the same events.
 //!
-//! Every async method of [`WebSocket`] and its halves is cancel-safe, and
-//! its docs say how ("Cancel safety"): the bytes not yet written and the
+//! Every async method of an open [`WebSocket`] and its halves is
+//! cancel-safe (the handshakes, `accept`, `client` and `connect`, are
+//! not: put a timeout on the whole call), and its docs say how ("Cancel safety"): the bytes not yet written and the
 //! events not yet returned stay in the [`Connection`], written with
 //! `pending_output`/`consume_output`, so a `tokio::select!` that drops a
 //! call leaves the stream whole. [`WebSocket::split`] gives a reader and a
@@ -222,9 +223,9 @@ impl Encoder<Message> for WsCodec {
 /// [`split`](Self::split) to do both from two tasks.
 ///
 /// Every unsent byte and every event not yet returned stays in the
-/// [`Connection`] underneath, so every async method is cancel-safe (each
-/// says how): a `tokio::select!` may drop any of them and the stream stays
-/// whole. Pongs and close replies are written by [`next`](Self::next);
+/// [`Connection`] underneath, so every async method past the handshake
+/// is cancel-safe (each says how): a `tokio::select!` may drop any of them
+/// and the stream stays whole. Pongs and close replies are written by [`next`](Self::next);
 /// keepalive pings and the idle and close timeouts
 /// ([`Config::ping_interval`], [`Config::idle_timeout`],
 /// [`Config::close_timeout`]) run while `next` is awaited, on tokio's
@@ -542,8 +543,13 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
     /// just `None`, RFC 6455 §7.1.5's 1006 with no event). A write that
     /// fails (the peer gone: broken pipe, reset) is reported once; `next`
     /// then reads on to the end of what the peer sent, and every later
-    /// write fails at once with the same kind. A peer's protocol violation
-    /// is an [`Event::Closed`] carrying it, not an error.
+    /// call that writes (`send`, `flush`, `ping`, `close`...) fails at once
+    /// with the same kind (`feed`, which only queues, still queues while
+    /// there is room). A read that fails is
+    /// reported once and ends the stream as a hang-up does (the events
+    /// read before it are returned first; then `None`, the stream not read
+    /// again). A peer's protocol violation is an [`Event::Closed`]
+    /// carrying it, not an error.
     ///
     /// # Cancel safety
     ///

@@ -91,9 +91,10 @@ pub(crate) struct Core<S> {
     write_waker: Waker,
     /// Bytes were written since the last flush.
     unflushed: bool,
-    /// The peer hung up (read returned 0).
+    /// The peer hung up (read returned 0), or a read failed.
     eof: bool,
-    /// A hang-up that cut a frame or a message was reported (once).
+    /// A hang-up that cut a frame or a message, or a failed read, was
+    /// reported (once).
     cut_reported: bool,
     /// The write side was shut down after the close (server, §7.1.1).
     shut_down: bool,
@@ -400,7 +401,15 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Core<S> {
                     self.conn.handle_timeout(Instant::now().into_std());
                 }
                 Ok(_) => {}
-                Err(err) => return Poll::Ready(Some(Err(err.into()))),
+                // A failed read ends the stream as a hang-up does, said
+                // once (as `Framed` does): a stream may fail every read
+                // after it (TLS after a hang-up without close_notify), and
+                // `next` must not return that error at every call.
+                Err(err) => {
+                    self.eof = true;
+                    self.cut_reported = true;
+                    return Poll::Ready(Some(Err(err.into())));
+                }
             }
         }
     }
