@@ -154,7 +154,8 @@ pub enum Event {
     /// comes after its bytes were handed out (an empty final fragment; a
     /// compressed message whose last bytes filled the piece before). After
     /// our close frame, the rest of a message being received is not
-    /// handed out (RFC 6455 §5.5.1: we are done with data), so a message
+    /// handed out (we are done with data once our close is sent, §5.5.1,
+    /// and read only control frames until the peer's answers), so a message
     /// cut by [`Connection::close`](crate::Connection::close) gets no piece
     /// with `last` set. Nor does a message cut by a failure (1007 for
     /// invalid UTF-8, 1009 past the message limit, 1002): its pieces stop,

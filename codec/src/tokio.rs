@@ -706,7 +706,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
     /// reads until the peer's answer, for at most
     /// [`Config::close_timeout`] (a peer that reads nothing, so that the
     /// frame cannot even be written, times out the same way). Events that arrive meanwhile are
-    /// dropped (data after our close is not processed, §5.5.1).
+    /// dropped: once our close is sent, only control frames are read
+    /// (the sans-IO core's rule; see [`Event::Chunk`]).
     ///
     /// # Errors
     ///

@@ -549,7 +549,7 @@ where
 }
 
 /// Reads until the close handshake ends; the events in between (the
-/// peer's pings, pongs; data is discarded after our close, §5.5.1) are
+/// peer's pings, pongs; the core reads no data after our close) are
 /// dropped.
 pub(crate) async fn await_close<S, C>(core: &mut C) -> Result<Closed, Error>
 where
