@@ -24,8 +24,8 @@ use wsframe::{
 };
 
 use common::{
-    client, close_payload, largest_block, parse_server_frames, raw_frame, tokio_peer::Scripted,
-    BINARY, CLOSE, CONT, FIN, PING, PONG, TEXT,
+    client, close_payload, framed_server::events_until_closed, largest_block, parse_server_frames,
+    raw_frame, tokio_peer::Scripted, BINARY, CLOSE, CONT, FIN, PING, PONG, TEXT,
 };
 
 #[global_allocator]
@@ -193,17 +193,7 @@ async fn over_duplex(buffer: usize, input: Vec<u8>) -> (Vec<Event>, Frames) {
         );
         written
     });
-    let mut events = Vec::new();
-    while let Some(event) = framed.next().await {
-        let event = event.unwrap();
-        let closed = matches!(event, Event::Closed(_));
-        events.push(event);
-        framed.send(Outgoing::Flush).await.unwrap();
-        if closed {
-            // The server closes TCP first (§7.1.1).
-            break;
-        }
-    }
+    let events = events_until_closed(&mut framed).await;
     drop(framed);
     (events, parse_server_frames(&peer.await.unwrap()))
 }
@@ -258,16 +248,7 @@ async fn real_tcp_carries_every_size_and_the_close() {
     });
     let (socket, _) = listener.accept().await.unwrap();
     let mut framed = Framed::new(socket, WsCodec::new(Role::Server, Config::default()));
-    let mut events = Vec::new();
-    while let Some(event) = framed.next().await {
-        let event = event.unwrap();
-        let closed = matches!(event, Event::Closed(_));
-        events.push(event);
-        framed.send(Outgoing::Flush).await.unwrap();
-        if closed {
-            break;
-        }
-    }
+    let mut events = events_until_closed(&mut framed).await;
     drop(framed);
     let mut expected = Vec::new();
     let mut wire = Vec::new();

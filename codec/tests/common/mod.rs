@@ -6,6 +6,8 @@
 pub mod deflate;
 #[cfg(feature = "deflate")]
 pub mod deflate_messages;
+#[cfg(feature = "tokio")]
+pub mod framed_server;
 pub mod largest_block;
 #[cfg(feature = "tokio")]
 pub mod tokio_peer;
