@@ -8,6 +8,7 @@ pub mod deflate;
 pub mod deflate_messages;
 #[cfg(feature = "tokio")]
 pub mod framed_server;
+pub mod hand_driven;
 pub mod largest_block;
 #[cfg(feature = "tokio")]
 pub mod tokio_peer;
