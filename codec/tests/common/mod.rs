@@ -11,6 +11,9 @@ pub mod framed_server;
 pub mod hand_driven;
 pub mod largest_block;
 #[cfg(feature = "tokio")]
+pub mod raw_server;
+pub mod sample_handshake;
+#[cfg(feature = "tokio")]
 pub mod tokio_peer;
 
 use wsframe::{apply_mask_bytewise, Config, Connection, Event, FrameHeader, Role, Status};
