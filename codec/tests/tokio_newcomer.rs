@@ -32,8 +32,8 @@ use wsframe::{
 };
 
 use common::{
-    client as masked, close_payload, parse_server_frame, raw_server, BINARY, CLOSE, FIN, PING,
-    PONG, TEXT,
+    client as masked, close_payload, parse_server_frame, raw_server, tokio_peer, BINARY, CLOSE,
+    FIN, PING, PONG, TEXT,
 };
 
 /// The peer's side: a raw byte pipe and what it has read but not parsed.
@@ -89,11 +89,8 @@ impl RawPeer {
 }
 
 fn server(pipe: usize, config: Config) -> (WebSocket<DuplexStream>, RawPeer) {
-    let (ours, theirs) = duplex(pipe);
-    (
-        WebSocket::from_upgraded(ours, Role::Server, config, Bytes::new()),
-        RawPeer::new(theirs),
-    )
+    let (ws, theirs) = tokio_peer::server(pipe, config);
+    (ws, RawPeer::new(theirs))
 }
 
 /// Fails the test instead of hanging it (real time; not for paused tests).
