@@ -542,8 +542,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
     /// just `None`, RFC 6455 §7.1.5's 1006 with no event). A write that
     /// fails (the peer gone: broken pipe, reset) is reported once; `next`
     /// then reads on to the end of what the peer sent, and every later
-    /// write fails at once with the same kind. A peer's protocol violation
-    /// is an [`Event::Closed`] carrying it, not an error.
+    /// write fails at once with the same error: an OS error's code, or
+    /// else its kind and text with the stream's error as the `source`. A
+    /// peer's protocol violation is an [`Event::Closed`] carrying it, not
+    /// an error.
     ///
     /// # Cancel safety
     ///

@@ -1253,7 +1253,6 @@ impl std::error::Error for Marker {}
 /// the `source` (its own inner error found in the chain), kind and text
 /// kept.
 #[tokio::test]
-#[ignore = "bug: later errors keep only the kind and text"]
 async fn a_failed_write_stays_reachable_from_the_later_errors() {
     use std::error::Error as _;
     use wsframe::tokio::WebSocket;
