@@ -10,14 +10,13 @@ mod common;
 
 use std::time::Duration;
 
-use bytes::Bytes;
 use common::tokio_peer::{peer, server};
 use tokio::{
-    io::{duplex, AsyncReadExt, AsyncWriteExt, DuplexStream},
+    io::{AsyncReadExt, AsyncWriteExt, DuplexStream},
     select,
     time::sleep,
 };
-use wsframe::{tokio::WebSocket, Config, Connection, Event, Message, Role};
+use wsframe::{tokio::WebSocket, Config, Connection, Event, Message};
 
 /// Message `i` of a run: text or binary, from a few bytes to past the
 /// 64 KiB read chunk, every byte depending on `i` and its position.
