@@ -544,8 +544,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
     /// fails (the peer gone: broken pipe, reset) is reported once; `next`
     /// then reads on to the end of what the peer sent, and every later
     /// call that writes (`send`, `flush`, `ping`, `close`...) fails at once
-    /// with the same kind (`feed`, which only queues, still queues while
-    /// there is room). A read that fails is
+    /// with the same error: an OS error's code, or else its kind and text
+    /// with the stream's error as the `source` (`feed`, which only queues,
+    /// still queues while there is room). A read that fails is
     /// reported once and ends the stream as a hang-up does (the events
     /// read before it are returned first; then `None`, the stream not read
     /// again). A peer's protocol violation is an [`Event::Closed`]

@@ -14,7 +14,12 @@ mod common;
 
 use std::time::Duration;
 
-use common::{raw_frame, tokio_peer::Scripted, BINARY, FIN, TEXT};
+use common::{
+    raw_frame,
+    sample_handshake::{switching, SAMPLE_ACCEPT, SAMPLE_NONCE},
+    tokio_peer::Scripted,
+    BINARY, FIN, TEXT,
+};
 use tokio::{
     io::{AsyncReadExt, AsyncWriteExt},
     net::{TcpListener, TcpStream},
@@ -25,25 +30,10 @@ use wsframe::{
     Config, DeflateConfig, Event, Message,
 };
 
-/// RFC 6455 §1.3's sample: this nonce's key is `dGhlIHNhbXBsZSBub25jZQ==`,
-/// whose accept value is [`SAMPLE_ACCEPT`].
-const SAMPLE_NONCE: [u8; 16] = *b"the sample nonce";
-const SAMPLE_ACCEPT: &str = "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=";
-
 fn sample_request() -> ClientHandshake {
     ClientHandshake::new(SAMPLE_NONCE)
         .target("example.com", "/chat")
         .unwrap()
-}
-
-/// A 101 to the sample request, with `extra` header lines (each ending in
-/// CRLF) before the blank line.
-fn switching(extra: &str) -> Vec<u8> {
-    format!(
-        "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
-         Sec-WebSocket-Accept: {SAMPLE_ACCEPT}\r\n{extra}\r\n"
-    )
-    .into_bytes()
 }
 
 /// The sample client over a stream that hands out `input` cut at `cuts`,
@@ -175,6 +165,32 @@ async fn endless_interim_responses_fail_the_handshake() {
         wsframe::handshake::RefusedResponse::parse(&input),
         Err(HandshakeError::HeadTooLarge)
     );
+}
+
+/// A 101 too large for the client, by its length or its count of header
+/// fields: the error's text must not tell the client's user to send
+/// less (it was the server that sent too much), on its own and as the
+/// tokio client reports it.
+#[tokio::test]
+async fn a_head_too_large_from_the_server_does_not_tell_the_client_to_send_less() {
+    let long = switching(&format!("X-Padding: {}\r\n", "a".repeat(1000)).repeat(20)); // 20 KB
+    let many = switching(&"X-A: b\r\n".repeat(100));
+    for (input, want) in [
+        (long, HandshakeError::HeadTooLarge),
+        (many, HandshakeError::TooManyHeaders),
+    ] {
+        assert_eq!(sample_request().parse_response(&input), Err(want));
+        let result = client_over(&input, &[], true, &sample_request(), Config::default()).await;
+        let reported = match result {
+            Err(err @ Error::Handshake(_)) => err.to_string(),
+            Err(other) => panic!("{want:?}: got {other:?}"),
+            Ok(_) => panic!("{want:?}: accepted"),
+        };
+        for text in [want.to_string(), reported] {
+            assert!(!text.contains("; send fewer"), "{text}");
+            assert!(text.contains("its sender must send fewer"), "{text}");
+        }
+    }
 }
 
 /// One interim response whose head never ends (header lines forever).
@@ -1210,11 +1226,11 @@ fn deflate_params(accepted: &Accepted) -> Vec<String> {
         .collect()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn python_websockets_echoes_compressed_messages() {
-    let Some(server) = python_server() else {
-        return;
-    };
+/// The echo server at `port` run through [`echo_through`] with four
+/// offers: ours by default; compressing every message; no context
+/// takeover either way with a 1 KiB server window; 512 B windows both
+/// ways. Returns the parameters it answered each with.
+async fn answers_to_each_offer(port: u16) -> Vec<Vec<String>> {
     let mut answers = Vec::new();
     for config in [
         deflate_config(),
@@ -1239,9 +1255,18 @@ async fn python_websockets_echoes_compressed_messages() {
             ))
             .build(),
     ] {
-        let accepted = echo_through(server.port, config).await;
+        let accepted = echo_through(port, config).await;
         answers.push(deflate_params(&accepted));
     }
+    answers
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn python_websockets_echoes_compressed_messages() {
+    let Some(server) = python_server() else {
+        return;
+    };
+    let answers = answers_to_each_offer(server.port).await;
     // websockets' own choice (a 4 KiB window each way), and our requests
     // granted, as it answered them.
     assert_eq!(
@@ -1265,33 +1290,7 @@ async fn node_ws_echoes_compressed_messages() {
     let Some(server) = node_server("") else {
         return;
     };
-    let mut answers = Vec::new();
-    for config in [
-        deflate_config(),
-        Config::builder()
-            .deflate(Some(DeflateConfig::default().threshold(0)))
-            .build(),
-        Config::builder()
-            .deflate(Some(
-                DeflateConfig::default()
-                    .no_context_takeover(true)
-                    .peer_no_context_takeover(true)
-                    .peer_max_window_bits(10)
-                    .threshold(0),
-            ))
-            .build(),
-        Config::builder()
-            .deflate(Some(
-                DeflateConfig::default()
-                    .max_window_bits(9)
-                    .peer_max_window_bits(9)
-                    .threshold(0),
-            ))
-            .build(),
-    ] {
-        let accepted = echo_through(server.port, config).await;
-        answers.push(deflate_params(&accepted));
-    }
+    let answers = answers_to_each_offer(server.port).await;
     // ws accepts the offer as made (no limit of its own), and our requests.
     assert_eq!(
         answers,

@@ -42,7 +42,11 @@ use wsframe::{
 
 use common::tokio_peer::Scripted;
 use common::{client as masked, close_payload, feed_cut, parse_server_frames, CLOSE, FIN, PING};
-use common::{BINARY, PONG, TEXT};
+use common::{
+    raw_server::client_against,
+    sample_handshake::{switching, SAMPLE_ACCEPT, SAMPLE_KEY, SAMPLE_NONCE},
+    BINARY, PONG, TEXT,
+};
 
 /// Fails the test instead of hanging it.
 async fn within<T>(what: &str, future: impl std::future::Future<Output = T>) -> T {
@@ -50,10 +54,6 @@ async fn within<T>(what: &str, future: impl std::future::Future<Output = T>) -> 
         .await
         .unwrap_or_else(|_| panic!("{what}: still waiting after 10 s"))
 }
-
-/// RFC 6455 §1.3's sample key and the accept value the RFC gives for it.
-const SAMPLE_KEY: &str = "dGhlIHNhbXBsZSBub25jZQ==";
-const SAMPLE_ACCEPT: &str = "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=";
 
 /// A valid request as a real client may spell it: names in several cases,
 /// `Connection` and `Upgrade` as lists over repeated lines (RFC 9110 §5.3:
@@ -393,7 +393,7 @@ async fn accept_over_a_buffered_stream_flushes_the_101() {
 
 /// A client offering the subprotocol `chat` and the extension `x-a`.
 fn offering_client() -> ClientHandshake {
-    ClientHandshake::new(*b"the sample nonce")
+    ClientHandshake::new(SAMPLE_NONCE)
         .target("example.com", "/chat")
         .unwrap()
         .subprotocol("chat")
@@ -401,17 +401,8 @@ fn offering_client() -> ClientHandshake {
         .extension(ExtensionOffer::new("x-a").unwrap())
 }
 
-/// A 101 for [`offering_client`] with `lines` (each ending in CRLF) added.
-fn switching(lines: &str) -> Vec<u8> {
-    format!(
-        "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
-         Sec-WebSocket-Accept: {SAMPLE_ACCEPT}\r\n{lines}\r\n"
-    )
-    .into_bytes()
-}
-
-/// `client` against a server that reads the request and answers `response`
-/// in one write, then waits.
+/// [`offering_client`] against a server that reads the request and
+/// answers `response` in one write, then waits.
 async fn client_meets(
     response: Vec<u8>,
 ) -> Result<
@@ -421,27 +412,8 @@ async fn client_meets(
     ),
     Error,
 > {
-    let (ours, mut theirs) = duplex(1 << 16);
-    let server = tokio::spawn(async move {
-        let mut request = Vec::new();
-        let mut buf = [0; 1024];
-        while !request.ends_with(b"\r\n\r\n") {
-            let n = theirs.read(&mut buf).await.unwrap();
-            assert!(n > 0, "the client hung up before its request's end");
-            request.extend_from_slice(&buf[..n]);
-        }
-        let _ = theirs.write_all(&response).await;
-        std::future::pending::<()>().await;
-    });
-    let result = within(
-        "client",
-        WebSocket::client(ours, &offering_client(), Config::default()),
-    )
-    .await;
-    if result.is_err() {
-        server.abort();
-    }
-    result
+    let piece = response.len().max(1);
+    client_against(&offering_client(), response, piece, false).await
 }
 
 #[tokio::test]

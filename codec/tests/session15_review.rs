@@ -12,23 +12,20 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::*;
+use common::{
+    hand_driven::{drain, server},
+    *,
+};
 use wsframe::{CloseCode, Config, Connection, Event, Role, State};
 
 const SECOND: Duration = Duration::from_secs(1);
 
 fn closing_server(config: Config) -> (Connection, Instant) {
-    let mut conn = Connection::new(Role::Server, config);
-    let start = Instant::now();
-    conn.handle_timeout(start);
+    let (mut conn, start) = server(config);
     conn.close(CloseCode::NORMAL, "bye").unwrap();
     conn.handle_timeout(start);
     conn.take_output();
     (conn, start)
-}
-
-fn drain(conn: &mut Connection) -> Vec<Event> {
-    std::iter::from_fn(|| conn.next_event()).collect()
 }
 
 fn closes(events: &[Event]) -> Vec<u16> {

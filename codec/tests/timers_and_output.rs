@@ -5,27 +5,15 @@
 
 mod common;
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use common::*;
+use common::{
+    hand_driven::{drain, server, wire},
+    *,
+};
 use wsframe::{CloseCode, Config, Connection, Event, Initiator, Message, Role, SendError, State};
 
 const SECOND: Duration = Duration::from_secs(1);
-
-fn server(config: Config) -> (Connection, Instant) {
-    let mut conn = Connection::new(Role::Server, config);
-    let start = Instant::now();
-    conn.handle_timeout(start);
-    (conn, start)
-}
-
-fn drain(conn: &mut Connection) -> Vec<Event> {
-    std::iter::from_fn(|| conn.next_event()).collect()
-}
-
-fn wire(conn: &mut Connection) -> Vec<(u8, Vec<u8>)> {
-    server_frames(&conn.take_output())
-}
 
 #[test]
 fn no_timer_runs_unless_configured_or_before_the_first_now() {

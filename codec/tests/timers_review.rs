@@ -13,27 +13,14 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::*;
+use common::{
+    hand_driven::{drain, server, wire},
+    *,
+};
 use wsframe::{CloseCode, Config, Connection, Event, Initiator, Message, Role, SendError, State};
 
 const SECOND: Duration = Duration::from_secs(1);
 const HOUR: Duration = Duration::from_secs(3600);
-
-fn server(config: Config) -> (Connection, Instant) {
-    let mut conn = Connection::new(Role::Server, config);
-    let start = Instant::now();
-    conn.handle_timeout(start);
-    (conn, start)
-}
-
-fn drain(conn: &mut Connection) -> Vec<Event> {
-    std::iter::from_fn(|| conn.next_event()).collect()
-}
-
-/// Everything unsent, parsed by hand (not by the code under test).
-fn wire(conn: &mut Connection) -> Vec<(u8, Vec<u8>)> {
-    parse_server_frames(&conn.take_output())
-}
 
 fn closed(events: &[Event]) -> &wsframe::Closed {
     match events {

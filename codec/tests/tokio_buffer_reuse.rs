@@ -10,25 +10,13 @@ mod common;
 
 use std::time::Duration;
 
-use bytes::Bytes;
+use common::tokio_peer::{peer, server};
 use tokio::{
-    io::{duplex, AsyncReadExt, AsyncWriteExt, DuplexStream},
+    io::{AsyncReadExt, AsyncWriteExt, DuplexStream},
     select,
     time::sleep,
 };
-use wsframe::{tokio::WebSocket, Config, Connection, Event, Message, Role};
-
-fn server(buffer: usize) -> (WebSocket<DuplexStream>, DuplexStream) {
-    let (ours, theirs) = duplex(buffer);
-    (
-        WebSocket::from_upgraded(ours, Role::Server, Config::default(), Bytes::new()),
-        theirs,
-    )
-}
-
-fn peer() -> Connection {
-    Connection::with_mask_source(Role::Client, Config::default(), Box::new(|| [9, 8, 7, 6]))
-}
+use wsframe::{tokio::WebSocket, Config, Connection, Event, Message};
 
 /// Message `i` of a run: text or binary, from a few bytes to past the
 /// 64 KiB read chunk, every byte depending on `i` and its position.
@@ -103,7 +91,7 @@ async fn next_message(ws: &mut WebSocket<DuplexStream>) -> Message {
 #[tokio::test]
 async fn held_messages_keep_their_bytes_while_reads_go_on() {
     for piece in [3usize, 100, 4096, 65_536, 1 << 20] {
-        let (mut ws, theirs) = server(1 << 17);
+        let (mut ws, theirs) = server(1 << 17, Config::default());
         let writer = tokio::spawn(async move {
             let mut io = theirs;
             let bytes = wire(0..200);
@@ -134,7 +122,7 @@ async fn held_messages_keep_their_bytes_while_reads_go_on() {
 /// handed out: held or dropped alternately, each keeps its bytes.
 #[tokio::test]
 async fn a_read_exactly_when_the_buffer_was_emptied_leaves_held_messages_alone() {
-    let (mut ws, mut theirs) = server(1 << 20);
+    let (mut ws, mut theirs) = server(1 << 20, Config::default());
     let mut held = Vec::new();
     for i in 0..60 {
         theirs.write_all(&wire(i..i + 1)).await.unwrap();
@@ -159,7 +147,7 @@ async fn read_events(io: &mut DuplexStream, peer: &mut Connection, count: usize)
 /// slowly, gets every pong whole and in order, then a message.
 #[tokio::test(start_paused = true)]
 async fn next_dropped_in_plain_writes_leaves_the_stream_whole() {
-    let (mut ws, mut io) = server(16);
+    let (mut ws, mut io) = server(16, Config::default());
     let mut peer = peer();
     let payloads: Vec<Vec<u8>> = (0..20u8)
         .map(|i| vec![i; 10 + usize::from(i) * 5])

@@ -37,17 +37,9 @@ use wsframe::{
 };
 
 use common::{
-    client as masked, close_payload, parse_server_frames, BINARY, CLOSE, CONT as CONTINUATION, FIN,
-    PING, TEXT,
+    client as masked, close_payload, parse_server_frames, tokio_peer::server, BINARY, CLOSE,
+    CONT as CONTINUATION, FIN, PING, TEXT,
 };
-
-fn server(pipe: usize, config: Config) -> (WebSocket<DuplexStream>, DuplexStream) {
-    let (ours, theirs) = duplex(pipe);
-    (
-        WebSocket::from_upgraded(ours, Role::Server, config, Bytes::new()),
-        theirs,
-    )
-}
 
 /// Feeds `message` until the output is full (a feed still waiting after
 /// 10 ms); how many were queued.

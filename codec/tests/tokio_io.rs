@@ -6,6 +6,8 @@
 //! read and write the layer makes.
 #![cfg(feature = "tokio")]
 
+mod common;
+
 use std::{
     io::{self, IoSlice},
     pin::Pin,
@@ -14,6 +16,7 @@ use std::{
 };
 
 use bytes::Bytes;
+use common::tokio_peer::peer;
 use tokio::io::{
     duplex, AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, DuplexStream, ReadBuf,
 };
@@ -143,10 +146,6 @@ fn recorded_server(
     };
     let ws = WebSocket::from_upgraded(io, Role::Server, Config::default(), Bytes::new());
     (ws, theirs, log)
-}
-
-fn peer() -> Connection {
-    Connection::with_mask_source(Role::Client, Config::default(), Box::new(|| [9, 8, 7, 6]))
 }
 
 /// The bytes `message` makes on the wire from the peer.

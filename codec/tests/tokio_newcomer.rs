@@ -32,7 +32,8 @@ use wsframe::{
 };
 
 use common::{
-    client as masked, close_payload, parse_server_frame, BINARY, CLOSE, FIN, PING, PONG, TEXT,
+    client as masked, close_payload, parse_server_frame, raw_server, tokio_peer, BINARY, CLOSE,
+    FIN, PING, PONG, TEXT,
 };
 
 /// The peer's side: a raw byte pipe and what it has read but not parsed.
@@ -88,11 +89,8 @@ impl RawPeer {
 }
 
 fn server(pipe: usize, config: Config) -> (WebSocket<DuplexStream>, RawPeer) {
-    let (ours, theirs) = duplex(pipe);
-    (
-        WebSocket::from_upgraded(ours, Role::Server, config, Bytes::new()),
-        RawPeer::new(theirs),
-    )
+    let (ws, theirs) = tokio_peer::server(pipe, config);
+    (ws, RawPeer::new(theirs))
 }
 
 /// Fails the test instead of hanging it (real time; not for paused tests).
@@ -701,46 +699,13 @@ fn rfc_request() -> ClientHandshake {
 const GOOD_101: &[u8] = b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n\
 Connection: Upgrade\r\nSec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n\r\n";
 
-/// Runs `client` against a server that reads the request and answers
-/// `response` in pieces of `piece` bytes, then hangs up if `hang_up`.
+/// [`raw_server::client_against`] with [`rfc_request`].
 async fn client_against(
     response: Vec<u8>,
     piece: usize,
     hang_up: bool,
 ) -> Result<(WebSocket<DuplexStream>, wsframe::handshake::Accepted), Error> {
-    let (ours, mut theirs) = duplex(1 << 16);
-    let server = tokio::spawn(async move {
-        let mut request = Vec::new();
-        let mut buf = [0; 1024];
-        while !request.ends_with(b"\r\n\r\n") {
-            let n = theirs.read(&mut buf).await.unwrap();
-            assert!(n > 0, "the client hung up before its request's end");
-            request.extend_from_slice(&buf[..n]);
-        }
-        let text = String::from_utf8(request).unwrap();
-        assert!(
-            text.contains("Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"),
-            "{text}"
-        );
-        for chunk in response.chunks(piece) {
-            if theirs.write_all(chunk).await.is_err() {
-                break; // the client gave up, as it should on bad input
-            }
-            tokio::task::yield_now().await;
-        }
-        if !hang_up {
-            std::future::pending::<()>().await;
-        }
-    });
-    let result = within(
-        "client",
-        WebSocket::client(ours, &rfc_request(), Config::default()),
-    )
-    .await;
-    if result.is_err() {
-        server.abort();
-    }
-    result
+    raw_server::client_against(&rfc_request(), response, piece, hang_up).await
 }
 
 /// A 101 cut byte by byte, with a frame right behind it: accepted, and

@@ -24,8 +24,8 @@ use wsframe::{
 };
 
 use common::{
-    client, close_payload, largest_block, parse_server_frames, raw_frame, tokio_peer::Scripted,
-    BINARY, CLOSE, CONT, FIN, PING, PONG, TEXT,
+    client, close_payload, framed_server::events_until_closed, largest_block, parse_server_frames,
+    raw_frame, tokio_peer::Scripted, BINARY, CLOSE, CONT, FIN, PING, PONG, TEXT,
 };
 
 #[global_allocator]
@@ -193,17 +193,7 @@ async fn over_duplex(buffer: usize, input: Vec<u8>) -> (Vec<Event>, Frames) {
         );
         written
     });
-    let mut events = Vec::new();
-    while let Some(event) = framed.next().await {
-        let event = event.unwrap();
-        let closed = matches!(event, Event::Closed(_));
-        events.push(event);
-        framed.send(Outgoing::Flush).await.unwrap();
-        if closed {
-            // The server closes TCP first (§7.1.1).
-            break;
-        }
-    }
+    let events = events_until_closed(&mut framed).await;
     drop(framed);
     (events, parse_server_frames(&peer.await.unwrap()))
 }
@@ -258,16 +248,7 @@ async fn real_tcp_carries_every_size_and_the_close() {
     });
     let (socket, _) = listener.accept().await.unwrap();
     let mut framed = Framed::new(socket, WsCodec::new(Role::Server, Config::default()));
-    let mut events = Vec::new();
-    while let Some(event) = framed.next().await {
-        let event = event.unwrap();
-        let closed = matches!(event, Event::Closed(_));
-        events.push(event);
-        framed.send(Outgoing::Flush).await.unwrap();
-        if closed {
-            break;
-        }
-    }
+    let mut events = events_until_closed(&mut framed).await;
     drop(framed);
     let mut expected = Vec::new();
     let mut wire = Vec::new();
@@ -1209,4 +1190,132 @@ async fn websocket_next_reports_a_hang_up_that_leaves_our_close_unanswered() {
         assert!(results.len() < 10, "{results:?}");
     }
     assert_eq!(results, vec![Err(std::io::ErrorKind::BrokenPipe)]);
+}
+
+/// A stream whose reads wait forever and whose writes fail with `error()`;
+/// it counts the writes tried.
+struct FailingWrites<F> {
+    error: F,
+    tried: usize,
+}
+
+impl<F: Fn() -> std::io::Error + Unpin> tokio::io::AsyncRead for FailingWrites<F> {
+    fn poll_read(
+        self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+        _: &mut tokio::io::ReadBuf<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::task::Poll::Pending
+    }
+}
+
+impl<F: Fn() -> std::io::Error + Unpin> tokio::io::AsyncWrite for FailingWrites<F> {
+    fn poll_write(
+        mut self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+        _: &[u8],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        self.tried += 1;
+        std::task::Poll::Ready(Err((self.error)()))
+    }
+
+    fn poll_flush(
+        self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::task::Poll::Ready(Ok(()))
+    }
+
+    fn poll_shutdown(
+        self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::task::Poll::Ready(Ok(()))
+    }
+}
+
+/// What a stream's error carried, found again behind the errors a
+/// `WebSocket` reports.
+#[derive(Debug)]
+struct Marker(u32);
+
+impl std::fmt::Display for Marker {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "the peer vanished (marker {})", self.0)
+    }
+}
+
+impl std::error::Error for Marker {}
+
+/// Two sends over a stream whose write fails: each fails with the write's
+/// error, the second without touching the stream; the error the stream
+/// gave stays reachable from both: an OS error by its code, any other as
+/// the `source` (its own inner error found in the chain), kind and text
+/// kept.
+#[tokio::test]
+async fn a_failed_write_stays_reachable_from_the_later_errors() {
+    use std::error::Error as _;
+    use wsframe::tokio::WebSocket;
+
+    fn io_error(result: Result<(), Error>) -> std::io::Error {
+        match result {
+            Err(Error::Io(err)) => err,
+            other => panic!("{other:?}"),
+        }
+    }
+    /// The `Marker` somewhere in `err`'s source chain (an `io::Error`'s
+    /// inner error included).
+    fn marker_in_chain(err: &std::io::Error) -> Option<u32> {
+        let mut next: Option<&(dyn std::error::Error + 'static)> = err.source();
+        while let Some(cause) = next {
+            if let Some(marker) = cause.downcast_ref::<Marker>() {
+                return Some(marker.0);
+            }
+            if let Some(inner) = cause
+                .downcast_ref::<std::io::Error>()
+                .and_then(|io| io.get_ref())
+                .and_then(|inner| inner.downcast_ref::<Marker>())
+            {
+                return Some(inner.0);
+            }
+            next = cause.source();
+        }
+        None
+    }
+
+    let stream = FailingWrites {
+        error: || std::io::Error::new(std::io::ErrorKind::ConnectionReset, Marker(7)),
+        tried: 0,
+    };
+    let conn = Connection::new(Role::Server, Config::default());
+    let mut ws = WebSocket::from_connection(stream, conn);
+    for attempt in ["first", "second"] {
+        let err = io_error(ws.send(Message::from("hi")).await);
+        assert_eq!(err.kind(), std::io::ErrorKind::ConnectionReset, "{attempt}");
+        assert_eq!(err.to_string(), "the peer vanished (marker 7)", "{attempt}");
+        assert_eq!(marker_in_chain(&err), Some(7), "{attempt}: {err:?}");
+    }
+    assert_eq!(
+        ws.into_inner().tried,
+        1,
+        "the second send touched the stream"
+    );
+
+    // EPIPE on Linux, as a socket reports it.
+    let stream = FailingWrites {
+        error: || std::io::Error::from_raw_os_error(32),
+        tried: 0,
+    };
+    let conn = Connection::new(Role::Server, Config::default());
+    let mut ws = WebSocket::from_connection(stream, conn);
+    for attempt in ["first", "second"] {
+        let err = io_error(ws.send(Message::from("hi")).await);
+        assert_eq!(err.raw_os_error(), Some(32), "{attempt}: {err:?}");
+        assert_eq!(err.kind(), std::io::ErrorKind::BrokenPipe, "{attempt}");
+    }
+    assert_eq!(
+        ws.into_inner().tried,
+        1,
+        "the second send touched the stream"
+    );
 }

@@ -125,34 +125,9 @@ fn command_line(binary: &str) {
     assert!(!text.contains("Os {"), "a Debug-formatted error: {text}");
 }
 
-macro_rules! server_tests {
-    ($module:ident, $binary:literal $(, #[$cfg:meta])?) => {
-        $(#[$cfg])?
-        mod $module {
-            const BINARY: &str = env!(concat!("CARGO_BIN_EXE_", $binary));
-
-            #[test]
-            fn slow_handshakes_are_closed() {
-                super::slow_handshakes_are_closed(BINARY);
-            }
-
-            #[test]
-            fn idle_connections_are_closed_with_1001() {
-                super::idle_connections_are_closed_with_1001(BINARY);
-            }
-
-            #[test]
-            fn connections_over_the_cap_are_refused() {
-                super::connections_over_the_cap_are_refused(BINARY);
-            }
-
-            #[test]
-            fn command_line() {
-                super::command_line(BINARY);
-            }
-        }
-    };
-}
-
-server_tests!(echo_server, "echo_server");
-server_tests!(tokio_echo_server, "tokio_echo_server", #[cfg(feature = "tokio")]);
+common::tests_on_each_server!(
+    slow_handshakes_are_closed,
+    idle_connections_are_closed_with_1001,
+    connections_over_the_cap_are_refused,
+    command_line,
+);

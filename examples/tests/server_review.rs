@@ -135,39 +135,10 @@ fn an_unanswered_idle_close_is_let_go(binary: &str) {
     assert_eq!(server.logged("close timeout"), 0, "one line says it");
 }
 
-macro_rules! server_tests {
-    ($module:ident, $binary:literal $(, #[$cfg:meta])?) => {
-        $(#[$cfg])?
-        mod $module {
-            const BINARY: &str = env!(concat!("CARGO_BIN_EXE_", $binary));
-
-            #[test]
-            fn messages_behind_a_big_one_are_echoed() {
-                super::messages_behind_a_big_one_are_echoed(BINARY);
-            }
-
-            #[test]
-            fn a_client_that_reads_nothing_is_named() {
-                super::a_client_that_reads_nothing_is_named(BINARY);
-            }
-
-            #[test]
-            fn a_client_that_pings_and_reads_nothing_is_let_go() {
-                super::a_client_that_pings_and_reads_nothing_is_let_go(BINARY);
-            }
-
-            #[test]
-            fn a_client_that_leaves_during_the_handshake_is_logged() {
-                super::a_client_that_leaves_during_the_handshake_is_logged(BINARY);
-            }
-
-            #[test]
-            fn an_unanswered_idle_close_is_let_go() {
-                super::an_unanswered_idle_close_is_let_go(BINARY);
-            }
-        }
-    };
-}
-
-server_tests!(echo_server, "echo_server");
-server_tests!(tokio_echo_server, "tokio_echo_server", #[cfg(feature = "tokio")]);
+common::tests_on_each_server!(
+    messages_behind_a_big_one_are_echoed,
+    a_client_that_reads_nothing_is_named,
+    a_client_that_pings_and_reads_nothing_is_let_go,
+    a_client_that_leaves_during_the_handshake_is_logged,
+    an_unanswered_idle_close_is_let_go,
+);

@@ -13,14 +13,14 @@
 //!
 //! The kernel is forced for the whole process, so every test takes one lock.
 
-// Only its oracle, `expected`, is used here.
+// Only its oracle, `expected`, and `chunk_holding` are used here.
 #[allow(dead_code)]
 mod common;
 
 use std::mem::MaybeUninit;
 use std::sync::Mutex;
 
-use common::expected;
+use common::{chunk_holding, expected};
 use utf8stream::__bench::{force_kernel, Kernel};
 use utf8stream::mask::{apply_mask, rotate_key, unmask_into};
 use utf8stream::{Utf8Error, Utf8Validator};
@@ -230,17 +230,6 @@ fn check_stream(chunks: &[&[u8]], entry: Entry, kernel: Kernel) {
         }
         (want, got) => panic!("std says {want:?}, validator {got:?}: {}", context()),
     }
-}
-
-fn chunk_holding(chunks: &[&[u8]], byte: usize) -> usize {
-    let mut end = 0;
-    for (i, chunk) in chunks.iter().enumerate() {
-        end += chunk.len();
-        if byte < end {
-            return i;
-        }
-    }
-    unreachable!("byte {byte} is past the end")
 }
 
 /// `bytes` cut into chunks of `size` (cycled), with an empty chunk before

@@ -155,10 +155,14 @@ impl fmt::Display for HandshakeError {
         }
         f.write_str(match self {
             Self::Malformed => "the handshake is not a well-formed HTTP/1.1 head",
+            // Either side meets these (a server in the request, a client
+            // in the response): the advice is for the head's sender.
             Self::HeadTooLarge => {
-                "the handshake head is larger than 16 KiB; send fewer or shorter header fields"
+                "the handshake head is larger than 16 KiB; its sender must send fewer or shorter header fields"
             }
-            Self::TooManyHeaders => "the handshake head has more than 64 header fields; send fewer",
+            Self::TooManyHeaders => {
+                "the handshake head has more than 64 header fields; its sender must send fewer"
+            }
             Self::HttpVersion => "a WebSocket handshake needs HTTP/1.1 (RFC 6455 §4.1)",
             Self::NotGet => "a WebSocket upgrade must use the GET method (RFC 6455 §4.1)",
             Self::MissingHost => "the request has no `Host` header (RFC 6455 §4.1, RFC 9112 §3.2)",

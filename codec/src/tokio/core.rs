@@ -109,8 +109,9 @@ pub(crate) struct Core<S> {
     /// write still waiting for it fails instead of waiting forever.
     output_abandoned: bool,
     /// The first error a write met (the peer gone: broken pipe, reset):
-    /// every later write fails with it at once, the stream untouched.
-    write_failed: Option<(io::ErrorKind, String)>,
+    /// every later write fails at once with it ([`failed_again`]), the
+    /// stream untouched.
+    write_failed: Option<Arc<io::Error>>,
     /// `next` reported that error (once: it reads on after it).
     write_failure_reported: bool,
     /// The task last polling for events: it writes output the writer left.
@@ -167,8 +168,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Core<S> {
         if self.output_abandoned {
             return Poll::Ready(Err(abandoned_output()));
         }
-        if let Some((kind, why)) = &self.write_failed {
-            return Poll::Ready(Err(io::Error::new(*kind, why.clone())));
+        if let Some(first) = &self.write_failed {
+            return Poll::Ready(Err(failed_again(first)));
         }
         // The caller's waker is registered only when the stream is not
         // ready, and the stream is then polled again: a wakeup between
@@ -181,8 +182,13 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Core<S> {
             }
             done => done,
         };
-        if let Poll::Ready(Err(err)) = &written {
-            self.write_failed = Some((err.kind(), err.to_string()));
+        if let Poll::Ready(Err(err)) = written {
+            // Kept whole for the later writes; this one reports it as they
+            // do.
+            let first = Arc::new(err);
+            let reported = failed_again(&first);
+            self.write_failed = Some(first);
+            return Poll::Ready(Err(reported));
         }
         written
     }
@@ -573,6 +579,35 @@ where
             Some(Err(err)) => return Err(err),
             None => return Err(Error::Io(io::ErrorKind::UnexpectedEof.into())),
         }
+    }
+}
+
+/// The error reporting the stream's first failed write, `first`, to each
+/// write (the failing one included): `io::Error` is no `Clone`, so an OS
+/// error (broken pipe, reset), which its code describes whole, is made
+/// anew from that code; any other error is reported with its kind and
+/// text, and is itself the [`source`](std::error::Error::source).
+fn failed_again(first: &Arc<io::Error>) -> io::Error {
+    match first.raw_os_error() {
+        Some(code) => io::Error::from_raw_os_error(code),
+        None => io::Error::new(first.kind(), WriteFailure(Arc::clone(first))),
+    }
+}
+
+/// [`failed_again`]'s error: the first failure's text, and that failure as
+/// its source.
+#[derive(Debug)]
+struct WriteFailure(Arc<io::Error>);
+
+impl std::fmt::Display for WriteFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Display::fmt(&*self.0, f)
+    }
+}
+
+impl std::error::Error for WriteFailure {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&*self.0)
     }
 }
 

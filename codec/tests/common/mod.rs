@@ -6,7 +6,13 @@
 pub mod deflate;
 #[cfg(feature = "deflate")]
 pub mod deflate_messages;
+#[cfg(feature = "tokio")]
+pub mod framed_server;
+pub mod hand_driven;
 pub mod largest_block;
+#[cfg(feature = "tokio")]
+pub mod raw_server;
+pub mod sample_handshake;
 #[cfg(feature = "tokio")]
 pub mod tokio_peer;
 

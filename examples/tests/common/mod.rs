@@ -170,3 +170,32 @@ pub fn echo_session(addr: &str) -> io::Result<()> {
     assert_eq!(conn.state(), State::Closed);
     Ok(())
 }
+
+/// A test module per echo server binary (the tokio one with the `tokio`
+/// feature), each test of which calls the function of its name, in the
+/// file that invokes this, with the binary's path.
+macro_rules! tests_on_each_server {
+    ($($test:ident),+ $(,)?) => {
+        mod echo_server {
+            const BINARY: &str = env!("CARGO_BIN_EXE_echo_server");
+            $(
+                #[test]
+                fn $test() {
+                    super::$test(BINARY);
+                }
+            )+
+        }
+
+        #[cfg(feature = "tokio")]
+        mod tokio_echo_server {
+            const BINARY: &str = env!("CARGO_BIN_EXE_tokio_echo_server");
+            $(
+                #[test]
+                fn $test() {
+                    super::$test(BINARY);
+                }
+            )+
+        }
+    };
+}
+pub(crate) use tests_on_each_server;

@@ -133,7 +133,9 @@ pub fn check_chunked(bytes: &[u8], cuts: &[usize]) {
     }
 }
 
-fn chunk_holding(chunks: &[&[u8]], byte: usize) -> usize {
+/// The index of the chunk that holds byte `byte` of the stream `chunks`
+/// cut it into.
+pub fn chunk_holding(chunks: &[&[u8]], byte: usize) -> usize {
     let mut end = 0;
     for (i, chunk) in chunks.iter().enumerate() {
         end += chunk.len();
