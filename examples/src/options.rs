@@ -25,6 +25,12 @@ Options:
                              frame [default: 60]
   --max-connections N        refuse connections beyond N open ones with
                              `503 Service Unavailable` [default: 256]
+  --max-message-size BYTES   close with 1009 (Message Too Big) a client
+                             whose message, inflated, passes BYTES
+                             [default: 67108864, 64 MiB]; a connection
+                             holds at most about twice this (a message
+                             and its echo), so N connections at most
+                             about 2 x N x BYTES
   --no-deflate               do not accept permessage-deflate (RFC 7692),
                              which is on by default
   --deflate-level N          compress with zlib level N, 0 (stored) to 9
@@ -54,6 +60,9 @@ pub struct ServerOptions {
     pub deflate: bool,
     /// The compression level, 0-9 (`--deflate-level`; zlib's default 6).
     pub deflate_level: u32,
+    /// The largest message accepted, in bytes, inflated bytes when
+    /// compressed (`--max-message-size`; the library's default, 64 MiB).
+    pub max_message_size: u64,
 }
 
 impl ServerOptions {
@@ -74,6 +83,7 @@ impl ServerOptions {
             .level(self.deflate_level);
         wsframe::Config::builder()
             .deflate(self.deflate.then_some(deflate))
+            .max_message_size(self.max_message_size)
             .build()
     }
 }
@@ -87,6 +97,7 @@ impl Default for ServerOptions {
             max_connections: 256,
             deflate: true,
             deflate_level: 6,
+            max_message_size: wsframe::Config::DEFAULT_MAX_MESSAGE_SIZE,
         }
     }
 }
@@ -157,6 +168,17 @@ impl ServerOptions {
                         }
                     };
                 }
+                "--max-message-size" => {
+                    let value = value()?;
+                    options.max_message_size = match value.parse() {
+                        Ok(n) if n > 0 => n,
+                        _ => {
+                            return Err(UsageError(format!(
+                                "--max-message-size takes a positive number of bytes, not {value:?}"
+                            )))
+                        }
+                    };
+                }
                 _ if arg.starts_with('-') => {
                     return Err(UsageError(format!("unknown option {arg:?}")))
                 }
@@ -207,9 +229,10 @@ mod tests {
             max_connections: 20,
             deflate: false,
             deflate_level: 1,
+            max_message_size: 1000,
         };
         let line = "--handshake-timeout 0.5 0.0.0.0:80 --idle-timeout 3 --max-connections 20 \
-                    --no-deflate --deflate-level 1";
+                    --no-deflate --deflate-level 1 --max-message-size 1000";
         assert_eq!(parse(line), Ok(Parsed::Run(expected)));
     }
 
@@ -241,6 +264,14 @@ mod tests {
                 "--max-connections takes a positive integer, not \"0\"",
             ),
             ("a:1 b:2", "one address only; \"b:2\" is a second one"),
+            (
+                "--max-message-size 0",
+                "--max-message-size takes a positive number of bytes, not \"0\"",
+            ),
+            (
+                "--max-message-size 1M",
+                "--max-message-size takes a positive number of bytes, not \"1M\"",
+            ),
             (
                 "--deflate-level 10",
                 "--deflate-level takes a level from 0 to 9, not \"10\"",

@@ -1,5 +1,6 @@
 //! The echo servers against clients that would hold them: unfinished
-//! handshakes, silence, more connections than the cap; and their command
+//! handshakes, silence, more connections than the cap, messages over the
+//! limit; and their command
 //! line. Each server runs as its real binary on 127.0.0.1 with shortened
 //! timeouts.
 
@@ -87,6 +88,29 @@ fn connections_over_the_cap_are_refused(binary: &str) {
     }
 }
 
+/// `--max-message-size` is the limit: a message of that many bytes is
+/// echoed, one byte more is closed with 1009 (RFC 6455 §7.4.1).
+fn messages_over_the_limit_are_closed_with_1009(binary: &str) {
+    use std::io::Write;
+    use wsframe::Message;
+    let server = Server::start(binary, &["--max-message-size", "1000"]);
+    let (mut stream, mut conn) = open(&server.addr).expect("handshake");
+    let at_limit = Message::from(vec![7u8; 1000]);
+    conn.send(at_limit.clone()).expect("open");
+    stream.write_all(&conn.take_output()).expect("write");
+    match next_event(&mut stream, &mut conn).expect("the echo") {
+        Event::Message(echoed) => assert_eq!(echoed, at_limit),
+        other => panic!("expected the echo, got {other:?}"),
+    }
+    conn.send(Message::from(vec![7u8; 1001])).expect("open");
+    stream.write_all(&conn.take_output()).expect("write");
+    match next_event(&mut stream, &mut conn).expect("a close frame") {
+        Event::Closed(closed) => assert_eq!(closed.code, CloseCode::MESSAGE_TOO_BIG),
+        other => panic!("expected a 1009 close, got {other:?}"),
+    }
+    echo_session(&server.addr).expect("a new client is served");
+}
+
 /// `--help` exits 0, a bad command line 2, an address in use 1; each says
 /// why in words.
 fn command_line(binary: &str) {
@@ -97,6 +121,7 @@ fn command_line(binary: &str) {
         "--handshake-timeout",
         "--idle-timeout",
         "--max-connections",
+        "--max-message-size",
         "Exit codes",
     ] {
         assert!(text.contains(expected), "--help lacks {expected}: {text}");
@@ -129,5 +154,6 @@ common::tests_on_each_server!(
     slow_handshakes_are_closed,
     idle_connections_are_closed_with_1001,
     connections_over_the_cap_are_refused,
+    messages_over_the_limit_are_closed_with_1009,
     command_line,
 );
