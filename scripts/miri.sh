@@ -16,14 +16,37 @@ if ! cargo +nightly miri --version >/dev/null 2>&1; then
     exit 0
   fi
 fi
-cargo +nightly miri test -p utf8stream --lib --test display
-cargo +nightly miri test -p wsframe --lib
-# utf8stream's AVX2 kernels (and the portable ones again). Under Miri the
-# crate validates with core where it would call simdutf8: simdutf8 0.1.5's
-# own AVX2 loop offsets a prefetch pointer out of bounds, which Miri reports
-# (fixed upstream in rusticstuff/simdutf8#120, unreleased).
-RUSTFLAGS="-C target-feature=+avx2" CARGO_TARGET_DIR=target/miri-avx2 \
-  cargo +nightly miri test -p utf8stream --lib
+# Miri interprets on one core; CI has two, so the codec and utf8stream run
+# side by side, each in its own target directory (cargo holds a directory's
+# lock while its tests run), each's output printed whole when it ends. The
+# sysroot is built first, once, for both.
+cargo +nightly miri setup
+logs=$(mktemp -d)
+trap 'rm -rf "$logs"' EXIT
+CARGO_TARGET_DIR=target/miri-wsframe \
+  cargo +nightly miri test -p wsframe --lib >"$logs/wsframe" 2>&1 &
+wsframe_pid=$!
+utf8stream() {
+  cargo +nightly miri test -p utf8stream --lib --test display
+  # utf8stream's AVX2 kernels (its tests leave out the portable ones, which
+  # the run above checked). Under Miri the crate validates with core where it
+  # would call simdutf8: simdutf8 0.1.5's own AVX2 loop offsets a prefetch
+  # pointer out of bounds, which Miri reports (fixed upstream in
+  # rusticstuff/simdutf8#120, unreleased).
+  RUSTFLAGS="-C target-feature=+avx2" CARGO_TARGET_DIR=target/miri-avx2 \
+    cargo +nightly miri test -p utf8stream --lib
+}
+utf8stream >"$logs/utf8stream" 2>&1 &
+utf8stream_pid=$!
+failed=()
+wait "$utf8stream_pid" || failed+=(utf8stream)
+cat "$logs/utf8stream"
+wait "$wsframe_pid" || failed+=(wsframe)
+cat "$logs/wsframe"
+if [ ${#failed[@]} -gt 0 ]; then
+  echo "miri: FAILED: ${failed[*]}" >&2
+  exit 1
+fi
 # The AVX-512 loop uses `vpermb`, which Miri cannot interpret; its loads and
 # stores are checked by AddressSanitizer instead (the tests' buffers are
 # exactly as long as the input, so one byte out of bounds is reported), on a

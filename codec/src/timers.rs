@@ -147,7 +147,9 @@ impl Timers {
     }
 }
 
-#[cfg(test)]
+// Not under Miri: proptest persists failures through the file system,
+// which Miri's isolation refuses, and timers hold no unsafe code.
+#[cfg(all(test, not(miri)))]
 mod tests {
     use std::time::Duration;
 
@@ -176,9 +178,6 @@ mod tests {
         prop::option::of((1u64..10).prop_map(Duration::from_secs))
     }
 
-    // Not under Miri: proptest persists failures through the file system,
-    // which Miri's isolation refuses, and timers hold no unsafe code.
-    #[cfg(not(miri))]
     proptest! {
         /// The kept deadline is at every step the one computed from the
         /// clocks as they are, while the connection is not closed: no

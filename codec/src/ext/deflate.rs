@@ -1558,6 +1558,11 @@ mod tests {
         // into the current call's output), and this test says so.
         let (text, wire) = repeated_noise(1200);
         assert_eq!(verdict(9, &wire), Ok(text.clone()));
+        if cfg!(miri) {
+            // The rest feeds zlib-rs's own API byte by byte: slow under
+            // Miri, and no unsafe code of ours (`verdict` reached it).
+            return;
+        }
         let mut backend = Inflate::new(false, 9);
         let mut out = vec![0; 4096];
         let input = [&wire[..], &SYNC_TAIL].concat();
