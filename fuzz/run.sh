@@ -42,6 +42,8 @@ report() {
   echo "== fuzz $target for ${seconds}s"
   grep -E '^(#[0-9]+[[:space:]]+DONE|stat::number_of_executed_units|stat::average_exec_per_sec|stat::peak_rss_mb|==[0-9]+==ERROR|SUMMARY|Test unit written|Done )' "$logs/$target" || true
   if [ "$status" -ne 0 ]; then
+    # The other targets' runs are not waited for.
+    kill "${pids[@]}" 2>/dev/null || true
     tail -40 "$logs/$target" >&2
     echo "FAIL: fuzz target $target crashed; the input is under fuzz/artifacts/$target/." \
          "Copy it to fuzz/regressions/$target/ so that cargo test replays it." >&2
