@@ -133,6 +133,7 @@ fn random(len: usize, seed: u64) -> Vec<u8> {
 }
 
 /// `len` bytes that deflate well.
+#[cfg(feature = "deflate")]
 fn compressible(len: usize) -> Vec<u8> {
     (0..len).map(|i| b"split me, frame me "[i % 19]).collect()
 }

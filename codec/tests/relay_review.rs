@@ -13,6 +13,7 @@
 //! limit and a compressed bomb inbound, invalid UTF-8 in the middle of a
 //! streamed text (the 1007 evidence, compressed or not), and a close from
 //! either side in the middle of a streamed message.
+#![cfg(feature = "deflate")]
 
 mod common;
 

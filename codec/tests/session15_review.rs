@@ -16,7 +16,9 @@ use common::{
     hand_driven::{drain, server},
     *,
 };
-use wsframe::{CloseCode, Config, Connection, Event, Role, State};
+#[cfg(feature = "deflate")]
+use wsframe::Role;
+use wsframe::{CloseCode, Config, Connection, Event, State};
 
 const SECOND: Duration = Duration::from_secs(1);
 
