@@ -144,6 +144,11 @@ const fn incomplete_max<const N: usize>() -> [u8; N] {
 /// first ones from the end of the previous vector), `lookup_prev_high`,
 /// `lookup_prev_low` and `lookup_this_high`, each with the target features
 /// given.
+// Unused on targets without a SIMD kernel (thumbv7em, wasm...).
+#[cfg_attr(
+    not(any(target_arch = "x86_64", target_arch = "aarch64")),
+    allow(unused_macros)
+)]
 macro_rules! utf8_check {
     ($features:literal) => {
         /// The error bits of `input`, given the bytes one, two and three
@@ -190,6 +195,11 @@ macro_rules! utf8_check {
 /// The block loop (unmask, store, check, each optional) over the block
 /// check, for an ISA module as [`utf8_check`] asks, with `load`, `store`,
 /// `splat_key`, `ending_with`, `is_ascii`, `any` and `prefetch` too.
+// Unused on targets without a SIMD kernel (thumbv7em, wasm...).
+#[cfg_attr(
+    not(any(target_arch = "x86_64", target_arch = "aarch64")),
+    allow(unused_macros)
+)]
 macro_rules! block_loop {
     ($features:literal) => {
         /// The vectors of one block.
@@ -571,6 +581,11 @@ macro_rules! block_loop {
 
 /// The masking loops, for an ISA module with `V`, `LANES`, `load`, `store`,
 /// `xor`, `splat_key` and `prefetch`.
+// Unused on targets without a SIMD kernel (thumbv7em, wasm...).
+#[cfg_attr(
+    not(any(target_arch = "x86_64", target_arch = "aarch64")),
+    allow(unused_macros)
+)]
 macro_rules! mask_loops {
     ($features:literal) => {
         /// `buf ^= key`, repeating, a vector a step; `key` as seen from
@@ -861,6 +876,12 @@ pub(crate) unsafe fn unmask_and_check(
 /// a multiple of [`BLOCK`].
 pub(crate) fn unmask_and_check_in_place(kernel: Kernel, buf: &mut [u8], key: [u8; 4]) -> bool {
     debug_assert_eq!(buf.len() % BLOCK, 0);
+    // Unused on targets without a SIMD kernel, where only the portable
+    // loop runs.
+    #[cfg_attr(
+        not(any(target_arch = "x86_64", target_arch = "aarch64")),
+        allow(unused_variables)
+    )]
     let (at, len) = (buf.as_mut_ptr(), buf.len());
     match kernel {
         #[cfg(target_arch = "x86_64")]
