@@ -1,0 +1,188 @@
+//! Session 16 review: our tokio client with permessage-deflate against real
+//! peers (Python `websockets`, Node `ws`) as echo servers, for the new
+//! `max_outgoing_frame_size` split of compressed messages, and the echo back
+//! into our receive limits. The peers are outside the test: each test reads
+//! the echo server's `ws://` URI from an environment variable
+//! (`WSFRAME_PY_ECHO`, `WSFRAME_NODE_ECHO`) and passes without it.
+#![cfg(all(feature = "tokio", feature = "deflate", feature = "http"))]
+
+use bytes::Bytes;
+use wsframe::{tokio::WebSocket, CloseCode, Config, DeflateConfig, Event, Message};
+
+fn random_bytes(len: usize, mut seed: u64) -> Vec<u8> {
+    (0..len)
+        .map(|_| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed as u8
+        })
+        .collect()
+}
+
+/// Random printable ASCII: valid UTF-8 that deflate barely shrinks.
+fn random_text(len: usize, seed: u64) -> String {
+    random_bytes(len, seed)
+        .into_iter()
+        .map(|b| char::from(b' ' + b % 95))
+        .collect()
+}
+
+fn config(max_outgoing_frame_size: Option<u64>, max_frame_size: u64) -> Config {
+    // Threshold 0: short messages and first fragments are compressed too.
+    let builder = Config::builder()
+        .deflate(Some(DeflateConfig::default().threshold(0)))
+        .max_frame_size(max_frame_size)
+        .max_message_size(64 << 20);
+    match max_outgoing_frame_size {
+        Some(bytes) => builder.max_outgoing_frame_size(bytes),
+        None => builder,
+    }
+    .build()
+}
+
+/// Sends each message and checks the echo is the same message.
+async fn echo_round_trip(uri: &str, config: Config, messages: Vec<Message>) {
+    let uri: http::Uri = uri.parse().unwrap();
+    let (mut ws, accepted) = WebSocket::connect(&uri, config).await.unwrap();
+    assert!(
+        accepted
+            .extensions
+            .iter()
+            .any(|e| e.name() == "permessage-deflate"),
+        "deflate not negotiated: {:?}",
+        accepted.extensions
+    );
+    for message in messages {
+        ws.send(message.clone()).await.unwrap();
+        match ws.next().await {
+            Some(Ok(Event::Message(echo))) => {
+                assert!(
+                    echo == message,
+                    "echo differs ({} bytes sent)",
+                    message.as_bytes().len()
+                )
+            }
+            other => panic!(
+                "expected the echo of {} bytes, got {other:?}",
+                message.as_bytes().len()
+            ),
+        }
+    }
+    ws.close(CloseCode::NORMAL, "").await.unwrap();
+}
+
+fn peers() -> Vec<String> {
+    ["WSFRAME_PY_ECHO", "WSFRAME_NODE_ECHO"]
+        .iter()
+        .filter_map(|name| std::env::var(name).ok())
+        .collect()
+}
+
+#[tokio::test]
+async fn seventeen_mib_incompressible_messages_echo_with_the_default_bound() {
+    for uri in peers() {
+        let messages = vec![
+            Message::Binary(Bytes::from(random_bytes(17 << 20, 1))),
+            Message::Text(random_text(17 << 20, 2).into()),
+        ];
+        // Their echo is one frame of about 17 MiB: our receive frame limit
+        // must allow it.
+        echo_round_trip(&uri, config(None, 64 << 20), messages).await;
+    }
+}
+
+#[tokio::test]
+async fn hundred_kb_messages_split_in_1000_byte_frames_echo() {
+    for uri in peers() {
+        let messages = vec![
+            Message::Binary(Bytes::from(random_bytes(100_000, 3))),
+            Message::Text(random_text(100_000, 4).into()),
+            Message::Binary(Bytes::from(vec![0; 100_000])),
+        ];
+        echo_round_trip(&uri, config(Some(1000), 16 << 20), messages).await;
+    }
+}
+
+#[tokio::test]
+async fn one_byte_frames_of_a_short_compressed_text_echo() {
+    for uri in peers() {
+        for bound in [0, 1] {
+            let messages = vec![Message::Text("hello, hello, hello".into())];
+            echo_round_trip(&uri, config(Some(bound), 16 << 20), messages).await;
+        }
+    }
+}
+
+#[tokio::test]
+async fn empty_and_uncompressed_messages_in_one_byte_frames_echo() {
+    for uri in peers() {
+        let uri: http::Uri = uri.parse().unwrap();
+        let (mut ws, _) = WebSocket::connect(&uri, config(Some(1), 16 << 20))
+            .await
+            .unwrap();
+        let cases = [
+            (Message::Text("".into()), true),
+            (Message::Binary(Bytes::new()), true),
+            (Message::Text("plain, not compressed".into()), false),
+            (Message::Binary(Bytes::from(random_bytes(300, 5))), false),
+            (Message::Text("é€😀 compressed".into()), true),
+        ];
+        for (message, compress) in cases {
+            ws.send_compressed(message.clone(), compress).await.unwrap();
+            match ws.next().await {
+                Some(Ok(Event::Message(echo))) => assert!(echo == message, "{uri}: echo differs"),
+                other => panic!("{uri}: expected an echo, got {other:?}"),
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn fragments_split_again_by_the_bound_echo_as_one_message() {
+    for uri in peers() {
+        let uri: http::Uri = uri.parse().unwrap();
+        let (mut ws, _) = WebSocket::connect(&uri, config(Some(7), 16 << 20))
+            .await
+            .unwrap();
+        let parts = [random_text(50, 6), "a".repeat(2000), random_text(30, 7)];
+        ws.send_fragment(Message::Text(parts[0].clone().into()), false)
+            .await
+            .unwrap();
+        ws.send_fragment(Message::Text(parts[1].clone().into()), false)
+            .await
+            .unwrap();
+        ws.send_fragment(Message::Text(parts[2].clone().into()), true)
+            .await
+            .unwrap();
+        match ws.next().await {
+            Some(Ok(Event::Message(Message::Text(echo)))) => {
+                assert_eq!(&*echo, parts.concat().as_str(), "{uri}")
+            }
+            other => panic!("{uri}: expected an echo, got {other:?}"),
+        }
+    }
+}
+
+/// Their echo of a 17 MiB incompressible message is one frame of more than
+/// 16 MiB: with our default receive frame limit it is refused with 1009,
+/// reported, not a hang.
+#[tokio::test]
+async fn their_seventeen_mib_echo_passes_our_default_frame_limit_with_1009() {
+    for uri in peers() {
+        let uri: http::Uri = uri.parse().unwrap();
+        let config = Config::builder()
+            .deflate(Some(DeflateConfig::default()))
+            .build();
+        let (mut ws, _) = WebSocket::connect(&uri, config).await.unwrap();
+        ws.send(Message::Binary(Bytes::from(random_bytes(17 << 20, 8))))
+            .await
+            .unwrap();
+        match ws.next().await {
+            Some(Ok(Event::Closed(closed))) => {
+                assert_eq!(u16::from(closed.code), 1009, "{uri}: {closed:?}")
+            }
+            other => panic!("{uri}: expected a 1009 close, got {other:?}"),
+        }
+    }
+}
