@@ -186,3 +186,47 @@ async fn their_seventeen_mib_echo_passes_our_default_frame_limit_with_1009() {
         }
     }
 }
+
+/// A peer that resets the TCP connection right after the handshake (linger
+/// 0): the read failure is reported once, then the stream ends; writes fail
+/// and keep failing with the first write's error.
+#[tokio::test]
+async fn a_reset_by_a_real_tcp_peer_ends_the_stream_once_and_sticks_on_writes() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let server = tokio::spawn(async move {
+        let (tcp, _) = listener.accept().await.unwrap();
+        let ws = WebSocket::accept(tcp, Config::default()).await.unwrap();
+        let tcp = ws.into_inner();
+        tcp.set_zero_linger().unwrap();
+        drop(tcp);
+    });
+    let uri: http::Uri = format!("ws://127.0.0.1:{port}/").parse().unwrap();
+    let (mut ws, _) = WebSocket::connect(&uri, config(None, 16 << 20))
+        .await
+        .unwrap();
+    server.await.unwrap();
+    let first = ws.next().await;
+    let failed_read_kind = match &first {
+        Some(Err(wsframe::tokio::Error::Io(err))) => err.kind(),
+        other => panic!("expected the reset as an I/O error, got {other:?}"),
+    };
+    assert_eq!(failed_read_kind, std::io::ErrorKind::ConnectionReset);
+    assert!(
+        ws.next().await.is_none(),
+        "the stream goes on after a failed read"
+    );
+    assert!(ws.next().await.is_none());
+    let mut errors = Vec::new();
+    for _ in 0..3 {
+        if let Err(err) = ws
+            .send(Message::Binary(Bytes::from(vec![1; 100_000])))
+            .await
+        {
+            errors.push(format!("{err:?}"));
+        }
+    }
+    println!("writes after the reset: {errors:?}");
+    assert!(!errors.is_empty(), "every write after a reset succeeded");
+    assert!(errors.windows(2).all(|w| w[0] == w[1]), "{errors:?}");
+}
