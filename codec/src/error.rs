@@ -57,7 +57,10 @@ pub enum ProtocolError {
     InflateFailed,
     /// A message growing past [`Config::max_message_size`](crate::Config::max_message_size).
     MessageTooBig {
-        /// The message's length with the frame just announced.
+        /// The message's length with the frame just announced; for a
+        /// compressed message, the bytes inflated when it passed the limit
+        /// (inflating stops there). Either way the message has at least
+        /// this many bytes, maybe more.
         declared: u64,
         /// The configured limit.
         limit: u64,
@@ -137,7 +140,7 @@ impl fmt::Display for ProtocolError {
             Self::MessageTooBig { declared, limit } => {
                 write!(
                     f,
-                    "message of {declared} bytes exceeds the limit of {limit}"
+                    "message of at least {declared} bytes exceeds the limit of {limit}"
                 )
             }
         }
