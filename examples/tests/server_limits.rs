@@ -111,6 +111,31 @@ fn messages_over_the_limit_are_closed_with_1009(binary: &str) {
     echo_session(&server.addr).expect("a new client is served");
 }
 
+/// A message over the library's 16 MiB frame limit but under
+/// `--max-message-size`, sent as one frame (as Python `websockets`, Node `ws`
+/// and browsers send every message), is echoed: the limit `--help` states
+/// is the one that holds, not the frame limit below it.
+fn a_message_over_16_mib_in_one_frame_is_echoed(binary: &str) {
+    use std::io::Write;
+    use wsframe::{Config, Connection, Message, Role};
+    let server = Server::start(binary, &[]);
+    let (mut stream, mut conn) = open(&server.addr).expect("handshake");
+    let message = Message::from(vec![7u8; (16 << 20) + 1]);
+    // A second client-role encoder, so that the message goes out unsplit.
+    let mut one_frame = Connection::new(
+        Role::Client,
+        Config::builder().max_outgoing_frame_size(u64::MAX).build(),
+    );
+    one_frame.send(message.clone()).expect("open");
+    let wire = one_frame.take_output();
+    assert_eq!(wire[1], 0x80 | 127, "one masked frame with a 64-bit length");
+    stream.write_all(&wire).expect("write");
+    match next_event(&mut stream, &mut conn).expect("the echo") {
+        Event::Message(echoed) => assert!(echoed == message, "the echo differs"),
+        other => panic!("expected the echo, got {other:?}"),
+    }
+}
+
 /// `--help` exits 0, a bad command line 2, an address in use 1; each says
 /// why in words.
 fn command_line(binary: &str) {
@@ -155,5 +180,6 @@ common::tests_on_each_server!(
     idle_connections_are_closed_with_1001,
     connections_over_the_cap_are_refused,
     messages_over_the_limit_are_closed_with_1009,
+    a_message_over_16_mib_in_one_frame_is_echoed,
     command_line,
 );
