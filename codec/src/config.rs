@@ -160,6 +160,12 @@ impl ConfigBuilder {
 
     /// The largest frame payload accepted, in bytes (default 16 MiB); more
     /// is 1009.
+    ///
+    /// Most peers (Python `websockets`, Node `ws`, browsers) send a whole
+    /// message as one frame, however long: to receive their messages above
+    /// 16 MiB, raise this together with
+    /// [`max_message_size`](Self::max_message_size). A compressed message
+    /// counts here as sent, before inflating.
     pub const fn max_frame_size(mut self, bytes: u64) -> Self {
         self.config.max_frame_size = bytes;
         self

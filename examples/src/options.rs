@@ -68,6 +68,7 @@ pub struct ServerOptions {
 impl ServerOptions {
     /// The connections' configuration: the defaults, with
     /// permessage-deflate on unless `--no-deflate`, at `--deflate-level`,
+    /// and a frame limit equal to the message limit (`--max-message-size`),
     /// compressing every message whatever its size (threshold 0).
     ///
     /// The threshold of 0 is for the Autobahn cases as kosoku 0.1.0 runs
@@ -81,9 +82,12 @@ impl ServerOptions {
         let deflate = wsframe::DeflateConfig::default()
             .threshold(0)
             .level(self.deflate_level);
+        // Most peers send a whole message as one frame: a frame limit below
+        // the message limit would refuse their messages between the two.
         wsframe::Config::builder()
             .deflate(self.deflate.then_some(deflate))
             .max_message_size(self.max_message_size)
+            .max_frame_size(self.max_message_size)
             .build()
     }
 }
