@@ -227,8 +227,9 @@ impl Connection {
     /// the peer, and returns how many bytes that read should take at most
     /// (never more than the room there is, never 0): the tokio wrapper's way
     /// to read, for callers that read into `read_buf` themselves. `chunk` is
-    /// the read size the caller wants room for, in bytes, and up to that
-    /// much is reserved: it is the caller's bound, not the peer's.
+    /// the read size the caller wants room for, in bytes; while no frame is
+    /// part-read, that is what is reserved at most. For a frame part-read,
+    /// it is the rest of that frame, as the next paragraph says.
     ///
     /// Once everything read has been handed out, reading starts over at the
     /// front of the buffer's allocation if no [`Message`] holds it any

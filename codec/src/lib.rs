@@ -8,7 +8,8 @@
 //!   UTF-8** (checked per received chunk, mid-frame and mid-code-point, by
 //!   [`utf8stream`]), 1009 for a frame or message over the limits.
 //! - **Bounded memory**: limits are checked against a frame header's declared
-//!   length before any payload is buffered; nothing is reserved up front.
+//!   length before any payload is buffered, and an idle connection holds
+//!   no buffer.
 //! - **Explainable**: [`CloseCode::explain`] says what a code means, when you
 //!   see it and how to fix it.
 //!
