@@ -108,6 +108,17 @@ fn seen(events: Vec<Event>, failed_prefix_of: Option<&[u8]>) -> Vec<Seen> {
     out
 }
 
+/// How many bytes the chunks in `events` handed out, in all.
+fn chunk_bytes(events: &[Event]) -> usize {
+    events
+        .iter()
+        .map(|e| match e {
+            Event::Chunk { data, .. } => data.as_bytes().len(),
+            _ => 0,
+        })
+        .sum()
+}
+
 /// A streaming server with permessage-deflate (`params`) and `limit`.
 fn streaming_server(params: DeflateParams, limit: u64) -> Connection {
     let config = Config::builder()
@@ -364,13 +375,7 @@ fn the_limit_met_while_draining_is_1009_once_and_nothing_past_it_goes_out() {
     ]
     .concat();
     let check = |(events, out): (Vec<Event>, Vec<u8>)| {
-        let handed: usize = events
-            .iter()
-            .map(|e| match e {
-                Event::Chunk { data, .. } => data.as_bytes().len(),
-                _ => 0,
-            })
-            .sum();
+        let handed = chunk_bytes(&events);
         assert!(
             handed as u64 <= LIMIT,
             "{handed} bytes past a limit of {LIMIT}"
@@ -859,13 +864,7 @@ fn a_bad_continuation_behind_a_held_fragment_fails_after_all_its_pieces() {
     ] {
         let input = [client(RSV1 | BINARY, &first), bad].concat();
         let view = |(events, _): (Vec<Event>, Vec<u8>)| {
-            let handed: usize = events
-                .iter()
-                .map(|e| match e {
-                    Event::Chunk { data, .. } => data.as_bytes().len(),
-                    _ => 0,
-                })
-                .sum();
+            let handed = chunk_bytes(&events);
             let code = match events.last() {
                 Some(Event::Closed(closed)) => u16::from(closed.code),
                 other => panic!("{:?}", other.map(|_| "not a close")),

@@ -36,18 +36,6 @@ impl Deflate {
     }
 }
 
-/// Incompressible bytes (a xorshift), deterministic.
-fn noise(len: usize, mut seed: u64) -> Vec<u8> {
-    (0..len)
-        .map(|_| {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            seed as u8
-        })
-        .collect()
-}
-
 /// A message the client sends: its data, and whether it is text.
 struct Sent {
     data: Vec<u8>,
@@ -107,7 +95,7 @@ fn swinging(limit: usize) -> Vec<Sent> {
         text: true,
     };
     let noisy = |len: usize, seed| Sent {
-        data: noise(len.min(limit), seed),
+        data: incompressible(len.min(limit), seed),
         text: false,
     };
     vec![
@@ -161,7 +149,7 @@ fn messages_held_by_the_caller_keep_their_bytes_as_later_ones_inflate() {
         .map(|i| {
             if i.is_multiple_of(2) {
                 Sent {
-                    data: noise(50 + i * 37, i as u64 + 9),
+                    data: incompressible(50 + i * 37, i as u64 + 9),
                     text: false,
                 }
             } else {

@@ -16,7 +16,7 @@
 
 mod common;
 
-use common::{deflate::*, *};
+use common::{deflate::*, joined_chunks::JoinedChunks, *};
 use flate2::{Compress, Compression};
 use wsframe::{Config, Connection, Event, Message, ProtocolError, Role};
 
@@ -39,17 +39,13 @@ enum Seen {
 /// depends on the cuts.
 fn seen(events: Vec<Event>) -> Vec<Seen> {
     let mut out = Vec::new();
-    let mut partial: Option<(bool, Vec<u8>)> = None;
+    let mut partial = JoinedChunks::default();
     for event in events {
         match event {
             Event::Chunk { data, last } => {
                 let len = data.as_bytes().len();
                 assert!(len <= PIECE_MAX, "a piece of {len} bytes");
-                let text = matches!(data, Message::Text(_));
-                let entry = partial.get_or_insert((text, Vec::new()));
-                entry.1.extend_from_slice(data.as_bytes());
-                if last {
-                    let (text, bytes) = partial.take().unwrap();
+                if let Some((text, bytes)) = partial.push(&data, last) {
                     out.push(Seen::Message(text, bytes));
                 }
             }
@@ -57,10 +53,7 @@ fn seen(events: Vec<Event>) -> Vec<Seen> {
                 matches!(m, Message::Text(_)),
                 m.as_bytes().to_vec(),
             )),
-            Event::Ping(p) => out.push(Seen::Ping(
-                p.to_vec(),
-                partial.as_ref().map_or(0, |(_, bytes)| bytes.len()),
-            )),
+            Event::Ping(p) => out.push(Seen::Ping(p.to_vec(), partial.bytes_so_far())),
             Event::Closed(c) => out.push(Seen::Closed(c.code.into(), c.error)),
             other => panic!("unexpected event {other:?}"),
         }
@@ -76,6 +69,19 @@ fn streaming_server(limit: u64) -> Connection {
         .streaming(true)
         .build();
     Connection::with_deflate(Role::Server, config, Some(TAKEOVER))
+}
+
+/// What a [`streaming_server`] with `limit` makes of `input`, as [`seen`]
+/// shows it: the same whole, byte by byte and cut at every point, through
+/// both input paths ([`same_every_way`]; `what` names the case).
+fn seen_every_way(what: &str, limit: u64, input: &[u8]) -> Vec<Seen> {
+    same_every_way(
+        what,
+        &|| streaming_server(limit),
+        input,
+        true,
+        |(events, _)| seen(events),
+    )
 }
 
 /// `data` as one compressed client frame of `opcode`.
@@ -120,13 +126,7 @@ fn a_bomb_then_a_ping_comes_out_the_same_every_way_in_bounded_pieces() {
     let (mut input, payload) = compressed_frame(BINARY, &vec![0u8; 1 << 20]);
     input.extend(raw_frame(FIN | PING, b"after", Some(KEY)));
     let want = reference_inflate(&payload).expect("a whole message");
-    let seen = same_every_way(
-        "bomb, ping",
-        &|| streaming_server(u64::MAX),
-        &input,
-        true,
-        |(events, _)| seen(events),
-    );
+    let seen = seen_every_way("bomb, ping", u64::MAX, &input);
     assert_eq!(
         seen,
         [Seen::Message(false, want), Seen::Ping(b"after".to_vec(), 0)]
@@ -150,13 +150,7 @@ fn a_ping_between_fragments_of_a_bomb_comes_out_after_the_first_ones_pieces() {
         raw_frame(FIN | CONT, &second, Some(KEY)),
     ]
     .concat();
-    let seen = same_every_way(
-        "fragmented bomb, ping",
-        &|| streaming_server(u64::MAX),
-        &input,
-        true,
-        |(events, _)| seen(events),
-    );
+    let seen = seen_every_way("fragmented bomb, ping", u64::MAX, &input);
     assert_eq!(
         seen,
         [
@@ -176,13 +170,7 @@ fn invalid_text_deep_in_a_held_message_is_1007_the_same_however_cut() {
     let (mut input, payload) = compressed_frame(TEXT, &text);
     input.extend(raw_frame(FIN | PING, b"never", Some(KEY)));
     assert_eq!(reference_inflate(&payload).as_deref(), Some(&text[..]));
-    let seen = same_every_way(
-        "invalid text",
-        &|| streaming_server(u64::MAX),
-        &input,
-        true,
-        |(events, _)| seen(events),
-    );
+    let seen = seen_every_way("invalid text", u64::MAX, &input);
     let [Seen::Closed(1007, Some(ProtocolError::InvalidUtf8(evidence)))] = &seen[..] else {
         panic!("{seen:?}")
     };
@@ -207,13 +195,7 @@ fn the_limit_is_still_1009_at_exactly_limit_plus_one() {
     for (len, code) in [(LIMIT, None), (LIMIT + 1, Some(1009))] {
         let (mut input, _) = compressed_frame(BINARY, &vec![7u8; len]);
         input.extend(raw_frame(FIN | PING, b"p", Some(KEY)));
-        let seen = same_every_way(
-            "limit",
-            &|| streaming_server(LIMIT as u64),
-            &input,
-            true,
-            |(events, _)| seen(events),
-        );
+        let seen = seen_every_way("limit", LIMIT as u64, &input);
         match code {
             None => assert_eq!(
                 seen,

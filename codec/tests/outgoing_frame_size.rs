@@ -160,6 +160,22 @@ fn received(make: &dyn Fn() -> Connection, wire: &[u8], cuts: &[usize]) -> Vec<E
     drive_connection(make, wire, cuts).0
 }
 
+/// Checks that connections `make` builds get `wire` as the one binary
+/// message `data`: fed whole, byte by byte and cut at every point where
+/// the wire is short, else cut three ways, through both input paths.
+fn receives_binary(what: &str, make: &dyn Fn() -> Connection, wire: &[u8], data: &[u8]) {
+    let events = if wire.len() <= 1200 {
+        same_every_way(what, make, wire, true, |(events, _)| events)
+    } else {
+        received(make, wire, &[1, wire.len() / 2, wire.len() - 1])
+    };
+    assert_eq!(
+        events,
+        [Event::Message(Message::from(data.to_vec()))],
+        "{what}"
+    );
+}
+
 const ROLES: [Role; 2] = [Role::Server, Role::Client];
 
 #[test]
@@ -244,16 +260,7 @@ fn plain_messages_split_at_every_bound() {
                 let make = || {
                     Connection::with_mask_source(peer(role), Config::default(), Box::new(|| [9; 4]))
                 };
-                let events = if wire.len() <= 1200 {
-                    same_every_way(&what, &make, &wire, true, |(events, _)| events)
-                } else {
-                    received(&make, &wire, &[1, wire.len() / 2, wire.len() - 1])
-                };
-                assert_eq!(
-                    events,
-                    [Event::Message(Message::from(data.clone()))],
-                    "{what}"
-                );
+                receives_binary(&what, &make, &wire, &data);
             }
         }
     }
@@ -510,16 +517,7 @@ mod deflate {
                         assert_eq!(wire, one, "{what}: one frame as before");
                     }
                     let make = || receiver(role, NO_TAKEOVER);
-                    let events = if wire.len() <= 1200 {
-                        same_every_way(&what, &make, &wire, true, |(events, _)| events)
-                    } else {
-                        received(&make, &wire, &[1, wire.len() / 2, wire.len() - 1])
-                    };
-                    assert_eq!(
-                        events,
-                        [Event::Message(Message::from(data.clone()))],
-                        "{what}"
-                    );
+                    receives_binary(&what, &make, &wire, &data);
                 }
             }
         }

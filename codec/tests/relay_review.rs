@@ -122,10 +122,40 @@ fn side(role: Role, deflate: bool, bound: usize, limit: u64) -> Connection {
 /// peer) cut at `cuts`, every other piece through `read_buf` when
 /// `use_read_buf`: the bytes written back to that peer, the bytes written
 /// to the far peer, and the receiving direction.
+#[derive(Default)]
 struct Run {
     back: Vec<u8>,
     forward: Vec<u8>,
     direction: Direction,
+}
+
+impl Run {
+    /// After bytes reached `receiving`: relay what it has, let the far
+    /// peer take one partial write, collect what `receiving` answered.
+    fn step(&mut self, receiving: &mut Connection, sending: &mut Connection, write_size: usize) {
+        pump(receiving, sending, &mut self.direction);
+        write_some(sending, write_size, &mut self.forward);
+        self.back.extend_from_slice(&receiving.take_output());
+    }
+
+    /// The input is all in: the far peer reads on until the relay has
+    /// nothing more.
+    fn finish(
+        mut self,
+        receiving: &mut Connection,
+        sending: &mut Connection,
+        write_size: usize,
+    ) -> Run {
+        loop {
+            pump(receiving, sending, &mut self.direction);
+            self.back.extend_from_slice(&receiving.take_output());
+            if write_some(sending, write_size, &mut self.forward) == 0
+                && self.direction.held.is_none()
+            {
+                return self;
+            }
+        }
+    }
 }
 
 fn run(
@@ -136,8 +166,7 @@ fn run(
     use_read_buf: bool,
     write_size: usize,
 ) -> Run {
-    let mut direction = Direction::default();
-    let (mut back, mut forward) = (Vec::new(), Vec::new());
+    let mut run = Run::default();
     let mut start = 0;
     for (i, &end) in cuts.iter().chain(std::iter::once(&input.len())).enumerate() {
         if use_read_buf && i % 2 == 1 {
@@ -146,23 +175,9 @@ fn run(
             receiving.receive(&input[start..end]);
         }
         start = end;
-        pump(receiving, sending, &mut direction);
-        write_some(sending, write_size, &mut forward);
-        back.extend_from_slice(&receiving.take_output());
+        run.step(receiving, sending, write_size);
     }
-    // The far peer reads on until the relay has nothing more.
-    loop {
-        pump(receiving, sending, &mut direction);
-        back.extend_from_slice(&receiving.take_output());
-        if write_some(sending, write_size, &mut forward) == 0 && direction.held.is_none() {
-            break;
-        }
-    }
-    Run {
-        back,
-        forward,
-        direction,
-    }
+    run.finish(receiving, sending, write_size)
 }
 
 /// A frame read by hand (§5.2): first byte, unmasked payload, length.
@@ -904,8 +919,7 @@ fn run_prepared(
     chunk: usize,
     write_size: usize,
 ) -> Run {
-    let mut direction = Direction::default();
-    let (mut back, mut forward) = (Vec::new(), Vec::new());
+    let mut run = Run::default();
     let mut read = 0;
     while read < input.len() {
         let limit = receiving.prepare_read(chunk);
@@ -914,22 +928,9 @@ fn run_prepared(
             .read_buf()
             .extend_from_slice(&input[read..read + n]);
         read += n;
-        pump(receiving, sending, &mut direction);
-        write_some(sending, write_size, &mut forward);
-        back.extend_from_slice(&receiving.take_output());
+        run.step(receiving, sending, write_size);
     }
-    loop {
-        pump(receiving, sending, &mut direction);
-        back.extend_from_slice(&receiving.take_output());
-        if write_some(sending, write_size, &mut forward) == 0 && direction.held.is_none() {
-            break;
-        }
-    }
-    Run {
-        back,
-        forward,
-        direction,
-    }
+    run.finish(receiving, sending, write_size)
 }
 
 #[test]

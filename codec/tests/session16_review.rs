@@ -17,20 +17,9 @@ use wsframe::{
     Role,
 };
 
-fn random_bytes(len: usize, mut seed: u64) -> Vec<u8> {
-    (0..len)
-        .map(|_| {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            seed as u8
-        })
-        .collect()
-}
-
 /// Random printable ASCII: valid UTF-8 that deflate barely shrinks.
 fn random_text(len: usize, seed: u64) -> String {
-    random_bytes(len, seed)
+    incompressible(len, seed)
         .into_iter()
         .map(|b| char::from(b' ' + b % 95))
         .collect()
@@ -98,7 +87,7 @@ const NEEDS_A_PEER: &str =
 async fn seventeen_mib_incompressible_messages_echo_with_the_default_bound() {
     for uri in peers() {
         let messages = vec![
-            Message::Binary(Bytes::from(random_bytes(17 << 20, 1))),
+            Message::Binary(Bytes::from(incompressible(17 << 20, 1))),
             Message::Text(random_text(17 << 20, 2).into()),
         ];
         // Their echo is one frame of about 17 MiB: our receive frame limit
@@ -112,7 +101,7 @@ async fn seventeen_mib_incompressible_messages_echo_with_the_default_bound() {
 async fn hundred_kb_messages_split_in_1000_byte_frames_echo() {
     for uri in peers() {
         let messages = vec![
-            Message::Binary(Bytes::from(random_bytes(100_000, 3))),
+            Message::Binary(Bytes::from(incompressible(100_000, 3))),
             Message::Text(random_text(100_000, 4).into()),
             Message::Binary(Bytes::from(vec![0; 100_000])),
         ];
@@ -143,7 +132,7 @@ async fn empty_and_uncompressed_messages_in_one_byte_frames_echo() {
             (Message::Text("".into()), true),
             (Message::Binary(Bytes::new()), true),
             (Message::Text("plain, not compressed".into()), false),
-            (Message::Binary(Bytes::from(random_bytes(300, 5))), false),
+            (Message::Binary(Bytes::from(incompressible(300, 5))), false),
             (Message::Text("é€😀 compressed".into()), true),
         ];
         for (message, compress) in cases {
@@ -195,7 +184,7 @@ async fn their_seventeen_mib_echo_passes_our_default_frame_limit_with_1009() {
             .deflate(Some(DeflateConfig::default()))
             .build();
         let (mut ws, _) = WebSocket::connect(&uri, config).await.unwrap();
-        ws.send(Message::Binary(Bytes::from(random_bytes(17 << 20, 8))))
+        ws.send(Message::Binary(Bytes::from(incompressible(17 << 20, 8))))
             .await
             .unwrap();
         match ws.next().await {

@@ -75,6 +75,39 @@ fn config(close_timeout: Option<Duration>) -> Config {
         .build()
 }
 
+/// A server over a pipe of `pipe` bytes, the peer having read nothing:
+/// its output full of 60-byte binary messages ([`fill_output`]), so any
+/// frame it writes next waits for the peer.
+async fn stalled_server(
+    pipe: usize,
+    close_timeout: Option<Duration>,
+) -> (WebSocket<DuplexStream>, DuplexStream) {
+    let (mut ws, peer) = server(pipe, config(close_timeout));
+    fill_output(&mut ws, &Message::from(vec![1u8; 60])).await;
+    (ws, peer)
+}
+
+/// Polls `future` through an hour of the paused clock, which it must not
+/// end in: how many times it was polled (one that waits without spinning
+/// is polled a handful of times).
+async fn polls_in_an_hour<F: Future>(future: F) -> usize
+where
+    F::Output: std::fmt::Debug,
+{
+    let mut polls = 0;
+    let mut future = pin!(future);
+    let waited = timeout(
+        Duration::from_secs(3600),
+        poll_fn(|cx| {
+            polls += 1;
+            future.as_mut().poll(cx)
+        }),
+    )
+    .await;
+    assert!(waited.is_err(), "ended: {waited:?}");
+    polls
+}
+
 const CLOSE_TIMEOUT: Duration = Duration::from_millis(100);
 const JUST_UNDER: Duration = Duration::from_millis(99);
 
@@ -171,9 +204,7 @@ async fn a_byte_every_close_timeout_less_1ms_gets_close_s_own_frame() {
 #[tokio::test(start_paused = true)]
 async fn close_ends_against_a_peer_that_reads_nothing_and_floods_pings() {
     let close_timeout = Duration::from_secs(2);
-    let (mut ws, peer) = server(64, config(Some(close_timeout)));
-    let message = Message::from(vec![1u8; 60]);
-    fill_output(&mut ws, &message).await;
+    let (mut ws, peer) = stalled_server(64, Some(close_timeout)).await;
     let (_peer_reads, mut peer_writes) = tokio::io::split(peer);
     let flooding = tokio::spawn(async move {
         loop {
@@ -202,9 +233,7 @@ async fn close_ends_against_a_peer_that_reads_nothing_and_floods_pings() {
 #[tokio::test(start_paused = true)]
 async fn the_reply_is_given_up_while_the_peer_pings_and_reads_nothing() {
     let close_timeout = Duration::from_secs(1);
-    let (mut ws, peer) = server(64, config(Some(close_timeout)));
-    let message = Message::from(vec![1u8; 60]);
-    fill_output(&mut ws, &message).await;
+    let (mut ws, peer) = stalled_server(64, Some(close_timeout)).await;
     let (_peer_reads, mut peer_writes) = tokio::io::split(peer);
     peer_writes
         .write_all(&masked(FIN | PING, b"first"))
@@ -244,23 +273,11 @@ async fn the_reply_is_given_up_while_the_peer_pings_and_reads_nothing() {
 /// only a handful of times in an hour of the paused clock).
 #[tokio::test(start_paused = true)]
 async fn without_a_close_timeout_the_reply_waits_forever_without_spinning() {
-    let (mut ws, mut peer) = server(8, config(None));
-    let message = Message::from(vec![1u8; 60]);
-    fill_output(&mut ws, &message).await;
+    let (mut ws, mut peer) = stalled_server(8, None).await;
     peer.write_all(&masked(FIN | CLOSE, &close_payload(1000, b"")))
         .await
         .unwrap();
-    let mut polls = 0;
-    let mut next = pin!(ws.next());
-    let waited = timeout(
-        Duration::from_secs(3600),
-        poll_fn(|cx| {
-            polls += 1;
-            next.as_mut().poll(cx)
-        }),
-    )
-    .await;
-    assert!(waited.is_err(), "ended: {waited:?}");
+    let polls = polls_in_an_hour(ws.next()).await;
     assert!(polls <= 4, "{polls} polls in an hour");
 }
 
@@ -268,20 +285,8 @@ async fn without_a_close_timeout_the_reply_waits_forever_without_spinning() {
 /// peer that reads nothing, without spinning.
 #[tokio::test(start_paused = true)]
 async fn without_a_close_timeout_close_waits_forever_without_spinning() {
-    let (mut ws, _peer) = server(8, config(None));
-    let message = Message::from(vec![1u8; 60]);
-    fill_output(&mut ws, &message).await;
-    let mut polls = 0;
-    let mut closing = pin!(ws.close(CloseCode(1000), ""));
-    let waited = timeout(
-        Duration::from_secs(3600),
-        poll_fn(|cx| {
-            polls += 1;
-            closing.as_mut().poll(cx)
-        }),
-    )
-    .await;
-    assert!(waited.is_err(), "ended: {waited:?}");
+    let (mut ws, _peer) = stalled_server(8, None).await;
+    let polls = polls_in_an_hour(ws.close(CloseCode(1000), "")).await;
     assert!(polls <= 4, "{polls} polls in an hour");
 }
 
@@ -291,9 +296,7 @@ async fn without_a_close_timeout_close_waits_forever_without_spinning() {
 #[tokio::test(start_paused = true)]
 async fn close_dropped_before_the_close_timeout_and_called_again_ends_on_time() {
     let close_timeout = Duration::from_secs(2);
-    let (mut ws, _peer) = server(8, config(Some(close_timeout)));
-    let message = Message::from(vec![1u8; 60]);
-    fill_output(&mut ws, &message).await;
+    let (mut ws, _peer) = stalled_server(8, Some(close_timeout)).await;
     let start = Instant::now();
     let first = timeout(Duration::from_secs(1), ws.close(CloseCode(1000), "")).await;
     assert!(first.is_err(), "{first:?}");
@@ -311,9 +314,7 @@ async fn close_dropped_before_the_close_timeout_and_called_again_ends_on_time() 
 #[tokio::test(start_paused = true)]
 async fn close_ends_at_the_close_timeout_and_a_second_call_is_closed() {
     let close_timeout = Duration::from_secs(2);
-    let (mut ws, _peer) = server(8, config(Some(close_timeout)));
-    let message = Message::from(vec![1u8; 60]);
-    fill_output(&mut ws, &message).await;
+    let (mut ws, _peer) = stalled_server(8, Some(close_timeout)).await;
     let start = Instant::now();
     let first = timeout(Duration::from_secs(60), ws.close(CloseCode(1000), ""))
         .await
@@ -331,9 +332,7 @@ async fn close_ends_at_the_close_timeout_and_a_second_call_is_closed() {
 #[tokio::test(start_paused = true)]
 async fn close_dropped_after_the_answer_and_called_again_returns_the_answer() {
     let close_timeout = Duration::from_secs(2);
-    let (mut ws, mut peer) = server(8, config(Some(close_timeout)));
-    let message = Message::from(vec![1u8; 60]);
-    fill_output(&mut ws, &message).await;
+    let (mut ws, mut peer) = stalled_server(8, Some(close_timeout)).await;
     peer.write_all(&masked(FIN | CLOSE, &close_payload(1000, b"")))
         .await
         .unwrap();
@@ -356,9 +355,7 @@ async fn close_dropped_after_the_answer_and_called_again_returns_the_answer() {
 #[tokio::test(start_paused = true)]
 async fn sink_close_ends_against_a_peer_that_reads_nothing() {
     let close_timeout = Duration::from_secs(2);
-    let (mut ws, _peer) = server(8, config(Some(close_timeout)));
-    let message = Message::from(vec![1u8; 60]);
-    fill_output(&mut ws, &message).await;
+    let (mut ws, _peer) = stalled_server(8, Some(close_timeout)).await;
     let start = Instant::now();
     let closed = timeout(Duration::from_secs(60), SinkExt::close(&mut ws))
         .await
@@ -373,9 +370,7 @@ async fn sink_close_ends_against_a_peer_that_reads_nothing() {
 #[tokio::test(start_paused = true)]
 async fn a_split_writers_sink_close_ends_while_the_reader_polls() {
     let close_timeout = Duration::from_secs(2);
-    let (mut ws, _peer) = server(8, config(Some(close_timeout)));
-    let message = Message::from(vec![1u8; 60]);
-    fill_output(&mut ws, &message).await;
+    let (ws, _peer) = stalled_server(8, Some(close_timeout)).await;
     let (mut reader, mut writer) = ws.split();
     let start = Instant::now();
     let reading = tokio::spawn(async move { reader.next().await });
@@ -401,9 +396,7 @@ async fn a_split_writers_sink_close_ends_while_the_reader_polls() {
 #[tokio::test(start_paused = true)]
 async fn both_split_halves_waiting_end_when_the_write_is_given_up() {
     let close_timeout = Duration::from_secs(1);
-    let (mut ws, mut peer) = server(8, config(Some(close_timeout)));
-    let message = Message::from(vec![1u8; 60]);
-    fill_output(&mut ws, &message).await;
+    let (ws, mut peer) = stalled_server(8, Some(close_timeout)).await;
     let (mut reader, mut writer) = ws.split();
     let flushing = tokio::spawn(async move {
         let result = writer.flush().await;
@@ -461,9 +454,7 @@ async fn both_split_halves_waiting_end_when_the_write_is_given_up() {
 #[tokio::test(start_paused = true)]
 async fn after_the_write_is_given_up_every_call_answers_at_once() {
     let close_timeout = Duration::from_secs(1);
-    let (mut ws, mut peer) = server(8, config(Some(close_timeout)));
-    let message = Message::from(vec![1u8; 60]);
-    fill_output(&mut ws, &message).await;
+    let (mut ws, mut peer) = stalled_server(8, Some(close_timeout)).await;
     peer.write_all(&masked(FIN | CLOSE, &close_payload(1000, b"")))
         .await
         .unwrap();

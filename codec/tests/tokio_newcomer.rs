@@ -195,6 +195,18 @@ async fn frames_until_close(peer: &mut RawPeer, read_size: usize) -> Vec<(u8, Ve
     frames
 }
 
+/// Frames as the peer read them: `(first byte, payload)`.
+type Frames = Vec<(u8, Vec<u8>)>;
+
+/// [`frames_until_close`] on the peer's own task, which hands the peer
+/// back with the frames.
+fn spawn_frames_until_close(
+    mut peer: RawPeer,
+    read_size: usize,
+) -> tokio::task::JoinHandle<(Frames, RawPeer)> {
+    tokio::spawn(async move { (frames_until_close(&mut peer, read_size).await, peer) })
+}
+
 /// `send` dropped mid-way again and again over a one-byte pipe: "nothing
 /// is ever cut", and a message whose `send` returned is on the wire. So
 /// the peer reads, whole and in order, a subsequence of the messages tried
@@ -202,11 +214,8 @@ async fn frames_until_close(peer: &mut RawPeer, read_size: usize) -> Vec<(u8, Ve
 #[tokio::test]
 async fn send_dropped_at_every_turn_never_cuts_a_message() {
     let config = Config::builder().max_output_buffer(600).build();
-    let (mut ws, mut peer) = server(1, config);
-    let reader = tokio::spawn(async move {
-        let frames = frames_until_close(&mut peer, 7).await;
-        (frames, peer)
-    });
+    let (mut ws, peer) = server(1, config);
+    let reader = spawn_frames_until_close(peer, 7);
     let mut confirmed = Vec::new();
     let mut dropped = 0;
     within("sends", async {
@@ -253,11 +262,8 @@ async fn send_dropped_at_every_turn_never_cuts_a_message() {
 #[tokio::test]
 async fn feed_and_flush_dropped_at_every_turn_write_exactly_the_fed_messages() {
     let config = Config::builder().max_output_buffer(500).build();
-    let (mut ws, mut peer) = server(1, config);
-    let reader = tokio::spawn(async move {
-        let frames = frames_until_close(&mut peer, 5).await;
-        (frames, peer)
-    });
+    let (mut ws, peer) = server(1, config);
+    let reader = spawn_frames_until_close(peer, 5);
     let mut fed = Vec::new();
     let mut dropped = 0;
     within("feeds", async {
@@ -430,10 +436,10 @@ async fn the_reader_answers_pings_alone_and_outlives_the_writer() {
 /// messages and a close frame.
 #[tokio::test]
 async fn the_writer_works_alone_after_the_reader_is_dropped() {
-    let (ws, mut peer) = server(8, Config::default());
+    let (ws, peer) = server(8, Config::default());
     let (reader, mut writer) = ws.split();
     drop(reader);
-    let reading = tokio::spawn(async move { (frames_until_close(&mut peer, 3).await, peer) });
+    let reading = spawn_frames_until_close(peer, 3);
     within("writer", async {
         for i in 0..20 {
             writer.send(Message::from(payload(i))).await.unwrap();
@@ -1085,7 +1091,7 @@ async fn pongs_never_land_inside_a_large_message_written_at_the_same_time() {
 /// after the whole message, never inside it.
 #[tokio::test]
 async fn a_close_after_a_dropped_large_send_follows_the_whole_message() {
-    let (mut ws, mut peer) = server(64, Config::default());
+    let (mut ws, peer) = server(64, Config::default());
     let big: Vec<u8> = (0..200_000).map(|j| (j % 251) as u8).collect();
     let dropped = timeout(
         Duration::from_millis(20),
@@ -1096,7 +1102,7 @@ async fn a_close_after_a_dropped_large_send_follows_the_whole_message() {
         dropped.is_err(),
         "a 200 KB send went through a 64 B pipe nobody reads"
     );
-    let reading = tokio::spawn(async move { (frames_until_close(&mut peer, 1000).await, peer) });
+    let reading = spawn_frames_until_close(peer, 1000);
     let closed = within("close", ws.close(CloseCode(1000), "after"))
         .await
         .unwrap();
@@ -1202,8 +1208,8 @@ async fn fragments_and_a_control_frame_between_them_are_framed_as_the_rfc_says()
 #[tokio::test]
 async fn the_sink_and_stream_speak_the_rfc() {
     use futures_util::{SinkExt, StreamExt};
-    let (mut ws, mut peer) = server(64, Config::default());
-    let reading = tokio::spawn(async move { (frames_until_close(&mut peer, 9).await, peer) });
+    let (mut ws, peer) = server(64, Config::default());
+    let reading = spawn_frames_until_close(peer, 9);
     within("sink", async {
         for i in 0..5 {
             ws.feed(Message::from(payload(i))).await.unwrap();

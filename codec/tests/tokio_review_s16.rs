@@ -115,6 +115,46 @@ fn frames_with_rsv1(wire: &[u8]) -> Vec<(u8, Vec<u8>)> {
     frames
 }
 
+/// The peer's side of our close: reads `io` in reads of up to `read_size`
+/// bytes (each waiting at most 10 s) until the last whole frame read is a
+/// close; returns the frames, parsed as [`frames_with_rsv1`] does.
+async fn frames_until_close<R: AsyncRead + Unpin>(
+    io: &mut R,
+    read_size: usize,
+) -> Vec<(u8, Vec<u8>)> {
+    let mut wire = Vec::new();
+    let mut buf = vec![0; read_size];
+    loop {
+        let n = timeout(Duration::from_secs(10), io.read(&mut buf))
+            .await
+            .expect("the peer waits for the close")
+            .unwrap();
+        assert!(n > 0, "hung up before the close");
+        wire.extend_from_slice(&buf[..n]);
+        if let Ok(frames) = std::panic::catch_unwind(|| frames_with_rsv1(&wire)) {
+            if frames
+                .last()
+                .is_some_and(|(first, _)| first & 0x0F == CLOSE)
+            {
+                return frames;
+            }
+        }
+    }
+}
+
+/// [`frames_until_close`], then the peer's answer to the close (1000).
+async fn frames_until_close_answered(
+    theirs: &mut DuplexStream,
+    read_size: usize,
+) -> Vec<(u8, Vec<u8>)> {
+    let frames = frames_until_close(theirs, read_size).await;
+    theirs
+        .write_all(&client(FIN | CLOSE, &close_payload(1000, b"")))
+        .await
+        .unwrap();
+    frames
+}
+
 /// The data messages in `frames`, compressed ones inflated by flate2 with
 /// one context for the whole connection (context takeover, RFC 7692
 /// §7.2.2), and the payloads of the pongs.
@@ -527,28 +567,7 @@ async fn close_with_a_fragmented_message_open() {
     ws.send_fragment(Message::from("first half "), false)
         .await
         .unwrap();
-    let peer = async {
-        let mut wire = Vec::new();
-        let mut buf = [0; 64];
-        loop {
-            let n = theirs.read(&mut buf).await.unwrap();
-            assert!(n > 0);
-            wire.extend_from_slice(&buf[..n]);
-            let frames = std::panic::catch_unwind(|| frames_with_rsv1(&wire));
-            if let Ok(frames) = frames {
-                if frames
-                    .last()
-                    .is_some_and(|(first, _)| first & 0x0F == CLOSE)
-                {
-                    theirs
-                        .write_all(&client(FIN | CLOSE, &close_payload(1000, b"")))
-                        .await
-                        .unwrap();
-                    return frames;
-                }
-            }
-        }
-    };
+    let peer = frames_until_close_answered(&mut theirs, 64);
     let (closed, frames) = tokio::join!(ws.close(CloseCode::NORMAL, "bye"), peer);
     let closed = closed.unwrap();
     assert_eq!(closed.code, CloseCode::NORMAL);
@@ -573,27 +592,7 @@ async fn close_with_the_output_over_its_limit() {
         let mut send = pin!(ws.send_compressed(Message::from(big.as_str()), false));
         assert!(poll_once(send.as_mut()).is_pending());
     }
-    let peer = async {
-        let mut wire = Vec::new();
-        let mut buf = [0; 16];
-        loop {
-            let n = theirs.read(&mut buf).await.unwrap();
-            assert!(n > 0);
-            wire.extend_from_slice(&buf[..n]);
-            if let Ok(frames) = std::panic::catch_unwind(|| frames_with_rsv1(&wire)) {
-                if frames
-                    .last()
-                    .is_some_and(|(first, _)| first & 0x0F == CLOSE)
-                {
-                    theirs
-                        .write_all(&client(FIN | CLOSE, &close_payload(1000, b"")))
-                        .await
-                        .unwrap();
-                    return frames;
-                }
-            }
-        }
-    };
+    let peer = frames_until_close_answered(&mut theirs, 16);
     let (closed, frames) = tokio::join!(ws.close(CloseCode::NORMAL, ""), peer);
     assert_eq!(closed.unwrap().code, CloseCode::NORMAL);
     let (messages, _) = messages_and_pongs(&frames);
@@ -874,24 +873,7 @@ async fn split_halves_under_deflate_on_two_threads() {
         }
         write_half
     });
-    let mut wire = Vec::new();
-    let mut buf = [0; 97];
-    let frames = loop {
-        let n = timeout(Duration::from_secs(10), read_half.read(&mut buf))
-            .await
-            .expect("the peer waits for the close")
-            .unwrap();
-        assert!(n > 0, "hung up before the close");
-        wire.extend_from_slice(&buf[..n]);
-        if let Ok(frames) = std::panic::catch_unwind(|| frames_with_rsv1(&wire)) {
-            if frames
-                .last()
-                .is_some_and(|(first, _)| first & 0x0F == CLOSE)
-            {
-                break frames;
-            }
-        }
-    };
+    let frames = frames_until_close(&mut read_half, 97).await;
     let mut write_half = pinger.await.unwrap();
     write_half
         .write_all(&client(FIN | CLOSE, &close_payload(1000, b"")))

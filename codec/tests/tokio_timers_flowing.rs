@@ -12,7 +12,7 @@ mod common;
 use std::time::Duration;
 
 use tokio::{
-    io::{AsyncReadExt, AsyncWriteExt, DuplexStream},
+    io::{AsyncRead, AsyncReadExt, AsyncWriteExt},
     time::{sleep, timeout, Instant},
 };
 use wsframe::{tokio::Error, CloseCode, Config, Event, Message, State};
@@ -21,7 +21,7 @@ use common::tokio_peer::{peer, server};
 
 /// Everything the peer reads until the server's close frame (or the end
 /// of the stream), with the paused clock's time of each event.
-async fn peer_events(mut io: DuplexStream, start: Instant) -> Vec<(Duration, Event)> {
+async fn peer_events<R: AsyncRead + Unpin>(mut io: R, start: Instant) -> Vec<(Duration, Event)> {
     let mut peer = peer();
     let mut events = Vec::new();
     let mut buf = vec![0; 4096];
@@ -40,15 +40,29 @@ async fn peer_events(mut io: DuplexStream, start: Instant) -> Vec<(Duration, Eve
     }
 }
 
+/// Keepalive pings after `ping_every` seconds of silence, the idle close
+/// after `idle_after`.
+fn keepalive(ping_every: u64, idle_after: u64) -> Config {
+    Config::builder()
+        .ping_interval(Some(Duration::from_secs(ping_every)))
+        .idle_timeout(Some(Duration::from_secs(idle_after)))
+        .build()
+}
+
+/// When the peer got each ping, of the events [`peer_events`] read.
+fn ping_times(events: &[(Duration, Event)]) -> Vec<Duration> {
+    events
+        .iter()
+        .filter(|(_, e)| matches!(e, Event::Ping(_)))
+        .map(|(at, _)| *at)
+        .collect()
+}
+
 #[tokio::test(start_paused = true)]
 async fn keepalive_and_idle_timeout_fire_on_time_while_the_server_sends() {
     // The server sends every second; the peer says nothing. Sending is not
     // hearing: pings at 10 s and 20 s, the idle close at 25 s.
-    let config = Config::builder()
-        .ping_interval(Some(Duration::from_secs(10)))
-        .idle_timeout(Some(Duration::from_secs(25)))
-        .build();
-    let (ws, io) = server(1 << 16, config);
+    let (ws, io) = server(1 << 16, keepalive(10, 25));
     let start = Instant::now();
     let watcher = tokio::spawn(peer_events(io, start));
     let (mut reader, mut writer) = ws.split();
@@ -73,11 +87,7 @@ async fn keepalive_and_idle_timeout_fire_on_time_while_the_server_sends() {
     };
     assert_eq!(closed.code, CloseCode::GOING_AWAY);
     let events = watcher.await.unwrap();
-    let pings: Vec<Duration> = events
-        .iter()
-        .filter(|(_, e)| matches!(e, Event::Ping(_)))
-        .map(|(at, _)| *at)
-        .collect();
+    let pings = ping_times(&events);
     assert_eq!(
         pings,
         [Duration::from_secs(10), Duration::from_secs(20)],
@@ -100,11 +110,7 @@ async fn a_peer_that_talks_is_not_idle_and_one_that_stops_is_after_split() {
     // 3 s keepalive: no close, and a ping after each 3 s of silence (at 3,
     // 7, ... 43 s); then it stops, and the close comes 5 s after its last
     // word.
-    let config = Config::builder()
-        .ping_interval(Some(Duration::from_secs(3)))
-        .idle_timeout(Some(Duration::from_secs(5)))
-        .build();
-    let (ws, io) = server(1 << 16, config);
+    let (ws, io) = server(1 << 16, keepalive(3, 5));
     let start = Instant::now();
     let (mut reader, _writer) = ws.split();
     let (peer_rx, mut peer_tx) = tokio::io::split(io);
@@ -117,22 +123,7 @@ async fn a_peer_that_talks_is_not_idle_and_one_that_stops_is_after_split() {
         }
         peer_tx
     });
-    let watcher = tokio::spawn(async move {
-        let mut peer = peer();
-        let (mut rx, mut events, mut buf) = (peer_rx, Vec::new(), vec![0; 4096]);
-        loop {
-            while let Some(event) = peer.next_event() {
-                events.push((start.elapsed(), event));
-            }
-            if events.iter().any(|(_, e)| matches!(e, Event::Closed(_))) {
-                return events;
-            }
-            match rx.read(&mut buf).await {
-                Ok(0) | Err(_) => return events,
-                Ok(n) => peer.receive(&buf[..n]),
-            }
-        }
-    });
+    let watcher = tokio::spawn(peer_events(peer_rx, start));
     for n in 0..10u8 {
         let event = reader.next().await.unwrap().unwrap();
         assert_eq!(event, Event::Message(Message::Binary(vec![n].into())));
@@ -143,11 +134,7 @@ async fn a_peer_that_talks_is_not_idle_and_one_that_stops_is_after_split() {
     assert!(matches!(event, Event::Closed(c) if c.code == CloseCode::GOING_AWAY));
     let _tx = talker.await.unwrap();
     let events = watcher.await.unwrap();
-    let pings: Vec<Duration> = events
-        .iter()
-        .filter(|(_, e)| matches!(e, Event::Ping(_)))
-        .map(|(at, _)| *at)
-        .collect();
+    let pings = ping_times(&events);
     let want: Vec<Duration> = (0..=10).map(|n| Duration::from_secs(4 * n + 3)).collect();
     assert_eq!(pings, want);
     assert!(

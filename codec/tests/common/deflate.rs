@@ -30,6 +30,19 @@ pub const NO_TAKEOVER: DeflateParams = DeflateParams {
     ..TAKEOVER
 };
 
+/// `len` bytes deflate cannot shrink (a xorshift from `seed`),
+/// deterministic: a message whose compressed size is about its own.
+pub fn incompressible(len: usize, mut seed: u64) -> Vec<u8> {
+    (0..len)
+        .map(|_| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed as u8
+        })
+        .collect()
+}
+
 /// `data` compressed by `stream` with a sync flush, the `00 00 FF FF` tail
 /// still on (§7.2.1); growing the output until zlib leaves room over.
 pub fn sync_flush(stream: &mut Compress, data: &[u8]) -> Vec<u8> {

@@ -8,6 +8,7 @@
 use wsframe::{Config, Connection, DeflateParams, Event, Message, Role};
 
 use super::deflate::{inflated_before_failing, reference_inflate, NO_TAKEOVER, RSV1, TAKEOVER};
+use super::joined_chunks::JoinedChunks;
 use super::{client, close_code_on_wire, close_payload, same_every_way};
 use super::{CLOSE, CONT, FIN, PING, TEXT};
 
@@ -113,7 +114,7 @@ impl Pings {
 /// `pings` says.
 pub fn seen(events: Vec<Event>, pings: Pings) -> Vec<Seen> {
     let mut out = Vec::new();
-    let mut partial: Option<(bool, Vec<u8>)> = None;
+    let mut partial = JoinedChunks::default();
     for event in events {
         match event {
             Event::Message(m) => out.push(Seen::Message(
@@ -121,11 +122,7 @@ pub fn seen(events: Vec<Event>, pings: Pings) -> Vec<Seen> {
                 m.as_bytes().to_vec(),
             )),
             Event::Chunk { data, last } => {
-                let text = matches!(data, Message::Text(_));
-                let entry = partial.get_or_insert((text, Vec::new()));
-                entry.1.extend_from_slice(data.as_bytes());
-                if last {
-                    let (text, bytes) = partial.take().unwrap();
+                if let Some((text, bytes)) = partial.push(&data, last) {
                     out.push(Seen::Message(text, bytes));
                 }
             }

@@ -9,6 +9,7 @@ pub mod deflate_messages;
 #[cfg(feature = "tokio")]
 pub mod framed_server;
 pub mod hand_driven;
+pub mod joined_chunks;
 pub mod largest_block;
 #[cfg(feature = "tokio")]
 pub mod raw_server;
