@@ -1162,7 +1162,6 @@ fn close_ignores_the_output_limit() {
 /// connection until the next encode.
 #[cfg(feature = "tokio")]
 #[test]
-#[ignore = "bug: the automatic pong left in the connection by a decoded ping makes the next encode fail with OutputFull at a small max_output_buffer"]
 fn ws_codec_sends_after_a_decoded_ping() {
     use tokio_util::codec::{Decoder, Encoder};
     use wsframe::tokio::{Outgoing, WsCodec};
