@@ -198,6 +198,10 @@ impl Encoder<Outgoing> for WsCodec {
     type Error = Error;
 
     fn encode(&mut self, item: Outgoing, dst: &mut BytesMut) -> Result<(), Error> {
+        // What the decoder queued (automatic pongs, a close reply) goes
+        // first, so that it cannot hold the output at its limit and refuse
+        // this send.
+        dst.unsplit(self.conn.take_output());
         match item {
             Outgoing::Message(message) => self.conn.send(message),
             Outgoing::Ping(payload) => self.conn.ping(&payload),
