@@ -677,7 +677,8 @@ impl Connection {
     /// [`SendError::OutputFull`] while
     /// [`pending_output`](Self::pending_output) holds
     /// [`Config::max_output_buffer`] bytes or more (nothing is queued: write
-    /// some out and retry).
+    /// some out and retry). They are checked in that order: a full output
+    /// is reported before an open fragmented message.
     pub fn send(&mut self, message: Message) -> Result<(), SendError> {
         self.check_open()?;
         self.sender.message(&message, None)
@@ -708,7 +709,11 @@ impl Connection {
     /// Queues the header of `message` as one frame and returns its payload,
     /// to be written right after all the output
     /// ([`take_output`](Self::take_output)): the same shared bytes for a
-    /// server, a masked copy for a client. [`send`](Self::send) does the
+    /// server, a masked copy for a client. Take and write the output, then
+    /// the payload, before anything else can queue output
+    /// ([`next_event`](Self::next_event) with its automatic pongs and close
+    /// replies, [`handle_timeout`](Self::handle_timeout), any send): bytes
+    /// queued in between would go out inside this frame. [`send`](Self::send) does the
     /// same for a server's large payloads inside the output (see
     /// [`pending_output_vectored`](Self::pending_output_vectored)), where
     /// cancel safety and the output limit cover them. A payload longer
@@ -790,8 +795,8 @@ impl Connection {
     /// [`send_fragment`](Self::send_fragment): RFC 6455 has no other, and
     /// the peer sees the open message end with the close. The close frame
     /// is queued whatever [`Config::max_output_buffer`] says. Every close
-    /// frame we send carries a code (a relay forwarding a peer's close
-    /// without one, reported as 1005, sends 1000).
+    /// frame we send carries a code: 1005 is refused, so a relay forwarding
+    /// a peer's close that had none (reported as 1005) passes 1000 itself.
     ///
     /// # Errors
     ///

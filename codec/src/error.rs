@@ -154,8 +154,10 @@ impl std::error::Error for ProtocolError {}
 #[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum SendError {
-    /// A data message after our close frame was sent, or anything after the
-    /// connection closed (§5.5.1: no data after a close).
+    /// Anything sent once our close frame is queued (by
+    /// [`Connection::close`](crate::Connection::close), as the reply to the
+    /// peer's close, or on a failure or a timeout): a message, a fragment,
+    /// a ping, a pong or a second close (§5.5.1: nothing after a close).
     Closed,
     /// A close code that may not be sent on the wire (§7.4.1), such as 1005.
     UnsendableCloseCode(u16),

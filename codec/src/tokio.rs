@@ -75,7 +75,8 @@ use crate::{
 /// What a [`WsCodec`] can be asked to write.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Outgoing {
-    /// A whole message, as one frame.
+    /// A whole message: one frame, or several when its payload as sent is
+    /// over [`Config::max_outgoing_frame_size`](crate::Config::max_outgoing_frame_size).
     Message(Message),
     /// A ping with this payload (at most 125 bytes).
     Ping(Bytes),
