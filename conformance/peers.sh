@@ -4,7 +4,9 @@
 # a second echo server, run with --no-deflate); and our client role
 # (autobahn_client) against a Python `websockets` server, compressed. The peers' packages
 # are installed here (a failed install says which and fails); Node, npm and
-# Chromium themselves are prerequisites (scripts/prerequisites.sh).
+# Chromium themselves are prerequisites (scripts/prerequisites.sh). Last, our
+# tokio client's real-peer tests run against a Python websockets and a Node
+# ws echo server.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 
@@ -35,6 +37,36 @@ node "$root/conformance/node/peer.mjs" "$ECHO_PORT" || failed+=(node)
 echo "== $("$(command -v chromium || command -v chromium-browser)" --version)"
 "$venv/bin/python" "$root/conformance/browser_peer.py" "$ECHO_PORT" "$plain_port" || failed+=(chromium)
 stop "$ECHO_PID" "$plain_pid"
+
+# Our tokio client with permessage-deflate against real peers' echo servers
+# (codec/tests/session16_review.rs, ignored unless asked for): a Python
+# websockets and a Node ws server, compression on, 64 MiB message limits.
+# `--workspace` as in the test command's cargo test, so its build is reused
+# (`-p wsframe` alone unifies other dependency features and rebuilds).
+echo "== real-peer echo servers: our tokio client against Python websockets and Node ws (session16_review --ignored)"
+py_log=$(mktemp) node_log=$(mktemp) test_log=$(mktemp)
+py_port=$(free_port)
+"$venv/bin/python" "$root/conformance/python_echo_server.py" "$py_port" >"$py_log" 2>&1 &
+py_pid=$!
+# Stopped whatever happens below.
+trap 'kill "$py_pid" ${node_pid:+"$node_pid"} 2>/dev/null || true' EXIT
+wait_port "$py_port"
+node_port=$(free_port)
+node "$root/conformance/node/echo_server.mjs" "$node_port" >"$node_log" 2>&1 &
+node_pid=$!
+wait_port "$node_port"
+if ! (cd "$root" && WSFRAME_PY_ECHO="ws://127.0.0.1:$py_port/" WSFRAME_NODE_ECHO="ws://127.0.0.1:$node_port/" \
+  cargo test --workspace --all-features --test session16_review -- --ignored >"$test_log" 2>&1); then
+  failed+=(real-peer-echo)
+  tail -40 "$test_log"
+fi
+# One check line per test, as the other peers print theirs.
+sed -n -e 's/^test \(.*\) \.\.\. ok$/  ok   \1/p' -e 's/^test \(.*\) \.\.\. FAILED$/  FAIL \1/p' "$test_log"
+if ! stop "$py_pid" "$node_pid"; then
+  [[ " ${failed[*]} " == *" real-peer-echo "* ]] || failed+=(real-peer-echo)
+  tail -5 "$py_log" "$node_log"
+fi
+trap - EXIT
 
 if [ ${#failed[@]} -gt 0 ]; then
   echo "FAIL: peers: ${failed[*]}; server log:" >&2

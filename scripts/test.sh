@@ -4,8 +4,9 @@
 # explainer's checks; all 517 Autobahn cases, groups 1-10, 12 and 13
 # (permessage-deflate), in the server and client role; the real peers (Python
 # websockets, Node ws, headless Chromium, with and without permessage-deflate)
-# against the echo server over 127.0.0.1, and our client role against Python
-# websockets; the tokio examples (chat, keepalive, client) and the axum
+# against the echo server over 127.0.0.1, our client role against Python
+# websockets, and our tokio client's real-peer tests against Python websockets
+# and Node ws echo servers; the tokio examples (chat, keepalive, client) and the axum
 # example against Python websockets.
 #
 # It checks its prerequisites first (scripts/prerequisites.sh): what is
