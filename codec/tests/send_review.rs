@@ -16,6 +16,7 @@
 //! random cuts; empty messages and fragments, compressed or not; frame
 //! bounds at the length-encoding boundaries; compressed messages around
 //! the threshold; a peer's pings while the output is full.
+#![cfg(feature = "deflate")]
 
 mod common;
 
