@@ -40,9 +40,6 @@ level=(--deflate-level 1)
 # report directory: one role at a time left this 2-core machine half idle
 # (kosoku and our programs wait on each other over loopback).
 started=$SECONDS
-# Whatever ends the script (a server or the fuzzing server that never
-# listened), nothing it started is left running.
-trap 'kill "${pid_of[@]}" ${fuzz_pid:+"$fuzz_pid"} 2>/dev/null || true' EXIT
 for server in echo_server tokio_echo_server; do
   start_echo_server "$reports/$server.log" "$server" "${level[@]}"
   port_of[$server]=$ECHO_PORT pid_of[$server]=$ECHO_PID
