@@ -2,8 +2,7 @@
 # The Autobahn Testsuite, all 517 cases of groups 1-10, 12 and 13 (12 and 13
 # are permessage-deflate, 216 cases of 1000 compressed messages each), run by
 # `kosoku` (PyPI): against the echo servers, blocking and tokio (server role),
-# and the autobahn_client example (client role), the three roles at the same
-# time, four cases at a time each.
+# and the autobahn_client example (client role), four cases at a time.
 # AUTOBAHN_CASES selects cases by kosoku -i globs, e.g. AUTOBAHN_CASES='1.* 2.*'
 # (the grade then skips the check of how many cases ran); AUTOBAHN_CASES=all
 # is the default.
@@ -15,8 +14,7 @@
 # compressing 128 KiB messages of a bitmap, a PDF and Faust, and level 6 made
 # the servers' share of the CPU 2.5 times level 1's. The level is zlib's
 # speed/size trade, nothing the cases check; the peers (conformance/peers.sh)
-# talk to the default level. Each role's wall time (from the common start)
-# is printed.
+# talk to the default level. Each role's wall time is printed.
 # Usage: conformance/autobahn.sh [--update-readme]
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
@@ -33,68 +31,38 @@ label="cases ${selection}"
 read -ra cases <<<"$selection"
 for case in "${cases[@]}"; do select+=(-i "$case"); done
 jobs=4
-declare -A port_of pid_of runner_of
 level=(--deflate-level 1)
 
-# The three roles run at the same time, each with its own port, log and
-# report directory: one role at a time left this 2-core machine half idle
-# (kosoku and our programs wait on each other over loopback).
-started=$SECONDS
 for server in echo_server tokio_echo_server; do
+  echo "== Autobahn, $label, server role ($server)"
+  started=$SECONDS
   start_echo_server "$reports/$server.log" "$server" "${level[@]}"
-  port_of[$server]=$ECHO_PORT pid_of[$server]=$ECHO_PID
+  "$venv/bin/kosoku" "127.0.0.1:$ECHO_PORT" "${select[@]}" -p "$jobs" -o "$reports/$server" >"$reports/kosoku-vs-$server.log" 2>&1 \
+    || { tail -20 "$reports/kosoku-vs-$server.log"; stop "$ECHO_PID"; exit 1; }
+  stop "$ECHO_PID"
+  echo "   $server: $((SECONDS - started)) s"
 done
+
+echo "== Autobahn, $label, client role (autobahn_client)"
+started=$SECONDS
 port=$(free_port)
 "$venv/bin/kosoku" -m fuzzingserver "127.0.0.1:$port" "${select[@]}" -o "$reports/client" >"$reports/kosoku-server.log" 2>&1 &
 fuzz_pid=$!
 wait_port "$port"
-
-# Each role's runner in the background, its wall time kept beside its log.
-run_role() {
-  local name=$1 log=$2
-  shift 2
-  ( "$@" >"$log" 2>&1; status=$?; echo "$((SECONDS - started))" >"$reports/$name.seconds"; exit $status ) &
-  runner_of[$name]=$!
-}
-for server in echo_server tokio_echo_server; do
-  echo "== Autobahn, $label, server role ($server)"
-  run_role "$server" "$reports/kosoku-vs-$server.log" \
-    "$venv/bin/kosoku" "127.0.0.1:${port_of[$server]}" "${select[@]}" -p "$jobs" -o "$reports/$server"
-done
-echo "== Autobahn, $label, client role (autobahn_client)"
-run_role autobahn_client "$reports/autobahn_client.log" \
-  "$examples/autobahn_client" "127.0.0.1:$port" wsframe --jobs "$jobs" "${level[@]}"
-
-failed=()
-for role in echo_server tokio_echo_server autobahn_client; do
-  if wait "${runner_of[$role]}"; then
-    echo "   $role: $(cat "$reports/$role.seconds") s"
-  else
-    status=$?
-    failed+=("$role")
-    log=$reports/kosoku-vs-$role.log
-    [ "$role" = autobahn_client ] && log=$reports/autobahn_client.log
-    echo "FAIL: Autobahn, $role's runner exited with status $status; the end of $log:" >&2
-    tail -20 "$log" >&2
-  fi
-done
-if [ ${#failed[@]} -gt 0 ]; then
-  for pid in "$fuzz_pid" "${pid_of[@]}"; do stop "$pid" || true; done
-  exit 1
-fi
+"$examples/autobahn_client" "127.0.0.1:$port" wsframe --jobs "$jobs" "${level[@]}" >"$reports/autobahn_client.log" 2>&1 \
+  || { tail -20 "$reports/autobahn_client.log"; stop "$fuzz_pid"; exit 1; }
 # Asked on /updateReports, the fuzzing server writes its reports and exits.
 # Wait for that: stopped as soon as index.json appeared, it once cut the
 # file short (517 cases' reports take a while to write).
 for _ in $(seq 1 1200); do kill -0 "$fuzz_pid" 2>/dev/null || break; sleep 0.1; done
 if kill -0 "$fuzz_pid" 2>/dev/null; then
   echo "FAIL: the fuzzing server did not exit within 120 s of being asked for its reports" >&2
-  stop "$fuzz_pid" "${pid_of[@]}"
+  stop "$fuzz_pid"
   exit 1
 fi
 # Its status says whether a case failed; the grade below says which.
 wait "$fuzz_pid" || echo "(the fuzzing server exited with status $?: see the grade)"
-stop "${pid_of[@]}"
-echo "   all three roles: $((SECONDS - started)) s"
+echo "   autobahn_client: $((SECONDS - started)) s"
 
 "$venv/bin/python" "$root/conformance/grade_autobahn.py" \
   "server (echo_server)=$reports/echo_server" \
