@@ -138,11 +138,12 @@
 //!    large whole message is read where it is handed out, never moved). Its
 //!    message assembler applies the message rules (fragment order, the
 //!    message limit, the UTF-8 verdict) and decides where each payload goes:
-//!    small whole messages stay in the read buffer and are handed out as
-//!    slices of it; fragments, and whole messages of 32 KiB or more being
-//!    copied in, are written in that same pass into a buffer of their
-//!    message's own, so a fragmented message is never copied again to be
-//!    joined. Extensions plug in between: the reader asks them which RSV
+//!    whole messages stay in the read buffer and are handed out as slices
+//!    of it, but for those under 256 bytes, copied out into an allocation
+//!    of their own (cheaper than sharing the buffer); fragments, and whole
+//!    messages of 32 KiB or more being copied in, are written in that same
+//!    pass into a buffer of their message's own, so a fragmented message is
+//!    never copied again to be joined. Extensions plug in between: the reader asks them which RSV
 //!    bits are allowed, the assembler hands their messages' payloads through
 //!    them.
 //! 3. [`Connection`]: the RFC 6455 state machine (open, close sent, closed;

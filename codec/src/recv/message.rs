@@ -5,7 +5,9 @@
 //! payload ([`Route`]).
 //!
 //! A whole message in one frame stays where it landed in the read buffer and
-//! is handed out as a slice of it (zero-copy), unless it is large and being
+//! is handed out as a slice of it (zero-copy), unless it is under 256 bytes
+//! (copied out into an allocation of its own, which costs less than sharing
+//! the buffer; see the frame reader's `FUSE_MIN`) or large and being
 //! copied in anyway: then, like every fragment, it is written straight into a
 //! buffer of its message's own, in the same pass that unmasks it, so that a
 //! fragmented message is never copied again to be joined and a large frame
