@@ -11,8 +11,9 @@
 //! - what the response says is what the sender then does: each message a
 //!   `*_no_context_takeover` sender writes inflates alone, and a sender held
 //!   to `2^bits` bytes of window is read by a receiver whose window is
-//!   exactly that (miniz_oxide over a circular buffer of that size: a
-//!   distance past it reads stale bytes, so the data differs);
+//!   exactly that (common's `WindowedInflater`: miniz_oxide over a
+//!   circular buffer of that size, which refuses a distance past it;
+//!   `deflate_window_bits` proves its edge and probes every window's);
 //! - the send side: the threshold, forced and skipped compression, fragmented
 //!   sends (RSV1 on the first frame only, pings between, empty fragments),
 //!   level 0, context kept across messages, a send refused for a full
@@ -44,10 +45,6 @@
 mod common;
 
 use common::{deflate::*, deflate_messages::*, *};
-use miniz_oxide::inflate::{
-    core::{decompress, inflate_flags::TINFL_FLAG_HAS_MORE_INPUT, DecompressorOxide},
-    TINFLStatus,
-};
 use wsframe::handshake::{
     ClientHandshake, ExtensionOffer, HandshakeError, Status as HandshakeStatus, UpgradeRequest,
 };
@@ -56,131 +53,8 @@ use wsframe::{
 };
 
 // ---------------------------------------------------------------------------
-// Oracles and wire helpers.
-
-/// Every frame in `buf`, parsed by hand from RFC 6455 §5.2, masked or not:
-/// (first byte, unmasked payload).
-fn frames_of(mut buf: &[u8]) -> Vec<(u8, Vec<u8>)> {
-    let mut frames = Vec::new();
-    while !buf.is_empty() {
-        let first = buf[0];
-        let masked = buf[1] & 0x80 != 0;
-        let (len, mut at) = match buf[1] & 0x7F {
-            126 => (u16::from_be_bytes([buf[2], buf[3]]) as usize, 4),
-            127 => (
-                u64::from_be_bytes(buf[2..10].try_into().unwrap()) as usize,
-                10,
-            ),
-            n => (n as usize, 2),
-        };
-        let key = masked.then(|| {
-            let key = [buf[at], buf[at + 1], buf[at + 2], buf[at + 3]];
-            at += 4;
-            key
-        });
-        let mut payload = buf[at..at + len].to_vec();
-        if let Some(key) = key {
-            for (i, b) in payload.iter_mut().enumerate() {
-                *b ^= key[i % 4];
-            }
-        }
-        frames.push((first, payload));
-        buf = &buf[at + len..];
-    }
-    frames
-}
-
-/// A data message as it went on the wire: whether its first frame set
-/// RSV1, its frames' payloads.
-#[derive(Debug)]
-struct Sent {
-    compressed: bool,
-    frames: Vec<Vec<u8>>,
-}
-
-/// The data messages in `out`; asserts the RSV rules of RFC 7692 §6 on
-/// every frame: RSV1 only on a data message's first frame, RSV2/RSV3
-/// never, control frames never.
-fn messages_of(out: &[u8]) -> Vec<Sent> {
-    let mut messages: Vec<Sent> = Vec::new();
-    let mut open = false;
-    for (first, payload) in frames_of(out) {
-        let opcode = first & 0x0F;
-        assert_eq!(first & 0x30, 0, "RSV2/RSV3 set: {first:#04x}");
-        if opcode >= 0x8 {
-            assert_eq!(first & 0x70, 0, "RSV on a control frame: {first:#04x}");
-            continue;
-        }
-        if opcode == CONT {
-            assert!(open, "continuation without a message");
-            assert_eq!(first & RSV1, 0, "RSV1 on a continuation");
-            messages.last_mut().unwrap().frames.push(payload);
-        } else {
-            assert!(!open, "a new message inside a fragmented one");
-            messages.push(Sent {
-                compressed: first & RSV1 != 0,
-                frames: vec![payload],
-            });
-        }
-        open = first & FIN == 0;
-    }
-    assert!(!open, "a message left open");
-    messages
-}
-
-/// A receiver whose LZ77 window is exactly `2^bits` bytes: miniz_oxide
-/// inflating into a circular buffer of that size, so that a distance past
-/// the window reads stale bytes (and the data comes out wrong) instead of
-/// the bytes the sender meant. `fresh_each`: a new context per message
-/// (the sender said it takes none over); a buffer of zeros, which the test
-/// data never holds.
-struct WindowedInflater {
-    bits: u8,
-    fresh_each: bool,
-    state: Box<DecompressorOxide>,
-    window: Vec<u8>,
-    pos: usize,
-}
-
-impl WindowedInflater {
-    fn new(bits: u8, fresh_each: bool) -> Self {
-        Self {
-            bits,
-            fresh_each,
-            state: Box::default(),
-            window: vec![0; 1 << bits],
-            pos: 0,
-        }
-    }
-
-    /// One message's payload (frames joined), its tail appended (§7.2.2):
-    /// what it inflates to, or `None` if it does not.
-    fn message(&mut self, payload: &[u8]) -> Option<Vec<u8>> {
-        if self.fresh_each {
-            *self = Self::new(self.bits, true);
-        }
-        let input = [payload, &TAIL].concat();
-        let mask = self.window.len() - 1;
-        let (mut taken, mut out) = (0, Vec::new());
-        loop {
-            let (status, used, wrote) = decompress(
-                &mut self.state,
-                &input[taken..],
-                &mut self.window,
-                self.pos,
-                TINFL_FLAG_HAS_MORE_INPUT,
-            );
-            out.extend_from_slice(&self.window[self.pos..self.pos + wrote]);
-            self.pos = (self.pos + wrote) & mask;
-            taken += used;
-            match status {
-                TINFLStatus::NeedsMoreInput if taken == input.len() => return Some(out),
-                TINFLStatus::HasMoreOutput | TINFLStatus::NeedsMoreInput if used + wrote > 0 => {}
-                _ => return None,
-            }
-        }
-    }
-}
+// Oracles and wire helpers (the frame readers and the windowed receiver,
+// `frames_of`, `messages_of` and `WindowedInflater`, are common's).
 
 /// `bytes` (UTF-8) as a text message.
 fn text(bytes: &[u8]) -> Message {

@@ -160,6 +160,13 @@ impl DeflateConfig {
     /// with `server_max_window_bits` (§7.1.2.1), a client offers
     /// `client_max_window_bits` (§7.1.2.2) with it.
     ///
+    /// The compressor keeps to the window the handshake agreed on (this,
+    /// or less where the peer asked for less): no distance reaches further
+    /// back than `2^bits` bytes. It reaches less far than that: zlib-rs, as
+    /// zlib, refers back at most `2^bits - 262` bytes (the window less the
+    /// lookahead it keeps), so 250 bytes at 9 bits and 32,506 at 15; a
+    /// small window costs compression accordingly.
+    ///
     /// Memory: the compressor holds `4 * 2^bits` bytes for it (the window
     /// twice over and its hash chains), 128 KiB at 15, 2 KiB at 9; see
     /// [`memory_level`](Self::memory_level) for the rest.
