@@ -1227,6 +1227,33 @@ fn hostile_frames_after_good_messages_get_their_close_code_every_cut() {
         if what.contains("block") || what.contains("NLEN") {
             assert_eq!(error, Some(ProtocolError::InflateFailed), "{what}");
         }
+        // The bits as given (RSV1 = 4), also where permessage-deflate
+        // allows RSV1 but not on that frame.
+        let bits = [("RSV1", 4), ("RSV2", 2), ("RSV3 with RSV1", 5)]
+            .into_iter()
+            .filter(|(name, _)| what.starts_with(name))
+            .map(|(_, bits)| bits)
+            .last();
+        if let Some(bits) = bits {
+            assert_eq!(error, Some(ProtocolError::ReservedBits(bits)), "{what}");
+        }
+        match what {
+            "a close reason that is not UTF-8" => {
+                assert!(matches!(error, Some(ProtocolError::InvalidCloseReason(_))))
+            }
+            "close code 1005 on the wire" => {
+                assert_eq!(error, Some(ProtocolError::InvalidCloseCode(1005)))
+            }
+            "a 1-byte close payload" => assert_eq!(error, Some(ProtocolError::CloseFrameTooShort)),
+            "compressed text invalid after inflating"
+            | "compressed text that ends inside a character" => {
+                let Some(ProtocolError::InvalidUtf8(invalid)) = error else {
+                    panic!("{what}: {error:?}");
+                };
+                assert_eq!(invalid.offset(), 3, "{what}");
+            }
+            _ => {}
+        }
     }
 }
 
