@@ -1231,9 +1231,8 @@ fn hostile_frames_after_good_messages_get_their_close_code_every_cut() {
         // allows RSV1 but not on that frame.
         let bits = [("RSV1", 4), ("RSV2", 2), ("RSV3 with RSV1", 5)]
             .into_iter()
-            .filter(|(name, _)| what.starts_with(name))
-            .map(|(_, bits)| bits)
-            .last();
+            .find(|(name, _)| what.starts_with(name))
+            .map(|(_, bits)| bits);
         if let Some(bits) = bits {
             assert_eq!(error, Some(ProtocolError::ReservedBits(bits)), "{what}");
         }
