@@ -134,6 +134,11 @@ mod server {
         pub largest_block: usize,
         /// Echoes that waited for room (`SendError::OutputFull`).
         pub held: usize,
+        /// Streaming mode: the bytes of the pieces handed out of the
+        /// message being received (emptied when one ends).
+        pub streamed: Vec<u8>,
+        /// Their length.
+        pub streamed_len: usize,
     }
 
     /// A listening server; each connection's report comes on a channel.
@@ -173,6 +178,9 @@ mod server {
 
     /// One connection, start to end.
     pub fn serve(mut socket: TcpStream, opts: Opts) -> Report {
+        // Allocated before the count starts: the report's buffer is ours,
+        // not the connection's.
+        let streamed = Vec::with_capacity(2 << 20);
         largest_block::reset();
         let mut report = Report {
             end: End::Closed,
@@ -184,6 +192,8 @@ mod server {
             max_output: 0,
             largest_block: 0,
             held: 0,
+            streamed,
+            streamed_len: 0,
         };
         report.end = match run(&mut socket, opts, &mut report) {
             Ok(end) => end,
@@ -293,6 +303,18 @@ mod server {
                     // Streaming mode: each piece goes back as a fragment.
                     Event::Chunk { data, last } => {
                         report.messages += usize::from(last);
+                        // The first 2 MiB kept (a test's own allocation
+                        // must not hide the connection's), all counted.
+                        let keep = (2usize << 20).saturating_sub(report.streamed.len());
+                        let bytes = data.as_bytes();
+                        report
+                            .streamed
+                            .extend_from_slice(&bytes[..bytes.len().min(keep)]);
+                        report.streamed_len += bytes.len();
+                        if last {
+                            report.streamed.clear();
+                            report.streamed_len = 0;
+                        }
                         match echo(&mut conn, &data, Some(last)) {
                             Ok(()) | Err(SendError::Closed) => {}
                             Err(SendError::OutputFull { .. }) => {
@@ -559,6 +581,9 @@ mod peer {
         Pong(Vec<u8>),
         /// The close frame's code (`None`: empty) and reason.
         Close(Option<u16>, String),
+        /// A message still open when the frames ended, with its payload's
+        /// length as sent.
+        Unfinished(usize),
     }
 
     impl Seen {
@@ -579,6 +604,14 @@ mod peer {
             let (fin, rsv1, opcode) = (first & FIN != 0, first & RSV1 != 0, first & 0x0F);
             assert_eq!(first & 0x30, 0, "RSV2 or RSV3 set: {first:#04x}");
             match opcode {
+                CLOSE if open.is_some() => {
+                    // A message cut by the close (streaming mode echoes
+                    // its pieces as they come).
+                    let (_, _, data) = open.take().unwrap();
+                    seen.push(Seen::Unfinished(data.len()));
+                    seen.push(close_seen(&payload));
+                    continue;
+                }
                 PING | PONG | CLOSE => {
                     assert!(
                         fin && !rsv1,
@@ -619,7 +652,7 @@ mod peer {
                 });
             }
         }
-        assert!(open.is_none(), "a message left open");
+        assert!(open.is_none(), "a message left open without a close");
         (seen, compressed)
     }
 
@@ -2054,5 +2087,52 @@ fn a_client_stalling_mid_frame_is_closed_by_the_idle_timeout() {
         );
         drop(stream);
         assert_eq!(closed(&server.report()).0, 1001);
+    }
+}
+
+#[test]
+fn in_streaming_mode_the_pieces_before_a_failure_were_valid_and_within_the_limit() {
+    const LIMIT: u64 = 1 << 20;
+    // Invalid text 100 KB into a compressed message: the pieces handed out
+    // are valid UTF-8, a prefix of the text, then 1007.
+    let mut text = vec![b'v'; 100_000];
+    text.extend_from_slice("é".as_bytes());
+    text.push(0xFF);
+    text.resize(200_000, b'w');
+    let invalid = client(FIN | RSV1 | TEXT, &sync_compressed(&text, 6));
+    // A bomb past the limit: pieces up to the limit, then 1009 ("in
+    // streaming mode the pieces up to the limit are handed out first").
+    let mut bomb = one_mib_of_zeros().repeat(64);
+    bomb.truncate(bomb.len() - TAIL.len());
+    let bomb = client(FIN | RSV1 | BINARY, &bomb);
+    let config = Config::builder()
+        .streaming(true)
+        .max_message_size(LIMIT)
+        .deflate(Some(DeflateConfig::default().threshold(0)))
+        .build();
+    let server = server::start(Opts::with(config));
+    for (what, input, code) in [("invalid text", invalid, 1007), ("bomb", bomb, 1009)] {
+        let (_, seen, _, report) = talk(&server, Some(OFFER), &input, &[]);
+        assert_eq!(close_of(&seen), code, "{what}: {seen:?}");
+        let streamed = &report.streamed;
+        if what == "bomb" {
+            assert!(streamed.iter().all(|&b| b == 0));
+            assert_eq!(
+                report.streamed_len as u64, LIMIT,
+                "{what}: the pieces up to the limit"
+            );
+        } else {
+            assert!(
+                std::str::from_utf8(streamed).is_ok(),
+                "{what}: an invalid piece"
+            );
+            assert!(text.starts_with(streamed), "{what}");
+            assert!(streamed.len() <= 100_002, "{what}: {}", streamed.len());
+        }
+        assert!(
+            report.largest_block <= 512 * 1024,
+            "{what}: a block of {} B",
+            report.largest_block
+        );
     }
 }
