@@ -2136,3 +2136,42 @@ fn in_streaming_mode_the_pieces_before_a_failure_were_valid_and_within_the_limit
         );
     }
 }
+
+/// The quick start closes TCP right after its close frame (§7.1.1) and
+/// drops the socket, with the peer's unread bytes still in it: the kernel
+/// then resets the connection. A peer still sending when it is refused
+/// (a frame over the limit, 1009 from its header) must still read the
+/// close frame before the reset.
+#[test]
+fn the_quick_start_close_frame_reaches_a_peer_that_is_still_sending() {
+    for _ in 0..20 {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let server = thread::spawn(move || quick_start::echo(listener.accept().unwrap().0));
+        let (mut stream, _, _) = peer::upgraded(addr, None);
+        // A binary frame declaring 1 GiB (over the 16 MiB frame limit),
+        // then 8 MiB of its payload, sent on and on.
+        let mut frame = vec![FIN | BINARY, 0x80 | 127];
+        frame.extend_from_slice(&(1u64 << 30).to_be_bytes());
+        frame.extend_from_slice(&[0; 4]);
+        frame.resize(8 << 20, 0);
+        let mut writer = stream.try_clone().unwrap();
+        let writing = thread::spawn(move || writer.write_all(&frame));
+        server.join().unwrap().unwrap();
+        thread::sleep(Duration::from_millis(50));
+        let mut read = Vec::new();
+        let mut buf = [0; 4096];
+        let ended = loop {
+            match stream.read(&mut buf) {
+                Ok(0) => break None,
+                Ok(n) => read.extend_from_slice(&buf[..n]),
+                Err(err) => break Some(err.kind()),
+            }
+        };
+        let _ = writing.join();
+        assert!(
+            read.len() >= 4 && read[0] == 0x88 && read[2..4] == 1009u16.to_be_bytes(),
+            "read {read:02x?}, then {ended:?}"
+        );
+    }
+}
