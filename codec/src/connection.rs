@@ -76,6 +76,10 @@ pub struct Connection {
 
 impl Connection {
     /// A connection for `role`; a client masks with keys from the OS.
+    ///
+    /// It never compresses, whatever `Config::deflate` says:
+    /// permessage-deflate is on only where the handshake negotiated it,
+    /// and such a connection is made with `Connection::with_deflate`.
     pub fn new(role: Role, config: Config) -> Self {
         Self::with_mask_source(role, config, Box::new(OsRandomMask))
     }
@@ -169,6 +173,11 @@ impl Connection {
     /// to [`next_event`](Self::next_event) (payloads of fragments are then
     /// moved into their message's own buffer); [`receive`](Self::receive)
     /// does the same work in the copy it makes anyway.
+    ///
+    /// With `std::io::Read`, which reads into initialized bytes: `resize`
+    /// the buffer by [`prepare_read`](Self::prepare_read)'s limit, read
+    /// into that new tail, then `truncate` it to the bytes the read
+    /// returned (none on an error or a timeout), before any other call.
     pub fn read_buf(&mut self) -> &mut BytesMut {
         self.note_appended();
         if self.state == State::Closed {
@@ -313,6 +322,14 @@ impl Connection {
     /// receiving bytes or closing (an event that restarts a clock takes the
     /// next `now` as its start; `poll_timeout` returns the last `now` until
     /// then). An earlier `now` than one already given is taken as that one.
+    ///
+    /// A blocking socket (a thread per connection) drives it with its read
+    /// timeout: before each read, the time left until `poll_timeout`'s
+    /// instant (`None`: block), at least 1 ms, since `std` refuses a zero
+    /// timeout and the instant may have passed; after each read, whether
+    /// it brought bytes or timed out, `handle_timeout(Instant::now())`,
+    /// then [`next_event`](Self::next_event) until `None` (a timer that
+    /// closes the connection leaves its [`Event::Closed`] there).
     ///
     /// What can run out (each configured in [`Config`]):
     /// - the ping interval, while open: an empty ping is queued (RFC 6455

@@ -11,7 +11,10 @@ use crate::{close::CloseCode, diagnosis::InvalidUtf8};
 #[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum ProtocolError {
-    /// RSV1–3 set (the value given, RSV1 = 4) with no extension negotiated (§5.2).
+    /// RSV1–3 set where no negotiated extension allows them (§5.2), the
+    /// bits as given (RSV1 = 4, RSV2 = 2, RSV3 = 1): any of them without an
+    /// extension; with permessage-deflate, RSV2 or RSV3, or RSV1 on a
+    /// continuation or control frame (RFC 7692 §6.1).
     ReservedBits(u8),
     /// An opcode reserved for future use: 3–7 or 0xB–0xF (§5.2).
     ReservedOpcode(u8),

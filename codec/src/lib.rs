@@ -25,7 +25,10 @@
 //!     net::{Shutdown, TcpListener, TcpStream},
 //!     time::{Duration, Instant},
 //! };
-//! use wsframe::{handshake::{Status, UpgradeRequest}, Config, Connection, Event, Role, State};
+//! use wsframe::{
+//!     handshake::{Status, UpgradeRequest},
+//!     Config, Connection, Event, Role, SendError, State,
+//! };
 //!
 //! /// One client: the opening handshake, then echo until either side closes.
 //! fn echo(mut socket: TcpStream) -> io::Result<()> {
@@ -61,8 +64,14 @@
 //!     loop {
 //!         while let Some(event) = conn.next_event() {
 //!             match event {
-//!                 // `send` fails only after our close, when no message comes.
-//!                 Event::Message(message) => conn.send(message).unwrap_or(()),
+//!                 Event::Message(message) => {
+//!                     // An output at `Config::max_output_buffer` (4 MiB) refuses
+//!                     // the echo: write out what waits, then send it again.
+//!                     if let Err(SendError::OutputFull { .. }) = conn.send(message.clone()) {
+//!                         socket.write_all(&conn.take_output())?;
+//!                         conn.send(message).unwrap_or(()); // fails only after our close
+//!                     }
+//!                 }
 //!                 Event::Closed(closed) => println!("{closed}"), // what the code means
 //!                 _ => {} // pongs and the close reply are queued for you
 //!             }
