@@ -132,6 +132,14 @@ impl Config {
     pub const fn deflate(&self) -> Option<crate::DeflateConfig> {
         self.deflate
     }
+
+    /// This config with other permessage-deflate preferences: those a
+    /// server chose for one connection.
+    #[cfg(feature = "deflate")]
+    pub(crate) const fn with_deflate(mut self, deflate: Option<crate::DeflateConfig>) -> Self {
+        self.deflate = deflate;
+        self
+    }
 }
 
 impl Default for Config {
@@ -152,6 +160,9 @@ impl ConfigBuilder {
     /// as it costs memory per connection): a server accepts a client's
     /// offer with them, a client offers it. What the handshake agrees on is
     /// given to [`Connection::with_deflate`](crate::Connection::with_deflate).
+    /// A tokio server can decide otherwise for one request:
+    /// [`Accept::deflate`](crate::handshake::Accept::deflate) in
+    /// `WebSocket::accept_with`'s `decide`.
     #[cfg(feature = "deflate")]
     pub const fn deflate(mut self, deflate: Option<crate::DeflateConfig>) -> Self {
         self.config.deflate = deflate;

@@ -103,13 +103,54 @@ impl Connection {
         config: Config,
         negotiated: Option<crate::DeflateParams>,
     ) -> Self {
+        Self::with_deflate_and_mask_source(role, config, negotiated, Box::new(OsRandomMask))
+    }
+
+    /// As [`with_deflate`](Self::with_deflate) (permessage-deflate, RFC
+    /// 7692, as the handshake negotiated it, or none for `None`), with
+    /// masking keys (client role) from `masks`, as
+    /// [`with_mask_source`](Self::with_mask_source):
+    /// with a deterministic source, a client's output, compressed messages
+    /// included, is the same bytes on every run (tests, fuzzing, replay).
+    /// RFC 6455 §5.3 wants unpredictable keys on a real connection: use
+    /// [`OsRandomMask`] there.
+    ///
+    /// ```
+    /// use wsframe::{Config, Connection, DeflateConfig, DeflateParams, Message, Role};
+    ///
+    /// let params = DeflateParams {
+    ///     server_no_context_takeover: false,
+    ///     client_no_context_takeover: false,
+    ///     server_max_window_bits: 15,
+    ///     client_max_window_bits: 15,
+    /// };
+    /// let config = Config::builder().deflate(Some(DeflateConfig::default().threshold(0))).build();
+    /// let run = || {
+    ///     let mut client = Connection::with_deflate_and_mask_source(
+    ///         Role::Client, config, Some(params), Box::new(|| [1, 2, 3, 4]),
+    ///     );
+    ///     client.send(Message::from("hello hello hello")).unwrap();
+    ///     client.take_output()
+    /// };
+    /// let wire = run();
+    /// assert_eq!(wire[0], 0x80 | 0x40 | 0x1, "FIN, RSV1 (compressed), text");
+    /// assert_eq!(&wire[2..6], [1, 2, 3, 4], "the key from the source");
+    /// assert_eq!(run(), wire);
+    /// ```
+    #[cfg(feature = "deflate")]
+    pub fn with_deflate_and_mask_source(
+        role: Role,
+        config: Config,
+        negotiated: Option<crate::DeflateParams>,
+        masks: Box<dyn MaskSource>,
+    ) -> Self {
         let extensions = match negotiated {
             Some(params) => {
                 Extensions::deflate(params, role, &config.deflate().unwrap_or_default())
             }
             None => Extensions::none(),
         };
-        Self::with_extensions(role, config, Box::new(OsRandomMask), extensions)
+        Self::with_extensions(role, config, masks, extensions)
     }
 
     /// A connection with the extensions the handshake negotiated.

@@ -64,6 +64,8 @@ use bytes::{Buf, Bytes, BytesMut};
 use self::core::{Core, Side};
 pub use self::error::Error;
 pub use self::split::{ReuniteError, WebSocketReader, WebSocketWriter};
+#[cfg(feature = "deflate")]
+use crate::handshake::DeflateChoice;
 use crate::{
     handshake::{
         Accept, Accepted, BodyEnd, BodyFraming, ClientHandshake, HandshakeError, HeadScan,
@@ -299,26 +301,26 @@ fn client_connection(accepted: &Accepted, config: Config) -> Result<Connection, 
     Ok(Connection::new(Role::Client, config))
 }
 
-/// The 101 that `accept` writes and the server's connection: with
-/// permessage-deflate added when [`Config::deflate`] is on and the client
-/// offered it acceptably (RFC 7692 §5), without it otherwise.
-fn with_deflate(
-    upgrade: &UpgradeRequest,
-    config: Config,
-    accept: Accept<'_>,
-) -> (Vec<u8>, Connection) {
+/// The 101 that `accept` writes and the server's connection, doing what
+/// the 101 says of permessage-deflate: what `decide` chose with
+/// [`Accept::deflate`] or [`Accept::extension`] (with, for the latter, the
+/// threshold and level of [`Config::deflate`]); else, when
+/// [`Config::deflate`] is on and the client offered it acceptably, accepted
+/// with it (RFC 7692 §5); else without it.
+fn with_deflate(config: Config, accept: Accept<'_>) -> (Vec<u8>, Connection) {
     #[cfg(feature = "deflate")]
-    if let Some((params, response)) = config
-        .deflate()
-        .and_then(|deflate| deflate.accept(upgrade.extensions()))
-    {
-        if let Ok(accept) = accept.clone().extension(response) {
-            let conn = Connection::with_deflate(Role::Server, config, Some(params));
-            return (accept.to_bytes(), conn);
-        }
+    let accept = match (accept.deflate_choice(), config.deflate()) {
+        (DeflateChoice::Open, Some(preferences)) => accept.deflate(Some(preferences)),
+        _ => accept,
+    };
+    #[cfg(feature = "deflate")]
+    if let DeflateChoice::Accepted(params, preferences) = accept.deflate_choice() {
+        // `decide`'s own preferences: for the threshold, level and memory
+        // level, and for `Connection::config` to tell.
+        let config = preferences.map_or(config, |p| config.with_deflate(Some(p)));
+        let conn = Connection::with_deflate(Role::Server, config, Some(params));
+        return (accept.to_bytes(), conn);
     }
-    #[cfg(not(feature = "deflate"))]
-    let _ = upgrade;
     (accept.to_bytes(), Connection::new(Role::Server, config))
 }
 
@@ -349,11 +351,18 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
     /// [`Accept`] builder, or refuses it with the bytes of a response (such
     /// as [`reject`](crate::handshake::reject)'s 403).
     ///
-    /// permessage-deflate is [`Config::deflate`]'s to negotiate: `decide`
-    /// must not accept it with [`Accept::extension`]. Accepted there too,
-    /// the 101 would name it twice (a client fails that, RFC 7692 §7.1);
-    /// accepted only there, the connection could not inflate what the
-    /// client then sends.
+    /// permessage-deflate (RFC 7692) is negotiated with [`Config::deflate`]
+    /// unless `decide` chooses for this request: with
+    /// [`Accept::deflate`]`(None)` it declines it, with
+    /// `Accept::deflate(Some(preferences))` it accepts the client's offer
+    /// with those (smaller windows for one path, compression for one path
+    /// though `Config::deflate` is off), and the connection then uses
+    /// `preferences`' threshold, level and memory level. A response of its
+    /// own given to [`Accept::extension`] is used as written (checked
+    /// against the client's offers there, with [`BuildError::Deflate`](crate::handshake::BuildError::Deflate)
+    /// for one that accepts none, or a second one), with the threshold and
+    /// level of `Config::deflate` (its defaults if off). Either way the
+    /// 101 names it once and the connection does what it says.
     ///
     /// ```no_run
     /// use wsframe::{handshake::reject, tokio::WebSocket, Config};
@@ -369,10 +378,35 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
     /// # Ok(()) }
     /// ```
     ///
+    /// Compression per path:
+    ///
+    /// ```no_run
+    /// use wsframe::{tokio::WebSocket, Config, DeflateConfig};
+    ///
+    /// # async fn serve(stream: tokio::net::TcpStream) -> Result<(), wsframe::tokio::Error> {
+    /// let config = Config::builder().deflate(Some(DeflateConfig::default())).build();
+    /// let ws = WebSocket::accept_with(stream, config, |request| {
+    ///     let accept = request.accept();
+    ///     Ok(match request.path() {
+    ///         // Already compressed: deflate would cost memory and time for nothing.
+    ///         "/video" => accept.deflate(None),
+    ///         // Many small chats: small windows, no memory kept between messages.
+    ///         "/chat" => accept.deflate(Some(
+    ///             DeflateConfig::default().max_window_bits(10).no_context_takeover(true),
+    ///         )),
+    ///         // As `Config::deflate` says.
+    ///         _ => accept,
+    ///     })
+    /// })
+    /// .await?;
+    /// # Ok(()) }
+    /// ```
+    ///
     /// # Errors
     ///
     /// As [`accept`](Self::accept), and [`Error::Rejected`] when `decide`
-    /// refused.
+    /// refused. (A permessage-deflate `decide` cannot keep to fails in
+    /// `decide`, with [`Accept::extension`]'s [`BuildError::Deflate`](crate::handshake::BuildError::Deflate).)
     ///
     /// # Cancel safety
     ///
@@ -412,7 +446,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
                 return Err(Error::Rejected);
             }
         };
-        let (response, mut conn) = with_deflate(&upgrade, config, accept);
+        let (response, mut conn) = with_deflate(config, accept);
         io.write_all(&response).await?;
         // A buffered stream (TLS, `BufStream`) would otherwise hold the 101
         // while `next` waits for a first message the client sends after it.

@@ -6,10 +6,10 @@
 
 mod common;
 
-use tokio::io::{duplex, AsyncReadExt, DuplexStream};
+use tokio::io::{duplex, DuplexStream};
 use wsframe::{tokio::WebSocket, Config, Connection, DeflateConfig, DeflateParams, Message, Role};
 
-use common::{deflate::reference_inflate, TEXT};
+use common::{deflate::reference_inflate, tokio_peer::read_frame as frame, TEXT};
 
 /// A server with permessage-deflate negotiated (threshold 1 KiB), and
 /// the client's end of its pipe.
@@ -26,21 +26,6 @@ fn server() -> (WebSocket<DuplexStream>, DuplexStream) {
     let (ours, theirs) = duplex(1 << 20);
     let conn = Connection::with_deflate(Role::Server, config, Some(params));
     (WebSocket::from_connection(ours, conn), theirs)
-}
-
-/// The next unmasked frame on `io`, read by hand: its first byte and
-/// payload.
-async fn frame(io: &mut DuplexStream) -> (u8, Vec<u8>) {
-    let mut head = [0; 2];
-    io.read_exact(&mut head).await.unwrap();
-    let len = match head[1] {
-        126 => usize::from(io.read_u16().await.unwrap()),
-        127 => usize::try_from(io.read_u64().await.unwrap()).unwrap(),
-        len => usize::from(len),
-    };
-    let mut payload = vec![0; len];
-    io.read_exact(&mut payload).await.unwrap();
-    (head[0], payload)
 }
 
 #[tokio::test]

@@ -302,9 +302,10 @@ impl DeflateConfig {
     /// Server side (§7.1): the parameters of the first acceptable
     /// permessage-deflate offer in `offers` (in the client's order of
     /// preference), and the response to accept it with
-    /// ([`Accept::extension`](crate::handshake::Accept::extension)); `None`
-    /// if none is acceptable, and the connection goes on without
-    /// compression.
+    /// ([`Accept::extension`](crate::handshake::Accept::extension));
+    /// `None` if none is acceptable, and the connection goes on without
+    /// compression. [`Accept::deflate`](crate::handshake::Accept::deflate)
+    /// does both in one step.
     ///
     /// An offer is declined for an unknown or repeated parameter, a value
     /// on a `*_no_context_takeover`, a window outside 8..=15 (or written
@@ -422,6 +423,66 @@ impl DeflateConfig {
             client_max_window_bits: client_bits,
         }))
     }
+}
+
+/// Server side (§7.1): the parameters that `response`, a permessage-deflate
+/// response made by hand rather than by [`DeflateConfig::accept`], agrees
+/// on with the first of `offers` (those of its name) that it validly
+/// accepts; `None` if it accepts none, so that the client would fail the
+/// connection or we could not keep to it.
+///
+/// What makes a response accept an offer: `server_no_context_takeover` if
+/// the offer asked for it (§7.1.1.1); `server_max_window_bits` if the offer
+/// had it, with the same or a smaller value (§7.1.2.1);
+/// `client_max_window_bits` only if the offer had it, with a value, no
+/// larger than the offer's value if it had one (§7.1.2.2); no unknown or
+/// repeated parameter (§7). And, for our backend, not
+/// `server_max_window_bits=8` (see [`MIN_WINDOW_BITS`]).
+pub(crate) fn response_params(
+    response: &ExtensionOffer,
+    offers: &[ExtensionOffer],
+) -> Option<DeflateParams> {
+    let got = Params::parse(response)?;
+    let server_bits = match got.server_max_window_bits {
+        // A response's window bits always have a value (§7.1.2).
+        Some(None) => return None,
+        Some(Some(bits)) if bits < MIN_WINDOW_BITS => return None,
+        bits => bits.flatten(),
+    };
+    let client_bits = match got.client_max_window_bits {
+        Some(None) => return None,
+        bits => bits.flatten(),
+    };
+    offers
+        .iter()
+        .filter(|offer| offer.name() == response.name())
+        .find_map(|offer| {
+            let asked = Params::parse(offer)?;
+            if asked.server_no_context_takeover && !got.server_no_context_takeover {
+                return None;
+            }
+            match (asked.server_max_window_bits, server_bits) {
+                (None, _) => {}
+                (Some(Some(limit)), Some(bits)) if bits <= limit => {}
+                // Above the offer's limit, missing, or an offer without a
+                // value (§7.1.2.1: it has one).
+                _ => return None,
+            }
+            let client_max_window_bits = match (asked.client_max_window_bits, client_bits) {
+                // The window the client offered to keep to, if any.
+                (offered, None) => offered.flatten().unwrap_or(MAX_WINDOW_BITS),
+                (Some(None), Some(bits)) => bits,
+                (Some(Some(limit)), Some(bits)) if bits <= limit => bits,
+                // Not offered, or above the offer's value.
+                _ => return None,
+            };
+            Some(DeflateParams {
+                server_no_context_takeover: got.server_no_context_takeover,
+                client_no_context_takeover: got.client_no_context_takeover,
+                server_max_window_bits: server_bits.unwrap_or(MAX_WINDOW_BITS),
+                client_max_window_bits,
+            })
+        })
 }
 
 const SERVER_NO_CONTEXT_TAKEOVER: &str = "server_no_context_takeover";

@@ -249,6 +249,15 @@ pub enum BuildError {
     Uri,
     /// A status outside 200..=599 for [`reject`](super::reject).
     Status,
+    /// A permessage-deflate response given to
+    /// [`Accept::extension`](super::Accept::extension) that accepts none of
+    /// the client's offers of it (RFC 7692 §7.1) or that our compressor
+    /// cannot keep to (`server_max_window_bits=8`), or a second one (a
+    /// client fails a 101 naming it twice, §7.1); without the `deflate`
+    /// feature, any: nothing could inflate what the client then sends.
+    /// `Accept::deflate` (feature `deflate`) makes the response from the
+    /// offers.
+    Deflate,
 }
 
 impl fmt::Display for BuildError {
@@ -271,6 +280,11 @@ impl fmt::Display for BuildError {
                  and no user:password@"
             }
             Self::Status => "an HTTP error status must be within 200..=599",
+            Self::Deflate => {
+                "permessage-deflate accepted twice, with a response that accepts none of the \
+                 client's offers (RFC 7692 section 7.1) or with server_max_window_bits=8, or \
+                 without the deflate feature: use Accept::deflate"
+            }
         })
     }
 }

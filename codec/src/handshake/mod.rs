@@ -8,7 +8,10 @@
 //! [`UpgradeRequest::accept`] builds the 101 (§4.2.2); a refusal is a
 //! [`HandshakeError`] whose [`response`](HandshakeError::response) is the
 //! plain HTTP answer it deserves, and [`reject`] writes any other (a 403 for
-//! an `Origin` you do not serve, say).
+//! an `Origin` you do not serve, say). permessage-deflate (feature
+//! `deflate`) is accepted or declined with `Accept::deflate`, whose
+//! `Accept::deflate_params` the [`Connection`](crate::Connection) is then
+//! built with (`Connection::with_deflate`).
 //!
 //! Client: [`ClientHandshake`] builds the request (§4.1) and checks the
 //! server's answer with [`ClientHandshake::parse_response`]. The bytes after
@@ -65,6 +68,8 @@ pub use self::extensions::{ExtensionOffer, ExtensionParam};
 pub use self::head_scan::HeadScan;
 pub use self::refused::{BodyEnd, BodyFraming, RefusedResponse};
 pub use self::request::UpgradeRequest;
+#[cfg(feature = "deflate")]
+pub(crate) use self::response::DeflateChoice;
 pub use self::response::{reject, Accept};
 pub use crate::frame::Status;
 

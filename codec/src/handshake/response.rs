@@ -2,6 +2,8 @@
 //! and plain HTTP responses that refuse one.
 
 use super::{check_header, write_header, BuildError, ExtensionOffer, UpgradeRequest};
+#[cfg(feature = "deflate")]
+use crate::{DeflateConfig, DeflateParams};
 
 /// The header fields that [`Accept`] writes itself.
 const HANDSHAKE_HEADERS: &[&str] = &[
@@ -52,6 +54,31 @@ pub struct Accept<'r> {
     subprotocol: Option<String>,
     extensions: Vec<ExtensionOffer>,
     headers: Vec<(String, String)>,
+    #[cfg(feature = "deflate")]
+    deflate: DeflateChoice,
+}
+
+/// What an [`Accept`] says of permessage-deflate (RFC 7692).
+#[cfg(feature = "deflate")]
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub(crate) enum DeflateChoice {
+    /// Nothing yet: the tokio server negotiates it from
+    /// [`Config::deflate`](crate::Config::deflate).
+    Open,
+    /// Declined for this connection ([`Accept::deflate`] with `None`, or
+    /// with preferences that no offer met).
+    Declined,
+    /// Accepted with these parameters; with the preferences given to
+    /// [`Accept::deflate`], or `None` for a response given to
+    /// [`Accept::extension`].
+    Accepted(DeflateParams, Option<DeflateConfig>),
+}
+
+/// Whether `extension` is permessage-deflate, in any case: a spelling the
+/// extension code would not recognise must not slip past as another
+/// extension.
+fn is_permessage_deflate(extension: &ExtensionOffer) -> bool {
+    extension.name().eq_ignore_ascii_case("permessage-deflate")
 }
 
 impl<'r> Accept<'r> {
@@ -61,6 +88,8 @@ impl<'r> Accept<'r> {
             subprotocol: None,
             extensions: Vec::new(),
             headers: Vec::new(),
+            #[cfg(feature = "deflate")]
+            deflate: DeflateChoice::Open,
         }
     }
 
@@ -83,10 +112,30 @@ impl<'r> Accept<'r> {
     /// (§9.1); written, in the order accepted, into
     /// `Sec-WebSocket-Extensions`.
     ///
+    /// A permessage-deflate response (RFC 7692 §7.1) is checked against
+    /// the client's offers, and its parameters become
+    /// [`deflate_params`](Self::deflate_params), which the tokio server
+    /// ([`WebSocket::accept_with`](crate::tokio::WebSocket::accept_with))
+    /// then uses instead of negotiating from
+    /// [`Config::deflate`](crate::Config::deflate).
+    /// [`deflate`](Self::deflate) does the same in one step (the response
+    /// made from the offers, and the threshold and level kept).
+    ///
     /// # Errors
     ///
     /// [`BuildError::Extension`] if the client offered no extension of that
     /// name (§4.1 item 5: the client would fail the connection).
+    /// [`BuildError::Deflate`] for a permessage-deflate response that
+    /// accepts none of the client's offers of it (RFC 7692 §7.1: an unknown
+    /// or repeated parameter; `server_no_context_takeover` missing where
+    /// asked for, §7.1.1.1; `server_max_window_bits` missing where offered
+    /// or above the offer's value, §7.1.2.1; `client_max_window_bits` not
+    /// offered, without a value or above the offer's value, §7.1.2.2), or
+    /// with `server_max_window_bits=8`, which the backend cannot compress
+    /// with; for a second one (permessage-deflate accepted already, here or
+    /// with [`deflate`](Self::deflate): a client fails a 101 naming it
+    /// twice, §7.1); and, without the `deflate` feature, for any: nothing
+    /// could then inflate what the client sends.
     pub fn extension(mut self, accepted: ExtensionOffer) -> Result<Self, BuildError> {
         if !self
             .request
@@ -96,8 +145,103 @@ impl<'r> Accept<'r> {
         {
             return Err(BuildError::Extension);
         }
+        if is_permessage_deflate(&accepted) {
+            #[cfg(feature = "deflate")]
+            {
+                if matches!(self.deflate, DeflateChoice::Accepted(..)) {
+                    return Err(BuildError::Deflate);
+                }
+                let params =
+                    crate::ext::deflate::response_params(&accepted, self.request.extensions())
+                        .ok_or(BuildError::Deflate)?;
+                self.deflate = DeflateChoice::Accepted(params, None);
+            }
+            #[cfg(not(feature = "deflate"))]
+            return Err(BuildError::Deflate);
+        }
         self.extensions.push(accepted);
         Ok(self)
+    }
+
+    /// Decides permessage-deflate (RFC 7692) for this connection: with
+    /// `Some(preferences)`, accepts the client's first acceptable offer
+    /// with them ([`DeflateConfig::accept`], §5 and §7.1; declined if none
+    /// is acceptable), and with `None`, declines it. Either way the choice
+    /// is made: the tokio server
+    /// ([`WebSocket::accept_with`](crate::tokio::WebSocket::accept_with))
+    /// no longer negotiates it from [`Config::deflate`](crate::Config::deflate),
+    /// and uses `preferences` (their windows and context takeover as
+    /// answered, their threshold, level and memory level) for the
+    /// connection. A second call replaces the first choice, as it replaces
+    /// a permessage-deflate response accepted with
+    /// [`extension`](Self::extension); the response is written after the
+    /// extensions accepted before it.
+    ///
+    /// Sans-IO, build the connection with
+    /// [`Connection::with_deflate`](crate::Connection::with_deflate) and
+    /// [`deflate_params`](Self::deflate_params), in a [`Config`](crate::Config)
+    /// whose `deflate` is `preferences` (for the threshold and level).
+    ///
+    /// ```
+    /// use wsframe::{handshake::{Status, UpgradeRequest}, Config, Connection, DeflateConfig, Role};
+    /// let req = b"GET /chat HTTP/1.1\r\nHost: a\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+    ///             Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\
+    ///             Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits\r\n\r\n";
+    /// let Status::Complete((upgrade, _)) = UpgradeRequest::parse(req)? else { unreachable!() };
+    ///
+    /// // Small windows and no memory held between messages for this path.
+    /// let small = DeflateConfig::default().max_window_bits(10).no_context_takeover(true);
+    /// let accept = upgrade.accept().deflate(Some(small));
+    /// let text = String::from_utf8(accept.to_bytes())?;
+    /// assert!(text.contains(
+    ///     "\r\nSec-WebSocket-Extensions: permessage-deflate; server_no_context_takeover; server_max_window_bits=10\r\n"
+    /// ));
+    /// let params = accept.deflate_params().expect("accepted");
+    /// assert_eq!((params.server_max_window_bits, params.server_no_context_takeover), (10, true));
+    /// let config = Config::builder().deflate(Some(small)).build();
+    /// let _server = Connection::with_deflate(Role::Server, config, accept.deflate_params());
+    ///
+    /// // Declined: the 101 names no extension.
+    /// let declined = upgrade.accept().deflate(None);
+    /// assert!(declined.deflate_params().is_none());
+    /// assert!(!String::from_utf8(declined.to_bytes())?.contains("Sec-WebSocket-Extensions"));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    #[cfg(feature = "deflate")]
+    pub fn deflate(mut self, preferences: Option<DeflateConfig>) -> Self {
+        self.extensions.retain(|e| !is_permessage_deflate(e));
+        let accepted = preferences.and_then(|prefs| {
+            prefs
+                .accept(self.request.extensions())
+                .map(|(params, response)| (prefs, params, response))
+        });
+        self.deflate = match accepted {
+            Some((prefs, params, response)) => {
+                self.extensions.push(response);
+                DeflateChoice::Accepted(params, Some(prefs))
+            }
+            None => DeflateChoice::Declined,
+        };
+        self
+    }
+
+    /// The permessage-deflate parameters this 101 accepts (RFC 7692 §7.1),
+    /// from [`deflate`](Self::deflate) or [`extension`](Self::extension);
+    /// `None` if it accepts none. Sans-IO, give them to
+    /// [`Connection::with_deflate`](crate::Connection::with_deflate), so
+    /// that the connection does what the 101 says.
+    #[cfg(feature = "deflate")]
+    pub fn deflate_params(&self) -> Option<DeflateParams> {
+        match self.deflate {
+            DeflateChoice::Accepted(params, _) => Some(params),
+            DeflateChoice::Open | DeflateChoice::Declined => None,
+        }
+    }
+
+    /// What this 101 says of permessage-deflate.
+    #[cfg(feature = "deflate")]
+    pub(crate) fn deflate_choice(&self) -> DeflateChoice {
+        self.deflate
     }
 
     /// Adds a header field to the 101 (a `Set-Cookie`, say).

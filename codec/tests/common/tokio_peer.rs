@@ -54,6 +54,23 @@ pub async fn read_events(
     events
 }
 
+/// The next unmasked frame on `io` (as a server writes it), read by hand
+/// from RFC 6455 §5.2, not by the code under test: its first byte (FIN,
+/// RSV bits, opcode) and payload.
+pub async fn read_frame(io: &mut DuplexStream) -> (u8, Vec<u8>) {
+    let mut head = [0; 2];
+    io.read_exact(&mut head).await.unwrap();
+    assert_eq!(head[1] & 0x80, 0, "a server frame is never masked (§5.1)");
+    let len = match head[1] {
+        126 => usize::from(io.read_u16().await.unwrap()),
+        127 => usize::try_from(io.read_u64().await.unwrap()).unwrap(),
+        len => usize::from(len),
+    };
+    let mut payload = vec![0; len];
+    io.read_exact(&mut payload).await.unwrap();
+    (head[0], payload)
+}
+
 /// A stream whose reads hand out `pieces` one at a time (each whole when it
 /// fits), then nothing more, ever (or, after [`Scripted::then_eof`], the
 /// end of the stream); writes are kept, and so is whether it was shut down.
