@@ -674,6 +674,16 @@ fn handshake_response(input: &[u8], cuts: u8) {
         (Some(Err(HandshakeError::HttpVersion)), Ok(Status::Complete(head))) => {
             assert_ne!(head.minor_version(), 1);
         }
+        // Not HTTP/1.1 and a status below 100: parse_response stops at the
+        // version, RefusedResponse at the status (both documented).
+        (Some(Err(HandshakeError::HttpVersion)), Err(HandshakeError::Malformed)) => {
+            let mut slots = [httparse::EMPTY_HEADER; 64];
+            let mut head = httparse::Response::new(&mut slots);
+            if let Ok(httparse::Status::Complete(_)) = head.parse(input) {
+                assert_ne!(head.version, Some(1));
+                assert!(head.code.is_some_and(|code| code < 100), "{:?}", head.code);
+            }
+        }
         // A 101 breaking §4.1: the same head either way.
         (Some(Err(err)), Ok(Status::Complete(head))) if head.status() == 101 => {
             assert_error_answer(*err);
