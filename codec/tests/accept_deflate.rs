@@ -16,7 +16,7 @@ use std::{
     task::{Context, Poll},
 };
 
-use flate2::{Compress, Compression, Decompress, FlushDecompress};
+use flate2::{Compress, Compression, Decompress};
 use tokio::{
     io::{duplex, AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, DuplexStream, ReadBuf},
     net::{TcpListener, TcpStream},
@@ -29,7 +29,7 @@ use wsframe::{
 
 use common::{
     client,
-    deflate::{incompressible, reference_inflate, sync_message, RSV1, TAIL, TAKEOVER},
+    deflate::{incompressible, inflate_next, reference_inflate, sync_message, RSV1, TAKEOVER},
     sample_handshake::{SAMPLE_ACCEPT, SAMPLE_KEY},
     tokio_peer::read_frame,
     BINARY, CLOSE, FIN, TEXT,
@@ -128,19 +128,6 @@ async fn received<S: AsyncRead + AsyncWrite + Unpin>(ws: &mut WebSocket<S>) -> M
         Some(Ok(Event::Message(message))) => message,
         other => panic!("{other:?}"),
     }
-}
-
-/// `payload` (a compressed message, tail stripped) through `inflater`,
-/// which keeps its context from message to message (§7.2.2).
-fn inflate_next(inflater: &mut Decompress, payload: &[u8]) -> Vec<u8> {
-    let input = [payload, &TAIL].concat();
-    let mut out = Vec::with_capacity(1 << 20);
-    let before = inflater.total_in();
-    inflater
-        .decompress_vec(&input, &mut out, FlushDecompress::Sync)
-        .unwrap();
-    assert_eq!(inflater.total_in() - before, input.len() as u64);
-    out
 }
 
 /// The client sends `text` compressed by `compressor` (flate2, context

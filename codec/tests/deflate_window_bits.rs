@@ -61,10 +61,10 @@
 mod common;
 
 use common::deflate::{
-    incompressible, messages_of, stored, sync_flush, sync_message, WindowedInflater, TAIL,
+    incompressible, inflate_next, messages_of, stored, sync_flush, sync_message, WindowedInflater,
 };
 use common::sample_handshake::SAMPLE_NONCE;
-use flate2::{Compress, Compression, Decompress, FlushDecompress};
+use flate2::{Compress, Compression, Decompress};
 use wsframe::handshake::{ClientHandshake, Status as HandshakeStatus, UpgradeRequest};
 use wsframe::{Config, Connection, DeflateConfig, DeflateParams, Message, Role};
 
@@ -507,16 +507,7 @@ fn inflate_32k(payloads: &[Vec<u8>]) -> Vec<Vec<u8>> {
     let mut inflater = Decompress::new(false);
     payloads
         .iter()
-        .map(|payload| {
-            let input = [&payload[..], &TAIL].concat();
-            let mut out = Vec::with_capacity(1 << 17);
-            let before = inflater.total_in();
-            inflater
-                .decompress_vec(&input, &mut out, FlushDecompress::Sync)
-                .unwrap();
-            assert_eq!(inflater.total_in() - before, input.len() as u64);
-            out
-        })
+        .map(|payload| inflate_next(&mut inflater, payload))
         .collect()
 }
 

@@ -80,6 +80,20 @@ pub fn push_compressed(input: &mut Vec<u8>, opcode: u8, payload: &[u8], in_third
 /// The `00 00 FF FF` a receiver appends to each message (§7.2.2).
 pub const TAIL: [u8; 4] = [0x00, 0x00, 0xFF, 0xFF];
 
+/// `payload` (a compressed message, tail stripped) through flate2's
+/// `inflater`, which keeps its context from message to message (§7.2.2)
+/// and 32 KiB of window: what it inflates to (at most 1 MiB).
+pub fn inflate_next(inflater: &mut flate2::Decompress, payload: &[u8]) -> Vec<u8> {
+    let input = [payload, &TAIL].concat();
+    let mut out = Vec::with_capacity(1 << 20);
+    let before = inflater.total_in();
+    inflater
+        .decompress_vec(&input, &mut out, flate2::FlushDecompress::Sync)
+        .unwrap();
+    assert_eq!(inflater.total_in() - before, input.len() as u64);
+    out
+}
+
 /// `stream`'s next message: `data` compressed with a sync flush, the tail
 /// stripped (§7.2.1); `00` (§7.2.3.6) if that leaves nothing (zlib writes
 /// nothing for a flush with nothing new).
