@@ -25,6 +25,10 @@
 //!     buffer;
 //!   - `zlib-rs_inflate_then_from_utf8`: the floor plus `std::str::from_utf8`
 //!     on each text message;
+//!   - `zlib-rs_inflate_then_utf8stream` (text rows): the floor plus our
+//!     validator on each whole inflated message, cache-hot in one reused
+//!     buffer: the least validating costs, so the ceiling of any decoder
+//!     that validates with it (the interleaved table's "floor + check");
 //!   - `yawc` (0.5, on flate2's zlib-rs backend, UTF-8 checked with
 //!     simdutf8): `WebSocket::from_stream_with_extensions` over an in-memory
 //!     socket, reading 64 KiB at a time.
@@ -450,21 +454,38 @@ fn inflate_message(inflate: &mut Inflate, payload: &[u8], out: &mut [u8]) -> usi
 }
 
 /// The floor: each message's payload (unmasked, unframed) inflated by the
-/// same backend with context takeover into one reused buffer; with
-/// `validate`, then checked by `std::str::from_utf8`.
-fn decode_floor(compressed: &[Vec<u8>], largest: usize, validate: bool) -> (usize, usize) {
+/// same backend with context takeover into one reused buffer, then checked
+/// as `validate` says.
+fn decode_floor(compressed: &[Vec<u8>], largest: usize, validate: Validate) -> (usize, usize) {
     let mut inflate = Inflate::new(false, 15);
     let mut out = vec![0u8; largest + 1];
     let (mut count, mut bytes) = (0, 0);
     for payload in compressed {
         let len = inflate_message(&mut inflate, payload, &mut out);
-        if validate {
-            std::str::from_utf8(&out[..len]).expect("valid UTF-8");
+        match validate {
+            Validate::No => {}
+            Validate::Std => {
+                std::str::from_utf8(&out[..len]).expect("valid UTF-8");
+            }
+            Validate::Ours => utf8stream::check(&out[..len]).expect("valid UTF-8"),
         }
         count += 1;
         bytes += len;
     }
     (count, bytes)
+}
+
+/// How [`decode_floor`] checks each inflated message's UTF-8.
+#[derive(Clone, Copy)]
+enum Validate {
+    /// Not at all: the floor.
+    No,
+    /// `std::str::from_utf8`.
+    Std,
+    /// `utf8stream::check`, our validator on the whole message at once:
+    /// what validating costs at the least with it, the ceiling of any
+    /// decoder that checks text with it.
+    Ours,
 }
 
 /// The floor for a codec that hands out owned messages: as
@@ -550,7 +571,12 @@ fn decode(c: &mut Criterion, workloads: &[Workload], rt: &tokio::runtime::Runtim
             b.iter(|| assert_eq!(decode_wsframe(black_box(&w.stream), w.text, true), want))
         });
         group.bench_function("zlib-rs_inflate", |b| {
-            b.iter(|| assert_eq!(decode_floor(black_box(&w.compressed), largest, false), want))
+            b.iter(|| {
+                assert_eq!(
+                    decode_floor(black_box(&w.compressed), largest, Validate::No),
+                    want
+                )
+            })
         });
         let lens: Vec<usize> = w.messages.iter().map(Vec::len).collect();
         group.bench_function("zlib-rs_inflate_owned", |b| {
@@ -558,7 +584,20 @@ fn decode(c: &mut Criterion, workloads: &[Workload], rt: &tokio::runtime::Runtim
         });
         if w.text {
             group.bench_function("zlib-rs_inflate_then_from_utf8", |b| {
-                b.iter(|| assert_eq!(decode_floor(black_box(&w.compressed), largest, true), want))
+                b.iter(|| {
+                    assert_eq!(
+                        decode_floor(black_box(&w.compressed), largest, Validate::Std),
+                        want
+                    )
+                })
+            });
+            group.bench_function("zlib-rs_inflate_then_utf8stream", |b| {
+                b.iter(|| {
+                    assert_eq!(
+                        decode_floor(black_box(&w.compressed), largest, Validate::Ours),
+                        want
+                    )
+                })
             });
         }
         group.bench_function("yawc", |b| {
@@ -689,8 +728,8 @@ fn encode(c: &mut Criterion, workloads: &[Workload], rt: &tokio::runtime::Runtim
 /// The decode rows run interleaved, `rounds` times each (see the module
 /// docs); prints one table row per workload.
 fn decode_interleaved(workloads: &[Workload], rt: &tokio::runtime::Runtime, rounds: usize) {
-    println!("| decode (MiB/s, median / fastest of {rounds} interleaved rounds) | wsframe | wsframe read_buf | floor: inflate | floor: inflate, owned | yawc | vs floor | vs owned floor | vs yawc |");
-    println!("|---|---|---|---|---|---|---|---|---|");
+    println!("| decode (MiB/s, median / fastest of {rounds} interleaved rounds) | wsframe | wsframe read_buf | floor: inflate | floor: inflate, owned | floor + check | yawc | vs floor | vs owned floor | vs floor + check | vs yawc |");
+    println!("|---|---|---|---|---|---|---|---|---|---|---|");
     for w in workloads {
         let want = (w.messages.len(), w.bytes);
         let largest = w.messages.iter().map(Vec::len).max().unwrap_or(0);
@@ -700,8 +739,18 @@ fn decode_interleaved(workloads: &[Workload], rt: &tokio::runtime::Runtime, roun
             &[
                 &|| assert_eq!(decode_wsframe(black_box(stream), w.text, false), want),
                 &|| assert_eq!(decode_wsframe(black_box(stream), w.text, true), want),
-                &|| assert_eq!(decode_floor(black_box(compressed), largest, false), want),
+                &|| {
+                    assert_eq!(
+                        decode_floor(black_box(compressed), largest, Validate::No),
+                        want
+                    )
+                },
                 &|| assert_eq!(decode_floor_owned(black_box(compressed), &lens), want),
+                // Binary rows have nothing to check: the floor again.
+                &|| {
+                    let validate = if w.text { Validate::Ours } else { Validate::No };
+                    assert_eq!(decode_floor(black_box(compressed), largest, validate), want)
+                },
                 &|| {
                     let got = decode_yawc(rt, black_box(stream), w.text, w.messages.len());
                     assert_eq!(got, want)
@@ -722,16 +771,18 @@ fn decode_interleaved(workloads: &[Workload], rt: &tokio::runtime::Runtime, roun
             )
         };
         println!(
-            "| {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+            "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
             w.name,
             cell(0),
             cell(1),
             cell(2),
             cell(3),
             cell(4),
+            cell(5),
             ratio(2),
             ratio(3),
-            ratio(4)
+            ratio(4),
+            ratio(5)
         );
     }
 }
