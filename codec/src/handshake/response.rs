@@ -238,8 +238,8 @@ impl<'r> Accept<'r> {
         }
     }
 
-    /// What this 101 says of permessage-deflate.
-    #[cfg(feature = "deflate")]
+    /// What this 101 says of permessage-deflate (the tokio server reads it).
+    #[cfg(all(feature = "deflate", feature = "tokio"))]
     pub(crate) fn deflate_choice(&self) -> DeflateChoice {
         self.deflate
     }
