@@ -134,8 +134,8 @@ impl Config {
     }
 
     /// This config with other permessage-deflate preferences: those a
-    /// server chose for one connection.
-    #[cfg(feature = "deflate")]
+    /// server chose for one connection (for the tokio server handshake).
+    #[cfg(all(feature = "deflate", feature = "tokio"))]
     pub(crate) const fn with_deflate(mut self, deflate: Option<crate::DeflateConfig>) -> Self {
         self.deflate = deflate;
         self

@@ -68,7 +68,7 @@ pub use self::extensions::{ExtensionOffer, ExtensionParam};
 pub use self::head_scan::HeadScan;
 pub use self::refused::{BodyEnd, BodyFraming, RefusedResponse};
 pub use self::request::UpgradeRequest;
-#[cfg(feature = "deflate")]
+#[cfg(all(feature = "deflate", feature = "tokio"))]
 pub(crate) use self::response::DeflateChoice;
 pub use self::response::{reject, Accept};
 pub use crate::frame::Status;
