@@ -102,7 +102,9 @@ impl Config {
         self.streaming
     }
 
-    /// The bound on unsent output, in bytes.
+    /// The bound on unsent output, in bytes; see
+    /// [`ConfigBuilder::max_output_buffer`] for what a full output refuses
+    /// and what a blocking server does then.
     pub const fn max_output_buffer(&self) -> usize {
         self.max_output_buffer
     }
@@ -134,7 +136,7 @@ impl Config {
     }
 
     /// This config with other permessage-deflate preferences: those a
-    /// server chose for one connection (the tokio server's).
+    /// server chose for one connection (for the tokio server handshake).
     #[cfg(all(feature = "deflate", feature = "tokio"))]
     pub(crate) const fn with_deflate(mut self, deflate: Option<crate::DeflateConfig>) -> Self {
         self.deflate = deflate;
@@ -224,6 +226,55 @@ impl ConfigBuilder {
     /// tokio wrapper's `send` waits until the last write is taken; the
     /// `Connection`'s is refused while anything is unsent), where 0 would
     /// refuse every send.
+    ///
+    /// What still goes out when the output is full: the automatic pong
+    /// (past the limit, one at most: a newer ping's answer replaces an
+    /// unsent one) and every close frame (ours, the reply to the peer's,
+    /// the idle timeout's, a protocol error's). A keepalive ping that
+    /// falls due is skipped.
+    ///
+    /// # A blocking server
+    ///
+    /// A thread per connection writes
+    /// [`take_output`](crate::Connection::take_output) out with
+    /// `write_all` after each batch of events, so the output empties on
+    /// every turn and only a batch that sends more than the limit fills
+    /// it. `write_all` blocks while the peer does not read (the socket's
+    /// send buffer is full): that is the backpressure. When a send is
+    /// refused with `OutputFull`, nothing was queued: write the output out
+    /// (blocking), then send the same message again, which an empty
+    /// output accepts. Give the socket a write timeout
+    /// (`TcpStream::set_write_timeout`) so that a peer that stops reading
+    /// fails the write (`TimedOut` or `WouldBlock`, by platform) instead
+    /// of holding the thread for ever; then drop the connection, as a
+    /// close frame would not get through either.
+    ///
+    /// ```
+    /// use std::io::{self, Write};
+    /// use wsframe::{Config, Connection, Message, Role, SendError};
+    ///
+    /// /// Sends `message`, first writing out what waits if the output is full.
+    /// fn send(conn: &mut Connection, socket: &mut impl Write, message: Message) -> io::Result<()> {
+    ///     match conn.send(message.clone()) {
+    ///         Err(SendError::OutputFull { .. }) => {
+    ///             socket.write_all(&conn.take_output())?; // blocks while the peer reads nothing
+    ///             conn.send(message).map_err(io::Error::other)
+    ///         }
+    ///         sent => sent.map_err(io::Error::other), // `Closed` after our close frame
+    ///     }
+    /// }
+    ///
+    /// let config = Config::builder().max_output_buffer(1000).build();
+    /// let mut conn = Connection::new(Role::Server, config);
+    /// let mut socket = Vec::new(); // stands for a `TcpStream`
+    /// for _ in 0..10 {
+    ///     send(&mut conn, &mut socket, Message::from(vec![7; 300]))?;
+    ///     assert!(conn.output_len() < 1000 + 304, "over the limit by one message at most");
+    /// }
+    /// socket.write_all(&conn.take_output())?; // the end of the batch
+    /// assert_eq!(socket.len(), 10 * 304, "ten frames of a 4-byte header and 300 bytes");
+    /// # Ok::<(), io::Error>(())
+    /// ```
     pub const fn max_output_buffer(mut self, bytes: usize) -> Self {
         self.config.max_output_buffer = if bytes == 0 { 1 } else { bytes };
         self
@@ -271,15 +322,40 @@ impl ConfigBuilder {
     /// Closes a connection on which nothing has been received for
     /// `timeout` (default `None`, off). A close frame with code 1001 (Going
     /// Away, RFC 6455 §7.4.1: we are leaving; 1011 would claim an error of
-    /// our own) is queued, the connection is closed at once without waiting
+    /// our own) and the reason `"idle timeout"` is queued (even into a full
+    /// output), the connection is closed at once without waiting
     /// for the peer's answer (a silent peer would not send one), and
-    /// [`Event::Closed`](crate::Event::Closed) reports code 1001 with the
-    /// reason `"idle timeout"`. Pair it with a shorter
+    /// [`Event::Closed`](crate::Event::Closed) reports the same code and
+    /// reason, [`Initiator::Local`](crate::Initiator::Local). It runs in
+    /// [`Connection::handle_timeout`](crate::Connection::handle_timeout),
+    /// which is given the time; the event comes from the next
+    /// [`next_event`](crate::Connection::next_event). Pair it with a shorter
     /// [`ping_interval`](Self::ping_interval) so a live but quiet peer is
     /// asked to answer. Both run while the connection is open: once our
     /// close frame is queued, only [`close_timeout`](Self::close_timeout)
     /// bounds the wait for the peer's (with `None` there, a silent peer
     /// keeps the connection closing for ever).
+    ///
+    /// ```
+    /// use std::time::{Duration, Instant};
+    /// use wsframe::{CloseCode, Config, Connection, Event, Role, State};
+    ///
+    /// let config = Config::builder().idle_timeout(Some(Duration::from_secs(30))).build();
+    /// let mut conn = Connection::new(Role::Server, config);
+    /// let start = Instant::now();
+    /// conn.handle_timeout(start); // the clocks start
+    /// conn.handle_timeout(start + Duration::from_secs(30)); // nothing came
+    /// assert_eq!(conn.state(), State::Closed);
+    /// // FIN and close, a 14-byte payload: 1001 (0x03E9), then the reason.
+    /// assert_eq!(&conn.take_output()[..], b"\x88\x0e\x03\xe9idle timeout");
+    /// match conn.next_event() {
+    ///     Some(Event::Closed(closed)) => {
+    ///         assert_eq!(closed.code, CloseCode::GOING_AWAY);
+    ///         assert_eq!(closed.reason, "idle timeout");
+    ///     }
+    ///     other => panic!("{other:?}"),
+    /// }
+    /// ```
     pub const fn idle_timeout(mut self, timeout: Option<Duration>) -> Self {
         self.config.idle_timeout = timeout;
         self

@@ -372,6 +372,25 @@ impl Connection {
     /// then [`next_event`](Self::next_event) until `None` (a timer that
     /// closes the connection leaves its [`Event::Closed`] there).
     ///
+    /// # Order with `receive` and `next_event`
+    ///
+    /// After a read, [`receive`](Self::receive) the bytes (or append them
+    /// to [`read_buf`](Self::read_buf)), then call `handle_timeout(now)`,
+    /// then [`next_event`](Self::next_event) until `None`. After a timer
+    /// fired (the read timed out, nothing came), `handle_timeout(now)`,
+    /// then `next_event` until `None`, then write the output out (a
+    /// keepalive ping, the idle timeout's close frame). Why:
+    /// - Bytes received before a `now` are a sign of life at that `now`.
+    ///   The other way round, a `now` at the idle deadline closes the
+    ///   connection although the bytes came in time, and they are then
+    ///   ignored (the example below shows both).
+    /// - A timer that closes the connection (the idle or close timeout)
+    ///   leaves its [`Event::Closed`] for `next_event`: called after, it is
+    ///   seen in the same turn, before the loop blocks in its next read,
+    ///   where, with `poll_timeout` `None` once closed, only the peer
+    ///   would wake it. (Called before, the close still happens; only its
+    ///   event waits.)
+    ///
     /// What can run out (each configured in [`Config`]):
     /// - the ping interval, while open: an empty ping is queued (RFC 6455
     ///   §5.5.2), unless the output is full;
@@ -405,6 +424,37 @@ impl Connection {
     ///     Some(Event::Closed(closed)) => assert_eq!(closed.code, CloseCode::ABNORMAL),
     ///     other => panic!("{other:?}"),
     /// }
+    /// ```
+    ///
+    /// The order after a read, with a pong that arrived just before the
+    /// idle deadline:
+    ///
+    /// ```
+    /// use std::time::{Duration, Instant};
+    /// use wsframe::{Config, Connection, Event, Role, State};
+    ///
+    /// let config = Config::builder().idle_timeout(Some(Duration::from_secs(30))).build();
+    /// let pong = [0x8A, 0x80, 1, 2, 3, 4]; // a client's empty pong, masked
+    /// let start = Instant::now();
+    /// let deadline = start + Duration::from_secs(30);
+    ///
+    /// // The bytes, then the time: they came in time, the connection lives.
+    /// let mut conn = Connection::new(Role::Server, config);
+    /// conn.handle_timeout(start);
+    /// conn.receive(&pong);
+    /// conn.handle_timeout(deadline);
+    /// assert!(matches!(conn.next_event(), Some(Event::Pong(_))));
+    /// assert_eq!(conn.state(), State::Open);
+    /// assert_eq!(conn.poll_timeout(), Some(deadline + Duration::from_secs(30)));
+    ///
+    /// // The time, then the bytes: closed at the deadline, the pong ignored.
+    /// let mut conn = Connection::new(Role::Server, config);
+    /// conn.handle_timeout(start);
+    /// conn.handle_timeout(deadline);
+    /// conn.receive(&pong);
+    /// assert_eq!(conn.state(), State::Closed);
+    /// assert!(matches!(conn.next_event(), Some(Event::Closed(_))));
+    /// assert!(conn.next_event().is_none());
     /// ```
     pub fn handle_timeout(&mut self, now: Instant) {
         self.note_appended();
@@ -593,6 +643,16 @@ impl Connection {
     /// other side's output is full): the bytes not read yet stay in the
     /// connection, more may be received meanwhile, and the next calls go
     /// on where it stopped.
+    ///
+    /// With timers ([`Config::ping_interval`], [`Config::idle_timeout`],
+    /// [`Config::close_timeout`]), call it after
+    /// [`handle_timeout`](Self::handle_timeout), which comes after
+    /// [`receive`](Self::receive): a timer that closes the connection
+    /// leaves its [`Event::Closed`] (1001 `"idle timeout"`, or 1006
+    /// `"close timeout"`, the latter after the bytes in hand are read, if
+    /// the peer's close is not among them) to be returned here; and bytes
+    /// received before the `now` count as a sign of life at it. See
+    /// `handle_timeout`'s "Order" section for the reasons and an example.
     #[inline]
     pub fn next_event(&mut self) -> Option<Event> {
         if self.timed_out.is_none() && !self.receiver.has_unread() {

@@ -11,19 +11,14 @@
 
 mod common;
 
-use std::{
-    pin::Pin,
-    task::{Context, Poll},
-};
-
 use flate2::{Compress, Compression, Decompress};
 use tokio::{
-    io::{duplex, AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, DuplexStream, ReadBuf},
-    net::{TcpListener, TcpStream},
+    io::{duplex, AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, DuplexStream},
+    net::TcpListener,
 };
 use wsframe::{
     handshake::{Accept, BuildError, ExtensionOffer, Status, UpgradeRequest},
-    tokio::{Error, WebSocket},
+    tokio::WebSocket,
     CloseCode, Config, Connection, DeflateConfig, DeflateParams, Event, Message, Role,
 };
 
@@ -31,6 +26,7 @@ use common::{
     client,
     deflate::{incompressible, inflate_next, reference_inflate, sync_message, RSV1, TAKEOVER},
     sample_handshake::{SAMPLE_ACCEPT, SAMPLE_KEY},
+    tap::Tap,
     tokio_peer::read_frame,
     BINARY, CLOSE, FIN, TEXT,
 };
@@ -40,6 +36,13 @@ use common::{
 /// a plain offer.
 const OFFERS: &str =
     "permessage-deflate; client_max_window_bits; server_max_window_bits=12, permessage-deflate";
+
+/// The 101's answer to [`OFFERS`] with [`config_prefs`]: the server's
+/// window at the 12 bits asked.
+const AT_12_BITS: &str = "permessage-deflate; server_max_window_bits=12";
+
+/// The 101's answer to [`OFFERS`] with [`small`]'s preferences.
+const SMALL: &str = "permessage-deflate; server_no_context_takeover; server_max_window_bits=10";
 
 /// The server's preferences (on every path that does not choose its own):
 /// defaults, compressing every message.
@@ -81,45 +84,44 @@ fn request(path: &str, extensions: Option<&str>) -> Vec<u8> {
     request.into_bytes()
 }
 
-/// `accept_with(config, decide)` reading `request` from a pipe: the server
-/// (or its error), the client's end of the pipe with the 101's head read
-/// off it, and every `Sec-WebSocket-Extensions` value of that head.
-async fn handshake<F>(
+/// `accept_with(config, decide)` reading a request for `path` with
+/// [`OFFERS`] from a pipe: the server and the client's end of the pipe,
+/// with the 101's head read off it. The head's `Sec-WebSocket-Extensions`
+/// values must be `extensions`.
+async fn accepted<F>(
     config: Config,
     decide: F,
-    request: &[u8],
-) -> (
-    Result<WebSocket<DuplexStream>, Error>,
-    DuplexStream,
-    Vec<String>,
-)
+    path: &str,
+    extensions: &[&str],
+) -> (WebSocket<DuplexStream>, DuplexStream)
 where
     F: FnOnce(&UpgradeRequest) -> Result<Accept<'_>, Vec<u8>>,
 {
     let (ours, mut theirs) = duplex(1 << 20);
-    theirs.write_all(request).await.unwrap();
-    let ws = WebSocket::accept_with(ours, config, decide).await;
+    theirs
+        .write_all(&request(path, Some(OFFERS)))
+        .await
+        .unwrap();
+    let ws = WebSocket::accept_with(ours, config, decide).await.unwrap();
     let mut head = Vec::new();
     while !head.ends_with(b"\r\n\r\n") {
         head.push(theirs.read_u8().await.unwrap());
     }
     let head = String::from_utf8(head).unwrap();
-    if ws.is_ok() {
-        assert!(
-            head.starts_with("HTTP/1.1 101 Switching Protocols\r\n"),
-            "{head}"
-        );
-        assert!(
-            head.contains(&format!("\r\nSec-WebSocket-Accept: {SAMPLE_ACCEPT}\r\n")),
-            "{head}"
-        );
-    }
-    let extensions = head
+    assert!(
+        head.starts_with("HTTP/1.1 101 Switching Protocols\r\n"),
+        "{head}"
+    );
+    assert!(
+        head.contains(&format!("\r\nSec-WebSocket-Accept: {SAMPLE_ACCEPT}\r\n")),
+        "{head}"
+    );
+    let written: Vec<&str> = head
         .split("\r\n")
         .filter_map(|line| line.strip_prefix("Sec-WebSocket-Extensions: "))
-        .map(str::to_owned)
         .collect();
-    (ws, theirs, extensions)
+    assert_eq!(written, extensions, "{path}");
+    (ws, theirs)
 }
 
 /// The server's next event, which must be a message.
@@ -131,21 +133,40 @@ async fn received<S: AsyncRead + AsyncWrite + Unpin>(ws: &mut WebSocket<S>) -> M
 }
 
 /// The client sends `text` compressed by `compressor` (flate2, context
-/// kept) and the server reads it; the server sends `text` back and the
-/// frame it wrote is read by hand.
+/// kept) and the server reads it; the server sends `text` back, compressed
+/// (RSV1, §6), and the payload of the frame it wrote is read by hand.
 async fn compressed_both_ways(
     ws: &mut WebSocket<DuplexStream>,
     io: &mut DuplexStream,
     compressor: &mut Compress,
     text: &str,
-) -> (u8, Vec<u8>) {
+) -> Vec<u8> {
     let payload = sync_message(compressor, text.as_bytes());
     io.write_all(&client(FIN | RSV1 | TEXT, &payload))
         .await
         .unwrap();
     assert_eq!(received(ws).await, Message::from(text));
     ws.send(Message::from(text)).await.unwrap();
-    read_frame(io).await
+    let (first, payload) = read_frame(io).await;
+    assert_eq!(first, FIN | RSV1 | TEXT, "compressed: RSV1 (§6)");
+    payload
+}
+
+/// The server sends 2000 random bytes (from `seed`) twice over as one
+/// message, compressed (RSV1); returns the message and the payload of the
+/// frame it wrote. Whether the repeat is referred back to shows the
+/// window the compressor keeps to.
+async fn repeat_sent(
+    ws: &mut WebSocket<DuplexStream>,
+    io: &mut DuplexStream,
+    seed: u64,
+) -> (Vec<u8>, Vec<u8>) {
+    let random = incompressible(2000, seed);
+    let repeated = [&random[..], &random[..]].concat();
+    ws.send(Message::from(repeated.clone())).await.unwrap();
+    let (first, payload) = read_frame(io).await;
+    assert_eq!(first, FIN | RSV1 | BINARY);
+    (repeated, payload)
 }
 
 /// A client frame with RSV1 set, on a connection without
@@ -171,18 +192,12 @@ async fn one_server_config_compresses_on_one_path_and_not_on_another() {
     let text = "compressed both ways, compressed both ways, compressed both ways";
 
     // `Config::deflate`'s answer: the server's window at the 12 bits asked.
-    let (ws, mut io, extensions) = handshake(config, per_path, &request("/", Some(OFFERS))).await;
-    let mut ws = ws.unwrap();
-    assert_eq!(
-        extensions,
-        ["permessage-deflate; server_max_window_bits=12"]
-    );
+    let (mut ws, mut io) = accepted(config, per_path, "/", &[AT_12_BITS]).await;
     let mut compressor = Compress::new(Compression::default(), false);
     let mut inflater = Decompress::new(false);
     let mut sizes = Vec::new();
     for _ in 0..2 {
-        let (first, payload) = compressed_both_ways(&mut ws, &mut io, &mut compressor, text).await;
-        assert_eq!(first, FIN | RSV1 | TEXT, "compressed: RSV1 (§6)");
+        let payload = compressed_both_ways(&mut ws, &mut io, &mut compressor, text).await;
         assert_eq!(inflate_next(&mut inflater, &payload), text.as_bytes());
         sizes.push(payload.len());
     }
@@ -190,10 +205,7 @@ async fn one_server_config_compresses_on_one_path_and_not_on_another() {
 
     // Declined by `decide` on `/plain`, the same offers: no extension, no
     // compression either way.
-    let (ws, mut io, extensions) =
-        handshake(config, per_path, &request("/plain", Some(OFFERS))).await;
-    let mut ws = ws.unwrap();
-    assert!(extensions.is_empty(), "{extensions:?}");
+    let (mut ws, mut io) = accepted(config, per_path, "/plain", &[]).await;
     io.write_all(&client(FIN | TEXT, text.as_bytes()))
         .await
         .unwrap();
@@ -209,13 +221,7 @@ async fn one_server_config_compresses_on_one_path_and_not_on_another() {
 #[tokio::test]
 async fn decides_own_preferences_are_what_the_101_says_and_the_connection_does() {
     let config = Config::builder().deflate(Some(config_prefs())).build();
-    let (ws, mut io, extensions) =
-        handshake(config, per_path, &request("/small", Some(OFFERS))).await;
-    let mut ws = ws.unwrap();
-    assert_eq!(
-        extensions,
-        ["permessage-deflate; server_no_context_takeover; server_max_window_bits=10"]
-    );
+    let (mut ws, mut io) = accepted(config, per_path, "/small", &[SMALL]).await;
     assert_eq!(ws.connection().config().deflate(), Some(small()));
 
     // The client's messages are inflated (it keeps its context: the 101
@@ -225,9 +231,7 @@ async fn decides_own_preferences_are_what_the_101_says_and_the_connection_does()
     let text = text.as_str();
     let mut payloads = Vec::new();
     for _ in 0..2 {
-        let (first, payload) = compressed_both_ways(&mut ws, &mut io, &mut compressor, text).await;
-        assert_eq!(first, FIN | RSV1 | TEXT);
-        payloads.push(payload);
+        payloads.push(compressed_both_ways(&mut ws, &mut io, &mut compressor, text).await);
     }
     // No context takeover: each message inflates alone, the same bytes.
     assert_eq!(payloads[0], payloads[1]);
@@ -238,13 +242,9 @@ async fn decides_own_preferences_are_what_the_101_says_and_the_connection_does()
 
     // A 1 KiB window: 2000 random bytes repeated 2000 bytes later cannot
     // be referred back to, so the message compresses to about its size.
-    let random = incompressible(2000, 7);
-    let repeated = [&random[..], &random[..]].concat();
-    ws.send(Message::from(repeated.clone())).await.unwrap();
-    let (first, payload) = read_frame(&mut io).await;
-    assert_eq!(first, FIN | RSV1 | BINARY);
+    let (repeated, payload) = repeat_sent(&mut ws, &mut io, 7).await;
     assert!(payload.len() > 3900, "{} bytes", payload.len());
-    assert_eq!(reference_inflate(&payload), Some(repeated.clone()));
+    assert_eq!(reference_inflate(&payload), Some(repeated));
 
     // Its threshold: 50 bytes go as they are.
     let short = "x".repeat(50);
@@ -256,11 +256,8 @@ async fn decides_own_preferences_are_what_the_101_says_and_the_connection_does()
 
     // Against the same server's other path: a 4 KiB window finds the
     // repeat, and threshold 0 compresses 50 bytes.
-    let (ws, mut io, _) = handshake(config, per_path, &request("/", Some(OFFERS))).await;
-    let mut ws = ws.unwrap();
-    ws.send(Message::from(repeated.clone())).await.unwrap();
-    let (first, payload) = read_frame(&mut io).await;
-    assert_eq!(first, FIN | RSV1 | BINARY);
+    let (mut ws, mut io) = accepted(config, per_path, "/", &[AT_12_BITS]).await;
+    let (repeated, payload) = repeat_sent(&mut ws, &mut io, 7).await;
     assert!(payload.len() < 2200, "{} bytes", payload.len());
     assert_eq!(reference_inflate(&payload), Some(repeated));
     ws.send(Message::from(short.as_str())).await.unwrap();
@@ -270,24 +267,16 @@ async fn decides_own_preferences_are_what_the_101_says_and_the_connection_does()
 #[tokio::test]
 async fn decide_turns_it_on_where_config_deflate_is_off() {
     let config = Config::default();
-    let (ws, mut io, extensions) =
-        handshake(config, per_path, &request("/small", Some(OFFERS))).await;
-    let mut ws = ws.unwrap();
-    assert_eq!(
-        extensions,
-        ["permessage-deflate; server_no_context_takeover; server_max_window_bits=10"]
-    );
+    let (mut ws, mut io) = accepted(config, per_path, "/small", &[SMALL]).await;
     let mut compressor = Compress::new(Compression::default(), false);
     let text = "on for this path only, ".repeat(10);
     let text = text.as_str();
-    let (first, payload) = compressed_both_ways(&mut ws, &mut io, &mut compressor, text).await;
-    assert_eq!(first, FIN | RSV1 | TEXT);
+    let payload = compressed_both_ways(&mut ws, &mut io, &mut compressor, text).await;
     assert_eq!(reference_inflate(&payload), Some(text.as_bytes().to_vec()));
 
     // Elsewhere, as `Config::deflate` says: off.
-    let (ws, mut io, extensions) = handshake(config, per_path, &request("/", Some(OFFERS))).await;
-    assert!(extensions.is_empty(), "{extensions:?}");
-    rsv1_is_refused(&mut ws.unwrap(), &mut io).await;
+    let (mut ws, mut io) = accepted(config, per_path, "/", &[]).await;
+    rsv1_is_refused(&mut ws, &mut io).await;
 }
 
 /// `decide` accepting a response of its own, made by a `DeflateConfig`
@@ -311,13 +300,13 @@ async fn a_response_given_to_extension_is_named_once_and_kept_to() {
         Config::builder().deflate(Some(config_prefs())).build(),
         Config::default(),
     ] {
-        let (ws, mut io, extensions) =
-            handshake(config, own_response, &request("/", Some(OFFERS))).await;
-        let mut ws = ws.unwrap();
-        assert_eq!(
-            extensions,
-            ["permessage-deflate; server_max_window_bits=10"]
-        );
+        let (mut ws, mut io) = accepted(
+            config,
+            own_response,
+            "/",
+            &["permessage-deflate; server_max_window_bits=10"],
+        )
+        .await;
         let mut compressor = Compress::new(Compression::default(), false);
         let mut inflater = Decompress::new(false);
         let text = "as written, as written, as written, as written, as written";
@@ -330,11 +319,7 @@ async fn a_response_given_to_extension_is_named_once_and_kept_to() {
         }
         // The window it wrote, 1 KiB; the threshold `Config::deflate`'s
         // (0), or the default's (1 KiB) when it is off.
-        let random = incompressible(2000, 9);
-        let repeated = [&random[..], &random[..]].concat();
-        ws.send(Message::from(repeated.clone())).await.unwrap();
-        let (first, payload) = read_frame(&mut io).await;
-        assert_eq!(first, FIN | RSV1 | BINARY);
+        let (repeated, payload) = repeat_sent(&mut ws, &mut io, 9).await;
         assert!(payload.len() > 3900, "{} bytes", payload.len());
         assert_eq!(inflate_next(&mut inflater, &payload), repeated);
         ws.send(Message::from(text)).await.unwrap();
@@ -508,7 +493,7 @@ fn permessage_deflate_is_named_once_whatever_the_order_of_calls() {
 #[tokio::test]
 async fn a_decline_is_not_undone_by_config_deflate() {
     let config = Config::builder().deflate(Some(config_prefs())).build();
-    let (ws, _io, extensions) = handshake(
+    accepted(
         config,
         |request| {
             Ok(request
@@ -516,11 +501,10 @@ async fn a_decline_is_not_undone_by_config_deflate() {
                 .deflate(Some(DeflateConfig::default()))
                 .deflate(None))
         },
-        &request("/", Some(OFFERS)),
+        "/",
+        &[],
     )
     .await;
-    ws.unwrap();
-    assert!(extensions.is_empty(), "{extensions:?}");
 }
 
 #[test]
@@ -663,51 +647,6 @@ fn a_deflate_client_with_a_mask_source_writes_the_same_bytes_every_run() {
     assert!(random() != random(), "OS keys repeated");
 }
 
-/// A TCP stream that keeps a copy of every byte read and written.
-struct Tap {
-    io: TcpStream,
-    read: Vec<u8>,
-    written: Vec<u8>,
-}
-
-impl AsyncRead for Tap {
-    fn poll_read(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<std::io::Result<()>> {
-        let before = buf.filled().len();
-        let polled = Pin::new(&mut self.io).poll_read(cx, buf);
-        if let Poll::Ready(Ok(())) = polled {
-            let new = buf.filled()[before..].to_vec();
-            self.read.extend_from_slice(&new);
-        }
-        polled
-    }
-}
-
-impl AsyncWrite for Tap {
-    fn poll_write(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<std::io::Result<usize>> {
-        let polled = Pin::new(&mut self.io).poll_write(cx, buf);
-        if let Poll::Ready(Ok(n)) = polled {
-            self.written.extend_from_slice(&buf[..n]);
-        }
-        polled
-    }
-
-    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
-        Pin::new(&mut self.io).poll_flush(cx)
-    }
-
-    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
-        Pin::new(&mut self.io).poll_shutdown(cx)
-    }
-}
-
 /// The first byte of the first frame after an HTTP head in `bytes`.
 fn first_frame_byte(bytes: &[u8]) -> u8 {
     let head = bytes
@@ -762,12 +701,9 @@ async fn python_websockets_gets_compression_on_one_path_only() {
     for path in ["/plain", "/small"] {
         let served = async {
             let (stream, _) = listener.accept().await.unwrap();
-            let tap = Tap {
-                io: stream,
-                read: Vec::new(),
-                written: Vec::new(),
-            };
-            let mut ws = WebSocket::accept_with(tap, config, per_path).await.unwrap();
+            let mut ws = WebSocket::accept_with(Tap::new(stream), config, per_path)
+                .await
+                .unwrap();
             let message = received(&mut ws).await;
             ws.send(message).await.unwrap();
             while let Some(event) = ws.next().await {

@@ -1711,16 +1711,27 @@ asyncio.run(asyncio.wait_for(main(sys.argv[1]), 60))
 #[test]
 #[ignore = "needs a real peer: Python websockets in .venv (see the doc comment)"]
 fn python_websockets_with_compression() {
+    against_a_real_peer(6 + 50 + 1, |url| {
+        let python = std::env::var("REVIEW_PYTHON")
+            .unwrap_or_else(|_| concat!(env!("CARGO_MANIFEST_DIR"), "/../.venv/bin/python").into());
+        let mut python = std::process::Command::new(python);
+        python.args(["-c", PYTHON_CLIENT, url]);
+        python
+    });
+}
+
+/// The set-up and the checks the real peers share: the server with
+/// `DeflateConfig::default()`, and the client `command` made for its URL,
+/// which must print `OK`. Its first connection negotiates compression,
+/// sends `messages` messages and closes with 1000; its second sends
+/// invalid text, which the server closes with 1007.
+fn against_a_real_peer(messages: usize, command: impl FnOnce(&str) -> std::process::Command) {
     let config = Config::builder()
         .deflate(Some(DeflateConfig::default()))
         .build();
     let server = server::start(Opts::with(config));
-    let python = std::env::var("REVIEW_PYTHON")
-        .unwrap_or_else(|_| concat!(env!("CARGO_MANIFEST_DIR"), "/../.venv/bin/python").into());
-    let run = std::process::Command::new(python)
-        .args(["-c", PYTHON_CLIENT, &format!("ws://{}/", server.addr)])
-        .output()
-        .expect("running Python");
+    let mut client = command(&format!("ws://{}/", server.addr));
+    let run = client.output().expect("running the peer");
     let stdout = String::from_utf8_lossy(&run.stdout);
     assert!(
         run.status.success() && stdout.contains("OK"),
@@ -1729,9 +1740,11 @@ fn python_websockets_with_compression() {
     );
     let first = server.report();
     assert!(first.deflate.is_some());
-    assert_eq!(closed(&first).0, 1000);
-    assert_eq!(closed(&first).1, Initiator::Peer);
-    assert_eq!(first.messages, 6 + 50 + 1);
+    assert_eq!(
+        (closed(&first).0, closed(&first).1),
+        (1000, Initiator::Peer)
+    );
+    assert_eq!(first.messages, messages);
     let second = server.report();
     assert!(matches!(
         closed(&second),
@@ -1807,33 +1820,12 @@ setTimeout(() => { console.error('timed out'); process.exit(1); }, 60000).unref(
 #[test]
 #[ignore = "needs a real peer: Node ws in conformance/node (see the doc comment)"]
 fn node_ws_with_per_message_deflate() {
-    let config = Config::builder()
-        .deflate(Some(DeflateConfig::default()))
-        .build();
-    let server = server::start(Opts::with(config));
-    let run = std::process::Command::new("node")
-        .args(["-e", NODE_CLIENT, &format!("ws://{}/", server.addr)])
-        .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/../conformance/node"))
-        .output()
-        .expect("running node");
-    let stdout = String::from_utf8_lossy(&run.stdout);
-    assert!(
-        run.status.success() && stdout.contains("OK"),
-        "{stdout}\n{}",
-        String::from_utf8_lossy(&run.stderr)
-    );
-    let first = server.report();
-    assert!(first.deflate.is_some());
-    assert_eq!(
-        (closed(&first).0, closed(&first).1),
-        (1000, Initiator::Peer)
-    );
-    assert_eq!(first.messages, 5 + 100);
-    let second = server.report();
-    assert!(matches!(
-        closed(&second),
-        (1007, Initiator::Local, Some(ProtocolError::InvalidUtf8(_)))
-    ));
+    against_a_real_peer(5 + 100, |url| {
+        let mut node = std::process::Command::new("node");
+        node.args(["-e", NODE_CLIENT, url])
+            .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/../conformance/node"));
+        node
+    });
 }
 
 /// The crate docs' quick start (`lib.rs`, "a blocking echo server"),

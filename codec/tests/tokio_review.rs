@@ -56,6 +56,7 @@ use wsframe::{
 
 use common::{
     client, close_payload, parse_server_frame, parse_server_frames,
+    tap::Tap,
     tokio_peer::{peer, read_events, server},
     BINARY, CLOSE, CONT, FIN, PING, PONG, TEXT,
 };
@@ -1040,50 +1041,6 @@ async fn reunite_loses_nothing_and_refuses_strangers() {
     assert_eq!(events, [Event::Message(fed), Event::Pong(b"p"[..].into())]);
 }
 
-/// A stream that counts the reads and writes that moved bytes.
-struct Counting {
-    io: DuplexStream,
-    reads: usize,
-    writes: usize,
-}
-
-impl AsyncRead for Counting {
-    fn poll_read(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<std::io::Result<()>> {
-        let before = buf.filled().len();
-        let polled = Pin::new(&mut self.io).poll_read(cx, buf);
-        if buf.filled().len() > before {
-            self.reads += 1;
-        }
-        polled
-    }
-}
-
-impl AsyncWrite for Counting {
-    fn poll_write(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<std::io::Result<usize>> {
-        let polled = Pin::new(&mut self.io).poll_write(cx, buf);
-        if matches!(polled, Poll::Ready(Ok(n)) if n > 0) {
-            self.writes += 1;
-        }
-        polled
-    }
-
-    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
-        Pin::new(&mut self.io).poll_flush(cx)
-    }
-
-    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
-        Pin::new(&mut self.io).poll_shutdown(cx)
-    }
-}
-
 /// `next`'s docs: "A batch of small messages answered with `feed` thus
 /// costs one read and two writes" (the answers fed so far go out as the
 /// batch's last message is returned, so that pongs are not held while the
@@ -1091,13 +1048,8 @@ impl AsyncWrite for Counting {
 #[tokio::test(start_paused = true)]
 async fn a_batch_answered_with_feed_costs_one_read_and_two_writes() {
     let (ours, mut io) = tokio::io::duplex(1 << 16);
-    let counting = Counting {
-        io: ours,
-        reads: 0,
-        writes: 0,
-    };
     let mut ws = WebSocket::from_upgraded(
-        counting,
+        Tap::new(ours),
         Role::Server,
         Config::default(),
         Default::default(),

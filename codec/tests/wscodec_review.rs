@@ -1033,6 +1033,7 @@ fn violations_are_judged_before_the_rest_of_the_frame_arrives() {
 /// a compressed message and compresses what it sends; `connection_mut`
 /// drives the keepalive: the ping it queues goes out with
 /// `Outgoing::Flush`.
+#[cfg(feature = "deflate")]
 #[tokio::test]
 async fn from_connection_with_deflate_and_timers_driven_through_connection_mut() {
     use std::time::{Duration, Instant};

@@ -312,6 +312,53 @@ impl DeflateConfig {
     /// with a leading zero), a `server_max_window_bits` without a value,
     /// and `server_max_window_bits=8`, since the backend cannot compress
     /// with a 256-byte window.
+    ///
+    /// A sans-IO server: the parameters make the
+    /// [`Connection`](crate::Connection), the response goes into the 101.
+    ///
+    /// ```
+    /// use wsframe::handshake::{Status, UpgradeRequest};
+    /// use wsframe::{Config, Connection, DeflateConfig, Event, Message, Role};
+    ///
+    /// // A client that offers a 10-bit window for its own compressor first,
+    /// // then plain permessage-deflate; an offer of another extension before.
+    /// let request = b"GET /chat HTTP/1.1\r\nHost: a\r\nUpgrade: websocket\r\n\
+    ///     Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\
+    ///     Sec-WebSocket-Version: 13\r\nSec-WebSocket-Extensions: x-other, \
+    ///     permessage-deflate; client_max_window_bits=10, permessage-deflate\r\n\r\n";
+    /// let Status::Complete((upgrade, _)) = UpgradeRequest::parse(request)? else { unreachable!() };
+    ///
+    /// // Ours: our compressor starts each message afresh.
+    /// let ours = DeflateConfig::default().no_context_takeover(true);
+    /// let Some((params, response)) = ours.accept(upgrade.extensions()) else {
+    ///     unreachable!("no acceptable offer: answer without the extension")
+    /// };
+    /// assert_eq!(params.client_max_window_bits, 10, "the client's first offer");
+    /// assert!(params.server_no_context_takeover, "our preference");
+    /// let head = String::from_utf8(upgrade.accept().extension(response)?.to_bytes())?;
+    /// assert!(head.contains(
+    ///     "\r\nSec-WebSocket-Extensions: permessage-deflate; \
+    ///      server_no_context_takeover; client_max_window_bits=10\r\n"
+    /// ));
+    ///
+    /// // The connection compresses as agreed: a client made with the same
+    /// // parameters sends a compressed message, the server reads it.
+    /// let config = Config::builder().deflate(Some(ours)).build();
+    /// let mut server = Connection::with_deflate(Role::Server, config, Some(params));
+    /// let mut client = Connection::with_deflate(Role::Client, Config::default(), Some(params));
+    /// let text = "to be compressed ".repeat(100);
+    /// client.send(Message::from(text.as_str()))?;
+    /// let wire = client.take_output();
+    /// assert_eq!(wire[0] & 0x40, 0x40, "RSV1: compressed");
+    /// server.receive(&wire);
+    /// assert!(matches!(server.next_event(), Some(Event::Message(m)) if m.as_bytes() == text.as_bytes()));
+    ///
+    /// // Only offers it cannot honour: `None`, and no extension in the 101.
+    /// let narrow = wsframe::handshake::ExtensionOffer::new("permessage-deflate")?
+    ///     .with_param("server_max_window_bits", Some("8"))?;
+    /// assert!(ours.accept(&[narrow]).is_none());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn accept(&self, offers: &[ExtensionOffer]) -> Option<(DeflateParams, ExtensionOffer)> {
         offers
             .iter()

@@ -238,7 +238,8 @@ impl<'r> Accept<'r> {
         }
     }
 
-    /// What this 101 says of permessage-deflate (the tokio server reads it).
+    /// What this 101 says of permessage-deflate (for the tokio server
+    /// handshake).
     #[cfg(all(feature = "deflate", feature = "tokio"))]
     pub(crate) fn deflate_choice(&self) -> DeflateChoice {
         self.deflate

@@ -15,6 +15,8 @@ pub mod largest_block;
 pub mod raw_server;
 pub mod sample_handshake;
 #[cfg(feature = "tokio")]
+pub mod tap;
+#[cfg(feature = "tokio")]
 pub mod tokio_peer;
 
 use wsframe::{apply_mask_bytewise, Config, Connection, Event, FrameHeader, Role, Status};

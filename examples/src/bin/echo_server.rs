@@ -7,6 +7,10 @@
 //! cargo run --release -p wsframe-examples --bin echo_server -- --help
 //! ```
 //!
+//! permessage-deflate is accepted where a client offers it, except on the
+//! path `/plain` (`ws://127.0.0.1:9001/plain`): the choice is made per
+//! request.
+//!
 //! Browsers, any WebSocket client and the Autobahn fuzzing client can talk to
 //! it, and none can hold it: a client has 10 s to send its whole upgrade
 //! request, a connection silent for 60 s is closed, and at most 256 are open
@@ -138,19 +142,18 @@ fn handshake(
         }
         match UpgradeRequest::parse(&request) {
             Ok(Status::Complete((upgrade, used))) => {
-                // permessage-deflate if on and offered acceptably.
-                let deflate = config
-                    .deflate()
-                    .and_then(|deflate| deflate.accept(upgrade.extensions()));
-                let (response, params) = match deflate {
-                    Some((params, accepted)) => match upgrade.accept().extension(accepted) {
-                        Ok(accept) => (accept.to_bytes(), Some(params)),
-                        Err(_) => (upgrade.response(None), None),
-                    },
-                    None => (upgrade.response(None), None),
+                // permessage-deflate chosen per request (`Accept::deflate`):
+                // our preferences (none with `--no-deflate`), or none on
+                // `/plain`, for a client that wants to see its bytes on
+                // the wire. Accepted only if the client offered it in a
+                // form they meet; the connection does what the 101 says.
+                let deflate = match upgrade.path() {
+                    "/plain" => None,
+                    _ => config.deflate(),
                 };
-                stream.write_all(&response)?;
-                let conn = Connection::with_deflate(Role::Server, config, params);
+                let accept = upgrade.accept().deflate(deflate);
+                stream.write_all(&accept.to_bytes())?;
+                let conn = Connection::with_deflate(Role::Server, config, accept.deflate_params());
                 return Ok(Some((request.split_off(used), conn)));
             }
             // `parse` refuses a request longer than MAX_HANDSHAKE_LEN.

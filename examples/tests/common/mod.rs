@@ -174,6 +174,7 @@ pub fn echo_session(addr: &str) -> io::Result<()> {
 /// A test module per echo server binary (the tokio one with the `tokio`
 /// feature), each test of which calls the function of its name, in the
 /// file that invokes this, with the binary's path.
+#[allow(unused_macros)] // a test file of one server does without
 macro_rules! tests_on_each_server {
     ($($test:ident),+ $(,)?) => {
         mod echo_server {
@@ -198,4 +199,5 @@ macro_rules! tests_on_each_server {
         }
     };
 }
+#[allow(unused_imports)]
 pub(crate) use tests_on_each_server;
