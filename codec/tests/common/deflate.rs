@@ -166,6 +166,35 @@ pub fn inflated_before_failing_bytes(payload: &[u8], room: usize) -> Vec<u8> {
     }
 }
 
+/// What miniz_oxide inflates of `payload` (no tail) with a window of
+/// exactly `2^bits` bytes (a ring, as [`WindowedInflater`]), into at most
+/// `room` bytes, before it stops or fails: the same as
+/// [`inflated_before_failing_bytes`] when no distance reaches past the
+/// window.
+pub fn windowed_before_failing_bytes(payload: &[u8], bits: u8, room: usize) -> Vec<u8> {
+    let mut inflater = DecompressorOxide::new();
+    let mut ring = vec![0; 1 << bits];
+    let mut out = Vec::new();
+    let (mut taken, mut pos) = (0, 0);
+    while out.len() < room {
+        let (_, used, wrote) = decompress(
+            &mut inflater,
+            &payload[taken..],
+            &mut ring,
+            pos,
+            TINFL_FLAG_HAS_MORE_INPUT,
+        );
+        out.extend_from_slice(&ring[pos..pos + wrote]);
+        taken += used;
+        pos = (pos + wrote) & (ring.len() - 1);
+        if used == 0 && wrote == 0 {
+            break;
+        }
+    }
+    out.truncate(room);
+    out
+}
+
 /// A stored block (not final) holding `content`.
 pub fn stored(content: &[u8]) -> Vec<u8> {
     stored_declaring(content.len() as u16, content)
