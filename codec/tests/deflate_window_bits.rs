@@ -67,7 +67,7 @@ use common::deflate::{
 use common::sample_handshake::SAMPLE_NONCE;
 use flate2::{Compress, Compression, Decompress};
 use wsframe::handshake::{ClientHandshake, Status as HandshakeStatus, UpgradeRequest};
-use wsframe::{Config, Connection, DeflateConfig, DeflateParams, Message, Role};
+use wsframe::{Config, Connection, DeflateConfig, DeflateParams, Event, Message, Role};
 
 /// The longest DEFLATE match (RFC 1951 §3.2.5): the length of each copy.
 const MATCH: usize = 258;
@@ -302,6 +302,17 @@ impl Case {
         let config = Config::builder().deflate(Some(config)).build();
         Connection::with_deflate(self.sender, config, Some(params))
     }
+
+    /// Its peer, receiving, as negotiated: its inflater keeps to the
+    /// window it let the sender use.
+    fn receiver(self) -> Connection {
+        let (_, params) = self.negotiate();
+        let role = match self.sender {
+            Role::Server => Role::Client,
+            Role::Client => Role::Server,
+        };
+        Connection::with_deflate(role, Config::default(), Some(params))
+    }
 }
 
 /// Everything `conn` has to write, appended to `wire` as a socket that
@@ -320,6 +331,11 @@ fn drain(conn: &mut Connection, wire: &mut Vec<u8>) {
 /// off the wire (frames joined), each checked compressed, and of as many
 /// frames as fragments.
 fn send_all(conn: &mut Connection, messages: &[Vec<Vec<u8>>]) -> Vec<Vec<u8>> {
+    send_all_wire(conn, messages).0
+}
+
+/// As [`send_all`], with the bytes written.
+fn send_all_wire(conn: &mut Connection, messages: &[Vec<Vec<u8>>]) -> (Vec<Vec<u8>>, Vec<u8>) {
     let mut wire = Vec::new();
     for fragments in messages {
         if let [whole] = &fragments[..] {
@@ -335,14 +351,30 @@ fn send_all(conn: &mut Connection, messages: &[Vec<Vec<u8>>]) -> Vec<Vec<u8>> {
     }
     let sent = messages_of(&wire);
     assert_eq!(sent.len(), messages.len());
-    sent.iter()
+    let payloads = sent
+        .iter()
         .zip(messages)
         .map(|(m, fragments)| {
             assert!(m.compressed, "RSV1: compressed");
             assert_eq!(m.frames.len(), fragments.len(), "a frame per fragment");
             m.frames.concat()
         })
-        .collect()
+        .collect();
+    (payloads, wire)
+}
+
+/// What `conn` reads of `wire`, fed whole: the messages' bytes, or the
+/// close that ended them.
+fn read_all(conn: &mut Connection, wire: &[u8]) -> Result<Vec<Vec<u8>>, String> {
+    conn.receive(wire);
+    let mut got = Vec::new();
+    while let Some(event) = conn.next_event() {
+        match event {
+            Event::Message(m) => got.push(m.as_bytes().to_vec()),
+            other => return Err(format!("{other:?}")),
+        }
+    }
+    Ok(got)
 }
 
 /// Every [`Case`] sending the probes in `shape`, each read by a receiver of
@@ -352,7 +384,14 @@ fn every_case_keeps_to_its_window(shape: Shape) {
     for case in Case::all() {
         let messages = shape.messages(&probes(case.bits, u64::from(case.bits)));
         let data: Vec<Vec<u8>> = messages.iter().map(|m| m.concat()).collect();
-        let payloads = send_all(&mut case.connection(), &messages);
+        let (payloads, wire) = send_all_wire(&mut case.connection(), &messages);
+        // Our receiver, whose window is now exactly the negotiated one,
+        // reads what our compressor wrote.
+        assert_eq!(
+            read_all(&mut case.receiver(), &wire),
+            Ok(data.clone()),
+            "{case:?} {shape:?}: round trip"
+        );
         let fresh_each = !case.takeover;
         if let Err(why) = read_with_window(case.bits, fresh_each, &payloads, &data) {
             panic!("{case:?} {shape:?}: {why}");
