@@ -171,7 +171,7 @@ fn received(
             true,
             |(events, out): (Vec<Event>, Vec<u8>)| {
                 let error = events.iter().find_map(|e| match e {
-                    Event::Closed(c) => c.error.clone(),
+                    Event::Closed(c) => c.error,
                     _ => None,
                 });
                 (seen(events, Pings::Unexpected), error, close_code(&out))

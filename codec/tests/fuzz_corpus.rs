@@ -151,9 +151,16 @@ fn seeds(target: &str) -> Vec<(&'static str, Vec<u8>)> {
 }
 
 /// RFC 6455 §1.2's client request, with `extensions` added.
+/// Without the feature there is no `deflate` target to seed.
+#[cfg(not(feature = "deflate"))]
+fn window9_probe(_dist: usize) -> Vec<u8> {
+    Vec::new()
+}
+
 /// A `deflate` input with a 9-bit client window, read in 7-byte chunks, in
 /// frames of 100 bytes: a stored block of 513 bytes of noise, then a fixed
 /// block of one 258-byte match `dist` back.
+#[cfg(feature = "deflate")]
 fn window9_probe(dist: usize) -> Vec<u8> {
     let noise: Vec<u8> = (0..513u32)
         .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
