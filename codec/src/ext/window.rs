@@ -226,3 +226,82 @@ impl WindowedInflate {
         self.wrapped = false;
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `data` compressed with a sync flush, its `00 00 FF FF` stripped.
+    fn sync_compressed(data: &[u8]) -> Vec<u8> {
+        let mut compress = flate2::Compress::new(flate2::Compression::new(6), false);
+        let mut wire = Vec::with_capacity(data.len() + 1024);
+        compress
+            .compress_vec(data, &mut wire, flate2::FlushCompress::Sync)
+            .unwrap();
+        assert!(wire.ends_with(&EMPTY_LENGTHS));
+        wire.truncate(wire.len() - EMPTY_LENGTHS.len());
+        wire
+    }
+
+    fn bytes(room: &[MaybeUninit<u8>], step: &Step) -> Vec<u8> {
+        room[..step.written]
+            .iter()
+            // SAFETY: `inflate` wrote the first `written` bytes.
+            .map(|byte| unsafe { byte.assume_init() })
+            .collect()
+    }
+
+    #[test]
+    fn no_more_is_inflated_than_the_room_and_the_rest_follows() {
+        // 100 KB of zeros: a few hundred bytes that inflate 300 times over,
+        // through a 512-byte ring, into rooms of 1000 bytes.
+        let data = vec![0u8; 100_000];
+        let wire = sync_compressed(&data);
+        let mut inflater = WindowedInflate::new(9);
+        let mut room = [MaybeUninit::<u8>::uninit(); 1000];
+        let (mut out, mut input) = (Vec::new(), &wire[..]);
+        loop {
+            let step = inflater.inflate(input, &mut room);
+            assert!(matches!(step.status, Ok(Status::Ok | Status::BufError)));
+            assert!(step.written <= room.len());
+            out.extend(bytes(&room, &step));
+            input = &input[step.consumed..];
+            if step.written < room.len() && input.is_empty() {
+                break;
+            }
+        }
+        assert_eq!(out, data);
+        assert_eq!(inflater.end_at_sync_point(), Some(false));
+    }
+
+    #[test]
+    fn the_end_is_found_at_the_sync_point_only() {
+        // "Hello" then the empty stored block's header (RFC 7692 §7.2.3.1).
+        let hello = [0xF2, 0x48, 0xCD, 0xC9, 0xC9, 0x07, 0x00];
+        let mut room = [MaybeUninit::<u8>::uninit(); 64];
+        for cut in 0..hello.len() {
+            let mut inflater = WindowedInflate::new(10);
+            let step = inflater.inflate(&hello[..cut], &mut room);
+            assert!(step.status.is_ok());
+            assert_eq!(inflater.end_at_sync_point(), None, "cut at {cut}");
+        }
+        let mut inflater = WindowedInflate::new(10);
+        let step = inflater.inflate(&hello, &mut room);
+        assert_eq!(bytes(&room, &step), b"Hello");
+        assert_eq!(inflater.end_at_sync_point(), Some(false));
+        // The next message goes on from the block boundary, its context
+        // kept (§7.2.3.2: "Hello" again, as a match 5 back).
+        let step = inflater.inflate(&[0xF2, 0x00, 0x11, 0x00, 0x00], &mut room);
+        assert_eq!(bytes(&room, &step), b"Hello");
+        assert_eq!(inflater.end_at_sync_point(), Some(false));
+        // An empty final stored block's header, `01`: the tail ends the
+        // stream (§7.2.3.4).
+        let step = inflater.inflate(&[0x01], &mut room);
+        assert_eq!((step.consumed, step.written), (1, 0));
+        assert_eq!(inflater.end_at_sync_point(), Some(true));
+        // A reset starts afresh: a distance back into "Hello" is refused.
+        inflater.reset();
+        let step = inflater.inflate(&[0xF2, 0x00, 0x11, 0x00, 0x00], &mut room);
+        assert!(matches!(step.status, Err(InflateError::DataError)));
+    }
+}
