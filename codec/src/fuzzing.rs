@@ -419,11 +419,14 @@ fn send_fragmented(conn: &mut Connection, message: &Message, size: usize, pings:
 /// and in chunks. Never panics; memory stays within the limits; both
 /// feedings give the same events; a message that comes out is what a
 /// one-shot inflate of the payload and its `00 00 FF FF` tail gives, within
-/// the message limit.
+/// the message limit: zlib-rs's with a 32 KiB window, or, for a smaller
+/// negotiated one, miniz_oxide's into a ring of exactly that window (a
+/// distance past it refused, RFC 7692 §7.1.2).
 ///
 /// Layout: `data[0]` flags (bit 0: no context takeover, bit 1: streaming,
 /// bit 2: every other read in place, bit 3: text, bit 4: read a third time
-/// through `prepare_read`); `data[1]` the chunk size
+/// through `prepare_read`, bits 5-7: `v`, the client's window is `15 - v`
+/// bits, 8..=15); `data[1]` the chunk size
 /// (0 = one byte); `data[2]` the fragment size (0 = one frame); the rest is
 /// the compressed payload.
 #[cfg(feature = "deflate")]
@@ -432,11 +435,12 @@ pub fn deflate(data: &[u8]) {
         return;
     };
     let reset = flags & 1 != 0;
+    let bits = 15 - (flags >> 5);
     let params = crate::DeflateParams {
         server_no_context_takeover: reset,
         client_no_context_takeover: reset,
         server_max_window_bits: 15,
-        client_max_window_bits: 15,
+        client_max_window_bits: bits,
     };
     let config = Config::builder()
         .max_frame_size(FUZZ_FRAME_LIMIT)
@@ -479,11 +483,17 @@ pub fn deflate(data: &[u8]) {
         assert_same_run(config, &whole, &prepared);
     }
     if let Some(Event::Message(message)) = joined(&whole.0).first() {
-        let mut reference = zlib_rs::Inflate::new(false, 15);
-        let mut inflated = vec![0; FUZZ_MESSAGE_LIMIT as usize + 1];
         let input = [payload, &[0, 0, 0xFF, 0xFF][..]].concat();
-        let _ = reference.decompress(&input, &mut inflated, zlib_rs::InflateFlush::SyncFlush);
-        inflated.truncate(reference.total_out() as usize);
+        let inflated = if bits == 15 {
+            let mut reference = zlib_rs::Inflate::new(false, 15);
+            let mut inflated = vec![0; FUZZ_MESSAGE_LIMIT as usize + 1];
+            let _ = reference.decompress(&input, &mut inflated, zlib_rs::InflateFlush::SyncFlush);
+            inflated.truncate(reference.total_out() as usize);
+            inflated
+        } else {
+            windowed_inflate(&input, bits, FUZZ_MESSAGE_LIMIT as usize)
+                .expect("a message that a window of its bits refuses came out")
+        };
         assert!(inflated.len() as u64 <= FUZZ_MESSAGE_LIMIT);
         assert_eq!(
             message.as_bytes(),
@@ -491,6 +501,41 @@ pub fn deflate(data: &[u8]) {
             "differs from a one-shot inflate"
         );
         assert_eq!(message.is_text(), text);
+    }
+}
+
+/// The reference for a window of `bits` below 15: `input` inflated by
+/// miniz_oxide in its wrapping mode into a ring of exactly `2^bits` bytes,
+/// which refuses a distance past the ring (`None`); it stops at the end of
+/// the input, of the stream, or past `limit` bytes of output.
+#[cfg(feature = "deflate")]
+fn windowed_inflate(input: &[u8], bits: u8, limit: usize) -> Option<Vec<u8>> {
+    use miniz_oxide::inflate::{
+        core::{decompress, inflate_flags::TINFL_FLAG_HAS_MORE_INPUT, DecompressorOxide},
+        TINFLStatus,
+    };
+    let mut decoder = Box::<DecompressorOxide>::default();
+    let mut ring = vec![0; 1 << bits];
+    let (mut taken, mut pos, mut out) = (0, 0, Vec::new());
+    loop {
+        let (status, used, wrote) = decompress(
+            &mut decoder,
+            &input[taken..],
+            &mut ring,
+            pos,
+            TINFL_FLAG_HAS_MORE_INPUT,
+        );
+        out.extend_from_slice(&ring[pos..pos + wrote]);
+        taken += used;
+        pos = (pos + wrote) & (ring.len() - 1);
+        match status {
+            TINFLStatus::Failed
+            | TINFLStatus::FailedCannotMakeProgress
+            | TINFLStatus::BadParam
+            | TINFLStatus::Adler32Mismatch => return None,
+            _ if used + wrote == 0 || out.len() > limit => return Some(out),
+            _ => {}
+        }
     }
 }
 

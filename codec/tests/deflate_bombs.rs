@@ -45,22 +45,24 @@ fn one_mib_of_zeros() -> Vec<u8> {
 /// Feeds `input` in [`READ`]-byte reads to a server with `LIMIT`; returns the
 /// error it closed with, the bytes read until then and the peak heap above
 /// what was live before the connection was made.
-fn feed(input: &[u8]) -> (Option<ProtocolError>, usize, usize) {
-    feed_in(input, READ, false)
+fn feed(input: &[u8], bits: u8) -> (Option<ProtocolError>, usize, usize) {
+    feed_in(input, READ, false, bits)
 }
 
 /// [`feed`] in `read_size`-byte reads, copied ([`Connection::receive`]) or
-/// appended to [`Connection::read_buf`] (`in_place`).
+/// appended to [`Connection::read_buf`] (`in_place`); the client's window
+/// negotiated to `bits` (below 15, the inflater is a ring of that window).
 fn feed_in(
     input: &[u8],
     read_size: usize,
     in_place: bool,
+    bits: u8,
 ) -> (Option<ProtocolError>, usize, usize) {
     let params = DeflateParams {
         server_no_context_takeover: false,
         client_no_context_takeover: false,
         server_max_window_bits: 15,
-        client_max_window_bits: 15,
+        client_max_window_bits: bits,
     };
     let before = LIVE.load(Relaxed);
     PEAK.store(before, Relaxed);
@@ -126,12 +128,20 @@ fn bombs_close_with_1009_within_the_limit_in_memory_and_work() {
     // The limit's worth of input, and a read more.
     let enough = (LIMIT as usize / MIB + 1) * block.len() + READ + 64;
 
-    // One frame inflating to 1 GiB.
+    // One frame inflating to 1 GiB; the zeros refer back one byte, so
+    // they are valid under any window: zlib-rs's 32 KiB, and the ring of
+    // a 9-bit and a 12-bit one.
     let frame = client(FIN | RSV1 | BINARY, &block.repeat(1024));
-    let (error, read, peak) = feed(&frame);
-    assert_eq!(error, too_big);
-    assert!(read <= enough, "read {read} of {} bytes", frame.len());
-    assert!(peak as u64 <= LIMIT + 64 * 1024, "peak heap {peak}");
+    for bits in [15, 9, 12] {
+        let (error, read, peak) = feed(&frame, bits);
+        assert_eq!(error, too_big, "{bits}");
+        assert!(
+            read <= enough,
+            "{bits}: read {read} of {} bytes",
+            frame.len()
+        );
+        assert!(peak as u64 <= LIMIT + 64 * 1024, "{bits}: peak heap {peak}");
+    }
 
     // 512 fragments of 1 MiB each.
     let fragments: Vec<Vec<u8>> = (0..512)
@@ -145,11 +155,20 @@ fn bombs_close_with_1009_within_the_limit_in_memory_and_work() {
         })
         .collect();
     let input = stream(&fragments);
-    let (error, read, peak) = feed(&input);
-    assert_eq!(error, too_big);
-    assert!(read <= enough + 512 * 14, "read {read} of {}", input.len());
-    assert!(peak as u64 <= LIMIT + 64 * 1024, "peak heap {peak}");
-    println!("peak heap over the limit: {} bytes", peak as u64 - LIMIT);
+    for bits in [15, 9, 12] {
+        let (error, read, peak) = feed(&input, bits);
+        assert_eq!(error, too_big, "{bits}");
+        assert!(
+            read <= enough + 512 * 14,
+            "{bits}: read {read} of {}",
+            input.len()
+        );
+        assert!(peak as u64 <= LIMIT + 64 * 1024, "{bits}: peak heap {peak}");
+        println!(
+            "{bits}-bit window: peak heap over the limit: {} bytes",
+            peak as u64 - LIMIT
+        );
+    }
 }
 
 /// What the heap holds past the limit, whatever the read size: the
@@ -164,13 +183,16 @@ fn bombs_close_with_1009_within_the_limit_in_memory_and_work() {
 fn past_the_limit_the_heap_holds_only_the_inflater_and_the_read_buffer() {
     let _turn = Measuring::start();
     let frame = client(FIN | RSV1 | BINARY, &one_mib_of_zeros().repeat(64));
-    for read_size in [512, 2048, 16 * 1024, 64 * 1024] {
+    for (read_size, bits) in [512, 2048, 16 * 1024, 64 * 1024]
+        .into_iter()
+        .flat_map(|size| [(size, 15), (size, 9)])
+    {
         for in_place in [false, true] {
-            let (error, _, peak) = feed_in(&frame, read_size, in_place);
+            let (error, _, peak) = feed_in(&frame, read_size, in_place, bits);
             assert!(matches!(error, Some(ProtocolError::MessageTooBig { .. })));
             let over = peak as u64 - LIMIT;
             println!(
-                "{} KiB reads{}: peak heap over the limit {over} B",
+                "{} KiB reads{}, {bits}-bit window: peak heap over the limit {over} B",
                 read_size as f64 / 1024.0,
                 if in_place { " in place" } else { "" }
             );
@@ -236,6 +258,52 @@ fn deflate_state_is_allocated_when_needed_and_released_without_takeover() {
             );
         } else {
             assert!(after - idle < 8 * 1024, "the inflater is released: {after}");
+        }
+    }
+}
+
+/// The inflater's heap after one compressed message, by the peer's window
+/// (RFC 7692 §7.1.2): zlib-rs's 32 KiB window and state at 15 bits; below
+/// it, a ring of exactly `2^bits` bytes and miniz_oxide's decoder (its
+/// Huffman tables, about 11 KiB). Measured as what a server holds with
+/// context takeover less what it holds without (its inflater released).
+#[test]
+fn the_inflater_heap_follows_the_peer_window() {
+    let _turn = Measuring::start();
+    let hello = client(
+        FIN | RSV1 | TEXT,
+        &[0xf2, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00],
+    );
+    let live = || LIVE.load(Relaxed);
+    let held = |bits: u8, takeover: bool| {
+        let params = DeflateParams {
+            server_no_context_takeover: false,
+            client_no_context_takeover: !takeover,
+            server_max_window_bits: 15,
+            client_max_window_bits: bits,
+        };
+        let base = live();
+        let mut server = Connection::with_deflate(Role::Server, Config::default(), Some(params));
+        server.receive(&hello);
+        assert!(matches!(server.next_event(), Some(Event::Message(_))));
+        let after = live() - base;
+        drop(server);
+        after
+    };
+    let mut heaps = Vec::new();
+    for bits in [8, 9, 12, 14, 15] {
+        let inflater = held(bits, true) - held(bits, false);
+        println!("inflater heap, {bits}-bit peer window: {inflater} B");
+        heaps.push((bits, inflater));
+    }
+    for &(bits, inflater) in &heaps {
+        let window = 1usize << bits;
+        if bits == 15 {
+            assert!(inflater > 40 * 1024, "zlib-rs: {inflater}");
+        } else {
+            // The ring and the decoder's tables, little else.
+            assert!(inflater >= window, "{bits}: {inflater}");
+            assert!(inflater <= window + 16 * 1024, "{bits}: {inflater}");
         }
     }
 }

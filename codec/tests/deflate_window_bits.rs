@@ -61,12 +61,13 @@
 mod common;
 
 use common::deflate::{
-    incompressible, inflate_next, messages_of, stored, sync_flush, sync_message, WindowedInflater,
+    fixed_match, incompressible, inflate_next, messages_of, stored, sync_flush, sync_message,
+    WindowedInflater,
 };
 use common::sample_handshake::SAMPLE_NONCE;
 use flate2::{Compress, Compression, Decompress};
 use wsframe::handshake::{ClientHandshake, Status as HandshakeStatus, UpgradeRequest};
-use wsframe::{Config, Connection, DeflateConfig, DeflateParams, Message, Role};
+use wsframe::{Config, Connection, DeflateConfig, DeflateParams, Event, Message, Role};
 
 /// The longest DEFLATE match (RFC 1951 §3.2.5): the length of each copy.
 const MATCH: usize = 258;
@@ -301,6 +302,17 @@ impl Case {
         let config = Config::builder().deflate(Some(config)).build();
         Connection::with_deflate(self.sender, config, Some(params))
     }
+
+    /// Its peer, receiving, as negotiated: its inflater keeps to the
+    /// window it let the sender use.
+    fn receiver(self) -> Connection {
+        let (_, params) = self.negotiate();
+        let role = match self.sender {
+            Role::Server => Role::Client,
+            Role::Client => Role::Server,
+        };
+        Connection::with_deflate(role, Config::default(), Some(params))
+    }
 }
 
 /// Everything `conn` has to write, appended to `wire` as a socket that
@@ -319,6 +331,11 @@ fn drain(conn: &mut Connection, wire: &mut Vec<u8>) {
 /// off the wire (frames joined), each checked compressed, and of as many
 /// frames as fragments.
 fn send_all(conn: &mut Connection, messages: &[Vec<Vec<u8>>]) -> Vec<Vec<u8>> {
+    send_all_wire(conn, messages).0
+}
+
+/// As [`send_all`], with the bytes written.
+fn send_all_wire(conn: &mut Connection, messages: &[Vec<Vec<u8>>]) -> (Vec<Vec<u8>>, Vec<u8>) {
     let mut wire = Vec::new();
     for fragments in messages {
         if let [whole] = &fragments[..] {
@@ -334,14 +351,30 @@ fn send_all(conn: &mut Connection, messages: &[Vec<Vec<u8>>]) -> Vec<Vec<u8>> {
     }
     let sent = messages_of(&wire);
     assert_eq!(sent.len(), messages.len());
-    sent.iter()
+    let payloads = sent
+        .iter()
         .zip(messages)
         .map(|(m, fragments)| {
             assert!(m.compressed, "RSV1: compressed");
             assert_eq!(m.frames.len(), fragments.len(), "a frame per fragment");
             m.frames.concat()
         })
-        .collect()
+        .collect();
+    (payloads, wire)
+}
+
+/// What `conn` reads of `wire`, fed whole: the messages' bytes, or the
+/// close that ended them.
+fn read_all(conn: &mut Connection, wire: &[u8]) -> Result<Vec<Vec<u8>>, String> {
+    conn.receive(wire);
+    let mut got = Vec::new();
+    while let Some(event) = conn.next_event() {
+        match event {
+            Event::Message(m) => got.push(m.as_bytes().to_vec()),
+            other => return Err(format!("{other:?}")),
+        }
+    }
+    Ok(got)
 }
 
 /// Every [`Case`] sending the probes in `shape`, each read by a receiver of
@@ -351,7 +384,14 @@ fn every_case_keeps_to_its_window(shape: Shape) {
     for case in Case::all() {
         let messages = shape.messages(&probes(case.bits, u64::from(case.bits)));
         let data: Vec<Vec<u8>> = messages.iter().map(|m| m.concat()).collect();
-        let payloads = send_all(&mut case.connection(), &messages);
+        let (payloads, wire) = send_all_wire(&mut case.connection(), &messages);
+        // Our receiver, whose window is now exactly the negotiated one,
+        // reads what our compressor wrote.
+        assert_eq!(
+            read_all(&mut case.receiver(), &wire),
+            Ok(data.clone()),
+            "{case:?} {shape:?}: round trip"
+        );
         let fresh_each = !case.takeover;
         if let Err(why) = read_with_window(case.bits, fresh_each, &payloads, &data) {
             panic!("{case:?} {shape:?}: {why}");
@@ -425,80 +465,6 @@ fn the_check_refuses_a_compressor_with_a_larger_window() {
             }
         }
     }
-}
-
-/// Bits LSB first, as DEFLATE packs them (RFC 1951 §3.1.1).
-#[derive(Default)]
-struct BitWriter {
-    bytes: Vec<u8>,
-    acc: u64,
-    len: u32,
-}
-
-impl BitWriter {
-    /// `count` bits of `value`, least significant first: header fields
-    /// and extra bits.
-    fn bits(&mut self, value: u32, count: u32) {
-        assert!(u64::from(value) < 1 << count);
-        self.acc |= u64::from(value) << self.len;
-        self.len += count;
-        while self.len >= 8 {
-            self.bytes.push(self.acc as u8);
-            self.acc >>= 8;
-            self.len -= 8;
-        }
-    }
-
-    /// A Huffman code of `len` bits, packed from its most significant bit.
-    fn code(&mut self, code: u32, len: u32) {
-        self.bits(code.reverse_bits() >> (32 - len), len);
-    }
-
-    /// The bytes, the last padded with zeros.
-    fn finish(mut self) -> Vec<u8> {
-        if self.len > 0 {
-            self.bytes.push(self.acc as u8);
-        }
-        self.bytes
-    }
-}
-
-/// The distance code of `dist` (RFC 1951 §3.2.5): (code, extra bits, the
-/// code's first distance).
-fn distance_code(dist: usize) -> (u32, u32, usize) {
-    assert!(
-        (1..=32_768).contains(&dist),
-        "DEFLATE has no distance {dist}"
-    );
-    (0..30u32)
-        .rev()
-        .map(|code| {
-            let extra = code.saturating_sub(2) / 2;
-            let base = match code {
-                0..=3 => code as usize + 1,
-                _ => ((2 + (code as usize & 1)) << extra) + 1,
-            };
-            (code, extra, base)
-        })
-        .find(|&(_, _, base)| base <= dist)
-        .unwrap()
-}
-
-/// A fixed-Huffman block, not final (RFC 1951 §3.2.6), of one match of
-/// [`MATCH`] bytes at `dist`, then the header of the empty stored block a
-/// sync flush ends with: the receiver's `00 00 FF FF` are its lengths
-/// (RFC 7692 §7.2.2).
-fn fixed_match(dist: usize) -> Vec<u8> {
-    let mut out = BitWriter::default();
-    out.bits(0, 1); // BFINAL
-    out.bits(0b01, 2); // BTYPE: fixed Huffman codes
-    out.code(0b1100_0000 + (285 - 280), 8); // length 258: code 285
-    let (code, extra, base) = distance_code(dist);
-    out.code(code, 5);
-    out.bits((dist - base) as u32, extra);
-    out.code(0, 7); // 256: end of block
-    out.bits(0, 3); // a stored block's header, not final
-    out.finish()
 }
 
 /// `payloads` (messages, the tail appended to each) through flate2's

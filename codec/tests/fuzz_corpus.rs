@@ -131,6 +131,15 @@ fn seeds(target: &str) -> Vec<(&'static str, Vec<u8>)> {
                 vec![8, 1, 0, 0x00, 0x01, 0x00, 0xfe, 0xff, 0xc0],
             ),
             ("bad_block", vec![0, 1, 0, 0x07]),
+            // A 9-bit client window (flags bits 5-7: 15 - 9): "Hello";
+            // 513 bytes of noise then a match 512 back (read) and 513
+            // back (refused, RFC 7692 §7.1.2).
+            (
+                "hello_window9",
+                vec![8 | 6 << 5, 0, 0, 0xf2, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00],
+            ),
+            ("within_window9", window9_probe(512)),
+            ("past_window9", window9_probe(513)),
         ],
         "mask" => vec![
             ("short", [&[1, 2, 3, 4, 1, 0][..], b"abc"].concat()),
@@ -142,6 +151,28 @@ fn seeds(target: &str) -> Vec<(&'static str, Vec<u8>)> {
 }
 
 /// RFC 6455 §1.2's client request, with `extensions` added.
+/// Without the feature there is no `deflate` target to seed.
+#[cfg(not(feature = "deflate"))]
+fn window9_probe(_dist: usize) -> Vec<u8> {
+    Vec::new()
+}
+
+/// A `deflate` input with a 9-bit client window, read in 7-byte chunks, in
+/// frames of 100 bytes: a stored block of 513 bytes of noise, then a fixed
+/// block of one 258-byte match `dist` back.
+#[cfg(feature = "deflate")]
+fn window9_probe(dist: usize) -> Vec<u8> {
+    let noise: Vec<u8> = (0..513u32)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+        .collect();
+    [
+        vec![6 << 5, 7, 100],
+        deflate::stored(&noise),
+        deflate::fixed_block(&[deflate::Lz::Match(dist)]),
+    ]
+    .concat()
+}
+
 fn rfc_request(extensions: &str) -> Vec<u8> {
     format!(
         "GET /chat HTTP/1.1\r\nHost: server.example.com\r\nUpgrade: websocket\r\n\

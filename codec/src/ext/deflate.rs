@@ -24,9 +24,8 @@
 //!
 //! Corrupt compressed data (a bad block type, a stored block whose lengths
 //! disagree, data that ends inside a block or goes on after the final one,
-//! a distance reaching before the context's start; a distance
-//! past the negotiated window but within 32 KiB is inflated, see
-//! [`Inflater`]) is
+//! a distance reaching before the context's start, or past the window the
+//! handshake gave the peer, §7.1.2: see [`Inflater`]) is
 //! [`ProtocolError::InflateFailed`], closed with 1007: RFC 7692 names no
 //! code, and the message's data is what is wrong ("data within a message
 //! that was not consistent with the type of the message", RFC 6455 §7.4.1),
@@ -39,16 +38,24 @@
 //!
 //! Backend: `zlib-rs`. The compressor is its safe API (`Deflate`), which,
 //! unlike `flate2`'s wrapper of it, lets the memory level be set. The
-//! inflater is its C API (`libz-rs-sys`, the same Rust code, wrapped in
-//! `zstream.rs`), which, unlike the safe `Inflate`, says where the decoder
-//! stands after a call.
+//! inflater of a peer with a 32 KiB window (the default) is its C API
+//! (`libz-rs-sys`, the same Rust code, wrapped in `zstream.rs`), which,
+//! unlike the safe `Inflate`, says where the decoder stands after a call.
+//! The inflater of a peer whose window the handshake made smaller is
+//! `miniz_oxide`'s decoder writing into a ring of exactly that window
+//! (`window.rs`): zlib-rs keeps 32 KiB whatever it is told, so it could
+//! not refuse a distance past a smaller window.
 
 use std::mem::MaybeUninit;
 
 use bytes::BytesMut;
 use zlib_rs::{Deflate, DeflateFlush, InflateError, Status};
 
-use super::{zstream::RawInflate, Inbound, Outbound};
+use super::{
+    window::WindowedInflate,
+    zstream::{RawInflate, Step},
+    Inbound, Outbound,
+};
 use crate::{
     config::Role,
     error::ProtocolError,
@@ -107,11 +114,14 @@ const ROOM_SLACK: u64 = 64;
 /// zlib-rs's fixed 128 KiB hash table and about 3 KiB of state (371 KiB at
 /// the defaults; see [`max_window_bits`](Self::max_window_bits) and
 /// [`memory_level`](Self::memory_level)); an inflater, from the peer's
-/// first, about 47 KiB. Each is released after every message when its side
-/// does not take its context over (§7.1.1). While several fragments of a
-/// compressed text message that arrived in one read are inflated in one
-/// call, a copy of the inflater (about 47 KiB more) is held for that call,
-/// to name the fragment of invalid text exactly.
+/// first, about 47 KiB with the peer's window at 15 bits, `2^bits` bytes
+/// and about 10.5 KiB below it (see
+/// [`peer_max_window_bits`](Self::peer_max_window_bits)). Each is released
+/// after every message when its side does not take its context over
+/// (§7.1.1). While several fragments of a compressed text message that
+/// arrived in one read are inflated in one call, a copy of the inflater (as
+/// much again) is held for that call, to name the fragment of invalid text
+/// exactly.
 ///
 /// ```
 /// use wsframe::{Config, DeflateConfig};
@@ -183,11 +193,16 @@ impl DeflateConfig {
     /// (§7.1.2.2: a client that offered no such parameter cannot be
     /// limited).
     ///
-    /// Memory: this saves the peer's compressor memory, not ours. Our
-    /// inflater (zlib-rs) keeps a 32 KiB window whatever the bits, about
-    /// 47 KiB in all, while a message inflates and, with context takeover,
-    /// between messages; nor is a distance past the negotiated window (but
-    /// within 32 KiB) refused: see [`DeflateParams`].
+    /// The window is enforced: a distance past `2^bits` bytes in what the
+    /// peer sends is [`ProtocolError::InflateFailed`] (1007), however the
+    /// reads are cut (see [`DeflateParams`]).
+    ///
+    /// Memory: this saves the peer's compressor memory, and ours. Below 15
+    /// bits our inflater is a ring of exactly `2^bits` bytes and
+    /// miniz_oxide's decoder (about 10.5 KiB of Huffman tables): 11,016 B
+    /// measured at 9 bits, 14,600 B at 12, 26,888 B at 14; at 15, zlib-rs's,
+    /// 47,664 B. It is held while a message inflates and, with context
+    /// takeover, between messages.
     #[must_use]
     pub const fn peer_max_window_bits(mut self, bits: u8) -> Self {
         self.peer_window_bits = clamp_window_bits(bits);
@@ -602,14 +617,17 @@ fn window_bits(value: &str) -> Option<u8> {
 /// The parameters a handshake agreed on (RFC 7692 §7.1), windows as base-2
 /// logarithms (15 where the handshake left them open).
 ///
-/// The peer's window is not enforced beyond 32 KiB: a peer that
-/// compresses with a larger window than negotiated (up to DEFLATE's 32 KiB)
-/// is inflated correctly rather than refused, since the backend, zlib-rs,
-/// keeps a 32 KiB window whatever window bits it is given. The only
-/// distance refused ([`ProtocolError::InflateFailed`], 1007) is one
-/// reaching before the start of the context. So a smaller
-/// `client_max_window_bits` saves the peer's memory, not ours: our
-/// inflater costs about 47 KiB whatever it is.
+/// The peer's window is enforced (§7.1.2): a distance in what it sends
+/// that reaches back more than `2^bits` bytes (`client_max_window_bits` for
+/// a server receiving, `server_max_window_bits` for a client), or before
+/// the start of the context, is [`ProtocolError::InflateFailed`] (1007),
+/// whatever the cuts; a distance of exactly `2^bits` is read. Below 15
+/// bits the inflater is a ring of exactly that window (miniz_oxide), so a
+/// smaller window saves our memory too: about `2^bits` bytes plus 10.5 KiB,
+/// against zlib-rs's 47 KiB at 15. A window of 8 bits, which a client may
+/// offer to keep to, is enforced as 256 bytes (zlib, asked for 8 bits,
+/// compresses with 9 or refuses, and with 9 refers back at most 250
+/// bytes).
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
 pub struct DeflateParams {
     /// The server starts each message's compression afresh.
@@ -638,6 +656,7 @@ impl DeflateParams {
         (
             Inflater {
                 reset_each_message: theirs.1,
+                window_bits: theirs.0.clamp(8, MAX_WINDOW_BITS),
                 state: None,
                 owes_tail: false,
                 ended: false,
@@ -675,20 +694,28 @@ const fn clamp_window_bits(bits: u8) -> u8 {
 
 /// The receiving half: inflates compressed messages as their bytes arrive.
 ///
-/// It inflates with a 32 KiB window whatever the peer's negotiated window:
-/// zlib-rs allocates and keeps 32 KiB of history whatever window bits it is
-/// given (it asks for them only to check a zlib header), so a distance past
-/// the peer's window but within 32 KiB inflates correctly and is not
-/// refused; see [`DeflateParams`]. A distance is refused (1007) only when it
-/// reaches before everything inflated since the context started, which
-/// holds however the reads were cut. (A backend that kept only `2^bits`
-/// bytes would not do: zlib also reaches into the output of the current
-/// call however far back, so its verdict would depend on the cuts.)
+/// Its decoder keeps the peer's negotiated window and no more (see
+/// [`Decoder`]): zlib-rs with a 32 KiB window at 15 bits; below it,
+/// miniz_oxide into a ring of exactly `2^bits` bytes, which refuses a
+/// distance past the ring, or, until the ring has first filled, past what
+/// was inflated since the context started (`window.rs`). Either verdict is
+/// the decoder's check of one distance against its own state, so it holds
+/// however the reads were cut. (zlib-rs could not be made strict: it keeps
+/// 32 KiB whatever window bits it is given, and reaches into the current
+/// call's output however far back, so a verdict from it would depend on the
+/// cuts.) The two decoders keep the same rules: room capped at the budget
+/// plus one byte (the ring inflates no more per call than the room given),
+/// the end-of-message check at the sync point (exact with zlib-rs; with the
+/// ring, see [`WindowedInflate::end_at_sync_point`]), the BFINAL restart,
+/// the context's reset, and the copy for [`Inbound::replay`].
 pub(crate) struct Inflater {
     /// The peer resets its compressor after each message, so ours can go.
     reset_each_message: bool,
+    /// The peer's window, as negotiated (8..=15): below 15, the decoder's
+    /// window is exactly `2^bits` bytes.
+    window_bits: u8,
     /// Allocated on the first compressed message.
-    state: Option<RawInflate>,
+    state: Option<Decoder>,
     /// The last message's data ended where a stored block's header does:
     /// the next call first gives the decoder its lengths, the tail (see
     /// [`Inflater::end_at_sync_point`]).
@@ -711,7 +738,7 @@ pub(crate) struct Inflater {
     wants_checkpoint: bool,
     /// The decoder as it stood before that call, for
     /// [`Inbound::replay`].
-    checkpoint: Option<RawInflate>,
+    checkpoint: Option<Decoder>,
 }
 
 impl std::fmt::Debug for Inflater {
@@ -884,9 +911,10 @@ impl Inflater {
         let mut room = [MaybeUninit::<u8>::uninit(); ONE_CALL_OUTPUT];
         // One byte past the budget shows the message is over it.
         let room = &mut room[..limit.saturating_add(1).min(ONE_CALL_OUTPUT as u64) as usize];
+        let bits = self.window_bits;
         let step = self
             .state
-            .get_or_insert_with(RawInflate::new)
+            .get_or_insert_with(|| Decoder::new(bits))
             .inflate(input, room);
         let written = step.written;
         // SAFETY: `RawInflate::inflate` writes its output from the start of
@@ -986,7 +1014,7 @@ impl Inflater {
 
     /// The decoder is at the sync point (see [`RawInflate::at_sync_point`]).
     fn at_sync_point(&mut self) -> bool {
-        self.state.as_mut().is_some_and(RawInflate::at_sync_point)
+        self.state.as_mut().is_some_and(Decoder::at_sync_point)
     }
 
     /// Checks that the message's data, all inflated, ended where the empty
@@ -999,6 +1027,10 @@ impl Inflater {
     /// inflated now. If that block is BFINAL (§7.2.3.4's final block, its
     /// `00 00 FF FF` stripped), the stream ends here and the next message
     /// starts a new one.
+    ///
+    /// With the ring (a window below 15 bits), the decoder is asked by
+    /// giving it the tail at once (and a probe on a copy): see
+    /// [`WindowedInflate::end_at_sync_point`]; nothing is owed then.
     ///
     /// zlib-rs tells this point exactly (`inflateSyncPoint`), where its
     /// `data_type` does not: its "block boundary" bit (128) is set only
@@ -1020,15 +1052,25 @@ impl Inflater {
         };
         // Still owed the last message's tail: this one gave no data (the
         // decoder stands where the last one left it).
-        if self.owes_tail || !inflater.at_sync_point() {
+        if self.owes_tail {
             return Err(ProtocolError::InflateFailed);
         }
+        let ended = match inflater {
+            Decoder::Zlib(inflater) => {
+                if !inflater.at_sync_point() {
+                    return Err(ProtocolError::InflateFailed);
+                }
+                let ended = inflater.state().final_block();
+                self.owes_tail = !ended;
+                ended
+            }
+            // The tail is given at once: there is no exact check without it.
+            Decoder::Windowed(inflater) => inflater
+                .end_at_sync_point()
+                .ok_or(ProtocolError::InflateFailed)?,
+        };
         self.message_in += SYNC_TAIL.len() as u64;
-        if inflater.state().final_block() {
-            self.ended = true;
-        } else {
-            self.owes_tail = true;
-        }
+        self.ended = ended;
         Ok(())
     }
 
@@ -1041,7 +1083,8 @@ impl Inflater {
         input: &[u8],
         room: &mut [MaybeUninit<u8>],
     ) -> (Result<Status, InflateError>, usize, usize) {
-        let inflater = self.state.get_or_insert_with(RawInflate::new);
+        let bits = self.window_bits;
+        let inflater = self.state.get_or_insert_with(|| Decoder::new(bits));
         if std::mem::take(&mut self.owes_tail) {
             // The lengths of a stored block whose header is in: an empty
             // block, complete, writing nothing.
@@ -1166,6 +1209,66 @@ impl Inbound for Inflater {
             self.inflate_small_message(payload, out, limit)
         } else {
             super::payload_then_end(self, payload, out, limit)
+        }
+    }
+}
+
+/// The inflater's decoder, chosen once by the peer's negotiated window and
+/// dispatched once per call: zlib-rs for a 32 KiB window (the common case,
+/// the fastest), a ring of exactly `2^bits` bytes below it, so that a
+/// distance past the window is refused (RFC 7692 §7.1.2).
+enum Decoder {
+    /// A 15-bit window: zlib-rs (see `zstream.rs`).
+    Zlib(RawInflate),
+    /// A window of 8..=14 bits: miniz_oxide in a ring (see `window.rs`).
+    Windowed(WindowedInflate),
+}
+
+impl Decoder {
+    /// A decoder for a peer window of `bits` (8..=15).
+    fn new(bits: u8) -> Self {
+        if bits >= MAX_WINDOW_BITS {
+            Self::Zlib(RawInflate::new())
+        } else {
+            Self::Windowed(WindowedInflate::new(bits))
+        }
+    }
+
+    /// One call: `input` into `output`, from its start (see
+    /// [`RawInflate::inflate`] and [`WindowedInflate::inflate`]).
+    fn inflate(&mut self, input: &[u8], output: &mut [MaybeUninit<u8>]) -> Step {
+        match self {
+            Self::Zlib(inflater) => inflater.inflate(input, output),
+            Self::Windowed(inflater) => inflater.inflate(input, output),
+        }
+    }
+
+    /// Whether the decoder is at the sync point, asked without changing
+    /// it: exact for zlib-rs ([`RawInflate::at_sync_point`]); always `false`
+    /// for the ring, which tells it only by taking the tail
+    /// ([`WindowedInflate::end_at_sync_point`]), so a caller that asks to
+    /// take a shortcut takes the longer way.
+    fn at_sync_point(&mut self) -> bool {
+        match self {
+            Self::Zlib(inflater) => inflater.at_sync_point(),
+            Self::Windowed(_) => false,
+        }
+    }
+
+    /// A copy to go on from here apart from this one; `None` if it cannot
+    /// be allocated.
+    fn try_clone(&mut self) -> Option<Self> {
+        match self {
+            Self::Zlib(inflater) => inflater.try_clone().map(Self::Zlib),
+            Self::Windowed(inflater) => inflater.try_clone().map(Self::Windowed),
+        }
+    }
+
+    /// Starts a new stream, keeping the allocation.
+    fn reset(&mut self) {
+        match self {
+            Self::Zlib(inflater) => inflater.reset(),
+            Self::Windowed(inflater) => inflater.reset(),
         }
     }
 }
@@ -1664,15 +1767,16 @@ mod tests {
     }
 
     #[test]
-    fn a_distance_past_the_peer_window_is_inflated_the_same_at_every_cut() {
+    fn a_distance_past_the_peer_window_is_refused_the_same_at_every_cut() {
         // client_max_window_bits=9 (512 bytes), and a message referring
-        // 1200 bytes back: zlib-rs keeps 32 KiB whatever the bits, so it is
-        // inflated, not refused, however the reads are cut. This pins the
-        // backend's behaviour: if zlib-rs starts keeping only the window it
-        // is given, the verdict could depend on the cuts (zlib also reaches
-        // into the current call's output), and this test says so.
+        // 1200 bytes back: refused however the reads are cut, though
+        // zlib-rs (which keeps 32 KiB whatever the bits) inflates it; a
+        // window of 11 bits (2 KiB) or 15 reads it.
         let (text, wire) = repeated_noise(1200);
-        assert_eq!(verdict(9, &wire), Ok(text.clone()));
+        assert_eq!(verdict(9, &wire), Err(ProtocolError::InflateFailed));
+        assert_eq!(verdict(10, &wire), Err(ProtocolError::InflateFailed));
+        assert_eq!(verdict(11, &wire), Ok(text.clone()));
+        assert_eq!(verdict(15, &wire), Ok(text.clone()));
         if cfg!(miri) {
             // The rest feeds zlib-rs's own API byte by byte: slow under
             // Miri, and no unsafe code of ours (`verdict` reached it).

@@ -21,6 +21,8 @@ use crate::{error::ProtocolError, frame::OpCode};
 #[cfg(feature = "deflate")]
 pub(crate) mod deflate;
 #[cfg(feature = "deflate")]
+mod window;
+#[cfg(feature = "deflate")]
 mod zstream;
 
 /// The receiving half of a per-message extension (RFC 7692 §6.2 is the

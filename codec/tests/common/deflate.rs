@@ -166,6 +166,35 @@ pub fn inflated_before_failing_bytes(payload: &[u8], room: usize) -> Vec<u8> {
     }
 }
 
+/// What miniz_oxide inflates of `payload` (no tail) with a window of
+/// exactly `2^bits` bytes (a ring, as [`WindowedInflater`]), into at most
+/// `room` bytes, before it stops or fails: the same as
+/// [`inflated_before_failing_bytes`] when no distance reaches past the
+/// window.
+pub fn windowed_before_failing_bytes(payload: &[u8], bits: u8, room: usize) -> Vec<u8> {
+    let mut inflater = DecompressorOxide::new();
+    let mut ring = vec![0; 1 << bits];
+    let mut out = Vec::new();
+    let (mut taken, mut pos) = (0, 0);
+    while out.len() < room {
+        let (_, used, wrote) = decompress(
+            &mut inflater,
+            &payload[taken..],
+            &mut ring,
+            pos,
+            TINFL_FLAG_HAS_MORE_INPUT,
+        );
+        out.extend_from_slice(&ring[pos..pos + wrote]);
+        taken += used;
+        pos = (pos + wrote) & (ring.len() - 1);
+        if used == 0 && wrote == 0 {
+            break;
+        }
+    }
+    out.truncate(room);
+    out
+}
+
 /// A stored block (not final) holding `content`.
 pub fn stored(content: &[u8]) -> Vec<u8> {
     stored_declaring(content.len() as u16, content)
@@ -342,4 +371,101 @@ impl WindowedInflater {
             }
         }
     }
+}
+
+/// Bits LSB first, as DEFLATE packs them (RFC 1951 §3.1.1).
+#[derive(Default)]
+pub struct BitWriter {
+    bytes: Vec<u8>,
+    acc: u64,
+    len: u32,
+}
+
+impl BitWriter {
+    /// `count` bits of `value`, least significant first: header fields
+    /// and extra bits.
+    pub fn bits(&mut self, value: u32, count: u32) {
+        assert!(u64::from(value) < 1 << count);
+        self.acc |= u64::from(value) << self.len;
+        self.len += count;
+        while self.len >= 8 {
+            self.bytes.push(self.acc as u8);
+            self.acc >>= 8;
+            self.len -= 8;
+        }
+    }
+
+    /// A Huffman code of `len` bits, packed from its most significant bit.
+    pub fn code(&mut self, code: u32, len: u32) {
+        self.bits(code.reverse_bits() >> (32 - len), len);
+    }
+
+    /// The bytes, the last padded with zeros.
+    pub fn finish(mut self) -> Vec<u8> {
+        if self.len > 0 {
+            self.bytes.push(self.acc as u8);
+        }
+        self.bytes
+    }
+}
+
+/// The distance code of `dist` (RFC 1951 §3.2.5): (code, extra bits, the
+/// code's first distance).
+pub fn distance_code(dist: usize) -> (u32, u32, usize) {
+    assert!(
+        (1..=32_768).contains(&dist),
+        "DEFLATE has no distance {dist}"
+    );
+    (0..30u32)
+        .rev()
+        .map(|code| {
+            let extra = code.saturating_sub(2) / 2;
+            let base = match code {
+                0..=3 => code as usize + 1,
+                _ => ((2 + (code as usize & 1)) << extra) + 1,
+            };
+            (code, extra, base)
+        })
+        .find(|&(_, _, base)| base <= dist)
+        .unwrap()
+}
+
+/// A fixed-Huffman block, not final (RFC 1951 §3.2.6), of one match of
+/// 258 bytes (the longest) at `dist`, then the header of the empty stored
+/// block a sync flush ends with: the receiver's `00 00 FF FF` are its
+/// lengths (RFC 7692 §7.2.2).
+pub fn fixed_match(dist: usize) -> Vec<u8> {
+    fixed_block(&[Lz::Match(dist)])
+}
+
+/// A symbol of [`fixed_block`]: a literal byte, or a match of 258 bytes
+/// (the longest) at a distance.
+#[derive(Clone, Copy, Debug)]
+pub enum Lz {
+    Literal(u8),
+    Match(usize),
+}
+
+/// A fixed-Huffman block, not final (RFC 1951 §3.2.6), of `symbols`, then
+/// the header of the empty stored block a sync flush ends with: the
+/// receiver's `00 00 FF FF` are its lengths (RFC 7692 §7.2.2).
+pub fn fixed_block(symbols: &[Lz]) -> Vec<u8> {
+    let mut out = BitWriter::default();
+    out.bits(0, 1); // BFINAL
+    out.bits(0b01, 2); // BTYPE: fixed Huffman codes
+    for &symbol in symbols {
+        match symbol {
+            Lz::Literal(byte @ 0..=143) => out.code(0b0011_0000 + u32::from(byte), 8),
+            Lz::Literal(byte) => out.code(0b1_1001_0000 + u32::from(byte) - 144, 9),
+            Lz::Match(dist) => {
+                out.code(0b1100_0000 + (285 - 280), 8); // length 258: code 285
+                let (code, extra, base) = distance_code(dist);
+                out.code(code, 5);
+                out.bits((dist - base) as u32, extra);
+            }
+        }
+    }
+    out.code(0, 7); // 256: end of block
+    out.bits(0, 3); // a stored block's header, not final
+    out.finish()
 }

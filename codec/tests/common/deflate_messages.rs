@@ -7,7 +7,10 @@
 
 use wsframe::{Config, Connection, DeflateParams, Event, Message, Role};
 
-use super::deflate::{inflated_before_failing, reference_inflate, NO_TAKEOVER, RSV1, TAKEOVER};
+use super::deflate::{
+    inflated_before_failing, inflated_before_failing_bytes, reference_inflate,
+    windowed_before_failing_bytes, NO_TAKEOVER, RSV1, TAKEOVER,
+};
 use super::joined_chunks::JoinedChunks;
 use super::{client, close_code_on_wire, close_payload, same_every_way};
 use super::{CLOSE, CONT, FIN, PING, TEXT};
@@ -204,10 +207,26 @@ pub fn expected(messages: &[Msg], limit: usize) -> Vec<Seen> {
     seen
 }
 
-/// [`run`] with both context modes, checked against [`expected`].
+/// [`run`] with both context modes, checked against [`expected`]; with a
+/// 32 KiB window (zlib-rs's path) and the smallest window of 9..=14 bits
+/// within which every compressed message inflates as with 32 KiB (the
+/// ring's path: [`windowed_before_failing_bytes`]).
 pub fn check(what: &str, messages: &[Msg], limit: usize) {
     let want = expected(messages, limit);
-    for params in [NO_TAKEOVER, TAKEOVER] {
+    let bits = (9..=14)
+        .find(|&bits| {
+            messages.iter().filter(|m| m.compressed).all(|m| {
+                let payload = m.frames.concat();
+                windowed_before_failing_bytes(&payload, bits, 1 << 20)
+                    == inflated_before_failing_bytes(&payload, 1 << 20)
+            })
+        })
+        .unwrap_or(15);
+    let small = |params: DeflateParams| DeflateParams {
+        client_max_window_bits: bits,
+        ..params
+    };
+    for params in [NO_TAKEOVER, TAKEOVER, small(NO_TAKEOVER), small(TAKEOVER)] {
         let got = run(params, messages, limit);
         assert_eq!(got, want, "{what} ({params:?})");
     }
