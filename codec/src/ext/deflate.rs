@@ -835,10 +835,12 @@ impl Inflater {
                 .min(usize::try_from(budget).unwrap_or(usize::MAX))
                 .min(u32::MAX as usize);
             let (status, consumed, written) = self.decompress(input, &mut spare[..room]);
-            // SAFETY: `RawInflate::inflate` writes its output from the
-            // start of the slice it is given, and `written` is how far
-            // zlib's `next_out` advanced in that call, so the `written <=
-            // room` bytes after `len` are initialised, within the capacity.
+            // SAFETY: either decoder writes its output from the start of
+            // the slice it is given and reports in `written` how much
+            // (zlib-rs: how far `next_out` advanced; the ring: how many
+            // bytes it copied out, each with `MaybeUninit::write`; see
+            // `Decoder::inflate`), so the `written <= room` bytes after
+            // `len` are initialised, within the capacity.
             unsafe { out.set_len(len + written) };
             input = &input[consumed..];
             self.message_in += consumed as u64;
@@ -917,10 +919,10 @@ impl Inflater {
             .get_or_insert_with(|| Decoder::new(bits))
             .inflate(input, room);
         let written = step.written;
-        // SAFETY: `RawInflate::inflate` writes its output from the start of
-        // the slice it is given, and `written` is how far zlib's `next_out`
-        // advanced, so the first `written <= room.len()` bytes of `room`
-        // are initialised.
+        // SAFETY: either decoder writes its output from the start of the
+        // slice it is given and reports in `written` how much (see
+        // `Decoder::inflate`), so the first `written <= room.len()` bytes
+        // of `room` are initialised.
         let inflated = unsafe { std::slice::from_raw_parts(room.as_ptr().cast::<u8>(), written) };
         // The owed tail completes the stored block the decoder waits in,
         // writing nothing: it is always taken whole.
@@ -1237,7 +1239,9 @@ impl Decoder {
     }
 
     /// One call: `input` into `output`, from its start (see
-    /// [`RawInflate::inflate`] and [`WindowedInflate::inflate`]).
+    /// [`RawInflate::inflate`] and [`WindowedInflate::inflate`]). Both
+    /// initialise exactly the first `written` bytes of `output`, which the
+    /// callers' `unsafe` blocks rely on.
     fn inflate(&mut self, input: &[u8], output: &mut [MaybeUninit<u8>]) -> Step {
         match self {
             Self::Zlib(inflater) => inflater.inflate(input, output),
