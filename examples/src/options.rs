@@ -32,7 +32,8 @@ Options:
                              and its echo), so N connections at most
                              about 2 x N x BYTES
   --no-deflate               do not accept permessage-deflate (RFC 7692),
-                             which is on by default
+                             which is on by default on every path but
+                             /plain (never compressed)
   --deflate-level N          compress with zlib level N, 0 (stored) to 9
                              [default: 6]
   -h, --help                 print this help

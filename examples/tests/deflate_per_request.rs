@@ -1,7 +1,9 @@
-//! The blocking echo server chooses permessage-deflate per request
-//! (`Accept::deflate`): accepted on `/`, declined on `/plain`, to a client
-//! that offers it on both; each connection compresses as its 101 says
-//! (RSV1 on the echo of a compressible message, RFC 7692 §6).
+//! Both echo servers (blocking, and tokio with the `tokio` feature) choose
+//! permessage-deflate per request (`Accept::deflate`, sans-IO and in
+//! `WebSocket::accept_with`'s `decide`): accepted on `/` and other paths,
+//! declined on `/plain`, to a client that offers it on each; each
+//! connection compresses as its 101 says (RSV1 on the echo of a
+//! compressible message, RFC 7692 §6).
 
 mod common;
 
@@ -10,7 +12,7 @@ use std::{
     net::TcpStream,
 };
 
-use common::{Server, PATIENCE};
+use common::{tests_on_each_server, Server, PATIENCE};
 use wsframe::{
     handshake::{ClientHandshake, Status},
     Config, Connection, DeflateConfig, DeflateParams, Event, Message, Role,
@@ -61,16 +63,23 @@ fn offer_deflate_on(addr: &str, path: &str) -> (Option<DeflateParams>, u8) {
     (params, frames[0])
 }
 
-#[test]
-fn deflate_is_accepted_on_slash_and_declined_on_plain() {
-    let server = Server::start(env!("CARGO_BIN_EXE_echo_server"), &[]);
+tests_on_each_server!(deflate_is_accepted_on_slash_and_declined_on_plain);
+
+fn deflate_is_accepted_on_slash_and_declined_on_plain(binary: &str) {
+    let server = Server::start(binary, &[]);
     let (params, first) = offer_deflate_on(&server.addr, "/");
     assert!(params.is_some(), "accepted on /");
     assert_eq!(first & 0x40, 0x40, "the echo compressed (RSV1)");
     let (params, first) = offer_deflate_on(&server.addr, "/plain");
     assert_eq!(params, None, "declined on /plain");
     assert_eq!(first & 0x40, 0, "the echo as it is");
+    // The path without its query is `/plain`; one below it is not.
+    assert_eq!(offer_deflate_on(&server.addr, "/plain?x=1").0, None);
+    let (params, first) = offer_deflate_on(&server.addr, "/plain/more");
+    assert!(params.is_some(), "accepted on /plain/more");
+    assert_eq!(first & 0x40, 0x40, "the echo compressed (RSV1)");
     // With `--no-deflate`, declined everywhere.
-    let server = Server::start(env!("CARGO_BIN_EXE_echo_server"), &["--no-deflate"]);
+    let server = Server::start(binary, &["--no-deflate"]);
     assert_eq!(offer_deflate_on(&server.addr, "/").0, None);
+    assert_eq!(offer_deflate_on(&server.addr, "/plain").0, None);
 }

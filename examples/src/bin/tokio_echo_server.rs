@@ -7,6 +7,10 @@
 //! cargo run --release -p wsframe-examples --features tokio --bin tokio_echo_server -- --help
 //! ```
 //!
+//! permessage-deflate is accepted where a client offers it, except on the
+//! path `/plain` (`ws://127.0.0.1:9001/plain`): the choice is made per
+//! request, as `echo_server` makes it.
+//!
 //! The handshake runs under `--handshake-timeout` (10 s), every read and
 //! write under `--idle-timeout` (60 s), and at most `--max-connections` (256)
 //! are open at once. Exit codes: 0 after `--help`, 1 when it cannot listen, 2
@@ -105,7 +109,17 @@ async fn main() -> ExitCode {
 
 async fn serve(stream: TcpStream, peer: &str, options: &ServerOptions) -> io::Result<()> {
     stream.set_nodelay(true)?;
-    let accept = WebSocket::accept(stream, options.config());
+    let config = options.config();
+    // permessage-deflate chosen per request (`Accept::deflate`): none on
+    // `/plain`, for a client that wants to see its bytes on the wire;
+    // elsewhere `Config::deflate` decides (off with `--no-deflate`).
+    let accept = WebSocket::accept_with(stream, config, |request| {
+        let accept = request.accept();
+        Ok(match request.path() {
+            "/plain" => accept.deflate(None),
+            _ => accept,
+        })
+    });
     let mut ws = match timeout(options.handshake_timeout, accept).await {
         Ok(Ok(ws)) => ws,
         Ok(Err(wsframe::tokio::Error::Io(err))) if err.kind() == io::ErrorKind::UnexpectedEof => {
