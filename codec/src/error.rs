@@ -98,9 +98,11 @@ impl fmt::Display for ProtocolError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match *self {
             Self::ReservedBits(bits) => {
+                // Not "without an extension": with permessage-deflate, RSV1
+                // on a continuation or control frame lands here too.
                 write!(
                     f,
-                    "reserved bits {bits:#05b} set without a negotiated extension"
+                    "reserved bits {bits:#05b} set where no negotiated extension allows them"
                 )
             }
             Self::ReservedOpcode(op) => write!(f, "reserved opcode {op:#x}"),
