@@ -9,7 +9,8 @@
 //!
 //! The other tests pin what held up: empty and final-block messages, the
 //! message limit at 0 and 1 inflated bytes and at `u64::MAX` (no overflow
-//! of "the budget + 1"), offers in every form a newcomer might send, and
+//! of "the budget + 1"), streaming with compression stopping at the limit
+//! at every cut, offers in every form a newcomer might send, and
 //! (ignored unless asked for) our tokio client against real servers that
 //! set window bits and context takeover (`WSFRAME_DEFLATE_PEERS`, see
 //! `conformance/deflate_windows.sh`).
@@ -417,4 +418,59 @@ async fn our_client_against_real_servers_that_set_windows() {
     }
     eprintln!("{echoed} sessions echoed, {refused} handshakes failed as RFC 7692 §7.1 says");
     assert!(echoed > 0);
+}
+/// Held up: streaming with compression hands out no inflated byte past
+/// the message limit and closes with 1009, for a message of 300,000 bytes
+/// that inflates from a few hundred, in one frame or fragments, fed whole,
+/// byte by byte and in 7-byte reads, on a 9- and a 15-bit window, with and
+/// without context takeover, limits below and around one 64 KiB piece.
+#[test]
+fn streaming_with_compression_stops_at_the_limit_every_way() {
+    let data = vec![b'a'; 300_000];
+    let compressed = sync_compressed(&data, 6);
+    let (head, rest) = compressed.split_at(compressed.len() / 2);
+    let framings = [
+        client(0xC1, &compressed),
+        [client(0x41, head), client(0x00, rest), client(0x80, &[])].concat(),
+    ];
+    for takeover in [true, false] {
+        for bits in [9, 15] {
+            for limit in [1000u64, 4096, 65536, 65537, 100_000] {
+                let config = Config::builder()
+                    .max_message_size(limit)
+                    .streaming(true)
+                    .build();
+                for wire in &framings {
+                    for step in [wire.len(), 1, 7] {
+                        let mut conn = Connection::with_deflate(
+                            Role::Server,
+                            config.clone(),
+                            Some(params(bits, takeover)),
+                        );
+                        let (mut handed_out, mut closed) = (0, None);
+                        for read in wire.chunks(step) {
+                            conn.receive(read);
+                            while let Some(event) = conn.next_event() {
+                                match event {
+                                    Event::Chunk { data, .. } => {
+                                        handed_out += data.as_bytes().len()
+                                    }
+                                    Event::Closed(close) => closed = Some(close.code),
+                                    _ => {}
+                                }
+                            }
+                        }
+                        let case = format!(
+                            "limit {limit}, reads of {step}, bits {bits}, takeover {takeover}"
+                        );
+                        assert!(
+                            handed_out as u64 <= limit,
+                            "{case}: {handed_out} handed out"
+                        );
+                        assert_eq!(closed, Some(wsframe::CloseCode::MESSAGE_TOO_BIG), "{case}");
+                    }
+                }
+            }
+        }
+    }
 }
