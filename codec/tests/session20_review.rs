@@ -444,7 +444,7 @@ fn streaming_with_compression_stops_at_the_limit_every_way() {
                     for step in [wire.len(), 1, 7] {
                         let mut conn = Connection::with_deflate(
                             Role::Server,
-                            config.clone(),
+                            config,
                             Some(params(bits, takeover)),
                         );
                         let (mut handed_out, mut closed) = (0, None);
