@@ -135,7 +135,40 @@ fn an_unanswered_idle_close_is_let_go(binary: &str) {
     assert_eq!(server.logged("close timeout"), 0, "one line says it");
 }
 
+/// A client that hangs up without a close frame, between messages or
+/// inside a frame (a cut stream, session 20), is logged the same way by
+/// both servers, as the 1006 it is (the tokio server logged a hang-up
+/// inside a frame as "connection ended: the peer hung up inside a frame
+/// or a message", an error of its own, where the blocking one said 1006).
+fn a_client_that_hangs_up_mid_frame_is_a_1006(binary: &str) {
+    let server = Server::start(binary, &["--no-deflate"]);
+    let frame = {
+        let mut conn = wsframe::Connection::new(wsframe::Role::Client, wsframe::Config::default());
+        conn.send(Message::from("cut short".repeat(20)))
+            .expect("send");
+        conn.take_output()
+    };
+    // Between messages, one byte into a frame, inside its header, inside
+    // its payload.
+    for cut in [0, 1, 3, frame.len() / 2] {
+        let (mut stream, _conn) = open(&server.addr).expect("handshake");
+        stream.write_all(&frame[..cut]).expect("write");
+        drop(stream);
+    }
+    server.wait_for_log(
+        "TCP closed without a close frame (1006 Abnormal Closure)",
+        4,
+    );
+    assert_eq!(
+        server.logged("connection ended"),
+        0,
+        "one kind of line for every cut"
+    );
+    echo_session(&server.addr).expect("another client is served");
+}
+
 common::tests_on_each_server!(
+    a_client_that_hangs_up_mid_frame_is_a_1006,
     messages_behind_a_big_one_are_echoed,
     a_client_that_reads_nothing_is_named,
     a_client_that_pings_and_reads_nothing_is_let_go,

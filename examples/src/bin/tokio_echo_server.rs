@@ -143,7 +143,15 @@ async fn serve(stream: TcpStream, peer: &str, options: &ServerOptions) -> io::Re
     let mut full_since: Option<Instant> = None;
     loop {
         let event = match timeout(wait, ws.next()).await {
-            Ok(Some(event)) => event?,
+            Ok(Some(Ok(event))) => event,
+            // A hang-up without a close frame, inside a frame or not: the
+            // 1006 logged below, as `echo_server` logs it.
+            Ok(Some(Err(wsframe::tokio::Error::Io(err))))
+                if err.kind() == io::ErrorKind::UnexpectedEof =>
+            {
+                break
+            }
+            Ok(Some(Err(err))) => return Err(err.into()),
             Ok(None) => break,
             Err(_elapsed) if ws.connection().state() == State::Open => {
                 say!("[{peer}] silent for {wait:?} (--idle-timeout): closing with 1001");
