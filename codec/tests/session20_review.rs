@@ -6,6 +6,11 @@
 //! forbids it (a continuation or control frame, RFC 7692 §6.1) said "set
 //! without a negotiated extension" on a connection that had negotiated one
 //! (`rsv1_where_deflate_forbids_it_is_1002_and_the_reason_does_not_deny_the_extension`).
+//! And the client's handshake error for a server answering
+//! `client_max_window_bits=8` (Node `ws` with `clientMaxWindowBits: 8`)
+//! blamed the server for breaking RFC 7692, which allows it; it is our
+//! compressor that cannot keep to 256 bytes
+//! (`a_client_window_of_8_is_refused_as_ours_to_keep_not_as_the_servers_fault`).
 //!
 //! The other tests pin what held up: empty and final-block messages, the
 //! message limit at 0 and 1 inflated bytes and at `u64::MAX` (no overflow
@@ -322,6 +327,26 @@ fn offers_in_every_form_get_the_answer_rfc_7692_gives() {
         )
         .unwrap();
     assert_eq!(read_back, accept.deflate_params());
+}
+
+/// A server that answers `client_max_window_bits=8` (Node `ws` with
+/// `clientMaxWindowBits: 8` does, to every client that offers the
+/// parameter) breaks no rule of RFC 7692: our offer allowed any window,
+/// and we fail the handshake because our compressor cannot keep to 256
+/// bytes (`DeflateConfig::check_response`). The error must say so, not
+/// blame the server: it said "the server's permessage-deflate parameters
+/// break RFC 7692 §7.1", and a newcomer went looking for the server's bug.
+#[test]
+fn a_client_window_of_8_is_refused_as_ours_to_keep_not_as_the_servers_fault() {
+    let ours = DeflateConfig::default();
+    assert!(ours.offer().to_string().contains("client_max_window_bits"));
+    let answer =
+        ExtensionOffer::parse_list([&b"permessage-deflate; client_max_window_bits=8"[..]]).unwrap();
+    let err = ours.check_response(&answer).unwrap_err();
+    assert_eq!(err, HandshakeError::BadExtensionResponse);
+    let said = err.to_string();
+    assert!(said.contains("client_max_window_bits=8"), "{said:?}");
+    assert!(said.contains("256"), "{said:?}");
 }
 
 /// Our tokio client against real servers that set permessage-deflate's

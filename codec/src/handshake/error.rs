@@ -99,7 +99,9 @@ pub enum HandshakeError {
     UnofferedExtension,
     /// Client side: the server's permessage-deflate response breaks RFC 7692
     /// §7.1 (an unknown, repeated or invalid parameter, a window we did not
-    /// allow), or accepts it twice.
+    /// allow), or accepts it twice; or it sets `client_max_window_bits=8`,
+    /// which the RFC allows but our compressor cannot keep to (see
+    /// `DeflateConfig::check_response`, feature `deflate`).
     BadExtensionResponse,
 }
 
@@ -207,7 +209,8 @@ impl fmt::Display for HandshakeError {
             Self::SeveralSubprotocols => "the server named more than one subprotocol",
             Self::UnofferedExtension => "the server accepted an extension that we did not offer",
             Self::BadExtensionResponse => {
-                "the server's permessage-deflate parameters break RFC 7692 §7.1"
+                "the server's permessage-deflate parameters break RFC 7692 §7.1, or set \
+                 client_max_window_bits=8 (a 256-byte window, which our compressor cannot keep to)"
             }
         })
     }
