@@ -441,7 +441,7 @@ async fn our_client_against_real_servers_that_set_windows() {
             }
         }
     }
-    eprintln!("{echoed} sessions echoed, {refused} handshakes failed as RFC 7692 §7.1 says");
+    eprintln!("{echoed} sessions echoed, {refused} handshakes failed (an answer RFC 7692 §7.1 refuses, client_max_window_bits=8, or a 400)");
     assert!(echoed > 0);
 }
 /// Held up: streaming with compression hands out no inflated byte past
