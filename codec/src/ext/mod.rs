@@ -71,9 +71,24 @@ pub(crate) trait Inbound: fmt::Debug + Send {
         0
     }
 
-    /// The next [`payload`](Self::payload) call is several frames' payload:
-    /// keep where the transform stands now, so that
-    /// [`replay`](Self::replay) can tell how much each frame gives.
+    /// The payload of several frames of a text message kept whole, each
+    /// ending where `ends` says, is to go through the transform: whether
+    /// one [`payload`](Self::payload) call per frame costs less than one
+    /// call for all of them after a [`checkpoint`](Self::checkpoint). Either
+    /// way invalid text is told in the frame whose own call finds it: the
+    /// assembler validates each call's output before the next, or the
+    /// transform [`replay`](Self::replay)s the one call from its checkpoint
+    /// on an error. `true` by default: a transform that keeps no checkpoint
+    /// is called per frame.
+    fn frame_by_frame(&self, ends: &[usize]) -> bool {
+        let _ = ends;
+        true
+    }
+
+    /// The next [`payload`](Self::payload) call is several frames' payload
+    /// (when [`frame_by_frame`](Self::frame_by_frame) said no): keep where
+    /// the transform stands now, so that [`replay`](Self::replay) can tell
+    /// how much each frame gives.
     fn checkpoint(&mut self) {}
 
     /// The checkpoint is no longer needed.

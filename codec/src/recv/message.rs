@@ -579,11 +579,61 @@ impl MessageAssembler {
             && self
                 .open
                 .is_some_and(|open| open.frames == 1 && open.declared == payload.len() as u64);
-        let step = match whole {
-            true => Step::Message(payload),
-            false => Step::Payload(payload),
+        let several = ends.len() > 1 && self.open.is_some_and(|open| open.text);
+        if whole {
+            self.run_transform(Step::Message(payload), Frames::One { earlier: 0 }, ready);
+        } else if several && self.extensions.transform().frame_by_frame(ends) {
+            self.transform_frames(payload, ends, ready);
+        } else if several {
+            // One call, the transform keeping where it stood, to tell the
+            // frame of an error found in the output.
+            let frames = Frames::Several { payload, ends };
+            self.run_transform(Step::Payload(payload), frames, ready);
+        } else {
+            self.run_transform(Step::Payload(payload), Frames::One { earlier: 0 }, ready);
+        }
+    }
+
+    /// Several frames' payload of a text message kept whole, `ends` where
+    /// each frame's part ends: through the transform one frame at a time,
+    /// each call's output validated before the next, so that invalid text
+    /// is told in the frame whose payload brought it, and nothing after
+    /// that frame is inflated (as when each frame comes in a read of its
+    /// own). The message's room is reserved for all of `payload`, as for
+    /// one call, so that it is not moved more often.
+    fn transform_frames(&mut self, payload: &[u8], ends: &[usize], ready: &mut VecDeque<Inbound>) {
+        self.reserve_message_room(payload.len());
+        let mut from = 0;
+        for (i, &end) in ends.iter().enumerate() {
+            if self.open.is_none_or(|open| open.invalid) {
+                break;
+            }
+            let part = payload.get(from..end).unwrap_or_default();
+            from = end;
+            // Frame `i` of `ends.len()`, the last of them the one being read.
+            let earlier = (ends.len() - 1 - i) as u32;
+            self.run_transform(Step::Payload(part), Frames::One { earlier }, ready);
+        }
+    }
+
+    /// Before the first call of a message kept whole whose payload comes
+    /// in several calls, the first of `first_len` bytes: the room the
+    /// transform expects it to need, within the budget (plus the byte
+    /// that shows a message over it).
+    fn reserve_message_room(&mut self, first_len: usize) {
+        let Some(open) = &self.open else {
+            return;
         };
-        self.run_transform(step, ends, ready);
+        if self.streaming || open.produced != 0 || self.buffer.capacity() != 0 {
+            return;
+        }
+        let limit = self.max_message_size.saturating_sub(open.produced);
+        let room = self
+            .extensions
+            .transform()
+            .message_room(first_len)
+            .min(limit.saturating_add(1));
+        self.buffer.reserve(room as usize);
     }
 
     /// Streaming mode: `payload` through the transform into one piece of
@@ -592,7 +642,7 @@ impl MessageAssembler {
     /// of which it took `taken` bytes.
     fn stream_piece(&mut self, payload: &[u8], ready: &mut VecDeque<Inbound>) -> Option<usize> {
         let open = self.open.filter(|open| !open.invalid)?;
-        let stopped = self.run_transform(Step::Piece(payload), &[], ready);
+        let stopped = self.run_transform(Step::Piece(payload), Frames::One { earlier: 0 }, ready);
         if self.open.is_some_and(|open| !open.invalid) {
             let bytes = std::mem::take(&mut self.buffer);
             self.hand_out_piece(bytes, open.text, false, ready);
@@ -601,14 +651,20 @@ impl MessageAssembler {
     }
 
     /// Hands `step` to the inbound transform with the message's remaining
-    /// budget, counts what came out, and validates it. `Some(taken)`: a
-    /// [`Step::Piece`] stopped early, having taken `taken` bytes.
+    /// budget, counts what came out, and validates it; `frames`: whose
+    /// payload the step's input is, the frame invalid text in its output
+    /// is told in. `Some(taken)`: a [`Step::Piece`] stopped early, having
+    /// taken `taken` bytes.
     fn run_transform(
         &mut self,
         step: Step<'_>,
-        ends: &[usize],
+        frames: Frames<'_>,
         ready: &mut VecDeque<Inbound>,
     ) -> Option<usize> {
+        if let Step::Payload(payload) = step {
+            // The first piece of a message kept whole.
+            self.reserve_message_room(payload.len());
+        }
         let Some(open) = &mut self.open else {
             return None;
         };
@@ -616,25 +672,8 @@ impl MessageAssembler {
         let limit = self.max_message_size.saturating_sub(produced);
         let start = self.buffer.len();
         let transform = self.extensions.transform();
-        // Several frames' text in one call: the transform keeps where it
-        // stood, to tell the frame of an error found in the output.
-        let frames = match step {
-            Step::Payload(payload) if ends.len() > 1 && open.text => {
-                transform.checkpoint();
-                Some((payload, ends))
-            }
-            _ => None,
-        };
-        if let Step::Payload(payload) = step {
-            if !self.streaming && produced == 0 && self.buffer.capacity() == 0 {
-                // The first piece of a message kept whole: its room, as the
-                // transform expects it, within the budget (plus the byte
-                // that shows a message over it).
-                let room = transform
-                    .message_room(payload.len())
-                    .min(limit.saturating_add(1));
-                self.buffer.reserve(room as usize);
-            }
+        if let Frames::Several { .. } = frames {
+            transform.checkpoint();
         }
         let mut stopped = None;
         let result = match step {
@@ -661,21 +700,19 @@ impl MessageAssembler {
         open.produced += (self.buffer.len() - start) as u64;
         open.ended = !matches!(step, Step::Payload(_) | Step::Piece(_));
         self.after_transform(start, result, frames, ready);
-        if frames.is_some() {
+        if let Frames::Several { .. } = frames {
             self.extensions.transform().forget_checkpoint();
         }
         stopped.filter(|_| self.open.is_some_and(|open| !open.invalid))
     }
 
     /// Validates what a transform appended from `start` on, or reports its
-    /// error.
-    /// `frames`: the call's input was several frames' payload, ending
-    /// where the second says.
+    /// error; invalid text is told in the frame `frames` names.
     fn after_transform(
         &mut self,
         start: usize,
         result: Result<(), ProtocolError>,
-        frames: Option<(&[u8], &[usize])>,
+        frames: Frames<'_>,
         ready: &mut VecDeque<Inbound>,
     ) {
         // What came out is judged first, even when the transform then
@@ -685,7 +722,12 @@ impl MessageAssembler {
         let verdict = match text {
             true => self.utf8.feed(&self.buffer[start..]).map_err(|err| {
                 let open = self.open.map(|open| Open {
-                    frames: self.frame_of_invalid_text(start, frames, open.frames),
+                    frames: match frames {
+                        Frames::One { earlier } => open.frames.saturating_sub(earlier),
+                        Frames::Several { payload, ends } => {
+                            self.frame_of_invalid_text(start, payload, ends, open.frames)
+                        }
+                    },
                     ..open
                 });
                 ProtocolError::InvalidUtf8(self.evidence(open, &err, None, 0))
@@ -699,21 +741,20 @@ impl MessageAssembler {
 
     /// The frame whose own call would have found the invalid text in the
     /// output appended from `start` on, when that output came of several
-    /// frames' payload in one call (`frames`, the last of them frame
-    /// `last`): the transform replays the call frame by frame from where
-    /// it stood to tell how much each gave, and the text so far is checked
-    /// again up to each. Only on the error path; the message is kept whole
-    /// (not streamed), so all its output is in its buffer.
+    /// frames' `payload` in one call (the frames ending where `ends` says,
+    /// the last of them frame `last`): the transform replays the call frame
+    /// by frame from where it stood to tell how much each gave, and the
+    /// text so far is checked again up to each. Only on the error path;
+    /// the message is kept whole (not streamed), so all its output is in
+    /// its buffer.
     #[cold]
     fn frame_of_invalid_text(
         &mut self,
         start: usize,
-        frames: Option<(&[u8], &[usize])>,
+        payload: &[u8],
+        ends: &[usize],
         last: u32,
     ) -> u32 {
-        let Some((payload, ends)) = frames else {
-            return last;
-        };
         let Some(outputs) =
             self.extensions
                 .transform()
@@ -770,7 +811,7 @@ impl MessageAssembler {
             return true;
         }
         if route == Route::Transform && fin && !self.open.is_some_and(|open| open.ended) {
-            self.run_transform(Step::End, &[], ready);
+            self.run_transform(Step::End, Frames::One { earlier: 0 }, ready);
         }
         let Some(open) = self.open else {
             unreachable!("a data frame without a message");
@@ -841,6 +882,22 @@ impl MessageAssembler {
             });
         }
     }
+}
+
+/// Whose payload a step's input is: the frame invalid text in its output
+/// is told in.
+#[derive(Copy, Clone, Debug)]
+enum Frames<'a> {
+    /// One frame's, the frame `earlier` frames before the one being read
+    /// (0: that one).
+    One { earlier: u32 },
+    /// Several frames' in one call, each ending in `payload` where `ends`
+    /// says, the last of them the one being read: the transform keeps a
+    /// checkpoint to replay them frame by frame from on an error.
+    Several {
+        payload: &'a [u8],
+        ends: &'a [usize],
+    },
 }
 
 /// What the inbound transform is handed.
