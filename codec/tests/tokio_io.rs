@@ -593,3 +593,57 @@ async fn a_frame_over_the_read_chunk_grows_the_buffer_once() {
         assert_eq!(read.at, reads[2].at, "{reads:?}");
     }
 }
+
+/// The echo load test's 16 KiB case (the plain `next` / `send` loop): once
+/// the first frame has grown the buffer past the 16 KiB a read offers,
+/// each echo costs one read, landing at the front of the same buffer,
+/// and one vectored write of the header and the payload where it was
+/// read (no copy); the write drops the output's hold on the read buffer,
+/// so the next read reuses that memory rather than landing after it.
+#[tokio::test]
+async fn a_16_kib_echo_costs_one_read_at_the_front_and_one_write_in_place() {
+    const SIZE: usize = 16 * 1024;
+    const FRAME: usize = SIZE + 8;
+    const ECHOES: usize = 5;
+    let (mut ws, mut theirs, log) = recorded_server(1 << 20, true);
+    let mut payloads = Vec::new();
+    for i in 0..ECHOES {
+        let sent = Message::from(vec![i as u8; SIZE]);
+        theirs.write_all(&from_peer(sent.clone())).await.unwrap();
+        let Some(Ok(Event::Message(message))) = ws.next().await else {
+            panic!("message {i}")
+        };
+        assert_eq!(message, sent);
+        payloads.push(message.as_bytes().as_ptr() as usize);
+        ws.send(message).await.unwrap();
+    }
+    let (reads, writes) = {
+        let log = log.lock().unwrap();
+        (log.reads.clone(), log.writes.clone())
+    };
+    // The first frame: 16 KiB of room, its last 8 bytes in a second read.
+    assert_eq!(reads.len(), ECHOES + 1, "{reads:?}");
+    assert_eq!(reads[0].got + reads[1].got, FRAME, "{reads:?}");
+    for (i, read) in reads[2..].iter().enumerate() {
+        assert_eq!(read.got, FRAME, "echo {}: {reads:?}", i + 1);
+        assert_eq!(read.at, reads[2].at, "echo {}: {reads:?}", i + 1);
+        assert_eq!(payloads[i + 1], read.at + 8, "echo {}", i + 1);
+    }
+    assert_eq!(writes.len(), ECHOES, "{writes:?}");
+    for (write, &payload) in writes.iter().zip(&payloads) {
+        assert!(!write.plain, "{writes:?}");
+        assert_eq!(write.slices.len(), 2, "{writes:?}");
+        assert_eq!(write.slices[1], (payload, SIZE), "{writes:?}");
+        assert_eq!(write.went, 4 + SIZE, "{writes:?}");
+    }
+    let mut wire = vec![0; ECHOES * (4 + SIZE)];
+    theirs.read_exact(&mut wire).await.unwrap();
+    let mut reader = Connection::new(Role::Client, Config::default());
+    reader.receive(&wire);
+    for i in 0..ECHOES {
+        assert_eq!(
+            reader.next_event(),
+            Some(Event::Message(Message::from(vec![i as u8; SIZE])))
+        );
+    }
+}

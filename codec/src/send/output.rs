@@ -128,6 +128,22 @@ impl Output {
     /// Fills `dst` with the runs of bytes waiting, in order; returns how
     /// many it filled.
     pub(crate) fn vectored<'a>(&'a self, dst: &mut [IoSlice<'a>]) -> usize {
+        if let (1, Some((at, payload))) = (self.shared.len(), self.shared.front()) {
+            // One payload held (a server's large message, as an echo sends
+            // it): the bytes before it, it, the bytes after, without the
+            // general walk (half the instructions of a 16 KiB echo's write).
+            let split = at - self.encoded_written;
+            let runs = [&self.encoded[..split], &payload[..], &self.encoded[split..]];
+            let mut filled = 0;
+            for run in runs.into_iter().filter(|run| !run.is_empty()) {
+                let Some(slot) = dst.get_mut(filled) else {
+                    break;
+                };
+                *slot = IoSlice::new(run);
+                filled += 1;
+            }
+            return filled;
+        }
         let mut filled = 0;
         for (slot, run) in dst.iter_mut().zip(self.runs()) {
             *slot = IoSlice::new(run);
@@ -196,5 +212,59 @@ impl Output {
         self.shared.clear();
         self.encoded_written = 0;
         self.len = 0;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// What `dst` slots of [`Output::vectored`] hold, joined.
+    fn gathered(output: &Output, slots: usize) -> Vec<u8> {
+        let mut dst = vec![IoSlice::new(&[]); slots];
+        let filled = output.vectored(&mut dst);
+        assert!(dst[..filled].iter().all(|run| !run.is_empty()));
+        dst[..filled]
+            .iter()
+            .flat_map(|run| run.iter().copied())
+            .collect()
+    }
+
+    /// One payload held, with encoded bytes before and after it (the
+    /// one-payload shortcut) or a second payload (the general walk): at
+    /// every point a write may have stopped, the runs are the bytes left,
+    /// in order, cut short only by the room in `dst`.
+    #[test]
+    fn the_runs_are_the_bytes_left_after_every_partial_write() {
+        for second in [false, true] {
+            let mut wire = Vec::new();
+            let queue = |output: &mut Output, wire: &mut Vec<u8>| {
+                output.encode(|buf| buf.extend_from_slice(b"HDR"));
+                let payload: Vec<u8> = (0..8).collect();
+                output.push_shared(Bytes::from(payload.clone()));
+                output.encode(|buf| buf.extend_from_slice(b"ping"));
+                wire.extend_from_slice(b"HDR");
+                wire.extend_from_slice(&payload);
+                wire.extend_from_slice(b"ping");
+            };
+            let frames = 1 + usize::from(second);
+            for _ in 0..frames {
+                queue(&mut Output::default(), &mut wire);
+            }
+            for written in 0..wire.len() {
+                let mut left = Output::default();
+                for _ in 0..frames {
+                    queue(&mut left, &mut Vec::new());
+                }
+                left.consume(written);
+                let all = gathered(&left, 8);
+                assert_eq!(all, wire[written..], "{written} written");
+                for slots in 1..4 {
+                    let some = gathered(&left, slots);
+                    assert!(all.starts_with(&some), "{written} written, {slots} slots");
+                    assert!(!some.is_empty(), "{written} written, {slots} slots");
+                }
+            }
+        }
     }
 }

@@ -5,7 +5,10 @@
 //! given the server's pid also measures the server: CPU time from
 //! `/proc/PID/task/*/schedstat`, and with `--syscalls` the system calls of
 //! one more round with `perf stat` (tracepoints `raw_syscalls:sys_enter`
-//! and the read, write and epoll calls).
+//! and the read, write and epoll calls). `LOADTEST_PERF_EVENTS` (a
+//! comma-separated list of perf events) adds events to that round, each
+//! printed per message on stderr: the kernel's work per echo in counts
+//! (page faults, page and slab allocations, skbs) rather than in time.
 //!
 //! ```text
 //! loadtest_client ADDR CONNECTIONS SIZE [--rounds N] [--seconds S] [--warmup S]
@@ -328,6 +331,15 @@ async fn perf_round(
                 .map(|call| format!("syscalls:sys_enter_{call}")),
         );
     }
+    // More events to count in the same round, each reported per message
+    // on stderr (e.g. `page-faults,kmem:mm_page_alloc`).
+    let extra = std::env::var("LOADTEST_PERF_EVENTS").unwrap_or_default();
+    events.extend(
+        extra
+            .split(',')
+            .filter(|e| !e.is_empty())
+            .map(str::to_owned),
+    );
     let control = format!("fifo:{},{}", ctl.display(), ack.display());
     let events = events.join(",");
     let pid = pid.to_string();
@@ -394,6 +406,11 @@ async fn perf_round(
         "syscall round: {} msgs, {total} syscalls ({kinds} )",
         round.messages
     );
+    for event in extra.split(',').filter(|e| !e.is_empty()) {
+        if let Some(n) = counted(event) {
+            eprintln!("  {event}: {:.3}/msg", per_message(n));
+        }
+    }
     Ok(Ok(keys))
 }
 
