@@ -83,10 +83,7 @@ fn an_invalid_byte_is_told_in_its_fragment_with_either_decoder() {
                 let make =
                     move || Connection::with_deflate(Role::Server, Config::default(), Some(params));
                 let (events, _) = same_every_way("events", &make, &input, true, |run| run);
-                let pings = events
-                    .iter()
-                    .filter(|e| matches!(e, Event::Ping(_)))
-                    .count();
+                let pings = pings_in(&events);
                 let at = format!("bad {bad:?}, ping {ping:?}, {params:?}");
                 match bad {
                     None => {
@@ -102,13 +99,7 @@ fn an_invalid_byte_is_told_in_its_fragment_with_either_decoder() {
                         assert_eq!(events, want, "{at}");
                     }
                     Some(k) => {
-                        let Some(Event::Closed(closed)) = events.last() else {
-                            panic!("{at}: {events:?}")
-                        };
-                        let evidence = closed
-                            .error
-                            .and_then(|e| e.invalid_utf8().copied())
-                            .expect("1007 for the invalid byte");
+                        let evidence = invalid_utf8_closing(&events, &at);
                         // A lead byte broken by the next fragment is found
                         // there; a lone continuation byte in its own.
                         let frame = if k + 1 < parts.len() { k + 2 } else { k + 1 };
@@ -127,6 +118,26 @@ fn an_invalid_byte_is_told_in_its_fragment_with_either_decoder() {
 
 /// `len` bytes of printable ASCII that deflate shrinks little (about
 /// 0.8 of it), deterministic from `seed`.
+/// How many pings `events` holds.
+fn pings_in(events: &[Event]) -> usize {
+    events
+        .iter()
+        .filter(|e| matches!(e, Event::Ping(_)))
+        .count()
+}
+
+/// The invalid-UTF-8 evidence of the close that ends `events` (panics,
+/// naming `at`, if they do not end in a 1007 for invalid text).
+fn invalid_utf8_closing(events: &[Event], at: &str) -> wsframe::InvalidUtf8 {
+    let Some(Event::Closed(closed)) = events.last() else {
+        panic!("{at}: {events:?}")
+    };
+    closed
+        .error
+        .and_then(|e| e.invalid_utf8().copied())
+        .expect("1007 for the invalid byte")
+}
+
 fn noisy_text(len: usize, seed: u64) -> Vec<u8> {
     incompressible(len, seed)
         .into_iter()
@@ -189,10 +200,7 @@ fn large_fragments_in_one_read_tell_the_frame_of_an_invalid_byte() {
                 );
             }
             let (events, _) = whole;
-            let pings = events
-                .iter()
-                .filter(|e| matches!(e, Event::Ping(_)))
-                .count();
+            let pings = pings_in(&events);
             match bad {
                 None => {
                     let text = String::from_utf8(parts.concat()).unwrap();
@@ -200,13 +208,7 @@ fn large_fragments_in_one_read_tell_the_frame_of_an_invalid_byte() {
                     assert_eq!((pings, events.len()), (1, 2), "{at_all}");
                 }
                 Some(k) => {
-                    let Some(Event::Closed(closed)) = events.last() else {
-                        panic!("{at_all}: {events:?}")
-                    };
-                    let evidence = closed
-                        .error
-                        .and_then(|e| e.invalid_utf8().copied())
-                        .expect("1007 for the invalid byte");
+                    let evidence = invalid_utf8_closing(&events, &at_all);
                     assert_eq!(evidence.frame(), k as u32 + 1, "{at_all}");
                     assert_eq!(evidence.offset(), (k * LEN + at) as u64, "{at_all}");
                     // The ping after fragment 3 came out if they were valid.
