@@ -401,10 +401,14 @@ fn a_response_the_connection_could_not_keep_to_fails_in_decide() {
             "permessage-deflate; client_max_window_bits=10",
             "permessage-deflate; client_max_window_bits=11",
         ),
-        // A window our compressor cannot keep to.
+        // Below the smallest window RFC 7692 allows (8 is kept to).
         (
             "permessage-deflate",
+            "permessage-deflate; server_max_window_bits=7",
+        ),
+        (
             "permessage-deflate; server_max_window_bits=8",
+            "permessage-deflate; server_max_window_bits=9",
         ),
         // Another spelling is still permessage-deflate.
         ("PerMessage-Deflate", "PerMessage-Deflate; x=1"),
@@ -484,7 +488,7 @@ fn permessage_deflate_is_named_once_whatever_the_order_of_calls() {
     );
     // Preferences that no offer meets decline it (nothing else added
     // later by `Config::deflate`).
-    let unmet = self::upgrade("permessage-deflate; server_max_window_bits=8");
+    let unmet = self::upgrade("permessage-deflate; server_max_window_bits");
     let unmet = unmet.accept().deflate(Some(DeflateConfig::default()));
     assert!(written(&unmet).is_empty());
     assert_eq!(unmet.deflate_params(), None);

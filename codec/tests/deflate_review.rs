@@ -241,6 +241,14 @@ fn a_server_accepts_offers_as_rfc_7692_reads_and_does_what_it_answered() {
                 &["server_max_window_bits=9", "server_no_context_takeover"],
             )),
         ),
+        // The smallest windows, 256 bytes, both ways (8 is kept to).
+        (
+            &["permessage-deflate; server_max_window_bits=8; client_max_window_bits=8"],
+            Some((
+                params(false, false, 8, 8),
+                &["client_max_window_bits=8", "server_max_window_bits=8"],
+            )),
+        ),
         // An unknown extension first.
         (
             &["x-webkit-deflate-frame; no_context_takeover, permessage-deflate; server_max_window_bits=11"],
@@ -249,7 +257,7 @@ fn a_server_accepts_offers_as_rfc_7692_reads_and_does_what_it_answered() {
         // Offers across header lines: the first acceptable one, in order.
         (
             &[
-                "permessage-deflate; server_max_window_bits=8",
+                "permessage-deflate; server_max_window_bits=7",
                 "permessage-deflate; server_max_window_bits=10; server_max_window_bits=10",
                 "x-other, permessage-deflate; client_no_context_takeover",
                 "permessage-deflate",
@@ -257,8 +265,7 @@ fn a_server_accepts_offers_as_rfc_7692_reads_and_does_what_it_answered() {
             Some((params(false, true, 15, 15), &["client_no_context_takeover"])),
         ),
         // Declined: a duplicate, an unknown parameter, a value on a flag or
-        // a missing one, windows outside 8..=15 or with a leading zero, 8
-        // bits for our compressor.
+        // a missing one, windows outside 8..=15 or with a leading zero.
         (&["permessage-deflate; client_no_context_takeover; client_no_context_takeover"], None),
         (&["permessage-deflate; client_max_window_bits; client_max_window_bits=10"], None),
         (&["permessage-deflate; mystery"], None),
@@ -267,7 +274,6 @@ fn a_server_accepts_offers_as_rfc_7692_reads_and_does_what_it_answered() {
         (&["permessage-deflate; server_max_window_bits=16"], None),
         (&["permessage-deflate; client_max_window_bits=7"], None),
         (&["permessage-deflate; client_max_window_bits=09"], None),
-        (&["permessage-deflate; server_max_window_bits=8"], None),
         (&["x-other; server_max_window_bits=10"], None),
     ];
     for (lines, want) in table {

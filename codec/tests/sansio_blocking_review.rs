@@ -1060,7 +1060,9 @@ fn deflate_offers_are_declined_or_accepted_as_the_docs_say() {
     // (offer, accepted?)
     let cases = [
         (None, false),
-        (Some("permessage-deflate; server_max_window_bits=8"), false),
+        (Some("permessage-deflate; server_max_window_bits=7"), false),
+        // The smallest window (256 bytes) is kept to, so accepted.
+        (Some("permessage-deflate; server_max_window_bits=8"), true),
         (Some("permessage-deflate; no_such_param"), false),
         (
             Some("permessage-deflate; client_max_window_bits; client_max_window_bits"),

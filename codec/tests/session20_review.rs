@@ -8,9 +8,9 @@
 //! (`rsv1_where_deflate_forbids_it_is_1002_and_the_reason_does_not_deny_the_extension`).
 //! And the client's handshake error for a server answering
 //! `client_max_window_bits=8` (Node `ws` with `clientMaxWindowBits: 8`)
-//! blamed the server for breaking RFC 7692, which allows it; it is our
-//! compressor that cannot keep to 256 bytes
-//! (`a_client_window_of_8_is_refused_as_ours_to_keep_not_as_the_servers_fault`).
+//! blamed the server for breaking RFC 7692, which allows it. Since session
+//! 21 our compressor keeps to 256 bytes and the answer is accepted
+//! (`a_client_window_of_8_is_accepted_and_kept_to`).
 //!
 //! The other tests pin what held up: empty and final-block messages, the
 //! message limit at 0 and 1 inflated bytes and at `u64::MAX` (no overflow
@@ -262,10 +262,13 @@ fn offers_in_every_form_get_the_answer_rfc_7692_gives() {
             &format!("{pmd} ;\tServer_Max_Window_Bits = 9")[..],
             Some("permessage-deflate; server_max_window_bits=9"),
         ),
-        // Declined: 8 (the backend), no value, out of range, a leading
-        // zero or sign, a repeat, a value on a flag, an unknown name, a
-        // name in another case.
-        (&format!("{pmd}; server_max_window_bits=8")[..], Some("")),
+        (
+            &format!("{pmd}; server_max_window_bits=8")[..],
+            Some("permessage-deflate; server_max_window_bits=8"),
+        ),
+        // Declined: no value, out of range, a leading zero or sign, a
+        // repeat, a value on a flag, an unknown name, a name in another
+        // case.
         (&format!("{pmd}; server_max_window_bits")[..], Some("")),
         (&format!("{pmd}; server_max_window_bits=16")[..], Some("")),
         (&format!("{pmd}; client_max_window_bits=7")[..], Some("")),
@@ -284,7 +287,7 @@ fn offers_in_every_form_get_the_answer_rfc_7692_gives() {
         // The first acceptable offer, across header lines and empty
         // list elements.
         (
-            &format!("{pmd}; server_max_window_bits=8\r\n{pmd}; client_max_window_bits=12")[..],
+            &format!("{pmd}; server_max_window_bits=7\r\n{pmd}; client_max_window_bits=12")[..],
             Some("permessage-deflate; client_max_window_bits=12"),
         ),
         (
@@ -331,22 +334,42 @@ fn offers_in_every_form_get_the_answer_rfc_7692_gives() {
 
 /// A server that answers `client_max_window_bits=8` (Node `ws` with
 /// `clientMaxWindowBits: 8` does, to every client that offers the
-/// parameter) breaks no rule of RFC 7692: our offer allowed any window,
-/// and we fail the handshake because our compressor cannot keep to 256
-/// bytes (`DeflateConfig::check_response`). The error must say so, not
-/// blame the server: it said "the server's permessage-deflate parameters
-/// break RFC 7692 §7.1", and a newcomer went looking for the server's bug.
+/// parameter) breaks no rule of RFC 7692: our offer allowed any window.
+/// Session 20 failed the handshake (our compressor could not keep to 256
+/// bytes); now it is accepted, and what we send reads with a 256-byte
+/// window (our inflater, which refuses a distance past it with 1007).
 #[test]
-fn a_client_window_of_8_is_refused_as_ours_to_keep_not_as_the_servers_fault() {
+fn a_client_window_of_8_is_accepted_and_kept_to() {
     let ours = DeflateConfig::default();
     assert!(ours.offer().to_string().contains("client_max_window_bits"));
     let answer =
         ExtensionOffer::parse_list([&b"permessage-deflate; client_max_window_bits=8"[..]]).unwrap();
-    let err = ours.check_response(&answer).unwrap_err();
-    assert_eq!(err, HandshakeError::BadExtensionResponse);
-    let said = err.to_string();
-    assert!(said.contains("client_max_window_bits=8"), "{said:?}");
-    assert!(said.contains("256"), "{said:?}");
+    let params = ours
+        .check_response(&answer)
+        .expect("RFC 7692 allows it")
+        .expect("accepted");
+    assert_eq!(params.client_max_window_bits, 8);
+    let config = Config::builder().deflate(Some(ours.threshold(0))).build();
+    let mut client = Connection::with_deflate(Role::Client, config, Some(params));
+    let mut server = Connection::with_deflate(Role::Server, Config::default(), Some(params));
+    // Repeats 240 to 300 bytes apart: a compressor reaching past 256
+    // bytes would use some.
+    let sent: Vec<Vec<u8>> = (240..300)
+        .map(|d| {
+            let block = common::deflate::incompressible(d, d as u64 * 2 + 1);
+            [&block[..], &block[..]].concat()
+        })
+        .collect();
+    for data in &sent {
+        client.send(Message::from(data.clone())).unwrap();
+    }
+    server.receive(&client.take_output());
+    for data in &sent {
+        match server.next_event() {
+            Some(Event::Message(got)) => assert_eq!(got.as_bytes(), &data[..]),
+            other => panic!("{other:?}"),
+        }
+    }
 }
 
 /// Our tokio client against real servers that set permessage-deflate's
@@ -356,7 +379,7 @@ fn a_client_window_of_8_is_refused_as_ours_to_keep_not_as_the_servers_fault() {
 /// every message (matches at distances around each window's edge, noise,
 /// empty messages, 1 MiB of text) echoes intact, or fails on the server's
 /// answer as RFC 7692 §7.1 requires (a `client_max_window_bits` above our
-/// offer, or 8, which we cannot keep to), or the server refuses the
+/// offer), or the server refuses the
 /// request (400: ws, for an offer whose `server_max_window_bits` is below
 /// its own). Never a close, a mismatch or a hang.
 #[cfg(feature = "tokio")]
@@ -391,6 +414,8 @@ async fn our_client_against_real_servers_that_set_windows() {
     let preferences = [
         DeflateConfig::default(),
         DeflateConfig::default().max_window_bits(9),
+        DeflateConfig::default().max_window_bits(8),
+        DeflateConfig::default().peer_max_window_bits(8),
         DeflateConfig::default()
             .max_window_bits(11)
             .peer_max_window_bits(9),
@@ -441,7 +466,7 @@ async fn our_client_against_real_servers_that_set_windows() {
             }
         }
     }
-    eprintln!("{echoed} sessions echoed, {refused} handshakes failed (an answer RFC 7692 §7.1 refuses, client_max_window_bits=8, or a 400)");
+    eprintln!("{echoed} sessions echoed, {refused} handshakes failed (an answer RFC 7692 §7.1 refuses, or a 400)");
     assert!(echoed > 0);
 }
 /// Held up: streaming with compression hands out no inflated byte past

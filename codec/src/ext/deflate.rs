@@ -69,11 +69,16 @@ pub const PERMESSAGE_DEFLATE: &str = "permessage-deflate";
 /// message sent and appended to each message received (§7.2.1, §7.2.2).
 const SYNC_TAIL: [u8; 4] = [0x00, 0x00, 0xFF, 0xFF];
 
-/// The smallest window the backend compresses with: zlib (and zlib-rs)
-/// refuse a raw deflate window of 8 bits (a zlib-wrapped one becomes 9), so
-/// a peer's `server_max_window_bits=8` (or a server's
-/// `client_max_window_bits=8`) cannot be honoured.
-const MIN_WINDOW_BITS: u8 = 9;
+/// The smallest window RFC 7692 allows (§7.1.2): 8 bits, 256 bytes.
+const MIN_WINDOW_BITS: u8 = 8;
+
+/// The smallest window the backend is set to: zlib (and zlib-rs) refuse a
+/// raw deflate window of 8 bits, so a negotiated 8 compresses with 9. That
+/// keeps to 256 bytes all the same: with a window of `w` bytes the backend
+/// refers back at most `w - 262` (zlib's `MAX_DIST`, the window less the
+/// lookahead it keeps: every match is checked against it, and zlib-rs
+/// asserts it again as it records one), so at most 250 bytes at 9 bits.
+const BACKEND_MIN_WINDOW_BITS: u8 = 9;
 
 /// The compressor's memory level, zlib's `memLevel` (1..=9, default 8).
 const MAX_MEMORY_LEVEL: u8 = 9;
@@ -183,8 +188,7 @@ impl DeflateConfig {
     pub const DEFAULT_THRESHOLD: usize = 1024;
 
     /// The largest LZ77 window our compressor uses, as a base-2 logarithm
-    /// (default 15, 32 KiB); clamped to 9..=15 (§7.1.2: 8 is allowed by the
-    /// RFC, but the backend compresses with at least 9). A server answers
+    /// (default 15, 32 KiB); clamped to 8..=15 (§7.1.2). A server answers
     /// with `server_max_window_bits` (§7.1.2.1), a client offers
     /// `client_max_window_bits` (§7.1.2.2) with it.
     ///
@@ -193,10 +197,13 @@ impl DeflateConfig {
     /// back than `2^bits` bytes. It reaches less far than that: zlib-rs, as
     /// zlib, refers back at most `2^bits - 262` bytes (the window less the
     /// lookahead it keeps), so 250 bytes at 9 bits and 32,506 at 15; a
-    /// small window costs compression accordingly.
+    /// small window costs compression accordingly. At 8 bits (256 bytes)
+    /// the backend, which refuses a raw 8-bit window, is set to 9, whose
+    /// 250 bytes are within 256: 8 and 9 compress alike.
     ///
     /// Memory: the compressor holds `4 * 2^bits` bytes for it (the window
-    /// twice over and its hash chains), 128 KiB at 15, 2 KiB at 9; see
+    /// twice over and its hash chains), 128 KiB at 15, 2 KiB at 9 (and at
+    /// 8); see
     /// [`memory_level`](Self::memory_level) for the rest.
     #[must_use]
     pub const fn max_window_bits(mut self, bits: u8) -> Self {
@@ -205,7 +212,7 @@ impl DeflateConfig {
     }
 
     /// The largest LZ77 window we let the peer compress with, as a base-2
-    /// logarithm (default 15, no limit); clamped to 9..=15. A client offers
+    /// logarithm (default 15, no limit); clamped to 8..=15. A client offers
     /// `server_max_window_bits` with it (§7.1.2.1); a server answers
     /// `client_max_window_bits` with it when the client's offer allows one
     /// (§7.1.2.2: a client that offered no such parameter cannot be
@@ -218,7 +225,7 @@ impl DeflateConfig {
     /// Memory: this saves the peer's compressor memory, and ours. Below 15
     /// bits our inflater is a ring of exactly `2^bits` bytes and
     /// miniz_oxide's decoder (about 10.5 KiB of Huffman tables): 11,056 B
-    /// measured at 9 bits, 14,640 B at 12, 26,928 B at 14; at 15, zlib-rs's,
+    /// measured at 9 bits (256 B less at 8), 14,640 B at 12, 26,928 B at 14; at 15, zlib-rs's,
     /// 47,664 B. It is held while a message inflates and, with context
     /// takeover, between messages.
     #[must_use]
@@ -342,9 +349,9 @@ impl DeflateConfig {
     ///
     /// An offer is declined for an unknown or repeated parameter, a value
     /// on a `*_no_context_takeover`, a window outside 8..=15 (or written
-    /// with a leading zero), a `server_max_window_bits` without a value,
-    /// and `server_max_window_bits=8`, since the backend cannot compress
-    /// with a 256-byte window.
+    /// with a leading zero), and a `server_max_window_bits` without a
+    /// value. `server_max_window_bits=8` is accepted and answered `=8`: see
+    /// [`max_window_bits`](Self::max_window_bits) for how we keep to it.
     ///
     /// A sans-IO server: the parameters make the
     /// [`Connection`](crate::Connection), the response goes into the 101.
@@ -386,10 +393,20 @@ impl DeflateConfig {
     /// server.receive(&wire);
     /// assert!(matches!(server.next_event(), Some(Event::Message(m)) if m.as_bytes() == text.as_bytes()));
     ///
-    /// // Only offers it cannot honour: `None`, and no extension in the 101.
+    /// // The smallest window, 256 bytes, is kept to and answered as asked.
     /// let narrow = wsframe::handshake::ExtensionOffer::new("permessage-deflate")?
     ///     .with_param("server_max_window_bits", Some("8"))?;
-    /// assert!(ours.accept(&[narrow]).is_none());
+    /// let (params, response) = ours.accept(&[narrow]).expect("accepted");
+    /// assert_eq!(params.server_max_window_bits, 8);
+    /// assert_eq!(
+    ///     response.to_string(),
+    ///     "permessage-deflate; server_no_context_takeover; server_max_window_bits=8"
+    /// );
+    ///
+    /// // Only offers it cannot honour: `None`, and no extension in the 101.
+    /// let unknown = wsframe::handshake::ExtensionOffer::new("permessage-deflate")?
+    ///     .with_param("x-unknown", None)?;
+    /// assert!(ours.accept(&[unknown]).is_none());
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn accept(&self, offers: &[ExtensionOffer]) -> Option<(DeflateParams, ExtensionOffer)> {
@@ -402,7 +419,6 @@ impl DeflateConfig {
     fn accept_one(&self, offer: &ExtensionOffer) -> Option<(DeflateParams, ExtensionOffer)> {
         let asked = Params::parse(offer)?;
         let server_bits = match asked.server_max_window_bits {
-            Some(Some(bits)) if bits < MIN_WINDOW_BITS => return None,
             Some(Some(bits)) => bits.min(self.window_bits),
             // §7.1.2.1: the offer's parameter has a value.
             Some(None) => return None,
@@ -460,8 +476,9 @@ impl DeflateConfig {
     /// `server_max_window_bits` missing or larger than we asked for (with
     /// [`peer_max_window_bits`](Self::peer_max_window_bits)),
     /// `server_no_context_takeover` missing when we asked for it (with
-    /// [`peer_no_context_takeover`](Self::peer_no_context_takeover)), or
-    /// `client_max_window_bits=8`, which the backend cannot honour.
+    /// [`peer_no_context_takeover`](Self::peer_no_context_takeover)).
+    /// `client_max_window_bits=8` is kept to (see
+    /// [`max_window_bits`](Self::max_window_bits)).
     pub fn check_response(
         &self,
         accepted: &[ExtensionOffer],
@@ -489,7 +506,7 @@ impl DeflateConfig {
         // We always offer client_max_window_bits; with a value, the server
         // may only lower it.
         let client_bits = match got.client_max_window_bits {
-            Some(Some(bits)) if bits < MIN_WINDOW_BITS || bits > self.window_bits => {
+            Some(Some(bits)) if bits > self.window_bits => {
                 return Err(HandshakeError::BadExtensionResponse)
             }
             Some(Some(bits)) => bits,
@@ -516,8 +533,7 @@ impl DeflateConfig {
 /// had it, with the same or a smaller value (§7.1.2.1);
 /// `client_max_window_bits` only if the offer had it, with a value, no
 /// larger than the offer's value if it had one (§7.1.2.2); no unknown or
-/// repeated parameter (§7). And, for our backend, not
-/// `server_max_window_bits=8` (see [`MIN_WINDOW_BITS`]).
+/// repeated parameter (§7).
 pub(crate) fn response_params(
     response: &ExtensionOffer,
     offers: &[ExtensionOffer],
@@ -526,7 +542,6 @@ pub(crate) fn response_params(
     let server_bits = match got.server_max_window_bits {
         // A response's window bits always have a value (§7.1.2).
         Some(None) => return None,
-        Some(Some(bits)) if bits < MIN_WINDOW_BITS => return None,
         bits => bits.flatten(),
     };
     let client_bits = match got.client_max_window_bits {
@@ -642,10 +657,10 @@ fn window_bits(value: &str) -> Option<u8> {
 /// whatever the cuts; a distance of exactly `2^bits` is read. Below 15
 /// bits the inflater is a ring of exactly that window (miniz_oxide), so a
 /// smaller window saves our memory too: about `2^bits` bytes plus 10.5 KiB,
-/// against zlib-rs's 47 KiB at 15. A window of 8 bits, which a client may
-/// offer to keep to, is enforced as 256 bytes (zlib, asked for 8 bits,
-/// compresses with 9 or refuses, and with 9 refers back at most 250
-/// bytes).
+/// against zlib-rs's 47 KiB at 15. A window of 8 bits is enforced as 256
+/// bytes (zlib, asked for 8 bits, compresses with 9 or refuses, and with 9
+/// refers back at most 250 bytes). Our own compressor keeps to 8 bits the
+/// same way (see [`DeflateConfig::max_window_bits`]).
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
 pub struct DeflateParams {
     /// The server starts each message's compression afresh.
@@ -674,7 +689,7 @@ impl DeflateParams {
         (
             Inflater {
                 reset_each_message: theirs.1,
-                window_bits: theirs.0.clamp(8, MAX_WINDOW_BITS),
+                window_bits: clamp_window_bits(theirs.0),
                 state: None,
                 owes_tail: false,
                 ended: false,
@@ -699,7 +714,7 @@ impl DeflateParams {
     }
 }
 
-/// `bits` within what the backend compresses with, 9..=15.
+/// `bits` within what RFC 7692 allows, 8..=15 (§7.1.2).
 const fn clamp_window_bits(bits: u8) -> u8 {
     if bits < MIN_WINDOW_BITS {
         MIN_WINDOW_BITS
@@ -1353,6 +1368,7 @@ fn from_vec(vec: Vec<u8>) -> BytesMut {
 
 /// The sending half: compresses data messages of at least the threshold.
 pub(crate) struct Deflater {
+    /// Negotiated, 8..=15; the backend is set to at least 9.
     window_bits: u8,
     /// We reset our compressor after each message (negotiated).
     reset_each_message: bool,
@@ -1385,8 +1401,10 @@ impl Deflater {
     fn compress(&mut self, payload: &[u8], fin: bool, out: &mut BytesMut) {
         let config = zlib_rs::DeflateConfig {
             level: i32::from(self.level),
-            // Negative: raw deflate, no zlib header.
-            window_bits: -i32::from(self.window_bits),
+            // Negative: raw deflate, no zlib header. A negotiated 8 is set
+            // as 9, which refers back 250 bytes at most: within 256 (see
+            // `BACKEND_MIN_WINDOW_BITS`).
+            window_bits: -i32::from(self.window_bits.max(BACKEND_MIN_WINDOW_BITS)),
             mem_level: i32::from(self.memory_level),
             ..zlib_rs::DeflateConfig::default()
         };
@@ -1849,19 +1867,37 @@ mod tests {
     }
 
     #[test]
-    fn the_backend_cannot_compress_raw_deflate_with_a_256_byte_window() {
-        // Why `server_max_window_bits=8` is declined: zlib-rs (as zlib since
-        // 1.2.9) refuses a raw 8-bit window, so we could not keep such a
-        // promise. It compresses with 9 bits at least.
+    fn an_8_bit_window_is_offered_and_compresses_with_the_backend_at_9() {
+        // zlib-rs (as zlib since 1.2.9) refuses a raw 8-bit window; a
+        // negotiated 8 is set as 9, which refers back 250 bytes at most
+        // (`tests/deflate_eight_bit_window.rs` reads it with a 256-byte
+        // window).
         let eight = std::panic::catch_unwind(|| Deflate::new(6, false, 8));
         assert!(eight.is_err(), "a raw 8-bit window is refused");
-        assert_eq!(clamp_window_bits(8), 9);
-        let ours = DeflateConfig::default().max_window_bits(8);
-        assert_eq!(ours.window_bits(), 9);
+        assert_eq!(clamp_window_bits(7), 8);
+        assert_eq!(clamp_window_bits(8), 8);
+        let ours = DeflateConfig::default()
+            .max_window_bits(8)
+            .peer_max_window_bits(8);
+        assert_eq!((ours.window_bits(), ours.peer_window_bits()), (8, 8));
         assert_eq!(
             ours.offer().to_string(),
-            "permessage-deflate; client_max_window_bits=9"
+            "permessage-deflate; server_max_window_bits=8; client_max_window_bits=8"
         );
+        // 8 compresses as 9 does, byte for byte, and without a panic.
+        let text = b"an eight-bit window, compressed with nine; ".repeat(40);
+        let compressed = |bits| {
+            let params = DeflateParams {
+                server_max_window_bits: bits,
+                ..DEFAULT
+            };
+            let (_, mut deflater) = server_halves(params);
+            assert_eq!(deflater.window_bits, bits);
+            let mut wire = BytesMut::new();
+            deflater.compress(&text, true, &mut wire);
+            wire
+        };
+        assert_eq!(compressed(8), compressed(9));
     }
 
     #[test]
@@ -1980,9 +2016,13 @@ mod tests {
                 "permessage-deflate; server_max_window_bits=\"9\"",
                 Some((params(false, false, 9, 15), "permessage-deflate; server_max_window_bits=9")),
             ),
-            // Declined: 8 bits for our compressor, a value on a flag, a
-            // missing or invalid value, a repeat, an unknown parameter.
-            ("permessage-deflate; server_max_window_bits=8", None),
+            // The smallest window, 256 bytes, for our compressor.
+            (
+                "permessage-deflate; server_max_window_bits=8",
+                Some((params(false, false, 8, 15), "permessage-deflate; server_max_window_bits=8")),
+            ),
+            // Declined: a value on a flag, a missing or invalid value, a
+            // repeat, an unknown parameter.
             ("permessage-deflate; server_no_context_takeover=1", None),
             ("permessage-deflate; server_max_window_bits", None),
             ("permessage-deflate; client_max_window_bits=16", None),
@@ -1994,7 +2034,7 @@ mod tests {
             ("x-other", None),
             // The first acceptable one, after a declined one.
             (
-                "permessage-deflate; server_max_window_bits=8, permessage-deflate; client_max_window_bits=8",
+                "permessage-deflate; server_max_window_bits=7, permessage-deflate; client_max_window_bits=8",
                 Some((
                     params(false, false, 15, 8),
                     "permessage-deflate; client_max_window_bits=8",
@@ -2093,9 +2133,18 @@ mod tests {
                 client_max_window_bits: 9,
             }))
         );
+        assert_eq!(
+            check("permessage-deflate; client_max_window_bits=8"),
+            Ok(Some(DeflateParams {
+                server_no_context_takeover: false,
+                client_no_context_takeover: false,
+                server_max_window_bits: 15,
+                client_max_window_bits: 8,
+            }))
+        );
         for bad in [
             "permessage-deflate; client_max_window_bits=13",
-            "permessage-deflate; client_max_window_bits=8",
+            "permessage-deflate; client_max_window_bits=7",
             "permessage-deflate; client_max_window_bits",
             "permessage-deflate; server_max_window_bits",
             "permessage-deflate; server_max_window_bits=16",

@@ -99,9 +99,8 @@ pub enum HandshakeError {
     UnofferedExtension,
     /// Client side: the server's permessage-deflate response breaks RFC 7692
     /// §7.1 (an unknown, repeated or invalid parameter, a window we did not
-    /// allow), or accepts it twice; or it sets `client_max_window_bits=8`,
-    /// which the RFC allows but our compressor cannot keep to (see
-    /// `DeflateConfig::check_response`, feature `deflate`).
+    /// allow), or accepts it twice (see `DeflateConfig::check_response`,
+    /// feature `deflate`).
     BadExtensionResponse,
 }
 
@@ -209,8 +208,8 @@ impl fmt::Display for HandshakeError {
             Self::SeveralSubprotocols => "the server named more than one subprotocol",
             Self::UnofferedExtension => "the server accepted an extension that we did not offer",
             Self::BadExtensionResponse => {
-                "the server's permessage-deflate parameters break RFC 7692 §7.1, or set \
-                 client_max_window_bits=8 (a 256-byte window, which our compressor cannot keep to)"
+                "the server's permessage-deflate parameters break RFC 7692 §7.1 (a parameter \
+                 we did not offer, a window larger than we allowed, or one outside 8..=15)"
             }
         })
     }
@@ -254,8 +253,7 @@ pub enum BuildError {
     Status,
     /// A permessage-deflate response given to
     /// [`Accept::extension`](super::Accept::extension) that accepts none of
-    /// the client's offers of it (RFC 7692 §7.1) or that our compressor
-    /// cannot keep to (`server_max_window_bits=8`), or a second one (a
+    /// the client's offers of it (RFC 7692 §7.1), or a second one (a
     /// client fails a 101 naming it twice, §7.1); without the `deflate`
     /// feature, any: nothing could inflate what the client then sends.
     /// `Accept::deflate` (feature `deflate`) makes the response from the
@@ -285,8 +283,8 @@ impl fmt::Display for BuildError {
             Self::Status => "an HTTP error status must be within 200..=599",
             Self::Deflate => {
                 "permessage-deflate accepted twice, with a response that accepts none of the \
-                 client's offers (RFC 7692 section 7.1) or with server_max_window_bits=8, or \
-                 without the deflate feature: use Accept::deflate"
+                 client's offers (RFC 7692 section 7.1), or without the deflate feature: \
+                 use Accept::deflate"
             }
         })
     }

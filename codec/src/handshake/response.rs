@@ -130,9 +130,8 @@ impl<'r> Accept<'r> {
     /// or repeated parameter; `server_no_context_takeover` missing where
     /// asked for, §7.1.1.1; `server_max_window_bits` missing where offered
     /// or above the offer's value, §7.1.2.1; `client_max_window_bits` not
-    /// offered, without a value or above the offer's value, §7.1.2.2), or
-    /// with `server_max_window_bits=8`, which the backend cannot compress
-    /// with; for a second one (permessage-deflate accepted already, here or
+    /// offered, without a value or above the offer's value, §7.1.2.2); for
+    /// a second one (permessage-deflate accepted already, here or
     /// with [`deflate`](Self::deflate): a client fails a 101 naming it
     /// twice, §7.1); and, without the `deflate` feature, for any: nothing
     /// could then inflate what the client sends.
