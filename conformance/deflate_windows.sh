@@ -1,16 +1,21 @@
 #!/usr/bin/env bash
 # permessage-deflate's window bits and context takeover with real peers, both
-# roles, over 127.0.0.1 (session 20's review; not part of the test command):
+# roles, over 127.0.0.1 (session 20's review; in the test command since
+# session 21):
 # - Python websockets and Node ws clients with every window setting against
 #   both echo servers: every message (matches at distances around each
 #   window's edge, noise, empty messages, 1 MiB of text) echoed intact, and
-#   server_max_window_bits=8 declined;
+#   server_max_window_bits=8 answered (the clients then inflate with 256
+#   bytes of window);
 # - Python clients that agree on a small client window and then compress
 #   past it: closed with 1007 by both servers;
-# - our tokio client, with five sets of preferences, against Python and Node
-#   echo servers that set windows and context takeover
+# - our tokio client, with seven sets of preferences, against Python and
+#   Node echo servers that set windows (8 among them) and context takeover
 #   (codec/tests/session20_review.rs, ignored unless asked for).
-# About a minute once built. Needs what conformance/peers.sh needs.
+# About 20 s once built (the test command runs it after cargo test has built
+# session20_review). Needs what conformance/peers.sh needs. Prints "== <check>"
+# before each check and ends with "All deflate window checks green." or
+# "FAIL: deflate windows: <checks>".
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 
@@ -33,15 +38,19 @@ for example in echo_server tokio_echo_server; do
 done
 
 echo "== our tokio client against Python websockets and Node ws servers that set windows"
-py_base=$(free_port) node_base=$(free_port)
+# 9 Python servers and 8 Node ones (their SERVER_SETTINGS), on one run of
+# ports found free.
+py_servers=9 node_servers=8
+py_base=$(free_ports $((py_servers + node_servers)))
+node_base=$((py_base + py_servers))
 py_log=$(mktemp) node_log=$(mktemp) test_log=$(mktemp)
 "$venv/bin/python" "$root/conformance/deflate_windows.py" servers "$py_base" >"$py_log" 2>&1 &
 pids+=($!)
 node "$root/conformance/node/deflate_windows.mjs" servers "$node_base" >"$node_log" 2>&1 &
 pids+=($!)
 peers=()
-for i in 0 1 2 3 4 5 6; do wait_port $((py_base + i)); peers+=("127.0.0.1:$((py_base + i))"); done
-for i in 0 1 2 3 4 5 6 7; do wait_port $((node_base + i)); peers+=("127.0.0.1:$((node_base + i))"); done
+for ((i = 0; i < py_servers; i++)); do wait_port $((py_base + i)); peers+=("127.0.0.1:$((py_base + i))"); done
+for ((i = 0; i < node_servers; i++)); do wait_port $((node_base + i)); peers+=("127.0.0.1:$((node_base + i))"); done
 if (cd "$root" && WSFRAME_DEFLATE_PEERS=$(IFS=,; echo "${peers[*]}") \
   cargo test --workspace --all-features --test session20_review -- --ignored --nocapture >"$test_log" 2>&1); then
   grep -E "sessions echoed" "$test_log" | sed 's/^/  /'

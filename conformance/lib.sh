@@ -24,6 +24,31 @@ free_port() {
   python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
 }
 
+# Prints the first of $1 consecutive TCP ports that are all free on 127.0.0.1
+# right now (each bound and released), for servers listening on BASE, BASE+1, ...
+free_ports() {
+  python3 - "$1" <<'PY'
+import random, socket, sys
+count = int(sys.argv[1])
+for _ in range(200):
+    base = random.randrange(20000, 60000 - count)
+    socks = []
+    try:
+        for port in range(base, base + count):
+            s = socket.socket()
+            socks.append(s)
+            s.bind(("127.0.0.1", port))
+    except OSError:
+        continue
+    finally:
+        for s in socks:
+            s.close()
+    print(base)
+    sys.exit(0)
+sys.exit("no run of free ports found")
+PY
+}
+
 # Waits until something listens on 127.0.0.1:$1 (up to 20 s).
 wait_port() {
   for _ in $(seq 1 200); do

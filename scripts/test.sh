@@ -6,7 +6,9 @@
 # websockets, Node ws, headless Chromium, with and without permessage-deflate)
 # against the echo server over 127.0.0.1, our client role against Python
 # websockets, and our tokio client's real-peer tests against Python websockets
-# and Node ws echo servers; the tokio examples (chat, keepalive, client) and the axum
+# and Node ws echo servers; permessage-deflate's window bits (8 to 15) and
+# context takeover with Python websockets and Node ws, both roles
+# (conformance/deflate_windows.sh); the tokio examples (chat, keepalive, client) and the axum
 # example against Python websockets.
 #
 # It checks its prerequisites first (scripts/prerequisites.sh): what is
@@ -35,6 +37,7 @@ stage cargo-test cargo test --workspace --all-features --no-fail-fast
 stage examples bash scripts/examples.sh
 stage autobahn bash conformance/autobahn.sh "$@"
 stage peers bash conformance/peers.sh
+stage deflate-windows bash conformance/deflate_windows.sh
 stage tokio-examples bash conformance/tokio_examples.sh
 stage axum bash conformance/axum_check.sh
 

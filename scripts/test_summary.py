@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Counts what scripts/test.sh ran, from its stages' logs, into one line:
 
-    SUMMARY: N passed, N failed (cargo test ..., examples ..., Autobahn ..., peers ..., tokio examples ..., axum example ...)
+    SUMMARY: N passed, N failed (cargo test ..., examples ..., Autobahn ..., peers ..., deflate windows ..., tokio examples ..., axum example ...)
 
 Exits 1 if anything failed or a stage ended in failure without a count.
 usage: test_summary.py LOG_DIR   (holds NAME.log and NAME.status per stage)
@@ -88,6 +88,18 @@ if ran:
     count(len(ran) - bad, bad, f"peers {len(ran) - bad}/{len(ran)} ({', '.join(detail)})")
 if code != 0 and bad == 0:
     stage_failed("peers", code)
+
+# Deflate windows: conformance/deflate_windows.sh prints "== <check>" before
+# each and, at the end, "All deflate window checks green." or
+# "FAIL: deflate windows: <checks>".
+text, code = stage("deflate-windows")
+ran = re.findall(r"^== ", text, re.M)
+m = re.search(r"^FAIL: deflate windows: (.*)$", text, re.M)
+bad = len(m[1].split()) if m else 0
+if ran:
+    count(len(ran) - bad, bad, f"deflate windows {len(ran) - bad}/{len(ran)}")
+if code != 0 and bad == 0:
+    stage_failed("deflate windows", code)
 
 # The tokio examples against Python websockets: one "  ok  " or "  FAIL"
 # line per check.
