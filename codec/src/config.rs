@@ -162,6 +162,8 @@ impl ConfigBuilder {
     /// as it costs memory per connection): a server accepts a client's
     /// offer with them, a client offers it. What the handshake agrees on is
     /// given to [`Connection::with_deflate`](crate::Connection::with_deflate).
+    /// Every window RFC 7692 allows, 8 to 15 bits, is honoured in either
+    /// role (see [`DeflateConfig`](crate::DeflateConfig)).
     /// A tokio server can decide otherwise for one request:
     /// [`Accept::deflate`](crate::handshake::Accept::deflate) in
     /// `WebSocket::accept_with`'s `decide`.

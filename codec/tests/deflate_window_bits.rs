@@ -31,13 +31,13 @@
 //! The data (`probes`): units of `d` bytes of fresh noise, each followed by
 //! a copy of its first 258 bytes (the longest match), so that the only
 //! match for the copy is exactly `d` back; `d` just inside the window
-//! (half of it; `2^bits - 262`, the farthest zlib-rs reaches, see below;
-//! `2^bits - 261`, `2^bits - 1`, `2^bits`) and just past it (`2^bits + 1`,
+//! (half of it; `2^bits - 262`, the farthest zlib-rs reaches, see below,
+//! 250 at 8 bits; one past that, `2^bits - 1`, `2^bits`) and just past it (`2^bits + 1`,
 //! `+ 2`, twice the window). In three shapes (`Shape`): all in one message
 //! (`send`), cut between each noise and its copy into messages (so that
 //! with context takeover each copy refers into the message before), and
 //! cut there into the fragments of one message (`send_fragment`). Every
-//! window 9..=15, both roles, with and without context takeover, every
+//! window 8..=15, both roles, with and without context takeover, every
 //! compression level and the extreme memory levels; the parameters come
 //! from a handshake through the handshake API (`DeflateConfig::offer`,
 //! `accept`, `check_response`), the window set by the compressing side's
@@ -46,8 +46,8 @@
 //!
 //! The checks can fail: `the_check_refuses_a_compressor_with_a_larger_window`
 //! runs the same check on flate2 compressing the same data with a window
-//! larger than negotiated (9 negotiated, 15 used, and every pair between),
-//! and it fails; and every run asserts that the compressor did refer back
+//! larger than negotiated (8 negotiated and 15 used, and every pair
+//! between, but 9 for 8: zlib at 9 bits keeps to 256 bytes), and it fails; and every run asserts that the compressor did refer back
 //! further than half the window (a receiver of half the window fails), so
 //! the check is not passing on streams that never come near the edge.
 //!
@@ -55,7 +55,9 @@
 //! bytes (`MAX_DIST`: the window less the lookahead it keeps, 258 + 3 +
 //! 1), so a 9-bit window reaches back 250 bytes, not 512:
 //! `the_compressor_reaches_back_2_bits_less_262_bytes`, and
-//! `DeflateConfig::max_window_bits` says so.
+//! `DeflateConfig::max_window_bits` says so. That is how an 8-bit window is
+//! kept: zlib-rs refuses a raw 8-bit window, and is set to 9, whose 250
+//! bytes are within 256.
 #![cfg(feature = "deflate")]
 
 mod common;
@@ -72,6 +74,12 @@ use wsframe::{Config, Connection, DeflateConfig, DeflateParams, Event, Message, 
 /// The longest DEFLATE match (RFC 1951 §3.2.5): the length of each copy.
 const MATCH: usize = 258;
 
+/// The farthest zlib-rs refers back in a `2^bits` window, `2^bits - 262`;
+/// at 8 bits, which it is set to as 9, 250 bytes.
+fn reach(bits: u8) -> usize {
+    (1usize << bits.max(9)) - 262
+}
+
 /// The distances probed for a `2^bits` window, in this order: inside it
 /// (half; the farthest zlib-rs reaches, `2^bits - 262`; one past that; the
 /// last byte; the edge itself) and past it (one, two, a window).
@@ -79,8 +87,8 @@ fn distances(bits: u8) -> [usize; 8] {
     let window = 1usize << bits;
     [
         window / 2,
-        window - 262,
-        window - 261,
+        reach(bits),
+        reach(bits) + 1,
         window - 1,
         window,
         window + 1,
@@ -187,7 +195,7 @@ fn read_with_window(
 /// that used the far end of the window. Half the window from 10 bits; at 9,
 /// whose reach is 250 bytes, 128.
 fn below_reach(bits: u8) -> u8 {
-    let reach = (1usize << bits) - 262;
+    let reach = reach(bits);
     (usize::BITS - 1 - reach.leading_zeros()) as u8
 }
 
@@ -220,7 +228,7 @@ impl Case {
         let variants = (0..=9u32)
             .map(|level| (level, 8))
             .chain([(6, 1), (9, 9), (1, 1)]);
-        for bits in 9..=15 {
+        for bits in 8..=15 {
             for sender in [Role::Server, Role::Client] {
                 for takeover in [true, false] {
                     for (i, (level, memory_level)) in variants.clone().enumerate() {
@@ -428,8 +436,10 @@ fn the_check_refuses_a_compressor_with_a_larger_window() {
     // that ignored the handshake would write. Refused, for every pair
     // (9 negotiated, 15 used, among them), in every shape; read by a
     // receiver of the window actually used.
-    for bits in 9..=14u8 {
-        for used in bits + 1..=15 {
+    for bits in 8..=14u8 {
+        // At 9 bits zlib reaches 250 bytes back, within an 8-bit window.
+        let first = if bits == 8 { 10 } else { bits + 1 };
+        for used in first..=15 {
             for shape in Shape::ALL {
                 let messages = shape.messages(&probes(bits, 99));
                 let data: Vec<Vec<u8>> = messages.iter().map(|m| m.concat()).collect();
@@ -456,7 +466,7 @@ fn the_check_refuses_a_compressor_with_a_larger_window() {
                 );
                 let refused = read_with_window(bits, false, &payloads, &data);
                 assert!(refused.is_err(), "{bits} {used} {shape:?}");
-                if shape == Shape::Whole && (used == bits + 1 || used == 15) {
+                if shape == Shape::Whole && (used == first || used == 15) {
                     println!(
                         "negotiated {bits}, compressed with {used}: {}",
                         refused.unwrap_err()
@@ -479,7 +489,7 @@ fn inflate_32k(payloads: &[Vec<u8>]) -> Vec<Vec<u8>> {
 
 #[test]
 fn the_oracle_draws_the_line_where_zlib_does() {
-    for bits in 9..=15u8 {
+    for bits in 8..=15u8 {
         let window = 1usize << bits;
         let history = incompressible(window + 1, u64::from(bits) * 2 + 1);
         // DEFLATE has no distance past 32 KiB: at 15 bits none is past
@@ -529,9 +539,9 @@ fn the_compressor_reaches_back_2_bits_less_262_bytes() {
     // zlib-rs, as zlib, keeps 262 bytes of lookahead (a longest match,
     // 258, plus a minimum one, 3, plus 1) in its window, and refers back at
     // most `2^bits - 262` bytes (`MAX_DIST`). So the last 262 bytes of the
-    // window are never used: a 9-bit window reaches 250 bytes back. At
-    // every level that matches (1 to 9).
-    for bits in 9..=15u8 {
+    // window are never used: a 9-bit window reaches 250 bytes back, as
+    // does an 8-bit one (set as 9). At every level that matches (1 to 9).
+    for bits in 8..=15u8 {
         for level in 1..=9 {
             let case = Case {
                 sender: Role::Server,
@@ -552,7 +562,7 @@ fn the_compressor_reaches_back_2_bits_less_262_bytes() {
             };
             // The copy a match (a few bytes) at the reach, literals (about
             // 258) one byte further: the one difference that shows both.
-            let reach = (1usize << bits) - 262;
+            let reach = reach(bits);
             let (at, past) = (size(reach), size(reach + 1));
             assert!(
                 past > at + MATCH / 2,

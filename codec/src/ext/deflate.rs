@@ -139,7 +139,10 @@ const PER_FRAME_WINDOW_COPY_MAX: u64 = 32 * 1024;
 /// [`memory_level`](Self::memory_level)); an inflater, from the peer's
 /// first, about 47 KiB with the peer's window at 15 bits, `2^bits` bytes
 /// and about 10.5 KiB below it (see
-/// [`peer_max_window_bits`](Self::peer_max_window_bits)). Each is released
+/// [`peer_max_window_bits`](Self::peer_max_window_bits)). Windows are
+/// 8 to 15 bits, every value RFC 7692 allows (§7.1.2), both ways; at 8 our
+/// compressor costs what it does at 9 (see
+/// [`max_window_bits`](Self::max_window_bits)). Each is released
 /// after every message when its side does not take its context over
 /// (§7.1.1). While several fragments of a compressed text message that
 /// arrived in one read are inflated in one call, a copy of the inflater (as
