@@ -268,8 +268,8 @@ fn joined(events: &[Event]) -> Vec<Event> {
 /// Layout: a sequence of records `[kind, fragment size, length, bytes...]`.
 /// With the `deflate` feature, bit 2 of the first record's kind negotiates
 /// permessage-deflate (every message compressed), bit 3 without context
-/// takeover, bits 4-6 the client compressor's window (9 + the value mod 7
-/// bits), bit 7 its memory level (1, else the default 8). The first
+/// takeover, bits 4-6 the client compressor's window (8 + the value: 8 to
+/// 15 bits, 8 compressed as 9), bit 7 its memory level (1, else the default 8). The first
 /// record's length, when not 0, is also both ends'
 /// [`max_outgoing_frame_size`](crate::ConfigBuilder::max_outgoing_frame_size):
 /// what they send is split into frames of at most that many bytes.
@@ -362,7 +362,7 @@ fn roundtrip_pair(kind: u8, frame_bound: u8) -> (Connection, Connection) {
             server_no_context_takeover: reset,
             client_no_context_takeover: reset,
             server_max_window_bits: 15,
-            client_max_window_bits: 9 + (kind >> 4) % 7,
+            client_max_window_bits: 8 + (kind >> 4) % 8,
         };
         let memory_level = if kind & 0x80 != 0 { 1 } else { 8 };
         let deflate = crate::ext::Extensions::deflate(

@@ -254,7 +254,7 @@ fn data(kind: u8, len: usize, seed: u64) -> Vec<u8> {
             let mut i = 0;
             while out.len() < len {
                 let run = 1 + noise[i % noise.len()] as usize * 8;
-                out.extend(std::iter::repeat(noise[(i + 1) % noise.len()] % 4).take(run));
+                out.extend(std::iter::repeat_n(noise[(i + 1) % noise.len()] % 4, run));
                 i += 2;
             }
             out.truncate(len);
