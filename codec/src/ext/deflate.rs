@@ -37,7 +37,9 @@
 //! (`*_no_context_takeover`), so an idle connection holds none.
 //!
 //! Backend: `zlib-rs`. The compressor is its safe API (`Deflate`), which,
-//! unlike `flate2`'s wrapper of it, lets the memory level be set. The
+//! unlike `flate2`'s wrapper of it, lets the memory level be set; it is
+//! set to at least 9 bits, which keeps to a negotiated 8 (see
+//! [`DeflateConfig::max_window_bits`]). The
 //! inflater of a peer with a 32 KiB window (the default) is its C API
 //! (`libz-rs-sys`, the same Rust code, wrapped in `zstream.rs`), which,
 //! unlike the safe `Inflate`, says where the decoder stands after a call.
@@ -205,9 +207,8 @@ impl DeflateConfig {
     /// 250 bytes are within 256: 8 and 9 compress alike.
     ///
     /// Memory: the compressor holds `4 * 2^bits` bytes for it (the window
-    /// twice over and its hash chains), 128 KiB at 15, 2 KiB at 9 (and at
-    /// 8); see
-    /// [`memory_level`](Self::memory_level) for the rest.
+    /// twice over and its hash chains), 128 KiB at 15, 2 KiB at 9 and at 8;
+    /// see [`memory_level`](Self::memory_level) for the rest.
     #[must_use]
     pub const fn max_window_bits(mut self, bits: u8) -> Self {
         self.window_bits = clamp_window_bits(bits);
@@ -227,9 +228,9 @@ impl DeflateConfig {
     ///
     /// Memory: this saves the peer's compressor memory, and ours. Below 15
     /// bits our inflater is a ring of exactly `2^bits` bytes and
-    /// miniz_oxide's decoder (about 10.5 KiB of Huffman tables): 11,056 B
-    /// measured at 9 bits (256 B less at 8), 14,640 B at 12, 26,928 B at 14; at 15, zlib-rs's,
-    /// 47,664 B. It is held while a message inflates and, with context
+    /// miniz_oxide's decoder (about 10.5 KiB of Huffman tables): 10,800 B
+    /// measured at 8 bits, 11,056 B at 9, 14,640 B at 12, 26,928 B at 14;
+    /// at 15, zlib-rs's, 47,664 B. It is held while a message inflates and, with context
     /// takeover, between messages.
     #[must_use]
     pub const fn peer_max_window_bits(mut self, bits: u8) -> Self {
