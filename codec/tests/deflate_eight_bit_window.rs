@@ -460,52 +460,63 @@ fn a_compressor_reaching_past_256_bytes_is_1007() {
     }
 }
 
+/// The request our client writes with `offer` as its extensions header.
+fn request_offering(offer: &str) -> String {
+    format!(
+        "GET /chat HTTP/1.1\r\nHost: example.com\r\nUpgrade: websocket\r\n\
+         Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\
+         Sec-WebSocket-Version: 13\r\nSec-WebSocket-Extensions: {offer}\r\n\r\n"
+    )
+}
+
+/// The 101 our server writes with `answer` as its extensions header.
+fn switching_with(answer: &str) -> String {
+    format!(
+        "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n\
+         Connection: Upgrade\r\nSec-WebSocket-Accept: {SAMPLE_ACCEPT}\r\n\
+         Sec-WebSocket-Extensions: {answer}\r\n\r\n"
+    )
+}
+
+/// The parameters with these windows and context taken over both ways.
+fn windows(server: u8, client: u8) -> DeflateParams {
+    DeflateParams {
+        server_no_context_takeover: false,
+        client_no_context_takeover: false,
+        server_max_window_bits: server,
+        client_max_window_bits: client,
+    }
+}
+
 #[test]
-fn a_server_answers_an_offer_of_8_bits_with_8_and_keeps_to_it() {
+fn a_server_answers_an_offer_of_8_bits_with_8() {
     // §7.1.2.1: the client limits the server's window to 256 bytes.
     let client = DeflateConfig::default().peer_max_window_bits(8);
     let (request, response, params) = handshake(client, DeflateConfig::default());
     assert_eq!(
         request,
-        "GET /chat HTTP/1.1\r\nHost: example.com\r\nUpgrade: websocket\r\n\
-         Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\
-         Sec-WebSocket-Version: 13\r\nSec-WebSocket-Extensions: permessage-deflate; \
-         server_max_window_bits=8; client_max_window_bits\r\n\r\n"
+        request_offering("permessage-deflate; server_max_window_bits=8; client_max_window_bits")
     );
     assert_eq!(
         response,
-        format!(
-            "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n\
-             Connection: Upgrade\r\nSec-WebSocket-Accept: {SAMPLE_ACCEPT}\r\n\
-             Sec-WebSocket-Extensions: permessage-deflate; server_max_window_bits=8\r\n\r\n"
-        )
+        switching_with("permessage-deflate; server_max_window_bits=8")
     );
-    assert_eq!(
-        params,
-        DeflateParams {
-            server_no_context_takeover: false,
-            client_no_context_takeover: false,
-            server_max_window_bits: 8,
-            client_max_window_bits: 15,
-        }
-    );
+    assert_eq!(params, windows(8, 15));
     // The server's own preference for 8 bits for the client (§7.1.2.2),
     // and for itself, unasked (§7.1.2.1 lets a server answer it).
     let server = DeflateConfig::default()
         .max_window_bits(8)
         .peer_max_window_bits(8);
-    let (_, response, params) = handshake(DeflateConfig::default(), server);
-    assert!(
-        response.contains(
-            "\r\nSec-WebSocket-Extensions: permessage-deflate; server_max_window_bits=8; \
-             client_max_window_bits=8\r\n"
-        ),
-        "{response}"
+    let (request, response, params) = handshake(DeflateConfig::default(), server);
+    assert_eq!(
+        request,
+        request_offering("permessage-deflate; client_max_window_bits")
     );
     assert_eq!(
-        (params.server_max_window_bits, params.client_max_window_bits),
-        (8, 8)
+        response,
+        switching_with("permessage-deflate; server_max_window_bits=8; client_max_window_bits=8")
     );
+    assert_eq!(params, windows(8, 8));
 }
 
 #[test]
@@ -514,36 +525,26 @@ fn a_client_accepts_an_answer_of_8_bits_and_offers_8_itself() {
     // `clientMaxWindowBits: 8` answers so).
     let server = DeflateConfig::default().peer_max_window_bits(8);
     let (request, response, params) = handshake(DeflateConfig::default(), server);
-    assert!(
-        request.contains(
-            "\r\nSec-WebSocket-Extensions: permessage-deflate; client_max_window_bits\r\n"
-        ),
-        "{request}"
-    );
-    assert!(
-        response.ends_with(
-            "\r\nSec-WebSocket-Extensions: permessage-deflate; client_max_window_bits=8\r\n\r\n"
-        ),
-        "{response}"
+    assert_eq!(
+        request,
+        request_offering("permessage-deflate; client_max_window_bits")
     );
     assert_eq!(
-        (params.server_max_window_bits, params.client_max_window_bits),
-        (15, 8)
+        response,
+        switching_with("permessage-deflate; client_max_window_bits=8")
     );
-    // Our own `max_window_bits(8)` is offered as 8, not raised to 9.
+    assert_eq!(params, windows(15, 8));
+    // Our own `max_window_bits(8)` is offered as 8, not raised to 9, and
+    // kept to with the server's answer.
     let client = DeflateConfig::default().max_window_bits(8);
     let (request, response, params) = handshake(client, DeflateConfig::default());
-    assert!(
-        request.contains(
-            "\r\nSec-WebSocket-Extensions: permessage-deflate; client_max_window_bits=8\r\n"
-        ),
-        "{request}"
+    assert_eq!(
+        request,
+        request_offering("permessage-deflate; client_max_window_bits=8")
     );
-    assert!(
-        response.ends_with(
-            "\r\nSec-WebSocket-Extensions: permessage-deflate; client_max_window_bits=8\r\n\r\n"
-        ),
-        "{response}"
+    assert_eq!(
+        response,
+        switching_with("permessage-deflate; client_max_window_bits=8")
     );
-    assert_eq!(params.client_max_window_bits, 8);
+    assert_eq!(params, windows(15, 8));
 }
