@@ -7,7 +7,10 @@
 //! queued) after returning the last event a read brought whenever that
 //! read ended inside the next frame, until the caller polled again: the
 //! write waited for "nothing buffered", and the start of a frame is
-//! something (`a_pong_is_not_held_behind_a_frame_the_read_cut`).
+//! something (`a_pong_is_not_held_behind_a_frame_the_read_cut`). And
+//! `send`'s docs did not say that its wait has no limit of its own (the
+//! idle timeout runs in `next`): now they do, and what ends it
+//! (`a_blocked_send_ends_at_the_idle_timeout_only_with_a_reader`).
 //!
 //! The other tests pin what held up: the close handshake when the peer's
 //! close came in the same read as a message; `from_upgraded` with leftover
@@ -809,5 +812,61 @@ fn receive_and_read_buf_agree_on_random_streams_cut_at_every_point() {
                 );
             }
         }
+    }
+}
+
+/// A peer that reads nothing and says nothing: a `send` is not ended by
+/// the idle timeout on a whole `WebSocket` (the timers run in `next`), and
+/// is on a split one whose reader is polled: with `Error::Closed` at the
+/// idle timeout while it waits for room, or, queued and waiting for its
+/// write, with `TimedOut` when the close timeout gives the output up. As
+/// `send`'s docs say.
+#[tokio::test(start_paused = true)]
+async fn a_blocked_send_ends_at_the_idle_timeout_only_with_a_reader() {
+    let idle = Duration::from_secs(5);
+    let config = Config::builder()
+        .idle_timeout(Some(idle))
+        .max_output_buffer(1000)
+        .build();
+    let big = || Message::from(vec![1u8; 600]);
+
+    for fed in [1, 2] {
+        let (ours, _peer) = tokio::io::duplex(64);
+        let mut ws = server_ws(ours, config);
+        for _ in 0..fed {
+            ws.feed(big()).await.unwrap();
+        }
+        let waited = tokio::time::timeout(20 * idle, ws.send(big())).await;
+        assert!(waited.is_err(), "{fed} fed: {waited:?}");
+
+        let (ours, _peer) = tokio::io::duplex(64);
+        let (mut reader, mut writer) = server_ws(ours, config).split();
+        let reading = tokio::spawn(async move { reader.next().await });
+        for _ in 0..fed {
+            writer.feed(big()).await.unwrap();
+        }
+        let start = tokio::time::Instant::now();
+        let sent = tokio::time::timeout(20 * idle, writer.send(big())).await;
+        let took = start.elapsed();
+        match fed {
+            // Over the limit: waiting for room.
+            2 => {
+                assert!(matches!(sent, Ok(Err(Error::Closed))), "{sent:?}");
+                assert_eq!(took, idle);
+            }
+            // Queued, waiting for its write.
+            _ => {
+                assert!(
+                    matches!(&sent, Ok(Err(Error::Io(e))) if e.kind() == std::io::ErrorKind::TimedOut),
+                    "{sent:?}"
+                );
+                assert_eq!(took, idle + Config::DEFAULT_CLOSE_TIMEOUT);
+            }
+        }
+        let closed = reading.await.unwrap();
+        assert!(
+            matches!(&closed, Some(Ok(Event::Closed(c))) if c.code == CloseCode::GOING_AWAY),
+            "{fed} fed: {closed:?}"
+        );
     }
 }
