@@ -35,7 +35,17 @@ fn half_a_request_is_dropped_after_the_handshake_timeout() {
     let logged = lines.next().expect("a line").expect("stdout");
     let _ = child.kill();
     let _ = child.wait();
-    assert!(received.is_empty(), "{:?}", String::from_utf8_lossy(&received));
-    assert!(took >= Duration::from_secs(10) && took < Duration::from_secs(12), "{took:?}");
-    assert!(logged.ends_with("no whole upgrade request in 10 s"), "{logged}");
+    assert!(
+        received.is_empty(),
+        "{:?}",
+        String::from_utf8_lossy(&received)
+    );
+    assert!(
+        took >= Duration::from_secs(10) && took < Duration::from_secs(12),
+        "{took:?}"
+    );
+    assert!(
+        logged.ends_with("no whole upgrade request in 10 s"),
+        "{logged}"
+    );
 }
