@@ -609,6 +609,12 @@ fn odd_upgrade_requests_whole_and_cut() {
         ),
         ("HEAD", replaced("GET", "HEAD"), Err(405)),
         ("HTTP/1.0", replaced("HTTP/1.1", "HTTP/1.0"), Err(505)),
+        // 400 (a malformed head) before the fix.
+        ("HTTP/2.0", replaced("HTTP/1.1", "HTTP/2.0"), Err(505)),
+        ("HTTP/1.2", replaced("HTTP/1.1", "HTTP/1.2"), Err(505)),
+        ("HTTP/3", replaced("HTTP/1.1", "HTTP/3"), Err(505)),
+        ("HTTPS/1.1", replaced("HTTP/1.1", "HTTPS/1.1"), Err(400)),
+        ("no version", replaced(" HTTP/1.1", ""), Err(400)),
         ("target *", replaced("/chat", "*"), Err(400)),
         (
             "absolute target",

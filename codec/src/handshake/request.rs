@@ -62,6 +62,12 @@ impl UpgradeRequest {
         let mut slots = header_slots();
         let mut req = httparse::Request::new(&mut slots);
         let parsed = req.parse(buf);
+        // httparse reads HTTP/1.0 and 1.1 only: a request line naming
+        // another version (HTTP/2.0, HTTP/1.2) is one we do not serve (505,
+        // as 1.0), not a malformed head (400).
+        if matches!(parsed, Err(httparse::Error::Version)) && names_http_version(buf) {
+            return Err(HandshakeError::HttpVersion);
+        }
         let Status::Complete(used) = parse_status(buf, parsed)? else {
             return Ok(Status::Partial);
         };
@@ -287,6 +293,14 @@ impl UpgradeRequest {
     fn str_at(&self, range: &Range<usize>) -> &str {
         std::str::from_utf8(self.head.get(range)).unwrap_or_default()
     }
+}
+
+/// Whether the request line at the front of `buf` (whole or not) ends
+/// with a version field of HTTP's form, `HTTP/` and more.
+fn names_http_version(buf: &[u8]) -> bool {
+    let line = buf.split(|&b| b == b'\n').next().unwrap_or_default();
+    let version = line.trim_ascii_end().rsplit(|&b| b == b' ').next();
+    version.is_some_and(|v| v.starts_with(b"HTTP/"))
 }
 
 /// `range` without leading and trailing spaces and tabs.
