@@ -614,6 +614,17 @@ fn odd_upgrade_requests_whole_and_cut() {
         ("HTTP/1.2", replaced("HTTP/1.1", "HTTP/1.2"), Err(505)),
         ("HTTP/3", replaced("HTTP/1.1", "HTTP/3"), Err(505)),
         ("HTTPS/1.1", replaced("HTTP/1.1", "HTTPS/1.1"), Err(400)),
+        ("space in the method", replaced("GET", "GE T"), Err(400)),
+        (
+            "two spaces before the version",
+            replaced(" HTTP/1.1", "  HTTP/2.0"),
+            Err(400),
+        ),
+        (
+            "empty line first, HTTP/2.0",
+            format!("\r\n{}", replaced("HTTP/1.1", "HTTP/2.0")),
+            Err(505),
+        ),
         ("no version", replaced(" HTTP/1.1", ""), Err(400)),
         ("target *", replaced("/chat", "*"), Err(400)),
         (

@@ -295,11 +295,17 @@ impl UpgradeRequest {
     }
 }
 
-/// Whether the request line at the front of `buf` (whole or not) ends
-/// with a version field of HTTP's form, `HTTP/` and more.
+/// Whether the request line at the front of `buf` (whole or not, after
+/// the empty lines httparse skips) has a version field of HTTP's form,
+/// `HTTP/` and more, where httparse reads it: after the method and the
+/// target, each followed by one space. The same field at every cut, so
+/// the verdict does not depend on how the reads cut the line.
 fn names_http_version(buf: &[u8]) -> bool {
-    let line = buf.split(|&b| b == b'\n').next().unwrap_or_default();
-    let version = line.trim_ascii_end().rsplit(|&b| b == b' ').next();
+    let start = buf.iter().position(|&b| !matches!(b, b'\r' | b'\n'));
+    let line = buf[start.unwrap_or(buf.len())..]
+        .split(|&b| b == b'\n')
+        .next();
+    let version = line.and_then(|line| line.splitn(3, |&b| b == b' ').nth(2));
     version.is_some_and(|v| v.starts_with(b"HTTP/"))
 }
 
