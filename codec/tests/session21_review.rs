@@ -887,3 +887,25 @@ async fn a_blocked_send_ends_at_the_idle_timeout_only_with_a_reader() {
         );
     }
 }
+
+/// What the `handshake` fuzz target found in this session's 505 for
+/// another HTTP version: the verdict comes from the request line, before
+/// the head ends, which its "trickled head" property took for a verdict
+/// of a complete head only (first byte 0: a request; second: its cuts).
+#[test]
+fn a_505_from_the_request_line_alone_is_due_at_the_line() {
+    let mut input = b"\x00\x00".to_vec();
+    input.extend_from_slice(b"GET ahc/c/t HTTP/2.1\r\nHost: serve2.example.st\r\n");
+    input.extend_from_slice(b"Upgrade: websocket\r\nConnection: Upgrade\r\n");
+    input.extend_from_slice(b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n");
+    wsframe::fuzzing::handshake(&input);
+    let request = &input[2..];
+    let verdict = UpgradeRequest::parse(request);
+    assert_eq!(verdict, Err(HandshakeError::HttpVersion));
+    assert_eq!(
+        UpgradeRequest::parse(&request[..18]),
+        verdict,
+        "as soon as the 2"
+    );
+    assert_eq!(UpgradeRequest::parse(&request[..17]), Ok(Status::Partial));
+}
