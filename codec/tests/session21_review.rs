@@ -267,7 +267,7 @@ async fn close_to_a_peer_flooding_data_times_out_all_the_same() {
         .await
         .expect("close ends");
     assert!(matches!(closed, Err(Error::Timeout)), "{closed:?}");
-    assert!(start.elapsed() >= timeout && start.elapsed() < 4 * timeout);
+    assert!(start.elapsed() >= timeout && start.elapsed() < 10 * timeout);
     drop(ws);
     flood.abort();
     let got = drain.await.unwrap();
