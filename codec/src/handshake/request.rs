@@ -36,8 +36,10 @@ impl UpgradeRequest {
     /// # Errors
     ///
     /// A [`HandshakeError`] naming the first rule that the request breaks,
-    /// checked in this order: HTTP syntax and size (400, 431), HTTP/1.1
-    /// (505), GET (405), a request target in origin or absolute form (400),
+    /// checked in this order: HTTP syntax and size (400, 431; but a request
+    /// line naming a version other than HTTP/1.0 and 1.1, such as
+    /// `HTTP/2.0`, is 505 from that line on), HTTP/1.1 (505), GET (405), a
+    /// request target in origin or absolute form (400),
     /// exactly one `Host` holding a host and optional port (400), `Upgrade: websocket`,
     /// `Connection: upgrade`, exactly one `Sec-WebSocket-Version: 13` (400,
     /// 426), exactly one `Sec-WebSocket-Key` of 16 bytes, at most one ASCII
