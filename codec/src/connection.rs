@@ -528,6 +528,17 @@ impl Connection {
         self.receiver.holds_streamed_input()
     }
 
+    /// Whether [`next_event`](Self::next_event) has an event to return
+    /// without more bytes from the peer: a timer's close, or a whole frame
+    /// in hand. The tokio wrapper writes what is queued once none is, so
+    /// that a pong is not held behind a frame the last read cut.
+    #[cfg(feature = "tokio")]
+    #[inline]
+    pub(crate) fn event_in_hand(&self) -> bool {
+        self.timed_out.is_some()
+            || (self.state != State::Closed && self.receiver.item_in_hand(self.config.streaming()))
+    }
+
     /// Whether what was received stops inside a frame or a message: a
     /// peer hanging up now cut it (the tokio codec's `decode_eof`).
     #[cfg(feature = "tokio")]

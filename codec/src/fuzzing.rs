@@ -781,13 +781,16 @@ fn assert_error_answer(err: HandshakeError) {
 
 /// Whether a head's parse said something beyond `Partial` (a request or an
 /// answer, or an error) only once the head was complete: anything but the
-/// errors of its HTTP syntax and size, which can come before its end.
+/// errors of its HTTP syntax and size, and a request line naming another
+/// HTTP version (505: `HTTP/2.0` is known from the line), which can come
+/// before its end.
 fn from_complete_head<T>(verdict: &Result<T, HandshakeError>) -> bool {
     !matches!(
         verdict,
         Err(HandshakeError::Malformed
             | HandshakeError::TooManyHeaders
-            | HandshakeError::HeadTooLarge)
+            | HandshakeError::HeadTooLarge
+            | HandshakeError::HttpVersion)
     )
 }
 

@@ -602,6 +602,19 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
     /// Sends a whole message, after waiting for room while
     /// [`Config::max_output_buffer`] bytes are unsent (backpressure).
     ///
+    /// The wait (for room, then for the write) has no limit of its own:
+    /// [`Config::idle_timeout`] and the keepalive run in
+    /// [`next`](Self::next), not here, so a peer that reads nothing holds
+    /// it for as long as it stays. Put a timeout on it (a send dropped
+    /// midway cuts nothing; see below), or read in a task of its own
+    /// ([`split`](Self::split): a peer silent as well is then closed by
+    /// the reader's idle timeout, and the wait ends, with
+    /// [`Error::Closed`] while waiting for room, or, for a message already
+    /// queued, with [`Error::Io`] of kind `TimedOut` once
+    /// [`Config::close_timeout`] gives the output up). The same holds for
+    /// every call that writes ([`feed`](Self::feed) and
+    /// [`flush`](Self::flush) included), but [`close`](Self::close).
+    ///
     /// # Errors
     ///
     /// [`Error::Closed`] after our close or the peer's (at once, also while

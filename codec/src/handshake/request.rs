@@ -36,8 +36,10 @@ impl UpgradeRequest {
     /// # Errors
     ///
     /// A [`HandshakeError`] naming the first rule that the request breaks,
-    /// checked in this order: HTTP syntax and size (400, 431), HTTP/1.1
-    /// (505), GET (405), a request target in origin or absolute form (400),
+    /// checked in this order: HTTP syntax and size (400, 431; but a request
+    /// line naming a version other than HTTP/1.0 and 1.1, such as
+    /// `HTTP/2.0`, is 505 from that line on), HTTP/1.1 (505), GET (405), a
+    /// request target in origin or absolute form (400),
     /// exactly one `Host` holding a host and optional port (400), `Upgrade: websocket`,
     /// `Connection: upgrade`, exactly one `Sec-WebSocket-Version: 13` (400,
     /// 426), exactly one `Sec-WebSocket-Key` of 16 bytes, at most one ASCII
@@ -62,6 +64,12 @@ impl UpgradeRequest {
         let mut slots = header_slots();
         let mut req = httparse::Request::new(&mut slots);
         let parsed = req.parse(buf);
+        // httparse reads HTTP/1.0 and 1.1 only: a request line naming
+        // another version (HTTP/2.0, HTTP/1.2) is one we do not serve (505,
+        // as 1.0), not a malformed head (400).
+        if matches!(parsed, Err(httparse::Error::Version)) && names_http_version(buf) {
+            return Err(HandshakeError::HttpVersion);
+        }
         let Status::Complete(used) = parse_status(buf, parsed)? else {
             return Ok(Status::Partial);
         };
@@ -287,6 +295,20 @@ impl UpgradeRequest {
     fn str_at(&self, range: &Range<usize>) -> &str {
         std::str::from_utf8(self.head.get(range)).unwrap_or_default()
     }
+}
+
+/// Whether the request line at the front of `buf` (whole or not, after
+/// the empty lines httparse skips) has a version field of HTTP's form,
+/// `HTTP/` and more, where httparse reads it: after the method and the
+/// target, each followed by one space. The same field at every cut, so
+/// the verdict does not depend on how the reads cut the line.
+fn names_http_version(buf: &[u8]) -> bool {
+    let start = buf.iter().position(|&b| !matches!(b, b'\r' | b'\n'));
+    let line = buf[start.unwrap_or(buf.len())..]
+        .split(|&b| b == b'\n')
+        .next();
+    let version = line.and_then(|line| line.splitn(3, |&b| b == b' ').nth(2));
+    version.is_some_and(|v| v.starts_with(b"HTTP/"))
 }
 
 /// `range` without leading and trailing spaces and tabs.

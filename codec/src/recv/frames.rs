@@ -398,6 +398,24 @@ impl FrameReader {
         progress
     }
 
+    /// Whether `buf`, the read buffer, starts with a frame whose next read
+    /// hands on an item without more bytes: a whole final or control frame
+    /// (a whole fragment too, in `streaming` mode), or a header that breaks
+    /// a rule (its violation). Only between frames: mid-frame it says no.
+    #[cfg(feature = "tokio")]
+    pub(super) fn item_at_front(&self, buf: &[u8], streaming: bool) -> bool {
+        if !matches!(self.place, Place::Header) {
+            return false;
+        }
+        match self.read_header(buf) {
+            Err(_) => true,
+            Ok(Status::Partial) => false,
+            Ok(Status::Complete((header, len))) => {
+                (header.fin || streaming) && header.payload_len <= (buf.len() - len) as u64
+            }
+        }
+    }
+
     /// The next item, if the read buffer starts with the whole frame of a
     /// small message on its own: the common case, handed to the caller
     /// straight, without the queue. `None` (nothing read) for anything else,

@@ -219,6 +219,15 @@ impl Receiver {
         self.assembler.paused()
     }
 
+    /// Whether [`poll`](Self::poll) has an item to give without more
+    /// bytes: one ready, or a frame at the front of the bytes not read yet
+    /// that makes one ([`FrameReader::item_at_front`]). A frame cut by the
+    /// end of the last read, or an open message, is not one.
+    #[cfg(feature = "tokio")]
+    pub(crate) fn item_in_hand(&self, streaming: bool) -> bool {
+        !self.ready.is_empty() || self.reader.item_at_front(&self.buf, streaming)
+    }
+
     /// The next item, or `None` until more bytes arrive.
     #[inline]
     pub(crate) fn poll(&mut self) -> Option<Inbound> {

@@ -349,15 +349,20 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Core<S> {
                     self.write_waker.wake_by_ref();
                     continue;
                 }
-                // With nothing more received in hand, pongs and what was
-                // fed start on their way now; what the stream does not take
+                // With no other event in hand, pongs and what was fed
+                // start on their way now; what the stream does not take
                 // stays queued for the next poll (a write error shows again
                 // there). With more in hand, the next polls return it first
-                // and write once, before they read: one write per batch. A
+                // and write once, before they read: one write per batch. The
+                // start of a frame that the read cut is no event: the caller
+                // may work on this one for long before it polls again. A
                 // compressed message's held input is no batch but up to a
                 // thousand times its length of pieces: what is queued goes
                 // now, not after them.
-                if self.conn.buffered_len() == 0 || self.conn.holds_streamed_input() {
+                if self.conn.buffered_len() == 0
+                    || !self.conn.event_in_hand()
+                    || self.conn.holds_streamed_input()
+                {
                     let _ = self.poll_write_output(cx, Side::Reader, 0);
                 }
                 return Poll::Ready(Some(Ok(event)));

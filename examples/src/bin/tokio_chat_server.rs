@@ -1,7 +1,8 @@
 //! A chat server on tokio (feature `tokio`): every message a client sends
 //! goes to every client. Each connection is split: its reader publishes to a
 //! broadcast channel, its writer forwards the channel to the client.
-//! Keepalive pings every 20 s; a client silent for 60 s is closed (1001).
+//! Keepalive pings every 20 s; a client silent for 60 s is closed (1001),
+//! one whose upgrade request is not whole within 10 s dropped.
 //!
 //! ```text
 //! cargo run -p wsframe-examples --features tokio --bin tokio_chat_server [-- ADDR]
@@ -10,7 +11,7 @@
 use std::time::Duration;
 use wsframe_examples::say;
 
-use tokio::{net::TcpListener, sync::broadcast};
+use tokio::{net::TcpListener, sync::broadcast, time::timeout};
 use wsframe::{tokio::WebSocket, Config, Event, Message};
 
 #[tokio::main]
@@ -27,9 +28,11 @@ async fn main() -> std::io::Result<()> {
         let (stream, peer) = listener.accept().await?;
         let (hub, mut inbox) = (hub.clone(), hub.subscribe());
         tokio::spawn(async move {
-            let (mut reader, mut writer) = match WebSocket::accept(stream, config).await {
-                Ok(ws) => ws.split(),
-                Err(err) => return say!("[{peer}] {err}"),
+            let handshake = timeout(Duration::from_secs(10), WebSocket::accept(stream, config));
+            let (mut reader, mut writer) = match handshake.await {
+                Ok(Ok(ws)) => ws.split(),
+                Ok(Err(err)) => return say!("[{peer}] {err}"),
+                Err(_) => return say!("[{peer}] no whole upgrade request in 10 s"),
             };
             let forward = tokio::spawn(async move {
                 loop {

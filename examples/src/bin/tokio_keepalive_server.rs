@@ -1,7 +1,9 @@
 //! An echo server with keepalive and graceful shutdown (feature `tokio`):
-//! it pings a quiet client every 5 s, closes one silent for 15 s (1001), and
-//! on Ctrl-C (SIGINT) closes every connection with 1001 "server shutting
-//! down", waiting up to the close timeout (3 s) for each answer, then exits.
+//! it pings a quiet client every 5 s, closes one silent for 15 s (1001),
+//! drops one whose upgrade request is not whole within 10 s, and on Ctrl-C
+//! (SIGINT) closes every connection with 1001 "server shutting down",
+//! waiting up to the close timeout (3 s) for each answer (or for a client
+//! that reads nothing to take the close frame), then exits.
 //!
 //! ```text
 //! cargo run -p wsframe-examples --features tokio --bin tokio_keepalive_server [-- ADDR]
@@ -10,8 +12,11 @@
 use std::time::Duration;
 use wsframe_examples::say;
 
-use tokio::{net::TcpListener, select, signal, sync::watch, task::JoinSet};
+use tokio::{net::TcpListener, select, signal, sync::watch, task::JoinSet, time::timeout};
 use wsframe::{tokio::WebSocket, CloseCode, Config, Event};
+
+/// How long a client has to send its whole upgrade request.
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
 #[tokio::main]
 async fn main() -> std::io::Result<()> {
@@ -35,33 +40,51 @@ async fn main() -> std::io::Result<()> {
         };
         let mut stopping = stopping.clone();
         connections.spawn(async move {
-            let mut ws = match WebSocket::accept(stream, config).await {
-                Ok(ws) => ws,
-                Err(err) => return say!("[{peer}] {err}"),
+            // A client that never finishes its request holds neither this
+            // task nor the shutdown.
+            let mut ws = select! {
+                accepted = timeout(HANDSHAKE_TIMEOUT, WebSocket::accept(stream, config)) => {
+                    match accepted {
+                        Ok(Ok(ws)) => ws,
+                        Ok(Err(err)) => return say!("[{peer}] {err}"),
+                        Err(_) => return say!("[{peer}] no whole request in {HANDSHAKE_TIMEOUT:?}"),
+                    }
+                }
+                _ = stopping.changed() => return say!("[{peer}] shut down in the handshake"),
             };
             loop {
                 // Both futures are cancel-safe: whichever loses loses nothing.
+                // The echo's send races the shutdown too: it waits while a
+                // client that reads nothing keeps the output full.
                 let event = select! {
                     event = ws.next() => event,
-                    _ = stopping.changed() => {
-                        match ws.close(CloseCode::GOING_AWAY, "server shutting down").await {
-                            Ok(closed) => say!("[{peer}] {closed}"),
-                            Err(err) => say!("[{peer}] closing: {err}"),
-                        }
-                        break;
-                    }
+                    _ = stopping.changed() => break,
                 };
-                match event {
-                    Some(Ok(Event::Message(message))) => {
-                        if let Err(err) = ws.send(message).await {
-                            break say!("[{peer}] {err}");
-                        }
+                let sent = match event {
+                    Some(Ok(Event::Message(message))) => select! {
+                        sent = ws.send(message) => sent,
+                        _ = stopping.changed() => break,
+                    },
+                    None => return,
+                    Some(Ok(Event::Closed(closed))) => {
+                        say!("[{peer}] {closed}");
+                        Ok(())
                     }
-                    None => break,
-                    Some(Ok(Event::Closed(closed))) => say!("[{peer}] {closed}"),
-                    Some(Ok(_)) => {}
-                    Some(Err(err)) => break say!("[{peer}] {err}"),
+                    Some(Ok(_)) => Ok(()),
+                    Some(Err(err)) => Err(err),
+                };
+                if let Err(err) = sent {
+                    return say!("[{peer}] {err}");
                 }
+            }
+            // The close gives up after the close timeout, also when the
+            // client reads nothing and the close frame cannot be written.
+            match ws
+                .close(CloseCode::GOING_AWAY, "server shutting down")
+                .await
+            {
+                Ok(closed) => say!("[{peer}] {closed}"),
+                Err(err) => say!("[{peer}] closing: {err}"),
             }
         });
     }

@@ -1,0 +1,92 @@
+//! The keepalive server's graceful shutdown (session 21 review): on SIGINT
+//! it exits within its close timeout (3 s) even while a client holds it in
+//! the opening handshake (half a request, then nothing) or reads nothing
+//! while its echoes fill the output. Before the fix it waited for both
+//! clients to go away: for ever, with clients that stay.
+#![cfg(feature = "tokio")]
+
+mod common;
+
+use std::{
+    io::{BufRead, BufReader, Write},
+    net::TcpStream,
+    process::{Command, Stdio},
+    sync::{
+        atomic::{AtomicUsize, Ordering},
+        Arc,
+    },
+    thread,
+    time::{Duration, Instant},
+};
+
+use common::{half_a_handshake, open};
+use wsframe::{Config, Connection, Message, Role};
+
+/// Sends 64 KiB messages until the server stops taking them, reading
+/// nothing; returns how many bytes went out so far, as they go.
+fn flood_without_reading(mut stream: TcpStream) -> Arc<AtomicUsize> {
+    let sent = Arc::new(AtomicUsize::new(0));
+    let counter = Arc::clone(&sent);
+    let mut conn = Connection::new(Role::Client, Config::default());
+    conn.send(Message::from(vec![7u8; 64 * 1024]))
+        .expect("send");
+    let frame = conn.take_output();
+    thread::spawn(move || {
+        while stream.write_all(&frame).is_ok() {
+            counter.fetch_add(frame.len(), Ordering::Relaxed);
+        }
+    });
+    sent
+}
+
+#[test]
+fn sigint_ends_the_server_within_its_close_timeout_whatever_the_clients_do() {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_tokio_keepalive_server"))
+        .arg("127.0.0.1:0")
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("the server starts");
+    let mut lines = BufReader::new(child.stdout.take().expect("piped")).lines();
+    let first = lines.next().expect("a line").expect("stdout");
+    let addr = first
+        .strip_prefix("keepalive echo server listening on ws://")
+        .unwrap_or_else(|| panic!("unexpected first line {first:?}"))
+        .to_owned();
+    thread::spawn(move || for _ in lines {});
+
+    let _halfway = half_a_handshake(&addr);
+    let (stream, _conn) = open(&addr).expect("handshake");
+    let sent = flood_without_reading(stream);
+    // Until the server's output and both socket buffers are full: the
+    // client's writes stop going through.
+    let mut last = 0;
+    loop {
+        thread::sleep(Duration::from_millis(500));
+        let now = sent.load(Ordering::Relaxed);
+        if now == last {
+            break;
+        }
+        last = now;
+    }
+
+    let interrupted = Instant::now();
+    let killed = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .expect("kill runs");
+    assert!(killed.success());
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("wait") {
+            break status;
+        }
+        if interrupted.elapsed() > Duration::from_secs(10) {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("still running 10 s after SIGINT (close timeout 3 s)");
+        }
+        thread::sleep(Duration::from_millis(50));
+    };
+    assert!(status.success(), "{status}");
+    let took = interrupted.elapsed();
+    assert!(took < Duration::from_secs(6), "shutdown took {took:?}");
+}
