@@ -151,7 +151,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Core<S> {
     /// Writes pending output until at most `keep` bytes are left, then
     /// (when all is written) flushes. Partial writes are consumed as they
     /// happen, so a dropped caller loses nothing.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn poll_write_output(
         &mut self,
         cx: &mut Context<'_>,
@@ -162,9 +162,23 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Core<S> {
         let must_flush = self.unflushed && !self.conn.has_output();
         if !must_write && !must_flush {
             // Nothing touches the stream: the echo loop asks this several
-            // times per message, so this check is inlined and cheap.
+            // times per message, so this check is inlined and cheap, and
+            // the writing is out of line (inlined whole, the function was
+            // not, and each call that wrote nothing paid its prologue).
             return Poll::Ready(Ok(()));
         }
+        self.poll_write_pending(cx, side, keep)
+    }
+
+    /// [`poll_write_output`](Self::poll_write_output) with something to
+    /// write or flush.
+    #[inline(never)]
+    fn poll_write_pending(
+        &mut self,
+        cx: &mut Context<'_>,
+        side: Side,
+        keep: usize,
+    ) -> Poll<io::Result<()>> {
         if self.output_abandoned {
             return Poll::Ready(Err(abandoned_output()));
         }
@@ -450,6 +464,7 @@ pub(crate) trait WithCore<S> {
 }
 
 impl<S> WithCore<S> for Core<S> {
+    #[inline(always)]
     fn with<R>(&mut self, f: impl FnOnce(&mut Core<S>) -> R) -> R {
         f(self)
     }
