@@ -298,14 +298,17 @@ impl Sender {
     /// # Panics
     ///
     /// If `written` is more than are waiting.
+    #[inline]
     pub(crate) fn consume(&mut self, written: usize) {
         self.output.consume(written);
         // Once any byte of the automatic pong is written, it must go out
         // whole (and once all is, its place is gone).
-        self.auto_pong = self
-            .auto_pong
-            .take()
-            .filter(|unsent| self.output.len() > 0 && self.output.unwritten(unsent));
+        if self.auto_pong.is_some() {
+            self.auto_pong = self
+                .auto_pong
+                .take()
+                .filter(|unsent| self.output.len() > 0 && self.output.unwritten(unsent));
+        }
     }
 }
 
