@@ -486,8 +486,21 @@ where
     S: AsyncRead + AsyncWrite + Unpin,
     C: WithCore<S>,
 {
-    queue_when_room(core, side, queue).await?;
-    flush(core, side).await
+    // `queue_when_room`, then `flush`, in one poll function: one future
+    // and one lock a poll, not two of each (the echo's send is most of
+    // its polls); nothing differs in what is written or when.
+    let mut queue = Some(queue);
+    poll_fn(|cx| {
+        core.with(|core| {
+            if queue.is_some() {
+                ready!(core.poll_room(cx, side))?;
+                let queue = queue.take().expect("taken once, when queued");
+                queue(&mut core.conn)?;
+            }
+            core.poll_write_output(cx, side, 0).map_err(Error::from)
+        })
+    })
+    .await
 }
 
 /// Queues with `queue` once there is room (below
