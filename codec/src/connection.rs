@@ -219,6 +219,7 @@ impl Connection {
     /// the buffer by [`prepare_read`](Self::prepare_read)'s limit, read
     /// into that new tail, then `truncate` it to the bytes the read
     /// returned (none on an error or a timeout), before any other call.
+    #[inline]
     pub fn read_buf(&mut self) -> &mut BytesMut {
         self.note_appended();
         if self.state == State::Closed {
@@ -328,6 +329,7 @@ impl Connection {
     ///
     /// As [`BytesMut::reserve`]: if `chunk` bytes more than the buffer holds
     /// overflow `isize` (a `chunk` the allocator cannot give aborts).
+    #[inline]
     pub fn prepare_read(&mut self, chunk: usize) -> usize {
         self.note_appended();
         match self.state {
