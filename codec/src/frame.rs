@@ -214,16 +214,29 @@ impl FrameHeader {
     /// As [`encode`](Self::encode), with room for `then` more bytes (the
     /// payload) reserved with the header's: one capacity check per frame,
     /// and the header written in one store of its bytes.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn encode_reserving(&self, out: &mut BytesMut, then: usize) {
-        assert!(self.payload_len >> 63 == 0, "payload length over 2^63");
-        let first = (self.fin as u8) << 7 | (self.rsv & 0x07) << 4 | self.opcode.as_u8();
         if self.mask.is_none() && self.payload_len <= 125 {
-            // A server's short frame (an echo's, a pong): two bytes.
+            // A server's short frame (an echo's, a pong): two bytes, and
+            // inlined where it is sent.
             out.reserve(2 + then);
-            out.extend_from_slice(&[first, self.payload_len as u8]);
+            out.extend_from_slice(&[self.first_byte(), self.payload_len as u8]);
             return;
         }
+        self.encode_longer(out, then);
+    }
+
+    /// FIN, RSV1-3 and the opcode, as the first byte of the header.
+    #[inline(always)]
+    const fn first_byte(&self) -> u8 {
+        (self.fin as u8) << 7 | (self.rsv & 0x07) << 4 | self.opcode.as_u8()
+    }
+
+    /// [`encode_reserving`](Self::encode_reserving) of a header with a
+    /// masking key or a longer length.
+    fn encode_longer(&self, out: &mut BytesMut, then: usize) {
+        assert!(self.payload_len >> 63 == 0, "payload length over 2^63");
+        let first = self.first_byte();
         let mut bytes = [0u8; MAX_HEADER_LEN];
         bytes[0] = first;
         let mask_bit = if self.mask.is_some() { 0x80 } else { 0 };

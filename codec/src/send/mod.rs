@@ -189,6 +189,7 @@ impl Sender {
     /// payload by reference (written from where it is), any other copied
     /// (and masked by a client, RFC 6455 §5.3, which needs a copy). Longer
     /// than the frame bound, it goes as several ([`frames`](Self::frames)).
+    #[inline]
     fn frame(&mut self, opcode: OpCode, rsv: u8, fin: bool, payload: &Bytes) {
         if payload.len() > self.max_frame {
             self.frames(opcode, rsv, fin, payload);
