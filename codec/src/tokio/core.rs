@@ -477,20 +477,24 @@ impl<S> WithCore<S> for Arc<Mutex<Core<S>>> {
 }
 
 /// Awaits room, queues with `queue`, and writes the output out.
-pub(crate) async fn queue_and_flush<S, C>(
-    core: &mut C,
+///
+/// A plain function returning the poll function's future, not an `async
+/// fn` around it: the send is then one future, not one inside another.
+pub(crate) fn queue_and_flush<'a, S, C, Q>(
+    core: &'a mut C,
     side: Side,
-    queue: impl FnOnce(&mut Connection) -> Result<(), crate::SendError>,
-) -> Result<(), Error>
+    queue: Q,
+) -> impl Future<Output = Result<(), Error>> + use<'a, S, C, Q>
 where
     S: AsyncRead + AsyncWrite + Unpin,
     C: WithCore<S>,
+    Q: FnOnce(&mut Connection) -> Result<(), crate::SendError>,
 {
     // `queue_when_room`, then `flush`, in one poll function: one future
     // and one lock a poll, not two of each (the echo's send is most of
     // its polls); nothing differs in what is written or when.
     let mut queue = Some(queue);
-    poll_fn(|cx| {
+    poll_fn(move |cx| {
         core.with(|core| {
             if queue.is_some() {
                 ready!(core.poll_room(cx, side))?;
@@ -500,7 +504,6 @@ where
             core.poll_write_output(cx, side, 0).map_err(Error::from)
         })
     })
-    .await
 }
 
 /// Queues with `queue` once there is room (below
@@ -539,16 +542,16 @@ where
 }
 
 /// Sends a whole message.
-pub(crate) async fn send<S, C>(core: &mut C, side: Side, message: Message) -> Result<(), Error>
+pub(crate) fn send<'a, S, C>(
+    core: &'a mut C,
+    side: Side,
+    message: Message,
+) -> impl Future<Output = Result<(), Error>> + use<'a, S, C>
 where
     S: AsyncRead + AsyncWrite + Unpin,
     C: WithCore<S>,
 {
-    let mut message = Some(message);
-    queue_and_flush(core, side, |conn| {
-        conn.send(message.take().expect("queued once"))
-    })
-    .await
+    queue_and_flush(core, side, move |conn| conn.send(message))
 }
 
 /// Queues our close frame (unless one was sent: a cancelled close resumes).
