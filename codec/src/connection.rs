@@ -816,6 +816,7 @@ impl Connection {
     /// [`Config::max_output_buffer`] bytes or more (nothing is queued: write
     /// some out and retry). They are checked in that order: a full output
     /// is reported before an open fragmented message.
+    #[inline]
     pub fn send(&mut self, message: Message) -> Result<(), SendError> {
         self.check_open()?;
         self.sender.message(&message, None)

@@ -72,7 +72,7 @@ impl FrameEncoder {
 
     /// As [`encode`](Self::encode), with the RSV bits `rsv` (RSV1 = 0b100)
     /// that a negotiated extension asked for.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn encode_with_rsv(
         &mut self,
         opcode: OpCode,

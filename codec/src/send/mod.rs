@@ -83,6 +83,7 @@ impl Sender {
     /// # Errors
     ///
     /// [`SendError::FragmentOutOfOrder`] while a fragmented message is open.
+    #[inline]
     pub(crate) fn message(
         &mut self,
         message: &Message,
