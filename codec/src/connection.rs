@@ -694,6 +694,7 @@ impl Connection {
     }
 
     /// [`next_event`](Self::next_event) with something to read.
+    #[inline]
     fn read_event(&mut self) -> Option<Event> {
         if let Some(closed) = self.timed_out.take() {
             return Some(closed);
