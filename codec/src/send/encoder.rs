@@ -81,7 +81,8 @@ impl FrameEncoder {
         payload: &[u8],
         out: &mut BytesMut,
     ) {
-        let mask = self.encode_header_reserving(opcode, rsv, fin, payload.len(), out, payload.len());
+        let mask =
+            self.encode_header_reserving(opcode, rsv, fin, payload.len(), out, payload.len());
         let start = out.len();
         out.extend_from_slice(payload);
         if let Some(key) = mask {

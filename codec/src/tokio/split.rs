@@ -92,6 +92,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocketReader<S> {
     /// # Cancel safety
     ///
     /// Cancel-safe, as [`WebSocket::next`](super::WebSocket::next).
+    #[expect(
+        clippy::should_implement_trait,
+        reason = "the async method's future (an async fn before), not an iterator's next"
+    )]
     pub fn next(&mut self) -> impl Future<Output = Option<Result<Event, Error>>> + '_ {
         poll_fn(|cx| self.core.with(|core| core.poll_next(cx)))
     }
