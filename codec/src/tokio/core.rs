@@ -189,12 +189,17 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Core<S> {
         // ready, and the stream is then polled again: a wakeup between
         // the two finds the waker in place, and a write that goes through
         // at once (nearly all) takes no lock.
-        let written = match self.write_output(keep) {
-            Poll::Pending => {
-                self.write_wakers.register(side, cx.waker());
-                self.write_output(keep)
+        // (One call site of `write_output`, inlined: the loop's second
+        // round is the rare one.)
+        let mut registered = false;
+        let written = loop {
+            match self.write_output(keep) {
+                Poll::Pending if !registered => {
+                    self.write_wakers.register(side, cx.waker());
+                    registered = true;
+                }
+                written => break written,
             }
-            done => done,
         };
         if let Poll::Ready(Err(err)) = written {
             // Kept whole for the later writes; this one reports it as they
@@ -209,6 +214,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Core<S> {
 
     /// [`poll_write_output`](Self::poll_write_output)'s writes, polled
     /// with the waker that wakes whichever halves registered.
+    #[inline(always)]
     fn write_output(&mut self, keep: usize) -> Poll<io::Result<()>> {
         let Self {
             io,
