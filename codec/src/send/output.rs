@@ -50,6 +50,7 @@ impl Output {
     /// so far; returns what `encode` returns and where the bytes it
     /// appended are in the stream of encoded bytes (stable across writes,
     /// for [`remove`](Self::remove)).
+    #[inline]
     pub(crate) fn encode<R>(
         &mut self,
         encode: impl FnOnce(&mut BytesMut) -> R,
