@@ -219,6 +219,7 @@ impl Connection {
     /// the buffer by [`prepare_read`](Self::prepare_read)'s limit, read
     /// into that new tail, then `truncate` it to the bytes the read
     /// returned (none on an error or a timeout), before any other call.
+    #[inline]
     pub fn read_buf(&mut self) -> &mut BytesMut {
         self.note_appended();
         if self.state == State::Closed {
@@ -328,6 +329,7 @@ impl Connection {
     ///
     /// As [`BytesMut::reserve`]: if `chunk` bytes more than the buffer holds
     /// overflow `isize` (a `chunk` the allocator cannot give aborts).
+    #[inline]
     pub fn prepare_read(&mut self, chunk: usize) -> usize {
         self.note_appended();
         match self.state {
@@ -677,8 +679,25 @@ impl Connection {
 
     /// The close timeout's event, if it ran out while bytes were in hand
     /// and all of them are now read without the peer's close among them.
+    ///
+    /// Asked whenever the bytes in hand run out (twice per message in the
+    /// tokio wrapper's loop): the common answer, no close timeout pending,
+    /// is inlined, the rest out of line.
+    #[inline(always)]
     fn close_expired_unanswered(&mut self) -> Option<Event> {
-        if !std::mem::take(&mut self.close_expired) || self.state != State::CloseSent {
+        if !self.close_expired {
+            return None;
+        }
+        self.close_expired_now()
+    }
+
+    /// [`close_expired_unanswered`](Self::close_expired_unanswered) once
+    /// the close timeout ran out with bytes in hand.
+    #[cold]
+    #[inline(never)]
+    fn close_expired_now(&mut self) -> Option<Event> {
+        self.close_expired = false;
+        if self.state != State::CloseSent {
             return None;
         }
         self.close_for_timeout(CloseCode::ABNORMAL, CLOSE_TIMEOUT);
@@ -686,6 +705,7 @@ impl Connection {
     }
 
     /// [`next_event`](Self::next_event) with something to read.
+    #[inline]
     fn read_event(&mut self) -> Option<Event> {
         if let Some(closed) = self.timed_out.take() {
             return Some(closed);
@@ -808,6 +828,7 @@ impl Connection {
     /// [`Config::max_output_buffer`] bytes or more (nothing is queued: write
     /// some out and retry). They are checked in that order: a full output
     /// is reported before an open fragmented message.
+    #[inline]
     pub fn send(&mut self, message: Message) -> Result<(), SendError> {
         self.check_open()?;
         self.sender.message(&message, None)

@@ -7,7 +7,7 @@
 //! frame rules, masking by role, minimal length encoding, the frame limit)
 //! is decided in one place, the receive pipeline's frame reader.
 
-use bytes::{BufMut, BytesMut};
+use bytes::BytesMut;
 
 /// The largest payload a control frame may carry (RFC 6455 §5.5).
 pub const MAX_CONTROL_PAYLOAD: usize = 125;
@@ -208,24 +208,60 @@ impl FrameHeader {
     /// If `payload_len` has the top bit set, which RFC 6455 forbids and no
     /// real payload reaches.
     pub fn encode(&self, out: &mut BytesMut) {
+        self.encode_reserving(out, 0);
+    }
+
+    /// As [`encode`](Self::encode), with room for `then` more bytes (the
+    /// payload) reserved with the header's: one capacity check per frame,
+    /// and the header written in one store of its bytes.
+    #[inline(always)]
+    pub(crate) fn encode_reserving(&self, out: &mut BytesMut, then: usize) {
+        if self.mask.is_none() && self.payload_len <= 125 {
+            // A server's short frame (an echo's, a pong): two bytes, and
+            // inlined where it is sent.
+            out.reserve(2 + then);
+            out.extend_from_slice(&[self.first_byte(), self.payload_len as u8]);
+            return;
+        }
+        self.encode_longer(out, then);
+    }
+
+    /// FIN, RSV1-3 and the opcode, as the first byte of the header.
+    #[inline(always)]
+    const fn first_byte(&self) -> u8 {
+        (self.fin as u8) << 7 | (self.rsv & 0x07) << 4 | self.opcode.as_u8()
+    }
+
+    /// [`encode_reserving`](Self::encode_reserving) of a header with a
+    /// masking key or a longer length.
+    fn encode_longer(&self, out: &mut BytesMut, then: usize) {
         assert!(self.payload_len >> 63 == 0, "payload length over 2^63");
-        out.reserve(self.encoded_len());
-        out.put_u8((self.fin as u8) << 7 | (self.rsv & 0x07) << 4 | self.opcode.as_u8());
+        let first = self.first_byte();
+        let mut bytes = [0u8; MAX_HEADER_LEN];
+        bytes[0] = first;
         let mask_bit = if self.mask.is_some() { 0x80 } else { 0 };
-        match self.payload_len {
-            len @ 0..=125 => out.put_u8(mask_bit | len as u8),
+        let mut len = match self.payload_len {
+            len @ 0..=125 => {
+                bytes[1] = mask_bit | len as u8;
+                2
+            }
             len @ 126..=0xFFFF => {
-                out.put_u8(mask_bit | 126);
-                out.put_u16(len as u16);
+                bytes[1] = mask_bit | 126;
+                bytes[2..4].copy_from_slice(&(len as u16).to_be_bytes());
+                4
             }
             len => {
-                out.put_u8(mask_bit | 127);
-                out.put_u64(len);
+                bytes[1] = mask_bit | 127;
+                bytes[2..10].copy_from_slice(&len.to_be_bytes());
+                10
             }
-        }
+        };
         if let Some(key) = self.mask {
-            out.put_slice(&key);
+            bytes[len..len + 4].copy_from_slice(&key);
+            len += 4;
         }
+        out.reserve(len + then);
+        out.extend_from_slice(&bytes[..len]);
     }
 }
 

@@ -52,7 +52,10 @@ mod error;
 mod futures;
 mod split;
 
-use std::{future::poll_fn, io};
+use std::{
+    future::{poll_fn, Future},
+    io,
+};
 
 use ::tokio::{
     io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt},
@@ -595,8 +598,14 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
     ///
     /// Cancel-safe: dropped before it returns, no event is lost and no
     /// byte of a pong or close frame half written; the next call goes on.
-    pub async fn next(&mut self) -> Option<Result<Event, Error>> {
-        poll_fn(|cx| self.core.poll_next(cx)).await
+    #[expect(
+        clippy::should_implement_trait,
+        reason = "the async method's future (an async fn before), not an iterator's next"
+    )]
+    pub fn next(&mut self) -> impl Future<Output = Option<Result<Event, Error>>> + '_ {
+        // The poll function's future itself, not an `async fn` around it
+        // (one state machine fewer per call).
+        poll_fn(|cx| self.core.poll_next(cx))
     }
 
     /// Sends a whole message, after waiting for room while
@@ -627,8 +636,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
     /// queued whole and goes out, whole, with the next call that writes
     /// ([`next`](Self::next), [`flush`](Self::flush), any send). To know
     /// which, use [`feed`](Self::feed) (then [`flush`](Self::flush)).
-    pub async fn send(&mut self, message: Message) -> Result<(), Error> {
-        core::send(&mut self.core, Side::Writer, message).await
+    pub fn send(&mut self, message: Message) -> impl Future<Output = Result<(), Error>> + '_ {
+        core::send(&mut self.core, Side::Writer, message)
     }
 
     /// Sends a whole message compressed (`compress`) or not, whatever its

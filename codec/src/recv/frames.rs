@@ -489,7 +489,7 @@ impl FrameReader {
         // 25-30 % faster). A message the caller keeps then holds its own
         // bytes, not a read buffer of up to 64 KiB and more.
         let payload = Bytes::copy_from_slice(&buf[len..len + n]);
-        buf.advance(len + n);
+        consume_front(buf, len + n);
         Some(MessageAssembler::whole_message(text, payload, verdict))
     }
 
@@ -981,5 +981,19 @@ fn unmask_in_place(
             }
             utf8.map_or(Ok(()), |utf8| utf8.feed(payload))
         }
+    }
+}
+
+/// Drops the first `n` bytes of `buf`. When they are all it holds (a
+/// read that brought one small message, as an echo's does), it is emptied
+/// where it lies: its front stays the allocation's front, where the next
+/// read goes without the reclaim an advance would need first (and the
+/// advance's own bookkeeping is skipped).
+#[inline(always)]
+fn consume_front(buf: &mut BytesMut, n: usize) {
+    if n == buf.len() {
+        buf.clear();
+    } else {
+        buf.advance(n);
     }
 }

@@ -166,7 +166,27 @@ impl Receiver {
     /// the front of a buffer with room for it. Without the limit, a read
     /// that carries the start of the next large frame lands it at the end
     /// of the allocation, and the reserve for its rest moves all of it.
+    #[inline]
     pub(crate) fn prepare_read(&mut self, chunk: usize) -> usize {
+        if self.reader.kept_payload_to_come() == 0 {
+            // No frame is being read into the buffer (between messages,
+            // the common case): the rule below with no rest of a frame to
+            // make room for, without working that rest out.
+            let buf = &mut self.buf;
+            if buf.is_empty() {
+                let _ = buf.try_reclaim(chunk);
+            }
+            if buf.capacity() - buf.len() < (chunk / 4).max(1) {
+                buf.reserve(chunk.max(1));
+            }
+            return buf.capacity() - buf.len();
+        }
+        self.prepare_read_for_frame(chunk)
+    }
+
+    /// [`prepare_read`](Self::prepare_read) while a frame kept in the
+    /// buffer is being read.
+    fn prepare_read_for_frame(&mut self, chunk: usize) -> usize {
         let frame_rest = self.read_hint();
         let buf = &mut self.buf;
         if buf.is_empty() {

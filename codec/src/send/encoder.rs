@@ -72,6 +72,7 @@ impl FrameEncoder {
 
     /// As [`encode`](Self::encode), with the RSV bits `rsv` (RSV1 = 0b100)
     /// that a negotiated extension asked for.
+    #[inline(always)]
     pub(crate) fn encode_with_rsv(
         &mut self,
         opcode: OpCode,
@@ -80,8 +81,8 @@ impl FrameEncoder {
         payload: &[u8],
         out: &mut BytesMut,
     ) {
-        let mask = self.encode_header(opcode, rsv, fin, payload.len(), out);
-        out.reserve(payload.len());
+        let mask =
+            self.encode_header_reserving(opcode, rsv, fin, payload.len(), out, payload.len());
         let start = out.len();
         out.extend_from_slice(payload);
         if let Some(key) = mask {
@@ -125,6 +126,22 @@ impl FrameEncoder {
         len: usize,
         out: &mut BytesMut,
     ) -> Option<[u8; 4]> {
+        self.encode_header_reserving(opcode, rsv, fin, len, out, 0)
+    }
+
+    /// As [`encode_header`](Self::encode_header), with room for `then`
+    /// more bytes reserved with the header's (the payload, when it is
+    /// copied in after it).
+    #[inline]
+    fn encode_header_reserving(
+        &mut self,
+        opcode: OpCode,
+        rsv: u8,
+        fin: bool,
+        len: usize,
+        out: &mut BytesMut,
+        then: usize,
+    ) -> Option<[u8; 4]> {
         let mask = match self.role {
             Role::Client => Some(self.masks.next_key()),
             Role::Server => None,
@@ -134,7 +151,7 @@ impl FrameEncoder {
             rsv,
             ..FrameHeader::new(fin, opcode, len as u64)
         };
-        header.encode(out);
+        header.encode_reserving(out, then);
         mask
     }
 }

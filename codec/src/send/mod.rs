@@ -83,6 +83,7 @@ impl Sender {
     /// # Errors
     ///
     /// [`SendError::FragmentOutOfOrder`] while a fragmented message is open.
+    #[inline]
     pub(crate) fn message(
         &mut self,
         message: &Message,
@@ -189,6 +190,7 @@ impl Sender {
     /// payload by reference (written from where it is), any other copied
     /// (and masked by a client, RFC 6455 §5.3, which needs a copy). Longer
     /// than the frame bound, it goes as several ([`frames`](Self::frames)).
+    #[inline]
     fn frame(&mut self, opcode: OpCode, rsv: u8, fin: bool, payload: &Bytes) {
         if payload.len() > self.max_frame {
             self.frames(opcode, rsv, fin, payload);
@@ -298,14 +300,17 @@ impl Sender {
     /// # Panics
     ///
     /// If `written` is more than are waiting.
+    #[inline]
     pub(crate) fn consume(&mut self, written: usize) {
         self.output.consume(written);
         // Once any byte of the automatic pong is written, it must go out
         // whole (and once all is, its place is gone).
-        self.auto_pong = self
-            .auto_pong
-            .take()
-            .filter(|unsent| self.output.len() > 0 && self.output.unwritten(unsent));
+        if self.auto_pong.is_some() {
+            self.auto_pong = self
+                .auto_pong
+                .take()
+                .filter(|unsent| self.output.len() > 0 && self.output.unwritten(unsent));
+        }
     }
 }
 

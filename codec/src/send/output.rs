@@ -50,6 +50,7 @@ impl Output {
     /// so far; returns what `encode` returns and where the bytes it
     /// appended are in the stream of encoded bytes (stable across writes,
     /// for [`remove`](Self::remove)).
+    #[inline]
     pub(crate) fn encode<R>(
         &mut self,
         encode: impl FnOnce(&mut BytesMut) -> R,
@@ -157,7 +158,8 @@ impl Output {
     /// # Panics
     ///
     /// If `written` is more than [`len`](Self::len).
-    pub(crate) fn consume(&mut self, mut written: usize) {
+    #[inline]
+    pub(crate) fn consume(&mut self, written: usize) {
         assert!(
             written <= self.len,
             "consume_output({written}) with only {} bytes pending",
@@ -168,6 +170,11 @@ impl Output {
             self.clear();
             return;
         }
+        self.consume_part(written);
+    }
+
+    /// [`consume`](Self::consume) of some of the bytes waiting, not all.
+    fn consume_part(&mut self, mut written: usize) {
         self.len -= written;
         while written > 0 {
             match self.shared.front_mut() {
@@ -207,9 +214,14 @@ impl Output {
         taken
     }
 
+    #[inline]
     fn clear(&mut self) {
         self.encoded.clear();
-        self.shared.clear();
+        if !self.shared.is_empty() {
+            // (`VecDeque::clear` is a call even when there is nothing to
+            // drop; small messages hold no payload by reference.)
+            self.shared.clear();
+        }
         self.encoded_written = 0;
         self.len = 0;
     }

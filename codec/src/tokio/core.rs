@@ -151,7 +151,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Core<S> {
     /// Writes pending output until at most `keep` bytes are left, then
     /// (when all is written) flushes. Partial writes are consumed as they
     /// happen, so a dropped caller loses nothing.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn poll_write_output(
         &mut self,
         cx: &mut Context<'_>,
@@ -162,9 +162,23 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Core<S> {
         let must_flush = self.unflushed && !self.conn.has_output();
         if !must_write && !must_flush {
             // Nothing touches the stream: the echo loop asks this several
-            // times per message, so this check is inlined and cheap.
+            // times per message, so this check is inlined and cheap, and
+            // the writing is out of line (inlined whole, the function was
+            // not, and each call that wrote nothing paid its prologue).
             return Poll::Ready(Ok(()));
         }
+        self.poll_write_pending(cx, side, keep)
+    }
+
+    /// [`poll_write_output`](Self::poll_write_output) with something to
+    /// write or flush.
+    #[inline(never)]
+    fn poll_write_pending(
+        &mut self,
+        cx: &mut Context<'_>,
+        side: Side,
+        keep: usize,
+    ) -> Poll<io::Result<()>> {
         if self.output_abandoned {
             return Poll::Ready(Err(abandoned_output()));
         }
@@ -175,12 +189,17 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Core<S> {
         // ready, and the stream is then polled again: a wakeup between
         // the two finds the waker in place, and a write that goes through
         // at once (nearly all) takes no lock.
-        let written = match self.write_output(keep) {
-            Poll::Pending => {
-                self.write_wakers.register(side, cx.waker());
-                self.write_output(keep)
+        // (One call site of `write_output`, inlined: the loop's second
+        // round is the rare one.)
+        let mut registered = false;
+        let written = loop {
+            match self.write_output(keep) {
+                Poll::Pending if !registered => {
+                    self.write_wakers.register(side, cx.waker());
+                    registered = true;
+                }
+                written => break written,
             }
-            done => done,
         };
         if let Poll::Ready(Err(err)) = written {
             // Kept whole for the later writes; this one reports it as they
@@ -195,6 +214,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Core<S> {
 
     /// [`poll_write_output`](Self::poll_write_output)'s writes, polled
     /// with the waker that wakes whichever halves registered.
+    #[inline(always)]
     fn write_output(&mut self, keep: usize) -> Poll<io::Result<()>> {
         let Self {
             io,
@@ -455,6 +475,7 @@ pub(crate) trait WithCore<S> {
 }
 
 impl<S> WithCore<S> for Core<S> {
+    #[inline(always)]
     fn with<R>(&mut self, f: impl FnOnce(&mut Core<S>) -> R) -> R {
         f(self)
     }
@@ -467,17 +488,33 @@ impl<S> WithCore<S> for Arc<Mutex<Core<S>>> {
 }
 
 /// Awaits room, queues with `queue`, and writes the output out.
-pub(crate) async fn queue_and_flush<S, C>(
-    core: &mut C,
+///
+/// A plain function returning the poll function's future, not an `async
+/// fn` around it: the send is then one future, not one inside another.
+pub(crate) fn queue_and_flush<'a, S, C, Q>(
+    core: &'a mut C,
     side: Side,
-    queue: impl FnOnce(&mut Connection) -> Result<(), crate::SendError>,
-) -> Result<(), Error>
+    queue: Q,
+) -> impl Future<Output = Result<(), Error>> + use<'a, S, C, Q>
 where
     S: AsyncRead + AsyncWrite + Unpin,
     C: WithCore<S>,
+    Q: FnOnce(&mut Connection) -> Result<(), crate::SendError>,
 {
-    queue_when_room(core, side, queue).await?;
-    flush(core, side).await
+    // `queue_when_room`, then `flush`, in one poll function: one future
+    // and one lock a poll, not two of each (the echo's send is most of
+    // its polls); nothing differs in what is written or when.
+    let mut queue = Some(queue);
+    poll_fn(move |cx| {
+        core.with(|core| {
+            if queue.is_some() {
+                ready!(core.poll_room(cx, side))?;
+                let queue = queue.take().expect("taken once, when queued");
+                queue(&mut core.conn)?;
+            }
+            core.poll_write_output(cx, side, 0).map_err(Error::from)
+        })
+    })
 }
 
 /// Queues with `queue` once there is room (below
@@ -516,16 +553,16 @@ where
 }
 
 /// Sends a whole message.
-pub(crate) async fn send<S, C>(core: &mut C, side: Side, message: Message) -> Result<(), Error>
+pub(crate) fn send<'a, S, C>(
+    core: &'a mut C,
+    side: Side,
+    message: Message,
+) -> impl Future<Output = Result<(), Error>> + use<'a, S, C>
 where
     S: AsyncRead + AsyncWrite + Unpin,
     C: WithCore<S>,
 {
-    let mut message = Some(message);
-    queue_and_flush(core, side, |conn| {
-        conn.send(message.take().expect("queued once"))
-    })
-    .await
+    queue_and_flush(core, side, move |conn| conn.send(message))
 }
 
 /// Queues our close frame (unless one was sent: a cancelled close resumes).

@@ -4,7 +4,7 @@
 
 use std::{
     fmt,
-    future::poll_fn,
+    future::{poll_fn, Future},
     sync::{Arc, Mutex, PoisonError},
 };
 
@@ -92,8 +92,12 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocketReader<S> {
     /// # Cancel safety
     ///
     /// Cancel-safe, as [`WebSocket::next`](super::WebSocket::next).
-    pub async fn next(&mut self) -> Option<Result<Event, Error>> {
-        poll_fn(|cx| self.core.with(|core| core.poll_next(cx))).await
+    #[expect(
+        clippy::should_implement_trait,
+        reason = "the async method's future (an async fn before), not an iterator's next"
+    )]
+    pub fn next(&mut self) -> impl Future<Output = Option<Result<Event, Error>>> + '_ {
+        poll_fn(|cx| self.core.with(|core| core.poll_next(cx)))
     }
 
     /// Where the connection is in its life.
@@ -113,8 +117,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocketWriter<S> {
     ///
     /// As [`WebSocket::send`](super::WebSocket::send): never cut; queued
     /// or not.
-    pub async fn send(&mut self, message: Message) -> Result<(), Error> {
-        core::send(&mut self.core, Side::Writer, message).await
+    pub fn send(&mut self, message: Message) -> impl Future<Output = Result<(), Error>> + '_ {
+        core::send(&mut self.core, Side::Writer, message)
     }
 
     /// As [`WebSocket::send_compressed`](super::WebSocket::send_compressed).
