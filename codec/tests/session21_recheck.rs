@@ -9,6 +9,9 @@
 //! message clears the read buffer; `prepare_read`'s fast path between
 //! frames): held messages keep their bytes, and reads through
 //! `prepare_read` and `read_buf` give `receive`'s events cut at every point.
+//! The send path's frame headers (a short server header stored whole, the
+//! rest built in an array, the payload reserved with the header): the
+//! bytes RFC 6455 §5.2 gives, and each role's messages read back whole.
 #![cfg(feature = "tokio")]
 
 mod common;
@@ -500,4 +503,82 @@ fn next_and_send_futures_are_send() {
     let (mut reader, mut writer) = ws.split();
     is_send(&reader.next());
     is_send(&writer.send(Message::from("x")));
+}
+
+/// `FrameHeader::encode`, now a two-byte store for a server's short frame
+/// and an array for the rest, appended after bytes already in the buffer:
+/// the bytes RFC 6455 §5.2 gives, built here by hand, for every length
+/// class at its edges, with and without a mask, any FIN and RSV bits.
+#[test]
+fn frame_headers_encode_as_rfc_6455_lays_them_out() {
+    use wsframe::{bytes::BytesMut, FrameHeader, OpCode};
+    let lengths = [0u64, 1, 125, 126, 127, 0xFFFF, 0x1_0000, 1 << 40];
+    for opcode in [
+        OpCode::Text,
+        OpCode::Binary,
+        OpCode::Ping,
+        OpCode::Continuation,
+    ] {
+        for mask in [None, Some([0xA1, 0xB2, 0xC3, 0xD4])] {
+            for (fin, rsv) in [(true, 0), (false, 0), (true, 0b100), (false, 0b111)] {
+                for len in lengths {
+                    let header = FrameHeader {
+                        rsv,
+                        mask,
+                        ..FrameHeader::new(fin, opcode, len)
+                    };
+                    let mut want = vec![0xEE];
+                    let code = match opcode {
+                        OpCode::Text => 1,
+                        OpCode::Binary => 2,
+                        OpCode::Ping => 9,
+                        _ => 0,
+                    };
+                    want.push(u8::from(fin) << 7 | rsv << 4 | code);
+                    let mask_bit = if mask.is_some() { 0x80 } else { 0 };
+                    match len {
+                        0..=125 => want.push(mask_bit | len as u8),
+                        126..=0xFFFF => {
+                            want.push(mask_bit | 126);
+                            want.extend_from_slice(&(len as u16).to_be_bytes());
+                        }
+                        _ => {
+                            want.push(mask_bit | 127);
+                            want.extend_from_slice(&len.to_be_bytes());
+                        }
+                    }
+                    want.extend_from_slice(&mask.unwrap_or_default()[..mask.map_or(0, |_| 4)]);
+                    let mut out = BytesMut::from(&[0xEE][..]);
+                    header.encode(&mut out);
+                    assert_eq!(&out[..], &want[..], "{header:?}");
+                }
+            }
+        }
+    }
+}
+
+/// Each role's messages of every length class at its edges, through
+/// `send` (header and payload reserved in one step, the short header
+/// stored whole) and read back by the other role: the same message.
+#[test]
+fn both_roles_send_every_length_class_whole() {
+    for (from, to) in [(Role::Server, Role::Client), (Role::Client, Role::Server)] {
+        let mut sender = Connection::new(from, Config::default());
+        let mut receiver = Connection::new(to, Config::default());
+        let lengths = [
+            0, 1, 2, 124, 125, 126, 127, 255, 256, 0xFFFF, 0x1_0000, 70_001,
+        ];
+        for (i, len) in lengths.into_iter().enumerate() {
+            sender.send(tagged(i, len)).unwrap();
+        }
+        sender.ping(b"ping").unwrap();
+        receiver.receive(&sender.take_output());
+        let mut want: Vec<_> = lengths
+            .into_iter()
+            .enumerate()
+            .map(|(i, len)| Event::Message(tagged(i, len)))
+            .collect();
+        want.push(Event::Ping(Bytes::from_static(b"ping")));
+        assert_eq!(events_of(&mut receiver), want, "{from:?}");
+    }
 }
