@@ -39,17 +39,9 @@ use wsframe::{tokio::WebSocket, Config, Connection, Event, Message, Role};
 /// Reads what `io` holds now, without waiting, into `peer`; returns how
 /// many bytes that was.
 fn drain_now(io: &mut DuplexStream, peer: &mut Connection, at_most: usize) -> usize {
-    let mut cx = Context::from_waker(Waker::noop());
-    let mut bytes = vec![0; at_most];
-    let mut buf = ReadBuf::new(&mut bytes);
-    match Pin::new(io).poll_read(&mut cx, &mut buf) {
-        Poll::Ready(Ok(())) => {
-            peer.receive(buf.filled());
-            buf.filled().len()
-        }
-        Poll::Ready(Err(err)) => panic!("{err}"),
-        Poll::Pending => 0,
-    }
+    let bytes = drain_raw(io, at_most);
+    peer.receive(&bytes);
+    bytes.len()
 }
 
 /// Polls `fut` once with a waker that does nothing.
@@ -214,15 +206,23 @@ async fn split_send_and_next_dropped_after_any_number_of_polls() {
 }
 
 /// The split halves' `next` and `send` raced in `select!` (the loser
-/// dropped, after however many polls it had) over a 24-byte pipe, 300
-/// times, while the peer sends 100 messages and 30 pings in 5-byte writes
+/// dropped, after however many polls it had) over pipes of 9 to 40 bytes,
+/// 300 times each, while the peer sends 100 messages and 30 pings in 5-byte writes
 /// and reads 11 bytes at a time: each send attempt carries its own number;
 /// the peer reads them in order, none twice, every completed one among
 /// them; the reader hands out the peer's messages once each, in order; the
 /// pings are answered in order, none twice, the last one answered.
 #[tokio::test(start_paused = true)]
 async fn split_next_and_send_raced_in_select_lose_and_duplicate_nothing() {
-    let (ws, io) = server(24, Config::builder().max_output_buffer(64).build());
+    for (pipe, limit) in [(24, 64), (16, 16), (9, 1), (40, 200), (24, 64), (24, 64)] {
+        raced_in_select(pipe, limit).await;
+    }
+}
+
+/// [`split_next_and_send_raced_in_select_lose_and_duplicate_nothing`]
+/// over a `pipe`-byte pipe with an output limit of `limit` bytes.
+async fn raced_in_select(pipe: usize, limit: usize) {
+    let (ws, io) = server(pipe, Config::builder().max_output_buffer(limit).build());
     let (mut reader, mut writer) = ws.split();
     let (mut from_server, mut to_server) = tokio::io::split(io);
     let mut client = peer();
@@ -580,5 +580,65 @@ fn both_roles_send_every_length_class_whole() {
             .collect();
         want.push(Event::Ping(Bytes::from_static(b"ping")));
         assert_eq!(events_of(&mut receiver), want, "{from:?}");
+    }
+}
+
+/// A send waiting for room when the peer's close arrives is refused, and
+/// its message never queued after: the peer reads what was queued before,
+/// then the close reply, and nothing after it.
+#[tokio::test(start_paused = true)]
+async fn a_send_waiting_for_room_is_refused_by_the_close_and_queues_nothing() {
+    let (ws, mut io) = server(32, Config::builder().max_output_buffer(64).build());
+    let (mut reader, mut writer) = ws.split();
+    let first = tagged(0, 100);
+    writer.feed(first.clone()).await.unwrap();
+    let mut client = peer();
+    client.close(wsframe::CloseCode::NORMAL, "bye").unwrap();
+    tokio::io::AsyncWriteExt::write_all(&mut io, &client.take_output())
+        .await
+        .unwrap();
+    let mut send = pin!(writer.send(tagged(1, 20)));
+    assert!(poll_once(send.as_mut()).is_pending(), "no room");
+    let mut next = pin!(reader.next());
+    let (mut refused, mut closed, mut wire) = (None, None, Vec::new());
+    for _ in 0..100 {
+        if closed.is_none() {
+            if let Poll::Ready(event) = poll_once(next.as_mut()) {
+                closed = Some(event);
+            }
+        }
+        if refused.is_none() {
+            if let Poll::Ready(result) = poll_once(send.as_mut()) {
+                refused = Some(result);
+            }
+        }
+        wire.extend(drain_raw(&mut io, 8));
+    }
+    assert!(
+        matches!(closed, Some(Some(Ok(Event::Closed(_))))),
+        "{closed:?}"
+    );
+    assert!(matches!(refused, Some(Err(_))), "{refused:?}");
+    // (The peer, having sent its close, would drop a message: its frames
+    // are read by hand.)
+    let frames = common::parse_server_frames(&wire);
+    assert_eq!(
+        frames,
+        [
+            (FIN | BINARY, first.as_bytes().to_vec()),
+            (FIN | CLOSE, 1000u16.to_be_bytes().to_vec())
+        ]
+    );
+}
+
+/// What `io` holds now (at most `at_most` bytes), without waiting.
+fn drain_raw(io: &mut DuplexStream, at_most: usize) -> Vec<u8> {
+    let mut cx = Context::from_waker(Waker::noop());
+    let mut bytes = vec![0; at_most];
+    let mut buf = ReadBuf::new(&mut bytes);
+    match Pin::new(io).poll_read(&mut cx, &mut buf) {
+        Poll::Ready(Ok(())) => buf.filled().to_vec(),
+        Poll::Ready(Err(err)) => panic!("{err}"),
+        Poll::Pending => Vec::new(),
     }
 }
