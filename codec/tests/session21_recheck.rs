@@ -642,3 +642,72 @@ fn drain_raw(io: &mut DuplexStream, at_most: usize) -> Vec<u8> {
         Poll::Pending => Vec::new(),
     }
 }
+
+/// The unsplit `send`, queued behind a pong that waits for the pipe and
+/// dropped after every number of polls (0 to 15) while the peer reads 13
+/// bytes a round: the message goes once or not at all, never cut, and
+/// always after the pong queued before it.
+#[tokio::test(start_paused = true)]
+async fn send_behind_a_waiting_pong_dropped_after_any_number_of_polls() {
+    for polls in 0..16 {
+        let (mut ws, mut io) = server(32, Config::builder().max_output_buffer(64).build());
+        let first = tagged(0, 100);
+        ws.feed(first.clone()).await.unwrap();
+        let mut client = peer();
+        client.ping(b"abc").unwrap();
+        tokio::io::AsyncWriteExt::write_all(&mut io, &client.take_output())
+            .await
+            .unwrap();
+        let ping = ws.next().await.unwrap().unwrap();
+        assert_eq!(ping, Event::Ping(Bytes::from_static(b"abc")));
+        let message = tagged(1, 20);
+        let mut read = 0;
+        let mut completed = false;
+        {
+            let mut send = pin!(ws.send(message.clone()));
+            for _ in 0..polls {
+                if let Poll::Ready(result) = poll_once(send.as_mut()) {
+                    result.unwrap();
+                    completed = true;
+                    break;
+                }
+                read += drain_now(&mut io, &mut client, 13);
+            }
+        }
+        while let n @ 1.. = drain_now(&mut io, &mut client, 4096) {
+            read += n;
+        }
+        // 102 for `first`, 5 for the pong, 22 for the message if queued.
+        let queued = match read + ws.connection().output_len() - 107 {
+            0 => false,
+            22 => true,
+            other => panic!("{polls}: {other} more bytes"),
+        };
+        assert!(!completed || queued, "{polls}: completed yet not queued");
+        let last = Message::from("last");
+        let mut want = vec![
+            Event::Message(first),
+            Event::Pong(Bytes::from_static(b"abc")),
+        ];
+        if queued {
+            want.push(Event::Message(message));
+        }
+        want.push(Event::Message(last.clone()));
+        let mut got = Vec::new();
+        let (sent, ()) = tokio::join!(ws.send(last), async {
+            loop {
+                got.extend(events_of(&mut client));
+                if got.len() >= want.len() {
+                    break;
+                }
+                let mut buf = [0; 64];
+                let n = tokio::io::AsyncReadExt::read(&mut io, &mut buf)
+                    .await
+                    .unwrap();
+                client.receive(&buf[..n]);
+            }
+        });
+        sent.unwrap();
+        assert_eq!(got, want, "{polls}");
+    }
+}
