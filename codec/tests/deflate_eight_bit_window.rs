@@ -479,6 +479,21 @@ fn switching_with(answer: &str) -> String {
 }
 
 /// The parameters with these windows and context taken over both ways.
+/// The handshake of `client` and `server` sends exactly the request with
+/// `offer` and the 101 with `answer`, and agrees on `params`.
+fn assert_negotiates(
+    client: DeflateConfig,
+    server: DeflateConfig,
+    offer: &str,
+    answer: &str,
+    params: DeflateParams,
+) {
+    let (request, response, agreed) = handshake(client, server);
+    assert_eq!(request, request_offering(offer));
+    assert_eq!(response, switching_with(answer));
+    assert_eq!(agreed, params);
+}
+
 fn windows(server: u8, client: u8) -> DeflateParams {
     DeflateParams {
         server_no_context_takeover: false,
@@ -492,31 +507,25 @@ fn windows(server: u8, client: u8) -> DeflateParams {
 fn a_server_answers_an_offer_of_8_bits_with_8() {
     // §7.1.2.1: the client limits the server's window to 256 bytes.
     let client = DeflateConfig::default().peer_max_window_bits(8);
-    let (request, response, params) = handshake(client, DeflateConfig::default());
-    assert_eq!(
-        request,
-        request_offering("permessage-deflate; server_max_window_bits=8; client_max_window_bits")
+    assert_negotiates(
+        client,
+        DeflateConfig::default(),
+        "permessage-deflate; server_max_window_bits=8; client_max_window_bits",
+        "permessage-deflate; server_max_window_bits=8",
+        windows(8, 15),
     );
-    assert_eq!(
-        response,
-        switching_with("permessage-deflate; server_max_window_bits=8")
-    );
-    assert_eq!(params, windows(8, 15));
     // The server's own preference for 8 bits for the client (§7.1.2.2),
     // and for itself, unasked (§7.1.2.1 lets a server answer it).
     let server = DeflateConfig::default()
         .max_window_bits(8)
         .peer_max_window_bits(8);
-    let (request, response, params) = handshake(DeflateConfig::default(), server);
-    assert_eq!(
-        request,
-        request_offering("permessage-deflate; client_max_window_bits")
+    assert_negotiates(
+        DeflateConfig::default(),
+        server,
+        "permessage-deflate; client_max_window_bits",
+        "permessage-deflate; server_max_window_bits=8; client_max_window_bits=8",
+        windows(8, 8),
     );
-    assert_eq!(
-        response,
-        switching_with("permessage-deflate; server_max_window_bits=8; client_max_window_bits=8")
-    );
-    assert_eq!(params, windows(8, 8));
 }
 
 #[test]
@@ -524,27 +533,21 @@ fn a_client_accepts_an_answer_of_8_bits_and_offers_8_itself() {
     // §7.1.2.2: the server limits our window to 256 bytes (Node `ws` with
     // `clientMaxWindowBits: 8` answers so).
     let server = DeflateConfig::default().peer_max_window_bits(8);
-    let (request, response, params) = handshake(DeflateConfig::default(), server);
-    assert_eq!(
-        request,
-        request_offering("permessage-deflate; client_max_window_bits")
+    assert_negotiates(
+        DeflateConfig::default(),
+        server,
+        "permessage-deflate; client_max_window_bits",
+        "permessage-deflate; client_max_window_bits=8",
+        windows(15, 8),
     );
-    assert_eq!(
-        response,
-        switching_with("permessage-deflate; client_max_window_bits=8")
-    );
-    assert_eq!(params, windows(15, 8));
     // Our own `max_window_bits(8)` is offered as 8, not raised to 9, and
     // kept to with the server's answer.
     let client = DeflateConfig::default().max_window_bits(8);
-    let (request, response, params) = handshake(client, DeflateConfig::default());
-    assert_eq!(
-        request,
-        request_offering("permessage-deflate; client_max_window_bits=8")
+    assert_negotiates(
+        client,
+        DeflateConfig::default(),
+        "permessage-deflate; client_max_window_bits=8",
+        "permessage-deflate; client_max_window_bits=8",
+        windows(15, 8),
     );
-    assert_eq!(
-        response,
-        switching_with("permessage-deflate; client_max_window_bits=8")
-    );
-    assert_eq!(params, windows(15, 8));
 }

@@ -6,28 +6,18 @@
 
 mod common;
 
-use std::{
-    io::{BufRead, BufReader},
-    process::{Command, Stdio},
-    time::{Duration, Instant},
-};
+use std::time::{Duration, Instant};
 
-use common::{half_a_handshake, read_until_closed};
+use common::{half_a_handshake, read_until_closed, spawn_announcing};
 
 #[test]
 fn half_a_request_is_dropped_after_the_handshake_timeout() {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_tokio_chat_server"))
-        .arg("127.0.0.1:0")
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("the server starts");
-    let mut lines = BufReader::new(child.stdout.take().expect("piped")).lines();
-    let first = lines.next().expect("a line").expect("stdout");
-    let addr = first
-        .strip_prefix("chat server listening on ws://")
-        .unwrap_or_else(|| panic!("unexpected first line {first:?}"));
+    let (mut child, addr, mut lines) = spawn_announcing(
+        env!("CARGO_BIN_EXE_tokio_chat_server"),
+        "chat server listening on ws://",
+    );
     let start = Instant::now();
-    let mut stream = half_a_handshake(addr);
+    let mut stream = half_a_handshake(&addr);
     // `read_until_closed` waits up to 30 s, then fails.
     let received = read_until_closed(&mut stream);
     let took = start.elapsed();

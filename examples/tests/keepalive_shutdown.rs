@@ -8,9 +8,9 @@
 mod common;
 
 use std::{
-    io::{BufRead, BufReader, Write},
+    io::Write,
     net::TcpStream,
-    process::{Command, Stdio},
+    process::Command,
     sync::{
         atomic::{AtomicUsize, Ordering},
         Arc,
@@ -19,7 +19,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use common::{half_a_handshake, open};
+use common::{half_a_handshake, open, spawn_announcing};
 use wsframe::{Config, Connection, Message, Role};
 
 /// Sends 64 KiB messages until the server stops taking them, reading
@@ -41,17 +41,10 @@ fn flood_without_reading(mut stream: TcpStream) -> Arc<AtomicUsize> {
 
 #[test]
 fn sigint_ends_the_server_within_its_close_timeout_whatever_the_clients_do() {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_tokio_keepalive_server"))
-        .arg("127.0.0.1:0")
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("the server starts");
-    let mut lines = BufReader::new(child.stdout.take().expect("piped")).lines();
-    let first = lines.next().expect("a line").expect("stdout");
-    let addr = first
-        .strip_prefix("keepalive echo server listening on ws://")
-        .unwrap_or_else(|| panic!("unexpected first line {first:?}"))
-        .to_owned();
+    let (mut child, addr, lines) = spawn_announcing(
+        env!("CARGO_BIN_EXE_tokio_keepalive_server"),
+        "keepalive echo server listening on ws://",
+    );
     thread::spawn(move || for _ in lines {});
 
     let _halfway = half_a_handshake(&addr);

@@ -5,7 +5,7 @@
 use std::{
     io::{self, BufRead, BufReader, Read, Write},
     net::TcpStream,
-    process::{Child, Command, Stdio},
+    process::{Child, ChildStdout, Command, Stdio},
     sync::{Arc, Mutex},
     thread,
     time::{Duration, Instant},
@@ -81,6 +81,28 @@ impl Drop for Server {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// Starts the example `binary` (a `CARGO_BIN_EXE_*` path) on a free port
+/// with its stdout piped, for tests that read its lines themselves: the
+/// child, the address its first line names after `prefix`, and the lines
+/// after it.
+pub fn spawn_announcing(
+    binary: &str,
+    prefix: &str,
+) -> (Child, String, io::Lines<BufReader<ChildStdout>>) {
+    let mut child = Command::new(binary)
+        .arg("127.0.0.1:0")
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("the server starts");
+    let mut lines = BufReader::new(child.stdout.take().expect("piped")).lines();
+    let first = lines.next().expect("a line").expect("stdout");
+    let addr = first
+        .strip_prefix(prefix)
+        .unwrap_or_else(|| panic!("unexpected first line {first:?}"))
+        .to_owned();
+    (child, addr, lines)
 }
 
 /// Connects and sends the start of an upgrade request, never its end.
