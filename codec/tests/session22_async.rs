@@ -13,7 +13,13 @@
 //! 3. `next` dropped at every poll while a 70 000-byte and a small message
 //!    arrive cut at many read sizes (the `prepare_read` fast path), whole
 //!    and streamed, compressed and not;
-//! 4. the `futures` `Stream`/`Sink` with the same drops.
+//! 4. the `futures` `Stream`/`Sink` with the same drops, and the peer's
+//!    close read through `StreamExt::next` dropped at every poll;
+//! 5. edges: the split writer's `send` raced and not retried (once or
+//!    never, every completed one there), a ping flood from a peer that
+//!    reads nothing (pongs coalesced, §5.5.3), a peer reset under both
+//!    halves, and many small messages held while the read buffer starts
+//!    over at its front.
 //!
 //! The peer's side is read by hand (RFC 6455 §5.2, `frames_of`), the
 //! compressed payloads inflated by flate2 with one context for the whole
@@ -251,6 +257,8 @@ async fn peer<S: AsyncRead + AsyncWrite + Send + 'static>(
         let mut closed = false;
         while let Some(event) = conn.next_event() {
             match event {
+                // "END" ends a run whose count is not known in advance.
+                Event::Message(m) if m.as_bytes() == b"END" => got = expect,
                 Event::Message(_) => got += 1,
                 Event::Pong(p) if p[..] == last_ping[..] => last_pong_seen = true,
                 Event::Closed(c) => {
@@ -327,10 +335,13 @@ where
             message(&mut rng, i + 1, len)
         })
         .collect();
-    let mut cfg = config(deflate, false, 300);
+    // Every fifth run hands messages out in pieces.
+    let streaming = seed.is_multiple_of(5);
+    let mut cfg = config(deflate, streaming, 300);
     if seed.is_multiple_of(3) {
         // Keepalive pings of our own on the wire as well.
         cfg = Config::builder()
+            .streaming(streaming)
             .max_output_buffer(300)
             .ping_interval(Some(Duration::from_millis(1)))
             .deflate(cfg.deflate())
@@ -351,6 +362,7 @@ where
     let reader = tokio::spawn(async move {
         let mut rng = Rng(seed ^ 0x51);
         let mut got = Vec::new();
+        let mut pieces: Vec<Message> = Vec::new();
         loop {
             let wait = Duration::from_micros(rng.below(300) as u64);
             let event = if rng.below(2) == 0 {
@@ -371,9 +383,23 @@ where
             };
             match event {
                 Some(Ok(Event::Message(m))) => {
-                    got.push(m);
+                    got.push(m.as_bytes().to_vec());
                     if got.len() == count {
                         all_read2.notify_one();
+                    }
+                }
+                Some(Ok(Event::Chunk { data, last })) => {
+                    pieces.push(data);
+                    if last {
+                        got.push(
+                            pieces
+                                .drain(..)
+                                .flat_map(|p| p.as_bytes().to_vec())
+                                .collect(),
+                        );
+                        if got.len() == count {
+                            all_read2.notify_one();
+                        }
                     }
                 }
                 Some(Ok(Event::Closed(c))) => {
@@ -438,7 +464,15 @@ where
         if closer == Closer::Us {
             all_read.notified().await;
             // Cancel-safe: called again, no second close frame.
-            race_retried!(rng, 100, writer.close(CloseCode::NORMAL, "ours")).unwrap();
+            if seed % 4 == 0 {
+                // The `Sink`'s close: a 1000 close frame, written out.
+                #[cfg(feature = "futures")]
+                race_retried!(rng, 100, futures_util::SinkExt::close(&mut writer)).unwrap();
+                #[cfg(not(feature = "futures"))]
+                writer.close(CloseCode::NORMAL, "").await.unwrap();
+            } else {
+                race_retried!(rng, 100, writer.close(CloseCode::NORMAL, "ours")).unwrap();
+            }
         }
         writer
     });
@@ -456,7 +490,7 @@ where
         .unwrap_or_else(|_| panic!("seed {seed} deflate {deflate}: the peer hung"))
         .unwrap();
     assert_eq!(
-        bytes_of(&got),
+        got,
         bytes_of(&theirs_out),
         "seed {seed}: the peer's messages, once each, in order"
     );
@@ -1107,5 +1141,285 @@ fn stream_and_sink_echo_with_every_drop() {
                 }
             }
         }
+    }
+}
+
+// ---------------------------------------------------------------------------
+// 5. Edges of the same surface.
+
+/// A peer that floods pings and reads nothing: `next` (dropped at every
+/// poll) goes on returning them, the pongs do not pile up (RFC 6455
+/// §5.5.3: a pong may answer only the latest ping), and once the peer
+/// reads, the latest ping's pong is there, after the messages fed before.
+#[test]
+fn ping_flood_from_a_peer_that_reads_nothing() {
+    let rt = runtime();
+    let _enter = rt.enter();
+    for deflate in [false, true] {
+        let mut client = client_conn(deflate);
+        for i in 0..3000 {
+            client.ping(format!("{i}").as_bytes()).unwrap();
+        }
+        let (ours, theirs) = duplex(64);
+        let conn = server_conn(deflate, config(deflate, false, 1024));
+        let mut ws = WebSocket::from_connection(ours, conn);
+        let fed = Message::from("fed before the flood");
+        assert!(poll_once(pin!(ws.feed(fed.clone()))).is_ready());
+        let mut peer = PipePeer {
+            io: theirs,
+            wire: Vec::new(),
+            input: client.take_output().to_vec(),
+        };
+        let mut pings = 0;
+        let mut cx = Context::from_waker(Waker::noop());
+        let mut rounds = 0;
+        while pings < 3000 {
+            rounds += 1;
+            assert!(rounds < 1_000_000, "stuck at ping {pings}");
+            // The peer writes only: its pipe's other way fills up.
+            while !peer.input.is_empty() {
+                match Pin::new(&mut peer.io).poll_write(&mut cx, &peer.input) {
+                    Poll::Ready(Ok(n)) if n > 0 => {
+                        peer.input.drain(..n);
+                    }
+                    _ => break,
+                }
+            }
+            if let Poll::Ready(event) = poll_once(pin!(ws.next())) {
+                match event {
+                    Some(Ok(Event::Ping(_))) => pings += 1,
+                    other => panic!("{other:?}"),
+                }
+            }
+            assert!(
+                ws.connection().output_len() <= 1024 + 200,
+                "deflate {deflate}: {} bytes of output after {pings} pings",
+                ws.connection().output_len()
+            );
+        }
+        drive(ws.flush(), &mut peer).unwrap();
+        peer.pump();
+        let read = read_wire(&peer.wire);
+        assert_eq!(read.messages, [fed.as_bytes().to_vec()]);
+        assert_eq!(read.pongs.last().map(Vec::as_slice), Some(&b"2999"[..]));
+        assert!(read.pongs.len() < 3000, "coalesced: {}", read.pongs.len());
+    }
+}
+
+/// The peer goes away (its socket dropped, unread bytes in it: a reset)
+/// while the writer sends in a loop raced against timers and the reader
+/// reads, on two workers: neither hangs; the reader reports the end once
+/// and then `None`; every later send fails.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn peer_reset_while_both_halves_run() {
+    for seed in 1..=10u64 {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (theirs, accepted) =
+            tokio::join!(tokio::net::TcpStream::connect(addr), listener.accept());
+        let (ours, _) = accepted.unwrap();
+        let mut theirs = theirs.unwrap();
+        let ws = WebSocket::from_connection(ours, server_conn(true, config(true, false, 300)));
+        let (mut reader, mut writer) = ws.split();
+        let reader = tokio::spawn(async move {
+            let mut errors = 0;
+            loop {
+                match reader.next().await {
+                    Some(Ok(_)) => {}
+                    Some(Err(_)) => errors += 1,
+                    None => break,
+                }
+            }
+            assert!(errors <= 2, "seed {seed}: {errors} errors");
+            assert!(reader.next().await.is_none());
+        });
+        let writer = tokio::spawn(async move {
+            let mut rng = Rng(seed);
+            let mut failed = false;
+            for i in 0..2000 {
+                let len = SIZES[rng.below(SIZES.len())];
+                let m = message(&mut rng, i, len);
+                let wait = Duration::from_micros(rng.below(300) as u64);
+                let result = select! {
+                    r = writer.send(m) => Some(r),
+                    () = sleep(wait) => None,
+                };
+                match result {
+                    Some(Err(_)) => failed = true,
+                    Some(Ok(())) => assert!(!failed, "seed {seed}: a send after a failure"),
+                    None => {}
+                }
+                if failed && i % 50 == 0 {
+                    break;
+                }
+            }
+            assert!(failed, "seed {seed}: the sends never failed");
+        });
+        // The peer sends a message, reads a little, then drops its socket
+        // with bytes unread (a reset).
+        let mut client = client_conn(true);
+        client.send(Message::from("hello")).unwrap();
+        theirs.write_all(&client.take_output()).await.unwrap();
+        let mut buf = vec![0; 1000];
+        let _ = theirs.read(&mut buf).await.unwrap();
+        sleep(Duration::from_millis(seed)).await;
+        drop(theirs);
+        let within = Duration::from_secs(20);
+        tokio::time::timeout(within, reader)
+            .await
+            .unwrap_or_else(|_| panic!("seed {seed}: the reader hung"))
+            .unwrap();
+        tokio::time::timeout(within, writer)
+            .await
+            .unwrap_or_else(|_| panic!("seed {seed}: the writer hung"))
+            .unwrap();
+    }
+}
+
+/// Many small messages, each held (not copied) until all are read, at
+/// every read size from 1 to 150 bytes with `next` dropped at every poll:
+/// the read buffer, cleared and read into from its front again once all
+/// of it was handed out, never writes over a message still held.
+#[test]
+fn small_messages_held_while_the_read_buffer_starts_over() {
+    let rt = runtime();
+    let _enter = rt.enter();
+    let mut rng = Rng(17);
+    for deflate in [false, true] {
+        let messages: Vec<Message> = (0..60)
+            .map(|i| {
+                let len = rng.below(130);
+                message(&mut rng, i, len)
+            })
+            .collect();
+        let mut client = client_conn(deflate);
+        for m in &messages {
+            client.send(m.clone()).unwrap();
+        }
+        let input = client.take_output().to_vec();
+        for size in 1..=150 {
+            let what = format!("deflate {deflate} size {size}");
+            let io = Trickle {
+                input: input.clone(),
+                at: 0,
+                first: size,
+                size,
+                stall: false,
+                written: Vec::new(),
+            };
+            let conn = server_conn(deflate, config(deflate, false, 1 << 20));
+            let mut ws = WebSocket::from_connection(io, conn);
+            let (got, pings) = read_dropping(&mut ws, messages.len(), 1 + size % 2, &what);
+            assert!(pings.is_empty());
+            assert_eq!(got, bytes_of(&messages), "{what}");
+        }
+    }
+}
+
+/// The writer's `send` raced in `select!` against a short timer and not
+/// retried (the documented way to know whether a dropped send was queued
+/// is `feed`): each message reaches the peer once or not at all, whole,
+/// in order, and every send that completed is there. Two workers, over
+/// TCP and over a 7-byte pipe, with and without permessage-deflate.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn split_send_raced_and_dropped_goes_once_or_never() {
+    for seed in 1..=SEEDS {
+        for deflate in [false, true] {
+            for tcp in [false, true] {
+                if tcp {
+                    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+                    let addr = listener.local_addr().unwrap();
+                    let (theirs, accepted) =
+                        tokio::join!(tokio::net::TcpStream::connect(addr), listener.accept());
+                    send_raced_once(accepted.unwrap().0, theirs.unwrap(), seed, deflate).await;
+                } else {
+                    let (ours, theirs) = duplex(7);
+                    send_raced_once(ours, theirs, seed, deflate).await;
+                }
+            }
+        }
+    }
+}
+
+async fn send_raced_once<S>(ours: S, theirs: S, seed: u64, deflate: bool)
+where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let mut rng = Rng(seed ^ 0x5EED);
+    // Each message starts with its index: a duplicate shows.
+    let sent: Vec<Message> = (0..12u32)
+        .map(|i| {
+            let len = [4, 5, 125, 126, 64 * 1024 + 1][rng.below(5)];
+            let mut bytes = message(&mut rng, 1, len).as_bytes().to_vec();
+            bytes[..4].copy_from_slice(&i.to_be_bytes());
+            Message::from(bytes)
+        })
+        .collect();
+    let ws = WebSocket::from_connection(ours, server_conn(deflate, config(deflate, false, 300)));
+    let (mut reader, mut writer) = ws.split();
+    let peer = tokio::spawn(peer(
+        theirs,
+        deflate,
+        Vec::new(),
+        usize::MAX,
+        seed,
+        Closer::Peer,
+    ));
+    let reader = tokio::spawn(async move {
+        loop {
+            match reader.next().await {
+                Some(Ok(Event::Closed(_))) => break,
+                Some(Ok(_)) => {}
+                other => panic!("seed {seed}: {other:?}"),
+            }
+        }
+    });
+    let to_send = sent.clone();
+    let writer = tokio::spawn(async move {
+        let mut rng = Rng(seed ^ 0xD0);
+        let mut completed = Vec::new();
+        for (i, m) in to_send.into_iter().enumerate() {
+            let wait = Duration::from_micros(rng.below(400) as u64);
+            select! {
+                r = writer.send(m) => { r.unwrap(); completed.push(i); }
+                () = sleep(wait) => {}
+            }
+        }
+        race_retried!(rng, 200, writer.feed(Message::from("END"))).unwrap();
+        race_retried!(rng, 200, writer.flush()).unwrap();
+        (writer, completed)
+    });
+    let within = Duration::from_secs(20);
+    let (_writer, completed) = tokio::time::timeout(within, writer)
+        .await
+        .unwrap_or_else(|_| panic!("seed {seed}: the writer hung"))
+        .unwrap();
+    let wire = tokio::time::timeout(within, peer)
+        .await
+        .unwrap_or_else(|_| panic!("seed {seed}: the peer hung"))
+        .unwrap();
+    tokio::time::timeout(within, reader)
+        .await
+        .unwrap_or_else(|_| panic!("seed {seed}: the reader hung"))
+        .unwrap();
+    let mut read = read_wire(&wire).messages;
+    assert_eq!(read.pop().as_deref(), Some(&b"END"[..]), "seed {seed}");
+    assert_eq!(client_reads(deflate, &wire).len(), read.len() + 1);
+    let indices: Vec<usize> = read
+        .iter()
+        .map(|m| u32::from_be_bytes(m[..4].try_into().unwrap()) as usize)
+        .collect();
+    assert!(
+        indices.windows(2).all(|w| w[0] < w[1]),
+        "seed {seed}: once, in order: {indices:?}"
+    );
+    for (&i, m) in indices.iter().zip(&read) {
+        assert_eq!(m[..], *sent[i].as_bytes(), "seed {seed}: message {i} whole");
+    }
+    for i in completed {
+        assert!(
+            indices.contains(&i),
+            "seed {seed}: completed send {i} missing"
+        );
     }
 }
