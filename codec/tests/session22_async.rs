@@ -464,7 +464,7 @@ where
         if closer == Closer::Us {
             all_read.notified().await;
             // Cancel-safe: called again, no second close frame.
-            if seed % 4 == 0 {
+            if seed.is_multiple_of(4) {
                 // The `Sink`'s close: a 1000 close frame, written out.
                 #[cfg(feature = "futures")]
                 race_retried!(rng, 100, futures_util::SinkExt::close(&mut writer)).unwrap();
