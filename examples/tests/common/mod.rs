@@ -6,7 +6,10 @@ use std::{
     io::{self, BufRead, BufReader, Read, Write},
     net::TcpStream,
     process::{Child, ChildStdout, Command, Stdio},
-    sync::{Arc, Mutex},
+    sync::{
+        atomic::{AtomicUsize, Ordering},
+        Arc, Mutex,
+    },
     thread,
     time::{Duration, Instant},
 };
@@ -223,3 +226,25 @@ macro_rules! tests_on_each_server {
 }
 #[allow(unused_imports)]
 pub(crate) use tests_on_each_server;
+
+/// Sends 64 KiB messages until the server stops taking them, reading
+/// nothing; returns how many bytes went out so far, as they go, and the
+/// thread sending them, which ends when a write fails (the server dropped
+/// the connection).
+pub fn flood_without_reading(
+    mut stream: TcpStream,
+) -> (Arc<AtomicUsize>, thread::JoinHandle<io::Error>) {
+    let sent = Arc::new(AtomicUsize::new(0));
+    let counter = Arc::clone(&sent);
+    let mut conn = Connection::new(Role::Client, Config::default());
+    conn.send(Message::from(vec![7u8; 64 * 1024]))
+        .expect("send");
+    let frame = conn.take_output();
+    let flood = thread::spawn(move || loop {
+        if let Err(err) = stream.write_all(&frame) {
+            return err;
+        }
+        counter.fetch_add(frame.len(), Ordering::Relaxed);
+    });
+    (sent, flood)
+}
