@@ -137,7 +137,7 @@ pub fn open(addr: &str) -> io::Result<(TcpStream, Connection)> {
     let mut response = Vec::new();
     let mut buf = [0u8; 4096];
     let early = loop {
-        let n = stream.read(&mut buf)?;
+        let n = read_some(&mut stream, &mut buf)?;
         if n == 0 {
             return Err(io::Error::new(
                 io::ErrorKind::UnexpectedEof,
@@ -159,15 +159,27 @@ pub fn open(addr: &str) -> io::Result<(TcpStream, Connection)> {
     Ok((stream, conn))
 }
 
+/// One `read`, again when a signal interrupted it (`Interrupted`, EINTR:
+/// nothing was read; `read_exact` and `write_all` retry it, a loop of
+/// `read`s must too).
+pub fn read_some(stream: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
+    loop {
+        match stream.read(buf) {
+            Err(err) if err.kind() == io::ErrorKind::Interrupted => {}
+            read => return read,
+        }
+    }
+}
+
 /// Reads until the connection yields an event.
-pub fn next_event(stream: &mut TcpStream, conn: &mut Connection) -> io::Result<Event> {
+pub fn next_event(stream: &mut (impl Read + Write), conn: &mut Connection) -> io::Result<Event> {
     let mut buf = [0u8; 4096];
     loop {
         if let Some(event) = conn.next_event() {
             stream.write_all(&conn.take_output())?;
             return Ok(event);
         }
-        let n = stream.read(&mut buf)?;
+        let n = read_some(stream, &mut buf)?;
         if n == 0 {
             return Err(io::ErrorKind::UnexpectedEof.into());
         }
