@@ -6,15 +6,11 @@
 //! fail: the refusal is reported, not the write's failure.
 #![cfg(feature = "tokio")]
 
-use std::{
-    error::Error as StdError,
-    fmt, io,
-    pin::Pin,
-    sync::Arc,
-    task::{Context, Poll},
-};
+mod common;
 
-use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use std::{error::Error as StdError, fmt, io, sync::Arc};
+
+use common::tokio_peer::Scripted;
 use wsframe::{
     handshake::{reject, HandshakeError, RefusedResponse, Status},
     tokio::{Error, WebSocket},
@@ -131,74 +127,10 @@ fn every_variant_shows_each_message_once_in_its_chain() {
     }
 }
 
-/// A stream that hands out `input` `chunk` bytes at a time, then waits
-/// forever; its writes fail with `write_error` (or succeed), its shutdown
-/// with `shutdown_error`.
-struct Stream {
-    input: Vec<u8>,
-    read: usize,
-    chunk: usize,
-    write_error: Option<fn() -> io::Error>,
-    shutdown_error: Option<fn() -> io::Error>,
-    written: Vec<u8>,
-}
-
-impl Stream {
-    fn new(input: &[u8], chunk: usize) -> Self {
-        Self {
-            input: input.to_vec(),
-            read: 0,
-            chunk,
-            write_error: None,
-            shutdown_error: None,
-            written: Vec::new(),
-        }
-    }
-}
-
-impl AsyncRead for Stream {
-    fn poll_read(
-        mut self: Pin<&mut Self>,
-        _: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<io::Result<()>> {
-        let end = self.input.len().min(self.read + self.chunk);
-        if self.read == end {
-            return Poll::Pending;
-        }
-        let n = (end - self.read).min(buf.remaining());
-        let start = self.read;
-        buf.put_slice(&self.input[start..start + n]);
-        self.read += n;
-        Poll::Ready(Ok(()))
-    }
-}
-
-impl AsyncWrite for Stream {
-    fn poll_write(
-        mut self: Pin<&mut Self>,
-        _: &mut Context<'_>,
-        data: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        match self.write_error {
-            Some(error) => Poll::Ready(Err(error())),
-            None => {
-                self.written.extend_from_slice(data);
-                Poll::Ready(Ok(data.len()))
-            }
-        }
-    }
-
-    fn poll_flush(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Poll::Ready(Ok(()))
-    }
-
-    fn poll_shutdown(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
-        match self.shutdown_error {
-            Some(error) => Poll::Ready(Err(error())),
-            None => Poll::Ready(Ok(())),
-        }
-    }
+/// `input` in reads of `chunk` bytes, then nothing, ever.
+fn scripted(input: &[u8], chunk: usize) -> Scripted {
+    let cuts: Vec<usize> = (chunk..input.len()).step_by(chunk).collect();
+    Scripted::new(input, &cuts)
 }
 
 fn broken_pipe() -> io::Error {
@@ -213,7 +145,7 @@ const UPGRADE: &[u8] = b"GET /chat HTTP/1.1\r\nHost: example.com\r\nUpgrade: web
     Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\
     Sec-WebSocket-Version: 13\r\n\r\n";
 
-async fn accept(stream: Stream) -> Result<WebSocket<Stream>, Error> {
+async fn accept(stream: Scripted) -> Result<WebSocket<Scripted>, Error> {
     tokio::time::timeout(
         std::time::Duration::from_secs(10),
         WebSocket::accept(stream, Config::default()),
@@ -231,7 +163,7 @@ async fn accept_reports_the_refusal_when_writing_it_fails() {
     for (request, status) in [(NOT_AN_UPGRADE, None), (BAD_VERSION, Some(426))] {
         for chunk in 1..=request.len() {
             for (write_fails, shutdown_fails) in [(false, false), (true, false), (false, true)] {
-                let mut stream = Stream::new(request, chunk);
+                let mut stream = scripted(request, chunk);
                 stream.write_error = write_fails.then_some(broken_pipe as fn() -> io::Error);
                 stream.shutdown_error = shutdown_fails.then_some(broken_pipe as fn() -> io::Error);
                 let case = format!(
@@ -258,7 +190,7 @@ async fn accept_with_reports_its_rejection_when_writing_it_fails() {
     let refusal = reject(403, &[], b"unknown origin").unwrap();
     for write_fails in [false, true] {
         for shutdown_fails in [false, true] {
-            let mut stream = Stream::new(UPGRADE, UPGRADE.len());
+            let mut stream = scripted(UPGRADE, UPGRADE.len());
             stream.write_error = write_fails.then_some(broken_pipe as fn() -> io::Error);
             stream.shutdown_error = shutdown_fails.then_some(broken_pipe as fn() -> io::Error);
             let result =
@@ -277,7 +209,7 @@ async fn accept_with_reports_its_rejection_when_writing_it_fails() {
 /// (nothing was refused).
 #[tokio::test]
 async fn a_failed_101_is_still_an_io_error() {
-    let mut stream = Stream::new(UPGRADE, UPGRADE.len());
+    let mut stream = scripted(UPGRADE, UPGRADE.len());
     stream.write_error = Some(broken_pipe);
     let err = accept(stream).await.map(|_| ()).unwrap_err();
     assert!(
@@ -304,41 +236,13 @@ async fn a_failed_101_is_still_an_io_error() {
 /// holding it).
 #[tokio::test]
 async fn a_failed_writes_error_shows_each_message_once_and_stays_reachable() {
-    struct FailingWrites;
-
-    impl AsyncRead for FailingWrites {
-        fn poll_read(
-            self: Pin<&mut Self>,
-            _: &mut Context<'_>,
-            _: &mut ReadBuf<'_>,
-        ) -> Poll<io::Result<()>> {
-            Poll::Pending
-        }
+    fn reset() -> io::Error {
+        io::Error::new(io::ErrorKind::ConnectionReset, Middle(Root))
     }
-
-    impl AsyncWrite for FailingWrites {
-        fn poll_write(
-            self: Pin<&mut Self>,
-            _: &mut Context<'_>,
-            _: &[u8],
-        ) -> Poll<io::Result<usize>> {
-            Poll::Ready(Err(io::Error::new(
-                io::ErrorKind::ConnectionReset,
-                Middle(Root),
-            )))
-        }
-
-        fn poll_flush(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
-            Poll::Ready(Ok(()))
-        }
-
-        fn poll_shutdown(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
-            Poll::Ready(Ok(()))
-        }
-    }
-
+    let mut stream = scripted(b"", 1);
+    stream.write_error = Some(reset);
     let conn = Connection::new(Role::Server, Config::default());
-    let mut ws = WebSocket::from_connection(FailingWrites, conn);
+    let mut ws = WebSocket::from_connection(stream, conn);
     for attempt in ["first", "second"] {
         let err = ws.send(Message::from("hi")).await.unwrap_err();
         assert_eq!(

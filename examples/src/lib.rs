@@ -21,5 +21,5 @@ pub use limit::{refuse, ConnectionLimit, Permit};
 pub use options::{
     Parsed, ServerOptions, UsageError, EXIT_FAILURE, EXIT_OK, EXIT_USAGE, SERVER_OPTIONS_HELP,
 };
-pub use report::Report;
+pub use report::{exit_code, Report};
 pub use stdout::write_line;

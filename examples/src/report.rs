@@ -1,6 +1,8 @@
 //! Errors shown as a person reads them.
 
-use std::{error::Error, fmt};
+use std::{error::Error, fmt, process::ExitCode};
+
+use crate::{EXIT_FAILURE, EXIT_OK};
 
 /// Shows an error and its causes on one line, each once: `{}` of the
 /// error, then `": "` and `{}` of each [`source`](Error::source) in turn
@@ -25,5 +27,19 @@ impl fmt::Display for Report<'_> {
             cause = err.source();
         }
         Ok(())
+    }
+}
+
+/// What a program's `main` returns for `result`: [`EXIT_OK`], or
+/// [`EXIT_FAILURE`] after the error on stderr as `program: ` and its
+/// [`Report`]. Instead of `main() -> Result`, which prints the error with
+/// `{:?}`.
+pub fn exit_code<E: Into<Box<dyn Error>>>(program: &str, result: Result<(), E>) -> ExitCode {
+    match result {
+        Ok(()) => ExitCode::from(EXIT_OK),
+        Err(err) => {
+            eprintln!("{program}: {}", Report(&*err.into()));
+            ExitCode::from(EXIT_FAILURE)
+        }
     }
 }

@@ -9,21 +9,14 @@
 //! ```
 
 use std::{process::ExitCode, time::Duration};
-use wsframe_examples::{say, Report, EXIT_FAILURE, EXIT_OK};
+use wsframe_examples::{exit_code, say, Report};
 
 use tokio::{net::TcpListener, sync::broadcast, time::timeout};
 use wsframe::{tokio::WebSocket, Config, Event, Message};
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    // Not `main() -> Result`: that prints the error with `{:?}`.
-    match run().await {
-        Ok(()) => ExitCode::from(EXIT_OK),
-        Err(err) => {
-            eprintln!("tokio_chat_server: {}", Report(&err));
-            ExitCode::from(EXIT_FAILURE)
-        }
-    }
+    exit_code("tokio_chat_server", run().await)
 }
 
 async fn run() -> std::io::Result<()> {

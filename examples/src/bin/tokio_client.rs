@@ -10,18 +10,11 @@ use std::{error::Error, process::ExitCode};
 
 use tokio::net::TcpStream;
 use wsframe::{handshake::ClientHandshake, tokio::WebSocket, CloseCode, Config, Event, Message};
-use wsframe_examples::{say, Report, EXIT_FAILURE, EXIT_OK};
+use wsframe_examples::{exit_code, say};
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    // Not `main() -> Result`: that prints the error with `{:?}`.
-    match run().await {
-        Ok(()) => ExitCode::from(EXIT_OK),
-        Err(err) => {
-            eprintln!("tokio_client: {}", Report(&*err));
-            ExitCode::from(EXIT_FAILURE)
-        }
-    }
+    exit_code("tokio_client", run().await)
 }
 
 async fn run() -> Result<(), Box<dyn Error>> {

@@ -13,7 +13,7 @@
 //! ```
 
 use std::{process::ExitCode, time::Duration};
-use wsframe_examples::{say, Report, EXIT_FAILURE, EXIT_OK};
+use wsframe_examples::{exit_code, say, Report};
 
 use tokio::{net::TcpListener, select, signal, sync::watch, task::JoinSet, time::timeout};
 use wsframe::{tokio::WebSocket, CloseCode, Config, Event};
@@ -33,14 +33,7 @@ const NOT_READING: (CloseCode, &str) = (CloseCode::POLICY_VIOLATION, "not readin
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    // Not `main() -> Result`: that prints the error with `{:?}`.
-    match run().await {
-        Ok(()) => ExitCode::from(EXIT_OK),
-        Err(err) => {
-            eprintln!("tokio_keepalive_server: {}", Report(&err));
-            ExitCode::from(EXIT_FAILURE)
-        }
-    }
+    exit_code("tokio_keepalive_server", run().await)
 }
 
 async fn run() -> std::io::Result<()> {
