@@ -66,7 +66,7 @@ impl StdError for Middle {
 fn every_variant_shows_each_message_once_in_its_chain() {
     // Io over a custom error with a source: three messages, each once,
     // in order, and nothing else in the chain.
-    let err = Error::Io(io::Error::new(io::ErrorKind::Other, Middle(Root)));
+    let err = Error::Io(io::Error::other(Middle(Root)));
     assert_eq!(
         chain(&err),
         [

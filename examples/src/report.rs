@@ -13,7 +13,7 @@ use crate::{EXIT_FAILURE, EXIT_OK};
 /// ```
 /// use wsframe_examples::Report;
 ///
-/// let err = std::io::Error::new(std::io::ErrorKind::Other, "the peer vanished");
+/// let err = std::io::Error::other("the peer vanished");
 /// assert_eq!(Report(&err).to_string(), "the peer vanished");
 /// ```
 pub struct Report<'a>(pub &'a (dyn Error + 'static));
