@@ -26,6 +26,9 @@ const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 /// a client that sends but never reads would hold its task forever.
 const SEND_TIMEOUT: Duration = Duration::from_secs(5);
 
+/// The close sent to every client on Ctrl-C.
+const SHUTTING_DOWN: (CloseCode, &str) = (CloseCode::GOING_AWAY, "server shutting down");
+
 /// The close sent to a client that took none of its echoes for
 /// [`SEND_TIMEOUT`]: 1008, RFC 6455 §7.4.1's code for a rule of the
 /// server's that no more specific code covers.
@@ -78,7 +81,7 @@ async fn run() -> std::io::Result<()> {
                 // full.
                 let event = select! {
                     event = ws.next() => event,
-                    _ = stopping.changed() => break (CloseCode::GOING_AWAY, "server shutting down"),
+                    _ = stopping.changed() => break SHUTTING_DOWN,
                 };
                 let sent = match event {
                     Some(Ok(Event::Message(message))) => select! {
@@ -89,7 +92,7 @@ async fn run() -> std::io::Result<()> {
                                 break NOT_READING;
                             }
                         },
-                        _ = stopping.changed() => break (CloseCode::GOING_AWAY, "server shutting down"),
+                        _ = stopping.changed() => break SHUTTING_DOWN,
                     },
                     None => return,
                     Some(Ok(Event::Closed(closed))) => {
