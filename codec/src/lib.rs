@@ -42,7 +42,10 @@
 //!             return Err(io::Error::new(io::ErrorKind::TimedOut, "handshake timed out"));
 //!         }
 //!         socket.set_read_timeout(Some(left))?;
-//!         let n = socket.read(&mut buf)?;
+//!         let n = match socket.read(&mut buf) {
+//!             Err(err) if err.kind() == io::ErrorKind::Interrupted => continue, // a signal
+//!             n => n?,
+//!         };
 //!         if n == 0 {
 //!             return Ok(()); // hung up before the request was whole
 //!         }
@@ -80,7 +83,10 @@
 //!         if conn.state() == State::Closed {
 //!             return socket.shutdown(Shutdown::Write); // §7.1.1: the server closes TCP
 //!         }
-//!         let n = socket.read(&mut buf)?;
+//!         let n = match socket.read(&mut buf) {
+//!             Err(err) if err.kind() == io::ErrorKind::Interrupted => continue, // a signal
+//!             n => n?,
+//!         };
 //!         if n == 0 {
 //!             return Ok(()); // hung up without a close frame (1006)
 //!         }

@@ -327,6 +327,15 @@ fn with_deflate(config: Config, accept: Accept<'_>) -> (Vec<u8>, Connection) {
     (accept.to_bytes(), Connection::new(Role::Server, config))
 }
 
+/// Writes a refusal of the upgrade and shuts the stream down, ignoring a
+/// failure to: the caller reports the refusal, which says more than a
+/// broken pipe would.
+async fn refuse<S: AsyncWrite + Unpin>(io: &mut S, response: &[u8]) {
+    if io.write_all(response).await.is_ok() {
+        let _ = io.shutdown().await;
+    }
+}
+
 impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
     /// Performs the server side of the opening handshake on `io`: reads the
     /// upgrade request, answers 101, or refuses it and fails: 400 for a
@@ -338,7 +347,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
     /// # Errors
     ///
     /// [`Error::Handshake`] for a request that was refused (the refusal has
-    /// been written to `io`), [`Error::Io`].
+    /// been written to `io` and the stream shut down), also when writing
+    /// the refusal or shutting down failed (the client hung up, say: the
+    /// refusal is the news, and that failure is dropped);
+    /// [`Error::Io`] when reading the request or writing the 101 failed.
     ///
     /// # Cancel safety
     ///
@@ -408,7 +420,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
     /// # Errors
     ///
     /// As [`accept`](Self::accept), and [`Error::Rejected`] when `decide`
-    /// refused. (A permessage-deflate `decide` cannot keep to fails in
+    /// refused (also when writing its response failed, as for `accept`'s
+    /// refusals). (A permessage-deflate `decide` cannot keep to fails in
     /// `decide`, with [`Accept::extension`]'s [`BuildError::Deflate`](crate::handshake::BuildError::Deflate).)
     ///
     /// # Cancel safety
@@ -435,8 +448,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
                 Ok(Status::Partial) if request.len() <= MAX_HANDSHAKE_LEN => {}
                 Ok(Status::Partial) => unreachable!("parse refuses oversized requests"),
                 Err(err) => {
-                    io.write_all(&err.response()).await?;
-                    io.shutdown().await?;
+                    // The refusal is the news: a peer that hung up before
+                    // reading it does not turn it into an `Io` error.
+                    refuse(&mut io, &err.response()).await;
                     return Err(Error::Handshake(err));
                 }
             }
@@ -444,8 +458,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
         let accept = match decide(&upgrade) {
             Ok(accept) => accept,
             Err(refusal) => {
-                io.write_all(&refusal).await?;
-                io.shutdown().await?;
+                refuse(&mut io, &refusal).await;
                 return Err(Error::Rejected);
             }
         };
@@ -586,8 +599,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
     /// fails (the peer gone: broken pipe, reset) is reported once; `next`
     /// then reads on to the end of what the peer sent, and every later
     /// call that writes (`send`, `flush`, `ping`, `close`...) fails at once
-    /// with the same error: an OS error's code, or else its kind and text
-    /// with the stream's error as the `source` (`feed`, which only queues,
+    /// with the same error: an OS error's code, or else its kind and text,
+    /// holding the stream's error as an `Arc<io::Error>` (`get_ref` and
+    /// `downcast_ref` give it back; its source is the `source`) (`feed`, which only queues,
     /// still queues while there is room). A read that fails is
     /// reported once and ends the stream as a hang-up does (the events
     /// read before it are returned first; then `None`, the stream not read
@@ -874,7 +888,7 @@ impl WebSocket<TcpStream> {
     /// that is not `ws://` with a host (`wss://` says that TLS is the
     /// caller's), one with userinfo or a port past 65535, or a path or
     /// query that the request cannot carry
-    /// ([`ClientHandshake::uri`]'s error as its source); as for
+    /// ([`ClientHandshake::uri`]'s error inside it, as `get_ref`); as for
     /// [`client`](Self::client) otherwise.
     ///
     /// # Cancel safety

@@ -1,6 +1,7 @@
 //! What the example programs share: the servers' command line
 //! ([`ServerOptions`], with the exit codes every program uses) and the cap on
-//! open connections ([`ConnectionLimit`], [`refuse`]).
+//! open connections ([`ConnectionLimit`], [`refuse`]), and errors shown
+//! as a person reads them ([`Report`]).
 //!
 //! The programs are this crate's binaries:
 //!
@@ -13,10 +14,12 @@
 
 mod limit;
 mod options;
+mod report;
 mod stdout;
 
 pub use limit::{refuse, ConnectionLimit, Permit};
 pub use options::{
     Parsed, ServerOptions, UsageError, EXIT_FAILURE, EXIT_OK, EXIT_USAGE, SERVER_OPTIONS_HELP,
 };
+pub use report::{exit_code, Report};
 pub use stdout::write_line;

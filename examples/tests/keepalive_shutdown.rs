@@ -8,36 +8,13 @@
 mod common;
 
 use std::{
-    io::Write,
-    net::TcpStream,
     process::Command,
-    sync::{
-        atomic::{AtomicUsize, Ordering},
-        Arc,
-    },
+    sync::atomic::Ordering,
     thread,
     time::{Duration, Instant},
 };
 
-use common::{half_a_handshake, open, spawn_announcing};
-use wsframe::{Config, Connection, Message, Role};
-
-/// Sends 64 KiB messages until the server stops taking them, reading
-/// nothing; returns how many bytes went out so far, as they go.
-fn flood_without_reading(mut stream: TcpStream) -> Arc<AtomicUsize> {
-    let sent = Arc::new(AtomicUsize::new(0));
-    let counter = Arc::clone(&sent);
-    let mut conn = Connection::new(Role::Client, Config::default());
-    conn.send(Message::from(vec![7u8; 64 * 1024]))
-        .expect("send");
-    let frame = conn.take_output();
-    thread::spawn(move || {
-        while stream.write_all(&frame).is_ok() {
-            counter.fetch_add(frame.len(), Ordering::Relaxed);
-        }
-    });
-    sent
-}
+use common::{flood_without_reading, half_a_handshake, open, spawn_announcing};
 
 #[test]
 fn sigint_ends_the_server_within_its_close_timeout_whatever_the_clients_do() {
@@ -49,7 +26,7 @@ fn sigint_ends_the_server_within_its_close_timeout_whatever_the_clients_do() {
 
     let _halfway = half_a_handshake(&addr);
     let (stream, _conn) = open(&addr).expect("handshake");
-    let sent = flood_without_reading(stream);
+    let (sent, _flood) = flood_without_reading(stream);
     // Until the server's output and both socket buffers are full: the
     // client's writes stop going through.
     let mut last = 0;

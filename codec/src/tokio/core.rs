@@ -627,29 +627,14 @@ where
 /// The error reporting the stream's first failed write, `first`, to each
 /// write (the failing one included): `io::Error` is no `Clone`, so an OS
 /// error (broken pipe, reset), which its code describes whole, is made
-/// anew from that code; any other error is reported with its kind and
-/// text, and is itself the [`source`](std::error::Error::source).
+/// anew from that code; any other error is reported with its kind, and
+/// holds `first` itself (an `Arc<io::Error>`, which
+/// [`get_ref`](io::Error::get_ref) gives back): its text, and its source
+/// as the source, so a chain printer shows the message once.
 fn failed_again(first: &Arc<io::Error>) -> io::Error {
     match first.raw_os_error() {
         Some(code) => io::Error::from_raw_os_error(code),
-        None => io::Error::new(first.kind(), WriteFailure(Arc::clone(first))),
-    }
-}
-
-/// [`failed_again`]'s error: the first failure's text, and that failure as
-/// its source.
-#[derive(Debug)]
-struct WriteFailure(Arc<io::Error>);
-
-impl std::fmt::Display for WriteFailure {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        std::fmt::Display::fmt(&*self.0, f)
-    }
-}
-
-impl std::error::Error for WriteFailure {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        Some(&*self.0)
+        None => io::Error::new(first.kind(), Arc::clone(first)),
     }
 }
 

@@ -28,7 +28,8 @@ pub enum Error {
     /// (RFC 6455 §5.5.1).
     Closed,
     /// The opening handshake failed: the peer's request or response was
-    /// refused (a server has written the refusal).
+    /// refused (a server has written the refusal, or tried to: a failure
+    /// to write it is not reported, the refusal is).
     Handshake(HandshakeError),
     /// The server answered the client's upgrade with a status other than
     /// 101 (RFC 6455 §4.1): a redirect (3xx with `Location`), a request to
@@ -45,7 +46,8 @@ pub enum Error {
     Refused(Box<RefusedResponse>),
     /// The accept callback of
     /// [`WebSocket::accept_with`](super::WebSocket::accept_with) refused the
-    /// request; its response was written and the stream shut down.
+    /// request; its response was written and the stream shut down (or
+    /// tried: a failure to write it, the client gone, is not reported).
     Rejected,
     /// A message, fragment or control frame we asked to send was refused
     /// before anything was queued (too long, out of order, ...).
@@ -80,14 +82,19 @@ impl fmt::Display for Error {
     }
 }
 
+/// The inner error's text is part of `Display`, so `source` is the inner
+/// error's own source, not the inner error: a chain printer (anyhow's
+/// `{:#}`, `tracing`'s error fields) shows each message once. This is
+/// `std::io::Error`'s rule for a wrapped error. The inner error itself is
+/// the variant's field.
 impl StdError for Error {
     fn source(&self) -> Option<&(dyn StdError + 'static)> {
         match self {
-            Self::Io(err) => Some(err),
-            Self::Protocol(err) => Some(err),
-            Self::Handshake(err) => Some(err),
-            Self::Refused(response) => Some(&**response),
-            Self::Send(err) => Some(err),
+            Self::Io(err) => err.source(),
+            Self::Protocol(err) => err.source(),
+            Self::Handshake(err) => err.source(),
+            Self::Refused(response) => response.source(),
+            Self::Send(err) => err.source(),
             Self::Closed | Self::Rejected | Self::Timeout => None,
         }
     }

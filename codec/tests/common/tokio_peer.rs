@@ -73,13 +73,18 @@ pub async fn read_frame(io: &mut DuplexStream) -> (u8, Vec<u8>) {
 
 /// A stream whose reads hand out `pieces` one at a time (each whole when it
 /// fits), then nothing more, ever (or, after [`Scripted::then_eof`], the
-/// end of the stream); writes are kept, and so is whether it was shut down.
+/// end of the stream); writes are kept, and so is whether it was shut down,
+/// unless `write_error` or `shutdown_error` makes them fail.
 #[derive(Default)]
 pub struct Scripted {
     pieces: VecDeque<Vec<u8>>,
     eof: bool,
     pub written: Vec<u8>,
     pub shut_down: bool,
+    /// Every write fails with this error.
+    pub write_error: Option<fn() -> io::Error>,
+    /// The shutdown fails with this error.
+    pub shutdown_error: Option<fn() -> io::Error>,
 }
 
 impl Scripted {
@@ -135,6 +140,9 @@ impl AsyncWrite for Scripted {
         _: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
+        if let Some(error) = self.write_error {
+            return Poll::Ready(Err(error()));
+        }
         self.written.extend_from_slice(buf);
         Poll::Ready(Ok(buf.len()))
     }
@@ -144,6 +152,9 @@ impl AsyncWrite for Scripted {
     }
 
     fn poll_shutdown(mut self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
+        if let Some(error) = self.shutdown_error {
+            return Poll::Ready(Err(error()));
+        }
         self.shut_down = true;
         Poll::Ready(Ok(()))
     }

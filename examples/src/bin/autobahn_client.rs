@@ -202,7 +202,7 @@ fn run(
     let mut buf = vec![0u8; 64 * 1024];
     let mut response = Vec::new();
     let (early, params) = loop {
-        let n = stream.read(&mut buf)?;
+        let n = read_some(&mut stream, &mut buf)?;
         if n == 0 {
             return Err(io::Error::other("server closed during the handshake"));
         }
@@ -255,11 +255,22 @@ fn run(
             while matches!(stream.read(&mut buf), Ok(n) if n > 0) {}
             return Ok(());
         }
-        let n = stream.read(&mut buf)?;
+        let n = read_some(&mut stream, &mut buf)?;
         if n == 0 {
             // The server dropped TCP without a close handshake (1006).
             return Ok(());
         }
         conn.receive(&buf[..n]);
+    }
+}
+
+/// One `read`, again when a signal interrupted it (`Interrupted`, EINTR:
+/// nothing was read), as `read_exact` and `write_all` do.
+fn read_some(stream: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
+    loop {
+        match stream.read(buf) {
+            Err(err) if err.kind() == io::ErrorKind::Interrupted => {}
+            read => return read,
+        }
     }
 }

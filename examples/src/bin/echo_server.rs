@@ -128,8 +128,9 @@ fn handshake(
         stream.set_read_timeout(Some(left))?;
         let n = match stream.read(&mut buf) {
             Ok(n) => n,
-            // The deadline passed; the check above says so.
-            Err(err) if is_timeout(&err) => continue,
+            // The deadline passed, the check above says so; or a signal
+            // interrupted the read (EINTR), which read nothing.
+            Err(err) if is_timeout(&err) || err.kind() == io::ErrorKind::Interrupted => continue,
             Err(err) => return Err(err),
         };
         if n == 0 {
@@ -211,11 +212,19 @@ fn serve(mut stream: TcpStream, peer: &str, options: &ServerOptions) -> io::Resu
             // not lost to a reset.
             stream.shutdown(Shutdown::Write)?;
             stream.set_read_timeout(Some(CLOSE_DRAIN))?;
-            while matches!(stream.read(&mut buf), Ok(n) if n > 0) {}
+            loop {
+                match stream.read(&mut buf) {
+                    Ok(0) => break,
+                    Err(err) if err.kind() != io::ErrorKind::Interrupted => break,
+                    Ok(_) | Err(_) => {}
+                }
+            }
             return Ok(());
         }
         let n = match stream.read(&mut buf) {
             Ok(n) => n,
+            // A signal interrupted the read (EINTR): nothing was read.
+            Err(err) if err.kind() == io::ErrorKind::Interrupted => continue,
             Err(err) if is_timeout(&err) && conn.state() == State::Open => {
                 say!(
                     "[{peer}] silent for {:?} (--idle-timeout): closing with 1001",

@@ -8,16 +8,22 @@
 //! cargo run -p wsframe-examples --features tokio --bin tokio_chat_server [-- ADDR]
 //! ```
 
-use std::time::Duration;
-use wsframe_examples::say;
+use std::{process::ExitCode, time::Duration};
+use wsframe_examples::{exit_code, say, Report};
 
 use tokio::{net::TcpListener, sync::broadcast, time::timeout};
 use wsframe::{tokio::WebSocket, Config, Event, Message};
 
 #[tokio::main]
-async fn main() -> std::io::Result<()> {
+async fn main() -> ExitCode {
+    exit_code("tokio_chat_server", run().await)
+}
+
+async fn run() -> std::io::Result<()> {
     let addr = std::env::args().nth(1).unwrap_or("127.0.0.1:9002".into());
-    let listener = TcpListener::bind(&addr).await?;
+    let listener = TcpListener::bind(&addr).await.map_err(|err| {
+        std::io::Error::new(err.kind(), format!("cannot listen on {addr}: {err}"))
+    })?;
     say!("chat server listening on ws://{}", listener.local_addr()?);
     let config = Config::builder()
         .ping_interval(Some(Duration::from_secs(20)))
@@ -31,7 +37,7 @@ async fn main() -> std::io::Result<()> {
             let handshake = timeout(Duration::from_secs(10), WebSocket::accept(stream, config));
             let (mut reader, mut writer) = match handshake.await {
                 Ok(Ok(ws)) => ws.split(),
-                Ok(Err(err)) => return say!("[{peer}] {err}"),
+                Ok(Err(err)) => return say!("[{peer}] {}", Report(&err)),
                 Err(_) => return say!("[{peer}] no whole upgrade request in 10 s"),
             };
             let forward = tokio::spawn(async move {

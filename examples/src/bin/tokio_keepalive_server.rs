@@ -1,6 +1,9 @@
 //! An echo server with keepalive and graceful shutdown (feature `tokio`):
 //! it pings a quiet client every 5 s, closes one silent for 15 s (1001),
-//! drops one whose upgrade request is not whole within 10 s, and on Ctrl-C
+//! drops one whose upgrade request is not whole within 10 s, closes one
+//! that takes none of its echoes for 5 s once the output is full (1008
+//! "not reading", as the shutdown's close, waiting at most the close
+//! timeout), and on Ctrl-C
 //! (SIGINT) closes every connection with 1001 "server shutting down",
 //! waiting up to the close timeout (3 s) for each answer (or for a client
 //! that reads nothing to take the close frame), then exits.
@@ -9,8 +12,8 @@
 //! cargo run -p wsframe-examples --features tokio --bin tokio_keepalive_server [-- ADDR]
 //! ```
 
-use std::time::Duration;
-use wsframe_examples::say;
+use std::{process::ExitCode, time::Duration};
+use wsframe_examples::{exit_code, say, Report};
 
 use tokio::{net::TcpListener, select, signal, sync::watch, task::JoinSet, time::timeout};
 use wsframe::{tokio::WebSocket, CloseCode, Config, Event};
@@ -18,10 +21,29 @@ use wsframe::{tokio::WebSocket, CloseCode, Config, Event};
 /// How long a client has to send its whole upgrade request.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// How long an echo may wait for room in the output
+/// ([`Config::max_output_buffer`](wsframe::Config::max_output_buffer)):
+/// a client that sends but never reads would hold its task forever.
+const SEND_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// The close sent to every client on Ctrl-C.
+const SHUTTING_DOWN: (CloseCode, &str) = (CloseCode::GOING_AWAY, "server shutting down");
+
+/// The close sent to a client that took none of its echoes for
+/// [`SEND_TIMEOUT`]: 1008, RFC 6455 §7.4.1's code for a rule of the
+/// server's that no more specific code covers.
+const NOT_READING: (CloseCode, &str) = (CloseCode::POLICY_VIOLATION, "not reading");
+
 #[tokio::main]
-async fn main() -> std::io::Result<()> {
+async fn main() -> ExitCode {
+    exit_code("tokio_keepalive_server", run().await)
+}
+
+async fn run() -> std::io::Result<()> {
     let addr = std::env::args().nth(1).unwrap_or("127.0.0.1:9003".into());
-    let listener = TcpListener::bind(&addr).await?;
+    let listener = TcpListener::bind(&addr).await.map_err(|err| {
+        std::io::Error::new(err.kind(), format!("cannot listen on {addr}: {err}"))
+    })?;
     say!(
         "keepalive echo server listening on ws://{}",
         listener.local_addr()?
@@ -46,24 +68,31 @@ async fn main() -> std::io::Result<()> {
                 accepted = timeout(HANDSHAKE_TIMEOUT, WebSocket::accept(stream, config)) => {
                     match accepted {
                         Ok(Ok(ws)) => ws,
-                        Ok(Err(err)) => return say!("[{peer}] {err}"),
+                        Ok(Err(err)) => return say!("[{peer}] {}", Report(&err)),
                         Err(_) => return say!("[{peer}] no whole request in {HANDSHAKE_TIMEOUT:?}"),
                     }
                 }
                 _ = stopping.changed() => return say!("[{peer}] shut down in the handshake"),
             };
-            loop {
+            let (code, reason) = loop {
                 // Both futures are cancel-safe: whichever loses loses nothing.
-                // The echo's send races the shutdown too: it waits while a
-                // client that reads nothing keeps the output full.
+                // The echo's send races the shutdown and a timeout too: it
+                // waits while a client that reads nothing keeps the output
+                // full.
                 let event = select! {
                     event = ws.next() => event,
-                    _ = stopping.changed() => break,
+                    _ = stopping.changed() => break SHUTTING_DOWN,
                 };
                 let sent = match event {
                     Some(Ok(Event::Message(message))) => select! {
-                        sent = ws.send(message) => sent,
-                        _ = stopping.changed() => break,
+                        sent = timeout(SEND_TIMEOUT, ws.send(message)) => match sent {
+                            Ok(sent) => sent,
+                            Err(_) => {
+                                say!("[{peer}] took no echo for {SEND_TIMEOUT:?}: closing with 1008");
+                                break NOT_READING;
+                            }
+                        },
+                        _ = stopping.changed() => break SHUTTING_DOWN,
                     },
                     None => return,
                     Some(Ok(Event::Closed(closed))) => {
@@ -74,17 +103,14 @@ async fn main() -> std::io::Result<()> {
                     Some(Err(err)) => Err(err),
                 };
                 if let Err(err) = sent {
-                    return say!("[{peer}] {err}");
+                    return say!("[{peer}] {}", Report(&err));
                 }
-            }
+            };
             // The close gives up after the close timeout, also when the
             // client reads nothing and the close frame cannot be written.
-            match ws
-                .close(CloseCode::GOING_AWAY, "server shutting down")
-                .await
-            {
+            match ws.close(code, reason).await {
                 Ok(closed) => say!("[{peer}] {closed}"),
-                Err(err) => say!("[{peer}] closing: {err}"),
+                Err(err) => say!("[{peer}] closing: {}", Report(&err)),
             }
         });
     }

@@ -6,7 +6,10 @@ use std::{
     io::{self, BufRead, BufReader, Read, Write},
     net::TcpStream,
     process::{Child, ChildStdout, Command, Stdio},
-    sync::{Arc, Mutex},
+    sync::{
+        atomic::{AtomicUsize, Ordering},
+        Arc, Mutex,
+    },
     thread,
     time::{Duration, Instant},
 };
@@ -134,7 +137,7 @@ pub fn open(addr: &str) -> io::Result<(TcpStream, Connection)> {
     let mut response = Vec::new();
     let mut buf = [0u8; 4096];
     let early = loop {
-        let n = stream.read(&mut buf)?;
+        let n = read_some(&mut stream, &mut buf)?;
         if n == 0 {
             return Err(io::Error::new(
                 io::ErrorKind::UnexpectedEof,
@@ -156,15 +159,27 @@ pub fn open(addr: &str) -> io::Result<(TcpStream, Connection)> {
     Ok((stream, conn))
 }
 
+/// One `read`, again when a signal interrupted it (`Interrupted`, EINTR:
+/// nothing was read; `read_exact` and `write_all` retry it, a loop of
+/// `read`s must too).
+pub fn read_some(stream: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
+    loop {
+        match stream.read(buf) {
+            Err(err) if err.kind() == io::ErrorKind::Interrupted => {}
+            read => return read,
+        }
+    }
+}
+
 /// Reads until the connection yields an event.
-pub fn next_event(stream: &mut TcpStream, conn: &mut Connection) -> io::Result<Event> {
+pub fn next_event(stream: &mut (impl Read + Write), conn: &mut Connection) -> io::Result<Event> {
     let mut buf = [0u8; 4096];
     loop {
         if let Some(event) = conn.next_event() {
             stream.write_all(&conn.take_output())?;
             return Ok(event);
         }
-        let n = stream.read(&mut buf)?;
+        let n = read_some(stream, &mut buf)?;
         if n == 0 {
             return Err(io::ErrorKind::UnexpectedEof.into());
         }
@@ -223,3 +238,25 @@ macro_rules! tests_on_each_server {
 }
 #[allow(unused_imports)]
 pub(crate) use tests_on_each_server;
+
+/// Sends 64 KiB messages until the server stops taking them, reading
+/// nothing; returns how many bytes went out so far, as they go, and the
+/// thread sending them, which ends when a write fails (the server dropped
+/// the connection).
+pub fn flood_without_reading(
+    mut stream: TcpStream,
+) -> (Arc<AtomicUsize>, thread::JoinHandle<io::Error>) {
+    let sent = Arc::new(AtomicUsize::new(0));
+    let counter = Arc::clone(&sent);
+    let mut conn = Connection::new(Role::Client, Config::default());
+    conn.send(Message::from(vec![7u8; 64 * 1024]))
+        .expect("send");
+    let frame = conn.take_output();
+    let flood = thread::spawn(move || loop {
+        if let Err(err) = stream.write_all(&frame) {
+            return err;
+        }
+        counter.fetch_add(frame.len(), Ordering::Relaxed);
+    });
+    (sent, flood)
+}
