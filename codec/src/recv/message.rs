@@ -97,6 +97,11 @@ struct Open {
     frames: u32,
     /// Where in the message (as declared) the frame being read starts.
     frame_start: u64,
+    /// Where the last three non-empty frames before it start, and their
+    /// numbers, the latest first (for diagnosis): a code point cut across
+    /// frames (4 bytes at most) started in one of them, however many empty
+    /// frames came between.
+    earlier: [(u64, u32); 3],
 }
 
 /// The frame being read, as the assembler needs to end it.
@@ -394,9 +399,18 @@ impl MessageAssembler {
                     invalid: false,
                     frames: 0,
                     frame_start: 0,
+                    earlier: [(0, 0); 3],
                 })
             }
         };
+        if open.declared > open.frame_start {
+            // The frame before held bytes: one a code point may start in.
+            open.earlier = [
+                (open.frame_start, open.frames),
+                open.earlier[0],
+                open.earlier[1],
+            ];
+        }
         open.frame_start = open.declared;
         open.declared = declared;
         open.frames = open.frames.saturating_add(1);
@@ -478,6 +492,7 @@ impl MessageAssembler {
             invalid: false,
             frames: 1,
             frame_start: 0,
+            earlier: [(0, 0); 3],
             produced: 0,
             ended: false,
         });
@@ -503,10 +518,16 @@ impl MessageAssembler {
                 )
             }
         };
-        // A code point cut across frames started in the frame before (the
-        // declared offsets are the inflated ones only without a transform).
-        let frame = if !open.transformed && err.valid_up_to() < open.frame_start {
-            open.frames.saturating_sub(1).max(1)
+        // A code point cut across frames started in an earlier non-empty
+        // frame (the declared offsets are the inflated ones only without a
+        // transform).
+        let at = err.valid_up_to();
+        let frame = if !open.transformed && at < open.frame_start {
+            open.earlier
+                .iter()
+                .find(|&&(start, _)| start <= at)
+                .map_or(1, |&(_, frame)| frame)
+                .max(1)
         } else {
             open.frames.max(1)
         };
