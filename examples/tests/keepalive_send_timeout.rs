@@ -9,12 +9,11 @@
 mod common;
 
 use std::{
+    io::Write,
     sync::{atomic::Ordering, mpsc},
     thread,
     time::{Duration, Instant},
 };
-
-use std::io::{Read, Write};
 
 use common::{echo_session, flood_without_reading, next_event, open, read_some, spawn_announcing};
 use wsframe::{Event, Message};
@@ -22,8 +21,8 @@ use wsframe::{Event, Message};
 /// A client that reads its echo slowly but steadily keeps up: the send
 /// timeout is for a client that takes nothing, not for an echo whose
 /// writing takes longer than 5 s. Bug: the timeout bounded the whole
-/// send, and the echo of a 15 MiB message read at about 1.3 MiB/s (some
-/// 11 s) was followed by a close with 1008.
+/// send, and the echo of a 13 MiB message read at 1.25 MiB/s (some
+/// 10 s) was followed by a close with 1008.
 #[test]
 fn a_client_that_reads_slowly_but_steadily_is_not_closed() {
     let (mut child, addr, lines) = spawn_announcing(

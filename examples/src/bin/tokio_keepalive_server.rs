@@ -1,10 +1,10 @@
 //! An echo server with keepalive and graceful shutdown (feature `tokio`):
 //! it pings a quiet client every 5 s, closes one silent for 15 s (1001),
 //! drops one whose upgrade request is not whole within 10 s, closes one
-//! that takes none of its echoes for 5 s once the output is full (1008
-//! "not reading", as the shutdown's close, waiting at most the close
-//! timeout), and on Ctrl-C
-//! (SIGINT) closes every connection with 1001 "server shutting down",
+//! that takes nothing of an echo for 5 s, its socket full (1008 "not
+//! reading", as the shutdown's close, waiting at most the close timeout;
+//! a client reading slowly but steadily is not closed however long an echo
+//! takes), and on Ctrl-C (SIGINT) closes every connection with 1001 "server shutting down",
 //! waiting up to the close timeout (3 s) for each answer (or for a client
 //! that reads nothing to take the close frame), then exits.
 //!
