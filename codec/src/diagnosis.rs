@@ -113,7 +113,9 @@ impl InvalidUtf8 {
 
     /// Which frame of the message (1 = the first) held the first offending
     /// byte; 1 for a close reason. For a code point cut across frames, the
-    /// frame where it started.
+    /// frame where it started (empty frames between counted). For a
+    /// compressed message (RFC 7692), whose inflated bytes belong to no one
+    /// frame, the frame being read when inflating it showed the error.
     pub const fn frame(&self) -> u32 {
         self.frame
     }

@@ -600,9 +600,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
     /// then reads on to the end of what the peer sent, and every later
     /// call that writes (`send`, `flush`, `ping`, `close`...) fails at once
     /// with the same error: an OS error's code, or else its kind and text,
-    /// holding the stream's error as an `Arc<io::Error>` (`get_ref` and
-    /// `downcast_ref` give it back; its source is the `source`) (`feed`, which only queues,
-    /// still queues while there is room). A read that fails is
+    /// holding the stream's error as an `Arc<io::Error>` (`get_ref`, then
+    /// `downcast_ref`, gives it back; its source is the `source`). `feed`,
+    /// which only queues, still queues while there is room. A read that fails is
     /// reported once and ends the stream as a hang-up does (the events
     /// read before it are returned first; then `None`, the stream not read
     /// again). A peer's protocol violation is an [`Event::Closed`]

@@ -182,6 +182,23 @@ async fn accept_reports_the_refusal_when_writing_it_fails() {
     }
 }
 
+/// The refusal's write cut short, then failing (the client hung up
+/// midway), at every point of the response: still the refusal.
+#[tokio::test]
+async fn accept_reports_the_refusal_when_its_write_fails_midway() {
+    let response = HandshakeError::UnsupportedVersion.response();
+    for taken in 1..response.len() {
+        let mut stream = scripted(BAD_VERSION, BAD_VERSION.len());
+        stream.write_error = Some(broken_pipe);
+        stream.taken_before_error = taken;
+        let err = accept(stream).await.map(|_| ()).unwrap_err();
+        assert!(
+            matches!(&err, Error::Handshake(h) if h.status() == 426),
+            "{taken} bytes taken: {err:?}"
+        );
+    }
+}
+
 /// `accept_with`'s own refusal over a stream whose writes fail:
 /// `Error::Rejected`, as when it went out (and the response is written
 /// whole when the stream takes it).

@@ -1401,3 +1401,60 @@ fn a_code_point_cut_across_frames_is_reported_in_the_frame_it_started() {
         }
     }
 }
+
+/// Every fragment layout of a few invalid texts: each gap between two
+/// bytes uncut, cut, or cut with an empty frame between; the evidence's
+/// frame is the frame holding the byte where `std::str::from_utf8` stops
+/// (the oracle), and its offset that byte's.
+#[test]
+fn the_frame_of_the_evidence_in_every_fragment_layout() {
+    let texts: [&[u8]; 5] = [
+        b"a\xF0\x9F\x98A",
+        b"a\xE2\x82",
+        b"a\xFFb",
+        b"\xF0\x9F\x98\x80\xE2\x28",
+        b"\xED\xA0\x80",
+    ];
+    for text in texts {
+        let err = std::str::from_utf8(text).unwrap_err();
+        let at = err.valid_up_to();
+        let gaps = text.len() - 1;
+        for layout in 0..3usize.pow(gaps as u32) {
+            // The fragments, and the frame (1 = the first) of each byte.
+            let mut fragments: Vec<Vec<u8>> = vec![vec![text[0]]];
+            let mut frame_of = vec![1u32];
+            let mut choice = layout;
+            for &byte in &text[1..] {
+                match choice % 3 {
+                    0 => {}
+                    1 => fragments.push(Vec::new()),
+                    _ => fragments.extend([Vec::new(), Vec::new()]),
+                }
+                choice /= 3;
+                fragments.last_mut().unwrap().push(byte);
+                frame_of.push(fragments.len() as u32);
+            }
+            let mut wire = Vec::new();
+            let last = fragments.len() - 1;
+            for (i, f) in fragments.iter().enumerate() {
+                let op = if i == 0 { 0x1 } else { 0x0 };
+                frame(&mut wire, i == last, false, op, f, Some([1, 2, 3, 4]));
+            }
+            for how in [Feed::Whole, Feed::ByteByByte] {
+                let conn = Connection::new(Role::Server, Config::default());
+                let events = feed(conn, &wire, how, 7);
+                let Some(Event::Closed(closed)) = events.last() else {
+                    panic!("{fragments:x?}: {events:?}")
+                };
+                let Some(ProtocolError::InvalidUtf8(evidence)) = closed.error else {
+                    panic!("{fragments:x?}: {closed:?}")
+                };
+                assert_eq!(
+                    (evidence.offset(), evidence.frame()),
+                    (at as u64, frame_of[at]),
+                    "{fragments:x?} {how:?}"
+                );
+            }
+        }
+    }
+}

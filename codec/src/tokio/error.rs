@@ -10,6 +10,11 @@ use crate::{
 /// What went wrong in [`WebSocket`](super::WebSocket) or its halves; match on
 /// it, or turn it into an [`io::Error`] with `?` in a function returning
 /// `io::Result`.
+///
+/// Its `Display` holds the inner error's text, so its
+/// [`source`](StdError::source) is the inner error's own source, not the
+/// inner error (a chain printer shows each message once); the inner error
+/// is the variant's field.
 #[derive(Debug)]
 #[non_exhaustive]
 pub enum Error {
@@ -125,7 +130,9 @@ impl From<SendError> for Error {
 impl From<Error> for io::Error {
     /// `Io` as it was; the others with the kind closest to them
     /// (`InvalidData`, `ConnectionRefused` for `Rejected` and `Refused`,
-    /// `NotConnected`, `InvalidInput`, `TimedOut`).
+    /// `NotConnected`, `InvalidInput`, `TimedOut`), holding the `Error`
+    /// ([`get_ref`](io::Error::get_ref), then `downcast_ref::<Error>`): the
+    /// `io::Error`'s text and source are the `Error`'s.
     fn from(err: Error) -> Self {
         let kind = match &err {
             Error::Io(_) => match err {

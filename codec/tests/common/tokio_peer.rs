@@ -81,8 +81,12 @@ pub struct Scripted {
     eof: bool,
     pub written: Vec<u8>,
     pub shut_down: bool,
-    /// Every write fails with this error.
+    /// Every write fails with this error (after `taken_before_error`
+    /// bytes).
     pub write_error: Option<fn() -> io::Error>,
+    /// How many bytes the writes take before `write_error` (a write cut
+    /// short at that point, then failing).
+    pub taken_before_error: usize,
     /// The shutdown fails with this error.
     pub shutdown_error: Option<fn() -> io::Error>,
 }
@@ -141,7 +145,13 @@ impl AsyncWrite for Scripted {
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
         if let Some(error) = self.write_error {
-            return Poll::Ready(Err(error()));
+            let left = self.taken_before_error.saturating_sub(self.written.len());
+            if left == 0 {
+                return Poll::Ready(Err(error()));
+            }
+            let taken = left.min(buf.len());
+            self.written.extend_from_slice(&buf[..taken]);
+            return Poll::Ready(Ok(taken));
         }
         self.written.extend_from_slice(buf);
         Poll::Ready(Ok(buf.len()))

@@ -1,10 +1,10 @@
 //! An echo server with keepalive and graceful shutdown (feature `tokio`):
 //! it pings a quiet client every 5 s, closes one silent for 15 s (1001),
 //! drops one whose upgrade request is not whole within 10 s, closes one
-//! that takes none of its echoes for 5 s once the output is full (1008
-//! "not reading", as the shutdown's close, waiting at most the close
-//! timeout), and on Ctrl-C
-//! (SIGINT) closes every connection with 1001 "server shutting down",
+//! that takes nothing of an echo for 5 s, its socket full (1008 "not
+//! reading", as the shutdown's close, waiting at most the close timeout;
+//! a client reading slowly but steadily is not closed however long an echo
+//! takes), and on Ctrl-C (SIGINT) closes every connection with 1001 "server shutting down",
 //! waiting up to the close timeout (3 s) for each answer (or for a client
 //! that reads nothing to take the close frame), then exits.
 //!
@@ -15,15 +15,26 @@
 use std::{process::ExitCode, time::Duration};
 use wsframe_examples::{exit_code, say, Report};
 
-use tokio::{net::TcpListener, select, signal, sync::watch, task::JoinSet, time::timeout};
-use wsframe::{tokio::WebSocket, CloseCode, Config, Event};
+use tokio::{
+    net::{TcpListener, TcpStream},
+    select, signal,
+    sync::watch,
+    task::JoinSet,
+    time::timeout,
+};
+use wsframe::{
+    tokio::{Error, WebSocket},
+    CloseCode, Config, Event, Message,
+};
 
 /// How long a client has to send its whole upgrade request.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// How long an echo may wait for room in the output
-/// ([`Config::max_output_buffer`](wsframe::Config::max_output_buffer)):
-/// a client that sends but never reads would hold its task forever.
+/// How long an echo may wait with none of the output taken by the client
+/// (reading slowly but steadily, it may take longer as a whole): a client
+/// that sends but never reads would hold its task forever once
+/// [`Config::max_output_buffer`](wsframe::Config::max_output_buffer) is
+/// reached.
 const SEND_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// The close sent to every client on Ctrl-C.
@@ -76,21 +87,21 @@ async fn run() -> std::io::Result<()> {
             };
             let (code, reason) = loop {
                 // Both futures are cancel-safe: whichever loses loses nothing.
-                // The echo's send races the shutdown and a timeout too: it
-                // waits while a client that reads nothing keeps the output
-                // full.
+                // The echo races the shutdown too, and gives up on a client
+                // that takes none of it for `SEND_TIMEOUT`.
                 let event = select! {
                     event = ws.next() => event,
                     _ = stopping.changed() => break SHUTTING_DOWN,
                 };
                 let sent = match event {
                     Some(Ok(Event::Message(message))) => select! {
-                        sent = timeout(SEND_TIMEOUT, ws.send(message)) => match sent {
-                            Ok(sent) => sent,
-                            Err(_) => {
+                        sent = echo(&mut ws, message) => match sent {
+                            Ok(true) => Ok(()),
+                            Ok(false) => {
                                 say!("[{peer}] took no echo for {SEND_TIMEOUT:?}: closing with 1008");
                                 break NOT_READING;
                             }
+                            Err(err) => Err(err),
                         },
                         _ = stopping.changed() => break SHUTTING_DOWN,
                     },
@@ -119,4 +130,30 @@ async fn run() -> std::io::Result<()> {
     while connections.join_next().await.is_some() {}
     say!("all connections closed");
     Ok(())
+}
+
+/// Sends `message`; `Ok(false)` once the client took none of the output
+/// for [`SEND_TIMEOUT`]. Not a timeout on `send` as a whole: a large echo
+/// read slowly but steadily takes longer, and the client keeps up.
+/// Cancel-safe: `flush` keeps what it did not write, and `feed` either
+/// queued the message or not.
+async fn echo(ws: &mut WebSocket<TcpStream>, message: Message) -> Result<bool, Error> {
+    // What is queued goes first, so that `feed` finds room at once.
+    Ok(written_while_taken(ws).await? && {
+        ws.feed(message).await?;
+        written_while_taken(ws).await?
+    })
+}
+
+/// Writes all that is queued while the client takes some of it every
+/// [`SEND_TIMEOUT`]; `Ok(false)` when it took none for that long.
+async fn written_while_taken(ws: &mut WebSocket<TcpStream>) -> Result<bool, Error> {
+    loop {
+        let unsent = ws.connection().output_len();
+        match timeout(SEND_TIMEOUT, ws.flush()).await {
+            Ok(flushed) => return flushed.map(|()| true),
+            Err(_) if ws.connection().output_len() < unsent => {}
+            Err(_) => return Ok(false),
+        }
+    }
 }
