@@ -298,14 +298,16 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Core<S> {
     }
 
     /// Sleeps until the connection's next deadline, and handles what ran
-    /// out (keepalive ping, idle or close timeout).
-    fn poll_timer(&mut self, cx: &mut Context<'_>) {
+    /// out (keepalive ping, idle or close timeout). A read's error, met on
+    /// the way (see [`read_waiting`](Self::read_waiting)), is returned for
+    /// `next` to report.
+    fn poll_timer(&mut self, cx: &mut Context<'_>) -> Option<io::Error> {
         // Each round either arms the sleep or moves a deadline forward; a
         // few rounds cover a ping and a timeout due at once.
         for _ in 0..4 {
             let Some(deadline) = self.conn.poll_timeout() else {
                 self.timer = None;
-                return;
+                return None;
             };
             let deadline = Instant::from_std(deadline);
             match &mut self.timer {
@@ -313,11 +315,45 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Core<S> {
                 Some(timer) => timer.as_mut().reset(deadline),
                 None => self.timer = Some(Box::pin(sleep_until(deadline))),
             }
-            let Some(timer) = &mut self.timer else { return };
+            let Some(timer) = &mut self.timer else {
+                return None;
+            };
             if timer.as_mut().poll(cx).is_pending() {
-                return;
+                return None;
+            }
+            if let Some(err) = self.read_waiting(cx) {
+                return Some(err);
             }
             self.conn.handle_timeout(Instant::now().into_std());
+        }
+        None
+    }
+
+    /// Reads what the stream holds already, without waiting, before a
+    /// deadline that has passed is handled: while the caller was busy
+    /// elsewhere (not polling `next`), the peer's bytes may have arrived
+    /// and waited unread, and they were received by now: the idle clock
+    /// restarts at them, and a close among them is in time. One read: a
+    /// peer that floods does not hold the clocks off (the close timeout
+    /// then decides once the bytes in hand are read). A read's error ends
+    /// the stream as in `poll_next` and is returned.
+    fn read_waiting(&mut self, cx: &mut Context<'_>) -> Option<io::Error> {
+        if self.eof || self.conn.state() == State::Closed {
+            return None;
+        }
+        let limit = self.conn.prepare_read(READ_CHUNK);
+        let buf = &mut self.conn.read_buf().limit(limit);
+        match poll_read_buf(Pin::new(&mut self.io), cx, buf) {
+            Poll::Pending | Poll::Ready(Ok(1..)) => None,
+            Poll::Ready(Ok(0)) => {
+                self.eof = true;
+                None
+            }
+            Poll::Ready(Err(err)) => {
+                self.eof = true;
+                self.cut_reported = true;
+                Some(err)
+            }
         }
     }
 
@@ -360,7 +396,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Core<S> {
                 self.shut_down |= server;
                 return Poll::Ready(self.closing.take().map(Ok));
             }
-            self.poll_timer(cx);
+            if let Some(err) = self.poll_timer(cx) {
+                return Poll::Ready(Some(Err(err.into())));
+            }
             if let Some(event) = self.conn.next_event() {
                 if matches!(event, Event::Closed(_)) {
                     self.closing = Some(event);
