@@ -785,6 +785,20 @@ struct Trickle {
     written: Vec<u8>,
 }
 
+impl Trickle {
+    /// `input` read at most `first` bytes by the first read, `size` by each after.
+    fn new(input: &[u8], first: usize, size: usize) -> Self {
+        Self {
+            input: input.to_vec(),
+            at: 0,
+            first,
+            size,
+            stall: false,
+            written: Vec::new(),
+        }
+    }
+}
+
 impl AsyncRead for Trickle {
     fn poll_read(
         mut self: Pin<&mut Self>,
@@ -932,14 +946,7 @@ fn next_dropped_at_every_poll_through_prepare_read() {
                 for hold in 1..=3 {
                     let what =
                         format!("deflate {deflate} streaming {streaming} size {size} hold {hold}");
-                    let io = Trickle {
-                        input: input.clone(),
-                        at: 0,
-                        first: size,
-                        size,
-                        stall: false,
-                        written: Vec::new(),
-                    };
+                    let io = Trickle::new(&input, size, size);
                     let conn = server_conn(deflate, config(deflate, streaming, 1 << 20));
                     let mut ws = WebSocket::from_connection(io, conn);
                     let (got, pings) = read_dropping(&mut ws, want.len(), hold, &what);
@@ -971,14 +978,7 @@ fn next_dropped_at_every_poll_cut_at_every_point_around_the_boundaries() {
             for &cut in &cuts {
                 let hold = 1 + cut % 3;
                 let what = format!("deflate {deflate} streaming {streaming} cut {cut}");
-                let io = Trickle {
-                    input: input.clone(),
-                    at: 0,
-                    first: cut.max(1),
-                    size: usize::MAX,
-                    stall: false,
-                    written: Vec::new(),
-                };
+                let io = Trickle::new(&input, cut.max(1), usize::MAX);
                 let conn = server_conn(deflate, config(deflate, streaming, 1 << 20));
                 let mut ws = WebSocket::from_connection(io, conn);
                 let (got, pings) = read_dropping(&mut ws, want.len(), hold, &what);
@@ -1299,14 +1299,7 @@ fn small_messages_held_while_the_read_buffer_starts_over() {
         let input = client.take_output().to_vec();
         for size in 1..=150 {
             let what = format!("deflate {deflate} size {size}");
-            let io = Trickle {
-                input: input.clone(),
-                at: 0,
-                first: size,
-                size,
-                stall: false,
-                written: Vec::new(),
-            };
+            let io = Trickle::new(&input, size, size);
             let conn = server_conn(deflate, config(deflate, false, 1 << 20));
             let mut ws = WebSocket::from_connection(io, conn);
             let (got, pings) = read_dropping(&mut ws, messages.len(), 1 + size % 2, &what);

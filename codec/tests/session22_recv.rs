@@ -1375,25 +1375,13 @@ fn a_code_point_cut_across_frames_is_reported_in_the_frame_it_started() {
         (&[b"x", b"\xFF"], 1, 2),
     ];
     for (fragments, offset, frame_number) in cases {
-        let mut wire = Vec::new();
-        let last = fragments.len() - 1;
-        for (i, f) in fragments.iter().enumerate() {
-            let op = if i == 0 { 0x1 } else { 0x0 };
-            frame(&mut wire, i == last, false, op, f, Some([1, 2, 3, 4]));
-        }
+        let wire = masked_text_fragments(fragments);
         for streaming in [false, true] {
             for how in [Feed::Whole, Feed::ByteByByte, Feed::Cut, Feed::PrepareRead] {
                 let conn =
                     Connection::new(Role::Server, Config::builder().streaming(streaming).build());
-                let events = feed(conn, &wire, how, 7);
-                let Some(Event::Closed(closed)) = events.last() else {
-                    panic!("{fragments:x?}: {events:?}")
-                };
-                let Some(ProtocolError::InvalidUtf8(evidence)) = closed.error else {
-                    panic!("{fragments:x?}: {closed:?}")
-                };
                 assert_eq!(
-                    (evidence.offset(), evidence.frame()),
+                    utf8_evidence(feed(conn, &wire, how, 7), fragments),
                     (offset, frame_number),
                     "{fragments:x?} streaming {streaming} {how:?}"
                 );
@@ -1434,27 +1422,45 @@ fn the_frame_of_the_evidence_in_every_fragment_layout() {
                 fragments.last_mut().unwrap().push(byte);
                 frame_of.push(fragments.len() as u32);
             }
-            let mut wire = Vec::new();
-            let last = fragments.len() - 1;
-            for (i, f) in fragments.iter().enumerate() {
-                let op = if i == 0 { 0x1 } else { 0x0 };
-                frame(&mut wire, i == last, false, op, f, Some([1, 2, 3, 4]));
-            }
+            let wire = masked_text_fragments(&fragments);
             for how in [Feed::Whole, Feed::ByteByByte] {
                 let conn = Connection::new(Role::Server, Config::default());
-                let events = feed(conn, &wire, how, 7);
-                let Some(Event::Closed(closed)) = events.last() else {
-                    panic!("{fragments:x?}: {events:?}")
-                };
-                let Some(ProtocolError::InvalidUtf8(evidence)) = closed.error else {
-                    panic!("{fragments:x?}: {closed:?}")
-                };
                 assert_eq!(
-                    (evidence.offset(), evidence.frame()),
+                    utf8_evidence(feed(conn, &wire, how, 7), &fragments),
                     (at as u64, frame_of[at]),
                     "{fragments:x?} {how:?}"
                 );
             }
         }
     }
+}
+
+/// A client's text message in `fragments`, one masked frame each.
+fn masked_text_fragments<F: AsRef<[u8]>>(fragments: &[F]) -> Vec<u8> {
+    let mut wire = Vec::new();
+    let last = fragments.len() - 1;
+    for (i, f) in fragments.iter().enumerate() {
+        let op = if i == 0 { 0x1 } else { 0x0 };
+        frame(
+            &mut wire,
+            i == last,
+            false,
+            op,
+            f.as_ref(),
+            Some([1, 2, 3, 4]),
+        );
+    }
+    wire
+}
+
+/// The offset and frame of the UTF-8 violation that closed the connection
+/// (the last event); panics, naming `fragments`, for any other end.
+fn utf8_evidence<F: std::fmt::Debug>(events: Vec<Event>, fragments: F) -> (u64, u32) {
+    let Some(Event::Closed(closed)) = events.last() else {
+        panic!("{fragments:x?}: {events:?}")
+    };
+    let Some(ProtocolError::InvalidUtf8(evidence)) = &closed.error else {
+        panic!("{fragments:x?}: {closed:?}")
+    };
+    (evidence.offset(), evidence.frame())
 }

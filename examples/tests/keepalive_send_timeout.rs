@@ -25,18 +25,7 @@ use wsframe::{Event, Message};
 /// 10 s) was followed by a close with 1008.
 #[test]
 fn a_client_that_reads_slowly_but_steadily_is_not_closed() {
-    let (mut child, addr, lines) = spawn_announcing(
-        env!("CARGO_BIN_EXE_tokio_keepalive_server"),
-        "keepalive echo server listening on ws://",
-    );
-    let (log, logged) = mpsc::channel();
-    thread::spawn(move || {
-        for line in lines.map_while(Result::ok) {
-            if log.send(line).is_err() {
-                break;
-            }
-        }
-    });
+    let (mut child, addr, logged) = spawn_logged();
 
     let (mut stream, mut conn) = open(&addr).expect("handshake");
     let payload: Vec<u8> = (0..13 << 20).map(|i: u32| (i % 251) as u8).collect();
@@ -100,18 +89,7 @@ fn a_client_that_reads_slowly_but_steadily_is_not_closed() {
 
 #[test]
 fn a_client_that_never_reads_is_closed_after_the_send_timeout() {
-    let (mut child, addr, lines) = spawn_announcing(
-        env!("CARGO_BIN_EXE_tokio_keepalive_server"),
-        "keepalive echo server listening on ws://",
-    );
-    let (log, logged) = mpsc::channel();
-    thread::spawn(move || {
-        for line in lines.map_while(Result::ok) {
-            if log.send(line).is_err() {
-                break;
-            }
-        }
-    });
+    let (mut child, addr, logged) = spawn_logged();
 
     let (stream, _conn) = open(&addr).expect("handshake");
     let started = Instant::now();
@@ -169,4 +147,22 @@ fn a_client_that_never_reads_is_closed_after_the_send_timeout() {
     let _ = child.kill();
     let _ = child.wait();
     served.expect("an echo after the stalled client");
+}
+
+/// The keepalive server, started, with its address and a channel of the
+/// lines it logs.
+fn spawn_logged() -> (std::process::Child, String, mpsc::Receiver<String>) {
+    let (child, addr, lines) = spawn_announcing(
+        env!("CARGO_BIN_EXE_tokio_keepalive_server"),
+        "keepalive echo server listening on ws://",
+    );
+    let (log, logged) = mpsc::channel();
+    thread::spawn(move || {
+        for line in lines.map_while(Result::ok) {
+            if log.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    (child, addr, logged)
 }
