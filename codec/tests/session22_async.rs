@@ -476,19 +476,17 @@ where
         }
         writer
     });
-    let within = Duration::from_secs(20);
-    let got = tokio::time::timeout(within, reader)
-        .await
-        .unwrap_or_else(|_| panic!("seed {seed} deflate {deflate}: the reader hung"))
-        .unwrap();
-    let _writer = tokio::time::timeout(within, writer)
-        .await
-        .unwrap_or_else(|_| panic!("seed {seed} deflate {deflate}: the writer hung"))
-        .unwrap();
-    let wire = tokio::time::timeout(within, peer)
-        .await
-        .unwrap_or_else(|_| panic!("seed {seed} deflate {deflate}: the peer hung"))
-        .unwrap();
+    let got = joined(
+        reader,
+        &format!("seed {seed} deflate {deflate}: the reader"),
+    )
+    .await;
+    let _writer = joined(
+        writer,
+        &format!("seed {seed} deflate {deflate}: the writer"),
+    )
+    .await;
+    let wire = joined(peer, &format!("seed {seed} deflate {deflate}: the peer")).await;
     assert_eq!(
         got,
         bytes_of(&theirs_out),
@@ -1264,15 +1262,8 @@ async fn peer_reset_while_both_halves_run() {
         let _ = theirs.read(&mut buf).await.unwrap();
         sleep(Duration::from_millis(seed)).await;
         drop(theirs);
-        let within = Duration::from_secs(20);
-        tokio::time::timeout(within, reader)
-            .await
-            .unwrap_or_else(|_| panic!("seed {seed}: the reader hung"))
-            .unwrap();
-        tokio::time::timeout(within, writer)
-            .await
-            .unwrap_or_else(|_| panic!("seed {seed}: the writer hung"))
-            .unwrap();
+        joined(reader, &format!("seed {seed}: the reader")).await;
+        joined(writer, &format!("seed {seed}: the writer")).await;
     }
 }
 
@@ -1382,19 +1373,9 @@ where
         race_retried!(rng, 200, writer.flush()).unwrap();
         (writer, completed)
     });
-    let within = Duration::from_secs(20);
-    let (_writer, completed) = tokio::time::timeout(within, writer)
-        .await
-        .unwrap_or_else(|_| panic!("seed {seed}: the writer hung"))
-        .unwrap();
-    let wire = tokio::time::timeout(within, peer)
-        .await
-        .unwrap_or_else(|_| panic!("seed {seed}: the peer hung"))
-        .unwrap();
-    tokio::time::timeout(within, reader)
-        .await
-        .unwrap_or_else(|_| panic!("seed {seed}: the reader hung"))
-        .unwrap();
+    let (_writer, completed) = joined(writer, &format!("seed {seed}: the writer")).await;
+    let wire = joined(peer, &format!("seed {seed}: the peer")).await;
+    joined(reader, &format!("seed {seed}: the reader")).await;
     let mut read = read_wire(&wire).messages;
     assert_eq!(read.pop().as_deref(), Some(&b"END"[..]), "seed {seed}");
     assert_eq!(client_reads(deflate, &wire).len(), read.len() + 1);
@@ -1415,4 +1396,13 @@ where
             "seed {seed}: completed send {i} missing"
         );
     }
+}
+
+/// What the task `handle` returned, waiting at most 20 s; a task that hung
+/// or panicked fails the test, naming `what`.
+async fn joined<T>(handle: tokio::task::JoinHandle<T>, what: &str) -> T {
+    tokio::time::timeout(Duration::from_secs(20), handle)
+        .await
+        .unwrap_or_else(|_| panic!("{what} hung"))
+        .unwrap_or_else(|err| panic!("{what} failed: {err}"))
 }
