@@ -39,11 +39,11 @@ echo "== $("$(command -v chromium || command -v chromium-browser)" --version)"
 stop "$ECHO_PID" "$plain_pid"
 
 # Our tokio client with permessage-deflate against real peers' echo servers
-# (codec/tests/session16_review.rs, ignored unless asked for): a Python
+# (codec/tests/deflate_real_peer_echo.rs, ignored unless asked for): a Python
 # websockets and a Node ws server, compression on, 64 MiB message limits.
 # `--workspace` as in the test command's cargo test, so its build is reused
 # (`-p wsframe` alone unifies other dependency features and rebuilds).
-echo "== real-peer echo servers: our tokio client against Python websockets and Node ws (session16_review --ignored); accept_with per request against Python websockets (accept_deflate --ignored)"
+echo "== real-peer echo servers: our tokio client against Python websockets and Node ws (deflate_real_peer_echo --ignored); accept_with per request against Python websockets (accept_deflate --ignored)"
 py_log=$(mktemp) node_log=$(mktemp) test_log=$(mktemp)
 py_port=$(free_port)
 "$venv/bin/python" "$root/conformance/python_echo_server.py" "$py_port" >"$py_log" 2>&1 &
@@ -56,7 +56,7 @@ node "$root/conformance/node/echo_server.mjs" "$node_port" >"$node_log" 2>&1 &
 node_pid=$!
 wait_port "$node_port"
 if ! (cd "$root" && WSFRAME_PY_ECHO="ws://127.0.0.1:$py_port/" WSFRAME_NODE_ECHO="ws://127.0.0.1:$node_port/" \
-  cargo test --workspace --all-features --test session16_review --test accept_deflate -- --ignored >"$test_log" 2>&1); then
+  cargo test --workspace --all-features --test deflate_real_peer_echo --test accept_deflate -- --ignored >"$test_log" 2>&1); then
   failed+=(real-peer-echo)
   tail -40 "$test_log"
 fi

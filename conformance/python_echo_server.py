@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """A Python `websockets` echo server on 127.0.0.1:PORT for our client's
-real-peer tests (codec/tests/session16_review.rs): compression on, as by
+real-peer tests (codec/tests/deflate_real_peer_echo.rs): compression on, as by
 default, and a 64 MiB message limit (their default is 1 MiB; the tests send
 17 MiB messages). No keepalive pings: on a loaded machine a 17 MiB round
 trip in a debug build took over their 20 s interval, and the tests expect

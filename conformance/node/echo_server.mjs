@@ -1,5 +1,5 @@
 // A Node `ws` echo server on 127.0.0.1:PORT for our client's real-peer tests
-// (codec/tests/session16_review.rs): permessage-deflate on (ws's server
+// (codec/tests/deflate_real_peer_echo.rs): permessage-deflate on (ws's server
 // default is off) and a 64 MiB message limit (the tests send 17 MiB).
 // usage: node echo_server.mjs PORT
 import { WebSocketServer } from 'ws';

@@ -1,6 +1,6 @@
-//! Session 20 review: permessage-deflate and its handshake tried as a
-//! newcomer would (README, rustdoc, issues 15 and 16), both roles, with bad
-//! input and cut streams.
+//! permessage-deflate and its handshake tried as a newcomer would
+//! (README, rustdoc, issues 15 and 16), both roles, with bad input and cut
+//! streams.
 //!
 //! Found and fixed: the close reason for RSV1 where permessage-deflate
 //! forbids it (a continuation or control frame, RFC 7692 §6.1) said "set

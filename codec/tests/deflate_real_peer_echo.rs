@@ -1,11 +1,11 @@
-//! Session 16 review: our tokio client with permessage-deflate against real
-//! peers (Python `websockets`, Node `ws`) as echo servers, for the new
+//! Our tokio client with permessage-deflate against real peers (Python
+//! `websockets`, Node `ws`) as echo servers, for the
 //! `max_outgoing_frame_size` split of compressed messages, and the echo back
 //! into our receive limits. The peers are outside the test: each test reads
 //! the echo server's `ws://` URI from an environment variable
 //! (`WSFRAME_PY_ECHO`, `WSFRAME_NODE_ECHO`); those tests are ignored
-//! unless asked for (`cargo test --test session16_review -- --ignored`), and
-//! fail without either variable.
+//! unless asked for (`cargo test --test deflate_real_peer_echo --
+//! --ignored`), and fail without either variable.
 #![cfg(all(feature = "tokio", feature = "deflate", feature = "http"))]
 
 mod common;

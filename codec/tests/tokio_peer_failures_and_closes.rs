@@ -1,5 +1,6 @@
-//! A fresh reviewer's attempts on the tokio layer after session 15 (issue
-//! 16), the expected results taken from the docs and RFC 6455 / 7692:
+//! The tokio layer when the peer fails or goes (writes and reads that
+//! fail, hang-ups mid-frame, closes that cross, dropped sends under
+//! deflate), the expected results taken from the docs and RFC 6455 / 7692:
 //!
 //! - permessage-deflate with context takeover over a 64-byte `duplex`
 //!   pipe: `send`, `send_compressed`, `feed` and `feed_fragment` each

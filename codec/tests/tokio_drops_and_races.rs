@@ -1,7 +1,7 @@
-//! Session 22's try at breaking the tokio surface after session 21's fast
-//! paths (`queue_and_flush`, `next`/`send` as plain functions returning
-//! their future, `prepare_read`), written as an embedder would from the
-//! docs alone:
+//! The tokio surface's futures dropped at every poll and its split halves
+//! raced, after the fast paths (`queue_and_flush`, `next`/`send` as plain
+//! functions returning their future, `prepare_read`), written as an
+//! embedder would from the docs alone:
 //! 1. the split halves in two tasks of a two-worker runtime, over a real
 //!    127.0.0.1 TCP socket and over a 7-byte `duplex` pipe, the writer's
 //!    `feed`/`flush` raced in `select!` against a short timer and retried,

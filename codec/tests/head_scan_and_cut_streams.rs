@@ -1,5 +1,5 @@
-//! A fresh review of session 15's new surfaces, decided from their docs,
-//! RFC 6455 and RFC 7692: `handshake::HeadScan` against parsing every
+//! Handshake heads and streams cut anywhere, decided from the docs, RFC
+//! 6455 and RFC 7692: `handshake::HeadScan` against parsing every
 //! prefix (the verdict the same, reached no later than the documented
 //! bound; trickled, cut at every point, bare-LF line ends, interim 1xx
 //! responses, heads at and past `MAX_HANDSHAKE_LEN`); the close timeout

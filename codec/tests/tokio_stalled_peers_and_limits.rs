@@ -1,7 +1,9 @@
-//! Session 21 review: the async surface, the handshake and the sans-IO
-//! core tried as a newcomer would (README, rustdoc, issues 13, 15 and 16),
-//! with a tiny `duplex`, split halves, combinators, a paused clock, peers
-//! that never answer or never read, and streams cut at every point.
+//! Peers that stall (never answer, never read, read late, flood) and
+//! limits at and past them: the async surface, the handshake and the
+//! sans-IO core tried as a newcomer would (README, rustdoc, issues 13, 15
+//! and 16), with a tiny `duplex`, split halves, combinators, a paused
+//! clock, peers that never answer or never read, and streams cut at every
+//! point.
 //!
 //! Found and fixed: `WebSocket::next` held a pong (and what `feed`
 //! queued) after returning the last event a read brought whenever that

@@ -1,5 +1,5 @@
-//! Session 21's second look at the echo speed-up (branch s21echo20): each
-//! of its changes tried against the guarantee it could break. The send path
+//! The tokio layer's fast paths (the echo speed-up of session 21), each
+//! tried against the guarantee it could break. The send path
 //! (`queue_and_flush` as one poll function, `next`/`send` as plain
 //! functions returning their future): nothing runs before the first poll,
 //! a send dropped after any number of polls while raced against the
