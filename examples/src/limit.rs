@@ -1,7 +1,7 @@
 //! A cap on the connections a server holds open at once.
 
 use std::{
-    io::{Read, Write},
+    io::{self, Read, Write},
     net::{Shutdown, TcpStream},
     sync::{
         atomic::{AtomicUsize, Ordering},
@@ -68,10 +68,25 @@ pub fn refuse(mut stream: TcpStream) {
     if stream.set_nonblocking(true).is_err() {
         return;
     }
-    let mut sink = [0u8; 4096];
-    while matches!(stream.read(&mut sink), Ok(n) if n > 0) {}
+    drain_ready(&mut stream);
     let _ = stream.write(REFUSAL);
     let _ = stream.shutdown(Shutdown::Write);
+}
+
+/// Reads and drops what `reader` has now, until it has no more (a
+/// non-blocking socket's `WouldBlock`), ends or fails. A read a signal
+/// interrupted (`Interrupted`, EINTR: nothing was read) is tried again, not
+/// taken for the end: bytes left unread make the close a reset.
+fn drain_ready(reader: &mut impl Read) {
+    let mut sink = [0u8; 4096];
+    loop {
+        match reader.read(&mut sink) {
+            Ok(0) => return,
+            Ok(_) => {}
+            Err(err) if err.kind() == io::ErrorKind::Interrupted => {}
+            Err(_) => return,
+        }
+    }
 }
 
 impl Drop for Permit {
@@ -95,5 +110,46 @@ mod tests {
         assert!(limit.try_acquire().is_none());
         drop((second, third));
         assert!(limit.try_acquire().is_some());
+    }
+
+    /// A non-blocking source interrupted before each of its reads, then
+    /// out of bytes for now (`WouldBlock`).
+    struct Interrupted {
+        pending: Vec<u8>,
+        interrupt_next: bool,
+        reads_after_would_block: usize,
+    }
+
+    impl Read for Interrupted {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            if self.pending.is_empty() {
+                self.reads_after_would_block += 1;
+                return Err(io::ErrorKind::WouldBlock.into());
+            }
+            self.interrupt_next = !self.interrupt_next;
+            if self.interrupt_next {
+                return Err(io::ErrorKind::Interrupted.into());
+            }
+            let n = buf.len().min(self.pending.len()).min(1000);
+            buf[..n].copy_from_slice(&self.pending[..n]);
+            self.pending.drain(..n);
+            Ok(n)
+        }
+    }
+
+    #[test]
+    fn the_drain_before_a_refusal_reads_on_after_an_interrupted_read() {
+        let mut source = Interrupted {
+            pending: vec![7; 5000],
+            interrupt_next: false,
+            reads_after_would_block: 0,
+        };
+        drain_ready(&mut source);
+        assert!(
+            source.pending.is_empty(),
+            "{} bytes left unread",
+            source.pending.len()
+        );
+        assert_eq!(source.reads_after_would_block, 1, "stops at WouldBlock");
     }
 }

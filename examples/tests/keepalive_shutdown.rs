@@ -22,7 +22,9 @@ fn sigint_ends_the_server_within_its_close_timeout_whatever_the_clients_do() {
         env!("CARGO_BIN_EXE_tokio_keepalive_server"),
         "keepalive echo server listening on ws://",
     );
-    thread::spawn(move || for _ in lines {});
+    // The server's lines after the first, all of them once it has exited
+    // (its stdout closes then).
+    let log = thread::spawn(move || lines.map_while(Result::ok).collect::<Vec<_>>());
 
     let _halfway = half_a_handshake(&addr);
     let (stream, _conn) = open(&addr).expect("handshake");
@@ -59,4 +61,16 @@ fn sigint_ends_the_server_within_its_close_timeout_whatever_the_clients_do() {
     assert!(status.success(), "{status}");
     let took = interrupted.elapsed();
     assert!(took < Duration::from_secs(6), "shutdown took {took:?}");
+    // The path this test is for, not one a timeout of the server's own
+    // took first on a slow machine: the SIGINT found both clients held (the
+    // handshake timeout is 10 s), and the flooding one still in its echo,
+    // not closed already for taking none of it for 5 s (1008).
+    let log = log.join().expect("the log");
+    let has = |needle: &str| log.iter().any(|line| line.contains(needle));
+    assert!(has("shutting down: closing 2 connection(s)"), "{log:#?}");
+    assert!(has("shut down in the handshake"), "{log:#?}");
+    assert!(
+        !has("took no echo"),
+        "the send timeout came first: {log:#?}"
+    );
 }

@@ -252,7 +252,9 @@ fn run(
         if conn.state() == State::Closed {
             // §7.1.1: the client waits (a while) for the server to close TCP.
             stream.set_read_timeout(Some(Duration::from_secs(5)))?;
-            while matches!(stream.read(&mut buf), Ok(n) if n > 0) {}
+            // Until the server's FIN, an error or the timeout; a signal
+            // (`Interrupted`) is none of these.
+            while matches!(read_some(&mut stream, &mut buf), Ok(n) if n > 0) {}
             return Ok(());
         }
         let n = read_some(&mut stream, &mut buf)?;
