@@ -1827,9 +1827,10 @@ mod tests {
             inflate_all(&mut inflater, pieces, 1 << 20)
         };
         let whole = inflate(&[wire]);
-        // Every cut, or a sample of them under Miri, which runs zlib-rs
-        // slowly.
-        let step = if cfg!(miri) { 97 } else { 1 };
+        // Every cut, or three under Miri, where each cut (a whole inflation)
+        // takes a second or more; byte by byte below crosses every
+        // boundary anyway.
+        let step = if cfg!(miri) { wire.len() / 3 + 1 } else { 1 };
         for cut in (0..wire.len()).step_by(step) {
             assert_eq!(
                 inflate(&[&wire[..cut], &wire[cut..]]),
@@ -1850,7 +1851,11 @@ mod tests {
         // window of 11 bits (2 KiB) or 15 reads it.
         let (text, wire) = repeated_noise(1200);
         assert_eq!(verdict(9, &wire), Err(ProtocolError::InflateFailed));
-        assert_eq!(verdict(10, &wire), Err(ProtocolError::InflateFailed));
+        if !cfg!(miri) {
+            // Under Miri, 9 bits stand for the ring's refusal and 11 for
+            // its reading: 10 is the same code on the same bytes.
+            assert_eq!(verdict(10, &wire), Err(ProtocolError::InflateFailed));
+        }
         assert_eq!(verdict(11, &wire), Ok(text.clone()));
         assert_eq!(verdict(15, &wire), Ok(text.clone()));
         if cfg!(miri) {
@@ -1871,6 +1876,9 @@ mod tests {
     }
 
     #[test]
+    // Compression and negotiation only: no unsafe code of ours (the
+    // inflaters' blocks are the other tests'), and 40 s under Miri.
+    #[cfg_attr(miri, ignore)]
     fn an_8_bit_window_is_offered_and_compresses_with_the_backend_at_9() {
         // zlib-rs (as zlib since 1.2.9) refuses a raw 8-bit window; a
         // negotiated 8 is set as 9, which refers back 250 bytes at most

@@ -116,6 +116,8 @@ mod tests {
     }
 
     #[test]
+    // Safe code only (the handshake has no `unsafe`), and 15 s under Miri.
+    #[cfg_attr(miri, ignore)]
     fn an_empty_line_is_seen_however_the_reads_cut_it() {
         for ending in [&b"\r\n\r\n"[..], b"\n\n", b"\r\n\n", b"\n\r\n"] {
             let mut head = b"GET / HTTP/1.1\r\nHost: a".repeat(40);
@@ -128,6 +130,8 @@ mod tests {
     }
 
     #[test]
+    // Safe code only (the handshake has no `unsafe`), and 30 s under Miri.
+    #[cfg_attr(miri, ignore)]
     fn a_head_without_an_empty_line_is_parsed_at_doublings_and_past_the_limit() {
         let head = vec![b'a'; MAX_HANDSHAKE_LEN + 10];
         let parses = parses(&head, 1);

@@ -650,7 +650,15 @@ mod tests {
             at += frame.len();
         }
         let wire = frames.concat();
-        for chunk in [1000, 4096, 65536] {
+        // Under Miri (`OWN_BUFFER_MIN` 1 KiB), reads shorter than a large
+        // message and one read of all: 4096 mixes the two, through the
+        // same code, for 12 s more.
+        let chunks: &[usize] = if cfg!(miri) {
+            &[1000, 65536]
+        } else {
+            &[1000, 4096, 65536]
+        };
+        for &chunk in chunks {
             for hold in [false, true] {
                 let mut got = 0;
                 read_through_prepare_read(
