@@ -330,13 +330,21 @@ impl ConfigBuilder {
     /// [`Event::Closed`](crate::Event::Closed) reports the same code and
     /// reason, [`Initiator::Local`](crate::Initiator::Local). It runs in
     /// [`Connection::handle_timeout`](crate::Connection::handle_timeout),
-    /// which is given the time; the event comes from the next
-    /// [`next_event`](crate::Connection::next_event). Pair it with a shorter
-    /// [`ping_interval`](Self::ping_interval) so a live but quiet peer is
-    /// asked to answer. Both run while the connection is open: once our
-    /// close frame is queued, only [`close_timeout`](Self::close_timeout)
-    /// bounds the wait for the peer's (with `None` there, a silent peer
-    /// keeps the connection closing for ever).
+    /// which is given the time; the event comes from
+    /// [`next_event`](crate::Connection::next_event), after the events of
+    /// any bytes received before the deadline and not read yet (they
+    /// arrived in time: an application that stopped reading loses none of
+    /// them; an incomplete message among them is dropped, and a ping gets
+    /// no pong after our close; a peer's close among them, which came
+    /// first, ends the connection as the peer's instead, and a protocol
+    /// violation as in time: see
+    /// [`Connection::handle_timeout`](crate::Connection::handle_timeout)).
+    /// Pair it with a shorter [`ping_interval`](Self::ping_interval) so a
+    /// live but quiet peer is asked to answer. Both run while the
+    /// connection is open: once our close frame is queued, only
+    /// [`close_timeout`](Self::close_timeout) bounds the wait for the
+    /// peer's (with `None` there, a silent peer keeps the connection
+    /// closing for ever).
     ///
     /// ```
     /// use std::time::{Duration, Instant};

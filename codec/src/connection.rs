@@ -32,6 +32,8 @@ pub enum State {
     CloseSent,
     /// The close handshake finished, or the connection failed. Nothing more is
     /// read or sent; write out [`Connection::take_output`] and close the socket.
+    /// (After an idle timeout, [`Connection::next_event`] still hands out
+    /// what the bytes received before it hold, then the close.)
     Closed,
 }
 
@@ -68,6 +70,15 @@ pub struct Connection {
     read_mark: Option<usize>,
     /// The close a timer caused, for the next [`next_event`](Self::next_event).
     timed_out: Option<Event>,
+    /// The idle timeout closed the connection with received bytes not read
+    /// yet: they arrived in time, so `next_event` hands out the events they
+    /// hold before `timed_out` (see [`idle_drain_next`](Self::idle_drain_next)).
+    idle_drain: bool,
+    /// The read buffer handed out once an idle timeout closed the
+    /// connection with bytes in hand: bytes put there are ignored, and
+    /// never join those, which the drain still reads. Boxed, and made only
+    /// then: a connection carries a pointer for it, not a buffer.
+    ignored: Option<Box<BytesMut>>,
     /// The close timeout ran out with received bytes not read yet: the
     /// peer's close may be among them, so they are read first, and the
     /// timeout closes only if they hold none.
@@ -175,6 +186,8 @@ impl Connection {
             timers: Timers::default(),
             read_mark: None,
             timed_out: None,
+            idle_drain: false,
+            ignored: None,
             close_expired: false,
         }
     }
@@ -223,12 +236,28 @@ impl Connection {
     pub fn read_buf(&mut self) -> &mut BytesMut {
         self.note_appended();
         if self.state == State::Closed {
-            // Ignored, and not kept: a caller that goes on reading after
-            // the close holds one read's bytes at most, not all of them.
-            self.receiver.read_buf().clear();
+            return self.ignored_read_buf();
         }
         let buf = self.receiver.read_buf();
         self.read_mark = Some(buf.len());
+        buf
+    }
+
+    /// [`read_buf`](Self::read_buf) once closed: after an idle timeout with
+    /// bytes in hand, a buffer apart from the receiver's, so that bytes
+    /// read after it never join those, which
+    /// [`next_event`](Self::next_event) still reads. Emptied at each call:
+    /// a caller that goes on reading after the close holds one read's
+    /// bytes at most, not all of them.
+    #[cold]
+    #[inline(never)]
+    fn ignored_read_buf(&mut self) -> &mut BytesMut {
+        self.read_mark = None;
+        let buf = match &mut self.ignored {
+            Some(ignored) => ignored,
+            None => self.receiver.read_buf(),
+        };
+        buf.clear();
         buf
     }
 
@@ -336,8 +365,7 @@ impl Connection {
             State::Closed => {
                 // What is read now is ignored: it goes over what was
                 // ignored before, in room made for it as for any read.
-                let buf = self.receiver.read_buf();
-                buf.clear();
+                let buf = self.ignored_read_buf();
                 buf.reserve(chunk.max(1));
                 buf.capacity()
             }
@@ -396,10 +424,15 @@ impl Connection {
     /// What can run out (each configured in [`Config`]):
     /// - the ping interval, while open: an empty ping is queued (RFC 6455
     ///   §5.5.2), unless the output is full;
-    /// - the idle timeout, while open: a close frame with 1001 (Going Away) is queued, the
-    ///   connection is [`State::Closed`], and the next
-    ///   [`next_event`](Self::next_event) is [`Event::Closed`] with code 1001
-    ///   and reason `"idle timeout"`;
+    /// - the idle timeout, while open: a close frame with 1001 (Going Away)
+    ///   is queued, the connection is [`State::Closed`] (sends are refused,
+    ///   bytes received from now on are ignored), and
+    ///   [`next_event`](Self::next_event) returns [`Event::Closed`] with code
+    ///   1001 and reason `"idle timeout"`. Received bytes not read yet
+    ///   arrived in time (the application was busy, or stopped reading for
+    ///   backpressure): if some are in hand, `next_event` first returns
+    ///   every event they hold, as it would have in time, and then the
+    ///   close; see "Bytes in hand at the idle timeout" below;
     /// - the close timeout, while our close frame waits for the peer's: the
     ///   connection is closed, and the next event is [`Event::Closed`] with
     ///   code 1006 (Abnormal Closure, never sent) and reason `"close timeout"`.
@@ -426,6 +459,55 @@ impl Connection {
     ///     Some(Event::Closed(closed)) => assert_eq!(closed.code, CloseCode::ABNORMAL),
     ///     other => panic!("{other:?}"),
     /// }
+    /// ```
+    ///
+    /// # Bytes in hand at the idle timeout
+    ///
+    /// The close is decided at the deadline (the peer learns of it from
+    /// the 1001 close frame queued then); what was received before it is
+    /// handed out after it, each event as it would have been had it been
+    /// read in time, but for what the connection sends, since its close
+    /// frame already went and nothing follows it:
+    /// - messages, pongs, and, in streaming mode, pieces, in order;
+    /// - a ping, handed out but not answered. RFC 6455 §5.5.1 forbids only
+    ///   data frames after our close frame, and §5.5.2 asks for a pong to
+    ///   every ping; the conservative choice is still none, as after
+    ///   [`close`](Self::close): the pong would answer a question of
+    ///   liveness the close has settled, a peer that has read our close
+    ///   need not read further (it may fail on a frame behind it), and a
+    ///   server shuts its write side once the close is written (§7.1.1);
+    /// - an incomplete frame or message at the end of the bytes in hand is
+    ///   dropped: it can never be completed (in streaming mode, its pieces
+    ///   that arrived are handed out; the last never comes);
+    /// - the peer's close frame: it was sent before our deadline, so the
+    ///   peer closed, cleanly: [`Event::Closed`] with its code and reason
+    ///   and [`Initiator::Peer`] ends the events (no 1001 event after it),
+    ///   our 1001 frame being its answer. What follows it is not read;
+    /// - a protocol violation (invalid UTF-8, a bad close frame, any frame
+    ///   rule) is reported as in time, [`Event::Closed`] with its code
+    ///   (1007, 1002...) and the error, after the events before it; it ends
+    ///   the events, and the close frame on the wire stays the 1001.
+    ///
+    /// ```
+    /// use std::time::{Duration, Instant};
+    /// use wsframe::{CloseCode, Config, Connection, Event, Message, Role, State};
+    ///
+    /// let config = Config::builder().idle_timeout(Some(Duration::from_secs(30))).build();
+    /// let mut conn = Connection::new(Role::Server, config);
+    /// let start = Instant::now();
+    /// conn.handle_timeout(start);
+    /// // A client's masked "hi", received, and not read: the application is busy.
+    /// conn.receive(&[0x81, 0x82, 1, 2, 3, 4, b'h' ^ 1, b'i' ^ 2]);
+    /// conn.handle_timeout(start); // a sign of life at `start`
+    /// conn.handle_timeout(start + Duration::from_secs(30)); // then silence
+    /// assert_eq!(conn.state(), State::Closed);
+    /// assert_eq!(&conn.take_output()[..], b"\x88\x0e\x03\xe9idle timeout");
+    /// assert_eq!(conn.next_event(), Some(Event::Message(Message::from("hi"))));
+    /// match conn.next_event() {
+    ///     Some(Event::Closed(closed)) => assert_eq!(closed.code, CloseCode::GOING_AWAY),
+    ///     other => panic!("{other:?}"),
+    /// }
+    /// assert_eq!(conn.next_event(), None);
     /// ```
     ///
     /// The order after a read, with a pong that arrived just before the
@@ -465,9 +547,19 @@ impl Connection {
             // A full output means the peer is not reading: a ping would
             // only add to it, and the idle timeout is the cure.
             Expired::Ping => drop(self.sender.control(OpCode::Ping, &[])),
+            // The close is decided now, and the peer told now; bytes in
+            // hand arrived in time, and `next_event` hands out what they
+            // hold before the close.
             Expired::Idle => {
                 self.sender.close(CloseCode::GOING_AWAY, IDLE_TIMEOUT);
-                self.close_for_timeout(CloseCode::GOING_AWAY, IDLE_TIMEOUT);
+                if self.receiver.has_unread() {
+                    self.idle_drain = true;
+                    self.ignored = Some(Box::default());
+                    self.state = State::Closed;
+                    self.timed_out = Some(timeout_closed(CloseCode::GOING_AWAY, IDLE_TIMEOUT));
+                } else {
+                    self.close_for_timeout(CloseCode::GOING_AWAY, IDLE_TIMEOUT);
+                }
             }
             // Bytes in hand arrived by `now`: the peer's close among
             // them is in time. `next_event` decides once they are read.
@@ -478,12 +570,7 @@ impl Connection {
 
     fn close_for_timeout(&mut self, code: CloseCode, reason: &str) {
         self.shut();
-        self.timed_out = Some(Event::Closed(Box::new(Closed {
-            code,
-            reason: reason.to_owned(),
-            initiator: Initiator::Local,
-            error: None,
-        })));
+        self.timed_out = Some(timeout_closed(code, reason));
     }
 
     /// The instant at which [`handle_timeout`](Self::handle_timeout) has
@@ -662,10 +749,15 @@ impl Connection {
     /// [`handle_timeout`](Self::handle_timeout), which comes after
     /// [`receive`](Self::receive): a timer that closes the connection
     /// leaves its [`Event::Closed`] (1001 `"idle timeout"`, or 1006
-    /// `"close timeout"`, the latter after the bytes in hand are read, if
-    /// the peer's close is not among them) to be returned here; and bytes
-    /// received before the `now` count as a sign of life at it. See
-    /// `handle_timeout`'s "Order" section for the reasons and an example.
+    /// `"close timeout"`) to be returned here, after the events of the
+    /// bytes in hand, which arrived in time: the close timeout's only if
+    /// the peer's close is not among them; the idle timeout's only if
+    /// neither the peer's close nor a protocol violation is (its close
+    /// frame went at the deadline, so no pong answers a ping among them,
+    /// and an incomplete message is dropped: see `handle_timeout`'s "Bytes
+    /// in hand at the idle timeout"). Bytes received before the `now`
+    /// count as a sign of life at it. See `handle_timeout`'s "Order"
+    /// section for the reasons and an example.
     #[inline]
     pub fn next_event(&mut self) -> Option<Event> {
         if self.timed_out.is_none() && !self.receiver.has_unread() {
@@ -707,8 +799,8 @@ impl Connection {
     /// [`next_event`](Self::next_event) with something to read.
     #[inline]
     fn read_event(&mut self) -> Option<Event> {
-        if let Some(closed) = self.timed_out.take() {
-            return Some(closed);
+        if self.timed_out.is_some() {
+            return self.timer_event();
         }
         self.note_appended();
         while self.state != State::Closed {
@@ -741,6 +833,58 @@ impl Connection {
         None
     }
 
+    /// A timer's close, once the events an idle timeout left in hand are
+    /// handed out (one per call).
+    #[cold]
+    #[inline(never)]
+    fn timer_event(&mut self) -> Option<Event> {
+        if self.idle_drain {
+            if let Some(event) = self.idle_drain_next() {
+                return Some(event);
+            }
+        }
+        self.timed_out.take()
+    }
+
+    /// The next event the bytes in hand at the idle timeout hold, as it
+    /// would have been had they been read in time, but for what the
+    /// connection sends: its 1001 close frame went out at the deadline, and
+    /// nothing follows it, so a ping gets no pong and a close frame no echo
+    /// (see `handle_timeout`'s "Bytes in hand at the idle timeout" for
+    /// why). Messages, pieces (streaming
+    /// mode), pings and pongs come out in order; the drain ends, with
+    /// `None` (the idle timeout's close follows), when the bytes in hand
+    /// run out (an incomplete frame or message is dropped), or with the
+    /// close that ends it otherwise: the peer's close (it was first: our
+    /// 1001 is its answer, and the connection closed cleanly, by the peer)
+    /// or a protocol violation (reported as it would have been, its code
+    /// differing from the 1001 on the wire).
+    fn idle_drain_next(&mut self) -> Option<Event> {
+        let end = match self.receiver.poll() {
+            Some(Inbound::Message(message)) => return Some(Event::Message(message)),
+            Some(Inbound::Piece { data, last }) => return Some(Event::Chunk { data, last }),
+            Some(Inbound::Ping(payload)) => return Some(Event::Ping(payload)),
+            Some(Inbound::Pong(payload)) => return Some(Event::Pong(payload)),
+            Some(Inbound::Close(payload)) => Some(match judge_close(&payload) {
+                Ok((code, reason)) => Event::Closed(Box::new(Closed {
+                    code,
+                    reason: reason.to_owned(),
+                    initiator: Initiator::Peer,
+                    error: None,
+                })),
+                Err(err) => self.fail(err),
+            }),
+            Some(Inbound::Violation(err)) => Some(self.fail(err)),
+            None => None,
+        };
+        self.idle_drain = false;
+        self.receiver.close();
+        if end.is_some() {
+            self.timed_out = None;
+        }
+        end
+    }
+
     /// §5.5.2: a ping is answered with a pong carrying the same payload;
     /// none after our close frame (§5.5.1: we are done sending). Under the
     /// output limit every ping gets its pong; at or over it, an earlier
@@ -753,23 +897,10 @@ impl Connection {
         Event::Ping(payload)
     }
 
-    /// §5.5.1 and §7.1.5: a close frame's payload is empty or a sendable code
-    /// followed by a UTF-8 reason.
+    /// The peer's close frame, judged by [`judge_close`]: answered with
+    /// ours while open (§5.5.1), the end of our close handshake after it.
     fn on_close(&mut self, payload: &[u8]) -> Result<Event, ProtocolError> {
-        let (code, reason) = match payload {
-            [] => (CloseCode::NO_STATUS_RECEIVED, ""),
-            [_] => return Err(ProtocolError::CloseFrameTooShort),
-            [hi, lo, reason @ ..] => {
-                let code = CloseCode(u16::from_be_bytes([*hi, *lo]));
-                if !code.is_sendable() {
-                    return Err(ProtocolError::InvalidCloseCode(code.0));
-                }
-                let reason = utf8stream::validate(reason).map_err(|err| {
-                    ProtocolError::InvalidCloseReason(InvalidUtf8::capture(&[reason], 0, &err, 1))
-                })?;
-                (code, reason)
-            }
-        };
+        let (code, reason) = judge_close(payload)?;
         let initiator = match self.state {
             State::Open => {
                 // §5.5.1: answer with a close frame, echoing the status code.
@@ -975,6 +1106,35 @@ impl Connection {
 const IDLE_TIMEOUT: &str = "idle timeout";
 /// The reason reported when the peer did not answer our close in time.
 const CLOSE_TIMEOUT: &str = "close timeout";
+
+/// The close a timer caused, as [`Connection::next_event`] reports it.
+fn timeout_closed(code: CloseCode, reason: &str) -> Event {
+    Event::Closed(Box::new(Closed {
+        code,
+        reason: reason.to_owned(),
+        initiator: Initiator::Local,
+        error: None,
+    }))
+}
+
+/// §5.5.1 and §7.1.5: a close frame's payload is empty (reported as 1005)
+/// or a sendable code followed by a UTF-8 reason.
+fn judge_close(payload: &[u8]) -> Result<(CloseCode, &str), ProtocolError> {
+    match payload {
+        [] => Ok((CloseCode::NO_STATUS_RECEIVED, "")),
+        [_] => Err(ProtocolError::CloseFrameTooShort),
+        [hi, lo, reason @ ..] => {
+            let code = CloseCode(u16::from_be_bytes([*hi, *lo]));
+            if !code.is_sendable() {
+                return Err(ProtocolError::InvalidCloseCode(code.0));
+            }
+            let reason = utf8stream::validate(reason).map_err(|err| {
+                ProtocolError::InvalidCloseReason(InvalidUtf8::capture(&[reason], 0, &err, 1))
+            })?;
+            Ok((code, reason))
+        }
+    }
+}
 
 /// A failure's reason cut to what fits in a close frame (123 bytes), on a
 /// character boundary.

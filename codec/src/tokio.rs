@@ -590,6 +590,16 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
     /// [`Config::close_timeout`], the close is returned without it, and any
     /// write still waiting fails with [`Error::Io`] of kind `TimedOut`.
     ///
+    /// The keepalive and the timeouts run here. At a deadline that passed
+    /// while the caller was away, what the stream holds is read first (it
+    /// arrived in time); when the idle timeout ([`Config::idle_timeout`])
+    /// then closes, its 1001 close frame is written at once, and the
+    /// events already in hand (messages one read brought with the last
+    /// one returned) are returned before its [`Event::Closed`], as
+    /// [`Connection::handle_timeout`] describes ("Bytes in hand at the idle
+    /// timeout": no pong to a ping among them; a peer's close among them
+    /// is the end).
+    ///
     /// # Errors
     ///
     /// [`Error::Io`]; of kind `UnexpectedEof`, once, when the peer hung up

@@ -13,9 +13,10 @@
 //! with its pad byte or more (the oracle decides); messages of whole pieces
 //! (one last piece, no empty one before it); the message limit met
 //! mid-drain, at a piece boundary and in a second fragment (1009 once,
-//! nothing past the limit handed out); our close and an idle timeout while
-//! paused; the inflater released after a held message without context
-//! takeover; `buffered_len` while paused and after; a client; a bomb
+//! nothing past the limit handed out); our close while paused, and an idle
+//! timeout (the held input handed out first); the inflater released after
+//! a held message without context takeover; `buffered_len` while paused
+//! and after; a client; a bomb
 //! without streaming still 1009; the tokio wrapper writing a pong before
 //! the caller works through a held message's pieces. Every stream test runs
 //! whole, byte by byte and cut at every point, through both input paths;
@@ -803,8 +804,11 @@ fn our_close_while_paused_with_the_frame_still_arriving_ends_at_the_peers_close(
     }
 }
 
+/// The held input arrived before the deadline: its pieces, and the ping
+/// behind it, come out before the idle timeout's close (no pong: our
+/// close frame went first).
 #[test]
-fn an_idle_timeout_while_paused_drops_the_held_input() {
+fn an_idle_timeout_while_paused_hands_out_the_held_input_first() {
     use std::time::{Duration, Instant};
     let input = [compressed_frame(BINARY, &bomb()), client(FIN | PING, b"p")].concat();
     let config = Config::builder()
@@ -817,15 +821,28 @@ fn an_idle_timeout_while_paused_drops_the_held_input() {
     server.handle_timeout(start);
     server.receive(&input);
     server.handle_timeout(start);
-    assert!(matches!(
-        server.next_event(),
-        Some(Event::Chunk { last: false, .. })
-    ));
+    let first = server.next_event();
+    assert!(matches!(first, Some(Event::Chunk { last: false, .. })));
     assert!(server.buffered_len() > 0, "the rest of the input is held");
     server.handle_timeout(start + Duration::from_secs(2));
-    let events: Vec<Event> = std::iter::from_fn(|| server.next_event()).collect();
-    assert_eq!(seen(events, Some(&bomb())), [Seen::Closed(1001, None)]);
+    assert_eq!(server.state(), wsframe::State::Closed);
+    let wire = server.take_output();
+    assert_eq!(close_code_on_wire(&wire), Some(1001));
+    assert_eq!(server_frames(&wire).len(), 1, "the close frame alone");
+    let events: Vec<Event> = first
+        .into_iter()
+        .chain(std::iter::from_fn(|| server.next_event()))
+        .collect();
+    assert_eq!(
+        seen(events, None),
+        [
+            Seen::Message(false, bomb()),
+            Seen::Ping(b"p".to_vec()),
+            Seen::Closed(1001, None)
+        ]
+    );
     assert_eq!(server.buffered_len(), 0);
+    assert!(!server.has_output(), "no pong after our close");
 }
 
 #[test]

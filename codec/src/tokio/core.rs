@@ -114,6 +114,10 @@ pub(crate) struct Core<S> {
     write_failed: Option<Arc<io::Error>>,
     /// `next` reported that error (once: it reads on after it).
     write_failure_reported: bool,
+    /// A read before a deadline's handling failed
+    /// ([`read_waiting`](Self::read_waiting)): reported once the events
+    /// in hand are out, as a read's error always is.
+    read_failed: Option<io::Error>,
     /// The task last polling for events: it writes output the writer left.
     reader: Option<Waker>,
     /// A `Sink`'s `poll_ready` found room: its `start_send` takes the
@@ -142,6 +146,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Core<S> {
             output_abandoned: false,
             write_failed: None,
             write_failure_reported: false,
+            read_failed: None,
             reader: None,
             #[cfg(feature = "futures")]
             room_promised: false,
@@ -299,15 +304,15 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Core<S> {
 
     /// Sleeps until the connection's next deadline, and handles what ran
     /// out (keepalive ping, idle or close timeout). A read's error, met on
-    /// the way (see [`read_waiting`](Self::read_waiting)), is returned for
-    /// `next` to report.
-    fn poll_timer(&mut self, cx: &mut Context<'_>) -> Option<io::Error> {
+    /// the way (see [`read_waiting`](Self::read_waiting)), is kept for
+    /// `next` to report after the events in hand.
+    fn poll_timer(&mut self, cx: &mut Context<'_>) {
         // Each round either arms the sleep or moves a deadline forward; a
         // few rounds cover a ping and a timeout due at once.
         for _ in 0..4 {
             let Some(deadline) = self.conn.poll_timeout() else {
                 self.timer = None;
-                return None;
+                return;
             };
             let deadline = Instant::from_std(deadline);
             match &mut self.timer {
@@ -316,17 +321,20 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Core<S> {
                 None => self.timer = Some(Box::pin(sleep_until(deadline))),
             }
             let Some(timer) = &mut self.timer else {
-                return None;
+                return;
             };
             if timer.as_mut().poll(cx).is_pending() {
-                return None;
+                return;
             }
-            if let Some(err) = self.read_waiting(cx) {
-                return Some(err);
-            }
+            self.read_waiting(cx);
             self.conn.handle_timeout(Instant::now().into_std());
+            if self.conn.state() == State::Closed {
+                // The idle timeout: its close frame goes now, so that the
+                // peer learns of it while the caller still takes the
+                // events in hand (a write error shows with the close).
+                let _ = self.poll_write_output(cx, Side::Reader, 0);
+            }
         }
-        None
     }
 
     /// Reads what the stream holds already, without waiting, before a
@@ -336,23 +344,21 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Core<S> {
     /// restarts at them, and a close among them is in time. One read: a
     /// peer that floods does not hold the clocks off (the close timeout
     /// then decides once the bytes in hand are read). A read's error ends
-    /// the stream as in `poll_next` and is returned.
-    fn read_waiting(&mut self, cx: &mut Context<'_>) -> Option<io::Error> {
+    /// the stream as in `poll_next`, and is kept to be reported after the
+    /// events in hand (the idle timeout's close among them).
+    fn read_waiting(&mut self, cx: &mut Context<'_>) {
         if self.eof || self.conn.state() == State::Closed {
-            return None;
+            return;
         }
         let limit = self.conn.prepare_read(READ_CHUNK);
         let buf = &mut self.conn.read_buf().limit(limit);
         match poll_read_buf(Pin::new(&mut self.io), cx, buf) {
-            Poll::Pending | Poll::Ready(Ok(1..)) => None,
-            Poll::Ready(Ok(0)) => {
-                self.eof = true;
-                None
-            }
+            Poll::Pending | Poll::Ready(Ok(1..)) => {}
+            Poll::Ready(Ok(0)) => self.eof = true,
             Poll::Ready(Err(err)) => {
                 self.eof = true;
                 self.cut_reported = true;
-                Some(err)
+                self.read_failed = Some(err);
             }
         }
     }
@@ -396,15 +402,21 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Core<S> {
                 self.shut_down |= server;
                 return Poll::Ready(self.closing.take().map(Ok));
             }
-            if let Some(err) = self.poll_timer(cx) {
-                return Poll::Ready(Some(Err(err.into())));
-            }
+            self.poll_timer(cx);
             if let Some(event) = self.conn.next_event() {
                 if matches!(event, Event::Closed(_)) {
                     self.closing = Some(event);
                     // A writer waiting for room is refused now, not when a
                     // peer that reads nothing makes room.
                     self.write_waker.wake_by_ref();
+                    // A read that failed before a deadline's handling
+                    // comes after the events in hand, as any read's error
+                    // does, and before the close: the close is the last
+                    // event, whichever it is (the idle timeout's, decided
+                    // after the read failed, or one that was in hand).
+                    if let Some(err) = self.read_failed.take() {
+                        return Poll::Ready(Some(Err(err.into())));
+                    }
                     continue;
                 }
                 // With no other event in hand, pongs and what was fed
@@ -424,6 +436,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Core<S> {
                     let _ = self.poll_write_output(cx, Side::Reader, 0);
                 }
                 return Poll::Ready(Some(Ok(event)));
+            }
+            if let Some(err) = self.read_failed.take() {
+                return Poll::Ready(Some(Err(err.into())));
             }
             if self.conn.state() == State::Closed || self.eof {
                 // A hang-up inside a frame or a message cut it, or left our
