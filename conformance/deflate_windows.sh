@@ -11,11 +11,14 @@
 #   past it: closed with 1007 by both servers;
 # - our tokio client, with seven sets of preferences, against Python and
 #   Node echo servers that set windows (8 among them) and context takeover
-#   (codec/tests/deflate_newcomer.rs, ignored unless asked for).
-# About 20 s once built (the test command runs it after cargo test has built
-# deflate_newcomer). Needs what conformance/peers.sh needs. Prints "== <check>"
-# before each check and ends with "All deflate window checks green." or
-# "FAIL: deflate windows: <checks>".
+#   (codec/tests/deflate_newcomer.rs, ignored unless asked for), and with
+#   windows 9-15 on both sides and each side's context takeover off: 1 MiB
+#   of text and of binary, 100 small messages queued at once, a message
+#   sent in compressed fragments (codec/tests/deflate_peers_review.rs).
+# About 50 s once built (the test command runs it after cargo test has built
+# deflate_newcomer and deflate_peers_review). Needs what conformance/peers.sh
+# needs. Prints "== <check>" before each check and ends with "All deflate
+# window checks green." or "FAIL: deflate windows: <checks>".
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 
@@ -52,7 +55,8 @@ peers=()
 for ((i = 0; i < py_servers; i++)); do wait_port $((py_base + i)); peers+=("127.0.0.1:$((py_base + i))"); done
 for ((i = 0; i < node_servers; i++)); do wait_port $((node_base + i)); peers+=("127.0.0.1:$((node_base + i))"); done
 if (cd "$root" && WSFRAME_DEFLATE_PEERS=$(IFS=,; echo "${peers[*]}") \
-  cargo test --workspace --all-features --test deflate_newcomer -- --ignored --nocapture >"$test_log" 2>&1); then
+  cargo test --workspace --all-features --test deflate_newcomer --test deflate_peers_review \
+    -- --ignored --nocapture >"$test_log" 2>&1); then
   grep -E "sessions echoed" "$test_log" | sed 's/^/  /'
 else
   failed+=(our-client)
