@@ -386,11 +386,9 @@ fn a_client_window_of_8_is_accepted_and_kept_to() {
 #[tokio::test]
 #[ignore = "needs WSFRAME_DEFLATE_PEERS (host:port,... of real echo servers; conformance/deflate_windows.sh)"]
 async fn our_client_against_real_servers_that_set_windows() {
+    use common::real_peers::{connect_with_deflate, peers_from_env};
     use std::time::Duration;
-    use wsframe::handshake::ClientHandshake;
-    use wsframe::tokio::{Error, WebSocket};
 
-    let peers = std::env::var("WSFRAME_DEFLATE_PEERS").expect("WSFRAME_DEFLATE_PEERS");
     let mut far = Vec::new();
     for (i, d) in [
         200usize, 250, 251, 256, 257, 511, 512, 513, 2048, 2049, 8192, 32768,
@@ -436,24 +434,10 @@ async fn our_client_against_real_servers_that_set_windows() {
             .peer_no_context_takeover(true),
     ];
     let (mut echoed, mut refused, mut eight) = (0, 0, 0);
-    for addr in peers.split(',') {
+    for addr in &peers_from_env() {
         for prefs in preferences {
-            let config = Config::builder()
-                .deflate(Some(prefs.threshold(0)))
-                .max_message_size(64 << 20)
-                .build();
             let session = async {
-                let stream = tokio::net::TcpStream::connect(addr).await.expect("connect");
-                let request = ClientHandshake::random()
-                    .unwrap()
-                    .target(addr, "/")
-                    .unwrap();
-                let (mut ws, accepted) = match WebSocket::client(stream, &request, config).await {
-                    Ok(connected) => connected,
-                    Err(Error::Handshake(HandshakeError::BadExtensionResponse)) => return None,
-                    Err(Error::Refused(refusal)) if refusal.status() == 400 => return None,
-                    Err(err) => panic!("{addr} {prefs:?}: {err}"),
-                };
+                let (mut ws, accepted) = connect_with_deflate(addr, prefs).await?;
                 for message in &sent {
                     ws.send(message.clone()).await.expect("send");
                     match ws.next().await {

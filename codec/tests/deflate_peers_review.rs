@@ -473,7 +473,7 @@ async fn client_against_answer(
     tokio::io::DuplexStream,
 ) {
     use common::sample_handshake::{switching, SAMPLE_NONCE};
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::io::AsyncWriteExt;
     use wsframe::handshake::ClientHandshake;
 
     let extra: String = extensions
@@ -482,13 +482,7 @@ async fn client_against_answer(
         .collect();
     let (ours_io, mut theirs) = tokio::io::duplex(1 << 16);
     let server = tokio::spawn(async move {
-        let mut request = Vec::new();
-        let mut buf = [0; 1024];
-        while !request.ends_with(b"\r\n\r\n") {
-            let n = theirs.read(&mut buf).await.unwrap();
-            assert!(n > 0, "the client hung up before its request's end");
-            request.extend_from_slice(&buf[..n]);
-        }
+        let request = common::raw_server::read_request(&mut theirs).await;
         theirs.write_all(&switching(&extra)).await.unwrap();
         (String::from_utf8(request).unwrap(), theirs)
     });
@@ -669,11 +663,9 @@ async fn our_client_accepts_what_rfc_7692_lets_a_server_add_and_keeps_to_it() {
 #[tokio::test]
 #[ignore = "needs WSFRAME_DEFLATE_PEERS (host:port,... of real echo servers; conformance/deflate_windows.sh)"]
 async fn our_client_sends_big_small_and_fragmented_to_real_servers() {
+    use common::real_peers::{connect_with_deflate, peers_from_env};
     use std::time::Duration;
-    use wsframe::handshake::ClientHandshake;
-    use wsframe::tokio::{Error, WebSocket};
 
-    let peers = std::env::var("WSFRAME_DEFLATE_PEERS").expect("WSFRAME_DEFLATE_PEERS");
     let big_text = "a line of text that repeats, with a number: ".repeat(1 << 14)
         + &(0..20_000).map(|i| format!("{i} ")).collect::<String>();
     let big_binary: Vec<u8> = (0..1usize << 20).map(|i| (i * i / 7 % 251) as u8).collect();
@@ -702,31 +694,11 @@ async fn our_client_sends_big_small_and_fragmented_to_real_servers() {
     preferences.push(DeflateConfig::default().no_context_takeover(true));
     preferences.push(DeflateConfig::default().peer_no_context_takeover(true));
     let (mut echoed, mut refused) = (0, 0);
-    for addr in peers.split(',') {
+    for addr in &peers_from_env() {
         for prefs in &preferences {
-            let config = Config::builder()
-                .deflate(Some(prefs.threshold(0)))
-                .max_message_size(64 << 20)
-                .build();
             let session = async {
-                let stream = tokio::net::TcpStream::connect(addr).await.expect("connect");
-                let request = ClientHandshake::random()
-                    .unwrap()
-                    .target(addr, "/")
-                    .unwrap();
-                let mut ws = match WebSocket::client(stream, &request, config).await {
-                    Ok((ws, _)) => ws,
-                    Err(
-                        err @ (Error::Handshake(HandshakeError::BadExtensionResponse)
-                        | Error::Refused(_)),
-                    ) => {
-                        if matches!(&err, Error::Refused(r) if r.status() != 400) {
-                            panic!("{addr} {prefs:?}: {err}");
-                        }
-                        eprintln!("  {addr}, offering {}: {err}", prefs.offer());
-                        return false;
-                    }
-                    Err(err) => panic!("{addr} {prefs:?}: {err}"),
+                let Some((mut ws, _)) = connect_with_deflate(addr, *prefs).await else {
+                    return false;
                 };
                 let what = format!("{addr} {prefs:?}");
                 for message in [

@@ -13,6 +13,8 @@ pub mod joined_chunks;
 pub mod largest_block;
 #[cfg(feature = "tokio")]
 pub mod raw_server;
+#[cfg(all(feature = "tokio", feature = "deflate"))]
+pub mod real_peers;
 pub mod sample_handshake;
 #[cfg(feature = "tokio")]
 pub mod tap;

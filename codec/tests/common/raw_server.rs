@@ -28,14 +28,7 @@ pub async fn client_against(
 ) -> Result<(WebSocket<DuplexStream>, Accepted), Error> {
     let (ours, mut theirs) = duplex(1 << 16);
     let server = tokio::spawn(async move {
-        let mut request = Vec::new();
-        let mut buf = [0; 1024];
-        while !request.ends_with(b"\r\n\r\n") {
-            let n = theirs.read(&mut buf).await.unwrap();
-            assert!(n > 0, "the client hung up before its request's end");
-            request.extend_from_slice(&buf[..n]);
-        }
-        let text = String::from_utf8(request).unwrap();
+        let text = String::from_utf8(read_request(&mut theirs).await).unwrap();
         assert!(
             text.contains(&format!("Sec-WebSocket-Key: {SAMPLE_KEY}\r\n")),
             "{text}"
@@ -60,4 +53,18 @@ pub async fn client_against(
         server.abort();
     }
     result
+}
+
+/// The client's request as the server side of the pipe reads it: every
+/// byte up to and including the empty line that ends its head. Fails the
+/// test if the client hangs up before it.
+pub async fn read_request(io: &mut DuplexStream) -> Vec<u8> {
+    let mut request = Vec::new();
+    let mut buf = [0; 1024];
+    while !request.ends_with(b"\r\n\r\n") {
+        let n = io.read(&mut buf).await.unwrap();
+        assert!(n > 0, "the client hung up before its request's end");
+        request.extend_from_slice(&buf[..n]);
+    }
+    request
 }
