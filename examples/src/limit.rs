@@ -73,16 +73,24 @@ pub fn refuse(mut stream: TcpStream) {
     let _ = stream.shutdown(Shutdown::Write);
 }
 
+/// At most this much is read and dropped before a refusal: more than any
+/// upgrade request a browser or library sends, so that closing does not
+/// reset a real client's connection, while a client that floods the socket
+/// cannot hold the accepting loop in the drain.
+const DRAIN_MAX: usize = 64 * 1024;
+
 /// Reads and drops what `reader` has now, until it has no more (a
-/// non-blocking socket's `WouldBlock`), ends or fails. A read a signal
-/// interrupted (`Interrupted`, EINTR: nothing was read) is tried again, not
-/// taken for the end: bytes left unread make the close a reset.
+/// non-blocking socket's `WouldBlock`), ends or fails, or [`DRAIN_MAX`]
+/// bytes were read. A read a signal interrupted (`Interrupted`, EINTR:
+/// nothing was read) is tried again, not taken for the end: bytes left
+/// unread make the close a reset.
 fn drain_ready(reader: &mut impl Read) {
     let mut sink = [0u8; 4096];
-    loop {
+    let mut drained = 0;
+    while drained < DRAIN_MAX {
         match reader.read(&mut sink) {
             Ok(0) => return,
-            Ok(_) => {}
+            Ok(n) => drained += n,
             Err(err) if err.kind() == io::ErrorKind::Interrupted => {}
             Err(_) => return,
         }
@@ -151,5 +159,33 @@ mod tests {
             source.pending.len()
         );
         assert_eq!(source.reads_after_would_block, 1, "stops at WouldBlock");
+    }
+
+    /// A client that sends faster than the drain reads: always something
+    /// to read (up to 16 MiB, so that a drain without a bound ends too,
+    /// and fails the test rather than hanging it).
+    struct Flood {
+        read: usize,
+    }
+
+    impl Read for Flood {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            if self.read >= 16 << 20 {
+                return Err(io::ErrorKind::WouldBlock.into());
+            }
+            self.read += buf.len();
+            Ok(buf.len())
+        }
+    }
+
+    #[test]
+    fn the_drain_before_a_refusal_stops_for_a_client_that_floods() {
+        let mut flood = Flood { read: 0 };
+        drain_ready(&mut flood);
+        assert!(
+            (DRAIN_MAX..DRAIN_MAX + 4096).contains(&flood.read),
+            "read {} bytes",
+            flood.read
+        );
     }
 }
