@@ -483,9 +483,23 @@ fn the_tokio_codec_fed_megabytes_after_the_close_holds_one_at_most() {
 #[cfg(feature = "tokio")]
 mod tokio_split {
     use super::*;
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::io::{AsyncReadExt, AsyncWriteExt, DuplexStream};
     use tokio::time::sleep;
     use wsframe::tokio::{Error, WebSocket};
+
+    /// A server `WebSocket` with `config` over a duplex pipe, and the
+    /// peer's end, into which one write put three text messages, "one",
+    /// "two" and "three", masked as a client sends them.
+    async fn three_messages_sent(config: Config) -> (WebSocket<DuplexStream>, DuplexStream) {
+        let (ours, mut theirs) = tokio::io::duplex(1 << 16);
+        let ws = WebSocket::from_connection(ours, Connection::new(Role::Server, config));
+        let mut peer = Connection::new(Role::Client, Config::default());
+        for word in ["one", "two", "three"] {
+            peer.send(Message::from(word)).unwrap();
+        }
+        theirs.write_all(&peer.take_output()).await.unwrap();
+        (ws, theirs)
+    }
 
     /// The split halves with paused time: the reader took one of three
     /// messages one read brought, and was busy past the idle deadline.
@@ -494,18 +508,14 @@ mod tokio_split {
     /// got the 1001 close frame at the deadline, and nothing else.
     #[tokio::test(start_paused = true)]
     async fn the_split_halves_during_the_drain() {
-        let (ours, mut theirs) = tokio::io::duplex(1 << 16);
-        let config = Config::builder()
-            .idle_timeout(Some(Duration::from_secs(15)))
-            .close_timeout(Some(Duration::from_secs(5)))
-            .build();
-        let ws = WebSocket::from_connection(ours, Connection::new(Role::Server, config));
+        let (ws, mut theirs) = three_messages_sent(
+            Config::builder()
+                .idle_timeout(Some(Duration::from_secs(15)))
+                .close_timeout(Some(Duration::from_secs(5)))
+                .build(),
+        )
+        .await;
         let (mut reader, mut writer) = ws.split();
-        let mut peer = Connection::new(Role::Client, Config::default());
-        for word in ["one", "two", "three"] {
-            peer.send(Message::from(word)).unwrap();
-        }
-        theirs.write_all(&peer.take_output()).await.unwrap();
         assert_eq!(reader.next().await.unwrap().unwrap(), text("one"));
         sleep(Duration::from_secs(20)).await;
         assert_eq!(reader.next().await.unwrap().unwrap(), text("two"));
@@ -543,16 +553,12 @@ mod tokio_split {
     /// stream ends for good.
     #[tokio::test(start_paused = true)]
     async fn a_peer_gone_during_the_busy_time_still_gets_its_messages_out() {
-        let (ours, mut theirs) = tokio::io::duplex(1 << 16);
-        let config = Config::builder()
-            .idle_timeout(Some(Duration::from_secs(15)))
-            .build();
-        let mut ws = WebSocket::from_connection(ours, Connection::new(Role::Server, config));
-        let mut peer = Connection::new(Role::Client, Config::default());
-        for word in ["one", "two", "three"] {
-            peer.send(Message::from(word)).unwrap();
-        }
-        theirs.write_all(&peer.take_output()).await.unwrap();
+        let (mut ws, theirs) = three_messages_sent(
+            Config::builder()
+                .idle_timeout(Some(Duration::from_secs(15)))
+                .build(),
+        )
+        .await;
         assert_eq!(ws.next().await.unwrap().unwrap(), text("one"));
         sleep(Duration::from_secs(5)).await;
         drop(theirs);
@@ -579,17 +585,13 @@ mod tokio_split {
     #[tokio::test(start_paused = true)]
     async fn the_stream_and_sink_during_the_drain() {
         use futures_util::{SinkExt, StreamExt};
-        let (ours, mut theirs) = tokio::io::duplex(1 << 16);
-        let config = Config::builder()
-            .idle_timeout(Some(Duration::from_secs(15)))
-            .build();
-        let ws = WebSocket::from_connection(ours, Connection::new(Role::Server, config));
+        let (ws, mut theirs) = three_messages_sent(
+            Config::builder()
+                .idle_timeout(Some(Duration::from_secs(15)))
+                .build(),
+        )
+        .await;
         let (mut reader, mut writer) = ws.split();
-        let mut peer = Connection::new(Role::Client, Config::default());
-        for word in ["one", "two", "three"] {
-            peer.send(Message::from(word)).unwrap();
-        }
-        theirs.write_all(&peer.take_output()).await.unwrap();
         assert_eq!(
             StreamExt::next(&mut reader).await.unwrap().unwrap(),
             text("one")
@@ -620,16 +622,12 @@ mod tokio_split {
     /// after any close (`Error::Closed`), and the events in hand stay.
     #[tokio::test(start_paused = true)]
     async fn close_during_the_drain() {
-        let (ours, mut theirs) = tokio::io::duplex(1 << 16);
-        let config = Config::builder()
-            .idle_timeout(Some(Duration::from_secs(15)))
-            .build();
-        let mut ws = WebSocket::from_connection(ours, Connection::new(Role::Server, config));
-        let mut peer = Connection::new(Role::Client, Config::default());
-        for word in ["one", "two", "three"] {
-            peer.send(Message::from(word)).unwrap();
-        }
-        theirs.write_all(&peer.take_output()).await.unwrap();
+        let (mut ws, _theirs) = three_messages_sent(
+            Config::builder()
+                .idle_timeout(Some(Duration::from_secs(15)))
+                .build(),
+        )
+        .await;
         assert_eq!(ws.next().await.unwrap().unwrap(), text("one"));
         sleep(Duration::from_secs(20)).await;
         assert_eq!(ws.next().await.unwrap().unwrap(), text("two"));
