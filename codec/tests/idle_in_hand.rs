@@ -85,15 +85,7 @@ fn busy_until_idle(
     read_first: usize,
 ) -> Run {
     let (mut conn, start) = idle_server(config);
-    let mut from = 0;
-    for (i, &to) in cuts.iter().chain(std::iter::once(&input.len())).enumerate() {
-        if use_read_buf && i % 2 == 1 {
-            conn.read_buf().extend_from_slice(&input[from..to]);
-        } else {
-            conn.receive(&input[from..to]);
-        }
-        from = to;
-    }
+    common::hand_driven::feed(&mut conn, input, cuts, |i| use_read_buf && i % 2 == 1);
     conn.handle_timeout(start + SECOND);
     let before: Vec<Event> = std::iter::from_fn(|| conn.next_event())
         .take(read_first)

@@ -71,15 +71,7 @@ fn idle_with_in_hand_via(
     let mut conn = Connection::new(Role::Server, config.idle_timeout(Some(IDLE)).build());
     let start = Instant::now();
     conn.handle_timeout(start);
-    let mut from = 0;
-    for (i, &to) in cuts.iter().chain(std::iter::once(&input.len())).enumerate() {
-        if via_read_buf && i % 2 == 0 {
-            conn.read_buf().extend_from_slice(&input[from..to]);
-        } else {
-            conn.receive(&input[from..to]);
-        }
-        from = to;
-    }
+    common::hand_driven::feed(&mut conn, input, cuts, |i| via_read_buf && i % 2 == 0);
     conn.handle_timeout(start + SECOND);
     let deadline = start + SECOND + IDLE;
     conn.handle_timeout(deadline);
@@ -366,10 +358,28 @@ fn a_message_whose_last_byte_comes_at_the_deadline() {
     }
 }
 
+/// A server in streaming mode with permessage-deflate negotiated (context
+/// taken over both ways) and the idle timeout, whose clock started now;
+/// and that instant.
+#[cfg(feature = "deflate")]
+fn streaming_deflate_server() -> (Connection, Instant) {
+    let mut conn = Connection::with_deflate(
+        Role::Server,
+        Config::builder()
+            .streaming(true)
+            .idle_timeout(Some(IDLE))
+            .build(),
+        Some(common::deflate::TAKEOVER),
+    );
+    let start = Instant::now();
+    conn.handle_timeout(start);
+    (conn, start)
+}
+
 #[cfg(feature = "deflate")]
 #[test]
 fn streamed_pieces_of_a_compressed_message_held_for_room_all_come_out() {
-    use common::deflate::{sync_message, RSV1, TAKEOVER};
+    use common::deflate::{sync_message, RSV1};
     use flate2::{Compress, Compression};
     // 1 MiB of text inflates from a few KiB: its pieces (64 KiB at most
     // each) are handed out one per call, the compressed input held in
@@ -387,16 +397,7 @@ fn streamed_pieces_of_a_compressed_message_held_for_room_all_come_out() {
     ]
     .concat();
     for cuts in [vec![], vec![payload.len() / 2], vec![input.len() - 1]] {
-        let mut conn = Connection::with_deflate(
-            Role::Server,
-            Config::builder()
-                .streaming(true)
-                .idle_timeout(Some(IDLE))
-                .build(),
-            Some(TAKEOVER),
-        );
-        let start = Instant::now();
-        conn.handle_timeout(start);
+        let (mut conn, start) = streaming_deflate_server();
         let mut from = 0;
         for &to in cuts.iter().chain(std::iter::once(&input.len())) {
             conn.receive(&input[from..to]);
@@ -728,23 +729,14 @@ fn a_large_message_read_in_place_then_left_unread_at_the_deadline() {
 #[cfg(feature = "deflate")]
 #[test]
 fn a_cut_compressed_message_held_for_room_gives_its_pieces_then_the_close() {
-    use common::deflate::{sync_message, RSV1, TAKEOVER};
+    use common::deflate::{sync_message, RSV1};
     use flate2::{Compress, Compression};
     let source: Vec<u8> = "held for room, then cut. ".repeat(MIB / 25).into_bytes();
     let mut compressor = Compress::new(Compression::new(9), false);
     let payload = sync_message(&mut compressor, &source);
     let frame = client(FIN | RSV1 | TEXT, &payload);
     for missing in [1, 5, payload.len() / 2] {
-        let mut conn = Connection::with_deflate(
-            Role::Server,
-            Config::builder()
-                .streaming(true)
-                .idle_timeout(Some(IDLE))
-                .build(),
-            Some(TAKEOVER),
-        );
-        let start = Instant::now();
-        conn.handle_timeout(start);
+        let (mut conn, start) = streaming_deflate_server();
         conn.receive(&frame[..frame.len() - missing]);
         conn.handle_timeout(start + SECOND);
         let mut events: Vec<Event> = conn.next_event().into_iter().collect();

@@ -26,3 +26,24 @@ pub fn drain(conn: &mut Connection) -> Vec<Event> {
 pub fn wire(conn: &mut Connection) -> Vec<(u8, Vec<u8>)> {
     parse_server_frames(&conn.take_output())
 }
+
+/// `input` into `conn` in the pieces `cuts` make (each cut an offset, in
+/// order; the last piece runs to the end), the `i`-th piece appended to
+/// [`Connection::read_buf`] when `through_read_buf(i)`, else given to
+/// [`Connection::receive`]: both ways a socket read lands.
+pub fn feed(
+    conn: &mut Connection,
+    input: &[u8],
+    cuts: &[usize],
+    through_read_buf: impl Fn(usize) -> bool,
+) {
+    let mut from = 0;
+    for (i, &to) in cuts.iter().chain(std::iter::once(&input.len())).enumerate() {
+        if through_read_buf(i) {
+            conn.read_buf().extend_from_slice(&input[from..to]);
+        } else {
+            conn.receive(&input[from..to]);
+        }
+        from = to;
+    }
+}
