@@ -96,8 +96,8 @@ done
 field() { tr ' ' '\n' <<<"${result[$1,$2]}" | sed -n "s/^$3=//p"; }
 
 {
-  echo "| workload | server | msg/s | wsframe / best peer | server CPU µs/msg | server syscalls/msg (reads, writes, epoll) | server busy / waiting for its core | client busy |"
-  echo "|---|---|---:|---:|---:|---:|---:|---:|"
+  echo "| workload | server | msg/s | wsframe / best peer | server CPU µs/msg | server syscalls/msg (reads, writes, epoll) | server CPU in the kernel | server busy / waiting for its core | client busy |"
+  echo "|---|---|---:|---:|---:|---:|---:|---:|---:|"
   for workload in $workloads; do
     conns=${workload%x*} size=${workload#*x}
     best_peer=0
@@ -116,9 +116,10 @@ field() { tr ' ' '\n' <<<"${result[$1,$2]}" | sed -n "s/^$3=//p"; }
       else
         syscalls_per_msg=-
       fi
-      printf '| %s × %s B | %s | %s | %s | %s | %s | %s %% / %s %% | %s %% |\n' "$conns" "$size" "$server" \
+      printf '| %s × %s B | %s | %s | %s | %s | %s | %s %% | %s %% / %s %% | %s %% |\n' "$conns" "$size" "$server" \
         "$(field "$server" "$workload" msgs_per_s)" "${ratio:--}" \
         "$(field "$server" "$workload" cpu_us_per_msg)" "$syscalls_per_msg" \
+        "$(field "$server" "$workload" cpu_kernel_pct)" \
         "$(field "$server" "$workload" cpu_busy_pct)" "$(field "$server" "$workload" cpu_waiting_pct)" \
         "$(field "$server" "$workload" client_busy_pct)"
     done

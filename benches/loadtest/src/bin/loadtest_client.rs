@@ -3,7 +3,8 @@
 //! (checked byte for byte) before sending the next — uWebSockets'
 //! `load_test` workload. It counts echoes over timed rounds, and when
 //! given the server's pid also measures the server: CPU time from
-//! `/proc/PID/task/*/schedstat`, and with `--syscalls` the system calls of
+//! `/proc/PID/task/*/schedstat`, its share in the kernel from
+//! `/proc/PID/stat`, and with `--syscalls` the system calls of
 //! one more round with `perf stat` (tracepoints `raw_syscalls:sys_enter`
 //! and the read, write and epoll calls). `LOADTEST_PERF_EVENTS` (a
 //! comma-separated list of perf events) adds events to that round, each
@@ -122,9 +123,28 @@ fn main() -> ExitCode {
 
 /// A process's time on a CPU and waiting for one (runnable, on a run
 /// queue) so far, in nanoseconds: the first two fields of every thread's
-/// `schedstat`. `pid` is the server's, or `self`.
+/// `schedstat`; and its time in user and kernel mode, in clock ticks:
+/// `utime` and `stime` of `/proc/PID/stat` (all threads). `pid` is the
+/// server's, or `self`.
 fn cpu_time(pid: &str) -> io::Result<CpuTime> {
-    let mut total = CpuTime::default();
+    let bad_stat = || io::Error::new(ErrorKind::InvalidData, "bad stat");
+    let stat = fs::read_to_string(format!("/proc/{pid}/stat"))?;
+    // After the command's name, which is in parentheses and may hold
+    // spaces: field 3 (state) first, so utime (14) and stime (15) are the
+    // 12th and 13th.
+    let after_name = stat.rsplit_once(')').ok_or_else(bad_stat)?.1;
+    let mut ticks = after_name
+        .split_whitespace()
+        .skip(11)
+        .map(|t| t.parse::<u64>().ok());
+    let (Some(Some(user_ticks)), Some(Some(kernel_ticks))) = (ticks.next(), ticks.next()) else {
+        return Err(bad_stat());
+    };
+    let mut total = CpuTime {
+        user_ticks,
+        kernel_ticks,
+        ..CpuTime::default()
+    };
     for task in fs::read_dir(format!("/proc/{pid}/task"))? {
         let stat = fs::read_to_string(task?.path().join("schedstat"))?;
         let mut fields = stat.split_whitespace().map(|ns| ns.parse::<u64>().ok());
@@ -137,11 +157,14 @@ fn cpu_time(pid: &str) -> io::Result<CpuTime> {
     Ok(total)
 }
 
-/// Nanoseconds on a CPU and waiting for one.
+/// Nanoseconds on a CPU and waiting for one; clock ticks in user and in
+/// kernel mode.
 #[derive(Clone, Copy, Debug, Default)]
 struct CpuTime {
     running: u64,
     waiting: u64,
+    user_ticks: u64,
+    kernel_ticks: u64,
 }
 
 impl std::ops::Sub for CpuTime {
@@ -151,6 +174,8 @@ impl std::ops::Sub for CpuTime {
         Self {
             running: self.running - earlier.running,
             waiting: self.waiting - earlier.waiting,
+            user_ticks: self.user_ticks - earlier.user_ticks,
+            kernel_ticks: self.kernel_ticks - earlier.kernel_ticks,
         }
     }
 }
@@ -185,6 +210,15 @@ impl Round {
     /// round: other processes held its core. High, msg/s says little.
     fn cpu_waiting(&self) -> Option<f64> {
         self.cpu.map(|cpu| cpu.waiting as f64 / 1e7 / self.seconds)
+    }
+
+    /// The share of the server's CPU time spent in the kernel, in percent
+    /// (socket copies and TCP): what no codec's own work can shorten.
+    fn cpu_kernel(&self) -> Option<f64> {
+        self.cpu.and_then(|cpu| {
+            let ticks = cpu.user_ticks + cpu.kernel_ticks;
+            (ticks > 0).then(|| cpu.kernel_ticks as f64 * 100.0 / ticks as f64)
+        })
     }
 
     /// The share of one core this client used, in percent: near 100, the
@@ -243,7 +277,7 @@ async fn run(options: &Options) -> io::Result<()> {
     for i in 0..options.rounds {
         let round = round(&count, options.seconds, options.server_pid).await?;
         eprintln!(
-            "round {}: {} msgs in {:.2} s = {:.0} msg/s, server CPU {} us/msg ({} % busy, {} % waiting for its core), client {:.0} % busy",
+            "round {}: {} msgs in {:.2} s = {:.0} msg/s, server CPU {} us/msg ({} % busy, {} % waiting for its core, {} % in the kernel), client {:.0} % busy",
             i + 1,
             round.messages,
             round.seconds,
@@ -251,6 +285,7 @@ async fn run(options: &Options) -> io::Result<()> {
             show(round.cpu_us_per_message(), 2),
             show(round.cpu_busy(), 0),
             show(round.cpu_waiting(), 0),
+            show(round.cpu_kernel(), 0),
             round.client_busy(),
         );
         rounds.push(round);
@@ -261,11 +296,12 @@ async fn run(options: &Options) -> io::Result<()> {
         values.get(values.len() / 2).copied()
     };
     let mut summary = format!(
-        "msgs_per_s={} cpu_us_per_msg={} cpu_busy_pct={} cpu_waiting_pct={} client_busy_pct={}",
+        "msgs_per_s={} cpu_us_per_msg={} cpu_busy_pct={} cpu_waiting_pct={} cpu_kernel_pct={} client_busy_pct={}",
         show(median(&|r| Some(r.per_second())), 0),
         show(median(&Round::cpu_us_per_message), 3),
         show(median(&Round::cpu_busy), 0),
         show(median(&Round::cpu_waiting), 0),
+        show(median(&Round::cpu_kernel), 0),
         show(median(&|r| Some(r.client_busy())), 0),
     );
     if let (true, Some(pid)) = (options.syscalls, options.server_pid) {
