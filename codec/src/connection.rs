@@ -592,10 +592,15 @@ impl Connection {
     /// the message being received, and messages read but not yet returned by
     /// [`next_event`](Self::next_event). After `next_event` returns `None`
     /// it is at most the frame size limit plus a header, plus the message
-    /// size limit (nothing of the message in streaming mode).
+    /// size limit (nothing of the message in streaming mode). Once closed,
+    /// it also counts the bytes last appended to [`read_buf`](Self::read_buf),
+    /// which are ignored but held until the next call that reads.
     #[inline]
     pub fn buffered_len(&self) -> usize {
-        self.receiver.buffered_len()
+        // After an idle timeout with bytes in hand, the late reads go to a
+        // buffer of their own (see `ignored_read_buf`).
+        let ignored = self.ignored.as_ref().map_or(0, |buf| buf.len());
+        self.receiver.buffered_len() + ignored
     }
 
     /// [`Config::max_output_buffer`], read where the output's length is:

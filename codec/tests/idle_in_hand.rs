@@ -472,6 +472,35 @@ fn bytes_that_arrive_after_the_deadline_are_ignored_while_those_in_hand_come_out
 }
 
 #[test]
+fn buffered_len_counts_the_late_read_held_until_the_next_call() {
+    let (mut conn, start) = idle_server(Config::builder());
+    let early = [client(FIN | TEXT, b"a"), client(FIN | TEXT, b"b")].concat();
+    conn.receive(&early);
+    conn.handle_timeout(start + SECOND);
+    conn.handle_timeout(start + SECOND + IDLE);
+    let in_hand = conn.buffered_len();
+    assert!(in_hand > 0, "the two messages are held");
+    let late = vec![0x81; 100_000];
+    // Given to `receive`, late bytes are dropped at once.
+    conn.receive(&late);
+    assert_eq!(conn.buffered_len(), in_hand);
+    // Appended to `read_buf`, they are held apart from what is in hand
+    // until the next call that reads: memory the connection holds, so
+    // counted.
+    conn.read_buf().extend_from_slice(&late);
+    assert_eq!(conn.buffered_len(), in_hand + late.len());
+    // The next read drops them: one late read at most is ever held.
+    assert!(conn.prepare_read(16) > 0);
+    assert_eq!(conn.buffered_len(), in_hand);
+    conn.read_buf().extend_from_slice(&late);
+    let events: Vec<Event> = std::iter::from_fn(|| conn.next_event()).collect();
+    assert_eq!(events, [text("a"), text("b"), idle_closed()]);
+    assert_eq!(conn.buffered_len(), late.len(), "the last late read");
+    conn.read_buf();
+    assert_eq!(conn.buffered_len(), 0);
+}
+
+#[test]
 fn nothing_in_hand_is_the_plain_idle_timeout() {
     // All read in time: the close event comes alone, as before.
     let (mut conn, start) = idle_server(Config::builder());
