@@ -44,6 +44,10 @@ level=(--deflate-level 1)
 # the next port is picked, so no two can be given the same free port.
 echo "== Autobahn, $label, server role (echo_server, tokio_echo_server) and client role (autobahn_client), side by side"
 started=$SECONDS
+# A step that fails (set -e) leaves no server of ours running.
+echo_pid='' tokio_pid='' fuzz_pid=''
+leftovers() { for pid in $echo_pid $tokio_pid $fuzz_pid; do kill "$pid" 2>/dev/null || true; done; }
+trap leftovers EXIT
 start_echo_server "$reports/echo_server.log" echo_server "${level[@]}"
 echo_pid=$ECHO_PID echo_port=$ECHO_PORT
 start_echo_server "$reports/tokio_echo_server.log" tokio_echo_server "${level[@]}"
@@ -73,6 +77,7 @@ wait "$echo_role" || failed+=("kosoku against echo_server")
 wait "$tokio_role" || failed+=("kosoku against tokio_echo_server")
 stop "$echo_pid" || failed+=("echo_server exited before it was stopped")
 stop "$tokio_pid" || failed+=("tokio_echo_server exited before it was stopped")
+echo_pid='' tokio_pid=''
 if [ ${#failed[@]} -gt 0 ]; then
   echo "FAIL: ${failed[*]}" >&2
   stop "$fuzz_pid"
@@ -89,6 +94,7 @@ if kill -0 "$fuzz_pid" 2>/dev/null; then
 fi
 # Its status says whether a case failed; the grade below says which.
 wait "$fuzz_pid" || echo "(the fuzzing server exited with status $?: see the grade)"
+fuzz_pid=''
 # Printed after every role has ended: the three roles' time.
 echo "   autobahn_client: $((SECONDS - started)) s"
 
