@@ -2004,6 +2004,28 @@ fn in_streaming_mode_a_compressed_64_mib_message_echoes_in_bounded_memory() {
     );
 }
 
+/// Returns once the writer has written nothing for 500 ms (and at least
+/// 500 ms passed), or finished, or after 30 s.
+fn until_the_writer_stalls(
+    written: &std::sync::atomic::AtomicUsize,
+    writing: &thread::JoinHandle<io::Result<()>>,
+) {
+    let started = Instant::now();
+    let mut last = (
+        written.load(std::sync::atomic::Ordering::Relaxed),
+        Instant::now(),
+    );
+    while !writing.is_finished() && started.elapsed() < Duration::from_secs(30) {
+        thread::sleep(Duration::from_millis(50));
+        let now = written.load(std::sync::atomic::Ordering::Relaxed);
+        if now != last.0 {
+            last = (now, Instant::now());
+        } else if last.1.elapsed() >= Duration::from_millis(500) {
+            return;
+        }
+    }
+}
+
 #[test]
 fn a_client_that_stops_reading_gets_every_echo_later_with_the_output_bounded() {
     const OUTPUT: usize = 64 * 1024;
@@ -2032,8 +2054,22 @@ fn a_client_that_stops_reading_gets_every_echo_later_with_the_output_bounded() {
         }
         input.extend(client(FIN | CLOSE, &close_payload(1000, b"")));
         let mut writer = stream.try_clone().unwrap();
-        let writing = thread::spawn(move || writer.write_all(&input));
-        thread::sleep(Duration::from_millis(500)); // reading nothing meanwhile
+        let written = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let writing = thread::spawn({
+            let written = written.clone();
+            move || {
+                for chunk in input.chunks(16 * 1024) {
+                    writer.write_all(chunk)?;
+                    written.fetch_add(chunk.len(), std::sync::atomic::Ordering::Relaxed);
+                }
+                io::Result::Ok(())
+            }
+        });
+        // Reading nothing until the server stops reading, which it does
+        // only while an echo waits for room in its output: the writer then
+        // makes no progress. Waited for, not assumed after a fixed time: a
+        // loaded machine may give the server too little time for that.
+        until_the_writer_stalls(&written, &writing);
         let seen = peer::seen(&peer::read_all(&mut stream));
         writing.join().unwrap().unwrap();
         drop(stream);
