@@ -651,7 +651,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
     /// # Errors
     ///
     /// [`Error::Closed`] after our close or the peer's (at once, also while
-    /// waiting for room), [`Error::Io`].
+    /// waiting for room); [`Error::Send`]
+    /// ([`SendError::FragmentOutOfOrder`](crate::SendError::FragmentOutOfOrder))
+    /// while a message sent with [`send_fragment`](Self::send_fragment) is
+    /// not finished; [`Error::Io`].
     ///
     /// # Cancel safety
     ///
