@@ -25,10 +25,20 @@ fn config_defaults_are_the_documented_values() {
     // The constants the docs link to say the same.
     assert_eq!(Config::DEFAULT_MAX_FRAME_SIZE, config.max_frame_size());
     assert_eq!(Config::DEFAULT_MAX_MESSAGE_SIZE, config.max_message_size());
-    assert_eq!(Config::DEFAULT_MAX_OUTPUT_BUFFER, config.max_output_buffer());
+    assert_eq!(
+        Config::DEFAULT_MAX_OUTPUT_BUFFER,
+        config.max_output_buffer()
+    );
     assert_eq!(Some(Config::DEFAULT_CLOSE_TIMEOUT), config.close_timeout());
     // `builder()` starts from the same values.
     assert_eq!(Config::builder().build(), config);
+}
+
+#[test]
+fn handshake_limits_are_the_crate_docs_values() {
+    // The crate docs' limits table: 16 KiB of request head, 64 header lines.
+    assert_eq!(wsframe::handshake::MAX_HANDSHAKE_LEN, 16 * 1024);
+    assert_eq!(wsframe::handshake::MAX_HEADERS, 64);
 }
 
 #[test]
@@ -79,7 +89,15 @@ mod deflate {
     #[test]
     fn deflate_values_are_clamped_as_documented() {
         // Window bits 8..=15 (RFC 7692 §7.1.2), both ways.
-        for (bits, clamped) in [(0, 8), (7, 8), (8, 8), (12, 12), (15, 15), (16, 15), (255, 15)] {
+        for (bits, clamped) in [
+            (0, 8),
+            (7, 8),
+            (8, 8),
+            (12, 12),
+            (15, 15),
+            (16, 15),
+            (255, 15),
+        ] {
             let config = DeflateConfig::default()
                 .max_window_bits(bits)
                 .peer_max_window_bits(bits);
