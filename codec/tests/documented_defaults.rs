@@ -56,7 +56,7 @@ fn config_zero_values_are_taken_as_documented() {
 
 #[cfg(feature = "deflate")]
 mod deflate {
-    use wsframe::DeflateConfig;
+    use wsframe::{Config, DeflateConfig};
 
     #[test]
     fn deflate_defaults_are_the_documented_values() {
@@ -84,6 +84,44 @@ mod deflate {
             default,
             DeflateConfig::default().peer_no_context_takeover(true)
         );
+    }
+
+    /// `DeflateParams` built by hand with windows outside 8..=15: clamped
+    /// when the connection is made (no panic), and a compressed message
+    /// still goes from client to server whole.
+    #[test]
+    fn deflate_params_out_of_range_are_clamped_by_the_connection() {
+        use wsframe::{Connection, DeflateParams, Event, Message, Role};
+        for bits in [0, 7, 16, 255] {
+            let params = DeflateParams {
+                server_no_context_takeover: false,
+                client_no_context_takeover: false,
+                server_max_window_bits: bits,
+                client_max_window_bits: bits,
+            };
+            let config = Config::builder()
+                .deflate(Some(DeflateConfig::default().threshold(0)))
+                .build();
+            let mut client = Connection::with_deflate_and_mask_source(
+                Role::Client,
+                config,
+                Some(params),
+                Box::new(|| [1, 2, 3, 4]),
+            );
+            let mut server = Connection::with_deflate(Role::Server, config, Some(params));
+            let text = "abcabcabc ".repeat(200);
+            client.send(Message::from(text.as_str())).unwrap();
+            let wire = client.take_output();
+            // RSV1: compressed.
+            assert_eq!(wire[0] & 0x40, 0x40, "{bits}");
+            server.receive(&wire);
+            match server.next_event() {
+                Some(Event::Message(message)) => {
+                    assert_eq!(message.as_bytes(), text.as_bytes(), "{bits}")
+                }
+                other => panic!("{bits}: {other:?}"),
+            }
+        }
     }
 
     #[test]
