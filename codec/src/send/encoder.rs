@@ -20,6 +20,11 @@ pub trait MaskSource: Send {
 }
 
 /// Keys from the operating system's random generator (`getrandom`).
+///
+/// Should the generator fail, the key is the current time's nanoseconds
+/// instead, never a panic: a predictable key, which weakens what masking
+/// protects against (RFC 6455 §10.3), but the frame still goes out masked
+/// as §5.3 requires.
 #[derive(Copy, Clone, Debug, Default)]
 pub struct OsRandomMask;
 
