@@ -82,12 +82,15 @@ impl Config {
         deflate: None,
     };
 
-    /// The largest frame payload accepted, in bytes.
+    /// The largest frame payload accepted, in bytes; see
+    /// [`ConfigBuilder::max_frame_size`].
     pub const fn max_frame_size(&self) -> u64 {
         self.max_frame_size
     }
 
-    /// The largest message accepted, all fragments together, in bytes.
+    /// The largest message accepted, all fragments together, in bytes of
+    /// payload (inflated, for a compressed message); see
+    /// [`ConfigBuilder::max_message_size`].
     pub const fn max_message_size(&self) -> u64 {
         self.max_message_size
     }
@@ -173,8 +176,10 @@ impl ConfigBuilder {
         self
     }
 
-    /// The largest frame payload accepted, in bytes (default 16 MiB); more
-    /// is 1009.
+    /// The largest frame payload accepted, in bytes of payload as declared
+    /// by the frame header (default 16 MiB,
+    /// [`Config::DEFAULT_MAX_FRAME_SIZE`]); more is 1009 (RFC 6455 §10.4,
+    /// §7.4.1), before any of the payload is buffered.
     ///
     /// Most peers (Python `websockets`, Node `ws`, browsers) send a whole
     /// message as one frame, however long: to receive their messages above
@@ -186,8 +191,12 @@ impl ConfigBuilder {
         self
     }
 
-    /// The largest message accepted, all fragments together, in bytes
-    /// (default 64 MiB); more is 1009. In streaming mode nothing is
+    /// The largest message accepted, all fragments together, in bytes of
+    /// payload as the application receives it (default 64 MiB,
+    /// [`Config::DEFAULT_MAX_MESSAGE_SIZE`]); more is 1009 (RFC 6455
+    /// §10.4): checked against the frames' declared lengths, and for a
+    /// compressed message against the inflated bytes, as inflating passes
+    /// it. In streaming mode nothing is
     /// buffered, so it can be lifted with `u64::MAX`, also with
     /// permessage-deflate: a compressed message's pieces hold at most
     /// 64 KiB each however much a read inflates to (DEFLATE inflates up
@@ -214,7 +223,9 @@ impl ConfigBuilder {
         self
     }
 
-    /// Bounds the bytes waiting to be written (default 4 MiB): while
+    /// Bounds the bytes waiting to be written, on the wire (headers and
+    /// payloads as sent; default 4 MiB,
+    /// [`Config::DEFAULT_MAX_OUTPUT_BUFFER`]): while
     /// [`output_len`](crate::Connection::output_len) is this many
     /// or more, sending a message, fragment, ping or pong is refused with
     /// [`SendError::OutputFull`](crate::SendError::OutputFull) and nothing is
@@ -372,7 +383,7 @@ impl ConfigBuilder {
     }
 
     /// How long our close frame waits for the peer's (default 10 s,
-    /// RFC 6455 §7.1.2). When it runs out the connection is closed and
+    /// [`Config::DEFAULT_CLOSE_TIMEOUT`]; RFC 6455 §7.1.2). When it runs out the connection is closed and
     /// [`Event::Closed`](crate::Event::Closed) reports code 1006 (Abnormal
     /// Closure: no close frame came back; it is never sent on the wire)
     /// with the reason `"close timeout"`. `None` waits forever.

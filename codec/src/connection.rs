@@ -578,6 +578,13 @@ impl Connection {
     /// connection closed, the close timeout run out with received bytes
     /// for [`next_event`](Self::next_event) to read first, or
     /// `handle_timeout` never called).
+    ///
+    /// # Cancel safety
+    ///
+    /// Not a future (quinn-proto's `poll_timeout`, not `Future::poll`): it
+    /// only reads the timers, so calling it or not changes nothing; a
+    /// caller's sleep until the instant can be dropped at any point, as
+    /// nothing happens until `handle_timeout` is given the time.
     #[inline]
     pub fn poll_timeout(&self) -> Option<Instant> {
         // Closed, or closed once the bytes in hand are read: no timer left.
@@ -956,14 +963,14 @@ impl Connection {
     ///
     /// # Errors
     ///
-    /// [`SendError::Closed`] after our close frame, and
-    /// [`SendError::FragmentOutOfOrder`] while a fragmented message is being
-    /// sent with [`send_fragment`](Self::send_fragment);
+    /// Checked in this order, nothing queued on any of them:
+    /// [`SendError::Closed`] after our close frame;
     /// [`SendError::OutputFull`] while
     /// [`pending_output`](Self::pending_output) holds
-    /// [`Config::max_output_buffer`] bytes or more (nothing is queued: write
-    /// some out and retry). They are checked in that order: a full output
-    /// is reported before an open fragmented message.
+    /// [`Config::max_output_buffer`] bytes or more (write some out and
+    /// retry); [`SendError::FragmentOutOfOrder`] while a fragmented message
+    /// is being sent with [`send_fragment`](Self::send_fragment). A full
+    /// output is reported before an open fragmented message.
     #[inline]
     pub fn send(&mut self, message: Message) -> Result<(), SendError> {
         self.check_open()?;

@@ -14,7 +14,8 @@ pub enum ProtocolError {
     /// RSV1–3 set where no negotiated extension allows them (§5.2), the
     /// bits as given (RSV1 = 4, RSV2 = 2, RSV3 = 1): any of them without an
     /// extension; with permessage-deflate, RSV2 or RSV3, or RSV1 on a
-    /// continuation or control frame (RFC 7692 §6.1).
+    /// continuation or control frame (RFC 7692 §6: the "Per-Message
+    /// Compressed" bit is set on a message's first frame only).
     ReservedBits(u8),
     /// An opcode reserved for future use: 3–7 or 0xB–0xF (§5.2).
     ReservedOpcode(u8),
@@ -71,8 +72,11 @@ pub enum ProtocolError {
 }
 
 impl ProtocolError {
-    /// The close code RFC 6455 asks for: 1007 for bad UTF-8, 1009 for a
-    /// limit, 1002 for everything else.
+    /// The close code RFC 6455 asks for (§7.4.1): 1007 for bad UTF-8 (in a
+    /// text message or a close reason, §8.1) and for a compressed payload
+    /// that does not inflate ([`InflateFailed`](Self::InflateFailed): the
+    /// message's data is wrong), 1009 for a limit (§10.4), 1002 for
+    /// everything else.
     pub const fn close_code(&self) -> CloseCode {
         match self {
             Self::InvalidUtf8(_) | Self::InvalidCloseReason(_) => CloseCode::INVALID_PAYLOAD,

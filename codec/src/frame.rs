@@ -9,10 +9,11 @@
 
 use bytes::BytesMut;
 
-/// The largest payload a control frame may carry (RFC 6455 §5.5).
+/// The largest payload a control frame may carry, in bytes (RFC 6455 §5.5).
 pub const MAX_CONTROL_PAYLOAD: usize = 125;
 
-/// The longest header: 2 fixed bytes, an 8-byte length and a 4-byte mask.
+/// The longest header, in bytes: 2 fixed bytes, an 8-byte length and a
+/// 4-byte masking key (RFC 6455 §5.2).
 pub const MAX_HEADER_LEN: usize = 14;
 
 /// A frame's opcode (RFC 6455 §5.2, §11.8).
@@ -103,8 +104,9 @@ pub struct FrameHeader {
     pub opcode: OpCode,
     /// The masking key, present on every client-to-server frame (§5.3).
     pub mask: Option<[u8; 4]>,
-    /// The payload length the header declares (a 64-bit length is taken as
-    /// written, its most significant bit included).
+    /// The payload length the header declares, in bytes (a 64-bit length
+    /// is taken as written, its most significant bit included, RFC 6455
+    /// §5.2).
     pub payload_len: u64,
 }
 
@@ -205,8 +207,12 @@ impl FrameHeader {
     ///
     /// # Panics
     ///
-    /// If `payload_len` has the top bit set, which RFC 6455 forbids and no
-    /// real payload reaches.
+    /// If `payload_len` has the top bit set, which RFC 6455 §5.2 forbids
+    /// and no real payload reaches. A header from [`parse`](Self::parse)
+    /// can have it (the grammar reads any 64-bit length; the connection
+    /// refuses it as [`ProtocolError::LengthTopBitSet`](crate::ProtocolError::LengthTopBitSet)):
+    /// check `payload_len >> 63 == 0` before encoding a header read from
+    /// the wire.
     pub fn encode(&self, out: &mut BytesMut) {
         self.encode_reserving(out, 0);
     }

@@ -170,6 +170,9 @@
 //!
 //! # Features
 //!
+//! - `deflate` (on by default): permessage-deflate (RFC 7692), off in
+//!   [`Config`] until `ConfigBuilder::deflate` turns it on:
+//!   `DeflateConfig`, `DeflateParams`, `Connection::with_deflate`.
 //! - `tokio` (off by default): the `tokio` module.
 //!   `tokio::WebSocket` over any `AsyncRead + AsyncWrite` stream: server
 //!   (`accept`, `accept_with` seeing the request), client (`client` over a
@@ -180,6 +183,9 @@
 //!   `tokio::WsCodec`, a `tokio_util::codec` Decoder/Encoder. The runtime
 //!   needs its time driver. Servers: `examples/src/bin/tokio_echo_server.rs`,
 //!   `tokio_chat_server.rs`.
+//! - `futures` (off by default; turns on `tokio`): `futures::Stream` of
+//!   events and `Sink` of messages for `tokio::WebSocket` and its split
+//!   halves.
 //! - `http` (off by default): conversions between the handshake and the
 //!   `http` crate's types (hyper, axum), the client handshake built from an
 //!   `http::Uri`, and with `tokio`, `tokio::WebSocket::connect(uri, config)`
@@ -203,11 +209,22 @@
 //! | code | sent by this crate when |
 //! |---|---|
 //! | 1000 | answering a peer's empty close, or by [`Connection::close`] |
+//! | 1001 | the idle timeout ([`Config::idle_timeout`]) ran out |
 //! | 1002 | any framing or handshake-state violation ([`ProtocolError`]) |
-//! | 1007 | a text message or close reason that is not UTF-8 |
+//! | 1007 | a text message or close reason that is not UTF-8, or a compressed message that does not inflate ([`ProtocolError::InflateFailed`]) |
 //! | 1009 | a frame or message over the configured limits |
+//!
+//! A peer's close frame with a code is answered with the same code (RFC
+//! 6455 §5.5.1). 1005 (no code in the peer's close frame) and 1006 (no
+//! close frame at all, or [`Config::close_timeout`] ran out) are reported
+//! in [`Closed`], never sent (§7.4.1).
 #![deny(missing_docs)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
+// Docs link to permessage-deflate's items (`DeflateConfig`,
+// `Config::deflate`, ...) where they say what it changes; without the
+// feature those items do not exist and the links stay text. Every link is
+// checked in the default and all-features builds.
+#![cfg_attr(not(feature = "deflate"), allow(rustdoc::broken_intra_doc_links))]
 #![forbid(unsafe_op_in_unsafe_fn)]
 
 mod close;

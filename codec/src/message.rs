@@ -185,18 +185,24 @@ pub enum Event {
 pub enum Initiator {
     /// The peer sent the first close frame.
     Peer,
-    /// We did: by [`Connection::close`](crate::Connection::close), or by
-    /// failing the connection on a protocol error.
+    /// We did: by [`Connection::close`](crate::Connection::close), by
+    /// failing the connection on a protocol error, or by a timeout
+    /// ([`Config::idle_timeout`](crate::Config::idle_timeout), 1001;
+    /// [`Config::close_timeout`](crate::Config::close_timeout), 1006).
     Local,
 }
 
 /// How a connection ended.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Closed {
-    /// The code: the peer's (1005 if its close frame had none), or ours when
-    /// we failed the connection.
+    /// The code: the peer's (1005 if its close frame had none, RFC 6455
+    /// §7.1.5), also when it answered ours; ours when we failed the
+    /// connection; 1001 when the idle timeout closed it, 1006 when our
+    /// close frame went unanswered for the close timeout (§7.1.5: no close
+    /// frame came).
     pub code: CloseCode,
-    /// The reason text from the close frame, or the cause of the failure.
+    /// The reason text from the close frame, or the cause of the failure
+    /// (`"idle timeout"`, `"close timeout"` for the timeouts).
     pub reason: String,
     /// Who started the close.
     pub initiator: Initiator,

@@ -163,6 +163,14 @@ impl WsCodec {
     }
 }
 
+/// Hands every byte of `src` to the connection and yields its next event.
+///
+/// # Errors
+///
+/// `decode` never fails: a peer's protocol violation is an
+/// [`Event::Closed`] carrying it. `decode_eof` fails with [`Error::Io`] of
+/// kind `UnexpectedEof` when the peer hung up inside a frame or a message,
+/// or without answering our close frame.
 impl Decoder for WsCodec {
     type Item = Event;
     type Error = Error;
@@ -200,6 +208,18 @@ fn hang_up_cut(conn: &Connection) -> Option<Error> {
     Some(Error::Io(io::Error::new(io::ErrorKind::UnexpectedEof, why)))
 }
 
+/// Queues the item in the connection, then moves all its output (replies
+/// the decoder queued first) into `dst`.
+///
+/// # Errors
+///
+/// As [`Connection::send`], [`ping`](Connection::ping),
+/// [`pong`](Connection::pong) and [`close`](Connection::close) for each
+/// item: [`Error::Closed`] after our close or the peer's, [`Error::Send`]
+/// for the rest ([`SendError::FragmentOutOfOrder`](crate::SendError::FragmentOutOfOrder),
+/// a control payload over 125 bytes, an unsendable close code; never
+/// `OutputFull`, as the output is emptied into `dst` on every call).
+/// Nothing is queued on an error.
 impl Encoder<Outgoing> for WsCodec {
     type Error = Error;
 
@@ -220,6 +240,7 @@ impl Encoder<Outgoing> for WsCodec {
     }
 }
 
+/// As `Encoder<Outgoing>` with [`Outgoing::Message`].
 impl Encoder<Message> for WsCodec {
     type Error = Error;
 
@@ -651,7 +672,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
     /// # Errors
     ///
     /// [`Error::Closed`] after our close or the peer's (at once, also while
-    /// waiting for room), [`Error::Io`].
+    /// waiting for room); [`Error::Send`]
+    /// ([`SendError::FragmentOutOfOrder`](crate::SendError::FragmentOutOfOrder))
+    /// while a message sent with [`send_fragment`](Self::send_fragment) is
+    /// not finished; [`Error::Io`].
     ///
     /// # Cancel safety
     ///

@@ -665,15 +665,25 @@ fn window_bits(value: &str) -> Option<u8> {
 /// bytes (zlib, asked for 8 bits, compresses with 9 or refuses, and with 9
 /// refers back at most 250 bytes). Our own compressor keeps to 8 bits the
 /// same way (see [`DeflateConfig::max_window_bits`]).
+///
+/// Built by hand (for a handshake made elsewhere), a window outside 8..=15
+/// is clamped into it when the connection is made, as
+/// [`DeflateConfig::max_window_bits`] clamps.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
 pub struct DeflateParams {
-    /// The server starts each message's compression afresh.
+    /// The server starts each message's compression afresh
+    /// (`server_no_context_takeover`, §7.1.1.1).
     pub server_no_context_takeover: bool,
-    /// The client starts each message's compression afresh.
+    /// The client starts each message's compression afresh
+    /// (`client_no_context_takeover`, §7.1.1.2).
     pub client_no_context_takeover: bool,
-    /// The largest window the server compresses with.
+    /// The largest LZ77 window the server compresses with, as a base-2
+    /// logarithm of its size in bytes, 8 to 15 (`server_max_window_bits`,
+    /// §7.1.2.1).
     pub server_max_window_bits: u8,
-    /// The largest window the client compresses with.
+    /// The largest LZ77 window the client compresses with, as a base-2
+    /// logarithm of its size in bytes, 8 to 15 (`client_max_window_bits`,
+    /// §7.1.2.2).
     pub client_max_window_bits: u8,
 }
 

@@ -115,7 +115,7 @@ impl<'r> Accept<'r> {
     /// A permessage-deflate response (RFC 7692 §7.1) is checked against
     /// the client's offers, and its parameters become
     /// [`deflate_params`](Self::deflate_params), which the tokio server
-    /// ([`WebSocket::accept_with`](crate::tokio::WebSocket::accept_with))
+    /// (`tokio::WebSocket::accept_with`, feature `tokio`)
     /// then uses instead of negotiating from
     /// [`Config::deflate`](crate::Config::deflate).
     /// [`deflate`](Self::deflate) does the same in one step (the response
@@ -167,7 +167,7 @@ impl<'r> Accept<'r> {
     /// with them ([`DeflateConfig::accept`], §5 and §7.1; declined if none
     /// is acceptable), and with `None`, declines it. Either way the choice
     /// is made: the tokio server
-    /// ([`WebSocket::accept_with`](crate::tokio::WebSocket::accept_with))
+    /// (`tokio::WebSocket::accept_with`, feature `tokio`)
     /// no longer negotiates it from [`Config::deflate`](crate::Config::deflate),
     /// and uses `preferences` (their windows and context takeover as
     /// answered, their threshold, level and memory level) for the

@@ -20,6 +20,11 @@ pub trait MaskSource: Send {
 }
 
 /// Keys from the operating system's random generator (`getrandom`).
+///
+/// Should the generator fail, the key is the current time's nanoseconds
+/// instead, never a panic: a predictable key, which weakens what masking
+/// protects against (RFC 6455 §10.3), but the frame still goes out masked
+/// as §5.3 requires.
 #[derive(Copy, Clone, Debug, Default)]
 pub struct OsRandomMask;
 
@@ -64,8 +69,13 @@ impl FrameEncoder {
         Self { role, masks }
     }
 
-    /// Appends one frame to `out`. The caller keeps to the frame rules
-    /// (control frames are final and at most 125 bytes).
+    /// Appends one frame to `out`: the header with the minimal length
+    /// encoding (RFC 6455 §5.2), then the payload, masked with a fresh key
+    /// from the [`MaskSource`] for a client (§5.3). The caller keeps to the
+    /// frame rules (control frames are final and at most 125 bytes, §5.5;
+    /// continuation frames only inside a fragmented message, §5.4): they
+    /// are not checked here, and a frame that breaks them is written as
+    /// given (the peer fails the connection with 1002).
     pub fn encode(&mut self, opcode: OpCode, fin: bool, payload: &[u8], out: &mut BytesMut) {
         self.encode_with_rsv(opcode, 0, fin, payload, out);
     }

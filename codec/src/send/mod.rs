@@ -82,7 +82,9 @@ impl Sender {
     ///
     /// # Errors
     ///
-    /// [`SendError::FragmentOutOfOrder`] while a fragmented message is open.
+    /// [`SendError::OutputFull`] while the output is at or over the limit,
+    /// then [`SendError::FragmentOutOfOrder`] while a fragmented message is
+    /// open.
     #[inline]
     pub(crate) fn message(
         &mut self,

@@ -70,6 +70,15 @@ fn start_send<S: AsyncRead + AsyncWrite + Unpin>(
 
 macro_rules! stream_and_sink {
     ($stream:ident, $sink:ident, $field:ident, $bounded_close:expr) => {
+        /// The events of [`next`](WebSocket::next), through the same poll
+        /// (feature `futures`): `None` once the connection ended.
+        ///
+        /// # Cancel safety
+        ///
+        /// `poll_next` keeps nothing between polls but the connection's
+        /// own state: a `StreamExt::next` future dropped before it is
+        /// ready loses no event and cuts no pong or close frame, as
+        /// [`WebSocket::next`].
         impl<S: AsyncRead + AsyncWrite + Unpin> Stream for $stream<S> {
             type Item = Result<Event, Error>;
 
@@ -81,6 +90,36 @@ macro_rules! stream_and_sink {
             }
         }
 
+        /// Messages sent as [`feed`](WebSocket::feed) then
+        /// [`flush`](WebSocket::flush) do (feature `futures`): `poll_ready`
+        /// waits for room under
+        /// [`Config::max_output_buffer`](crate::Config::max_output_buffer),
+        /// `start_send` queues the message (into that room, even if an
+        /// automatic pong took it since), `poll_flush` writes all that is
+        /// queued, `poll_close` queues a 1000 close frame (RFC 6455
+        /// §7.1.2) once and writes it out; the peer's answer arrives on the
+        /// `Stream`.
+        ///
+        /// # Errors
+        ///
+        /// [`Error::Closed`] after our close or the peer's (from
+        /// `poll_ready` and `start_send`); [`Error::Send`] from
+        /// `start_send` while a fragmented message is open
+        /// ([`SendError::FragmentOutOfOrder`](crate::SendError::FragmentOutOfOrder))
+        /// or, called without `poll_ready`, on a full output
+        /// ([`SendError::OutputFull`](crate::SendError::OutputFull));
+        /// [`Error::Io`]; and, from a whole
+        /// `WebSocket`'s `poll_close`, [`Error::Io`] of kind `TimedOut`
+        /// once its close frame could not be written for
+        /// [`Config::close_timeout`](crate::Config::close_timeout).
+        ///
+        /// # Cancel safety
+        ///
+        /// A message is queued whole by `start_send` or not at all; a poll
+        /// abandoned (a `SinkExt::send` or `close` future dropped) leaves
+        /// what was queued to go out with the next call that writes, as
+        /// [`WebSocket::send`]; `poll_close` polled again after being
+        /// abandoned queues no second close frame.
         impl<S: AsyncRead + AsyncWrite + Unpin> Sink<Message> for $sink<S> {
             type Error = Error;
 

@@ -237,7 +237,12 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocketWriter<S> {
     ///
     /// # Errors
     ///
-    /// As [`WebSocket::close`](super::WebSocket::close), but for the wait.
+    /// [`Error::Send`] for an unsendable code or a reason over 123 bytes,
+    /// [`Error::Closed`] if the connection was already closed (not while
+    /// our close frame waits for its answer: then `Ok`, nothing sent
+    /// again), [`Error::Io`] when writing the frame fails. No
+    /// [`Error::Timeout`], unlike [`WebSocket::close`](super::WebSocket::close):
+    /// this call does not wait for the answer.
     ///
     /// # Cancel safety
     ///
