@@ -205,14 +205,14 @@ impl FrameHeader {
 
     /// Appends the header, with the minimal length encoding, to `out`.
     ///
-    /// # Panics
-    ///
-    /// If `payload_len` has the top bit set, which RFC 6455 §5.2 forbids
-    /// and no real payload reaches. A header from [`parse`](Self::parse)
-    /// can have it (the grammar reads any 64-bit length; the connection
-    /// refuses it as [`ProtocolError::LengthTopBitSet`](crate::ProtocolError::LengthTopBitSet)):
-    /// check `payload_len >> 63 == 0` before encoding a header read from
-    /// the wire.
+    /// Any header is written as given, so that one from
+    /// [`parse`](Self::parse) is written back as it was read: a
+    /// `payload_len` with the top bit set, which RFC 6455 §5.2 forbids and
+    /// no real payload reaches (the grammar reads any 64-bit length; the
+    /// connection refuses it as
+    /// [`ProtocolError::LengthTopBitSet`](crate::ProtocolError::LengthTopBitSet)),
+    /// included. A relay that forwards headers it parsed checks
+    /// `payload_len >> 63 == 0` first if it must not pass such a frame on.
     pub fn encode(&self, out: &mut BytesMut) {
         self.encode_reserving(out, 0);
     }
@@ -241,7 +241,6 @@ impl FrameHeader {
     /// [`encode_reserving`](Self::encode_reserving) of a header with a
     /// masking key or a longer length.
     fn encode_longer(&self, out: &mut BytesMut, then: usize) {
-        assert!(self.payload_len >> 63 == 0, "payload length over 2^63");
         let first = self.first_byte();
         let mut bytes = [0u8; MAX_HEADER_LEN];
         bytes[0] = first;
@@ -277,7 +276,21 @@ mod tests {
 
     #[test]
     fn lengths_at_the_encoding_boundaries_round_trip_and_every_prefix_is_partial() {
-        for len in [0u64, 1, 125, 126, 127, 65535, 65536, 1 << 32, (1 << 63) - 1] {
+        // The last two have the top bit set (RFC 6455 §5.2 forbids it):
+        // written back as parsed, not a panic.
+        for len in [
+            0u64,
+            1,
+            125,
+            126,
+            127,
+            65535,
+            65536,
+            1 << 32,
+            (1 << 63) - 1,
+            1 << 63,
+            u64::MAX,
+        ] {
             for mask in [None, Some([1, 2, 3, 4])] {
                 let header = FrameHeader {
                     mask,
