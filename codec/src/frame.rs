@@ -241,9 +241,17 @@ impl FrameHeader {
     /// [`encode_reserving`](Self::encode_reserving) of a header with a
     /// masking key or a longer length.
     fn encode_longer(&self, out: &mut BytesMut, then: usize) {
-        let first = self.first_byte();
         let mut bytes = [0u8; MAX_HEADER_LEN];
-        bytes[0] = first;
+        let len = self.write_to(&mut bytes);
+        out.reserve(len + then);
+        out.extend_from_slice(&bytes[..len]);
+    }
+
+    /// Writes the header at the front of `bytes`, as given (see
+    /// [`encode`](Self::encode)); returns its length
+    /// ([`encoded_len`](Self::encoded_len)).
+    pub(crate) fn write_to(&self, bytes: &mut [u8; MAX_HEADER_LEN]) -> usize {
+        bytes[0] = self.first_byte();
         let mask_bit = if self.mask.is_some() { 0x80 } else { 0 };
         let mut len = match self.payload_len {
             len @ 0..=125 => {
@@ -265,8 +273,7 @@ impl FrameHeader {
             bytes[len..len + 4].copy_from_slice(&key);
             len += 4;
         }
-        out.reserve(len + then);
-        out.extend_from_slice(&bytes[..len]);
+        len
     }
 }
 

@@ -1426,44 +1426,45 @@ impl Deflater {
         let compressor = self
             .state
             .get_or_insert_with(|| Box::new(Deflate::new_with_config(config)));
-        let mut vec: Vec<u8> = std::mem::take(out).into();
-        vec.reserve(payload.len() / 2 + 64);
+        // Appended after what `out` holds (the sender's output, with room
+        // for the frame's header): no buffer of its own per message.
+        let start = out.len();
+        // Room for half the payload first, more as needed; zeroed only as
+        // far as asked for, not to `out`'s capacity, which may be large
+        // after a large message.
+        let mut room = payload.len() / 2 + 64;
         let mut input = payload;
         loop {
-            if vec.capacity() - vec.len() < 64 {
-                vec.reserve(vec.capacity().max(1024));
-            }
-            let (before_in, before_len) = (compressor.total_in(), vec.len());
-            let spare = vec.capacity() - before_len;
-            vec.resize(vec.capacity(), 0);
+            let (before_in, before_len) = (compressor.total_in(), out.len());
+            out.resize(before_len + room, 0);
             let before_out = compressor.total_out();
             // Raw deflate into a buffer with room does not fail.
-            let _ = compressor.compress(input, &mut vec[before_len..], DeflateFlush::SyncFlush);
+            let _ = compressor.compress(input, &mut out[before_len..], DeflateFlush::SyncFlush);
             let written = (compressor.total_out() - before_out) as usize;
-            vec.truncate(before_len + written);
+            out.truncate(before_len + written);
             input = &input[(compressor.total_in() - before_in) as usize..];
             // Room left over after the call: the flush is complete.
-            if input.is_empty() && written < spare {
+            if input.is_empty() && written < room {
                 break;
             }
+            room = room.max(512) * 2;
         }
         if fin {
-            if vec.ends_with(&SYNC_TAIL) {
-                vec.truncate(vec.len() - SYNC_TAIL.len());
+            if out[start..].ends_with(&SYNC_TAIL) {
+                out.truncate(out.len() - SYNC_TAIL.len());
             }
-            if vec.is_empty() {
+            if out.len() == start {
                 // Nothing new to flush (an empty message or last fragment
                 // right after a flush): zlib writes nothing, but the
                 // receiver appends 00 00 FF FF, which completes a stored
                 // block only after its header byte. Send that byte: the
                 // empty message of §7.2.3.6.
-                vec.push(0x00);
+                out.extend_from_slice(&[0x00]);
             }
             if self.reset_each_message {
                 self.state = None;
             }
         }
-        *out = from_vec(vec);
     }
 }
 

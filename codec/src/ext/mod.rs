@@ -151,8 +151,8 @@ pub(crate) trait Outbound: fmt::Debug + Send {
     fn begin(&mut self, len: usize, choice: Option<bool>) -> bool;
 
     /// Transforms the next `payload` bytes of a message that
-    /// [`begin`](Self::begin) chose to transform into `out`; `fin`: they
-    /// end it.
+    /// [`begin`](Self::begin) chose to transform, appending them to `out`
+    /// after what it holds; `fin`: they end it.
     fn payload(&mut self, payload: &[u8], fin: bool, out: &mut BytesMut);
 }
 
@@ -313,40 +313,33 @@ pub(crate) struct OutboundSet {
 }
 
 impl OutboundSet {
-    /// A data message starts with a frame of `payload`; `choice` as
-    /// [`Outbound::begin`]. Returns the RSV bits for its first frame and
-    /// the bytes to send instead, or `None` to send it as it is (also with
-    /// no extension negotiated). `fin`: the frame is the whole message.
+    /// A data message starts with a frame of `len` bytes; `choice` as
+    /// [`Outbound::begin`]. Returns the RSV bits for its first frame if it
+    /// is to be transformed ([`transform`](Self::transform) its frames'
+    /// payloads), or `None` to send it as it is (also with no extension
+    /// negotiated).
     #[inline]
-    pub(crate) fn begin(
-        &mut self,
-        payload: &[u8],
-        fin: bool,
-        choice: Option<bool>,
-    ) -> Option<(u8, BytesMut)> {
+    pub(crate) fn begin(&mut self, len: usize, choice: Option<bool>) -> Option<u8> {
         let transform = self.transform.as_mut()?.get();
-        self.transforming = transform.begin(payload.len(), choice);
-        if !self.transforming {
-            return None;
-        }
-        let mut out = BytesMut::new();
-        transform.payload(payload, fin, &mut out);
-        self.transforming = !fin;
-        Some((self.rsv, out))
+        self.transforming = transform.begin(len, choice);
+        self.transforming.then_some(self.rsv)
     }
 
-    /// A continuation frame of the message being sent: the bytes to send
-    /// instead, if the message is transformed.
+    /// Whether the message being sent is transformed: its continuation
+    /// frames' payloads go through [`transform`](Self::transform).
+    pub(crate) const fn transforming(&self) -> bool {
+        self.transforming
+    }
+
+    /// Appends the bytes to send instead of `payload`, the next frame's of
+    /// a message [`begin`](Self::begin) chose to transform, to `out`;
+    /// `fin`: the frame ends the message.
     #[inline]
-    pub(crate) fn continuation(&mut self, payload: &[u8], fin: bool) -> Option<BytesMut> {
-        if !self.transforming {
-            return None;
+    pub(crate) fn transform(&mut self, payload: &[u8], fin: bool, out: &mut BytesMut) {
+        if let Some(transform) = self.transform.as_mut() {
+            transform.get().payload(payload, fin, out);
         }
-        let transform = self.transform.as_mut()?.get();
-        let mut out = BytesMut::new();
-        transform.payload(payload, fin, &mut out);
         self.transforming = !fin;
-        Some(out)
     }
 }
 

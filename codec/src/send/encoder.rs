@@ -126,6 +126,21 @@ impl FrameEncoder {
         matches!(self.role, Role::Client)
     }
 
+    /// The header of a frame of `len` payload bytes, with a fresh masking
+    /// key for a client.
+    #[inline]
+    pub(crate) fn header(&mut self, opcode: OpCode, rsv: u8, fin: bool, len: usize) -> FrameHeader {
+        let mask = match self.role {
+            Role::Client => Some(self.masks.next_key()),
+            Role::Server => None,
+        };
+        FrameHeader {
+            mask,
+            rsv,
+            ..FrameHeader::new(fin, opcode, len as u64)
+        }
+    }
+
     /// Appends the header for a payload of `len` bytes; returns the mask key
     /// the payload must be masked with, if any.
     pub(crate) fn encode_header(
@@ -152,16 +167,8 @@ impl FrameEncoder {
         out: &mut BytesMut,
         then: usize,
     ) -> Option<[u8; 4]> {
-        let mask = match self.role {
-            Role::Client => Some(self.masks.next_key()),
-            Role::Server => None,
-        };
-        let header = FrameHeader {
-            mask,
-            rsv,
-            ..FrameHeader::new(fin, opcode, len as u64)
-        };
+        let header = self.header(opcode, rsv, fin, len);
         header.encode_reserving(out, then);
-        mask
+        header.mask
     }
 }

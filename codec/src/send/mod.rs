@@ -11,7 +11,7 @@ mod output;
 
 use std::{io::IoSlice, ops::Range};
 
-use bytes::{Bytes, BytesMut};
+use bytes::{Buf, Bytes, BytesMut};
 
 pub use self::encoder::{FrameEncoder, MaskSource, OsRandomMask};
 use self::output::{Output, SHARE_MIN};
@@ -19,7 +19,8 @@ use crate::{
     close::CloseCode,
     error::SendError,
     ext::OutboundSet,
-    frame::{OpCode, MAX_CONTROL_PAYLOAD},
+    frame::{OpCode, MAX_CONTROL_PAYLOAD, MAX_HEADER_LEN},
+    mask::apply_mask,
     message::Message,
 };
 
@@ -96,8 +97,8 @@ impl Sender {
             return Err(SendError::FragmentOutOfOrder);
         }
         let opcode = data_opcode(message);
-        match self.extensions.begin(message.as_bytes(), true, choice) {
-            Some((rsv, payload)) => self.frame(opcode, rsv, true, &payload.freeze()),
+        match self.extensions.begin(message.as_bytes().len(), choice) {
+            Some(rsv) => self.transformed_frame(opcode, rsv, true, message.as_bytes()),
             None => self.frame(opcode, 0, true, message.payload()),
         }
         Ok(())
@@ -106,10 +107,10 @@ impl Sender {
     /// Queues the header of a whole message and returns its payload, to be
     /// written right after the output (the same bytes for a server, a
     /// masked copy for a client). Not transformed by an extension: a
-    /// transformed payload is a new buffer anyway, so it is queued whole,
-    /// and so is a payload longer than the frame bound, as its frames
-    /// (a server's large pieces still by reference); both return an empty
-    /// payload.
+    /// transformed payload is written straight into the output, so it is
+    /// queued whole, and so is a payload longer than the frame bound, as
+    /// its frames (a server's large pieces still by reference); both
+    /// return an empty payload.
     ///
     /// # Errors
     ///
@@ -120,8 +121,8 @@ impl Sender {
             return Err(SendError::FragmentOutOfOrder);
         }
         let opcode = data_opcode(&message);
-        if let Some((rsv, payload)) = self.extensions.begin(message.as_bytes(), true, None) {
-            self.frame(opcode, rsv, true, &payload.freeze());
+        if let Some(rsv) = self.extensions.begin(message.as_bytes().len(), None) {
+            self.transformed_frame(opcode, rsv, true, message.as_bytes());
             return Ok(Bytes::new());
         }
         if message.as_bytes().len() > self.max_frame {
@@ -157,14 +158,11 @@ impl Sender {
         };
         let payload = fragment.as_bytes();
         let transformed = match self.sending {
-            None => self.extensions.begin(payload, fin, None),
-            Some(_) => self
-                .extensions
-                .continuation(payload, fin)
-                .map(|out| (0, out)),
+            None => self.extensions.begin(payload.len(), None),
+            Some(_) => self.extensions.transforming().then_some(0),
         };
         match transformed {
-            Some((rsv, transformed)) => self.frame(opcode, rsv, fin, &transformed.freeze()),
+            Some(rsv) => self.transformed_frame(opcode, rsv, fin, payload),
             None => self.frame(opcode, 0, fin, fragment.payload()),
         }
         self.sending = if fin { None } else { Some(kind) };
@@ -207,6 +205,66 @@ impl Sender {
             });
             self.output.push_shared(payload.clone());
         }
+    }
+
+    /// Queues one data frame with the RSV bits `rsv` carrying `payload` as
+    /// the extension transforms it, transformed straight into the output
+    /// after room for the shortest header (no buffer of its own, no copy):
+    /// the header goes in front once the transformed length is known, the
+    /// payload moving up only if it needs a longer one (past 125 bytes, a
+    /// copy small next to compressing them), then is masked in place by a
+    /// client. Longer than the frame bound, it is taken back out and goes
+    /// as several ([`frames`](Self::frames)).
+    #[inline]
+    fn transformed_frame(&mut self, opcode: OpCode, rsv: u8, fin: bool, payload: &[u8]) {
+        let room = if self.encoder.masks() { 2 + 4 } else { 2 };
+        let max_frame = self.max_frame;
+        let (extensions, encoder) = (&mut self.extensions, &mut self.encoder);
+        let (fits, at) = self.output.encode(|out| {
+            let start = out.len();
+            out.resize(start + room, 0);
+            extensions.transform(payload, fin, out);
+            let len = out.len() - start - room;
+            if len > max_frame {
+                return false;
+            }
+            // The masking key is drawn here, after the transform, as for
+            // any frame: one per frame, in the frames' order.
+            let header = encoder.header(opcode, rsv, fin, len);
+            let mut bytes = [0; MAX_HEADER_LEN];
+            let header_len = header.write_to(&mut bytes);
+            let end = start + header_len + len;
+            if header_len > room {
+                out.resize(end, 0);
+                out.copy_within(start + room..start + room + len, start + header_len);
+            }
+            out[start..start + header_len].copy_from_slice(&bytes[..header_len]);
+            if let Some(key) = header.mask {
+                apply_mask(&mut out[start + header_len..end], key, 0);
+            }
+            true
+        });
+        if !fits {
+            self.frames_taken_back(opcode, rsv, fin, &at, room);
+        }
+    }
+
+    /// The transformed payload longer than the frame bound that
+    /// [`transformed_frame`](Self::transformed_frame) queued at `at` after
+    /// `room` bytes for its header, taken back out and queued as frames.
+    #[cold]
+    #[inline(never)]
+    fn frames_taken_back(
+        &mut self,
+        opcode: OpCode,
+        rsv: u8,
+        fin: bool,
+        at: &Range<usize>,
+        room: usize,
+    ) {
+        let mut payload = self.output.take_back(at);
+        payload.advance(room);
+        self.frames(opcode, rsv, fin, &payload.freeze());
     }
 
     /// Queues `payload`, longer than the frame bound, as frames of at most

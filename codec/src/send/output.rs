@@ -100,6 +100,16 @@ impl Output {
         self.len -= removed;
     }
 
+    /// Takes back the encoded bytes at `stable`, the last queued and none
+    /// of them written yet.
+    pub(crate) fn take_back(&mut self, stable: &Range<usize>) -> BytesMut {
+        debug_assert!(self.unwritten(stable));
+        debug_assert_eq!(stable.end, self.encoded_written + self.encoded.len());
+        let taken = self.encoded.split_off(stable.start - self.encoded_written);
+        self.len -= taken.len();
+        taken
+    }
+
     /// The first contiguous run of bytes waiting (empty if none).
     pub(crate) fn first(&self) -> &[u8] {
         match self.shared.front() {
