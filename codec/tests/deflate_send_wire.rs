@@ -11,6 +11,8 @@
 //! payloads, and output partly written between sends.
 #![cfg(feature = "deflate")]
 
+mod common;
+
 use wsframe::{Config, Connection, DeflateConfig, DeflateParams, Message, Role};
 use zlib_rs::{Deflate, DeflateFlush};
 
@@ -66,28 +68,12 @@ impl Reference {
 /// Appends one frame (§5.2) to `wire`: masked with the next key of `keys`
 /// if it is `Some`.
 fn frame(wire: &mut Vec<u8>, first: u8, payload: &[u8], keys: &mut Option<u32>) {
-    wire.push(first);
-    let mask_bit = if keys.is_some() { 0x80 } else { 0 };
-    match payload.len() {
-        len @ 0..=125 => wire.push(mask_bit | len as u8),
-        len @ 126..=0xffff => {
-            wire.push(mask_bit | 126);
-            wire.extend_from_slice(&(len as u16).to_be_bytes());
-        }
-        len => {
-            wire.push(mask_bit | 127);
-            wire.extend_from_slice(&(len as u64).to_be_bytes());
-        }
-    }
-    match keys {
-        None => wire.extend_from_slice(payload),
-        Some(counter) => {
-            let key = counter.to_be_bytes();
-            *counter += 1;
-            wire.extend_from_slice(&key);
-            wire.extend(payload.iter().enumerate().map(|(i, b)| b ^ key[i % 4]));
-        }
-    }
+    let key = keys.as_mut().map(|counter| {
+        let key = counter.to_be_bytes();
+        *counter += 1;
+        key
+    });
+    wire.extend_from_slice(&common::raw_frame(first, payload, key));
 }
 
 /// Appends a data message's (or fragment's) compressed payload as frames
