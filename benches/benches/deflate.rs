@@ -367,26 +367,17 @@ fn workloads() -> Vec<Workload> {
     // The text rows share one generator: a row is made if it or a later
     // text row is wanted.
     let needs = |row: usize| names[row..4].iter().any(|name| wanted(name));
-    let tiny = if needs(0) {
-        text(100_000, &mut |g| g.json(20))
-    } else {
-        Vec::new()
+    let mut row = |at: usize, count: usize, make: &mut dyn FnMut(&mut Records) -> String| {
+        if needs(at) {
+            text(count, make)
+        } else {
+            Vec::new()
+        }
     };
-    let json = if needs(1) {
-        text(10_000, &mut |g| g.json(1 << 10))
-    } else {
-        Vec::new()
-    };
-    let prose = if needs(2) {
-        text(1_000, &mut |g| g.prose(16 << 10))
-    } else {
-        Vec::new()
-    };
-    let large = if needs(3) {
-        text(16, &mut |g| g.prose(1 << 20))
-    } else {
-        Vec::new()
-    };
+    let tiny = row(0, 100_000, &mut |g| g.json(20));
+    let json = row(1, 10_000, &mut |g| g.json(1 << 10));
+    let prose = row(2, 1_000, &mut |g| g.prose(16 << 10));
+    let large = row(3, 16, &mut |g| g.prose(1 << 20));
     let mut bin = Records(0xb1);
     let binary = if wanted(names[4]) {
         (0..1_000).map(|_| bin.binary(64 << 10)).collect()
