@@ -1,7 +1,9 @@
 //! Group `codec`: decoding the same masked client streams (server role, UTF-8
 //! validation on) with wsframe, tungstenite, tokio-websockets and
-//! fastwebsockets; and encoding server messages. Every iteration consumes
-//! every message and checks the count and total length.
+//! fastwebsockets; encoding server messages; and encoding client messages
+//! (masked, each frame with a fresh key from the implementation's default
+//! source). Every iteration consumes every message and checks the count
+//! and total length.
 //!
 //! `CODEC_INTERLEAVED=<rounds>` replaces criterion's groups with the decode
 //! rows run interleaved: each round runs every implementation of a row
@@ -315,5 +317,66 @@ fn encode(c: &mut Criterion) {
     }
 }
 
-criterion_group!(benches, decode, encode);
+/// Client sends: as [`encode`]'s wsframe and tungstenite rows, but as the
+/// client, so that every frame is masked with a fresh key (RFC 6455 §5.3)
+/// from each one's default source: wsframe's `OsRandomMask`, tungstenite's
+/// `rand` thread generator.
+fn encode_client(c: &mut Criterion) {
+    if std::env::var_os("CODEC_INTERLEAVED").is_some() {
+        return; // the decode rows only
+    }
+    wsframe_benches::select_kernel_from_env();
+    for w in workloads::all() {
+        if !["100k_x_20B_text", "1k_x_16KiB_text"].contains(&w.name) {
+            continue;
+        }
+        let mut group = c.benchmark_group(format!("codec_encode_client/{}", w.name));
+        group.throughput(Throughput::Bytes(w.payload_bytes as u64));
+        group.sample_size(10);
+        group.warm_up_time(Duration::from_millis(500));
+        group.measurement_time(Duration::from_secs(3));
+        let count = w.messages;
+        // A client's header carries the 4-byte key.
+        let min_written = w.payload_bytes + 6 * count;
+
+        group.bench_with_input(
+            BenchmarkId::new("wsframe", count),
+            &w.sample,
+            |b, message| {
+                b.iter(|| {
+                    let mut socket = MemSocket::new(&[]);
+                    let mut conn = Connection::new(Role::Client, Config::default());
+                    for _ in 0..count {
+                        conn.send(message.clone()).expect("open");
+                        socket.write_all(conn.pending_output()).expect("sink");
+                        conn.consume_output(conn.pending_output().len());
+                    }
+                    assert!(socket.written >= min_written);
+                })
+            },
+        );
+
+        let theirs = tungstenite::Message::text(
+            String::from_utf8(w.sample.as_bytes().to_vec()).expect("utf8"),
+        );
+        group.bench_with_input(
+            BenchmarkId::new("tungstenite", count),
+            &theirs,
+            |b, message| {
+                b.iter(|| {
+                    use tungstenite::protocol::{Role, WebSocket};
+                    let mut ws =
+                        WebSocket::from_raw_socket(MemSocket::new(&[]), Role::Client, None);
+                    for _ in 0..count {
+                        ws.send(message.clone()).expect("sink");
+                    }
+                    assert!(ws.get_ref().written >= min_written);
+                })
+            },
+        );
+        group.finish();
+    }
+}
+
+criterion_group!(benches, decode, encode, encode_client);
 criterion_main!(benches);
