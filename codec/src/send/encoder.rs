@@ -21,25 +21,68 @@ pub trait MaskSource: Send {
 
 /// Keys from the operating system's random generator (`getrandom`).
 ///
+/// Each key is four bytes the OS generator gave, used once. They are taken
+/// 128 keys at a time into a pool of the calling thread, one system
+/// call per refill rather than per frame (a `getrandom` call costs about
+/// half a microsecond, 30 times what the rest of a small frame's send
+/// does). A process that forks shares its thread's unused keys with the
+/// child.
+///
 /// Should the generator fail, the key is the current time's nanoseconds
 /// instead, never a panic: a predictable key, which weakens what masking
 /// protects against (RFC 6455 §10.3), but the frame still goes out masked
-/// as §5.3 requires.
+/// as §5.3 requires; the next key asks the generator again.
 #[derive(Copy, Clone, Debug, Default)]
 pub struct OsRandomMask;
 
+/// How many keys one call to the OS generator fetches for a thread.
+const POOLED_KEYS: usize = 128;
+
+/// A thread's keys from one call to the OS generator, handed out in turn.
+struct KeyPool {
+    bytes: [u8; 4 * POOLED_KEYS],
+    /// Bytes handed out (or, at the length, none fetched yet).
+    taken: usize,
+}
+
+impl KeyPool {
+    const EMPTY: Self = Self {
+        bytes: [0; 4 * POOLED_KEYS],
+        taken: 4 * POOLED_KEYS,
+    };
+
+    fn next_key(&mut self) -> [u8; 4] {
+        if self.taken == self.bytes.len() {
+            if getrandom::getrandom(&mut self.bytes).is_err() {
+                return time_derived_key();
+            }
+            self.taken = 0;
+        }
+        let mut key = [0; 4];
+        key.copy_from_slice(&self.bytes[self.taken..self.taken + 4]);
+        self.taken += 4;
+        key
+    }
+}
+
+std::thread_local! {
+    static KEY_POOL: std::cell::RefCell<KeyPool> = const { std::cell::RefCell::new(KeyPool::EMPTY) };
+}
+
+/// The fallback when the OS generator fails: never a panic for a client
+/// that must mask.
+fn time_derived_key() -> [u8; 4] {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos());
+    nanos.to_le_bytes()
+}
+
 impl MaskSource for OsRandomMask {
     fn next_key(&mut self) -> [u8; 4] {
-        let mut key = [0; 4];
-        // Failure of the OS generator is not recoverable for a client that
-        // must mask; fall back to a time-derived key rather than panic.
-        if getrandom::getrandom(&mut key).is_err() {
-            let nanos = std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map_or(0, |d| d.subsec_nanos());
-            key = nanos.to_le_bytes();
-        }
-        key
+        // The pool has no destructor, so it is never torn down and `with`
+        // cannot fail, even from another thread-local's destructor.
+        KEY_POOL.with(|pool| pool.borrow_mut().next_key())
     }
 }
 
@@ -170,5 +213,52 @@ impl FrameEncoder {
         let header = self.header(opcode, rsv, fin, len);
         header.encode_reserving(out, then);
         header.mask
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashSet;
+
+    use super::*;
+
+    #[test]
+    fn a_pool_hands_out_each_fetched_key_once_then_refills() {
+        let mut pool = KeyPool::EMPTY;
+        let first = pool.next_key();
+        assert_eq!(pool.taken, 4);
+        assert_eq!(first, pool.bytes[..4]);
+        for _ in 1..POOLED_KEYS {
+            pool.next_key();
+        }
+        assert_eq!(pool.taken, pool.bytes.len());
+        let before = pool.bytes;
+        pool.next_key();
+        assert_eq!(pool.taken, 4);
+        assert_ne!(pool.bytes, before, "a refill fetches new bytes");
+    }
+
+    #[test]
+    fn keys_stay_fresh_across_refills() {
+        let mut masks = OsRandomMask;
+        let keys: Vec<[u8; 4]> = (0..3 * POOLED_KEYS + 1).map(|_| masks.next_key()).collect();
+        let distinct: HashSet<_> = keys.iter().collect();
+        // 385 random 32-bit keys: one repeat has odds of about 2^-15, two
+        // of about 2^-31.
+        assert!(
+            distinct.len() >= keys.len() - 1,
+            "{} distinct",
+            distinct.len()
+        );
+    }
+
+    #[test]
+    fn each_thread_draws_its_own_keys() {
+        let mine: Vec<[u8; 4]> = (0..8).map(|_| OsRandomMask.next_key()).collect();
+        let theirs: Vec<[u8; 4]> =
+            std::thread::spawn(|| (0..8).map(|_| OsRandomMask.next_key()).collect())
+                .join()
+                .expect("thread");
+        assert_ne!(mine, theirs);
     }
 }
