@@ -113,6 +113,15 @@ const ONE_CALL_OUTPUT: usize = 4096;
 /// `00 00 FF FF` tail after it) fits the first allocation.
 const ROOM_SLACK: u64 = 64;
 
+/// The most room a compressed send asks for before its first call: half
+/// the payload (a guess at what it compresses to) up to this. The output
+/// buffer keeps its capacity for the connection's life, so the first
+/// guess must not be a large message's half when it compresses far
+/// better (4 MiB of JSON-like text to 20 KB would leave 2 MiB held); a
+/// payload that does not shrink costs a few more calls as the room
+/// doubles.
+const FIRST_ROOM_MAX: usize = 16 * 1024;
+
 /// zlib's window at 15 bits: at the end of each call zlib-rs copies the
 /// last this many bytes of the call's output (all of a shorter output)
 /// into its window.
@@ -1429,10 +1438,10 @@ impl Deflater {
         // Appended after what `out` holds (the sender's output, with room
         // for the frame's header): no buffer of its own per message.
         let start = out.len();
-        // Room for half the payload first, more as needed; zeroed only as
-        // far as asked for, not to `out`'s capacity, which may be large
-        // after a large message.
-        let mut room = payload.len() / 2 + 64;
+        // Room for half the payload first (at most `FIRST_ROOM_MAX`), more
+        // as needed; zeroed only as far as asked for, not to `out`'s
+        // capacity, which may be large after a large message.
+        let mut room = (payload.len() / 2).min(FIRST_ROOM_MAX) + 64;
         let mut input = payload;
         loop {
             let (before_in, before_len) = (compressor.total_in(), out.len());
