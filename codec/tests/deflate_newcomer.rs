@@ -1350,3 +1350,139 @@ fn a_clients_check_of_the_answer_follows_rfc_7692() {
         assert_eq!(got, want, "{config:?}: {lines:?}");
     }
 }
+
+/// The tokio wrapper with permessage-deflate on both ends
+/// (`WebSocket::client` offering it from `Config::deflate`,
+/// `WebSocket::accept` answering with the server's preferences), through a
+/// tap that keeps what the server writes: for each pair of preferences
+/// (windows, context takeover either side) the 101 names the extension,
+/// every message (empty, short, large text, noise, in fragments, with
+/// pings between) comes back as sent, the large ones went compressed
+/// (RSV1), and the server's frames inflate, read by the reference, to
+/// what it echoed.
+#[tokio::test]
+async fn the_tokio_wrapper_negotiates_and_round_trips_compressed_messages() {
+    use tokio::io::{duplex, AsyncReadExt, AsyncWriteExt};
+    use wsframe::handshake::ClientHandshake;
+    use wsframe::tokio::WebSocket;
+    let prefs = [
+        (DeflateConfig::default(), DeflateConfig::default()),
+        (
+            DeflateConfig::default()
+                .max_window_bits(9)
+                .peer_max_window_bits(10)
+                .no_context_takeover(true),
+            DeflateConfig::default(),
+        ),
+        (
+            DeflateConfig::default(),
+            DeflateConfig::default()
+                .max_window_bits(8)
+                .no_context_takeover(true)
+                .peer_max_window_bits(11)
+                .peer_no_context_takeover(true),
+        ),
+    ];
+    for (client_prefs, server_prefs) in prefs {
+        let (client_io, tap_client) = duplex(1 << 16);
+        let (tap_server, server_io) = duplex(1 << 16);
+        // The tap: bytes each way as they come, the server's kept.
+        let (mut client_says, mut to_client) = tokio::io::split(tap_client);
+        let (mut server_says, mut to_server) = tokio::io::split(tap_server);
+        let up = tokio::spawn(async move {
+            let mut buf = vec![0; 1 << 16];
+            loop {
+                let n = client_says.read(&mut buf).await.unwrap_or(0);
+                if n == 0 || to_server.write_all(&buf[..n]).await.is_err() {
+                    break;
+                }
+            }
+        });
+        let down = tokio::spawn(async move {
+            let mut seen = Vec::new();
+            let mut buf = vec![0; 1 << 16];
+            loop {
+                let n = server_says.read(&mut buf).await.unwrap_or(0);
+                if n == 0 {
+                    break;
+                }
+                seen.extend_from_slice(&buf[..n]);
+                if to_client.write_all(&buf[..n]).await.is_err() {
+                    break;
+                }
+            }
+            seen
+        });
+        let server_config = Config::builder()
+            .deflate(Some(server_prefs.threshold(100)))
+            .build();
+        let server = tokio::spawn(async move {
+            let mut ws = WebSocket::accept(server_io, server_config).await.unwrap();
+            while let Some(event) = ws.next().await {
+                match event.unwrap() {
+                    Event::Message(message) => ws.send(message).await.unwrap(),
+                    Event::Closed(_) => break,
+                    _ => {}
+                }
+            }
+        });
+        let client_config = Config::builder()
+            .deflate(Some(client_prefs.threshold(100)))
+            .build();
+        let request = ClientHandshake::random().unwrap().target("a", "/").unwrap();
+        let (mut ws, accepted) = WebSocket::client(client_io, &request, client_config)
+            .await
+            .unwrap();
+        assert_eq!(accepted.extensions.len(), 1, "{:?}", accepted.extensions);
+        assert_eq!(accepted.extensions[0].name(), "permessage-deflate");
+        let mut sent: Vec<(u8, Vec<u8>)> = Vec::new();
+        for i in 0..6usize {
+            let text = words([0, 1, 99, 100, 5000, 300_000][i], i);
+            ws.send(Message::from(text.clone())).await.unwrap();
+            sent.push((1, text.into_bytes()));
+            let bytes = noise([10, 2000, 70_000][i % 3], i as u64);
+            ws.send(Message::Binary(bytes.clone().into()))
+                .await
+                .unwrap();
+            sent.push((2, bytes));
+            ws.ping(b"between").await.unwrap();
+        }
+        let long = words(50_000, 7);
+        let parts = [&long[..10], &long[10..20_000], &long[20_000..]];
+        for (i, part) in parts.iter().enumerate() {
+            ws.send_fragment(Message::from(part.to_string()), i == 2)
+                .await
+                .unwrap();
+        }
+        sent.push((1, long.clone().into_bytes()));
+        let mut received = Vec::new();
+        while received.len() < sent.len() {
+            match ws.next().await.expect("open").unwrap() {
+                Event::Message(Message::Text(t)) => received.push((1, t.as_bytes().to_vec())),
+                Event::Message(Message::Binary(b)) => received.push((2, b.to_vec())),
+                _ => {}
+            }
+        }
+        assert!(received == sent, "{client_prefs:?} / {server_prefs:?}");
+        ws.close(wsframe::CloseCode::NORMAL, "").await.unwrap();
+        drop(ws);
+        server.await.unwrap();
+        up.await.unwrap();
+        let seen = down.await.unwrap();
+        let head = seen.windows(4).position(|w| w == b"\r\n\r\n").unwrap() + 4;
+        let response = String::from_utf8_lossy(&seen[..head]).to_lowercase();
+        assert!(response.contains("sec-websocket-extensions: permessage-deflate"));
+        let server_takeover = !response.contains("server_no_context_takeover");
+        let wire = read_wire(&seen[head..], false, usize::MAX);
+        let echoed: Vec<_> = sent.iter().filter(|m| m.1.len() >= 100).collect();
+        assert!(
+            wire.messages
+                .iter()
+                .zip(&sent)
+                .all(|(w, s)| w.1 == (s.1.len() >= 100)),
+            "compressed exactly from the threshold: {} echoed over it",
+            echoed.len()
+        );
+        assert!(inflate_all(&wire, server_takeover) == sent, "{response}");
+    }
+}
