@@ -113,14 +113,16 @@ const ONE_CALL_OUTPUT: usize = 4096;
 /// `00 00 FF FF` tail after it) fits the first allocation.
 const ROOM_SLACK: u64 = 64;
 
-/// The most room a compressed send asks for before its first call: half
-/// the payload (a guess at what it compresses to) up to this. The output
-/// buffer keeps its capacity for the connection's life, so the first
-/// guess must not be a large message's half when it compresses far
-/// better (4 MiB of JSON-like text to 20 KB would leave 2 MiB held); a
-/// payload that does not shrink costs a few more calls as the room
-/// doubles.
-const FIRST_ROOM_MAX: usize = 16 * 1024;
+/// The most spare capacity a compressed send may leave in the output
+/// buffer, which is kept for the connection's life: the room asked for
+/// (half the payload first) is far more than a message that compresses
+/// well takes (4 MiB of JSON-like text goes as 20 KB, in 2 MiB of room).
+/// Past this, the output is copied into a buffer of its own length and
+/// the large one freed. The room itself stays half the payload: asked for
+/// in smaller steps, zlib-rs writes a few bytes more (its output depends
+/// on where the calls end), and the wire would no longer be a one-call
+/// compressor's.
+const SPARE_OUTPUT_MAX: usize = 64 * 1024;
 
 /// zlib's window at 15 bits: at the end of each call zlib-rs copies the
 /// last this many bytes of the call's output (all of a shorter output)
@@ -1438,10 +1440,10 @@ impl Deflater {
         // Appended after what `out` holds (the sender's output, with room
         // for the frame's header): no buffer of its own per message.
         let start = out.len();
-        // Room for half the payload first (at most `FIRST_ROOM_MAX`), more
-        // as needed; zeroed only as far as asked for, not to `out`'s
-        // capacity, which may be large after a large message.
-        let mut room = (payload.len() / 2).min(FIRST_ROOM_MAX) + 64;
+        // Room for half the payload first, more as needed; zeroed only as
+        // far as asked for, not to `out`'s capacity, which may be large
+        // after a large message.
+        let mut room = payload.len() / 2 + 64;
         let mut input = payload;
         loop {
             let (before_in, before_len) = (compressor.total_in(), out.len());
@@ -1457,6 +1459,16 @@ impl Deflater {
                 break;
             }
             room = room.max(512) * 2;
+        }
+        if out.capacity() - out.len() > SPARE_OUTPUT_MAX {
+            // Far more room than is queued (the room for half the payload,
+            // or capacity left by earlier output): keep only what is
+            // queued (a copy short next to the compressing), and room for
+            // the frame's header to grow (8 bytes at most) without a
+            // reallocation.
+            let mut kept = BytesMut::with_capacity(out.len() + 16);
+            kept.extend_from_slice(out);
+            *out = kept;
         }
         if fin {
             if out[start..].ends_with(&SYNC_TAIL) {
