@@ -8,8 +8,11 @@
 //!   UTF-8** (checked per received chunk, mid-frame and mid-code-point, by
 //!   [`utf8stream`]), 1009 for a frame or message over the limits.
 //! - **Bounded memory**: limits are checked against a frame header's declared
-//!   length before any payload is buffered, and an idle connection holds
-//!   no buffer.
+//!   length before any payload is buffered, and a new connection holds no
+//!   buffer. Once used, it keeps its read and output buffers for reuse, as
+//!   large as the largest message received and output queued needed them
+//!   (a server's large uncompressed payloads go out by reference and grow
+//!   no buffer).
 //! - **Explainable**: [`CloseCode::explain`] says what a code means, when you
 //!   see it and how to fix it.
 //!

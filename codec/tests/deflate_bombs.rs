@@ -345,3 +345,55 @@ fn the_compressor_heap_follows_the_window_and_memory_level() {
         );
     }
 }
+
+/// The heap a connection keeps after sending one large message that
+/// compresses well (4 MiB of JSON-like text, about 20 KB on the wire),
+/// without context takeover (the compressor released), once the output
+/// is written (`consume_output`, as a non-blocking server does, or
+/// `take_output`): the output buffer, kept for the connection's life,
+/// holds what the compressed frames needed, not the room for half the
+/// message they were compressed into. Session 24 compressed straight into
+/// the output with room for half the payload first and kept it: every
+/// server connection that had once sent a large compressible message held
+/// half its size (32 MiB after a 64 MiB message) for good, where a plain
+/// server send holds nothing (its large payload goes by reference).
+#[test]
+fn after_a_large_compressed_send_the_output_keeps_about_its_compressed_size() {
+    let _turn = Measuring::start();
+    let text = "{\"id\":1,\"name\":\"compressible\"} ".repeat(130_000);
+    let params = DeflateParams {
+        server_no_context_takeover: true,
+        client_no_context_takeover: true,
+        server_max_window_bits: 15,
+        client_max_window_bits: 15,
+    };
+    let config = Config::builder()
+        .deflate(Some(DeflateConfig::default()))
+        .build();
+    for role in [Role::Server, Role::Client] {
+        for take in [false, true] {
+            let base = LIVE.load(Relaxed);
+            let mut conn = Connection::with_deflate(role, config, Some(params));
+            conn.send(Message::from(text.as_str())).unwrap();
+            let wire = conn.output_len();
+            if take {
+                drop(conn.take_output());
+            } else {
+                while conn.has_output() {
+                    let n = conn.pending_output().len();
+                    conn.consume_output(n);
+                }
+            }
+            let held = LIVE.load(Relaxed) - base;
+            println!(
+                "{role:?}, take_output {take}: {} B sent as {wire} B, {held} B held after",
+                text.len()
+            );
+            assert!(wire < 32 * 1024, "it compresses: {wire}");
+            assert!(
+                held <= 2 * wire + 64 * 1024,
+                "{role:?}, take_output {take}: {held} B held after sending {wire} B"
+            );
+        }
+    }
+}

@@ -113,6 +113,17 @@ const ONE_CALL_OUTPUT: usize = 4096;
 /// `00 00 FF FF` tail after it) fits the first allocation.
 const ROOM_SLACK: u64 = 64;
 
+/// The most spare capacity a compressed send may leave in the output
+/// buffer, which is kept for the connection's life: the room asked for
+/// (half the payload first) is far more than a message that compresses
+/// well takes (4 MiB of JSON-like text goes as 20 KB, in 2 MiB of room).
+/// Past this, the output is copied into a buffer of its own length and
+/// the large one freed. The room itself stays half the payload: asked for
+/// in smaller steps, zlib-rs writes a few bytes more (its output depends
+/// on where the calls end), and the wire would no longer be a one-call
+/// compressor's.
+const SPARE_OUTPUT_MAX: usize = 64 * 1024;
+
 /// zlib's window at 15 bits: at the end of each call zlib-rs copies the
 /// last this many bytes of the call's output (all of a shorter output)
 /// into its window.
@@ -1448,6 +1459,16 @@ impl Deflater {
                 break;
             }
             room = room.max(512) * 2;
+        }
+        if out.capacity() - out.len() > SPARE_OUTPUT_MAX {
+            // Far more room than is queued (the room for half the payload,
+            // or capacity left by earlier output): keep only what is
+            // queued (a copy short next to the compressing), and room for
+            // the frame's header to grow (8 bytes at most) without a
+            // reallocation.
+            let mut kept = BytesMut::with_capacity(out.len() + 16);
+            kept.extend_from_slice(out);
+            *out = kept;
         }
         if fin {
             if out[start..].ends_with(&SYNC_TAIL) {
