@@ -397,3 +397,48 @@ fn after_a_large_compressed_send_the_output_keeps_about_its_compressed_size() {
         }
     }
 }
+
+/// Compressed sends queued without writing any out (a slow reader, a
+/// burst): the output grows as a buffer does, moving O(log n) times, not
+/// once per message. Freeing a compressed message's unused room (the test
+/// above) must not copy the whole queue at every send once it is large:
+/// that would copy O(n²) bytes.
+#[test]
+fn queued_compressed_sends_move_the_output_a_logarithmic_number_of_times() {
+    let config = Config::builder()
+        .deflate(Some(DeflateConfig::default()))
+        .max_output_buffer(usize::MAX)
+        .build();
+    for role in [Role::Server, Role::Client] {
+        let params = DeflateParams {
+            server_no_context_takeover: false,
+            client_no_context_takeover: false,
+            server_max_window_bits: 15,
+            client_max_window_bits: 15,
+        };
+        let mut conn = Connection::with_deflate(role, config, Some(params));
+        let mut moves = 0;
+        let mut at = conn.pending_output().as_ptr();
+        let mut sent = 0;
+        for i in 0..600u32 {
+            // 40 KiB of noise-free but varied text, 5-10 KiB compressed: the
+            // queue reaches megabytes.
+            let text: String = (0..4096)
+                .map(|j| format!("{:09}\n", i * 7919 + j * 31))
+                .collect();
+            conn.send(Message::from(text.as_str())).unwrap();
+            sent += text.len();
+            if conn.pending_output().as_ptr() != at {
+                moves += 1;
+                at = conn.pending_output().as_ptr();
+            }
+        }
+        let queued = conn.output_len();
+        println!("{role:?}: {sent} B sent, {queued} B queued, the output moved {moves} times");
+        assert!(queued > 2 << 20, "the queue is large: {queued}");
+        assert!(
+            moves <= 40,
+            "{role:?}: the output moved {moves} times for 600 sends"
+        );
+    }
+}

@@ -117,11 +117,11 @@ const ROOM_SLACK: u64 = 64;
 /// buffer, which is kept for the connection's life: the room asked for
 /// (half the payload first) is far more than a message that compresses
 /// well takes (4 MiB of JSON-like text goes as 20 KB, in 2 MiB of room).
-/// Past this, the output is copied into a buffer of its own length and
-/// the large one freed. The room itself stays half the payload: asked for
-/// in smaller steps, zlib-rs writes a few bytes more (its output depends
-/// on where the calls end), and the wire would no longer be a one-call
-/// compressor's.
+/// Past this, and past twice what is queued, the output is copied into a
+/// buffer of its own length and the large one freed. The room itself
+/// stays half the payload: asked for in smaller steps, zlib-rs writes a
+/// few bytes more (its output depends on where the calls end), and the
+/// wire would no longer be a one-call compressor's.
 const SPARE_OUTPUT_MAX: usize = 64 * 1024;
 
 /// zlib's window at 15 bits: at the end of each call zlib-rs copies the
@@ -1460,12 +1460,17 @@ impl Deflater {
             }
             room = room.max(512) * 2;
         }
-        if out.capacity() - out.len() > SPARE_OUTPUT_MAX {
+        let spare = out.capacity() - out.len();
+        if spare > SPARE_OUTPUT_MAX && spare > 2 * out.len() {
             // Far more room than is queued (the room for half the payload,
             // or capacity left by earlier output): keep only what is
-            // queued (a copy short next to the compressing), and room for
-            // the frame's header to grow (8 bytes at most) without a
-            // reallocation.
+            // queued, and room for the frame's header to grow (8 bytes at
+            // most) without a reallocation. The copy is at most half the
+            // room freed, itself from a payload twice as long or from
+            // output already written, so it is short next to the
+            // compressing; an output that merely doubled as a queue grew
+            // has less spare than it holds and stays, or each send would
+            // copy the whole queue.
             let mut kept = BytesMut::with_capacity(out.len() + 16);
             kept.extend_from_slice(out);
             *out = kept;
