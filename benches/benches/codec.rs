@@ -200,6 +200,20 @@ fn decode(c: &mut Criterion) {
     }
 }
 
+/// tungstenite sends `message` `count` times as `role` into an in-memory
+/// socket; returns the bytes written.
+fn send_tungstenite(
+    message: &tungstenite::Message,
+    count: usize,
+    role: tungstenite::protocol::Role,
+) -> usize {
+    let mut ws = tungstenite::protocol::WebSocket::from_raw_socket(MemSocket::new(&[]), role, None);
+    for _ in 0..count {
+        ws.send(message.clone()).expect("sink");
+    }
+    ws.get_ref().written
+}
+
 /// Encoding: the server sends `count` copies of the workload's message; each
 /// implementation writes every frame to the in-memory socket.
 fn encode(c: &mut Criterion) {
@@ -257,13 +271,9 @@ fn encode(c: &mut Criterion) {
             &theirs,
             |b, message| {
                 b.iter(|| {
-                    use tungstenite::protocol::{Role, WebSocket};
-                    let mut ws =
-                        WebSocket::from_raw_socket(MemSocket::new(&[]), Role::Server, None);
-                    for _ in 0..count {
-                        ws.send(message.clone()).expect("sink");
-                    }
-                    assert!(ws.get_ref().written >= min_written);
+                    let written =
+                        send_tungstenite(message, count, tungstenite::protocol::Role::Server);
+                    assert!(written >= min_written);
                 })
             },
         );
@@ -364,13 +374,9 @@ fn encode_client(c: &mut Criterion) {
             &theirs,
             |b, message| {
                 b.iter(|| {
-                    use tungstenite::protocol::{Role, WebSocket};
-                    let mut ws =
-                        WebSocket::from_raw_socket(MemSocket::new(&[]), Role::Client, None);
-                    for _ in 0..count {
-                        ws.send(message.clone()).expect("sink");
-                    }
-                    assert!(ws.get_ref().written >= min_written);
+                    let written =
+                        send_tungstenite(message, count, tungstenite::protocol::Role::Client);
+                    assert!(written >= min_written);
                 })
             },
         );
