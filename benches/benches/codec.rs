@@ -200,18 +200,47 @@ fn decode(c: &mut Criterion) {
     }
 }
 
-/// tungstenite sends `message` `count` times as `role` into an in-memory
-/// socket; returns the bytes written.
-fn send_tungstenite(
+/// An encode group of `w`'s row: its payload bytes as throughput, ten
+/// samples of about 3 s.
+fn encode_group<'c>(
+    c: &'c mut Criterion,
+    name: &str,
+    w: &Workload,
+) -> criterion::BenchmarkGroup<'c, criterion::measurement::WallTime> {
+    let mut group = c.benchmark_group(format!("{name}/{}", w.name));
+    group.throughput(Throughput::Bytes(w.payload_bytes as u64));
+    group.sample_size(10);
+    group.warm_up_time(Duration::from_millis(500));
+    group.measurement_time(Duration::from_secs(3));
+    group
+}
+
+/// The row's tungstenite function: `message` sent `count` times as `role`
+/// into an in-memory socket, which must get at least `min_written` bytes.
+fn bench_tungstenite_sends(
+    group: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTime>,
     message: &tungstenite::Message,
     count: usize,
     role: tungstenite::protocol::Role,
-) -> usize {
-    let mut ws = tungstenite::protocol::WebSocket::from_raw_socket(MemSocket::new(&[]), role, None);
-    for _ in 0..count {
-        ws.send(message.clone()).expect("sink");
-    }
-    ws.get_ref().written
+    min_written: usize,
+) {
+    group.bench_with_input(
+        BenchmarkId::new("tungstenite", count),
+        message,
+        |b, message| {
+            b.iter(|| {
+                let mut ws = tungstenite::protocol::WebSocket::from_raw_socket(
+                    MemSocket::new(&[]),
+                    role,
+                    None,
+                );
+                for _ in 0..count {
+                    ws.send(message.clone()).expect("sink");
+                }
+                assert!(ws.get_ref().written >= min_written);
+            })
+        },
+    );
 }
 
 /// Encoding: the server sends `count` copies of the workload's message; each
@@ -226,11 +255,7 @@ fn encode(c: &mut Criterion) {
         if !["100k_x_20B_text", "1k_x_16KiB_text", "1k_x_64KiB_binary"].contains(&w.name) {
             continue;
         }
-        let mut group = c.benchmark_group(format!("codec_encode/{}", w.name));
-        group.throughput(Throughput::Bytes(w.payload_bytes as u64));
-        group.sample_size(10);
-        group.warm_up_time(Duration::from_millis(500));
-        group.measurement_time(Duration::from_secs(3));
+        let mut group = encode_group(c, "codec_encode", &w);
         let count = w.messages;
         let payload = w.sample.as_bytes().to_vec();
         let is_text = w.sample.is_text();
@@ -266,16 +291,12 @@ fn encode(c: &mut Criterion) {
         } else {
             tungstenite::Message::binary(payload.clone())
         };
-        group.bench_with_input(
-            BenchmarkId::new("tungstenite", count),
+        bench_tungstenite_sends(
+            &mut group,
             &theirs,
-            |b, message| {
-                b.iter(|| {
-                    let written =
-                        send_tungstenite(message, count, tungstenite::protocol::Role::Server);
-                    assert!(written >= min_written);
-                })
-            },
+            count,
+            tungstenite::protocol::Role::Server,
+            min_written,
         );
 
         let tws = if is_text {
@@ -340,11 +361,7 @@ fn encode_client(c: &mut Criterion) {
         if !["100k_x_20B_text", "1k_x_16KiB_text"].contains(&w.name) {
             continue;
         }
-        let mut group = c.benchmark_group(format!("codec_encode_client/{}", w.name));
-        group.throughput(Throughput::Bytes(w.payload_bytes as u64));
-        group.sample_size(10);
-        group.warm_up_time(Duration::from_millis(500));
-        group.measurement_time(Duration::from_secs(3));
+        let mut group = encode_group(c, "codec_encode_client", &w);
         let count = w.messages;
         // A client's header carries the 4-byte key.
         let min_written = w.payload_bytes + 6 * count;
@@ -369,16 +386,12 @@ fn encode_client(c: &mut Criterion) {
         let theirs = tungstenite::Message::text(
             String::from_utf8(w.sample.as_bytes().to_vec()).expect("utf8"),
         );
-        group.bench_with_input(
-            BenchmarkId::new("tungstenite", count),
+        bench_tungstenite_sends(
+            &mut group,
             &theirs,
-            |b, message| {
-                b.iter(|| {
-                    let written =
-                        send_tungstenite(message, count, tungstenite::protocol::Role::Client);
-                    assert!(written >= min_written);
-                })
-            },
+            count,
+            tungstenite::protocol::Role::Client,
+            min_written,
         );
         group.finish();
     }
