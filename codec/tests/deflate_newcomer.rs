@@ -1360,6 +1360,7 @@ fn a_clients_check_of_the_answer_follows_rfc_7692() {
 /// pings between) comes back as sent, the large ones went compressed
 /// (RSV1), and the server's frames inflate, read by the reference, to
 /// what it echoed.
+#[cfg(feature = "tokio")]
 #[tokio::test]
 async fn the_tokio_wrapper_negotiates_and_round_trips_compressed_messages() {
     use tokio::io::{duplex, AsyncReadExt, AsyncWriteExt};
