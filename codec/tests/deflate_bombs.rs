@@ -361,12 +361,7 @@ fn the_compressor_heap_follows_the_window_and_memory_level() {
 fn after_a_large_compressed_send_the_output_keeps_about_its_compressed_size() {
     let _turn = Measuring::start();
     let text = "{\"id\":1,\"name\":\"compressible\"} ".repeat(130_000);
-    let params = DeflateParams {
-        server_no_context_takeover: true,
-        client_no_context_takeover: true,
-        server_max_window_bits: 15,
-        client_max_window_bits: 15,
-    };
+    let params = common::deflate::NO_TAKEOVER;
     let config = Config::builder()
         .deflate(Some(DeflateConfig::default()))
         .build();
@@ -410,13 +405,7 @@ fn queued_compressed_sends_move_the_output_a_logarithmic_number_of_times() {
         .max_output_buffer(usize::MAX)
         .build();
     for role in [Role::Server, Role::Client] {
-        let params = DeflateParams {
-            server_no_context_takeover: false,
-            client_no_context_takeover: false,
-            server_max_window_bits: 15,
-            client_max_window_bits: 15,
-        };
-        let mut conn = Connection::with_deflate(role, config, Some(params));
+        let mut conn = Connection::with_deflate(role, config, Some(common::deflate::TAKEOVER));
         let mut moves = 0;
         let mut at = conn.pending_output().as_ptr();
         let mut sent = 0;
